@@ -1,0 +1,36 @@
+//! Engines: what runs a planned pipeline. [`NodeEngine`] runs node by node and accepts
+//! any Rust type.
+
+mod node;
+
+use std::fmt;
+
+pub use node::NodeEngine;
+
+use crate::error::Result;
+use crate::map::MapPlan;
+use crate::outputs::{MapOutputs, Outputs};
+use crate::pipeline::RunPlan;
+
+/// Runs pipelines. A small object-safe trait: the pipeline validates and plans a call
+/// ([`RunPlan`], [`MapPlan`]) and the engine executes the plan, so every engine checks
+/// inputs, outputs and map lists the same way and returns the same results.
+pub trait Engine: Send + Sync + fmt::Debug {
+    /// A short name for messages and traces.
+    fn name(&self) -> &str;
+
+    /// Runs the plan once and returns [`RunPlan::outputs`].
+    ///
+    /// # Errors
+    ///
+    /// A node's failure or panic ([`Error::NodeFailed`](crate::Error::NodeFailed),
+    /// [`Error::NodePanicked`](crate::Error::NodePanicked)); no partial results.
+    fn run(&self, plan: &RunPlan) -> Result<Outputs>;
+
+    /// Runs the plan once per item and returns one column per output, in item order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::run`], with the failing item's index.
+    fn map(&self, plan: &MapPlan) -> Result<MapOutputs>;
+}

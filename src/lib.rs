@@ -1,0 +1,123 @@
+//! Write small per-item Rust functions, wire them into pipelines by parameter and output
+//! names, and run them once, mapped over lists, or nested inside other pipelines.
+//!
+//! ```
+//! use hypernodes::prelude::*;
+//!
+//! #[node(output = "cleaned_text")]
+//! fn clean_text(passage: &str) -> String { passage.trim().to_lowercase() }
+//!
+//! #[node(output = "word_count")]
+//! fn count_words(cleaned_text: &str) -> usize { cleaned_text.split_whitespace().count() }
+//!
+//! let pipeline = Pipeline::try_new([clean_text::node(), count_words::node()])?;
+//! let passages = vec!["  Hello World ".to_string(), "One two THREE".to_string()];
+//! let out = pipeline.map(&Inputs::new().with("passage", passages), &["passage"], MapMode::Zip)?;
+//! assert_eq!(out.column::<usize>("word_count")?, &[2, 3]);
+//! assert_eq!(out.column::<String>("cleaned_text")?[1], "one two three");
+//! # Ok::<(), hypernodes::Error>(())
+//! ```
+//!
+//! # The principal types
+//!
+//! - [`Node`]: a function with named parameters and outputs. Made by the [`node`]
+//!   attribute (`my_fn::node()`; the function stays callable as written), by
+//!   [`Node::builder`] from a closure, or from a pipeline with [`Pipeline::as_node`].
+//!   Behind the handle is a [`NodeImpl`](node::NodeImpl).
+//! - [`Pipeline`]: nodes wired by name, checked when built (duplicate outputs, cycles,
+//!   type mismatches), with [`run`](Pipeline::run), [`map`](Pipeline::map),
+//!   [`bind`](Pipeline::bind) and [`as_node`](Pipeline::as_node).
+//! - [`Inputs`], [`Outputs`], [`MapOutputs`]: values in, results out, read back typed.
+//!   [`Value::lazy`] makes a resource (a model, a client) built once on first use.
+//! - [`Engine`]: what executes a planned run. [`NodeEngine`] runs node by node and takes
+//!   any Rust type.
+//! - [`Error`]: the one error type; messages name the node, value, item and types.
+//!
+//! # Modules
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`value`] | type-erased values, type descriptions, typed result columns |
+//! | [`node`] | nodes, the [`NodeImpl`](node::NodeImpl) trait, the closure builder |
+//! | [`pipeline`] | pipelines, run options, run plans |
+//! | [`map`] | map modes and map plans |
+//! | [`nested`] | pipelines as nodes |
+//! | [`engine`] | the [`Engine`] trait and the node engine |
+//! | [`error`] | [`Error`] and [`Result`] |
+#![deny(missing_docs)]
+
+pub mod engine;
+pub mod error;
+mod graph;
+pub mod inputs;
+pub mod map;
+pub mod nested;
+pub mod node;
+pub mod outputs;
+pub mod pipeline;
+pub mod value;
+
+pub use engine::{Engine, NodeEngine};
+pub use error::{BoxError, Error, Result};
+pub use inputs::Inputs;
+pub use map::{MapMode, MapPlan};
+pub use nested::AsNode;
+pub use node::{Node, NodeBuilder, Volatility};
+pub use outputs::{MapItem, MapOutputs, Outputs};
+pub use pipeline::{Pipeline, RunOptions, RunPlan};
+pub use value::{TypeInfo, Value};
+
+/// Makes a pipeline node of a plain function; see the crate `hypernodes-macros`.
+///
+/// `#[node(output = "name")]` on a function keeps the function as written and adds
+/// `name_of_fn::node()`, which returns its [`Node`]. Options: `output = "x"` or
+/// `output = ("a", "b")` for a tuple return (default: the function's name), `name`,
+/// `cache = false`, `version = "..."`. Parameters may be `&str` (reads a `String`), `&[T]`
+/// (reads a `Vec<T>`), `&T` (borrows a `T`) or `T` (clones a `T`). A function returning `Result<T, E>` fails the
+/// run with [`Error::NodeFailed`] on `Err`. `async fn` works too.
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::prelude::*;
+///
+/// #[node(output = ("quotient", "remainder"), version = "2")]
+/// fn divide(a: i64, b: i64) -> Result<(i64, i64), String> {
+///     if b == 0 { return Err(format!("cannot divide {a} by zero")); }
+///     Ok((a / b, a % b))
+/// }
+///
+/// assert_eq!(divide(7, 2), Ok((3, 1))); // still a plain function
+/// let p = Pipeline::new([divide::node()]);
+/// let out = p.run(&Inputs::new().with("a", 7_i64).with("b", 2_i64))?;
+/// assert_eq!(out.get::<i64>("remainder")?, 1);
+///
+/// let err = p.run(&Inputs::new().with("a", 7_i64).with("b", 0_i64)).unwrap_err();
+/// assert_eq!(err.to_string(), "Node 'divide' failed: cannot divide 7 by zero");
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+pub use hypernodes_macros::node;
+
+/// The names most programs need: `use hypernodes::prelude::*;`.
+pub mod prelude {
+    pub use crate::{node, Error, Inputs, MapMode, Node, NodeEngine, Pipeline, RunOptions, Value};
+}
+
+/// What the `#[node]` macro's expansion names. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::error::BoxError;
+    pub use crate::node::{
+        arg_clone, arg_ref, arg_str, async_node, box_err, sync_node, BoxFuture, NodeOutputs, NodeSpec,
+    };
+    pub use crate::value::{TypeInfo, Value};
+
+    /// The description of `T`.
+    pub fn type_info<T: Send + Sync + 'static>() -> TypeInfo {
+        TypeInfo::of::<T>()
+    }
+}
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

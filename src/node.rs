@@ -1,0 +1,703 @@
+//! Nodes: named functions with named parameters and outputs, the unit a pipeline wires.
+//!
+//! [`Node`] is a cheap handle. Behind it is either a user function (anything that
+//! implements [`NodeImpl`]; the `#[node]` macro and [`NodeBuilder`] write the
+//! implementation for you) or a nested pipeline made with
+//! [`Pipeline::as_node`](crate::Pipeline::as_node).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use smallvec::SmallVec;
+
+use crate::error::{BoxError, Error, Result};
+use crate::nested::NestedNode;
+use crate::value::{TypeInfo, Value};
+
+/// The values a node returns, one per declared output, in declaration order.
+pub type NodeOutputs = SmallVec<[Value; 2]>;
+
+/// A boxed future returned by an async node.
+pub type BoxFuture = Pin<Box<dyn Future<Output = std::result::Result<NodeOutputs, BoxError>> + Send + 'static>>;
+
+/// A named, typed parameter or output of a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    name: Arc<str>,
+    ty: TypeInfo,
+}
+
+impl Port {
+    /// A port named `name` carrying values of type `ty`.
+    pub fn new(name: impl Into<Arc<str>>, ty: TypeInfo) -> Port {
+        Port { name: name.into(), ty }
+    }
+
+    /// The port's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The port's value type.
+    pub fn type_info(&self) -> TypeInfo {
+        self.ty
+    }
+
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+}
+
+/// Whether a node's result may be cached and reused for equal inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Volatility {
+    /// Equal inputs always give equal outputs: results may be cached.
+    #[default]
+    Immutable,
+    /// The node must run every time (`#[node(cache = false)]`).
+    Volatile,
+}
+
+/// The arguments of one call of a node: one value per parameter, in declaration order.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct InvokeArgs<'a> {
+    /// The argument values.
+    pub args: &'a [&'a Value],
+}
+
+impl<'a> InvokeArgs<'a> {
+    /// Arguments in parameter order.
+    pub fn new(args: &'a [&'a Value]) -> Self {
+        InvokeArgs { args }
+    }
+}
+
+/// The behaviour of a function node. Implement it for a node that neither the
+/// `#[node]` macro nor [`NodeBuilder`] can describe; wrap it with [`Node::new`].
+///
+/// Few methods are required; the rest have documented defaults.
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::node::{InvokeArgs, NodeImpl, NodeOutputs, Port};
+/// use hypernodes::{BoxError, Inputs, Node, Pipeline, TypeInfo, Value};
+///
+/// struct Len { params: Vec<Port>, outputs: Vec<Port> }
+///
+/// impl NodeImpl for Len {
+///     fn name(&self) -> &str { "len" }
+///     fn params(&self) -> &[Port] { &self.params }
+///     fn outputs(&self) -> &[Port] { &self.outputs }
+///     fn code_hash(&self) -> &str { "len-v1" }
+///     fn invoke(&self, args: InvokeArgs<'_>) -> Result<NodeOutputs, BoxError> {
+///         let text = args.args[0].downcast_ref::<String>().ok_or("text must be a String")?;
+///         Ok(NodeOutputs::from_iter([Value::new(text.len())]))
+///     }
+/// }
+///
+/// let node = Node::new(Len {
+///     params: vec![Port::new("text", TypeInfo::of::<String>())],
+///     outputs: vec![Port::new("n", TypeInfo::of::<usize>())],
+/// });
+/// let out = Pipeline::new([node]).run(&Inputs::new().with("text", "four".to_string()))?;
+/// assert_eq!(out.get::<usize>("n")?, 4);
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+pub trait NodeImpl: Send + Sync + 'static {
+    /// The node's name, used in messages, traces and pictures.
+    fn name(&self) -> &str;
+
+    /// The parameters, in the order [`NodeImpl::invoke`] receives them.
+    fn params(&self) -> &[Port];
+
+    /// The outputs, in the order [`NodeImpl::invoke`] returns them.
+    fn outputs(&self) -> &[Port];
+
+    /// A hash of the node's code and version; a change invalidates cached results.
+    fn code_hash(&self) -> &str;
+
+    /// Whether results may be cached. Default: [`Volatility::Immutable`].
+    fn volatility(&self) -> Volatility {
+        Volatility::Immutable
+    }
+
+    /// Calls the node on one item. Must return exactly one value per output, each of its
+    /// declared type.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the user function returns; the engine wraps it into
+    /// [`Error::NodeFailed`] naming the node and item.
+    fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError>;
+
+    /// Whether the node is an `async fn`. Default: `false`.
+    fn is_async(&self) -> bool {
+        false
+    }
+
+    /// Calls the node as a future. Default: runs [`NodeImpl::invoke`] at once.
+    fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
+        let refs: Vec<&Value> = args.iter().collect();
+        let out = self.invoke(InvokeArgs::new(&refs));
+        Box::pin(std::future::ready(out))
+    }
+}
+
+/// A node of a pipeline: a cheap, clonable handle.
+///
+/// Make one with `#[node]` (`my_fn::node()`), with [`Node::builder`] from a closure,
+/// from a [`NodeImpl`] with [`Node::new`], or from a pipeline with
+/// [`Pipeline::as_node`](crate::Pipeline::as_node).
+#[derive(Clone)]
+pub struct Node {
+    kind: NodeKind,
+}
+
+#[derive(Clone)]
+pub(crate) enum NodeKind {
+    Func(Arc<dyn NodeImpl>),
+    Nested(Arc<NestedNode>),
+}
+
+impl Node {
+    /// Wraps a [`NodeImpl`].
+    pub fn new(node: impl NodeImpl) -> Node {
+        Node {
+            kind: NodeKind::Func(Arc::new(node)),
+        }
+    }
+
+    /// Starts a node made from a closure; see [`NodeBuilder`].
+    pub fn builder(name: impl Into<String>) -> NodeBuilder {
+        NodeBuilder::new(name)
+    }
+
+    pub(crate) fn nested(node: NestedNode) -> Node {
+        Node {
+            kind: NodeKind::Nested(Arc::new(node)),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> &NodeKind {
+        &self.kind
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        match &self.kind {
+            NodeKind::Func(f) => f.name(),
+            NodeKind::Nested(n) => n.name(),
+        }
+    }
+
+    /// The node's parameters.
+    pub fn params(&self) -> &[Port] {
+        match &self.kind {
+            NodeKind::Func(f) => f.params(),
+            NodeKind::Nested(n) => n.params(),
+        }
+    }
+
+    /// The node's outputs.
+    pub fn outputs(&self) -> &[Port] {
+        match &self.kind {
+            NodeKind::Func(f) => f.outputs(),
+            NodeKind::Nested(n) => n.outputs(),
+        }
+    }
+
+    /// The node's code hash (for a nested pipeline: a hash of its structure).
+    pub fn code_hash(&self) -> &str {
+        match &self.kind {
+            NodeKind::Func(f) => f.code_hash(),
+            NodeKind::Nested(n) => n.code_hash(),
+        }
+    }
+
+    /// Whether the node's results may be cached.
+    pub fn volatility(&self) -> Volatility {
+        match &self.kind {
+            NodeKind::Func(f) => f.volatility(),
+            NodeKind::Nested(n) => n.volatility(),
+        }
+    }
+
+    /// Whether this node is a nested pipeline.
+    pub fn is_nested(&self) -> bool {
+        matches!(self.kind, NodeKind::Nested(_))
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = |ports: &[Port]| {
+            ports
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.ty))
+                .collect::<Vec<_>>()
+        };
+        f.debug_struct("Node")
+            .field("name", &self.name())
+            .field("params", &names(self.params()))
+            .field("outputs", &names(self.outputs()))
+            .finish()
+    }
+}
+
+/// A node's declaration as the `#[node]` macro writes it.
+#[doc(hidden)]
+pub struct NodeSpec {
+    pub name: &'static str,
+    pub params: &'static [&'static str],
+    pub param_types: Vec<TypeInfo>,
+    pub outputs: &'static [&'static str],
+    pub output_types: Vec<TypeInfo>,
+    pub code_hash: &'static str,
+    pub cache: bool,
+}
+
+/// What every function node shares: its name, ports and hash.
+struct Signature {
+    name: String,
+    params: Vec<Port>,
+    outputs: Vec<Port>,
+    code_hash: String,
+    volatility: Volatility,
+}
+
+impl From<NodeSpec> for Signature {
+    fn from(spec: NodeSpec) -> Self {
+        let ports =
+            |names: &[&str], types: Vec<TypeInfo>| names.iter().zip(types).map(|(n, t)| Port::new(*n, t)).collect();
+        Signature {
+            name: spec.name.to_string(),
+            params: ports(spec.params, spec.param_types),
+            outputs: ports(spec.outputs, spec.output_types),
+            code_hash: spec.code_hash.to_string(),
+            volatility: if spec.cache {
+                Volatility::Immutable
+            } else {
+                Volatility::Volatile
+            },
+        }
+    }
+}
+
+/// A node calling a synchronous function over erased arguments.
+struct SyncFn<F> {
+    sig: Signature,
+    f: F,
+}
+
+/// A node calling an async function.
+struct AsyncFn<F> {
+    sig: Signature,
+    f: F,
+}
+
+macro_rules! signature_methods {
+    () => {
+        fn name(&self) -> &str {
+            &self.sig.name
+        }
+        fn params(&self) -> &[Port] {
+            &self.sig.params
+        }
+        fn outputs(&self) -> &[Port] {
+            &self.sig.outputs
+        }
+        fn code_hash(&self) -> &str {
+            &self.sig.code_hash
+        }
+        fn volatility(&self) -> Volatility {
+            self.sig.volatility
+        }
+    };
+}
+
+impl<F> NodeImpl for SyncFn<F>
+where
+    F: Fn(&[&Value]) -> std::result::Result<NodeOutputs, BoxError> + Send + Sync + 'static,
+{
+    signature_methods!();
+
+    #[inline]
+    fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
+        (self.f)(args.args)
+    }
+}
+
+impl<F> NodeImpl for AsyncFn<F>
+where
+    F: Fn(Vec<Value>) -> BoxFuture + Send + Sync + 'static,
+{
+    signature_methods!();
+
+    fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
+        block_on((self.f)(args.args.iter().map(|v| (*v).clone()).collect()))
+    }
+
+    fn is_async(&self) -> bool {
+        true
+    }
+
+    fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
+        (self.f)(args)
+    }
+}
+
+/// Runs a future to completion on a process-wide tokio runtime (so nodes may use tokio
+/// timers); from inside another runtime it runs on a scoped thread instead of panicking.
+pub(crate) fn block_on<T: Send>(fut: impl Future<Output = T> + Send) -> T {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("building the tokio runtime for async nodes")
+    });
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(|| rt.block_on(fut))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    } else {
+        rt.block_on(fut)
+    }
+}
+
+/// Builds a node from a closure, for code that does not use the `#[node]` macro.
+///
+/// Parameters are taken by value (cloned from the pipeline's values), so each parameter
+/// type must be `Clone`. Closure nodes have no source to hash: the code hash covers the
+/// name, ports and [`version`](NodeBuilder::version), so bump the version when the
+/// closure's behaviour changes.
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::{Inputs, Node, Pipeline};
+///
+/// let offset = 10;
+/// let add = Node::builder("add").params(["a", "b"]).output("sum").build(move |a: i64, b: i64| a + b + offset)?;
+/// let divmod = Node::builder("divmod")
+///     .params(["sum"])
+///     .outputs(["q", "r"])
+///     .build_tuple(|s: i64| (s / 4, s % 4))?;
+/// let out = Pipeline::try_new([add, divmod])?.run(&Inputs::new().with("a", 1_i64).with("b", 2_i64))?;
+/// assert_eq!((out.get::<i64>("q")?, out.get::<i64>("r")?), (3, 1));
+///
+/// // The number of names must match the closure.
+/// let err = Node::builder("bad").params(["a"]).output("y").build(|a: i64, b: i64| a + b).unwrap_err();
+/// assert_eq!(err.to_string(), "Node 'bad' names 1 parameter(s) [a] but its function takes 2");
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct NodeBuilder {
+    name: String,
+    params: Vec<String>,
+    outputs: Vec<String>,
+    version: String,
+    volatility: Volatility,
+}
+
+impl NodeBuilder {
+    /// A node named `name` with no parameters, whose one output is also named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        NodeBuilder {
+            outputs: vec![name.clone()],
+            name,
+            params: Vec::new(),
+            version: String::new(),
+            volatility: Volatility::Immutable,
+        }
+    }
+
+    /// The parameter names, in the closure's argument order.
+    pub fn params<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.params = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The name of the single output.
+    pub fn output(mut self, name: impl Into<String>) -> Self {
+        self.outputs = vec![name.into()];
+        self
+    }
+
+    /// The names of several outputs, for [`build_tuple`](NodeBuilder::build_tuple).
+    pub fn outputs<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.outputs = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A version string folded into the code hash.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Whether results may be cached (default `true`).
+    pub fn cache(mut self, cache: bool) -> Self {
+        self.volatility = if cache {
+            Volatility::Immutable
+        } else {
+            Volatility::Volatile
+        };
+        self
+    }
+
+    /// A node with one output from a closure returning its value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the parameter names do not match the closure's arity or
+    /// more than one output is named.
+    pub fn build<Args, F>(self, f: F) -> Result<Node>
+    where
+        F: NodeFn<Args>,
+        F::Output: Send + Sync + 'static,
+    {
+        self.finish::<Args, F, _>(
+            vec![TypeInfo::of::<F::Output>()],
+            move |args| Ok(NodeOutputs::from_iter([Value::new(f.call(args)?)])),
+            f_arity::<Args, F>(),
+        )
+    }
+
+    /// A node with one output from a closure returning `Result`; an `Err` fails the run
+    /// with [`Error::NodeFailed`].
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](NodeBuilder::build).
+    pub fn try_build<Args, F, T, E>(self, f: F) -> Result<Node>
+    where
+        F: NodeFn<Args, Output = std::result::Result<T, E>>,
+        T: Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.finish::<Args, F, _>(
+            vec![TypeInfo::of::<T>()],
+            move |args| Ok(NodeOutputs::from_iter([Value::new(f.call(args)?.map_err(Into::into)?)])),
+            f_arity::<Args, F>(),
+        )
+    }
+
+    /// A node with several outputs from a closure returning a tuple with one element per
+    /// output name.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](NodeBuilder::build), and when the tuple's arity differs from the
+    /// number of output names.
+    pub fn build_tuple<Args, F>(self, f: F) -> Result<Node>
+    where
+        F: NodeFn<Args>,
+        F::Output: Tuple,
+    {
+        let types = <F::Output as Tuple>::types();
+        if types.len() != self.outputs.len() {
+            return Err(Error::Invalid(format!(
+                "Node '{}' names {} output(s) [{}] but its function returns a tuple of {}",
+                self.name,
+                self.outputs.len(),
+                self.outputs.join(", "),
+                types.len()
+            )));
+        }
+        self.finish::<Args, F, _>(
+            types,
+            move |args| Ok(f.call(args)?.into_outputs()),
+            f_arity::<Args, F>(),
+        )
+    }
+
+    fn finish<Args, F, G>(self, output_types: Vec<TypeInfo>, call: G, arity: usize) -> Result<Node>
+    where
+        F: NodeFn<Args>,
+        G: Fn(&[&Value]) -> std::result::Result<NodeOutputs, BoxError> + Send + Sync + 'static,
+    {
+        if arity != self.params.len() {
+            return Err(Error::Invalid(format!(
+                "Node '{}' names {} parameter(s) [{}] but its function takes {arity}",
+                self.name,
+                self.params.len(),
+                self.params.join(", ")
+            )));
+        }
+        if output_types.len() != self.outputs.len() {
+            return Err(Error::Invalid(format!(
+                "Node '{}' names {} outputs [{}] but its function returns one value; use build_tuple",
+                self.name,
+                self.outputs.len(),
+                self.outputs.join(", ")
+            )));
+        }
+        let param_types = F::param_types();
+        let mut hasher = blake3::Hasher::new();
+        for part in [&self.name, &self.version] {
+            hasher.update(part.as_bytes()).update(b"\0");
+        }
+        let ports = self
+            .params
+            .iter()
+            .zip(&param_types)
+            .chain(self.outputs.iter().zip(&output_types));
+        for (name, ty) in ports {
+            hasher
+                .update(name.as_bytes())
+                .update(b":")
+                .update(ty.name().as_bytes())
+                .update(b"\0");
+        }
+        let sig = Signature {
+            params: self
+                .params
+                .iter()
+                .zip(param_types)
+                .map(|(n, t)| Port::new(n.as_str(), t))
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .zip(output_types)
+                .map(|(n, t)| Port::new(n.as_str(), t))
+                .collect(),
+            name: self.name,
+            code_hash: hasher.finalize().to_hex().to_string(),
+            volatility: self.volatility,
+        };
+        Ok(Node::new(SyncFn { sig, f: call }))
+    }
+}
+
+fn f_arity<Args, F: NodeFn<Args>>() -> usize {
+    F::param_types().len()
+}
+
+/// A closure usable as a node: `Fn(A, B, ..) -> R` with up to eight parameters, each
+/// `Clone + Send + Sync + 'static`.
+pub trait NodeFn<Args>: Send + Sync + 'static {
+    /// What the closure returns.
+    type Output;
+    /// The parameter types, in order.
+    fn param_types() -> Vec<TypeInfo>;
+    /// Calls the closure with arguments read from `args`.
+    ///
+    /// # Errors
+    ///
+    /// When an argument has another type than the closure's parameter.
+    fn call(&self, args: &[&Value]) -> std::result::Result<Self::Output, BoxError>;
+}
+
+macro_rules! node_fn {
+    ($($a:ident $i:tt),*) => {
+        impl<Func, Ret, $($a),*> NodeFn<($($a,)*)> for Func
+        where
+            Func: Fn($($a),*) -> Ret + Send + Sync + 'static,
+            $($a: Clone + Send + Sync + 'static,)*
+        {
+            type Output = Ret;
+            fn param_types() -> Vec<TypeInfo> {
+                vec![$(TypeInfo::of::<$a>()),*]
+            }
+            #[allow(unused_variables)]
+            fn call(&self, args: &[&Value]) -> std::result::Result<Ret, BoxError> {
+                Ok((self)($(arg_clone::<$a>(args[$i])?),*))
+            }
+        }
+    };
+}
+node_fn!();
+node_fn!(A 0);
+node_fn!(A 0, B 1);
+node_fn!(A 0, B 1, C 2);
+node_fn!(A 0, B 1, C 2, D 3);
+node_fn!(A 0, B 1, C 2, D 3, E 4);
+node_fn!(A 0, B 1, C 2, D 3, E 4, G 5);
+node_fn!(A 0, B 1, C 2, D 3, E 4, G 5, H 6);
+node_fn!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);
+
+/// A tuple returned by a multi-output closure node.
+pub trait Tuple: Send + Sync + 'static {
+    /// The element types, in order.
+    fn types() -> Vec<TypeInfo>;
+    /// One value per element.
+    fn into_outputs(self) -> NodeOutputs;
+}
+
+macro_rules! tuple {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Send + Sync + 'static),*> Tuple for ($($t,)*) {
+            fn types() -> Vec<TypeInfo> {
+                vec![$(TypeInfo::of::<$t>()),*]
+            }
+            fn into_outputs(self) -> NodeOutputs {
+                NodeOutputs::from_iter([$(Value::new(self.$i)),*])
+            }
+        }
+    };
+}
+tuple!(A 0, B 1);
+tuple!(A 0, B 1, C 2);
+tuple!(A 0, B 1, C 2, D 3);
+tuple!(A 0, B 1, C 2, D 3, E 4);
+tuple!(A 0, B 1, C 2, D 3, E 4, G 5);
+
+fn wrong_arg(expected: &str, v: &Value) -> BoxError {
+    format!("argument has type {} but the function takes {expected}", v.type_name()).into()
+}
+
+/// Borrows an argument as `T`.
+#[doc(hidden)]
+#[inline]
+pub fn arg_ref<T: Send + Sync + 'static>(v: &Value) -> std::result::Result<&T, BoxError> {
+    v.downcast_ref::<T>()
+        .ok_or_else(|| wrong_arg(&TypeInfo::of::<T>().name(), v))
+}
+
+/// Borrows a `String` argument as `&str`.
+#[doc(hidden)]
+#[inline]
+pub fn arg_str(v: &Value) -> std::result::Result<&str, BoxError> {
+    arg_ref::<String>(v).map(String::as_str)
+}
+
+/// Clones an argument out as `T`.
+#[doc(hidden)]
+#[inline]
+pub fn arg_clone<T: Clone + Send + Sync + 'static>(v: &Value) -> std::result::Result<T, BoxError> {
+    arg_ref::<T>(v).cloned()
+}
+
+/// Converts a user error into a boxed error.
+#[doc(hidden)]
+pub fn box_err<E: Into<BoxError>>(e: E) -> BoxError {
+    e.into()
+}
+
+/// A node from the macro's spec and a synchronous call.
+#[doc(hidden)]
+pub fn sync_node<F>(spec: NodeSpec, f: F) -> Node
+where
+    F: Fn(&[&Value]) -> std::result::Result<NodeOutputs, BoxError> + Send + Sync + 'static,
+{
+    Node::new(SyncFn { sig: spec.into(), f })
+}
+
+/// A node from the macro's spec and an async call.
+#[doc(hidden)]
+pub fn async_node<F>(spec: NodeSpec, f: F) -> Node
+where
+    F: Fn(Vec<Value>) -> BoxFuture + Send + Sync + 'static,
+{
+    Node::new(AsyncFn { sig: spec.into(), f })
+}

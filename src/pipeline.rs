@@ -1,0 +1,537 @@
+//! [`Pipeline`]: nodes wired by name, validated when built, run by an engine.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::engine::{Engine, NodeEngine};
+use crate::error::{closest, Error, Result};
+use crate::graph::{analyze, Graph};
+use crate::inputs::Inputs;
+use crate::map::{AsMapMode, MapPlan};
+use crate::node::Node;
+use crate::outputs::{MapOutputs, Outputs};
+use crate::value::TypeInfo;
+
+/// Nodes wired into a graph by parameter and output names.
+///
+/// Immutable and cheap to clone. Built with [`Pipeline::try_new`], which checks for
+/// duplicate outputs, cycles and type mismatches; nodes run in topological order, ready
+/// nodes taken by name, so the order never depends on how the nodes were listed.
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::prelude::*;
+///
+/// #[node(output = "cleaned_text")]
+/// fn clean_text(passage: &str) -> String { passage.trim().to_lowercase() }
+///
+/// #[node(output = "word_count")]
+/// fn count_words(cleaned_text: &str) -> usize { cleaned_text.split_whitespace().count() }
+///
+/// let pipeline = Pipeline::try_new([count_words::node(), clean_text::node()])?;
+/// assert_eq!(pipeline.inputs(), ["passage"]);
+/// assert_eq!(pipeline.outputs(), ["cleaned_text", "word_count"]);
+///
+/// let out = pipeline.run(&Inputs::new().with("passage", "  Hello World ".to_string()))?;
+/// assert_eq!(out.get::<String>("cleaned_text")?, "hello world");
+/// assert_eq!(out.get::<usize>("word_count")?, 2);
+///
+/// // Only what a selected output needs runs, and only its inputs are required.
+/// let err = pipeline.run(&Inputs::new()).unwrap_err();
+/// assert_eq!(err.to_string(), "Missing required input(s): ['passage']. Required inputs: ['passage']");
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    name: Option<String>,
+    /// In execution order.
+    nodes: Vec<Node>,
+    graph: Graph,
+    outputs: Vec<String>,
+    bound: Inputs,
+    engine: Option<Arc<dyn Engine>>,
+}
+
+/// Options of one call of [`Pipeline::run_with`] / [`Pipeline::map_with`].
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::{NodeEngine, RunOptions};
+///
+/// let opts = RunOptions::new().with_outputs(["word_count"]).with_engine(NodeEngine::new());
+/// assert_eq!(opts.outputs(), Some(&["word_count".to_string()][..]));
+/// ```
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    outputs: Option<Vec<String>>,
+    engine: Option<Arc<dyn Engine>>,
+}
+
+impl RunOptions {
+    /// Default options: every output, the pipeline's own engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Computes and returns only these outputs (and runs only what they need).
+    pub fn with_outputs<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.outputs = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Runs this call on `engine` instead of the pipeline's.
+    pub fn with_engine(mut self, engine: impl Engine + 'static) -> Self {
+        self.engine = Some(Arc::new(engine));
+        self
+    }
+
+    /// Runs this call on a shared engine.
+    pub fn with_shared_engine(mut self, engine: Arc<dyn Engine>) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// The selected outputs, if any.
+    pub fn outputs(&self) -> Option<&[String]> {
+        self.outputs.as_deref()
+    }
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("outputs", &self.outputs)
+            .field("engine", &self.engine.as_ref().map(|e| e.name().to_string()))
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline of `nodes`, listed in any order.
+    ///
+    /// # Errors
+    ///
+    /// Every problem at once ([`Error::Multiple`] when there are several):
+    /// [`Error::DuplicateOutput`], [`Error::Cycle`], [`Error::TypeMismatch`],
+    /// [`Error::InputTypeConflict`].
+    pub fn try_new(nodes: impl IntoIterator<Item = Node>) -> Result<Pipeline> {
+        let (nodes, graph) = analyze(nodes.into_iter().collect())?;
+        let mut outputs: Vec<String> = graph.producers.keys().map(|k| k.to_string()).collect();
+        outputs.sort_unstable();
+        Ok(Pipeline {
+            inner: Arc::new(Inner {
+                name: None,
+                nodes,
+                graph,
+                outputs,
+                bound: Inputs::new(),
+                engine: None,
+            }),
+        })
+    }
+
+    /// Like [`Pipeline::try_new`], for nodes known to be valid.
+    ///
+    /// # Panics
+    ///
+    /// With the error's message when the pipeline is invalid.
+    pub fn new(nodes: impl IntoIterator<Item = Node>) -> Pipeline {
+        Self::try_new(nodes).unwrap_or_else(|e| panic!("invalid pipeline: {e}"))
+    }
+
+    fn modified(&self, f: impl FnOnce(&mut Inner)) -> Pipeline {
+        let mut inner = (*self.inner).clone();
+        f(&mut inner);
+        Pipeline { inner: Arc::new(inner) }
+    }
+
+    /// This pipeline with a name (used in messages, traces and pictures).
+    pub fn with_name(&self, name: impl Into<String>) -> Pipeline {
+        let name = name.into();
+        self.modified(|p| p.name = Some(name))
+    }
+
+    /// The pipeline's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// This pipeline running on `engine` by default (nested pipelines without an engine
+    /// of their own inherit it).
+    pub fn with_engine(&self, engine: impl Engine + 'static) -> Pipeline {
+        self.with_shared_engine(Arc::new(engine))
+    }
+
+    /// Like [`Pipeline::with_engine`] with a shared engine.
+    pub fn with_shared_engine(&self, engine: Arc<dyn Engine>) -> Pipeline {
+        self.modified(|p| p.engine = Some(engine))
+    }
+
+    /// The engine set on this pipeline, if any.
+    pub fn engine(&self) -> Option<&Arc<dyn Engine>> {
+        self.inner.engine.as_ref()
+    }
+
+    /// The nodes, in execution order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.inner.nodes
+    }
+
+    /// The input names (values no node produces), sorted; bound ones included.
+    pub fn inputs(&self) -> Vec<&str> {
+        self.inner.graph.inputs.keys().map(|k| &**k).collect()
+    }
+
+    /// The type an input is read as, or `None` when `name` is not an input.
+    pub fn input_type(&self, name: &str) -> Option<TypeInfo> {
+        self.inner.graph.inputs.get(name).map(|u| u.ty)
+    }
+
+    /// Every output name, sorted.
+    pub fn outputs(&self) -> Vec<&str> {
+        self.inner.outputs.iter().map(String::as_str).collect()
+    }
+
+    /// The type of an output, or `None` when no node produces `name`.
+    pub fn output_type(&self, name: &str) -> Option<TypeInfo> {
+        let &(node, k) = self.inner.graph.producers.get(name)?;
+        Some(self.inner.nodes[node].outputs()[k].type_info())
+    }
+
+    /// The values bound with [`Pipeline::bind`].
+    pub fn bound_inputs(&self) -> &Inputs {
+        &self.inner.bound
+    }
+
+    /// The inputs that are not bound, sorted: what a run must be given.
+    pub fn unfulfilled_args(&self) -> Vec<&str> {
+        self.inputs()
+            .into_iter()
+            .filter(|n| !self.inner.bound.contains(n))
+            .collect()
+    }
+
+    /// This pipeline with `inputs` bound: they are used when a call does not give them
+    /// (call inputs win). Binding again merges, the newer value winning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "sum")]
+    /// fn add(a: i64, b: i64) -> i64 { a + b }
+    ///
+    /// let p = Pipeline::new([add::node()]).bind(Inputs::new().with("b", 10_i64))?;
+    /// assert_eq!(p.unfulfilled_args(), ["a"]);
+    /// assert_eq!(p.run(&Inputs::new().with("a", 1_i64))?.get::<i64>("sum")?, 11);
+    /// assert_eq!(p.run(&Inputs::new().with("a", 1_i64).with("b", 2_i64))?.get::<i64>("sum")?, 3);
+    ///
+    /// let err = p.bind(Inputs::new().with("c", 1_i64)).unwrap_err();
+    /// assert_eq!(err.to_string(), "Cannot bind 'c': it is not an input of the pipeline. Inputs: ['a', 'b']");
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a name that is not an input, [`Error::InputType`] for a
+    /// value that is neither of the input's type nor a list of it.
+    pub fn bind(&self, inputs: Inputs) -> Result<Pipeline> {
+        let mut errors = Vec::new();
+        for (name, value) in inputs.iter() {
+            match self.inner.graph.inputs.get(name) {
+                None => errors.push(Error::Invalid(format!(
+                    "Cannot bind '{name}': it is not an input of the pipeline. Inputs: {}",
+                    quoted(self.inputs())
+                ))),
+                // A bound list may be mapped over later, so `Vec<T>` is accepted too.
+                Some(used) if used.ty.list_of() == Some(value.type_info()) => {}
+                Some(_) => errors.extend(self.check_input_type(name, value).err()),
+            }
+        }
+        Error::combine(errors)?;
+        let bound = self.inner.bound.merged(&inputs);
+        Ok(self.modified(|p| p.bound = bound))
+    }
+
+    /// This pipeline with the named bound values removed (all of them when `names` is
+    /// empty).
+    pub fn unbind(&self, names: &[&str]) -> Pipeline {
+        let mut bound = self.inner.bound.clone();
+        if names.is_empty() {
+            bound = Inputs::new();
+        }
+        for name in names {
+            bound.remove(name);
+        }
+        self.modified(|p| p.bound = bound)
+    }
+
+    fn check_input_type(&self, name: &str, value: &crate::Value) -> Result<()> {
+        let used = &self.inner.graph.inputs[name];
+        if value.type_info() == used.ty {
+            Ok(())
+        } else {
+            Err(Error::InputType {
+                input: name.into(),
+                node: self.inner.nodes[used.first_reader].name().into(),
+                expected: used.ty.name().into(),
+                found: value.type_name().into(),
+            })
+        }
+    }
+
+    /// Runs the pipeline once and returns every output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingInputs`], [`Error::InputType`], and [`Error::NodeFailed`] /
+    /// [`Error::NodePanicked`] when a node fails (no partial results are returned).
+    pub fn run(&self, inputs: &Inputs) -> Result<Outputs> {
+        self.run_with(inputs, &RunOptions::new())
+    }
+
+    /// Runs the pipeline once with options (selected outputs, engine).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::run`], and [`Error::UnknownOutputs`] for a selected name that no
+    /// node produces.
+    pub fn run_with(&self, inputs: &Inputs, options: &RunOptions) -> Result<Outputs> {
+        let plan = RunPlan::new(self, inputs, options.outputs(), &[])?;
+        self.engine_for(options).run(&plan)
+    }
+
+    /// Runs the pipeline once per item of the lists named in `over`, and returns one
+    /// column per output in item order. `mode` is [`MapMode::Zip`](crate::MapMode::Zip)
+    /// (item i of every list), [`MapMode::Product`](crate::MapMode::Product) (every
+    /// combination, the first name the outer loop), or `"zip"` / `"product"`. Inputs not
+    /// in `over` are the same for every item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "label")]
+    /// fn label(letter: &str, n: i64) -> String { format!("{letter}{n}") }
+    ///
+    /// let p = Pipeline::new([label::node()]);
+    /// let inputs = Inputs::new().with("letter", vec!["a".to_string(), "b".to_string()]).with("n", vec![1_i64, 2]);
+    /// let zip = p.map(&inputs, &["letter", "n"], "zip")?;
+    /// assert_eq!(zip.column::<String>("label")?, ["a1", "b2"]);
+    /// let product = p.map(&inputs, &["letter", "n"], MapMode::Product)?;
+    /// assert_eq!(product.column::<String>("label")?, ["a1", "a2", "b1", "b2"]);
+    ///
+    /// let err = p.map(&inputs, &["letter", "n"], "zipp").unwrap_err();
+    /// assert_eq!(err.to_string(), "Unknown map mode 'zipp'. Valid modes: zip, product");
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::run`] (a node's error names the item index), and
+    /// [`Error::UnknownMapMode`], [`Error::EmptyMapOver`], [`Error::MapOverNotInput`],
+    /// [`Error::NotAList`], [`Error::ZipLengthMismatch`].
+    pub fn map(&self, inputs: &Inputs, over: &[&str], mode: impl AsMapMode) -> Result<MapOutputs> {
+        self.map_with(inputs, over, mode, &RunOptions::new())
+    }
+
+    /// [`Pipeline::map`] with options (selected outputs, engine).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::map`] and [`Pipeline::run_with`].
+    pub fn map_with(
+        &self,
+        inputs: &Inputs,
+        over: &[&str],
+        mode: impl AsMapMode,
+        options: &RunOptions,
+    ) -> Result<MapOutputs> {
+        let plan = MapPlan::new(self, inputs, over, mode.as_map_mode()?, options.outputs())?;
+        self.engine_for(options).map(&plan)
+    }
+
+    fn engine_for<'a>(&'a self, options: &'a RunOptions) -> &'a dyn Engine {
+        match (&options.engine, &self.inner.engine) {
+            (Some(e), _) | (None, Some(e)) => &**e,
+            (None, None) => &NodeEngine::DEFAULT,
+        }
+    }
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("name", &self.inner.name)
+            .field("nodes", &self.inner.nodes.iter().map(Node::name).collect::<Vec<_>>())
+            .field("inputs", &self.inputs())
+            .field("outputs", &self.inner.outputs)
+            .field("bound", &self.inner.bound.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+pub(crate) fn quoted<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let q: Vec<String> = names.into_iter().map(|n| format!("'{}'", n.as_ref())).collect();
+    format!("[{}]", q.join(", "))
+}
+
+/// What one run will do: the nodes to run, the outputs each must keep, the outputs to
+/// return and the input values. Built and checked by the pipeline before any engine
+/// sees it, so every engine validates the same way.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    pipeline: Pipeline,
+    nodes: Vec<usize>,
+    keep: Vec<Vec<bool>>,
+    outputs: Vec<String>,
+    inputs: Inputs,
+}
+
+impl RunPlan {
+    /// Plans a run of `pipeline` over `inputs`, keeping only `select` when given.
+    /// `mapped` names are inputs whose values are lists checked by the map plan.
+    pub(crate) fn new(
+        pipeline: &Pipeline,
+        inputs: &Inputs,
+        select: Option<&[String]>,
+        mapped: &[&str],
+    ) -> Result<RunPlan> {
+        let p = &pipeline.inner;
+        let n = p.nodes.len();
+        let selected: Option<BTreeSet<&str>> = match select {
+            None => None,
+            Some(names) => {
+                let unknown: Vec<String> = names
+                    .iter()
+                    .filter(|s| !p.graph.producers.contains_key(s.as_str()))
+                    .cloned()
+                    .collect();
+                if let Some(first) = unknown.first() {
+                    return Err(Error::UnknownOutputs {
+                        suggestion: closest(first, p.outputs.iter().map(String::as_str)),
+                        unknown,
+                        available: p.outputs.clone(),
+                    });
+                }
+                Some(names.iter().map(String::as_str).collect())
+            }
+        };
+
+        // Which nodes run: everything, or the ancestors of the selected outputs.
+        let mut runs = vec![selected.is_none(); n];
+        if let Some(sel) = &selected {
+            let mut stack: Vec<usize> = sel.iter().map(|s| p.graph.producers[*s].0).collect();
+            while let Some(i) = stack.pop() {
+                if !runs[i] {
+                    runs[i] = true;
+                    stack.extend(&p.graph.deps[i]);
+                }
+            }
+        }
+        let nodes: Vec<usize> = (0..n).filter(|&i| runs[i]).collect();
+
+        // Which outputs of each running node are kept: consumed by a running node, or
+        // returned.
+        let consumed: HashSet<&str> = nodes
+            .iter()
+            .flat_map(|&i| p.nodes[i].params().iter().map(|q| q.name()))
+            .collect();
+        let mut keep = vec![Vec::new(); n];
+        let mut outputs = Vec::new();
+        for &i in &nodes {
+            keep[i] = p.nodes[i]
+                .outputs()
+                .iter()
+                .map(|o| {
+                    let returned = selected.as_ref().is_none_or(|s| s.contains(o.name()));
+                    if returned {
+                        outputs.push(o.name().to_string());
+                    }
+                    returned || consumed.contains(o.name())
+                })
+                .collect();
+        }
+        outputs.sort_unstable();
+
+        // The inputs those nodes read, given or bound.
+        let required: BTreeSet<&str> = consumed
+            .iter()
+            .copied()
+            .filter(|name| p.graph.inputs.contains_key(*name))
+            .collect();
+        let mut values = Inputs::new();
+        let mut missing = Vec::new();
+        let mut errors = Vec::new();
+        for &name in &required {
+            match inputs.get(name).or_else(|| p.bound.get(name)) {
+                None => missing.push(name.to_string()),
+                Some(value) => {
+                    if !mapped.contains(&name) {
+                        let checked = pipeline.check_input_type(name, value).and_then(|()| {
+                            value.force().map_err(|e| Error::ResourceFailed {
+                                input: name.into(),
+                                source: e.into(),
+                            })
+                        });
+                        errors.extend(checked.err());
+                    }
+                    values.insert_value(name, value.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::MissingInputs {
+                missing,
+                required: required
+                    .iter()
+                    .filter(|r| !p.bound.contains(r))
+                    .map(|r| r.to_string())
+                    .collect(),
+            });
+        }
+        Error::combine(errors)?;
+        Ok(RunPlan {
+            pipeline: pipeline.clone(),
+            nodes,
+            keep,
+            outputs,
+            inputs: values,
+        })
+    }
+
+    /// The pipeline being run.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The indices (into [`Pipeline::nodes`]) of the nodes to run, in execution order.
+    pub fn nodes(&self) -> &[usize] {
+        &self.nodes
+    }
+
+    /// For node `index`, which of its outputs are needed (consumed or returned).
+    pub fn kept_outputs(&self, index: usize) -> &[bool] {
+        &self.keep[index]
+    }
+
+    /// The output names to return, sorted.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// The input values the nodes read (given or bound), type-checked.
+    pub fn inputs(&self) -> &Inputs {
+        &self.inputs
+    }
+}
