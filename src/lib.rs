@@ -57,6 +57,8 @@ pub mod outputs;
 pub mod pipeline;
 pub mod value;
 
+#[cfg(feature = "columnar")]
+pub use engine::ColumnarEngine;
 pub use engine::{Engine, NodeEngine};
 pub use error::{BoxError, Error, Result};
 pub use inputs::Inputs;
@@ -112,9 +114,50 @@ pub mod __private {
     };
     pub use crate::value::{TypeInfo, Value};
 
-    /// The description of `T`.
-    pub fn type_info<T: Send + Sync + 'static>() -> TypeInfo {
-        TypeInfo::of::<T>()
+    #[cfg(feature = "columnar")]
+    pub use crate::engine::columnar::kernel::{KernelProbe, Many, One, Own, Str, ViaKernel, ViaNoKernel};
+    #[cfg(feature = "columnar")]
+    pub use crate::engine::columnar::types::{TypeProbe, ViaAnyType, ViaColumnarType};
+    #[cfg(not(feature = "columnar"))]
+    pub use stub::*;
+
+    /// Without the columnar engine, the probes find nothing columnar.
+    #[cfg(not(feature = "columnar"))]
+    mod stub {
+        use std::any::Any;
+        use std::marker::PhantomData;
+
+        use crate::value::TypeInfo;
+
+        pub struct Str;
+        pub struct Own<T>(PhantomData<fn() -> T>);
+        pub struct One<T>(PhantomData<fn() -> T>);
+        pub struct Many<T>(PhantomData<fn() -> T>);
+        pub trait ViaKernel {}
+        pub trait ViaNoKernel {}
+        pub trait ViaColumnarType {}
+        pub trait ViaAnyType {}
+
+        pub struct KernelProbe<P, O, F>(PhantomData<fn() -> (P, O, F)>);
+        impl<P, O, F> KernelProbe<P, O, F> {
+            pub fn new(_f: F) -> Self {
+                KernelProbe(PhantomData)
+            }
+            pub fn kernel(&self) -> Option<Box<dyn Any + Send + Sync>> {
+                None
+            }
+        }
+
+        pub struct TypeProbe<T>(PhantomData<fn() -> T>);
+        impl<T: Send + Sync + 'static> TypeProbe<T> {
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                TypeProbe(PhantomData)
+            }
+            pub fn type_info(&self) -> TypeInfo {
+                TypeInfo::of::<T>()
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! implementation for you) or a nested pipeline made with
 //! [`Pipeline::as_node`](crate::Pipeline::as_node).
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -140,6 +141,12 @@ pub trait NodeImpl: Send + Sync + 'static {
         false
     }
 
+    /// Engine-specific implementation data. Default: `None`. The `#[node]` macro attaches
+    /// the columnar engine's vectorized kernel here when every type is columnar.
+    fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
+        None
+    }
+
     /// Calls the node as a future. Default: runs [`NodeImpl::invoke`] at once.
     fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
         let refs: Vec<&Value> = args.iter().collect();
@@ -227,6 +234,15 @@ impl Node {
         }
     }
 
+    /// Engine-specific implementation data of a function node (see
+    /// [`NodeImpl::extension`]).
+    pub fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
+        match &self.kind {
+            NodeKind::Func(f) => f.extension(),
+            NodeKind::Nested(_) => None,
+        }
+    }
+
     /// Whether this node is a nested pipeline.
     pub fn is_nested(&self) -> bool {
         matches!(self.kind, NodeKind::Nested(_))
@@ -259,15 +275,17 @@ pub struct NodeSpec {
     pub output_types: Vec<TypeInfo>,
     pub code_hash: &'static str,
     pub cache: bool,
+    pub kernel: Option<Box<dyn Any + Send + Sync>>,
 }
 
-/// What every function node shares: its name, ports and hash.
+/// What every function node shares: its name, ports, hash and engine data.
 struct Signature {
     name: String,
     params: Vec<Port>,
     outputs: Vec<Port>,
     code_hash: String,
     volatility: Volatility,
+    extension: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl From<NodeSpec> for Signature {
@@ -284,6 +302,7 @@ impl From<NodeSpec> for Signature {
             } else {
                 Volatility::Volatile
             },
+            extension: spec.kernel,
         }
     }
 }
@@ -316,6 +335,9 @@ macro_rules! signature_methods {
         }
         fn volatility(&self) -> Volatility {
             self.sig.volatility
+        }
+        fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
+            self.sig.extension.as_deref()
         }
     };
 }
@@ -574,6 +596,7 @@ impl NodeBuilder {
             name: self.name,
             code_hash: hasher.finalize().to_hex().to_string(),
             volatility: self.volatility,
+            extension: None,
         };
         Ok(Node::new(SyncFn { sig, f: call }))
     }

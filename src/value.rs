@@ -46,6 +46,8 @@ pub struct TypeInfo {
     index: for<'a> fn(AnyRef<'a>, usize) -> Option<AnyRef<'a>>,
     /// Length of a `Vec<Self>`.
     list_len: fn(AnyRef<'_>) -> Option<usize>,
+    /// Engine-specific data about the type (the columnar engine's Arrow conversions).
+    extension: Option<&'static (dyn Any + Send + Sync)>,
 }
 
 impl TypeInfo {
@@ -73,6 +75,18 @@ impl TypeInfo {
     /// supports (four levels of `Vec` around the type a node was declared with).
     pub fn list_of(&self) -> Option<TypeInfo> {
         self.list.map(|f| f())
+    }
+
+    /// This description with engine-specific data attached (the columnar engine attaches
+    /// the type's Arrow conversions). Equality still compares only the types.
+    pub fn with_extension(mut self, extension: &'static (dyn Any + Send + Sync)) -> TypeInfo {
+        self.extension = Some(extension);
+        self
+    }
+
+    /// The engine-specific data attached with [`TypeInfo::with_extension`].
+    pub fn extension(&self) -> Option<&'static (dyn Any + Send + Sync)> {
+        self.extension
     }
 
     pub(crate) fn this_fn(&self) -> fn() -> TypeInfo {
@@ -158,6 +172,7 @@ fn info<T: Send + Sync + 'static, D: Depth>() -> TypeInfo {
         builder: Some(new_builder::<T, D>),
         index: index_of::<T>,
         list_len: len_of::<T>,
+        extension: None,
     }
 }
 
@@ -170,6 +185,7 @@ fn leaf_info<T: Send + Sync + 'static>() -> TypeInfo {
         builder: None,
         index: index_of::<T>,
         list_len: len_of::<T>,
+        extension: None,
     }
 }
 

@@ -329,15 +329,60 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
             #pv::NodeOutputs::from_iter([#(#pv::Value::new(#parts)),*])
         })
     };
+    // The columnar kernel: a glue closure taking what a lifted loop reads from Arrow
+    // arrays (`&str` borrowed, other values owned), probed at compile time.
+    let kernel = if is_async {
+        quote!(::std::option::Option::None)
+    } else {
+        let kinds = params.iter().map(|p| {
+            let stored = &p.stored;
+            match p.read {
+                Read::Str => quote!(#pv::Str),
+                _ => quote!(#pv::Own<#stored>),
+            }
+        });
+        let glue_params = params.iter().map(|p| {
+            let ident = &p.ident;
+            let stored = &p.stored;
+            match p.read {
+                Read::Str => quote!(#ident: &str),
+                _ => quote!(#ident: #stored),
+            }
+        });
+        let glue_args = params.iter().map(|p| {
+            let ident = &p.ident;
+            match p.read {
+                Read::Str | Read::Clone => quote!(#ident),
+                Read::Ref | Read::Slice => quote!(&#ident),
+            }
+        });
+        let outs = if outputs.len() == 1 {
+            quote!(#pv::One<#value_ty>)
+        } else {
+            quote!(#pv::Many<(#(#output_types,)*)>)
+        };
+        let glue_call = if fallible {
+            quote!(#fn_ident(#(#glue_args),*).map_err(#pv::box_err))
+        } else {
+            quote!(::std::result::Result::Ok(#fn_ident(#(#glue_args),*)))
+        };
+        quote! {
+            (&&#pv::KernelProbe::<(#(#kinds,)*), #outs, _>::new(
+                |#(#glue_params),*| -> ::std::result::Result<#value_ty, #pv::BoxError> { #glue_call },
+            ))
+            .kernel()
+        }
+    };
     let spec = quote! {
         #pv::NodeSpec {
             name: #node_name,
             params: &[#(#param_names),*],
-            param_types: ::std::vec![#(#pv::type_info::<#param_types>()),*],
+            param_types: ::std::vec![#((&&#pv::TypeProbe::<#param_types>::new()).type_info()),*],
             outputs: &[#(#outputs),*],
-            output_types: ::std::vec![#(#pv::type_info::<#output_types>()),*],
+            output_types: ::std::vec![#((&&#pv::TypeProbe::<#output_types>::new()).type_info()),*],
             code_hash: #code_hash,
             cache: #cache,
+            kernel: #kernel,
         }
     };
     let result = quote!(::std::result::Result<#pv::NodeOutputs, #pv::BoxError>);
@@ -370,7 +415,10 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
 
         impl #fn_ident {
             /// Returns this function as a pipeline node.
+            #[allow(clippy::needless_borrow)]
             #vis fn node() -> ::hypernodes::Node {
+                #[allow(unused_imports)]
+                use ::hypernodes::__private::{ViaAnyType as _, ViaColumnarType as _, ViaKernel as _, ViaNoKernel as _};
                 #make
             }
         }
@@ -470,7 +518,11 @@ mod tests {
         );
         assert!(out.contains("let (__out0 , __out1 ,) = __out"), "{out}");
         assert!(
-            out.contains("type_info :: < i64 > () , :: hypernodes :: __private :: type_info :: < u8 > ()"),
+            out.contains("TypeProbe :: < i64 > :: new ()) . type_info () , (&& :: hypernodes :: __private :: TypeProbe :: < u8 > :: new ()) . type_info ()"),
+            "{out}"
+        );
+        assert!(
+            out.contains("KernelProbe :: < (:: hypernodes :: __private :: Own < i64 > , :: hypernodes :: __private :: Own < i64 > ,) , :: hypernodes :: __private :: Many < (i64 , u8 ,) > , _ >"),
             "{out}"
         );
         assert!(

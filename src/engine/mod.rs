@@ -1,10 +1,15 @@
 //! Engines: what runs a planned pipeline. [`NodeEngine`] runs node by node and accepts
-//! any Rust type.
+//! any Rust type; [`ColumnarEngine`] (feature `columnar`) compiles pipelines to Arrow /
+//! DataFusion plans.
 
+#[cfg(feature = "columnar")]
+pub mod columnar;
 mod node;
 
 use std::fmt;
 
+#[cfg(feature = "columnar")]
+pub use columnar::ColumnarEngine;
 pub use node::NodeEngine;
 
 use crate::error::Result;

@@ -1,7 +1,6 @@
 //! The node engine: runs a plan node by node, item by item, passing values between
 //! nodes without converting them, so any Rust type works.
 
-use std::any::TypeId;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -132,7 +131,6 @@ struct Step<'p> {
     args: SmallVec<[usize; 4]>,
     /// The slot of each output, `None` for outputs nobody needs.
     outs: SmallVec<[Option<usize>; 2]>,
-    out_types: SmallVec<[TypeId; 2]>,
 }
 
 struct OutputSlot<'p> {
@@ -166,14 +164,7 @@ impl<'p> Program<'p> {
                     n
                 }));
             }
-            let out_types = node.outputs().iter().map(|p| p.type_info().type_id()).collect();
-            steps.push(Step {
-                node,
-                keep,
-                args,
-                outs,
-                out_types,
-            });
+            steps.push(Step { node, keep, args, outs });
         }
         let outputs = plan
             .outputs()
@@ -203,62 +194,73 @@ impl<'p> Program<'p> {
 
     fn exec(&self, engine: &dyn Engine, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
         for step in &self.steps {
-            let node = step.node;
-            let failed = |source| Error::NodeFailed {
-                node: node.name().into(),
-                item,
-                source,
-            };
             let args: SmallVec<[&Value; 4]> = step
                 .args
                 .iter()
                 .map(|&s| slots[s].as_ref().expect("inputs and earlier outputs are filled"))
                 .collect();
-            match node.kind() {
-                NodeKind::Func(f) => {
-                    let out = catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(&args))))
-                        .map_err(|panic| Error::NodePanicked {
-                            node: node.name().into(),
-                            item,
-                            message: panic_message(panic).into(),
-                        })?
-                        .map_err(failed)?;
-                    drop(args);
-                    if out.len() != step.outs.len() {
-                        return Err(failed(
-                            format!("returned {} value(s) for {} output(s)", out.len(), step.outs.len()).into(),
-                        ));
-                    }
-                    for (k, value) in out.into_iter().enumerate() {
-                        if value.type_info().type_id() != step.out_types[k] {
-                            let port = &node.outputs()[k];
-                            return Err(failed(
-                                format!(
-                                    "returned {} for output '{}' declared as {}",
-                                    value.type_name(),
-                                    port.name(),
-                                    port.type_info()
-                                )
-                                .into(),
-                            ));
-                        }
-                        if let Some(slot) = step.outs[k] {
-                            slots[slot] = Some(value);
-                        }
-                    }
-                }
-                NodeKind::Nested(nested) => {
-                    let out = nested.call(engine, &args, step.keep).map_err(|e| failed(Box::new(e)))?;
-                    drop(args);
-                    for (k, value) in out.into_iter().enumerate() {
-                        if let (Some(slot), Some(value)) = (step.outs[k], value) {
-                            slots[slot] = Some(value);
-                        }
-                    }
+            let out = call_node(engine, step.node, step.keep, &args, item)?;
+            drop(args);
+            for (slot, value) in step.outs.iter().zip(out) {
+                if let (Some(slot), Some(value)) = (slot, value) {
+                    slots[*slot] = Some(value);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Calls one node on one item: a function node (its error or panic named with the node
+/// and item, its results checked against its declared outputs) or a nested pipeline
+/// (run on `engine` unless it has its own). Outputs not flagged in `keep` may be `None`.
+pub(crate) fn call_node(
+    engine: &dyn Engine,
+    node: &Node,
+    keep: &[bool],
+    args: &[&Value],
+    item: Option<usize>,
+) -> Result<SmallVec<[Option<Value>; 2]>> {
+    let failed = |source| Error::NodeFailed {
+        node: node.name().into(),
+        item,
+        source,
+    };
+    match node.kind() {
+        NodeKind::Func(f) => {
+            let out = catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(args))))
+                .map_err(|panic| Error::NodePanicked {
+                    node: node.name().into(),
+                    item,
+                    message: panic_message(panic).into(),
+                })?
+                .map_err(failed)?;
+            let ports = node.outputs();
+            if out.len() != ports.len() {
+                return Err(failed(
+                    format!("returned {} value(s) for {} output(s)", out.len(), ports.len()).into(),
+                ));
+            }
+            for (value, port) in out.iter().zip(ports) {
+                if value.type_info() != port.type_info() {
+                    return Err(failed(
+                        format!(
+                            "returned {} for output '{}' declared as {}",
+                            value.type_name(),
+                            port.name(),
+                            port.type_info()
+                        )
+                        .into(),
+                    ));
+                }
+            }
+            Ok(out.into_iter().map(Some).collect())
+        }
+        NodeKind::Nested(nested) => Ok(nested
+            .call(engine, args, keep)
+            .map_err(|e| failed(Box::new(e)))?
+            .into_iter()
+            .collect()),
     }
 }
 

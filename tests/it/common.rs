@@ -24,6 +24,12 @@ macro_rules! engine_test {
             fn node() {
                 case(std::sync::Arc::new(hypernodes::NodeEngine::new())).unwrap();
             }
+
+            $(#[$meta])*
+            #[test]
+            fn columnar() {
+                case(std::sync::Arc::new(hypernodes::ColumnarEngine::new())).unwrap();
+            }
         }
     };
 }

@@ -1,0 +1,383 @@
+//! Per-item functions lifted into loops over Arrow arrays.
+//!
+//! The `#[node]` macro asks, with concrete types, whether every parameter and output of a
+//! function is [`Columnar`]; if so it gets a [`Kernel`]: one monomorphized loop per node
+//! that reads typed values straight from the input arrays (`&str` borrowed, no copy),
+//! calls the function inline, and appends to typed builders. Rows where a non-`Option`
+//! parameter is null are not passed to the function and yield null.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::datatypes::DataType;
+
+use super::types::Columnar;
+use crate::engine::node::panic_message;
+use crate::error::BoxError;
+
+/// The arguments of one kernel call: one array per parameter, each either `rows` long or
+/// one row long (a constant, used for every row).
+#[derive(Clone, Copy, Debug)]
+pub struct KernelArgs<'a> {
+    /// The argument arrays, in parameter order.
+    pub args: &'a [ArrayRef],
+    /// The number of rows.
+    pub rows: usize,
+}
+
+/// Why a kernel call failed, and on which row.
+#[derive(Debug)]
+pub struct RowError {
+    /// The row (within the call's arrays) that failed.
+    pub row: usize,
+    /// What happened.
+    pub kind: RowErrorKind,
+}
+
+/// What made a row fail.
+#[derive(Debug)]
+pub enum RowErrorKind {
+    /// The function returned an error.
+    Failed(BoxError),
+    /// The function panicked, with this message.
+    Panicked(String),
+    /// An argument array had another Arrow type than the parameter's.
+    WrongType {
+        /// The parameter position.
+        param: usize,
+        /// The Arrow type expected.
+        expected: DataType,
+        /// The Arrow type found.
+        found: DataType,
+    },
+}
+
+type KernelFn = dyn Fn(&KernelArgs<'_>) -> Result<Vec<ArrayRef>, RowError> + Send + Sync;
+
+/// A node's function lifted to arrays.
+pub struct Kernel {
+    outputs: Vec<DataType>,
+    call: Box<KernelFn>,
+}
+
+impl Kernel {
+    /// The Arrow type of each output.
+    pub fn output_types(&self) -> &[DataType] {
+        &self.outputs
+    }
+
+    /// Runs the function over every row.
+    ///
+    /// # Errors
+    ///
+    /// The first row whose call fails or panics, or an argument of the wrong Arrow type.
+    pub fn call(&self, args: &KernelArgs<'_>) -> Result<Vec<ArrayRef>, RowError> {
+        (self.call)(args)
+    }
+
+    /// The kernel of a node, when it has one.
+    pub fn find(node: &crate::Node) -> Option<&Kernel> {
+        node.extension().and_then(|e| e.downcast_ref::<Kernel>())
+    }
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kernel(-> {:?})", self.outputs)
+    }
+}
+
+/// How a parameter is read from its array.
+#[doc(hidden)]
+pub trait Param: 'static {
+    /// The columnar type stored in the array.
+    type Stored: Columnar;
+    /// What the function receives.
+    type Arg<'a>;
+    /// The argument at row `i`.
+    fn get(array: &<Self::Stored as Columnar>::Array, i: usize) -> Self::Arg<'_>;
+}
+
+/// A `&str` parameter, borrowed from a string array.
+#[doc(hidden)]
+pub struct Str;
+
+impl Param for Str {
+    type Stored = String;
+    type Arg<'a> = &'a str;
+
+    #[inline]
+    fn get(array: &<String as Columnar>::Array, i: usize) -> &str {
+        array.value(i)
+    }
+}
+
+/// A parameter read as an owned value.
+#[doc(hidden)]
+pub struct Own<T>(PhantomData<fn() -> T>);
+
+impl<T: Columnar> Param for Own<T> {
+    type Stored = T;
+    type Arg<'a> = T;
+
+    #[inline]
+    fn get(array: &T::Array, i: usize) -> T {
+        T::value(array, i)
+    }
+}
+
+/// The outputs of a function: one value ([`One`]) or a tuple ([`Many`]).
+#[doc(hidden)]
+pub trait Outs: 'static {
+    /// What the function returns.
+    type Value;
+    /// The builders.
+    type Builders;
+    /// Arrow types, in output order.
+    fn data_types() -> Vec<DataType>;
+    /// Empty builders.
+    fn builders(capacity: usize) -> Self::Builders;
+    /// Appends one row.
+    fn append(b: &mut Self::Builders, v: &Self::Value);
+    /// Appends a null row to every output.
+    fn append_null(b: &mut Self::Builders);
+    /// The arrays.
+    fn finish(b: Self::Builders) -> Vec<ArrayRef>;
+}
+
+/// A single output.
+#[doc(hidden)]
+pub struct One<R>(PhantomData<fn() -> R>);
+
+impl<R: Columnar> Outs for One<R> {
+    type Value = R;
+    type Builders = R::Builder;
+
+    fn data_types() -> Vec<DataType> {
+        vec![R::data_type()]
+    }
+    fn builders(capacity: usize) -> Self::Builders {
+        R::builder(capacity)
+    }
+    #[inline]
+    fn append(b: &mut Self::Builders, v: &R) {
+        R::append(b, v)
+    }
+    fn append_null(b: &mut Self::Builders) {
+        R::append_null(b)
+    }
+    fn finish(b: Self::Builders) -> Vec<ArrayRef> {
+        vec![R::finish(b)]
+    }
+}
+
+/// Several outputs from a tuple.
+#[doc(hidden)]
+pub struct Many<T>(PhantomData<fn() -> T>);
+
+macro_rules! many {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Columnar),*> Outs for Many<($($t,)*)> {
+            type Value = ($($t,)*);
+            type Builders = ($($t::Builder,)*);
+
+            fn data_types() -> Vec<DataType> {
+                vec![$($t::data_type()),*]
+            }
+            fn builders(capacity: usize) -> Self::Builders {
+                ($($t::builder(capacity),)*)
+            }
+            #[inline]
+            fn append(b: &mut Self::Builders, v: &Self::Value) {
+                $($t::append(&mut b.$i, &v.$i);)*
+            }
+            fn append_null(b: &mut Self::Builders) {
+                $($t::append_null(&mut b.$i);)*
+            }
+            fn finish(b: Self::Builders) -> Vec<ArrayRef> {
+                vec![$($t::finish(b.$i)),*]
+            }
+        }
+    };
+}
+many!(A 0, B 1);
+many!(A 0, B 1, C 2);
+many!(A 0, B 1, C 2, D 3);
+many!(A 0, B 1, C 2, D 3, E 4);
+
+/// Picks, at compile time, a [`Kernel`] for a function whose parameters (`P`, a tuple of
+/// [`Param`]s) and outputs (`O`) are all columnar, and none otherwise (autoref
+/// specialization; the `#[node]` macro writes `(&&KernelProbe::<..>::new(f)).kernel()`).
+#[doc(hidden)]
+pub struct KernelProbe<P, O, F>(F, PhantomData<fn() -> (P, O)>);
+
+impl<P, O, F> KernelProbe<P, O, F> {
+    /// A probe for the glue function `f`.
+    pub fn new(f: F) -> Self {
+        KernelProbe(f, PhantomData)
+    }
+}
+
+/// The columnar case of [`KernelProbe`].
+#[doc(hidden)]
+pub trait ViaKernel {
+    /// The kernel.
+    fn kernel(self) -> Option<Box<dyn Any + Send + Sync>>;
+}
+
+/// The fallback case of [`KernelProbe`].
+#[doc(hidden)]
+pub trait ViaNoKernel {
+    /// No kernel.
+    fn kernel(self) -> Option<Box<dyn Any + Send + Sync>>;
+}
+
+impl<P, O, F> ViaNoKernel for &KernelProbe<P, O, F> {
+    fn kernel(self) -> Option<Box<dyn Any + Send + Sync>> {
+        None
+    }
+}
+
+fn wrong_type<T: Columnar>(param: usize, array: &ArrayRef) -> RowError {
+    RowError {
+        row: 0,
+        kind: RowErrorKind::WrongType {
+            param,
+            expected: T::data_type(),
+            found: array.data_type().clone(),
+        },
+    }
+}
+
+macro_rules! kernel_arity {
+    ($($p:ident $a:ident $m:ident $i:tt),*) => {
+        impl<$($p: Param,)* O: Outs, F> ViaKernel for &&KernelProbe<($($p,)*), O, F>
+        where
+            F: Fn($($p::Arg<'_>),*) -> Result<O::Value, BoxError> + Clone + Send + Sync + 'static,
+        {
+            #[allow(unused_variables, unused_mut, clippy::unused_unit)]
+            fn kernel(self) -> Option<Box<dyn Any + Send + Sync>> {
+                let f = self.0.clone();
+                let call = move |args: &KernelArgs<'_>| -> Result<Vec<ArrayRef>, RowError> {
+                    let rows = args.rows;
+                    $(
+                        let $a = <$p::Stored as Columnar>::downcast(args.args[$i].as_ref())
+                            .ok_or_else(|| wrong_type::<$p::Stored>($i, &args.args[$i]))?;
+                        // A one-row argument is a constant: every row reads row 0.
+                        let $m = if $a.len() == rows { usize::MAX } else { 0 };
+                    )*
+                    let any_nulls = false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.null_count() > 0))*;
+                    let mut out = O::builders(rows);
+                    let current = Cell::new(0_usize);
+                    let run = catch_unwind(AssertUnwindSafe(|| -> Result<(), RowError> {
+                        for row in 0..rows {
+                            current.set(row);
+                            if any_nulls && (false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.is_null(row & $m)))*) {
+                                O::append_null(&mut out);
+                                continue;
+                            }
+                            match f($($p::get($a, row & $m)),*) {
+                                Ok(v) => O::append(&mut out, &v),
+                                Err(e) => return Err(RowError { row, kind: RowErrorKind::Failed(e) }),
+                            }
+                        }
+                        Ok(())
+                    }));
+                    match run {
+                        Ok(Ok(())) => Ok(O::finish(out)),
+                        Ok(Err(e)) => Err(e),
+                        Err(panic) => Err(RowError { row: current.get(), kind: RowErrorKind::Panicked(panic_message(panic)) }),
+                    }
+                };
+                Some(Box::new(Kernel { outputs: O::data_types(), call: Box::new(call) }))
+            }
+        }
+    };
+}
+
+kernel_arity!();
+kernel_arity!(P0 a0 m0 0);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4, P5 a5 m5 5);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4, P5 a5 m5 5, P6 a6 m6 6);
+kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4, P5 a5 m5 5, P6 a6 m6 6, P7 a7 m7 7);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{AsArray, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+
+    use super::*;
+
+    fn kernel_of(k: Option<Box<dyn Any + Send + Sync>>) -> Box<Kernel> {
+        k.expect("a kernel").downcast::<Kernel>().expect("a Kernel")
+    }
+
+    #[test]
+    fn lifts_a_function_over_arrays_with_constants_and_nulls() {
+        fn label(text: &str, n: i64) -> usize {
+            text.len() * n as usize
+        }
+        let k = kernel_of(
+            (&&KernelProbe::<(Str, Own<i64>), One<usize>, _>::new(|t: &str, n: i64| Ok(label(t, n)))).kernel(),
+        );
+        let texts: ArrayRef = Arc::new(StringArray::from(vec![Some("ab"), None, Some("abcd")]));
+        let n: ArrayRef = Arc::new(Int64Array::from(vec![3]));
+        let out = k
+            .call(&KernelArgs {
+                args: &[texts, n],
+                rows: 3,
+            })
+            .unwrap();
+        let out = out[0].as_primitive::<UInt64Type>();
+        assert_eq!(out.iter().collect::<Vec<_>>(), [Some(6), None, Some(12)]);
+    }
+
+    #[test]
+    fn reports_the_failing_and_the_panicking_row() {
+        let k = kernel_of(
+            (&&KernelProbe::<(Own<i64>,), One<i64>, _>::new(|x: i64| if x == 2 { Err("two".into()) } else { Ok(x) }))
+                .kernel(),
+        );
+        let xs: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+        let err = k
+            .call(&KernelArgs {
+                args: std::slice::from_ref(&xs),
+                rows: 3,
+            })
+            .unwrap_err();
+        assert_eq!(err.row, 1);
+        assert!(matches!(err.kind, RowErrorKind::Failed(ref e) if e.to_string() == "two"));
+        let k = kernel_of(
+            (&&KernelProbe::<(Own<i64>,), One<i64>, _>::new(|x: i64| if x == 3 { panic!("three") } else { Ok(x) }))
+                .kernel(),
+        );
+        let err = k.call(&KernelArgs { args: &[xs], rows: 3 }).unwrap_err();
+        assert_eq!(err.row, 2);
+        assert!(matches!(err.kind, RowErrorKind::Panicked(ref m) if m == "three"));
+    }
+
+    #[test]
+    #[allow(clippy::needless_borrow)] // the double borrow is how the probe picks
+    fn tuples_become_several_arrays_and_other_types_get_no_kernel() {
+        let k =
+            kernel_of((&&KernelProbe::<(Own<i64>,), Many<(i64, i64)>, _>::new(|x: i64| Ok((x / 2, x % 2)))).kernel());
+        let xs: ArrayRef = Arc::new(Int64Array::from(vec![5]));
+        let out = k.call(&KernelArgs { args: &[xs], rows: 1 }).unwrap();
+        assert_eq!(out[0].as_primitive::<Int64Type>().value(0), 2);
+        assert_eq!(out[1].as_primitive::<Int64Type>().value(0), 1);
+        #[derive(Clone)]
+        struct Model;
+        let none = (&&KernelProbe::<(Own<Model>,), One<i64>, _>::new(|_m: Model| Ok::<i64, BoxError>(1))).kernel();
+        assert!(none.is_none());
+    }
+}

@@ -1,0 +1,436 @@
+//! Rust types that map to Arrow ("columnar" types): the [`Columnar`] trait, its
+//! implementations, and the type-erased [`ColumnType`] attached to a [`TypeInfo`].
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use datafusion::arrow::array::builder::NullBufferBuilder;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, GenericListArray, ListArray, PrimitiveArray, StringArray,
+    StringBuilder,
+};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{self as adt, ArrowPrimitiveType, DataType, Field};
+
+use crate::value::{TypeInfo, Value};
+
+/// A Rust type that maps to an Arrow type, so values of it can live in Arrow columns.
+///
+/// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
+/// `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
+/// outputs are all columnar run as vectorized UDFs in the columnar engine; any other
+/// type works too, node by node.
+pub trait Columnar: Sized + Send + Sync + 'static {
+    /// The Arrow array read for this type.
+    type Array: Array + 'static;
+    /// What collects values into an array.
+    type Builder: Send;
+    /// Whether a null row is a value of this type (`Option`), rather than a row the node
+    /// is not called on.
+    const NULLABLE: bool = false;
+
+    /// The Arrow type of a column of this type.
+    fn data_type() -> DataType;
+    /// The typed view of `array`, or `None` when it has another type.
+    fn downcast(array: &dyn Array) -> Option<&Self::Array>;
+    /// The value at row `i` (a non-null row unless the type is nullable).
+    fn value(array: &Self::Array, i: usize) -> Self;
+    /// An empty builder for `capacity` rows.
+    fn builder(capacity: usize) -> Self::Builder;
+    /// Appends a value.
+    fn append(builder: &mut Self::Builder, value: &Self);
+    /// Appends a null row.
+    fn append_null(builder: &mut Self::Builder);
+    /// The array built.
+    fn finish(builder: Self::Builder) -> ArrayRef;
+}
+
+/// Collects primitive values and their validity (materialized only once a null appears).
+pub struct PrimitiveCollector<T> {
+    values: Vec<T>,
+    nulls: NullBufferBuilder,
+}
+
+impl<T: Default> PrimitiveCollector<T> {
+    fn with_capacity(capacity: usize) -> Self {
+        PrimitiveCollector {
+            values: Vec::with_capacity(capacity),
+            nulls: NullBufferBuilder::new(capacity),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: T) {
+        self.values.push(v);
+        self.nulls.append_non_null();
+    }
+
+    fn push_null(&mut self) {
+        self.values.push(T::default());
+        self.nulls.append_null();
+    }
+}
+
+macro_rules! primitive {
+    ($($rust:ty => $arrow:ty),* $(,)?) => {$(
+        impl Columnar for $rust {
+            type Array = PrimitiveArray<$arrow>;
+            type Builder = PrimitiveCollector<<$arrow as ArrowPrimitiveType>::Native>;
+
+            fn data_type() -> DataType {
+                <$arrow as ArrowPrimitiveType>::DATA_TYPE
+            }
+            fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+                array.as_primitive_opt::<$arrow>()
+            }
+            #[inline]
+            fn value(array: &Self::Array, i: usize) -> Self {
+                array.values()[i] as $rust
+            }
+            fn builder(capacity: usize) -> Self::Builder {
+                PrimitiveCollector::with_capacity(capacity)
+            }
+            #[inline]
+            fn append(builder: &mut Self::Builder, value: &Self) {
+                builder.push(*value as <$arrow as ArrowPrimitiveType>::Native)
+            }
+            fn append_null(builder: &mut Self::Builder) {
+                builder.push_null()
+            }
+            fn finish(mut builder: Self::Builder) -> ArrayRef {
+                let nulls = builder.nulls.finish();
+                Arc::new(PrimitiveArray::<$arrow>::new(ScalarBuffer::from(builder.values), nulls))
+            }
+        }
+    )*};
+}
+
+primitive!(
+    i8 => adt::Int8Type, i16 => adt::Int16Type, i32 => adt::Int32Type, i64 => adt::Int64Type,
+    u8 => adt::UInt8Type, u16 => adt::UInt16Type, u32 => adt::UInt32Type, u64 => adt::UInt64Type,
+    usize => adt::UInt64Type, f32 => adt::Float32Type, f64 => adt::Float64Type,
+);
+
+impl Columnar for bool {
+    type Array = BooleanArray;
+    type Builder = BooleanBuilder;
+
+    fn data_type() -> DataType {
+        DataType::Boolean
+    }
+    fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+        array.as_boolean_opt()
+    }
+    fn value(array: &Self::Array, i: usize) -> Self {
+        array.value(i)
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        BooleanBuilder::with_capacity(capacity)
+    }
+    fn append(builder: &mut Self::Builder, value: &Self) {
+        builder.append_value(*value)
+    }
+    fn append_null(builder: &mut Self::Builder) {
+        builder.append_null()
+    }
+    fn finish(mut builder: Self::Builder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+}
+
+impl Columnar for String {
+    type Array = StringArray;
+    type Builder = StringBuilder;
+
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+    fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+        array.as_string_opt::<i32>()
+    }
+    fn value(array: &Self::Array, i: usize) -> Self {
+        array.value(i).to_string()
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        StringBuilder::with_capacity(capacity, capacity * 16)
+    }
+    fn append(builder: &mut Self::Builder, value: &Self) {
+        builder.append_value(value)
+    }
+    fn append_null(builder: &mut Self::Builder) {
+        builder.append_null()
+    }
+    fn finish(mut builder: Self::Builder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+}
+
+impl<T: Columnar> Columnar for Option<T> {
+    type Array = T::Array;
+    type Builder = T::Builder;
+    const NULLABLE: bool = true;
+
+    fn data_type() -> DataType {
+        T::data_type()
+    }
+    fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+        T::downcast(array)
+    }
+    #[inline]
+    fn value(array: &Self::Array, i: usize) -> Self {
+        if array.is_null(i) {
+            None
+        } else {
+            Some(T::value(array, i))
+        }
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        T::builder(capacity)
+    }
+    fn append(builder: &mut Self::Builder, value: &Self) {
+        match value {
+            Some(v) => T::append(builder, v),
+            None => T::append_null(builder),
+        }
+    }
+    fn append_null(builder: &mut Self::Builder) {
+        T::append_null(builder)
+    }
+    fn finish(builder: Self::Builder) -> ArrayRef {
+        T::finish(builder)
+    }
+}
+
+/// Collects lists: the child builder, the offsets and the validity of each list.
+pub struct ListCollector<T: Columnar> {
+    child: T::Builder,
+    offsets: Vec<i32>,
+    validity: Vec<bool>,
+}
+
+impl<T: Columnar> Columnar for Vec<T> {
+    type Array = ListArray;
+    type Builder = ListCollector<T>;
+
+    fn data_type() -> DataType {
+        DataType::List(Arc::new(Field::new_list_field(T::data_type(), true)))
+    }
+    fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+        array.as_list_opt::<i32>()
+    }
+    fn value(array: &Self::Array, i: usize) -> Self {
+        let child = array.value(i);
+        match T::downcast(child.as_ref()) {
+            Some(typed) => (0..typed.len()).map(|j| T::value(typed, j)).collect(),
+            None => Vec::new(),
+        }
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        let mut offsets = Vec::with_capacity(capacity + 1);
+        offsets.push(0);
+        ListCollector {
+            child: T::builder(capacity),
+            offsets,
+            validity: Vec::with_capacity(capacity),
+        }
+    }
+    fn append(builder: &mut Self::Builder, value: &Self) {
+        value.iter().for_each(|v| T::append(&mut builder.child, v));
+        let last = *builder.offsets.last().expect("offsets start at 0");
+        builder.offsets.push(last + value.len() as i32);
+        builder.validity.push(true);
+    }
+    fn append_null(builder: &mut Self::Builder) {
+        let last = *builder.offsets.last().expect("offsets start at 0");
+        builder.offsets.push(last);
+        builder.validity.push(false);
+    }
+    fn finish(builder: Self::Builder) -> ArrayRef {
+        let nulls = builder
+            .validity
+            .contains(&false)
+            .then(|| NullBuffer::from(builder.validity));
+        let field = Arc::new(Field::new_list_field(T::data_type(), true));
+        Arc::new(GenericListArray::<i32>::new(
+            field,
+            OffsetBuffer::new(ScalarBuffer::from(builder.offsets)),
+            T::finish(builder.child),
+            nulls,
+        ))
+    }
+}
+
+/// The type-erased Arrow conversions of one columnar type, attached to its [`TypeInfo`].
+pub struct ColumnType {
+    /// The Arrow type.
+    pub data_type: fn() -> DataType,
+    /// Whether nulls are values of the type (`Option`).
+    pub nullable: bool,
+    /// A `Vec<T>` value as an array (`None` when the value is not a `Vec<T>`).
+    pub list_to_array: fn(&Value) -> Option<ArrayRef>,
+    /// A `T` value as a one-row array.
+    pub value_to_array: fn(&Value) -> Option<ArrayRef>,
+    /// An array as a `Vec<T>` value; `Err` names the first null row of a non-nullable type.
+    pub array_to_list: fn(&dyn Array) -> Result<Value, String>,
+    /// Row `i` of an array as a `T` value (`None` for a null row of a non-nullable type).
+    pub array_value: fn(&dyn Array, usize) -> Option<Value>,
+}
+
+impl ColumnType {
+    /// The conversions of `T`.
+    pub fn of<T: Columnar>() -> &'static ColumnType {
+        Conversions::<T>::TYPE
+    }
+
+    /// The conversions attached to `ty`, when its type is columnar.
+    pub fn find(ty: &TypeInfo) -> Option<&'static ColumnType> {
+        ty.extension().and_then(|e| e.downcast_ref::<ColumnType>())
+    }
+}
+
+impl std::fmt::Debug for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ColumnType({})", (self.data_type)())
+    }
+}
+
+struct Conversions<T>(PhantomData<T>);
+
+impl<T: Columnar> Conversions<T> {
+    const TYPE: &'static ColumnType = &ColumnType {
+        data_type: T::data_type,
+        nullable: T::NULLABLE,
+        list_to_array: Self::list_to_array,
+        value_to_array: Self::value_to_array,
+        array_to_list: Self::array_to_list,
+        array_value: Self::array_value,
+    };
+
+    fn list_to_array(value: &Value) -> Option<ArrayRef> {
+        let list = value.downcast_ref::<Vec<T>>()?;
+        let mut b = T::builder(list.len());
+        list.iter().for_each(|v| T::append(&mut b, v));
+        Some(T::finish(b))
+    }
+
+    fn value_to_array(value: &Value) -> Option<ArrayRef> {
+        let v = value.downcast_ref::<T>()?;
+        let mut b = T::builder(1);
+        T::append(&mut b, v);
+        Some(T::finish(b))
+    }
+
+    fn array_to_list(array: &dyn Array) -> Result<Value, String> {
+        let typed = T::downcast(array)
+            .ok_or_else(|| format!("expected a column of {}, found {}", T::data_type(), array.data_type()))?;
+        if !T::NULLABLE {
+            if let Some(row) = (0..typed.len()).find(|&i| typed.is_null(i)) {
+                return Err(format!("row {row} is null"));
+            }
+        }
+        Ok(Value::new(
+            (0..typed.len()).map(|i| T::value(typed, i)).collect::<Vec<T>>(),
+        ))
+    }
+
+    fn array_value(array: &dyn Array, i: usize) -> Option<Value> {
+        let typed = T::downcast(array)?;
+        if !T::NULLABLE && typed.is_null(i) {
+            return None;
+        }
+        Some(Value::new(T::value(typed, i)))
+    }
+}
+
+/// Picks, at compile time, the [`TypeInfo`] of `T` with its Arrow conversions when `T`
+/// is [`Columnar`], and the plain one otherwise (autoref specialization: the `#[node]`
+/// macro calls `(&&TypeProbe::<T>::new()).type_info()` with concrete types).
+#[doc(hidden)]
+pub struct TypeProbe<T>(PhantomData<fn() -> T>);
+
+impl<T> TypeProbe<T> {
+    /// A probe for `T`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        TypeProbe(PhantomData)
+    }
+}
+
+/// The columnar case of [`TypeProbe`].
+#[doc(hidden)]
+pub trait ViaColumnarType {
+    /// The type's description, with Arrow conversions.
+    fn type_info(self) -> TypeInfo;
+}
+
+/// The fallback case of [`TypeProbe`].
+#[doc(hidden)]
+pub trait ViaAnyType {
+    /// The type's description.
+    fn type_info(self) -> TypeInfo;
+}
+
+impl<T: Columnar> ViaColumnarType for &&TypeProbe<T> {
+    fn type_info(self) -> TypeInfo {
+        TypeInfo::of::<T>().with_extension(ColumnType::of::<T>() as &'static (dyn Any + Send + Sync))
+    }
+}
+
+impl<T: Send + Sync + 'static> ViaAnyType for &TypeProbe<T> {
+    fn type_info(self) -> TypeInfo {
+        TypeInfo::of::<T>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Columnar + Clone + PartialEq + std::fmt::Debug>(values: Vec<T>) {
+        let ct = ColumnType::of::<T>();
+        let array = (ct.list_to_array)(&Value::new(values.clone())).unwrap();
+        assert_eq!(array.data_type(), &T::data_type());
+        assert_eq!(array.len(), values.len());
+        let back = (ct.array_to_list)(array.as_ref()).unwrap();
+        assert_eq!(back.downcast_ref::<Vec<T>>(), Some(&values));
+        if !values.is_empty() {
+            let last = (ct.array_value)(array.as_ref(), values.len() - 1).unwrap();
+            assert_eq!(last.downcast_ref::<T>(), values.last());
+        }
+    }
+
+    #[test]
+    fn values_round_trip_through_arrow() {
+        round_trip(vec![1_i64, -2, 3]);
+        round_trip(vec![1_usize, 2]);
+        round_trip(vec![0.5_f64, f64::MAX]);
+        round_trip(vec![true, false]);
+        round_trip(vec!["a".to_string(), "ünï".to_string(), String::new()]);
+        round_trip(vec![Some(1_i32), None, Some(3)]);
+        round_trip(vec![Some("x".to_string()), None]);
+        round_trip(vec![vec![1_u8, 2], vec![], vec![3]]);
+        round_trip(vec![vec![vec!["a".to_string()]], vec![]]);
+        round_trip(vec![Some(vec![1_i64]), None, Some(vec![])]);
+        round_trip(Vec::<i64>::new());
+    }
+
+    #[test]
+    fn nulls_in_a_non_nullable_column_are_named() {
+        let array: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![Some(1), None]));
+        let err = (ColumnType::of::<i64>().array_to_list)(array.as_ref()).unwrap_err();
+        assert_eq!(err, "row 1 is null");
+        assert!((ColumnType::of::<i64>().array_value)(array.as_ref(), 1).is_none());
+        let err = (ColumnType::of::<String>().array_to_list)(array.as_ref()).unwrap_err();
+        assert_eq!(err, "expected a column of Utf8, found Int64");
+    }
+
+    #[test]
+    #[allow(clippy::needless_borrow)] // the double borrow is how the probe picks
+    fn the_probe_attaches_conversions_only_to_columnar_types() {
+        struct Model;
+        assert!(ColumnType::find(&(&&TypeProbe::<Vec<String>>::new()).type_info()).is_some());
+        assert!(ColumnType::find(&(&&TypeProbe::<Model>::new()).type_info()).is_none());
+        assert!(ColumnType::find(&TypeInfo::of::<i64>()).is_none());
+    }
+}

@@ -1,0 +1,149 @@
+//! A node with a [`Kernel`] as a DataFusion scalar UDF.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{AsArray, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Int64Type};
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
+
+use super::kernel::{Kernel, KernelArgs, RowError, RowErrorKind};
+use crate::error::{Error, Result};
+use crate::node::{self, Node};
+
+/// Where the UDFs of one plan leave the first failure: (item, node position, error).
+pub(super) type ErrorSlot = Arc<Mutex<Option<(usize, usize, Error)>>>;
+
+/// A node as a UDF. Its first argument is the hidden item-index column (so a failure
+/// names the item); the others are the node's parameters, in order. Several outputs
+/// come back as one struct column.
+#[derive(Debug)]
+pub(super) struct NodeUdf {
+    node: Node,
+    /// The node's position in its plan, to report the earliest failure.
+    order: usize,
+    /// Whether rows are items of a map (else a failure names no item).
+    is_map: bool,
+    signature: Signature,
+    return_type: DataType,
+    errors: ErrorSlot,
+}
+
+impl NodeUdf {
+    pub(super) fn try_new(node: &Node, order: usize, is_map: bool, errors: ErrorSlot) -> Result<NodeUdf> {
+        let kernel =
+            Kernel::find(node).ok_or_else(|| Error::Internal(format!("node '{}' has no kernel", node.name())))?;
+        let types = kernel.output_types();
+        let return_type = if types.len() == 1 {
+            types[0].clone()
+        } else {
+            DataType::Struct(struct_fields(node, types))
+        };
+        let volatility = match node.volatility() {
+            node::Volatility::Volatile => Volatility::Volatile,
+            _ => Volatility::Immutable,
+        };
+        Ok(NodeUdf {
+            node: node.clone(),
+            order,
+            is_map,
+            signature: Signature::variadic_any(volatility),
+            return_type,
+            errors,
+        })
+    }
+
+    fn record(&self, item: usize, error: Error) {
+        let mut slot = self.errors.lock().expect("error slot");
+        if slot.as_ref().is_none_or(|(i, o, _)| (item, self.order) < (*i, *o)) {
+            *slot = Some((item, self.order, error));
+        }
+    }
+}
+
+fn struct_fields(node: &Node, types: &[DataType]) -> Fields {
+    node.outputs()
+        .iter()
+        .zip(types)
+        .map(|(p, t)| Field::new(p.name(), t.clone(), true))
+        .collect()
+}
+
+impl PartialEq for NodeUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.node.name() == other.node.name()
+            && self.node.code_hash() == other.node.code_hash()
+            && self.order == other.order
+    }
+}
+
+impl Eq for NodeUdf {}
+
+impl Hash for NodeUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node.name().hash(state);
+        self.order.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for NodeUdf {
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = args
+            .args
+            .into_iter()
+            .map(|a| a.into_array(1))
+            .collect::<DfResult<Vec<_>>>()?;
+        let kernel = Kernel::find(&self.node).expect("checked when built");
+        match kernel.call(&KernelArgs {
+            args: &arrays[1..],
+            rows,
+        }) {
+            Ok(mut outs) if outs.len() == 1 => Ok(ColumnarValue::Array(outs.pop().expect("one output"))),
+            Ok(outs) => {
+                let fields = struct_fields(&self.node, kernel.output_types());
+                Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
+                    fields, outs, None,
+                )?)))
+            }
+            Err(RowError { row, kind }) => {
+                let items = arrays[0].as_primitive::<Int64Type>();
+                let item = items.value(if items.len() == 1 { 0 } else { row }) as usize;
+                let name = self.node.name().into();
+                let shown = self.is_map.then_some(item);
+                let error = match kind {
+                    RowErrorKind::Failed(source) => Error::NodeFailed {
+                        node: name,
+                        item: shown,
+                        source,
+                    },
+                    RowErrorKind::Panicked(message) => Error::NodePanicked {
+                        node: name,
+                        item: shown,
+                        message: message.into(),
+                    },
+                    RowErrorKind::WrongType { param, expected, found } => Error::Internal(format!(
+                        "node '{}': argument {param} is {found}, expected {expected}",
+                        self.node.name()
+                    )),
+                };
+                let message = error.to_string();
+                self.record(item, error);
+                Err(DataFusionError::Execution(message))
+            }
+        }
+    }
+}
