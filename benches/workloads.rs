@@ -1,16 +1,75 @@
-//! The workloads of `shared/bench/WORKLOADS.md`, one module each, every engine and the
-//! hand-written reference in one group so the report shows ratios.
+//! The workloads of `shared/bench/WORKLOADS.md`, one module each: every engine, the
+//! same work as native DataFusion expressions, and hand-written Rust, in one group so
+//! the report shows ratios. Inputs are built outside the timed loops.
 //!
 //! `cargo bench --bench workloads -- w1` runs one workload.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+mod common {
+    //! Running native DataFusion plans over the same columns, the reference.
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, RecordBatch};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::logical_expr::Expr;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    /// A tokio runtime for DataFusion.
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().build().unwrap()
+    }
+
+    /// Evaluates `exprs` (name, expression) over one column, split into `partitions`.
+    pub fn native(
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        column: ArrayRef,
+        partitions: usize,
+        exprs: &[(&str, Expr)],
+    ) -> Vec<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![Field::new(name, column.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![column]).unwrap();
+        let rows = batch.num_rows();
+        let per = rows.div_ceil(partitions);
+        let parts: Vec<Vec<RecordBatch>> = (0..partitions)
+            .map(|p| {
+                let start = (p * per).min(rows);
+                let len = per.min(rows - start);
+                (0..len)
+                    .step_by(8192)
+                    .map(|o| batch.slice(start + o, 8192.min(len - o)))
+                    .collect()
+            })
+            .collect();
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+        let mut df = ctx
+            .read_table(Arc::new(MemTable::try_new(schema, parts).unwrap()))
+            .unwrap();
+        for (out, expr) in exprs {
+            df = df.with_column(out, expr.clone()).unwrap();
+        }
+        let names: Vec<&str> = exprs.iter().map(|(n, _)| *n).collect();
+        let df = df.select_columns(&names).unwrap();
+        rt.block_on(df.collect_partitioned())
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
 mod w1 {
     //! W1, overhead: double -> add_one -> square mapped over x = 0..n.
     use std::hint::black_box;
+    use std::sync::Arc;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::prelude::{col, lit};
     use hypernodes::prelude::*;
+    use hypernodes::ColumnarEngine;
 
     #[node(output = "doubled")]
     fn double(x: i64) -> i64 {
@@ -28,7 +87,10 @@ mod w1 {
     }
 
     pub fn bench(c: &mut Criterion) {
+        let rt = super::common::runtime();
         let pipeline = Pipeline::new([double::node(), add_one::node(), square::node()]);
+        let columnar = pipeline.with_engine(ColumnarEngine::new());
+        let partitions = ColumnarEngine::new().partitions();
         let mut group = c.benchmark_group("w1");
         group.sample_size(10);
         for n in [100_000_i64, 1_000_000] {
@@ -37,6 +99,18 @@ mod w1 {
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new("node_engine", n), &inputs, |b, inputs| {
                 b.iter(|| pipeline.map(inputs, &["x"], MapMode::Zip).unwrap())
+            });
+            group.bench_with_input(BenchmarkId::new("columnar_engine", n), &inputs, |b, inputs| {
+                b.iter(|| columnar.map(inputs, &["x"], MapMode::Zip).unwrap())
+            });
+            let array = Arc::new(Int64Array::from(xs.clone()));
+            let exprs = [
+                ("doubled", col("x") * lit(2_i64)),
+                ("incremented", col("doubled") + lit(1_i64)),
+                ("squared", col("incremented") * col("incremented")),
+            ];
+            group.bench_with_input(BenchmarkId::new("datafusion_native", n), &array, |b, array| {
+                b.iter(|| super::common::native(&rt, "x", array.clone(), partitions, &exprs))
             });
             // The same three outputs computed by hand, one Vec each: the floor.
             group.bench_with_input(BenchmarkId::new("hand_written", n), &xs, |b, xs| {
@@ -52,8 +126,101 @@ mod w1 {
     }
 }
 
+mod w2 {
+    //! W2, text: clean_text -> count_words, char_count over generated passages.
+    use std::sync::Arc;
+
+    use criterion::{BenchmarkId, Criterion, Throughput};
+    use datafusion::arrow::array::StringArray;
+    use datafusion::functions::expr_fn::{btrim, character_length, lower};
+    use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
+    use datafusion::prelude::{col, lit};
+    use hypernodes::prelude::*;
+    use hypernodes::ColumnarEngine;
+
+    #[node(output = "cleaned_text")]
+    fn clean_text(passage: &str) -> String {
+        passage.trim().to_lowercase()
+    }
+
+    #[node(output = "word_count")]
+    fn count_words(cleaned_text: &str) -> usize {
+        cleaned_text.split_whitespace().count()
+    }
+
+    #[node(output = "char_count")]
+    fn char_count(cleaned_text: &str) -> usize {
+        cleaned_text.chars().count()
+    }
+
+    /// Passages as in WORKLOADS.md: 5..40 vocabulary words, 10% upper-cased, joined by
+    /// single spaces, 0..3 spaces on each side (splitmix64, seeded).
+    pub fn passages(n: usize, seed: u64) -> Vec<String> {
+        let mut state = seed;
+        let mut next = move |bound: u64| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % bound
+        };
+        (0..n)
+            .map(|_| {
+                let words = 5 + next(36);
+                let mut s = " ".repeat(next(4) as usize);
+                for w in 0..words {
+                    if w > 0 {
+                        s.push(' ');
+                    }
+                    let word = format!("w{:04}", next(1000));
+                    s.push_str(&if next(10) == 0 { word.to_uppercase() } else { word });
+                }
+                s.push_str(&" ".repeat(next(4) as usize));
+                s
+            })
+            .collect()
+    }
+
+    pub fn bench(c: &mut Criterion) {
+        let rt = super::common::runtime();
+        let pipeline = Pipeline::new([clean_text::node(), count_words::node(), char_count::node()]);
+        let columnar = pipeline.with_engine(ColumnarEngine::new());
+        let partitions = ColumnarEngine::new().partitions();
+        let mut group = c.benchmark_group("w2");
+        group.sample_size(10);
+        let n = 1_000_000;
+        let texts = passages(n, 42);
+        let inputs = Inputs::new().with("passage", texts.clone());
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("node_engine", n), &inputs, |b, inputs| {
+            b.iter(|| pipeline.map(inputs, &["passage"], MapMode::Zip).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("columnar_engine", n), &inputs, |b, inputs| {
+            b.iter(|| columnar.map(inputs, &["passage"], MapMode::Zip).unwrap())
+        });
+        let array = Arc::new(StringArray::from(texts));
+        let exprs = [
+            ("cleaned_text", lower(btrim(vec![col("passage")]))),
+            (
+                "word_count",
+                cardinality(string_to_array(
+                    col("cleaned_text"),
+                    lit(" "),
+                    lit(datafusion::common::ScalarValue::Utf8(None)),
+                )),
+            ),
+            ("char_count", character_length(col("cleaned_text"))),
+        ];
+        group.bench_with_input(BenchmarkId::new("datafusion_native", n), &array, |b, array| {
+            b.iter(|| super::common::native(&rt, "passage", array.clone(), partitions, &exprs))
+        });
+        group.finish();
+    }
+}
+
 fn workloads(c: &mut Criterion) {
     w1::bench(c);
+    w2::bench(c);
 }
 
 criterion_group!(benches, workloads);

@@ -6,6 +6,8 @@ mod common;
 
 mod as_node;
 mod bind;
+#[cfg(feature = "columnar")]
+mod columnar;
 mod errors;
 mod map;
 mod nodes;

@@ -1,0 +1,145 @@
+//! What only the columnar engine has: kernels, explain, partitions. The shared suite
+//! already runs every other case on it.
+
+use crate::common::*;
+use hypernodes::engine::columnar::Kernel;
+use hypernodes::prelude::*;
+use hypernodes::ColumnarEngine;
+
+/// Not columnar: nodes reading it run node by node.
+pub struct Model {
+    weight: f64,
+}
+
+#[node(output = "tokens")]
+fn tokens(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+#[node(output = "score")]
+fn score(model: &Model, tokens: usize) -> f64 {
+    model.weight * tokens as f64
+}
+
+#[node(output = "label")]
+fn label(score: f64) -> String {
+    format!("{score:.1}")
+}
+
+#[node(output = "half")]
+fn half_if_even(x: Option<i64>) -> Option<i64> {
+    x.filter(|v| v % 2 == 0).map(|v| v / 2)
+}
+
+#[node(output = "words")]
+fn words(docs: &[Vec<String>]) -> usize {
+    docs.iter().map(|d| d.len()).sum()
+}
+
+fn mixed() -> Pipeline {
+    Pipeline::new([tokens::node(), score::node(), label::node()])
+}
+
+fn mixed_inputs() -> Inputs {
+    Inputs::new()
+        .with_value("model", Value::lazy(|| Model { weight: 1.5 }))
+        .with("text", strings(&["a b", "", "c d e"]))
+}
+
+#[test]
+fn kernels_exist_exactly_for_columnar_functions() {
+    assert!(Kernel::find(&tokens::node()).is_some());
+    assert!(Kernel::find(&half_if_even::node()).is_some());
+    assert!(Kernel::find(&words::node()).is_some());
+    assert!(Kernel::find(&score::node()).is_none());
+    let closure = Node::builder("c").params(["x"]).build(|x: i64| x).unwrap();
+    assert!(Kernel::find(&closure).is_none());
+}
+
+#[test]
+fn explain_shows_udfs_and_fallbacks() {
+    let text = ColumnarEngine::new()
+        .explain(&mixed(), &mixed_inputs(), &["text"])
+        .unwrap();
+    assert!(
+        text.contains("segment 1: tokens (vectorized, 1 partition(s))"),
+        "{text}"
+    );
+    assert!(text.contains("fallback: score (node by node)"), "{text}");
+    assert!(text.contains("segment 2: label (vectorized, 1 partition(s))"), "{text}");
+    // The physical plans evaluate the nodes as UDFs.
+    assert!(text.contains("physical plan:"), "{text}");
+    assert!(text.contains("tokens(__hypernodes_item@0, text@1)"), "{text}");
+}
+
+#[test]
+fn mixed_pipelines_give_the_node_engines_results() {
+    let columnar = mixed()
+        .with_engine(ColumnarEngine::new())
+        .map(&mixed_inputs(), &["text"], MapMode::Zip)
+        .unwrap();
+    let node = mixed().map(&mixed_inputs(), &["text"], MapMode::Zip).unwrap();
+    assert_eq!(columnar.column::<String>("label").unwrap(), ["3.0", "0.0", "4.5"]);
+    assert_eq!(
+        columnar.column::<String>("label").unwrap(),
+        node.column::<String>("label").unwrap()
+    );
+    assert_eq!(
+        columnar.column::<f64>("score").unwrap(),
+        node.column::<f64>("score").unwrap()
+    );
+    assert_eq!(columnar.column::<usize>("tokens").unwrap(), &[2, 0, 3]);
+}
+
+#[test]
+fn large_inputs_are_split_into_partitions_in_order() {
+    let xs: Vec<i64> = (0..100_000).collect();
+    let inputs = Inputs::new().with("x", xs);
+    let engine = ColumnarEngine::new().with_partitions(2);
+    let text = engine.explain(&Pipeline::new(w1()), &inputs, &["x"]).unwrap();
+    assert!(
+        text.contains("segment 1: double, add_one, square (vectorized, 2 partition(s))"),
+        "{text}"
+    );
+    let out = Pipeline::new(w1())
+        .with_engine(engine)
+        .map(&inputs, &["x"], MapMode::Zip)
+        .unwrap();
+    let squared = out.column::<i64>("squared").unwrap();
+    assert!(squared.iter().enumerate().all(|(i, &s)| s == (2 * i as i64 + 1).pow(2)));
+}
+
+#[test]
+fn tiny_batches_and_many_partitions_change_nothing() {
+    let xs: Vec<i64> = (0..40_000).collect();
+    let inputs = Inputs::new().with("x", xs);
+    let reference = Pipeline::new(w1()).map(&inputs, &["x"], MapMode::Zip).unwrap();
+    let engine = ColumnarEngine::new().with_partitions(3).with_batch_size(7);
+    let out = Pipeline::new(w1())
+        .with_engine(engine)
+        .map(&inputs, &["x"], MapMode::Zip)
+        .unwrap();
+    assert_eq!(
+        out.column::<i64>("squared").unwrap(),
+        reference.column::<i64>("squared").unwrap()
+    );
+}
+
+engine_test!(
+    fn option_parameters_see_missing_values(engine) {
+        let out = on(&engine, [half_if_even::node()]).map(
+            &Inputs::new().with("x", vec![Some(4_i64), None, Some(3), Some(-8)]),
+            &["x"],
+            MapMode::Zip,
+        )?;
+        assert_eq!(out.column::<Option<i64>>("half")?, &[Some(2), None, None, Some(-4)]);
+    }
+);
+
+engine_test!(
+    fn nested_lists_flow_through_kernels(engine) {
+        let docs = vec![vec![strings(&["a", "b"]), strings(&["c"])], vec![], vec![vec![]]];
+        let out = on(&engine, [words::node()]).map(&Inputs::new().with("docs", docs), &["docs"], MapMode::Zip)?;
+        assert_eq!(out.column::<usize>("words")?, &[3, 0, 0]);
+    }
+);
