@@ -296,6 +296,16 @@ impl NestedNode {
         &self.pipeline
     }
 
+    /// The inner input fed by each parameter, in parameter order.
+    pub fn inner_params(&self) -> &[String] {
+        &self.inner_params
+    }
+
+    /// The inner output behind each output, in output order.
+    pub fn inner_outputs(&self) -> &[String] {
+        &self.inner_outputs
+    }
+
     /// The inner names mapped over (empty when the node is not mapped).
     pub fn map_over(&self) -> &[String] {
         &self.map_over

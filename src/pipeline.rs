@@ -510,6 +510,19 @@ impl RunPlan {
         })
     }
 
+    /// A plan of the nodes and outputs only, for an engine that supplies the input
+    /// columns itself (a nested pipeline inside the columnar engine): unbound inputs are
+    /// neither required nor checked, and [`RunPlan::inputs`] holds the bound ones.
+    pub(crate) fn for_columns(pipeline: &Pipeline, select: Option<&[String]>) -> Result<RunPlan> {
+        let unbound = pipeline.unfulfilled_args();
+        let placeholders: Inputs = unbound.iter().map(|n| (*n, crate::Value::new(()))).collect();
+        let mut plan = RunPlan::new(pipeline, &placeholders, select, &unbound)?;
+        for name in unbound {
+            plan.inputs.remove(name);
+        }
+        Ok(plan)
+    }
+
     /// The pipeline being run.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline

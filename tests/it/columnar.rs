@@ -143,3 +143,77 @@ engine_test!(
         assert_eq!(out.column::<usize>("words")?, &[3, 0, 0]);
     }
 );
+
+#[node(output = "sentence_tokens")]
+fn sentence_tokens(sentence: &str) -> usize {
+    sentence.split_whitespace().count()
+}
+
+#[node(output = "total")]
+fn total(counts: &[usize]) -> usize {
+    counts.iter().sum()
+}
+
+fn w4() -> Pipeline {
+    let per_sentence = Pipeline::new([sentence_tokens::node()])
+        .as_node("per_sentence")
+        .with_input_mapping([("sentences", "sentence")])
+        .with_output_mapping([("sentence_tokens", "counts")])
+        .with_map_over(["sentences"])
+        .build()
+        .unwrap();
+    Pipeline::new([per_sentence, total::node()])
+}
+
+#[test]
+fn nested_maps_run_over_flattened_lists() {
+    let docs = vec![strings(&["a b c", "d"]), vec![], strings(&["e f"])];
+    let inputs = Inputs::new().with("sentences", docs);
+    let text = ColumnarEngine::new().explain(&w4(), &inputs, &["sentences"]).unwrap();
+    assert!(
+        text.contains("nested: per_sentence (vectorized over flattened lists)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  segment 1: sentence_tokens (vectorized, 1 partition(s))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nsegment 1: total (vectorized, 1 partition(s))"),
+        "{text}"
+    );
+    let out = w4()
+        .with_engine(ColumnarEngine::new())
+        .map(&inputs, &["sentences"], MapMode::Zip)
+        .unwrap();
+    assert_eq!(out.column::<usize>("total").unwrap(), &[4, 0, 2]);
+    assert_eq!(
+        out.column::<Vec<usize>>("counts").unwrap(),
+        &[vec![3, 1], vec![], vec![2]]
+    );
+}
+
+#[test]
+fn nested_maps_of_non_columnar_outputs_run_item_by_item() {
+    let boxed = Node::builder("boxed")
+        .params(["sentence"])
+        .build(|s: String| Box::new(s.len()))
+        .unwrap();
+    let inner = Pipeline::new([boxed])
+        .as_node("per_sentence")
+        .with_map_over(["sentence"])
+        .build()
+        .unwrap();
+    let p = Pipeline::new([inner]);
+    let inputs = Inputs::new().with("sentence", vec![strings(&["ab", "c"])]);
+    let text = ColumnarEngine::new().explain(&p, &inputs, &["sentence"]).unwrap();
+    assert!(text.contains("fallback: per_sentence (nested pipeline)"), "{text}");
+    let out = p
+        .with_engine(ColumnarEngine::new())
+        .map(&inputs, &["sentence"], MapMode::Zip)
+        .unwrap();
+    assert_eq!(
+        out.column::<Vec<Box<usize>>>("boxed").unwrap(),
+        &[vec![Box::new(2), Box::new(1)]]
+    );
+}

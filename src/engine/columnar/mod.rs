@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, UInt32Array};
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Column, ScalarValue};
@@ -32,6 +33,7 @@ use super::node::call_node;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::map::{MapMode, MapPlan};
+use crate::nested::NestedNode;
 use crate::node::{Node, NodeKind};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
@@ -178,14 +180,62 @@ enum Col {
     /// The same value for every row (an input that is not mapped, or any value of a
     /// one-item run).
     Const(Value),
-    /// An Arrow column with the conversions of its type.
-    Arrow(ArrayRef, &'static ColumnType),
+    /// An Arrow column (all rows) with the conversions of its type.
+    Arrow(ArrayRef, Conv),
     /// Row `i` is element `index[i]` (or `i`) of a `Vec` value.
     List {
         list: Arc<Value>,
         elem: fn() -> TypeInfo,
         index: Option<Arc<Vec<u32>>>,
     },
+}
+
+/// How to turn an Arrow column back into Rust values.
+#[derive(Clone)]
+enum Conv {
+    /// A columnar type's own conversions.
+    Leaf(&'static ColumnType),
+    /// A list column (from a nested map) whose elements convert with `child` and are
+    /// described by `elem`.
+    List { child: Box<Conv>, elem: TypeInfo },
+}
+
+impl Conv {
+    /// Row `row` as a value (`None` for a null row of a non-nullable type).
+    fn value_at(&self, array: &dyn Array, row: usize) -> Option<Value> {
+        match self {
+            Conv::Leaf(ct) => (ct.array_value)(array, row),
+            Conv::List { child, elem } => {
+                let list = array.as_list_opt::<i32>()?;
+                if list.is_null(row) {
+                    return None;
+                }
+                let items = list.value(row);
+                let mut b = elem.column_builder(items.len())?;
+                for j in 0..items.len() {
+                    b.push(child.value_at(items.as_ref(), j)?).ok()?;
+                }
+                Some(b.finish())
+            }
+        }
+    }
+
+    /// The whole column as a `Vec` value.
+    fn to_values(&self, array: &dyn Array, row_type: TypeInfo) -> std::result::Result<Value, String> {
+        match self {
+            Conv::Leaf(ct) => (ct.array_to_list)(array),
+            Conv::List { .. } => {
+                let mut b = row_type
+                    .column_builder(array.len())
+                    .ok_or_else(|| format!("lists of {row_type} nest too deep to collect"))?;
+                for row in 0..array.len() {
+                    let v = self.value_at(array, row).ok_or_else(|| format!("row {row} is null"))?;
+                    b.push(v).map_err(|_| format!("row {row} is shared"))?;
+                }
+                Ok(b.finish())
+            }
+        }
+    }
 }
 
 /// One execution of a plan over rows.
@@ -201,6 +251,27 @@ struct Run<'p> {
 }
 
 impl<'p> Run<'p> {
+    /// A run over columns prepared by the caller (the flattened rows of a nested map).
+    fn with_columns(
+        engine: &'p ColumnarEngine,
+        plan: &'p RunPlan,
+        rows: usize,
+        is_map: bool,
+        mut cols: HashMap<String, Col>,
+    ) -> Run<'p> {
+        for (name, value) in plan.inputs().iter() {
+            cols.insert(name.to_string(), Col::Const(value.clone()));
+        }
+        Run {
+            engine,
+            plan,
+            rows,
+            is_map,
+            cols,
+            explain: None,
+        }
+    }
+
     fn new(engine: &'p ColumnarEngine, plan: &'p RunPlan, rows: Rows<'p>) -> Run<'p> {
         let mut cols: HashMap<String, Col> = plan
             .inputs()
@@ -272,7 +343,13 @@ impl<'p> Run<'p> {
                 self.vectorized(&order[at..end], segment)?;
                 at = end;
             } else {
-                self.row_by_row(order[at])?;
+                let node = self.node(order[at]);
+                match node.kind() {
+                    NodeKind::Nested(nested) if self.can_vectorize(order[at], nested) => {
+                        self.nested(order[at], nested)?
+                    }
+                    _ => self.row_by_row(order[at])?,
+                }
                 at += 1;
             }
         }
@@ -437,7 +514,253 @@ impl<'p> Run<'p> {
             } else {
                 concat(&pieces).map_err(df_arrow)?
             };
-            self.cols.insert(name, Col::Arrow(array, ct));
+            self.cols.insert(name, Col::Arrow(array, Conv::Leaf(ct)));
+        }
+        Ok(())
+    }
+
+    /// Whether a nested pipeline can run over flattened columns here: not when it has an
+    /// engine of its own; without `map_over` always; with it, when the lists it maps over and the outputs it returns have
+    /// columnar element types (lists of other types cannot be split without copying).
+    fn can_vectorize(&self, i: usize, nested: &NestedNode) -> bool {
+        let inner = nested.pipeline();
+        let columnar = |t: Option<TypeInfo>| t.and_then(|t| ColumnType::find(&t)).is_some();
+        let kept = nested
+            .inner_outputs()
+            .iter()
+            .zip(self.plan.kept_outputs(i))
+            .filter(|(_, k)| **k);
+        if inner.engine().is_some() {
+            return false; // it runs on its own engine
+        }
+        nested.map_over().is_empty()
+            || (nested.map_over().iter().all(|m| columnar(inner.input_type(m)))
+                && kept.into_iter().all(|(o, _)| columnar(inner.output_type(o))))
+    }
+
+    /// Column `name` (whose rows are lists) as one list array over all rows.
+    fn list_array(&self, name: &str, child: &'static ColumnType) -> Result<ListArray> {
+        let not_lists = || Error::Internal(format!("'{name}' is not a column of lists"));
+        let array: ArrayRef = match &self.cols[name] {
+            Col::Arrow(a, _) => a.clone(),
+            Col::List { list, index, .. } => {
+                (child.lists_to_array)(list, index.as_ref().map(|ix| ix.as_slice())).ok_or_else(not_lists)?
+            }
+            Col::Const(v) => {
+                // The same list on every row.
+                let one = (child.list_to_array)(v).ok_or_else(not_lists)?;
+                let n = one.len();
+                let repeat = UInt32Array::from_iter_values((0..self.rows).flat_map(|_| 0..n as u32));
+                let values = take(one.as_ref(), &repeat, None).map_err(df_arrow)?;
+                let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(n, self.rows));
+                Arc::new(ListArray::new(
+                    Arc::new(Field::new_list_field((child.data_type)(), true)),
+                    offsets,
+                    values,
+                    None,
+                ))
+            }
+        };
+        array.as_list_opt::<i32>().cloned().ok_or_else(not_lists)
+    }
+
+    /// Column `name` with row `i` of the result taken from row `parent[i]`.
+    fn repeat(&self, name: &str, parent: &Arc<Vec<u32>>) -> Result<Col> {
+        Ok(match &self.cols[name] {
+            Col::Const(v) => Col::Const(v.clone()),
+            Col::Arrow(a, conv) => Col::Arrow(
+                take(a.as_ref(), &UInt32Array::from(parent.as_ref().clone()), None).map_err(df_arrow)?,
+                conv.clone(),
+            ),
+            Col::List { list, elem, index } => Col::List {
+                list: list.clone(),
+                elem: *elem,
+                index: Some(Arc::new(match index {
+                    None => parent.as_ref().clone(),
+                    Some(ix) => parent.iter().map(|&p| ix[p as usize]).collect(),
+                })),
+            },
+        })
+    }
+
+    /// Runs a nested pipeline over all rows at once: the lists it maps over are
+    /// flattened into one set of rows, the inner pipeline runs over those (vectorized
+    /// where it can be), and each output is rebuilt into lists from the same offsets.
+    /// Without `map_over` the inner pipeline runs over the outer rows as they are.
+    fn nested(&mut self, i: usize, nested: &NestedNode) -> Result<()> {
+        let node = self.node(i);
+        let keep = self.plan.kept_outputs(i);
+        let inner = nested.pipeline();
+        if let Some(text) = &mut self.explain {
+            let _ = writeln!(text, "nested: {} (vectorized over flattened lists)", node.name());
+        }
+        let outer_of = |inner_name: &str| {
+            let k = nested
+                .inner_params()
+                .iter()
+                .position(|n| n == inner_name)
+                .expect("a parameter");
+            node.params()[k].name()
+        };
+
+        // The inner rows: for each outer row, its items; `parent[r]` is the outer row of
+        // inner row `r`, `starts[o]` the first inner row of outer row `o`.
+        let mut lists = Vec::with_capacity(nested.map_over().len());
+        for m in nested.map_over() {
+            let ct = ColumnType::find(&inner.input_type(m).expect("an input")).expect("checked");
+            lists.push((m.as_str(), ct, self.list_array(outer_of(m), ct)?));
+        }
+        let mut parent: Vec<u32> = Vec::new();
+        let mut starts: Vec<usize> = Vec::with_capacity(self.rows + 1);
+        let mut child_index: Vec<Vec<u32>> = vec![Vec::new(); lists.len()];
+        for row in 0..self.rows {
+            starts.push(parent.len());
+            if lists.is_empty() {
+                parent.push(row as u32);
+                continue;
+            }
+            let lens: Vec<usize> = lists.iter().map(|(_, _, l)| l.value_length(row) as usize).collect();
+            let count = match nested.mode() {
+                MapMode::Zip => {
+                    if lens.iter().any(|&l| l != lens[0]) {
+                        return Err(Error::NodeFailed {
+                            node: node.name().into(),
+                            item: self.is_map.then_some(row),
+                            source: Box::new(Error::ZipLengthMismatch {
+                                lengths: lists
+                                    .iter()
+                                    .zip(&lens)
+                                    .map(|((m, _, _), &l)| ((*m).into(), l))
+                                    .collect(),
+                            }),
+                        });
+                    }
+                    lens[0]
+                }
+                MapMode::Product => lens.iter().product(),
+            };
+            for item in 0..count {
+                parent.push(row as u32);
+                let mut rest = item;
+                for k in (0..lists.len()).rev() {
+                    let j = match nested.mode() {
+                        MapMode::Zip => item,
+                        MapMode::Product => {
+                            let j = rest % lens[k];
+                            rest /= lens[k];
+                            j
+                        }
+                    };
+                    child_index[k].push(lists[k].2.value_offsets()[row] as u32 + j as u32);
+                }
+            }
+        }
+        starts.push(parent.len());
+        let rows = parent.len();
+        let parent = Arc::new(parent);
+
+        // The inner columns: flattened lists, and the outer columns repeated per item.
+        let mut cols = HashMap::new();
+        for ((m, ct, list), index) in lists.iter().zip(&child_index) {
+            let values = take(list.values().as_ref(), &UInt32Array::from(index.clone()), None).map_err(df_arrow)?;
+            cols.insert(m.to_string(), Col::Arrow(values, Conv::Leaf(ct)));
+        }
+        for (k, inner_name) in nested.inner_params().iter().enumerate() {
+            if !nested.map_over().contains(inner_name) {
+                let col = if lists.is_empty() {
+                    self.cols[node.params()[k].name()].clone()
+                } else {
+                    self.repeat(node.params()[k].name(), &parent)?
+                };
+                cols.insert(inner_name.clone(), col);
+            }
+        }
+        let select: Vec<String> = nested
+            .inner_outputs()
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let plan = RunPlan::for_columns(inner, Some(&select))?;
+        let mut child = Run::with_columns(self.engine, &plan, rows, true, cols);
+        child.explain = self.explain.as_ref().map(|_| String::new());
+        let result = child.execute();
+        if let (Some(text), Some(inner_text)) = (&mut self.explain, child.explain.take()) {
+            // The inner run's own segments, indented under the nested node.
+            for line in inner_text.lines() {
+                let _ = writeln!(text, "  {line}");
+            }
+        }
+        if let Err(e) = result {
+            // Name the outer item and, within it, the inner item, as the node engine does.
+            let locate = |r: usize| {
+                let outer = parent[r] as usize;
+                (outer, (!lists.is_empty()).then(|| r - starts[outer]))
+            };
+            let (outer, inner_error) = match e {
+                Error::NodeFailed {
+                    node,
+                    item: Some(r),
+                    source,
+                } => {
+                    let (o, i) = locate(r);
+                    (o, Error::NodeFailed { node, item: i, source })
+                }
+                Error::NodePanicked {
+                    node,
+                    item: Some(r),
+                    message,
+                } => {
+                    let (o, i) = locate(r);
+                    (o, Error::NodePanicked { node, item: i, message })
+                }
+                other => return Err(other),
+            };
+            return Err(Error::NodeFailed {
+                node: node.name().into(),
+                item: self.is_map.then_some(outer),
+                source: Box::new(inner_error),
+            });
+        }
+
+        // The outputs, rebuilt into lists with the same offsets.
+        for ((port, inner_name), &k) in node.outputs().iter().zip(nested.inner_outputs()).zip(keep) {
+            if !k {
+                continue;
+            }
+            let inner_type = inner.output_type(inner_name).expect("an output");
+            let col = child
+                .cols
+                .remove(inner_name.as_str())
+                .ok_or_else(|| Error::Internal(format!("'{inner_name}' was not computed")))?;
+            if lists.is_empty() {
+                self.cols.insert(port.name().to_string(), col);
+                continue;
+            }
+            let (values, conv) = match col {
+                Col::Arrow(a, conv) => (a, conv),
+                Col::List { list, index: None, .. } => {
+                    let ct = ColumnType::find(&inner_type).expect("checked by can_vectorize");
+                    let array = (ct.list_to_array)(&list)
+                        .ok_or_else(|| Error::Internal(format!("'{inner_name}' is not convertible")))?;
+                    (array, Conv::Leaf(ct))
+                }
+                _ => return Err(Error::Internal(format!("'{inner_name}' has an unexpected shape"))),
+            };
+            let offsets = OffsetBuffer::from_lengths(starts.windows(2).map(|w| w[1] - w[0]));
+            let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+            let list: ArrayRef = Arc::new(ListArray::new(field, offsets, values, None));
+            self.cols.insert(
+                port.name().to_string(),
+                Col::Arrow(
+                    list,
+                    Conv::List {
+                        child: Box::new(conv),
+                        elem: inner_type,
+                    },
+                ),
+            );
         }
         Ok(())
     }
@@ -450,7 +773,8 @@ impl<'p> Run<'p> {
                 let j = index.as_ref().map_or(row, |ix| ix[row] as usize);
                 Ok(Value::item(list.clone(), j, *elem))
             }
-            Col::Arrow(a, ct) => (ct.array_value)(a.as_ref(), row)
+            Col::Arrow(a, conv) => conv
+                .value_at(a.as_ref(), row)
                 .ok_or_else(|| Error::Internal(format!("'{name}' is null at row {row}"))),
         }
     }
@@ -530,9 +854,9 @@ impl<'p> Run<'p> {
     fn take_single(&mut self, name: &str) -> Result<Value> {
         match self.cols.remove(name) {
             Some(Col::Const(v)) => Ok(v),
-            Some(Col::Arrow(a, ct)) => {
-                (ct.array_value)(a.as_ref(), 0).ok_or_else(|| Error::Internal(format!("output '{name}' is null")))
-            }
+            Some(Col::Arrow(a, conv)) => conv
+                .value_at(a.as_ref(), 0)
+                .ok_or_else(|| Error::Internal(format!("output '{name}' is null"))),
             _ => Err(Error::Internal(format!("output '{name}' was not computed"))),
         }
     }
@@ -540,8 +864,10 @@ impl<'p> Run<'p> {
     /// The column of output `name` of a map, as a `Vec` value.
     fn take_list(&mut self, name: &str) -> Result<Value> {
         match self.cols.remove(name) {
-            Some(Col::Arrow(a, ct)) => {
-                (ct.array_to_list)(a.as_ref()).map_err(|e| Error::Internal(format!("output '{name}': {e}")))
+            Some(Col::Arrow(a, conv)) => {
+                let row_type = self.plan.pipeline().output_type(name).expect("an output");
+                conv.to_values(a.as_ref(), row_type)
+                    .map_err(|e| Error::Internal(format!("output '{name}': {e}")))
             }
             Some(Col::List { list, index: None, .. }) => {
                 Arc::try_unwrap(list).map_err(|_| Error::Internal(format!("output '{name}' is still shared")))

@@ -275,6 +275,8 @@ pub struct ColumnType {
     pub array_to_list: fn(&dyn Array) -> Result<Value, String>,
     /// Row `i` of an array as a `T` value (`None` for a null row of a non-nullable type).
     pub array_value: fn(&dyn Array, usize) -> Option<Value>,
+    /// A `Vec<Vec<T>>` value as a list array, taking the rows in `index` (or all).
+    pub lists_to_array: fn(&Value, Option<&[u32]>) -> Option<ArrayRef>,
 }
 
 impl ColumnType {
@@ -305,6 +307,7 @@ impl<T: Columnar> Conversions<T> {
         value_to_array: Self::value_to_array,
         array_to_list: Self::array_to_list,
         array_value: Self::array_value,
+        lists_to_array: Self::lists_to_array,
     };
 
     fn list_to_array(value: &Value) -> Option<ArrayRef> {
@@ -332,6 +335,18 @@ impl<T: Columnar> Conversions<T> {
         Ok(Value::new(
             (0..typed.len()).map(|i| T::value(typed, i)).collect::<Vec<T>>(),
         ))
+    }
+
+    fn lists_to_array(value: &Value, index: Option<&[u32]>) -> Option<ArrayRef> {
+        let rows = value.downcast_ref::<Vec<Vec<T>>>()?;
+        let mut b = <Vec<T> as Columnar>::builder(index.map_or(rows.len(), <[u32]>::len));
+        match index {
+            None => rows.iter().for_each(|r| <Vec<T> as Columnar>::append(&mut b, r)),
+            Some(ix) => ix
+                .iter()
+                .for_each(|&i| <Vec<T> as Columnar>::append(&mut b, &rows[i as usize])),
+        }
+        Some(<Vec<T> as Columnar>::finish(b))
     }
 
     fn array_value(array: &dyn Array, i: usize) -> Option<Value> {
