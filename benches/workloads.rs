@@ -218,9 +218,146 @@ mod w2 {
     }
 }
 
+mod w4 {
+    //! W4, nested map: per document, `tokens(sentence)` mapped over its sentences by a
+    //! nested pipeline, then `total(tokens) = sum`.
+    use std::sync::Arc;
+
+    use criterion::{BenchmarkId, Criterion, Throughput};
+    use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray};
+    use datafusion::arrow::buffer::OffsetBuffer;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::functions_aggregate::expr_fn::{array_agg, sum};
+    use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
+    use datafusion::prelude::{col, lit, SessionConfig, SessionContext};
+    use hypernodes::prelude::*;
+    use hypernodes::ColumnarEngine;
+
+    #[node(output = "tokens")]
+    fn tokens(sentence: &str) -> usize {
+        sentence.split_whitespace().count()
+    }
+
+    #[node(output = "total")]
+    fn total(token_counts: &[usize]) -> usize {
+        token_counts.iter().sum()
+    }
+
+    /// Per document 1..8 sentences of 3..12 vocabulary words, as in WORKLOADS.md.
+    fn documents(n: usize, seed: u64) -> Vec<Vec<String>> {
+        let mut state = seed;
+        let mut next = move |bound: u64| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % bound
+        };
+        (0..n)
+            .map(|_| {
+                (0..1 + next(8))
+                    .map(|_| {
+                        (0..3 + next(10))
+                            .map(|_| format!("w{:04}", next(1000)))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn bench(c: &mut Criterion) {
+        let rt = super::common::runtime();
+        let per_sentence = Pipeline::new([tokens::node()])
+            .as_node("per_sentence")
+            .with_input_mapping([("sentences", "sentence")])
+            .with_output_mapping([("tokens", "token_counts")])
+            .with_map_over(["sentences"])
+            .build()
+            .unwrap();
+        let pipeline = Pipeline::new([per_sentence, total::node()]);
+        let columnar = pipeline.with_engine(ColumnarEngine::new());
+        let partitions = ColumnarEngine::new().partitions();
+        let mut group = c.benchmark_group("w4");
+        group.sample_size(10);
+        let n = 1_000_000;
+        let docs = documents(n, 7);
+        let inputs = Inputs::new().with("sentences", docs.clone());
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("node_engine", n), &inputs, |b, inputs| {
+            b.iter(|| pipeline.map(inputs, &["sentences"], MapMode::Zip).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("columnar_engine", n), &inputs, |b, inputs| {
+            b.iter(|| columnar.map(inputs, &["sentences"], MapMode::Zip).unwrap())
+        });
+
+        // The reference: unnest the sentences, count tokens natively, group by document.
+        let flat: Vec<&str> = docs.iter().flatten().map(String::as_str).collect();
+        let offsets = OffsetBuffer::from_lengths(docs.iter().map(Vec::len));
+        let list = ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Utf8, true)),
+            offsets,
+            Arc::new(StringArray::from(flat)),
+            None,
+        );
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("sentences", list.data_type().clone(), true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(0..n as i64)), Arc::new(list)];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let per = n.div_ceil(partitions);
+        let parts: Vec<Vec<RecordBatch>> = (0..partitions)
+            .map(|p| {
+                let start = (p * per).min(n);
+                let len = per.min(n - start);
+                (0..len)
+                    .step_by(8192)
+                    .map(|o| batch.slice(start + o, 8192.min(len - o)))
+                    .collect()
+            })
+            .collect();
+        let table = Arc::new(MemTable::try_new(schema, parts).unwrap());
+        group.bench_function(BenchmarkId::new("datafusion_unnest_group_by", n), |b| {
+            b.iter(|| {
+                let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+                let df = ctx
+                    .read_table(table.clone())
+                    .unwrap()
+                    .unnest_columns(&["sentences"])
+                    .unwrap()
+                    .with_column(
+                        "tokens",
+                        cardinality(string_to_array(
+                            col("sentences"),
+                            lit(" "),
+                            lit(datafusion::common::ScalarValue::Utf8(None)),
+                        )),
+                    )
+                    .unwrap()
+                    .aggregate(
+                        vec![col("id")],
+                        vec![
+                            array_agg(col("tokens")).alias("token_counts"),
+                            sum(col("tokens")).alias("total"),
+                        ],
+                    )
+                    .unwrap()
+                    .sort(vec![col("id").sort(true, false)])
+                    .unwrap();
+                rt.block_on(df.collect()).unwrap()
+            })
+        });
+        group.finish();
+    }
+}
+
 fn workloads(c: &mut Criterion) {
     w1::bench(c);
     w2::bench(c);
+    w4::bench(c);
 }
 
 criterion_group!(benches, workloads);
