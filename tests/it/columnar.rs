@@ -217,3 +217,94 @@ fn nested_maps_of_non_columnar_outputs_run_item_by_item() {
         &[vec![Box::new(2), Box::new(1)]]
     );
 }
+
+mod interop {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    use datafusion::execution::FunctionRegistry;
+    use datafusion::prelude::{col, SessionContext};
+
+    use super::*;
+
+    #[node(output = ("quotient", "remainder"))]
+    fn divmod(a: i64, b: i64) -> (i64, i64) {
+        (a / b, a % b)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
+    }
+
+    fn batch() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("a", Arc::new(Int64Array::from(vec![7, 9])) as _),
+            ("b", Arc::new(Int64Array::from(vec![2, 4])) as _),
+            ("text", Arc::new(StringArray::from(vec!["x y", "z"])) as _),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn registered_udfs_are_callable_from_dataframes() {
+        let ctx = SessionContext::new();
+        let names = ColumnarEngine::register_udfs(&Pipeline::new([tokens::node(), divmod::node()]), &ctx).unwrap();
+        assert_eq!(names, ["divmod", "tokens"]);
+        let frame = ctx.read_batch(batch()).unwrap();
+        let udf = ctx.udf("tokens").unwrap();
+        let out = runtime()
+            .block_on(frame.select(vec![udf.call(vec![col("text")])]).unwrap().collect())
+            .unwrap();
+        assert_eq!(out[0].column(0).as_primitive::<UInt64Type>().values(), &[2, 1]);
+    }
+
+    #[test]
+    fn pipelines_apply_to_dataframes() {
+        let ctx = SessionContext::new();
+        let p = Pipeline::new([divmod::node(), tokens::node()]);
+        let frame = ColumnarEngine::apply_to_dataframe(&p, ctx.read_batch(batch()).unwrap()).unwrap();
+        let out = runtime().block_on(frame.collect()).unwrap();
+        let names: Vec<String> = out[0].schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["a", "b", "text", "quotient", "remainder", "tokens"]);
+        assert_eq!(
+            out[0]
+                .column_by_name("remainder")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values(),
+            &[1, 1]
+        );
+        let err = ColumnarEngine::apply_to_dataframe(&mixed(), ctx.read_batch(batch()).unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Node 'score' has no vectorized kernel (a type that is not columnar, a closure, an async fn or a nested \
+             pipeline); use apply_to_batch, which runs it row by row"
+        );
+    }
+
+    #[test]
+    fn pipelines_apply_to_batches_with_fallbacks() {
+        let p = Pipeline::new([tokens::node(), score::node(), label::node()])
+            .bind(Inputs::new().with_value("model", Value::lazy(|| Model { weight: 2.0 })))
+            .unwrap();
+        let out = ColumnarEngine::new().apply_to_batch(&p, &batch()).unwrap();
+        assert_eq!(out.num_columns(), 6);
+        assert_eq!(
+            out.column_by_name("score").unwrap().as_ref(),
+            &Float64Array::from(vec![4.0, 2.0]) as &dyn Array
+        );
+        assert_eq!(out.column_by_name("label").unwrap().as_string::<i32>().value(1), "2.0");
+        let err =
+            ColumnarEngine::new().apply_to_batch(&Pipeline::new([tokens::node()]), &batch().project(&[0]).unwrap());
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "Missing required input(s): ['text']. Required inputs: ['text']"
+        );
+        let err = ColumnarEngine::new().apply_to_batch(&p.unbind(&[]), &batch());
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "Missing required input(s): ['model']. Required inputs: ['model', 'text']"
+        );
+    }
+}

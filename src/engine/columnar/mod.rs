@@ -8,6 +8,7 @@
 //! the same rows, inside the same run, and the columnar nodes around it stay vectorized.
 //! [`ColumnarEngine::explain`] shows which node ran where.
 
+mod interop;
 pub mod kernel;
 pub mod types;
 mod udf;
@@ -462,7 +463,7 @@ impl<'p> Run<'p> {
                     None => column(p.name()),
                 });
             }
-            let udf = udf::NodeUdf::try_new(node, order, self.is_map, errors.clone())?;
+            let udf = udf::NodeUdf::try_new(node, order, self.is_map, Some(errors.clone()))?;
             let call = ScalarUDF::new_from_impl(udf).call(args);
             let outputs = node.outputs();
             let kept = self.plan.kept_outputs(i);

@@ -15,9 +15,11 @@ use crate::node::{self, Node};
 /// Where the UDFs of one plan leave the first failure: (item, node position, error).
 pub(super) type ErrorSlot = Arc<Mutex<Option<(usize, usize, Error)>>>;
 
-/// A node as a UDF. Its first argument is the hidden item-index column (so a failure
-/// names the item); the others are the node's parameters, in order. Several outputs
-/// come back as one struct column.
+/// A node as a UDF. Inside the engine its first argument is the hidden item-index column
+/// (so a failure names the item) and failures go to the plan's error slot; registered on
+/// a user's context (no slot) it takes just the node's parameters and a failure is a
+/// DataFusion error carrying the hypernodes error. Several outputs come back as one
+/// struct column.
 #[derive(Debug)]
 pub(super) struct NodeUdf {
     node: Node,
@@ -27,11 +29,13 @@ pub(super) struct NodeUdf {
     is_map: bool,
     signature: Signature,
     return_type: DataType,
-    errors: ErrorSlot,
+    errors: Option<ErrorSlot>,
 }
 
 impl NodeUdf {
-    pub(super) fn try_new(node: &Node, order: usize, is_map: bool, errors: ErrorSlot) -> Result<NodeUdf> {
+    /// `errors`: the plan's error slot, for a UDF inside the engine (which then takes the
+    /// item index first); `None` for a UDF registered for users.
+    pub(super) fn try_new(node: &Node, order: usize, is_map: bool, errors: Option<ErrorSlot>) -> Result<NodeUdf> {
         let kernel =
             Kernel::find(node).ok_or_else(|| Error::Internal(format!("node '{}' has no kernel", node.name())))?;
         let types = kernel.output_types();
@@ -54,11 +58,18 @@ impl NodeUdf {
         })
     }
 
-    fn record(&self, item: usize, error: Error) {
-        let mut slot = self.errors.lock().expect("error slot");
+    /// Keeps the earliest failure (by item, then node) in the slot, or hands the error
+    /// to DataFusion when there is no slot.
+    fn fail(&self, item: usize, error: Error) -> DataFusionError {
+        let Some(slot) = &self.errors else {
+            return DataFusionError::External(Box::new(error));
+        };
+        let message = error.to_string();
+        let mut slot = slot.lock().expect("error slot");
         if slot.as_ref().is_none_or(|(i, o, _)| (item, self.order) < (*i, *o)) {
             *slot = Some((item, self.order, error));
         }
+        DataFusionError::Execution(message)
     }
 }
 
@@ -108,8 +119,9 @@ impl ScalarUDFImpl for NodeUdf {
             .map(|a| a.into_array(1))
             .collect::<DfResult<Vec<_>>>()?;
         let kernel = Kernel::find(&self.node).expect("checked when built");
+        let first = usize::from(self.errors.is_some());
         match kernel.call(&KernelArgs {
-            args: &arrays[1..],
+            args: &arrays[first..],
             rows,
         }) {
             Ok(mut outs) if outs.len() == 1 => Ok(ColumnarValue::Array(outs.pop().expect("one output"))),
@@ -120,8 +132,13 @@ impl ScalarUDFImpl for NodeUdf {
                 )?)))
             }
             Err(RowError { row, kind }) => {
-                let items = arrays[0].as_primitive::<Int64Type>();
-                let item = items.value(if items.len() == 1 { 0 } else { row }) as usize;
+                let item = match first {
+                    1 => {
+                        let items = arrays[0].as_primitive::<Int64Type>();
+                        items.value(if items.len() == 1 { 0 } else { row }) as usize
+                    }
+                    _ => row,
+                };
                 let name = self.node.name().into();
                 let shown = self.is_map.then_some(item);
                 let error = match kind {
@@ -140,9 +157,7 @@ impl ScalarUDFImpl for NodeUdf {
                         self.node.name()
                     )),
                 };
-                let message = error.to_string();
-                self.record(item, error);
-                Err(DataFusionError::Execution(message))
+                Err(self.fail(item, error))
             }
         }
     }

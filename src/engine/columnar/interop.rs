@@ -1,0 +1,190 @@
+//! Pipelines in DataFusion code of your own: nodes as UDFs on your `SessionContext`, and
+//! pipelines applied to a `DataFrame` or a `RecordBatch`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::dataframe::DataFrame;
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::SessionContext;
+
+use super::udf::NodeUdf;
+use super::{column, df, df_arrow, Col, ColumnType, ColumnarEngine, Conv, Kernel, Run};
+use crate::error::{Error, Result};
+use crate::pipeline::{Pipeline, RunPlan};
+
+impl ColumnarEngine {
+    /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF
+    /// named after the node, for SQL and DataFrames on `ctx`
+    /// (`SELECT clean_text(passage) FROM docs`). A node with several outputs returns a
+    /// struct of them. Returns the names registered, in execution order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::ColumnarEngine;
+    /// use datafusion::execution::FunctionRegistry;
+    /// use datafusion::prelude::SessionContext;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let ctx = SessionContext::new();
+    /// let names = ColumnarEngine::register_udfs(&Pipeline::new([double::node()]), &ctx)?;
+    /// assert_eq!(names, ["double"]);
+    /// assert!(ctx.udf("double").is_ok());
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Only for an internal inconsistency.
+    pub fn register_udfs(pipeline: &Pipeline, ctx: &SessionContext) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for node in pipeline.nodes() {
+            if Kernel::find(node).is_some() {
+                ctx.register_udf(ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?));
+                names.push(node.name().to_string());
+            }
+        }
+        Ok(names)
+    }
+
+    /// `frame` with every output of `pipeline` added as a column, computed by UDF calls
+    /// over the columns named like the pipeline's inputs. Lazy, like any DataFrame.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when a node has no vectorized kernel (use
+    /// [`ColumnarEngine::apply_to_batch`], which runs such nodes row by row) or a bound
+    /// value is not columnar; DataFusion's planning errors (a missing column).
+    pub fn apply_to_dataframe(pipeline: &Pipeline, frame: DataFrame) -> Result<DataFrame> {
+        let mut frame = frame;
+        for (name, value) in pipeline.bound_inputs().iter() {
+            let ct = pipeline
+                .input_type(name)
+                .and_then(|t| ColumnType::find(&t))
+                .ok_or_else(|| Error::Invalid(format!("Bound input '{name}' is not columnar")))?;
+            let array =
+                (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
+            let scalar = datafusion::common::ScalarValue::try_from_array(array.as_ref(), 0).map_err(df)?;
+            frame = frame
+                .with_column(name, datafusion::logical_expr::Expr::Literal(scalar, None))
+                .map_err(df)?;
+        }
+        for node in pipeline.nodes() {
+            if Kernel::find(node).is_none() {
+                return Err(Error::Invalid(format!(
+                    "Node '{}' has no vectorized kernel (a type that is not columnar, a closure, an async fn \
+                     or a nested pipeline); use apply_to_batch, which runs it row by row",
+                    node.name()
+                )));
+            }
+            let args = node.params().iter().map(|p| column(p.name())).collect();
+            let call = ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?).call(args);
+            let outputs = node.outputs();
+            if outputs.len() == 1 {
+                frame = frame.with_column(outputs[0].name(), call).map_err(df)?;
+            } else {
+                let tmp = format!("__hypernodes_{}", node.name());
+                frame = frame.with_column(&tmp, call).map_err(df)?;
+                for p in outputs {
+                    let field = datafusion::functions::core::expr_fn::get_field(column(&tmp), p.name());
+                    frame = frame.with_column(p.name(), field).map_err(df)?;
+                }
+                frame = frame.drop_columns(&[tmp.as_str()]).map_err(df)?;
+            }
+        }
+        Ok(frame)
+    }
+
+    /// Runs `pipeline` over the rows of `batch`, whose columns named like the pipeline's
+    /// inputs feed the nodes (other columns are kept and ignored), and returns the batch
+    /// with every output appended, sorted by name. Nodes without kernels run row by row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use datafusion::arrow::array::{Int64Array, RecordBatch};
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::ColumnarEngine;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2])) as _)]).unwrap();
+    /// let out = ColumnarEngine::new().apply_to_batch(&Pipeline::new([double::node()]), &batch)?;
+    /// assert_eq!(out.num_columns(), 2);
+    /// assert_eq!(out.column_by_name("doubled").unwrap().as_ref(), &Int64Array::from(vec![2, 4]));
+    ///
+    /// let err = ColumnarEngine::new().apply_to_batch(&Pipeline::new([double::node()]), &out.project(&[1]).unwrap());
+    /// assert_eq!(err.unwrap_err().to_string(), "Missing required input(s): ['x']. Required inputs: ['x']");
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingInputs`] for input columns the batch lacks, [`Error::InputType`]
+    /// for a column that cannot be read as its input's type, [`Error::Invalid`] for an
+    /// input or output of a type that is not columnar, and node failures (the item is
+    /// the row).
+    pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
+        let plan = RunPlan::for_columns(pipeline, None)?;
+        let required = pipeline.unfulfilled_args();
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|n| batch.column_by_name(n).is_none())
+            .map(|n| n.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingInputs {
+                missing,
+                required: required.iter().map(|n| n.to_string()).collect(),
+            });
+        }
+        let mut cols = HashMap::new();
+        for name in required {
+            let ty = pipeline.input_type(name).expect("an input");
+            let ct = ColumnType::find(&ty)
+                .ok_or_else(|| Error::Invalid(format!("Input '{name}' has type {ty}, which is not columnar")))?;
+            let array = batch.column_by_name(name).expect("checked above");
+            let reader = pipeline
+                .nodes()
+                .iter()
+                .find(|n| n.params().iter().any(|p| p.name() == name));
+            let array = cast(array, &(ct.data_type)()).map_err(|_| Error::InputType {
+                input: name.into(),
+                node: reader.map_or("", |n| n.name()).into(),
+                expected: ty.name().into(),
+                found: array.data_type().to_string().into(),
+            })?;
+            cols.insert(name.to_string(), Col::Arrow(array, Conv::Leaf(ct)));
+        }
+        let mut run = Run::with_columns(self, &plan, batch.num_rows(), true, cols);
+        run.execute()?;
+
+        let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+        for name in plan.outputs() {
+            let array = match run.cols.remove(name.as_str()) {
+                Some(Col::Arrow(a, _)) => a,
+                Some(Col::List { list, index: None, .. }) => {
+                    let ty = pipeline.output_type(name).expect("an output");
+                    let ct = ColumnType::find(&ty).ok_or_else(|| {
+                        Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar"))
+                    })?;
+                    (ct.list_to_array)(&list).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?
+                }
+                _ => return Err(Error::Internal(format!("output '{name}' was not computed"))),
+            };
+            fields.push(Field::new(name, array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
+    }
+}
