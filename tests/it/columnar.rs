@@ -308,3 +308,75 @@ mod interop {
         );
     }
 }
+
+mod structs {
+    use hypernodes::columnar_struct;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Point {
+        x: f64,
+        y: f64,
+        name: String,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Stats {
+        count: u32,
+        longest: Option<String>,
+    }
+
+    columnar_struct!(Point, Stats);
+
+    #[node(output = "moved")]
+    fn shift(point: Point, by: f64) -> Point {
+        Point {
+            x: point.x + by,
+            name: point.name.to_uppercase(),
+            ..point
+        }
+    }
+
+    #[node(output = "stats")]
+    fn stats(points: &[Point]) -> Stats {
+        Stats {
+            count: points.len() as u32,
+            longest: points.iter().map(|p| p.name.clone()).max_by_key(|n| n.len()),
+        }
+    }
+
+    fn point(x: f64, name: &str) -> Point {
+        Point {
+            x,
+            y: 1.0,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn struct_nodes_get_kernels() {
+        assert!(Kernel::find(&shift::node()).is_some());
+        assert!(Kernel::find(&stats::node()).is_some());
+    }
+
+    engine_test!(
+        fn structs_cross_as_arrow_structs(engine) {
+            let inputs = Inputs::new().with("point", vec![point(1.0, "a"), point(-2.5, "bc")]).with("by", 0.5_f64);
+            let out = on(&engine, [shift::node()]).map(&inputs, &["point"], MapMode::Zip)?;
+            assert_eq!(out.column::<Point>("moved")?, &[point(1.5, "A"), point(-2.0, "BC")]);
+        }
+    );
+
+    engine_test!(
+        fn lists_of_structs_and_optional_fields(engine) {
+            let groups = vec![vec![point(0.0, "ab"), point(0.0, "abc")], vec![]];
+            let out = on(&engine, [stats::node()]).map(&Inputs::new().with("points", groups), &["points"], MapMode::Zip)?;
+            assert_eq!(
+                out.column::<Stats>("stats")?,
+                &[Stats { count: 2, longest: Some("abc".into()) }, Stats { count: 0, longest: None }]
+            );
+        }
+    );
+}

@@ -10,6 +10,7 @@
 
 mod interop;
 pub mod kernel;
+pub mod structs;
 pub mod types;
 mod udf;
 
