@@ -115,9 +115,11 @@ pub mod __private {
     pub use crate::value::{TypeInfo, Value};
 
     #[cfg(feature = "columnar")]
-    pub use crate::engine::columnar::kernel::{KernelProbe, Many, One, Own, Str, ViaKernel, ViaNoKernel};
+    pub use crate::engine::columnar::kernel::{batch_kernel, KernelProbe, Many, One, Own, Str, ViaKernel, ViaNoKernel};
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::types::{TypeProbe, ViaAnyType, ViaColumnarType};
+    #[cfg(feature = "columnar")]
+    pub use crate::engine::columnar::Columnar;
     #[cfg(not(feature = "columnar"))]
     pub use stub::*;
 

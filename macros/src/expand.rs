@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericParam, ItemFn, LitBool, LitStr, Pat, ReturnType, Type};
 
-const OPTIONS: &str = "output, name, cache, version";
+const OPTIONS: &str = "output, name, cache, version, batch";
 
 /// Collects every error of one expansion so they are reported together
 /// (after serde_derive's `Ctxt`).
@@ -46,6 +46,7 @@ struct Options {
     name: Option<String>,
     cache: Option<bool>,
     version: Option<String>,
+    batch: Option<syn::Path>,
 }
 
 fn parse_options(attr: TokenStream, errors: &Errors) -> Options {
@@ -81,6 +82,12 @@ fn parse_options(attr: TokenStream, errors: &Errors) -> Options {
                     return Err(duplicate());
                 }
                 opts.cache = Some(meta.value()?.parse::<LitBool>()?.value);
+            }
+            "batch" => {
+                if opts.batch.is_some() {
+                    return Err(duplicate());
+                }
+                opts.batch = Some(meta.value()?.parse::<syn::Path>()?);
             }
             "version" => {
                 if opts.version.is_some() {
@@ -279,10 +286,16 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
     // what the node means.
     let mut hasher = blake3::Hasher::new();
     hasher.update(func.to_token_stream().to_string().as_bytes());
+    let batch_name = opts
+        .batch
+        .as_ref()
+        .map(|b| b.to_token_stream().to_string())
+        .unwrap_or_default();
     for part in [
         opts.version.as_deref().unwrap_or(""),
         &outputs.join(","),
         opts.name.as_deref().unwrap_or(""),
+        &batch_name,
     ] {
         hasher.update(b"\0").update(part.as_bytes());
     }
@@ -331,7 +344,15 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
     };
     // The columnar kernel: a glue closure taking what a lifted loop reads from Arrow
     // arrays (`&str` borrowed, other values owned), probed at compile time.
-    let kernel = if is_async {
+    let kernel = if let Some(batch) = &opts.batch {
+        // A batch implementation written by the user (the "dual node").
+        quote! {
+            #pv::batch_kernel(
+                ::std::vec![#(<#output_types as #pv::Columnar>::data_type()),*],
+                |__batch| #batch(__batch),
+            )
+        }
+    } else if is_async {
         quote!(::std::option::Option::None)
     } else {
         let kinds = params.iter().map(|p| {
@@ -557,7 +578,7 @@ mod tests {
                     }
                 )
             ),
-            ["unknown #[node] option `outptu`; valid options: output, name, cache, version"]
+            ["unknown #[node] option `outptu`; valid options: output, name, cache, version, batch"]
         );
         assert_eq!(
             errors_of(

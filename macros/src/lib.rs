@@ -23,6 +23,9 @@
 //! - `cache = false`: the node's results are never cached.
 //! - `version = "..."`: folded into the node's code hash, which is otherwise the blake3
 //!   hash of the function's tokens.
+//! - `batch = path::to::kernel`: a batch implementation for the columnar engine, a
+//!   `fn(BatchArgs) -> Result<Vec<ArrayRef>, BoxError>` called once per batch with mapped
+//!   arguments as arrays and constants as scalars; it must give the function's results.
 //!
 //! Parameters may be `&str` (reads a `String` value), `&[T]` (reads a `Vec<T>`), `&T`
 //! (borrows a `T`) or `T` (clones a `T`). A function returning `Result<T, E>` fails the run on `Err`; `async fn` works.

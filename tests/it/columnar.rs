@@ -380,3 +380,83 @@ mod structs {
         }
     );
 }
+
+mod dual {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
+    use datafusion::arrow::compute::kernels::arity::unary;
+    use datafusion::arrow::datatypes::Int64Type;
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::ColumnarValue;
+    use hypernodes::engine::columnar::BatchArgs;
+    use hypernodes::BoxError;
+
+    use super::*;
+
+    static ARRAY_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Per item: the meaning. Per batch: the speed. Both give `x * factor`.
+    #[node(output = "scaled", batch = scale_batch)]
+    fn scale(x: i64, factor: i64) -> i64 {
+        x * factor
+    }
+
+    fn scale_batch(args: BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> {
+        let ColumnarValue::Scalar(ScalarValue::Int64(Some(factor))) = &args.args[1] else {
+            return Err(format!("the constant factor must arrive as a scalar, got {:?}", args.args[1]).into());
+        };
+        // Mapped in a map, a constant in a run: an array or a scalar.
+        if matches!(args.args[0], ColumnarValue::Array(_)) {
+            ARRAY_CALLS.fetch_add(1, Ordering::SeqCst);
+        }
+        let x = args.args[0].clone().into_array(args.number_rows)?;
+        let out: Int64Array = unary(x.as_primitive::<Int64Type>(), |v| v * factor);
+        Ok(vec![Arc::new(out)])
+    }
+
+    #[node(output = "checked", batch = always_fails)]
+    fn checked(x: i64) -> i64 {
+        x
+    }
+
+    fn always_fails(_args: BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> {
+        Err("no batch today".into())
+    }
+
+    engine_test!(
+        fn dual_nodes_give_the_same_results_on_both_engines(engine) {
+            let inputs = Inputs::new().with("x", vec![1_i64, -2, 3]).with("factor", 10_i64);
+            let out = on(&engine, [scale::node()]).map(&inputs, &["x"], MapMode::Zip)?;
+            assert_eq!(out.column::<i64>("scaled")?, &[10, -20, 30]);
+            let out = on(&engine, [scale::node()]).run(&Inputs::new().with("x", 4_i64).with("factor", 2_i64))?;
+            assert_eq!(out.get::<i64>("scaled")?, 8);
+        }
+    );
+
+    #[test]
+    fn the_columnar_engine_calls_the_batch_implementation() {
+        let before = ARRAY_CALLS.load(Ordering::SeqCst);
+        let inputs = Inputs::new().with("x", vec![1_i64, 2]).with("factor", 3_i64);
+        let p = Pipeline::new([scale::node()]).with_engine(ColumnarEngine::new());
+        assert_eq!(
+            p.map(&inputs, &["x"], MapMode::Zip)
+                .unwrap()
+                .column::<i64>("scaled")
+                .unwrap(),
+            &[3, 6]
+        );
+        // Called with the mapped x as an array (and the factor as a scalar, or it fails).
+        assert!(ARRAY_CALLS.load(Ordering::SeqCst) > before);
+    }
+
+    #[test]
+    fn a_failing_batch_names_the_node_but_no_item() {
+        let p = Pipeline::new([checked::node()]).with_engine(ColumnarEngine::new());
+        let err = p
+            .map(&Inputs::new().with("x", vec![1_i64]), &["x"], MapMode::Zip)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "Node 'checked' failed: no batch today");
+    }
+}

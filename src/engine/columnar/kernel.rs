@@ -14,6 +14,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::ColumnarValue;
 
 use super::types::Columnar;
 use crate::engine::node::panic_message;
@@ -45,6 +47,10 @@ pub enum RowErrorKind {
     Failed(BoxError),
     /// The function panicked, with this message.
     Panicked(String),
+    /// A batch implementation failed: no single row is to blame.
+    BatchFailed(BoxError),
+    /// A batch implementation panicked, with this message.
+    BatchPanicked(String),
     /// An argument array had another Arrow type than the parameter's.
     WrongType {
         /// The parameter position.
@@ -57,11 +63,29 @@ pub enum RowErrorKind {
 }
 
 type KernelFn = dyn Fn(&KernelArgs<'_>) -> Result<Vec<ArrayRef>, RowError> + Send + Sync;
+type BatchFn = dyn Fn(BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> + Send + Sync;
 
-/// A node's function lifted to arrays.
+/// The arguments of a user-written batch implementation (`#[node(batch = f)]`): mapped
+/// arguments as arrays, constants as scalars, in parameter order.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct BatchArgs<'a> {
+    /// The arguments.
+    pub args: &'a [ColumnarValue],
+    /// The number of rows; every returned array must have this many.
+    pub number_rows: usize,
+}
+
+/// A node's function over arrays: the per-item function lifted into a loop, or a
+/// batch implementation written by the user.
 pub struct Kernel {
     outputs: Vec<DataType>,
-    call: Box<KernelFn>,
+    imp: Imp,
+}
+
+enum Imp {
+    Lifted(Box<KernelFn>),
+    Batch(Box<BatchFn>),
 }
 
 impl Kernel {
@@ -70,13 +94,89 @@ impl Kernel {
         &self.outputs
     }
 
-    /// Runs the function over every row.
+    /// Runs the function over every row; constants are one-row arrays.
     ///
     /// # Errors
     ///
     /// The first row whose call fails or panics, or an argument of the wrong Arrow type.
     pub fn call(&self, args: &KernelArgs<'_>) -> Result<Vec<ArrayRef>, RowError> {
-        (self.call)(args)
+        match &self.imp {
+            Imp::Lifted(f) => f(args),
+            Imp::Batch(_) => {
+                let values: Vec<ColumnarValue> = args
+                    .args
+                    .iter()
+                    .map(|a| {
+                        if a.len() == args.rows {
+                            Ok(ColumnarValue::Array(a.clone()))
+                        } else {
+                            ScalarValue::try_from_array(a.as_ref(), 0).map(ColumnarValue::Scalar)
+                        }
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| batch_error(e.into()))?;
+                self.invoke(&values, args.rows)
+            }
+        }
+    }
+
+    /// Runs the function over `rows` rows of DataFusion arguments (scalars for constants).
+    ///
+    /// # Errors
+    ///
+    /// As [`Kernel::call`]; a batch implementation's error or wrong row count fails the
+    /// whole batch.
+    pub fn invoke(&self, args: &[ColumnarValue], rows: usize) -> Result<Vec<ArrayRef>, RowError> {
+        match &self.imp {
+            Imp::Lifted(_) => {
+                let arrays: Vec<ArrayRef> = args
+                    .iter()
+                    .map(|a| a.clone().into_array(1))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| batch_error(e.into()))?;
+                self.call(&KernelArgs { args: &arrays, rows })
+            }
+            Imp::Batch(f) => {
+                let run = catch_unwind(AssertUnwindSafe(|| {
+                    f(BatchArgs {
+                        args,
+                        number_rows: rows,
+                    })
+                }));
+                let out = match run {
+                    Ok(out) => out.map_err(batch_error)?,
+                    Err(panic) => {
+                        return Err(RowError {
+                            row: 0,
+                            kind: RowErrorKind::BatchPanicked(panic_message(panic)),
+                        })
+                    }
+                };
+                if out.len() != self.outputs.len() {
+                    return Err(batch_error(
+                        format!(
+                            "batch implementation returned {} array(s) for {} output(s)",
+                            out.len(),
+                            self.outputs.len()
+                        )
+                        .into(),
+                    ));
+                }
+                for (a, t) in out.iter().zip(&self.outputs) {
+                    if a.len() != rows || a.data_type() != t {
+                        return Err(batch_error(
+                            format!(
+                                "batch implementation returned {} rows of {} where {rows} rows of {t} were expected",
+                                a.len(),
+                                a.data_type()
+                            )
+                            .into(),
+                        ));
+                    }
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// The kernel of a node, when it has one.
@@ -242,6 +342,25 @@ impl<P, O, F> ViaNoKernel for &KernelProbe<P, O, F> {
     }
 }
 
+fn batch_error(e: BoxError) -> RowError {
+    RowError {
+        row: 0,
+        kind: RowErrorKind::BatchFailed(e),
+    }
+}
+
+/// The kernel of a node with a batch implementation written by the user.
+#[doc(hidden)]
+pub fn batch_kernel<F>(outputs: Vec<DataType>, f: F) -> Option<Box<dyn Any + Send + Sync>>
+where
+    F: Fn(BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> + Send + Sync + 'static,
+{
+    Some(Box::new(Kernel {
+        outputs,
+        imp: Imp::Batch(Box::new(f)),
+    }))
+}
+
 fn wrong_type<T: Columnar>(param: usize, array: &ArrayRef) -> RowError {
     RowError {
         row: 0,
@@ -293,7 +412,7 @@ macro_rules! kernel_arity {
                         Err(panic) => Err(RowError { row: current.get(), kind: RowErrorKind::Panicked(panic_message(panic)) }),
                     }
                 };
-                Some(Box::new(Kernel { outputs: O::data_types(), call: Box::new(call) }))
+                Some(Box::new(Kernel { outputs: O::data_types(), imp: Imp::Lifted(Box::new(call)) }))
             }
         }
     };

@@ -28,7 +28,7 @@ use datafusion::logical_expr::{Expr, ScalarUDF};
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-pub use kernel::Kernel;
+pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};
 
 use super::node::call_node;

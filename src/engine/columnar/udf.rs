@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Int64Type};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::kernel::{Kernel, KernelArgs, RowError, RowErrorKind};
+use super::kernel::{Kernel, RowError, RowErrorKind};
 use crate::error::{Error, Result};
 use crate::node::{self, Node};
 
@@ -113,17 +113,9 @@ impl ScalarUDFImpl for NodeUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
-        let arrays = args
-            .args
-            .into_iter()
-            .map(|a| a.into_array(1))
-            .collect::<DfResult<Vec<_>>>()?;
         let kernel = Kernel::find(&self.node).expect("checked when built");
         let first = usize::from(self.errors.is_some());
-        match kernel.call(&KernelArgs {
-            args: &arrays[first..],
-            rows,
-        }) {
+        match kernel.invoke(&args.args[first..], rows) {
             Ok(mut outs) if outs.len() == 1 => Ok(ColumnarValue::Array(outs.pop().expect("one output"))),
             Ok(outs) => {
                 let fields = struct_fields(&self.node, kernel.output_types());
@@ -134,13 +126,15 @@ impl ScalarUDFImpl for NodeUdf {
             Err(RowError { row, kind }) => {
                 let item = match first {
                     1 => {
-                        let items = arrays[0].as_primitive::<Int64Type>();
+                        let items = args.args[0].clone().into_array(1)?;
+                        let items = items.as_primitive::<Int64Type>();
                         items.value(if items.len() == 1 { 0 } else { row }) as usize
                     }
                     _ => row,
                 };
                 let name = self.node.name().into();
-                let shown = self.is_map.then_some(item);
+                let batch = matches!(kind, RowErrorKind::BatchFailed(_) | RowErrorKind::BatchPanicked(_));
+                let shown = self.is_map.then_some(item).filter(|_| !batch);
                 let error = match kind {
                     RowErrorKind::Failed(source) => Error::NodeFailed {
                         node: name,
@@ -150,6 +144,16 @@ impl ScalarUDFImpl for NodeUdf {
                     RowErrorKind::Panicked(message) => Error::NodePanicked {
                         node: name,
                         item: shown,
+                        message: message.into(),
+                    },
+                    RowErrorKind::BatchFailed(source) => Error::NodeFailed {
+                        node: name,
+                        item: None,
+                        source,
+                    },
+                    RowErrorKind::BatchPanicked(message) => Error::NodePanicked {
+                        node: name,
+                        item: None,
                         message: message.into(),
                     },
                     RowErrorKind::WrongType { param, expected, found } => Error::Internal(format!(
