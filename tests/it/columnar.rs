@@ -460,3 +460,41 @@ mod dual {
         assert_eq!(err.to_string(), "Node 'checked' failed: no batch today");
     }
 }
+
+#[test]
+fn null_lists_map_to_null_lists() {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch};
+    use datafusion::arrow::datatypes::UInt64Type;
+
+    let lists = ListArray::from_iter_primitive::<datafusion::arrow::datatypes::Int64Type, _, _>(vec![
+        Some(vec![Some(1), Some(2)]),
+        None,
+        Some(vec![]),
+    ]);
+    // Strings are needed by `sentence_tokens`; build the same shape of string lists.
+    let sentences = {
+        let values = datafusion::arrow::array::StringArray::from(vec!["a b", "c"]);
+        let field = Arc::new(datafusion::arrow::datatypes::Field::new_list_field(
+            values.data_type().clone(),
+            true,
+        ));
+        ListArray::new(field, lists.offsets().clone(), Arc::new(values), lists.nulls().cloned())
+    };
+    let batch = RecordBatch::try_from_iter([("sentences", Arc::new(sentences) as _)]).unwrap();
+    let inner = Pipeline::new([sentence_tokens::node()])
+        .as_node("per_sentence")
+        .with_input_mapping([("sentences", "sentence")])
+        .with_map_over(["sentences"])
+        .build()
+        .unwrap();
+    let out = ColumnarEngine::new()
+        .apply_to_batch(&Pipeline::new([inner]), &batch)
+        .unwrap();
+    let counts = out.column_by_name("sentence_tokens").unwrap().as_list::<i32>().clone();
+    assert_eq!(counts.len(), 3);
+    assert_eq!(counts.value(0).as_primitive::<UInt64Type>().values(), &[2, 1]);
+    assert!(counts.is_null(1));
+    assert!(!counts.is_null(2) && counts.value(2).is_empty());
+}

@@ -150,20 +150,20 @@ impl ColumnarEngine {
         let mut cols = HashMap::new();
         for name in required {
             let ty = pipeline.input_type(name).expect("an input");
-            let ct = ColumnType::find(&ty)
+            let conv = Conv::find(pipeline, name)
                 .ok_or_else(|| Error::Invalid(format!("Input '{name}' has type {ty}, which is not columnar")))?;
             let array = batch.column_by_name(name).expect("checked above");
             let reader = pipeline
                 .nodes()
                 .iter()
                 .find(|n| n.params().iter().any(|p| p.name() == name));
-            let array = cast(array, &(ct.data_type)()).map_err(|_| Error::InputType {
+            let array = cast(array, &conv.data_type()).map_err(|_| Error::InputType {
                 input: name.into(),
                 node: reader.map_or("", |n| n.name()).into(),
                 expected: ty.name().into(),
                 found: array.data_type().to_string().into(),
             })?;
-            cols.insert(name.to_string(), Col::Arrow(array, Conv::Leaf(ct)));
+            cols.insert(name.to_string(), Col::Arrow(array, conv));
         }
         let mut run = Run::with_columns(self, &plan, batch.num_rows(), true, cols);
         run.execute()?;

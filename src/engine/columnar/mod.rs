@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, UInt32Array};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Column, ScalarValue};
@@ -203,6 +203,46 @@ enum Conv {
 }
 
 impl Conv {
+    /// How values named `name` in `pipeline` convert: the Arrow conversions of any port
+    /// of that name, or, for a list mapped over by a nested pipeline, lists of what the
+    /// nested pipeline's input converts with (to any depth).
+    fn find(pipeline: &crate::Pipeline, name: &str) -> Option<Conv> {
+        let ports = pipeline
+            .nodes()
+            .iter()
+            .flat_map(|n| n.params().iter().chain(n.outputs()));
+        if let Some(ct) = ports
+            .filter(|p| p.name() == name)
+            .find_map(|p| ColumnType::find(&p.type_info()))
+        {
+            return Some(Conv::Leaf(ct));
+        }
+        pipeline.nodes().iter().find_map(|n| {
+            let NodeKind::Nested(nested) = n.kind() else {
+                return None;
+            };
+            let k = n.params().iter().position(|p| p.name() == name)?;
+            let inner_name = &nested.inner_params()[k];
+            if !nested.map_over().contains(inner_name) {
+                return None;
+            }
+            let child = Conv::find(nested.pipeline(), inner_name)?;
+            let elem = nested.pipeline().input_type(inner_name)?;
+            Some(Conv::List {
+                child: Box::new(child),
+                elem,
+            })
+        })
+    }
+
+    /// The Arrow type of a column.
+    fn data_type(&self) -> DataType {
+        match self {
+            Conv::Leaf(ct) => (ct.data_type)(),
+            Conv::List { child, .. } => DataType::List(Arc::new(Field::new_list_field(child.data_type(), true))),
+        }
+    }
+
     /// Row `row` as a value (`None` for a null row of a non-nullable type).
     fn value_at(&self, array: &dyn Array, row: usize) -> Option<Value> {
         match self {
@@ -360,13 +400,10 @@ impl<'p> Run<'p> {
 
     /// The Arrow conversions for values named `name`: its producer's or any reader's.
     fn column_type(&self, name: &str) -> Option<&'static ColumnType> {
-        let pipeline = self.plan.pipeline();
-        let ports = pipeline
-            .nodes()
-            .iter()
-            .flat_map(|n| n.params().iter().chain(n.outputs()))
-            .filter(|p| p.name() == name);
-        ports.filter_map(|p| ColumnType::find(&p.type_info())).next()
+        match Conv::find(self.plan.pipeline(), name) {
+            Some(Conv::Leaf(ct)) => Some(ct),
+            _ => None,
+        }
     }
 
     /// The column `name` as an Arrow array of all rows (or a one-row constant).
@@ -659,6 +696,10 @@ impl<'p> Run<'p> {
         }
         starts.push(parent.len());
         let rows = parent.len();
+        // A null list (from Arrow data) maps to a null list.
+        let nulls = lists.iter().fold(None, |acc, (_, _, l)| {
+            NullBuffer::union(acc.as_ref(), l.logical_nulls().as_ref())
+        });
         let parent = Arc::new(parent);
 
         // The inner columns: flattened lists, and the outer columns repeated per item.
@@ -752,7 +793,7 @@ impl<'p> Run<'p> {
             };
             let offsets = OffsetBuffer::from_lengths(starts.windows(2).map(|w| w[1] - w[0]));
             let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-            let list: ArrayRef = Arc::new(ListArray::new(field, offsets, values, None));
+            let list: ArrayRef = Arc::new(ListArray::new(field, offsets, values, nulls.clone()));
             self.cols.insert(
                 port.name().to_string(),
                 Col::Arrow(
