@@ -21,16 +21,20 @@ mod common {
         tokio::runtime::Builder::new_multi_thread().build().unwrap()
     }
 
-    /// Evaluates `exprs` (name, expression) over one column, split into `partitions`.
-    pub fn native(
-        rt: &tokio::runtime::Runtime,
-        name: &str,
-        column: ArrayRef,
-        partitions: usize,
-        exprs: &[(&str, Expr)],
-    ) -> Vec<RecordBatch> {
-        let schema = Arc::new(Schema::new(vec![Field::new(name, column.data_type().clone(), true)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![column]).unwrap();
+    /// A seeded splitmix64 stream: `next(bound)` is uniform in `0..bound`.
+    pub fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |bound| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % bound
+        }
+    }
+
+    /// `batch` as an in-memory table of `partitions` partitions of 8,192-row batches.
+    pub fn table(batch: &RecordBatch, partitions: usize) -> Arc<MemTable> {
         let rows = batch.num_rows();
         let per = rows.div_ceil(partitions);
         let parts: Vec<Vec<RecordBatch>> = (0..partitions)
@@ -43,10 +47,21 @@ mod common {
                     .collect()
             })
             .collect();
+        Arc::new(MemTable::try_new(batch.schema(), parts).unwrap())
+    }
+
+    /// Evaluates `exprs` (name, expression) over one column, split into `partitions`.
+    pub fn native(
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        column: ArrayRef,
+        partitions: usize,
+        exprs: &[(&str, Expr)],
+    ) -> Vec<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![Field::new(name, column.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema, vec![column]).unwrap();
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
-        let mut df = ctx
-            .read_table(Arc::new(MemTable::try_new(schema, parts).unwrap()))
-            .unwrap();
+        let mut df = ctx.read_table(table(&batch, partitions)).unwrap();
         for (out, expr) in exprs {
             df = df.with_column(out, expr.clone()).unwrap();
         }
@@ -156,14 +171,7 @@ mod w2 {
     /// Passages as in WORKLOADS.md: 5..40 vocabulary words, 10% upper-cased, joined by
     /// single spaces, 0..3 spaces on each side (splitmix64, seeded).
     pub fn passages(n: usize, seed: u64) -> Vec<String> {
-        let mut state = seed;
-        let mut next = move |bound: u64| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)) % bound
-        };
+        let mut next = super::common::rng(seed);
         (0..n)
             .map(|_| {
                 let words = 5 + next(36);
@@ -227,7 +235,6 @@ mod w4 {
     use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray};
     use datafusion::arrow::buffer::OffsetBuffer;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::datasource::MemTable;
     use datafusion::functions_aggregate::expr_fn::{array_agg, sum};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
     use datafusion::prelude::{col, lit, SessionConfig, SessionContext};
@@ -246,14 +253,7 @@ mod w4 {
 
     /// Per document 1..8 sentences of 3..12 vocabulary words, as in WORKLOADS.md.
     fn documents(n: usize, seed: u64) -> Vec<Vec<String>> {
-        let mut state = seed;
-        let mut next = move |bound: u64| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)) % bound
-        };
+        let mut next = super::common::rng(seed);
         (0..n)
             .map(|_| {
                 (0..1 + next(8))
@@ -307,19 +307,8 @@ mod w4 {
             Field::new("sentences", list.data_type().clone(), true),
         ]));
         let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(0..n as i64)), Arc::new(list)];
-        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-        let per = n.div_ceil(partitions);
-        let parts: Vec<Vec<RecordBatch>> = (0..partitions)
-            .map(|p| {
-                let start = (p * per).min(n);
-                let len = per.min(n - start);
-                (0..len)
-                    .step_by(8192)
-                    .map(|o| batch.slice(start + o, 8192.min(len - o)))
-                    .collect()
-            })
-            .collect();
-        let table = Arc::new(MemTable::try_new(schema, parts).unwrap());
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let table = super::common::table(&batch, partitions);
         group.bench_function(BenchmarkId::new("datafusion_unnest_group_by", n), |b| {
             b.iter(|| {
                 let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));

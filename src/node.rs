@@ -373,15 +373,17 @@ where
     }
 }
 
-/// Runs a future to completion on a process-wide tokio runtime (so nodes may use tokio
-/// timers); from inside another runtime it runs on a scoped thread instead of panicking.
+/// Runs a future to completion on the process-wide multi-threaded tokio runtime (async
+/// nodes may use tokio timers; the columnar engine's partitions run on every core); from
+/// inside another runtime it runs on a scoped thread instead of panicking.
 pub(crate) fn block_on<T: Send>(fut: impl Future<Output = T> + Send) -> T {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("hypernodes")
             .enable_time()
             .build()
-            .expect("building the tokio runtime for async nodes")
+            .expect("building the tokio runtime")
     });
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| {

@@ -12,7 +12,7 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 use super::udf::NodeUdf;
-use super::{column, df, df_arrow, Col, ColumnType, ColumnarEngine, Conv, Kernel, Run};
+use super::{column, df, df_arrow, with_node_columns, Col, ColumnType, ColumnarEngine, Conv, Kernel, Run};
 use crate::error::{Error, Result};
 use crate::pipeline::{Pipeline, RunPlan};
 
@@ -86,18 +86,7 @@ impl ColumnarEngine {
             }
             let args = node.params().iter().map(|p| column(p.name())).collect();
             let call = ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?).call(args);
-            let outputs = node.outputs();
-            if outputs.len() == 1 {
-                frame = frame.with_column(outputs[0].name(), call).map_err(df)?;
-            } else {
-                let tmp = format!("__hypernodes_{}", node.name());
-                frame = frame.with_column(&tmp, call).map_err(df)?;
-                for p in outputs {
-                    let field = datafusion::functions::core::expr_fn::get_field(column(&tmp), p.name());
-                    frame = frame.with_column(p.name(), field).map_err(df)?;
-                }
-                frame = frame.drop_columns(&[tmp.as_str()]).map_err(df)?;
-            }
+            frame = with_node_columns(frame, node, call)?;
         }
         Ok(frame)
     }

@@ -16,13 +16,14 @@ mod udf;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, UInt32Array};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Column, ScalarValue};
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, ScalarUDF};
 use datafusion::physical_plan::displayable;
@@ -36,6 +37,7 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
+use crate::node::block_on;
 use crate::node::{Node, NodeKind};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
@@ -502,19 +504,9 @@ impl<'p> Run<'p> {
                 });
             }
             let udf = udf::NodeUdf::try_new(node, order, self.is_map, Some(errors.clone()))?;
-            let call = ScalarUDF::new_from_impl(udf).call(args);
+            frame = with_node_columns(frame, node, ScalarUDF::new_from_impl(udf).call(args))?;
             let outputs = node.outputs();
             let kept = self.plan.kept_outputs(i);
-            if outputs.len() == 1 {
-                frame = frame.with_column(outputs[0].name(), call).map_err(df)?;
-            } else {
-                let tmp = format!("__hypernodes_{}", node.name());
-                frame = frame.with_column(&tmp, call).map_err(df)?;
-                for p in outputs {
-                    let field = datafusion::functions::core::expr_fn::get_field(column(&tmp), p.name());
-                    frame = frame.with_column(p.name(), field).map_err(df)?;
-                }
-            }
             for (p, &k) in outputs.iter().zip(kept) {
                 if k {
                     let ct = ColumnType::find(&p.type_info()).ok_or_else(|| {
@@ -920,6 +912,22 @@ impl<'p> Run<'p> {
     }
 }
 
+/// `frame` with a column per output of `node`, from `call`, the node's UDF call (a
+/// struct split into its fields when the node has several outputs).
+fn with_node_columns(frame: DataFrame, node: &Node, call: Expr) -> Result<DataFrame> {
+    let outputs = node.outputs();
+    if outputs.len() == 1 {
+        return frame.with_column(outputs[0].name(), call).map_err(df);
+    }
+    let tmp = format!("__hypernodes_{}", node.name());
+    let mut frame = frame.with_column(&tmp, call).map_err(df)?;
+    for p in outputs {
+        let field = datafusion::functions::core::expr_fn::get_field(column(&tmp), p.name());
+        frame = frame.with_column(p.name(), field).map_err(df)?;
+    }
+    frame.drop_columns(&[tmp.as_str()]).map_err(df)
+}
+
 /// A column reference that is never parsed (names may contain dots or capitals).
 fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
@@ -933,25 +941,4 @@ fn df(e: datafusion::error::DataFusionError) -> Error {
 /// An Arrow error as a hypernodes error.
 fn df_arrow(e: datafusion::arrow::error::ArrowError) -> Error {
     Error::Internal(format!("Arrow: {e}"))
-}
-
-/// Runs DataFusion futures on a multi-threaded runtime shared by the process, so
-/// partitions run on every core; from inside another runtime, on a scoped thread.
-fn block_on<T: Send>(fut: impl std::future::Future<Output = T> + Send) -> T {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name("hypernodes-columnar")
-            .build()
-            .expect("building the tokio runtime for the columnar engine")
-    });
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| {
-            s.spawn(|| rt.block_on(fut))
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
-    } else {
-        rt.block_on(fut)
-    }
 }
