@@ -81,7 +81,7 @@ mod w1 {
     use std::sync::Arc;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
     use datafusion::prelude::{col, lit};
     use hypernodes::prelude::*;
     use hypernodes::ColumnarEngine;
@@ -127,6 +127,12 @@ mod w1 {
             group.bench_with_input(BenchmarkId::new("datafusion_native", n), &array, |b, array| {
                 b.iter(|| super::common::native(&rt, "x", array.clone(), partitions, &exprs))
             });
+            // Arrow in, Arrow out: the engine without converting Rust values.
+            let batch = RecordBatch::try_from_iter([("x", array.clone() as ArrayRef)]).unwrap();
+            let engine = ColumnarEngine::new();
+            group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
+                b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
+            });
             // The same three outputs computed by hand, one Vec each: the floor.
             group.bench_with_input(BenchmarkId::new("hand_written", n), &xs, |b, xs| {
                 b.iter(|| {
@@ -146,7 +152,7 @@ mod w2 {
     use std::sync::Arc;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
     use datafusion::functions::expr_fn::{btrim, character_length, lower};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
     use datafusion::prelude::{col, lit};
@@ -221,6 +227,11 @@ mod w2 {
         ];
         group.bench_with_input(BenchmarkId::new("datafusion_native", n), &array, |b, array| {
             b.iter(|| super::common::native(&rt, "passage", array.clone(), partitions, &exprs))
+        });
+        let batch = RecordBatch::try_from_iter([("passage", array.clone() as ArrayRef)]).unwrap();
+        let engine = ColumnarEngine::new();
+        group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
+            b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
         });
         group.finish();
     }
