@@ -513,6 +513,7 @@ impl RunPlan {
     /// A plan of the nodes and outputs only, for an engine that supplies the input
     /// columns itself (a nested pipeline inside the columnar engine): unbound inputs are
     /// neither required nor checked, and [`RunPlan::inputs`] holds the bound ones.
+    #[cfg(feature = "columnar")]
     pub(crate) fn for_columns(pipeline: &Pipeline, select: Option<&[String]>) -> Result<RunPlan> {
         let unbound = pipeline.unfulfilled_args();
         let placeholders: Inputs = unbound.iter().map(|n| (*n, crate::Value::new(()))).collect();

@@ -1,113 +1,61 @@
-//! The expansion of `#[node]`: option parsing, signature analysis, code generation.
+//! The expansion of `#[node]`: signature analysis and code generation.
 
-use std::cell::RefCell;
-
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericParam, ItemFn, LitBool, LitStr, Pat, ReturnType, Type};
+use syn::{FnArg, GenericParam, ItemFn, LitStr, Pat, ReturnType, Type};
 
-const OPTIONS: &str = "output, name, cache, version, batch";
+use crate::errors::Errors;
+use crate::options::Options;
 
-/// Collects every error of one expansion so they are reported together
-/// (after serde_derive's `Ctxt`).
-#[derive(Default)]
-struct Errors {
-    errors: RefCell<Vec<syn::Error>>,
-}
-
-impl Errors {
-    fn push(&self, span: Span, message: impl std::fmt::Display) {
-        self.errors.borrow_mut().push(syn::Error::new(span, message));
-    }
-
-    fn add(&self, error: syn::Error) {
-        self.errors.borrow_mut().push(error);
-    }
-
-    fn into_result(self) -> Result<(), syn::Error> {
-        let mut errors = self.errors.into_inner().into_iter();
-        match errors.next() {
-            None => Ok(()),
-            Some(mut first) => {
-                for e in errors {
-                    first.combine(e);
-                }
-                Err(first)
-            }
+/// Expands `#[node(attr)] item`. On error the item is still emitted unchanged, next to
+/// the errors, so that only the real problem shows.
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(error) => {
+            // Another kind of item; or, rarely, a function syn cannot parse, which its own
+            // error describes best.
+            let error = match syn::parse2::<syn::Item>(item.clone()) {
+                Ok(_) => syn::Error::new_spanned(&item, "#[node] goes on a free function"),
+                Err(_) => error,
+            };
+            let compile_error = error.to_compile_error();
+            return quote!(#item #compile_error);
+        }
+    };
+    let errors = Errors::default();
+    let opts = Options::parse(attr, &errors);
+    let sig = Signature::analyze(&func, &opts, &errors);
+    match errors.check() {
+        Ok(()) => generate(&func, &item, &opts, &sig),
+        Err(error) => {
+            let compile_error = error.to_compile_error();
+            quote!(#item #compile_error)
         }
     }
 }
 
-/// The parsed options.
-#[derive(Default)]
-struct Options {
-    outputs: Option<(Vec<String>, Span)>,
-    name: Option<String>,
-    cache: Option<bool>,
-    version: Option<String>,
-    batch: Option<syn::Path>,
+/// What the function's signature says about the node.
+struct Signature {
+    params: Vec<Param>,
+    /// The output names.
+    outputs: Vec<String>,
+    /// The returned value (the `Ok` type of a `Result`).
+    value_ty: Type,
+    /// The type of each output: `value_ty`, or its elements for several outputs.
+    output_types: Vec<Type>,
+    /// Whether the function returns a `Result`.
+    fallible: bool,
 }
 
-fn parse_options(attr: TokenStream, errors: &Errors) -> Options {
-    let mut opts = Options::default();
-    let parser = syn::meta::parser(|meta| {
-        let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-        let duplicate = || meta.error(format_args!("duplicate #[node] option `{key}`"));
-        match key.as_str() {
-            "output" => {
-                if opts.outputs.is_some() {
-                    return Err(duplicate());
-                }
-                let value = meta.value()?;
-                let span = value.span();
-                let names = if value.peek(syn::token::Paren) {
-                    let content;
-                    syn::parenthesized!(content in value);
-                    let lits = content.parse_terminated(|s| s.parse::<LitStr>(), syn::Token![,])?;
-                    lits.iter().map(LitStr::value).collect()
-                } else {
-                    vec![value.parse::<LitStr>()?.value()]
-                };
-                opts.outputs = Some((names, span));
-            }
-            "name" => {
-                if opts.name.is_some() {
-                    return Err(duplicate());
-                }
-                opts.name = Some(meta.value()?.parse::<LitStr>()?.value());
-            }
-            "cache" => {
-                if opts.cache.is_some() {
-                    return Err(duplicate());
-                }
-                opts.cache = Some(meta.value()?.parse::<LitBool>()?.value);
-            }
-            "batch" => {
-                if opts.batch.is_some() {
-                    return Err(duplicate());
-                }
-                opts.batch = Some(meta.value()?.parse::<syn::Path>()?);
-            }
-            "version" => {
-                if opts.version.is_some() {
-                    return Err(duplicate());
-                }
-                opts.version = Some(meta.value()?.parse::<LitStr>()?.value());
-            }
-            _ => {
-                let shown = meta.path.to_token_stream().to_string().replace(' ', "");
-                return Err(meta.error(format_args!(
-                    "unknown #[node] option `{shown}`; valid options: {OPTIONS}"
-                )));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = syn::parse::Parser::parse2(parser, attr) {
-        errors.add(e);
-    }
-    opts
+/// One parameter of the function.
+struct Param {
+    /// The input's name: the identifier as written, without `r#`.
+    name: String,
+    /// The type of the value the node reads.
+    stored: Type,
+    read: Read,
 }
 
 /// How a parameter is read from its value.
@@ -122,76 +70,164 @@ enum Read {
     Clone,
 }
 
-struct Param {
-    name: String,
-    ident: syn::Ident,
-    stored: Type,
-    read: Read,
+impl Signature {
+    /// Checks the function against what a node can be, pushing every problem to `errors`.
+    fn analyze(func: &ItemFn, opts: &Options, errors: &Errors) -> Signature {
+        let sig = &func.sig;
+        for param in &sig.generics.params {
+            if !matches!(param, GenericParam::Lifetime(_)) {
+                errors.push_spanned(
+                    param,
+                    "#[node] functions cannot be generic: a node's types must be concrete",
+                );
+            }
+        }
+        if let Some(unsafety) = &sig.unsafety {
+            errors.push_spanned(
+                unsafety,
+                "#[node] functions cannot be `unsafe`: the node calls them from safe code",
+            );
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.push_spanned(variadic, "#[node] functions cannot be variadic");
+        }
+        if let Some(name) = opts.name.as_ref().filter(|n| n.value().is_empty()) {
+            errors.push_spanned(name, "#[node] name cannot be empty");
+        }
+        // The function's own lifetimes are not in scope in `node()`: stored types read them
+        // as `'static`, which values are anyway.
+        let lifetimes: Vec<&Ident> = sig.generics.lifetimes().map(|l| &l.lifetime.ident).collect();
+        let params = sig
+            .inputs
+            .iter()
+            .filter_map(|arg| Param::analyze(arg, &lifetimes, errors))
+            .collect();
+        let outputs = output_names(func, opts, errors);
+        let (value_ty, fallible) = match &sig.output {
+            ReturnType::Default => {
+                errors.push_spanned(sig, "a node must return a value: add a return type");
+                (syn::parse_quote!(()), false)
+            }
+            ReturnType::Type(_, ty) => value_type(ty),
+        };
+        let value_ty = static_lifetimes(&value_ty, &lifetimes);
+        // (Without a return type, that is the error; no arity error on top.)
+        let output_types = if outputs.len() <= 1 || matches!(sig.output, ReturnType::Default) {
+            vec![value_ty.clone()]
+        } else {
+            match peel(&value_ty) {
+                Type::Tuple(tuple) if tuple.elems.len() == outputs.len() => tuple.elems.iter().cloned().collect(),
+                other => {
+                    let n = outputs.len();
+                    errors.push_spanned(
+                        other,
+                        format_args!(
+                            "node declares {n} outputs ({}) but returns `{}`; return a tuple of {n} values",
+                            outputs.join(", "),
+                            shown(other),
+                        ),
+                    );
+                    Vec::new()
+                }
+            }
+        };
+        Signature {
+            params,
+            outputs,
+            value_ty,
+            output_types,
+            fallible,
+        }
+    }
 }
 
-fn analyze_param(arg: &FnArg, errors: &Errors) -> Option<Param> {
-    let typed = match arg {
-        FnArg::Receiver(r) => {
-            errors.push(
-                r.span(),
-                "#[node] goes on a free function: `self` parameters are not supported",
-            );
-            return None;
-        }
-        FnArg::Typed(t) => t,
-    };
-    let ident = match &*typed.pat {
-        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
-        other => {
-            errors.push(
-                other.span(),
-                "#[node] parameters must be plain names (the name is the input it reads), not patterns",
-            );
-            return None;
-        }
-    };
-    let name = ident.to_string().trim_start_matches("r#").to_string();
-    let (stored, read) = match &*typed.ty {
-        Type::Reference(r) if r.mutability.is_some() => {
-            errors.push(
-                r.span(),
-                "#[node] parameters cannot be `&mut`: inputs are shared between nodes",
-            );
-            return None;
-        }
-        Type::Reference(r) => match &*r.elem {
-            Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
-                (syn::parse_quote!(::std::string::String), Read::Str)
+impl Param {
+    fn analyze(arg: &FnArg, lifetimes: &[&Ident], errors: &Errors) -> Option<Param> {
+        let typed = match arg {
+            FnArg::Receiver(receiver) => {
+                errors.push_spanned(
+                    receiver,
+                    "#[node] goes on a free function: `self` parameters are not supported",
+                );
+                return None;
             }
-            Type::Slice(slice) => {
-                let elem = &slice.elem;
-                (syn::parse_quote!(::std::vec::Vec<#elem>), Read::Slice)
+            FnArg::Typed(typed) => typed,
+        };
+        let name = match &*typed.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(unraw(&p.ident)),
+            other => {
+                errors.push_spanned(
+                    other,
+                    "#[node] parameters must be plain names (the name is the input it reads), not patterns",
+                );
+                None
             }
-            elem => (elem.clone(), Read::Ref),
-        },
-        Type::ImplTrait(t) => {
-            errors.push(t.span(), "#[node] parameters need concrete types, not `impl Trait`");
+        };
+        if contains_impl(typed.ty.to_token_stream()) {
+            errors.push_spanned(&typed.ty, "#[node] parameters need concrete types, not `impl Trait`");
             return None;
         }
-        ty => (ty.clone(), Read::Clone),
-    };
-    Some(Param {
-        name,
-        ident,
-        stored,
-        read,
-    })
+        let (stored, read) = match peel(&typed.ty) {
+            Type::Reference(r) if r.mutability.is_some() => {
+                errors.push_spanned(
+                    r,
+                    "#[node] parameters cannot be `&mut`: inputs are shared between nodes",
+                );
+                return None;
+            }
+            Type::Reference(r) => match peel(&r.elem) {
+                Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
+                    (syn::parse_quote!(::std::string::String), Read::Str)
+                }
+                Type::Slice(slice) => {
+                    let elem = &slice.elem;
+                    (syn::parse_quote!(::std::vec::Vec<#elem>), Read::Slice)
+                }
+                elem => (elem.clone(), Read::Ref),
+            },
+            ty => (ty.clone(), Read::Clone),
+        };
+        Some(Param {
+            name: name?,
+            stored: static_lifetimes(&stored, lifetimes),
+            read,
+        })
+    }
 }
 
-/// The value type of a return type, and whether it is a `Result`.
+/// The output names (default: the function's name), checked.
+fn output_names(func: &ItemFn, opts: &Options, errors: &Errors) -> Vec<String> {
+    let ident = &func.sig.ident;
+    let default;
+    let (names, span) = match &opts.outputs {
+        Some((names, span)) => (names.as_slice(), *span),
+        None => {
+            default = [LitStr::new(&unraw(ident), ident.span())];
+            (&default[..], ident.span())
+        }
+    };
+    if names.is_empty() {
+        errors.push(span, "#[node] needs at least one output name");
+    }
+    for (i, lit) in names.iter().enumerate() {
+        let name = lit.value();
+        if name.is_empty() {
+            errors.push_spanned(lit, "#[node] output names cannot be empty");
+        } else if names[..i].iter().any(|earlier| earlier.value() == name) {
+            errors.push_spanned(lit, format_args!("#[node] output `{name}` is named twice"));
+        }
+    }
+    names.iter().map(LitStr::value).collect()
+}
+
+/// The value type of a return type, and whether it is a `Result` (by its last path
+/// segment, so `io::Result<T>` and `anyhow::Result<T>` count).
 fn value_type(ret: &Type) -> (Type, bool) {
-    if let Type::Path(p) = ret {
-        if let Some(last) = p.path.segments.last() {
-            if last.ident == "Result" {
-                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                    if let Some(syn::GenericArgument::Type(ok)) = args.args.first() {
-                        return (ok.clone(), true);
-                    }
+    if let Type::Path(p) = peel(ret) {
+        if let Some(last) = p.path.segments.last().filter(|s| s.ident == "Result") {
+            if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                if let Some(syn::GenericArgument::Type(ok)) = args.args.first() {
+                    return (ok.clone(), true);
                 }
             }
         }
@@ -199,149 +235,158 @@ fn value_type(ret: &Type) -> (Type, bool) {
     (ret.clone(), false)
 }
 
-/// Expands `#[node(attr)] item`.
-pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(_) => {
-            let err = syn::Error::new(Span::call_site(), "#[node] goes on a free function");
-            let compile_error = err.to_compile_error();
-            return quote!(#compile_error #item);
-        }
-    };
-    match expand_fn(attr, &func) {
-        Ok(tokens) => tokens,
-        Err(err) => {
-            let compile_error = err.to_compile_error();
-            quote!(#func #compile_error)
-        }
+/// A type without the invisible groups of `macro_rules!` fragments and redundant parens.
+fn peel(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(g) => peel(&g.elem),
+        Type::Paren(p) => peel(&p.elem),
+        ty => ty,
     }
 }
 
-fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error> {
-    let errors = Errors::default();
-    let opts = parse_options(attr, &errors);
-    let sig = &func.sig;
-    let fn_ident = &sig.ident;
-    let fn_name = fn_ident.to_string().trim_start_matches("r#").to_string();
+/// An identifier as a name, without `r#`.
+fn unraw(ident: &Ident) -> String {
+    let s = ident.to_string();
+    s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+}
 
-    for g in &sig.generics.params {
-        if !matches!(g, GenericParam::Lifetime(_)) {
-            errors.push(
-                g.span(),
-                "#[node] functions cannot be generic: a node's types must be concrete",
-            );
-        }
-    }
-    if let Some(v) = &sig.variadic {
-        errors.push(v.span(), "#[node] functions cannot be variadic");
-    }
-    let params: Vec<Param> = sig.inputs.iter().filter_map(|a| analyze_param(a, &errors)).collect();
+/// Whether the tokens hold `impl` (in a type: an `impl Trait`).
+fn contains_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => contains_impl(group.stream()),
+        _ => false,
+    })
+}
 
-    let (outputs, outputs_span) = opts
-        .outputs
-        .clone()
-        .unwrap_or_else(|| (vec![fn_name.clone()], sig.ident.span()));
-    for (i, name) in outputs.iter().enumerate() {
-        if name.is_empty() {
-            errors.push(outputs_span, "#[node] output names cannot be empty");
-        } else if outputs[..i].contains(name) {
-            errors.push(outputs_span, format_args!("#[node] output `{name}` is named twice"));
-        }
+/// `ty` with the given lifetimes replaced by `'static`.
+fn static_lifetimes(ty: &Type, lifetimes: &[&Ident]) -> Type {
+    fn replace(tokens: TokenStream, lifetimes: &[&Ident]) -> TokenStream {
+        let mut after_apostrophe = false;
+        tokens
+            .into_iter()
+            .map(|token| {
+                let apostrophe = matches!(&token, TokenTree::Punct(p) if p.as_char() == '\'');
+                let token = match token {
+                    TokenTree::Ident(ident) if after_apostrophe && lifetimes.iter().any(|l| **l == ident) => {
+                        Ident::new("static", ident.span()).into()
+                    }
+                    TokenTree::Group(group) => {
+                        let mut replaced = Group::new(group.delimiter(), replace(group.stream(), lifetimes));
+                        replaced.set_span(group.span());
+                        replaced.into()
+                    }
+                    token => token,
+                };
+                after_apostrophe = apostrophe;
+                token
+            })
+            .collect()
     }
-    if outputs.is_empty() {
-        errors.push(outputs_span, "#[node] needs at least one output name");
+    if lifetimes.is_empty() {
+        return ty.clone();
     }
+    syn::parse2(replace(ty.to_token_stream(), lifetimes)).unwrap_or_else(|_| ty.clone())
+}
 
-    let (value_ty, fallible) = match &sig.output {
-        ReturnType::Default => {
-            errors.push(sig.span(), "a node must return a value: add a return type");
-            (syn::parse_quote!(()), false)
-        }
-        ReturnType::Type(_, ty) => value_type(ty),
-    };
-    let output_types: Vec<Type> = if outputs.len() > 1 {
-        match &value_ty {
-            Type::Tuple(t) if t.elems.len() == outputs.len() => t.elems.iter().cloned().collect(),
-            other => {
-                let shown = other.to_token_stream().to_string();
-                errors.push(
-                    other.span(),
-                    format_args!(
-                        "node declares {} outputs ({}) but returns `{shown}`; return a tuple of {} values",
-                        outputs.len(),
-                        outputs.join(", "),
-                        outputs.len()
-                    ),
-                );
-                Vec::new()
-            }
-        }
-    } else {
-        vec![value_ty.clone()]
-    };
-    errors.into_result()?;
+/// Tokens as a person would write them, for messages: `Vec<(i64, u8)>`, not
+/// `Vec < (i64 , u8) >`.
+pub(crate) fn shown(tokens: &impl ToTokens) -> String {
+    let mut s = tokens.to_token_stream().to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
 
-    // The code hash: the function's tokens, the version, and the options that change
-    // what the node means.
+/// The code hash: blake3 of the function's tokens, then the version and the options that
+/// change what the node means, each after a NUL. Whitespace and comments are not tokens.
+fn code_hash(func: &ItemFn, opts: &Options, outputs: &[String]) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(func.to_token_stream().to_string().as_bytes());
-    let batch_name = opts
+    let name = opts.name.as_ref().map(LitStr::value).unwrap_or_default();
+    let batch = opts
         .batch
         .as_ref()
         .map(|b| b.to_token_stream().to_string())
         .unwrap_or_default();
-    for part in [
-        opts.version.as_deref().unwrap_or(""),
-        &outputs.join(","),
-        opts.name.as_deref().unwrap_or(""),
-        &batch_name,
-    ] {
+    for part in [opts.version.as_deref().unwrap_or(""), &outputs.join(","), &name, &batch] {
         hasher.update(b"\0").update(part.as_bytes());
     }
-    let code_hash = hasher.finalize().to_hex().to_string();
+    hasher.finalize().to_hex().to_string()
+}
 
-    let node_name = opts.name.clone().unwrap_or_else(|| fn_name.clone());
-    let cache = opts.cache.unwrap_or(true);
-    let param_names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    let param_types: Vec<&Type> = params.iter().map(|p| &p.stored).collect();
-    let vis = &func.vis;
-    let is_async = sig.asyncness.is_some();
+/// A local of the generated code, invisible to (and unshadowable by) the user's names.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
 
+/// The function, unchanged, and its node struct.
+fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) -> TokenStream {
     let pv = quote!(::hypernodes::__private);
-    let reads = params.iter().enumerate().map(|(i, p)| {
-        let ident = &p.ident;
+    let fn_ident = &func.sig.ident;
+    let fn_name = unraw(fn_ident);
+    let is_async = func.sig.asyncness.is_some();
+    let outputs = &sig.outputs;
+    let output_types = &sig.output_types;
+    let value_ty = &sig.value_ty;
+    let node_name = opts.name.as_ref().map_or(fn_name.clone(), LitStr::value);
+    let cache = opts.cache.unwrap_or(true);
+    let code_hash = code_hash(func, opts, outputs);
+    let param_names = sig.params.iter().map(|p| &p.name);
+    let param_types = sig.params.iter().map(|p| &p.stored);
+
+    let args = local("__args");
+    let out = local("__out");
+    let batch_args = local("__batch");
+    let vars: Vec<Ident> = (0..sig.params.len()).map(|i| local(&format!("__arg{i}"))).collect();
+
+    // Reading the arguments, spanned at each parameter's type so a missing `Clone` or a
+    // wrong type points there.
+    let reads = sig.params.iter().zip(&vars).enumerate().map(|(i, (p, var))| {
         let stored = &p.stored;
         let arg = if is_async {
-            quote!(&__args[#i])
+            quote!(&#args[#i])
         } else {
-            quote!(__args[#i])
+            quote!(#args[#i])
         };
-        let span = p.stored.span();
+        let span = stored.span();
         match p.read {
-            Read::Str => quote_spanned!(span=> let #ident: &str = #pv::arg_str(#arg)?;),
-            Read::Slice => quote_spanned!(span=> let #ident = #pv::arg_ref::<#stored>(#arg)?.as_slice();),
-            Read::Ref => quote_spanned!(span=> let #ident: &#stored = #pv::arg_ref::<#stored>(#arg)?;),
-            Read::Clone => quote_spanned!(span=> let #ident: #stored = #pv::arg_clone::<#stored>(#arg)?;),
+            Read::Str => quote_spanned!(span=> let #var: &str = #pv::arg_str(#arg)?;),
+            Read::Slice => quote_spanned!(span=> let #var = #pv::arg_ref::<#stored>(#arg)?.as_slice();),
+            Read::Ref => quote_spanned!(span=> let #var: &#stored = #pv::arg_ref::<#stored>(#arg)?;),
+            Read::Clone => quote_spanned!(span=> let #var: #stored = #pv::arg_clone::<#stored>(#arg)?;),
         }
     });
-    let reads: Vec<TokenStream> = reads.collect();
-    let call_args = params.iter().map(|p| &p.ident);
     let awaited = if is_async { quote!(.await) } else { quote!() };
-    let call = if fallible {
-        quote!(#fn_ident(#(#call_args),*)#awaited.map_err(#pv::box_err)?)
+    let call = if sig.fallible {
+        quote!(#fn_ident(#(#vars),*)#awaited.map_err(#pv::box_err)?)
     } else {
-        quote!(#fn_ident(#(#call_args),*)#awaited)
+        quote!(#fn_ident(#(#vars),*)#awaited)
     };
     let wrap = if outputs.len() == 1 {
-        quote!(#pv::NodeOutputs::from_iter([#pv::Value::new(__out)]))
+        quote!(#pv::NodeOutputs::from_iter([#pv::Value::new(#out)]))
     } else {
-        let parts: Vec<_> = (0..outputs.len()).map(|i| format_ident!("__out{}", i)).collect();
+        let parts: Vec<Ident> = (0..outputs.len()).map(|i| local(&format!("__out{i}"))).collect();
         quote!({
-            let (#(#parts,)*) = __out;
+            let (#(#parts,)*) = #out;
             #pv::NodeOutputs::from_iter([#(#pv::Value::new(#parts)),*])
         })
     };
+
     // The columnar kernel: a glue closure taking what a lifted loop reads from Arrow
     // arrays (`&str` borrowed, other values owned), probed at compile time.
     let kernel = if let Some(batch) = &opts.batch {
@@ -349,40 +394,36 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
         quote! {
             #pv::batch_kernel(
                 ::std::vec![#(<#output_types as #pv::Columnar>::data_type()),*],
-                |__batch| #batch(__batch),
+                |#batch_args| #batch(#batch_args),
             )
         }
     } else if is_async {
         quote!(::std::option::Option::None)
     } else {
-        let kinds = params.iter().map(|p| {
+        let kinds = sig.params.iter().map(|p| {
             let stored = &p.stored;
             match p.read {
                 Read::Str => quote!(#pv::Str),
                 _ => quote!(#pv::Own<#stored>),
             }
         });
-        let glue_params = params.iter().map(|p| {
-            let ident = &p.ident;
+        let glue_params = sig.params.iter().zip(&vars).map(|(p, var)| {
             let stored = &p.stored;
             match p.read {
-                Read::Str => quote!(#ident: &str),
-                _ => quote!(#ident: #stored),
+                Read::Str => quote!(#var: &str),
+                _ => quote!(#var: #stored),
             }
         });
-        let glue_args = params.iter().map(|p| {
-            let ident = &p.ident;
-            match p.read {
-                Read::Str | Read::Clone => quote!(#ident),
-                Read::Ref | Read::Slice => quote!(&#ident),
-            }
+        let glue_args = sig.params.iter().zip(&vars).map(|(p, var)| match p.read {
+            Read::Str | Read::Clone => quote!(#var),
+            Read::Ref | Read::Slice => quote!(&#var),
         });
         let outs = if outputs.len() == 1 {
             quote!(#pv::One<#value_ty>)
         } else {
             quote!(#pv::Many<(#(#output_types,)*)>)
         };
-        let glue_call = if fallible {
+        let glue_call = if sig.fallible {
             quote!(#fn_ident(#(#glue_args),*).map_err(#pv::box_err))
         } else {
             quote!(::std::result::Result::Ok(#fn_ident(#(#glue_args),*)))
@@ -394,6 +435,7 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
             .kernel()
         }
     };
+
     let spec = quote! {
         #pv::NodeSpec {
             name: #node_name,
@@ -406,34 +448,40 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
             kernel: #kernel,
         }
     };
-    let result = quote!(::std::result::Result<#pv::NodeOutputs, #pv::BoxError>);
     let make = if is_async {
         quote! {
-            #pv::async_node(#spec, |__args: ::std::vec::Vec<#pv::Value>| -> #pv::BoxFuture {
+            #pv::async_node(#spec, |#args: ::std::vec::Vec<#pv::Value>| -> #pv::BoxFuture {
                 ::std::boxed::Box::pin(async move {
                     #(#reads)*
-                    let __out = #call;
+                    let #out = #call;
                     ::std::result::Result::Ok(#wrap)
                 })
             })
         }
     } else {
         quote! {
-            #pv::sync_node(#spec, |__args: &[&#pv::Value]| -> #result {
+            #pv::sync_node(#spec, |#args: &[&#pv::Value]| -> ::std::result::Result<#pv::NodeOutputs, #pv::BoxError> {
                 #(#reads)*
-                let __out = #call;
+                let #out = #call;
                 ::std::result::Result::Ok(#wrap)
             })
         }
     };
-    let doc = format!("The pipeline node of [`{fn_name}`](fn@{fn_ident}): call `{fn_ident}::node()`.");
-    Ok(quote! {
-        #func
 
+    let vis = &func.vis;
+    // A `#[cfg]` written after `#[node]` reaches the macro: the node follows the function.
+    let cfgs = func.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    let cfgs = quote!(#(#cfgs)*);
+    let doc = format!("The pipeline node of [`{fn_name}`](fn@{fn_ident}): call `{fn_ident}::node()`.");
+    quote! {
+        #item
+
+        #cfgs
         #[allow(non_camel_case_types)]
         #[doc = #doc]
         #vis struct #fn_ident {}
 
+        #cfgs
         impl #fn_ident {
             /// Returns this function as a pipeline node.
             #[allow(clippy::needless_borrow)]
@@ -443,37 +491,47 @@ fn expand_fn(attr: TokenStream, func: &ItemFn) -> Result<TokenStream, syn::Error
                 #make
             }
         }
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// An expansion as a string, tokens separated by spaces.
     fn expand_str(attr: TokenStream, item: TokenStream) -> String {
         expand(attr, item).to_string()
     }
 
     /// The messages of the `compile_error!`s in an expansion.
     fn errors_of(attr: TokenStream, item: TokenStream) -> Vec<String> {
-        let out = expand_str(attr, item);
-        out.split("compile_error !")
-            .skip(1)
-            .map(|rest| {
-                let start = rest.find('"').expect("a message") + 1;
-                let end = rest[start..]
-                    .find("\" }")
-                    .or_else(|| rest[start..].find("\")"))
-                    .expect("end")
-                    + start;
-                rest[start..end].replace("\\\"", "\"")
+        let tokens: Vec<TokenTree> = expand(attr, item).into_iter().collect();
+        tokens
+            .windows(3)
+            .filter_map(|w| match w {
+                [TokenTree::Ident(i), TokenTree::Punct(bang), TokenTree::Group(g)]
+                    if i == "compile_error" && bang.as_char() == '!' =>
+                {
+                    Some(syn::parse2::<LitStr>(g.stream()).expect("a message").value())
+                }
+                _ => None,
             })
             .collect()
     }
 
-    fn hash_of(out: &str) -> String {
+    /// The `code_hash` of an expansion.
+    fn hash_of(attr: &str, item: &str) -> String {
+        let out = expand_str(attr.parse().unwrap(), item.parse().unwrap());
         let at = out.find("code_hash :").expect("a hash");
         out[at..].split('"').nth(1).expect("quoted").to_string()
+    }
+
+    fn simple_fn() -> TokenStream {
+        quote!(
+            fn f(a: i64) -> i64 {
+                a
+            }
+        )
     }
 
     #[test]
@@ -488,28 +546,81 @@ mod tests {
         );
         assert!(out.starts_with("pub fn clean_text"), "{out}");
         assert!(out.contains("pub struct clean_text { }"), "{out}");
+        assert!(out.contains("impl clean_text {"), "{out}");
         assert!(out.contains("pub fn node () -> :: hypernodes :: Node"), "{out}");
+        assert!(out.contains(":: hypernodes :: __private :: sync_node"), "{out}");
         assert!(
-            out.contains("let passage : & str = :: hypernodes :: __private :: arg_str (__args [0usize]) ?"),
+            out.contains("let __arg0 : & str = :: hypernodes :: __private :: arg_str (__args [0usize]) ?"),
             "{out}"
         );
         assert!(
             out.contains(
-                "let n : & Vec < i64 > = :: hypernodes :: __private :: arg_ref :: < Vec < i64 > > (__args [1usize]) ?"
+                "let __arg1 : & Vec < i64 > = :: hypernodes :: __private :: arg_ref :: < Vec < i64 > > (__args [1usize]) ?"
             ),
             "{out}"
         );
         assert!(
-            out.contains("let k : i64 = :: hypernodes :: __private :: arg_clone :: < i64 > (__args [2usize]) ?"),
+            out.contains("let __arg2 : i64 = :: hypernodes :: __private :: arg_clone :: < i64 > (__args [2usize]) ?"),
             "{out}"
         );
-        assert!(out.contains("let s = :: hypernodes :: __private :: arg_ref :: < :: std :: vec :: Vec < u8 > > (__args [3usize]) ? . as_slice ()"), "{out}");
+        assert!(
+            out.contains(
+                "let __arg3 = :: hypernodes :: __private :: arg_ref :: < :: std :: vec :: Vec < u8 > > (__args [3usize]) ? . as_slice ()"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("let __out = clean_text (__arg0 , __arg1 , __arg2 , __arg3) ;"),
+            "{out}"
+        );
         assert!(
             out.contains("params : & [\"passage\" , \"n\" , \"k\" , \"s\"]"),
             "{out}"
         );
+        assert!(
+            out.contains("TypeProbe :: < :: std :: string :: String > :: new ()) . type_info () , (&& :: hypernodes :: __private :: TypeProbe :: < Vec < i64 > >"),
+            "{out}"
+        );
         assert!(out.contains("outputs : & [\"cleaned_text\"]"), "{out}");
+        assert!(out.contains("name : \"clean_text\""), "{out}");
         assert!(out.contains("cache : true"), "{out}");
+        assert!(
+            out.contains("NodeOutputs :: from_iter ([:: hypernodes :: __private :: Value :: new (__out)])"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn lifetimes_become_static_and_raw_names_lose_their_prefix() {
+        let out = expand_str(
+            quote!(),
+            quote!(
+                fn r#match<'a>(r#type: &'a str, item: &'a Item<'a>, text: Cow<'a, str>) -> Cow<'a, str> {
+                    text
+                }
+            ),
+        );
+        let node = &out[out.find("struct r#match").expect("the struct")..];
+        assert!(!node.contains("'a"), "{node}");
+        assert!(node.contains("params : & [\"type\" , \"item\" , \"text\"]"), "{node}");
+        assert!(node.contains("outputs : & [\"match\"]"), "{node}");
+        assert!(node.contains("arg_str (__args [0usize])"), "{node}");
+        assert!(
+            node.contains("arg_ref :: < Item < 'static > > (__args [1usize])"),
+            "{node}"
+        );
+        assert!(
+            node.contains("arg_clone :: < Cow < 'static , str > > (__args [2usize])"),
+            "{node}"
+        );
+        assert!(
+            node.contains("TypeProbe :: < Cow < 'static , str > > :: new ()"),
+            "{node}"
+        );
+        assert!(
+            node.contains("let __out = r#match (__arg0 , __arg1 , __arg2)"),
+            "{node}"
+        );
     }
 
     #[test]
@@ -517,7 +628,7 @@ mod tests {
         let out = expand_str(
             quote!(cache = false, name = "renamed"),
             quote!(
-                fn shout(t: String) -> String {
+                pub(crate) fn shout(t: String) -> String {
                     t
                 }
             ),
@@ -525,6 +636,8 @@ mod tests {
         assert!(out.contains("outputs : & [\"shout\"]"), "{out}");
         assert!(out.contains("name : \"renamed\""), "{out}");
         assert!(out.contains("cache : false"), "{out}");
+        assert!(out.contains("pub (crate) struct shout { }"), "{out}");
+        assert!(out.contains("pub (crate) fn node ()"), "{out}");
     }
 
     #[test]
@@ -537,7 +650,12 @@ mod tests {
                 }
             ),
         );
+        assert!(out.contains("outputs : & [\"q\" , \"r\"]"), "{out}");
         assert!(out.contains("let (__out0 , __out1 ,) = __out"), "{out}");
+        assert!(
+            out.contains("from_iter ([:: hypernodes :: __private :: Value :: new (__out0) , :: hypernodes :: __private :: Value :: new (__out1)])"),
+            "{out}"
+        );
         assert!(
             out.contains("TypeProbe :: < i64 > :: new ()) . type_info () , (&& :: hypernodes :: __private :: TypeProbe :: < u8 > :: new ()) . type_info ()"),
             "{out}"
@@ -547,7 +665,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("map_err (:: hypernodes :: __private :: box_err) ?"),
+            out.contains("let __out = divmod (__arg0 , __arg1) . map_err (:: hypernodes :: __private :: box_err) ?"),
             "{out}"
         );
     }
@@ -557,197 +675,295 @@ mod tests {
         let out = expand_str(
             quote!(),
             quote!(
-                async fn wait(x: i64) -> i64 {
-                    x
+                async fn fetch(url: &str) -> std::io::Result<String> {
+                    Ok(url.to_owned())
                 }
             ),
         );
-        assert!(out.contains("async_node"), "{out}");
-        assert!(out.contains("arg_clone :: < i64 > (& __args [0usize])"), "{out}");
-        assert!(out.contains("wait (x) . await"), "{out}");
+        assert!(out.contains(":: hypernodes :: __private :: async_node"), "{out}");
+        assert!(
+            out.contains("| __args : :: std :: vec :: Vec < :: hypernodes :: __private :: Value > | -> :: hypernodes :: __private :: BoxFuture"),
+            "{out}"
+        );
+        assert!(out.contains(":: std :: boxed :: Box :: pin (async move {"), "{out}");
+        assert!(
+            out.contains("let __arg0 : & str = :: hypernodes :: __private :: arg_str (& __args [0usize]) ?"),
+            "{out}"
+        );
+        assert!(
+            out.contains("fetch (__arg0) . await . map_err (:: hypernodes :: __private :: box_err) ?"),
+            "{out}"
+        );
+        assert!(out.contains("TypeProbe :: < String >"), "{out}");
+        assert!(out.contains("kernel : :: std :: option :: Option :: None"), "{out}");
+    }
+
+    #[test]
+    fn a_batch_option_gives_a_batch_kernel() {
+        let out = expand_str(
+            quote!(batch = kernels::scale),
+            quote!(
+                fn scale(x: f64) -> f64 {
+                    x * 2.0
+                }
+            ),
+        );
+        assert!(
+            out.contains("kernel : :: hypernodes :: __private :: batch_kernel (:: std :: vec ! [< f64 as :: hypernodes :: __private :: Columnar > :: data_type ()] , | __batch | kernels :: scale (__batch) ,)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn cfg_attributes_apply_to_the_node_too() {
+        let out = expand_str(
+            quote!(),
+            quote!(
+                #[cfg(feature = "extra")]
+                fn f(a: i64) -> i64 {
+                    a
+                }
+            ),
+        );
+        assert!(
+            out.contains("# [cfg (feature = \"extra\")] # [allow (non_camel_case_types)]"),
+            "{out}"
+        );
+        assert!(out.contains("# [cfg (feature = \"extra\")] impl f"), "{out}");
     }
 
     #[test]
     fn option_errors() {
         assert_eq!(
-            errors_of(
-                quote!(outptu = "x"),
-                quote!(
-                    fn f(a: i64) -> i64 {
-                        a
-                    }
-                )
-            ),
+            errors_of(quote!(outptu = "x"), simple_fn()),
             ["unknown #[node] option `outptu`; valid options: output, name, cache, version, batch"]
         );
         assert_eq!(
-            errors_of(
-                quote!(output = "x", output = "y"),
-                quote!(
-                    fn f(a: i64) -> i64 {
-                        a
-                    }
-                )
-            ),
+            errors_of(quote!(output = "x", output = "y"), simple_fn()),
             ["duplicate #[node] option `output`"]
         );
         assert_eq!(
             errors_of(
-                quote!(output = ("x", "x")),
-                quote!(
-                    fn f(a: i64) -> (i64, i64) {
-                        (a, a)
-                    }
-                )
-            ),
-            ["#[node] output `x` is named twice"]
-        );
-        assert_eq!(
-            errors_of(
-                quote!(output = ""),
-                quote!(
-                    fn f(a: i64) -> i64 {
-                        a
-                    }
-                )
-            ),
-            ["#[node] output names cannot be empty"]
-        );
-    }
-
-    #[test]
-    fn signature_errors_are_all_reported() {
-        assert_eq!(
-            errors_of(
-                quote!(),
-                quote!(
-                    fn f(a: i64) {}
-                )
-            ),
-            ["a node must return a value: add a return type"]
-        );
-        assert_eq!(
-            errors_of(
-                quote!(output = ("q", "r")),
-                quote!(
-                    fn f(a: i64) -> i64 {
-                        a
-                    }
-                )
-            ),
-            ["node declares 2 outputs (q, r) but returns `i64`; return a tuple of 2 values"]
-        );
-        assert_eq!(
-            errors_of(
-                quote!(output = ("q", "r")),
+                quote!(output = ("x", "y", "x")),
                 quote!(
                     fn f(a: i64) -> (i64, i64, i64) {
                         (a, a, a)
                     }
                 )
             ),
-            ["node declares 2 outputs (q, r) but returns `(i64 , i64 , i64)`; return a tuple of 2 values"]
+            ["#[node] output `x` is named twice"]
         );
         assert_eq!(
+            errors_of(quote!(output = ""), simple_fn()),
+            ["#[node] output names cannot be empty"]
+        );
+        assert_eq!(
+            errors_of(quote!(output = ()), simple_fn()),
+            ["#[node] needs at least one output name"]
+        );
+        assert_eq!(
+            errors_of(quote!(name = ""), simple_fn()),
+            ["#[node] name cannot be empty"]
+        );
+        assert_eq!(
+            errors_of(quote!(cache = "no"), simple_fn()),
+            ["expected boolean literal"]
+        );
+    }
+
+    #[test]
+    fn every_bad_option_is_reported_at_once() {
+        assert_eq!(
             errors_of(
-                quote!(),
-                quote!(
-                    fn f<T: Clone>(a: &mut i64, (b, c): (i64, i64)) -> i64 {
-                        1
-                    }
-                )
+                quote!(a::b = 1, cache = false, cache = true, output = 5, version = "2"),
+                simple_fn()
             ),
             [
-                "#[node] functions cannot be generic: a node's types must be concrete",
-                "#[node] parameters cannot be `&mut`: inputs are shared between nodes",
-                "#[node] parameters must be plain names (the name is the input it reads), not patterns",
+                "unknown #[node] option `a::b`; valid options: output, name, cache, version, batch",
+                "duplicate #[node] option `cache`",
+                "expected string literal",
             ]
         );
-        assert_eq!(
-            errors_of(
+    }
+
+    #[test]
+    fn signature_errors() {
+        let cases = [
+            (
+                quote!(),
+                quote!(
+                    fn f(a: i64) {}
+                ),
+                "a node must return a value: add a return type",
+            ),
+            (
+                quote!(output = ("q", "r")),
+                simple_fn(),
+                "node declares 2 outputs (q, r) but returns `i64`; return a tuple of 2 values",
+            ),
+            (
+                quote!(output = ("q", "r")),
+                quote!(
+                    fn f(a: i64) -> Result<(i64, Vec<u8>, i64), E> {
+                        todo!()
+                    }
+                ),
+                "node declares 2 outputs (q, r) but returns `(i64, Vec<u8>, i64)`; return a tuple of 2 values",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f(a: &mut i64) -> i64 {
+                        1
+                    }
+                ),
+                "#[node] parameters cannot be `&mut`: inputs are shared between nodes",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f((a, b): (i64, i64)) -> i64 {
+                        a
+                    }
+                ),
+                "#[node] parameters must be plain names (the name is the input it reads), not patterns",
+            ),
+            (
                 quote!(),
                 quote!(
                     fn f(&self) -> i64 {
                         1
                     }
-                )
+                ),
+                "#[node] goes on a free function: `self` parameters are not supported",
             ),
-            ["#[node] goes on a free function: `self` parameters are not supported"]
-        );
-        assert_eq!(
-            errors_of(
+            (
+                quote!(),
+                quote!(
+                    fn f<T: Clone>(a: T) -> i64 {
+                        1
+                    }
+                ),
+                "#[node] functions cannot be generic: a node's types must be concrete",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f<const N: usize>(a: [u8; N]) -> i64 {
+                        1
+                    }
+                ),
+                "#[node] functions cannot be generic: a node's types must be concrete",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f(x: &impl Clone) -> i64 {
+                        1
+                    }
+                ),
+                "#[node] parameters need concrete types, not `impl Trait`",
+            ),
+            (
+                quote!(),
+                quote!(
+                    unsafe fn f(a: i64) -> i64 {
+                        a
+                    }
+                ),
+                "#[node] functions cannot be `unsafe`: the node calls them from safe code",
+            ),
+            (
+                quote!(),
+                quote!(
+                    unsafe extern "C" fn f(a: i64, ...) -> i64 {
+                        a
+                    }
+                ),
+                "#[node] functions cannot be variadic",
+            ),
+            (
                 quote!(),
                 quote!(
                     struct S;
-                )
+                ),
+                "#[node] goes on a free function",
             ),
-            ["#[node] goes on a free function"]
-        );
-        assert_eq!(
-            errors_of(
+            (
                 quote!(),
                 quote!(
-                    fn f(x: impl Clone) -> i64 {
-                        1
-                    }
+                    impl S {}
+                ),
+                "#[node] goes on a free function",
+            ),
+        ];
+        for (attr, item, expected) in cases {
+            let errors = errors_of(attr, item.clone());
+            assert!(errors.iter().any(|e| e == expected), "{item}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn every_signature_error_is_reported_at_once() {
+        assert_eq!(
+            errors_of(
+                quote!(output = ("x", "x"), nope = 1),
+                quote!(
+                    fn f<T>(a: &mut i64, (b, c): (i64, i64)) {}
                 )
             ),
-            ["#[node] parameters need concrete types, not `impl Trait`"]
+            [
+                "unknown #[node] option `nope`; valid options: output, name, cache, version, batch",
+                "#[node] functions cannot be generic: a node's types must be concrete",
+                "#[node] parameters cannot be `&mut`: inputs are shared between nodes",
+                "#[node] parameters must be plain names (the name is the input it reads), not patterns",
+                "#[node] output `x` is named twice",
+                "a node must return a value: add a return type",
+            ]
         );
     }
 
     #[test]
-    fn on_error_the_function_is_still_emitted() {
-        let out = expand_str(
-            quote!(bogus = 1),
-            quote!(
-                fn keep_me(a: i64) -> i64 {
-                    a
-                }
-            ),
+    fn on_error_only_the_function_and_the_errors_are_emitted() {
+        let item = quote!(
+            fn keep_me(a: i64) -> i64 {
+                a
+            }
         );
-        assert!(out.starts_with("fn keep_me"), "{out}");
+        let out = expand_str(quote!(bogus = 1), item.clone());
+        let item = item.to_string();
+        assert!(out.starts_with(&item), "{out}");
+        assert!(
+            out[item.len()..].trim_start().starts_with(":: core :: compile_error !"),
+            "{out}"
+        );
         assert!(!out.contains("struct keep_me"), "{out}");
     }
 
     #[test]
-    fn code_hash_follows_tokens_and_version() {
-        let a = hash_of(&expand_str(
-            quote!(),
-            quote!(
-                fn f(a: i64) -> i64 {
-                    a + 1
-                }
-            ),
-        ));
-        let spaced = hash_of(&expand_str(
-            quote!(),
-            quote!(
-                fn f(a: i64) -> i64 {
-                    a + 1
-                }
-            ),
-        ));
-        let versioned = hash_of(&expand_str(
-            quote!(version = "2"),
-            quote!(
-                fn f(a: i64) -> i64 {
-                    a + 1
-                }
-            ),
-        ));
-        let body = hash_of(&expand_str(
-            quote!(),
-            quote!(
-                fn f(a: i64) -> i64 {
-                    a + 2
-                }
-            ),
-        ));
-        assert_eq!(a.len(), 64);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(a, spaced);
-        assert_ne!(a, versioned);
-        assert_ne!(a, body);
+    fn code_hash_follows_tokens_version_and_options() {
+        let item = "fn f(a: i64) -> i64 { a + 1 }";
+        let base = hash_of("", item);
+        assert_eq!(base.len(), 64);
+        assert!(
+            base.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{base}"
+        );
+        // Same tokens: same hash.
+        let respaced = "fn   f(\n    a:i64\n) -> i64 {\n    // one more\n    a+1 /* than a */\n}";
+        assert_eq!(hash_of("", respaced), base);
+        assert_eq!(hash_of("cache = false", item), base);
+        // Anything that changes the meaning: another hash.
+        let others = [
+            hash_of("version = \"2\"", item),
+            hash_of("", "fn f(a: i64) -> i64 { a + 2 }"),
+            hash_of("", "/// Docs are attributes.\nfn f(a: i64) -> i64 { a + 1 }"),
+            hash_of("output = \"g\"", item),
+            hash_of("name = \"g\"", item),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(*other, base, "case {i}");
+            assert!(others[..i].iter().all(|o| o != other), "case {i}");
+        }
     }
 }
