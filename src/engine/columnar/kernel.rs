@@ -247,6 +247,13 @@ pub trait Outs: 'static {
     fn append_null(b: &mut Self::Builders);
     /// The arrays.
     fn finish(b: Self::Builders) -> Vec<ArrayRef>;
+    /// The arrays of the values of `iter` (about `len`, none null).
+    #[inline]
+    fn collect(iter: impl Iterator<Item = Self::Value>, len: usize) -> Vec<ArrayRef> {
+        let mut b = Self::builders(len);
+        iter.for_each(|v| Self::append(&mut b, &v));
+        Self::finish(b)
+    }
 }
 
 /// A single output.
@@ -272,6 +279,10 @@ impl<R: Columnar> Outs for One<R> {
     }
     fn finish(b: Self::Builders) -> Vec<ArrayRef> {
         vec![R::finish(b)]
+    }
+    #[inline]
+    fn collect(iter: impl Iterator<Item = R>, len: usize) -> Vec<ArrayRef> {
+        vec![R::collect(iter, len)]
     }
 }
 
@@ -390,12 +401,31 @@ macro_rules! kernel_arity {
                         let $m = if $a.len() == rows { usize::MAX } else { 0 };
                     )*
                     let any_nulls = false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.null_count() > 0))*;
-                    let mut out = O::builders(rows);
                     let current = Cell::new(0_usize);
-                    let run = catch_unwind(AssertUnwindSafe(|| -> Result<(), RowError> {
+                    let run = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<ArrayRef>, RowError> {
+                        if !any_nulls {
+                            // Every row is called: collect straight from the calls.
+                            let mut failed = None;
+                            let values = (0..rows).map_while(|row| {
+                                current.set(row);
+                                match f($($p::get($a, row & $m)),*) {
+                                    Ok(v) => Some(v),
+                                    Err(e) => {
+                                        failed = Some(RowError { row, kind: RowErrorKind::Failed(e) });
+                                        None
+                                    }
+                                }
+                            });
+                            let arrays = O::collect(values, rows);
+                            return match failed {
+                                Some(e) => Err(e),
+                                None => Ok(arrays),
+                            };
+                        }
+                        let mut out = O::builders(rows);
                         for row in 0..rows {
                             current.set(row);
-                            if any_nulls && (false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.is_null(row & $m)))*) {
+                            if false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.is_null(row & $m)))* {
                                 O::append_null(&mut out);
                                 continue;
                             }
@@ -404,11 +434,10 @@ macro_rules! kernel_arity {
                                 Err(e) => return Err(RowError { row, kind: RowErrorKind::Failed(e) }),
                             }
                         }
-                        Ok(())
+                        Ok(O::finish(out))
                     }));
                     match run {
-                        Ok(Ok(())) => Ok(O::finish(out)),
-                        Ok(Err(e)) => Err(e),
+                        Ok(result) => result,
                         Err(panic) => Err(RowError { row: current.get(), kind: RowErrorKind::Panicked(panic_message(panic)) }),
                     }
                 };

@@ -697,7 +697,14 @@ impl<'p> Run<'p> {
         // The inner columns: flattened lists, and the outer columns repeated per item.
         let mut cols = HashMap::new();
         for ((m, ct, list), index) in lists.iter().zip(&child_index) {
-            let values = take(list.values().as_ref(), &UInt32Array::from(index.clone()), None).map_err(df_arrow)?;
+            // Zip visits each list's items in order: its child values, sliced, copy nothing.
+            let offsets = list.value_offsets();
+            let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+            let values = if nested.mode() == MapMode::Zip && last - first == rows {
+                list.values().slice(first, rows)
+            } else {
+                take(list.values().as_ref(), &UInt32Array::from(index.clone()), None).map_err(df_arrow)?
+            };
             cols.insert(m.to_string(), Col::Arrow(values, Conv::Leaf(ct)));
         }
         for (k, inner_name) in nested.inner_params().iter().enumerate() {

@@ -44,6 +44,15 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     fn append_null(builder: &mut Self::Builder);
     /// The array built.
     fn finish(builder: Self::Builder) -> ArrayRef;
+
+    /// An array of the values of `iter` (about `len` of them, none null). The lifted
+    /// loop's fast path; primitives collect straight into their value buffer.
+    #[inline]
+    fn collect(iter: impl Iterator<Item = Self>, len: usize) -> ArrayRef {
+        let mut b = Self::builder(len);
+        iter.for_each(|v| Self::append(&mut b, &v));
+        Self::finish(b)
+    }
 }
 
 /// Collects primitive values and their validity (materialized only once a null appears).
@@ -101,6 +110,12 @@ macro_rules! primitive {
             fn finish(mut builder: Self::Builder) -> ArrayRef {
                 let nulls = builder.nulls.finish();
                 Arc::new(PrimitiveArray::<$arrow>::new(ScalarBuffer::from(builder.values), nulls))
+            }
+            #[inline]
+            fn collect(iter: impl Iterator<Item = Self>, len: usize) -> ArrayRef {
+                let mut values = Vec::with_capacity(len);
+                values.extend(iter.map(|v| v as <$arrow as ArrowPrimitiveType>::Native));
+                Arc::new(PrimitiveArray::<$arrow>::new(ScalarBuffer::from(values), None))
             }
         }
     )*};
