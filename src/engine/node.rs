@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::map::MapPlan;
-use crate::node::{InvokeArgs, Node, NodeKind};
+use crate::node::{InvokeArgs, Node, NodeKind, NodeOutputs};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
 use crate::value::{TypeInfo, Value};
@@ -194,33 +194,52 @@ impl<'p> Program<'p> {
 
     fn exec(&self, engine: &dyn Engine, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
         for step in &self.steps {
-            let args: SmallVec<[&Value; 4]> = step
-                .args
-                .iter()
-                .map(|&s| slots[s].as_ref().expect("inputs and earlier outputs are filled"))
-                .collect();
+            let mut args: SmallVec<[&Value; 4]> = SmallVec::new();
+            for &s in &step.args {
+                args.push(slots[s].as_ref().expect("inputs and earlier outputs are filled"));
+            }
             let out = call_node(engine, step.node, step.keep, &args, item)?;
             drop(args);
-            for (slot, value) in step.outs.iter().zip(out) {
-                if let (Some(slot), Some(value)) = (slot, value) {
-                    slots[*slot] = Some(value);
+            out.for_each(|k, value| {
+                if let Some(slot) = step.outs[k] {
+                    slots[slot] = Some(value);
                 }
-            }
+            });
         }
         Ok(())
     }
 }
 
+/// What one call of a node produced: every output of a function node, or the kept
+/// outputs of a nested pipeline.
+pub(crate) enum Produced {
+    Func(NodeOutputs),
+    Nested(Vec<Option<Value>>),
+}
+
+impl Produced {
+    /// Calls `f(k, value)` for each output `k` produced.
+    pub(crate) fn for_each(self, mut f: impl FnMut(usize, Value)) {
+        match self {
+            Produced::Func(out) => out.into_iter().enumerate().for_each(|(k, v)| f(k, v)),
+            Produced::Nested(out) => out
+                .into_iter()
+                .enumerate()
+                .for_each(|(k, v)| v.into_iter().for_each(|v| f(k, v))),
+        }
+    }
+}
+
 /// Calls one node on one item: a function node (its error or panic named with the node
 /// and item, its results checked against its declared outputs) or a nested pipeline
-/// (run on `engine` unless it has its own). Outputs not flagged in `keep` may be `None`.
+/// (run on `engine` unless it has its own), which produces only the outputs in `keep`.
 pub(crate) fn call_node(
     engine: &dyn Engine,
     node: &Node,
     keep: &[bool],
     args: &[&Value],
     item: Option<usize>,
-) -> Result<SmallVec<[Option<Value>; 2]>> {
+) -> Result<Produced> {
     let failed = |source| Error::NodeFailed {
         node: node.name().into(),
         item,
@@ -254,13 +273,11 @@ pub(crate) fn call_node(
                     ));
                 }
             }
-            Ok(out.into_iter().map(Some).collect())
+            Ok(Produced::Func(out))
         }
-        NodeKind::Nested(nested) => Ok(nested
-            .call(engine, args, keep)
-            .map_err(|e| failed(Box::new(e)))?
-            .into_iter()
-            .collect()),
+        NodeKind::Nested(nested) => Ok(Produced::Nested(
+            nested.call(engine, args, keep).map_err(|e| failed(Box::new(e)))?,
+        )),
     }
 }
 

@@ -838,11 +838,10 @@ impl<'p> Run<'p> {
             let args: Vec<Value> = names.iter().map(|n| self.value_at(n, 0)).collect::<Result<_>>()?;
             let refs: Vec<&Value> = args.iter().collect();
             let out = call_node(self.engine, node, keep, &refs, None)?;
-            for (p, v) in node.outputs().iter().zip(out) {
-                if let Some(v) = v {
-                    self.cols.insert(p.name().to_string(), Col::Const(v));
-                }
-            }
+            let ports = node.outputs();
+            out.for_each(|k, v| {
+                self.cols.insert(ports[k].name().to_string(), Col::Const(v));
+            });
             return Ok(());
         }
         let mut builders = node
@@ -869,11 +868,17 @@ impl<'p> Run<'p> {
             let out = call_node(self.engine, node, keep, &refs, item(row))?;
             drop(refs);
             drop(args);
-            for (b, v) in builders.iter_mut().zip(out) {
-                if let (Some(b), Some(v)) = (b, v) {
-                    b.push(v)
-                        .map_err(|_| Error::Internal(format!("an output of '{}' is still shared", node.name())))?;
+            let mut shared = false;
+            out.for_each(|k, v| {
+                if let Some(b) = &mut builders[k] {
+                    shared |= b.push(v).is_err();
                 }
+            });
+            if shared {
+                return Err(Error::Internal(format!(
+                    "an output of '{}' is still shared",
+                    node.name()
+                )));
             }
         }
         for ((p, b), &k) in node.outputs().iter().zip(builders).zip(keep) {
