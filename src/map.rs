@@ -52,6 +52,32 @@ impl fmt::Display for MapMode {
     }
 }
 
+impl MapMode {
+    /// Calls `f(k, j)` for each of `lists` lists (list `k` of length `len(k)`) with the
+    /// index `j` of its element that item `item` reads: zip reads element `item` of every
+    /// list; product counts in mixed radix, the last list fastest, so the first list is
+    /// the outer loop.
+    #[inline]
+    pub(crate) fn for_each_element(
+        self,
+        lists: usize,
+        len: impl Fn(usize) -> usize,
+        item: usize,
+        mut f: impl FnMut(usize, usize),
+    ) {
+        match self {
+            MapMode::Zip => (0..lists).for_each(|k| f(k, item)),
+            MapMode::Product => {
+                let mut rest = item;
+                for k in (0..lists).rev() {
+                    f(k, rest % len(k));
+                    rest /= len(k);
+                }
+            }
+        }
+    }
+}
+
 /// A map mode given as [`MapMode`] or by name (`"zip"`, `"product"`).
 pub trait AsMapMode {
     /// The mode.
@@ -215,18 +241,8 @@ impl MapPlan {
     /// Calls `f(k, j)` for each mapped input `k` with the index `j` of its element that
     /// item `item` reads.
     #[inline]
-    pub fn for_each_element(&self, item: usize, mut f: impl FnMut(usize, usize)) {
-        match self.mode {
-            MapMode::Zip => (0..self.over.len()).for_each(|k| f(k, item)),
-            MapMode::Product => {
-                // Mixed radix, the last list fastest: the first list is the outer loop.
-                let mut rest = item;
-                for k in (0..self.over.len()).rev() {
-                    let len = self.over[k].len;
-                    f(k, rest % len);
-                    rest /= len;
-                }
-            }
-        }
+    pub fn for_each_element(&self, item: usize, f: impl FnMut(usize, usize)) {
+        self.mode
+            .for_each_element(self.over.len(), |k| self.over[k].len, item, f)
     }
 }

@@ -34,23 +34,20 @@ pub struct KernelArgs<'a> {
 /// Why a kernel call failed, and on which row.
 #[derive(Debug)]
 pub struct RowError {
-    /// The row (within the call's arrays) that failed.
-    pub row: usize,
+    /// The row (within the call's arrays) that failed; `None` when the whole call
+    /// failed (a batch implementation, or arguments that cannot be read).
+    pub row: Option<usize>,
     /// What happened.
     pub kind: RowErrorKind,
 }
 
-/// What made a row fail.
+/// What made a call fail.
 #[derive(Debug)]
 pub enum RowErrorKind {
     /// The function returned an error.
     Failed(BoxError),
     /// The function panicked, with this message.
     Panicked(String),
-    /// A batch implementation failed: no single row is to blame.
-    BatchFailed(BoxError),
-    /// A batch implementation panicked, with this message.
-    BatchPanicked(String),
     /// An argument array had another Arrow type than the parameter's.
     WrongType {
         /// The parameter position.
@@ -147,8 +144,8 @@ impl Kernel {
                     Ok(out) => out.map_err(batch_error)?,
                     Err(panic) => {
                         return Err(RowError {
-                            row: 0,
-                            kind: RowErrorKind::BatchPanicked(panic_message(panic)),
+                            row: None,
+                            kind: RowErrorKind::Panicked(panic_message(panic)),
                         })
                     }
                 };
@@ -355,8 +352,8 @@ impl<P, O, F> ViaNoKernel for &KernelProbe<P, O, F> {
 
 fn batch_error(e: BoxError) -> RowError {
     RowError {
-        row: 0,
-        kind: RowErrorKind::BatchFailed(e),
+        row: None,
+        kind: RowErrorKind::Failed(e),
     }
 }
 
@@ -374,7 +371,7 @@ where
 
 fn wrong_type<T: Columnar>(param: usize, array: &ArrayRef) -> RowError {
     RowError {
-        row: 0,
+        row: None,
         kind: RowErrorKind::WrongType {
             param,
             expected: T::data_type(),
@@ -411,7 +408,7 @@ macro_rules! kernel_arity {
                                 match f($($p::get($a, row & $m)),*) {
                                     Ok(v) => Some(v),
                                     Err(e) => {
-                                        failed = Some(RowError { row, kind: RowErrorKind::Failed(e) });
+                                        failed = Some(RowError { row: Some(row), kind: RowErrorKind::Failed(e) });
                                         None
                                     }
                                 }
@@ -431,14 +428,14 @@ macro_rules! kernel_arity {
                             }
                             match f($($p::get($a, row & $m)),*) {
                                 Ok(v) => O::append(&mut out, &v),
-                                Err(e) => return Err(RowError { row, kind: RowErrorKind::Failed(e) }),
+                                Err(e) => return Err(RowError { row: Some(row), kind: RowErrorKind::Failed(e) }),
                             }
                         }
                         Ok(O::finish(out))
                     }));
                     match run {
                         Ok(result) => result,
-                        Err(panic) => Err(RowError { row: current.get(), kind: RowErrorKind::Panicked(panic_message(panic)) }),
+                        Err(panic) => Err(RowError { row: Some(current.get()), kind: RowErrorKind::Panicked(panic_message(panic)) }),
                     }
                 };
                 Some(Box::new(Kernel { outputs: O::data_types(), imp: Imp::Lifted(Box::new(call)) }))
@@ -503,14 +500,14 @@ mod tests {
                 rows: 3,
             })
             .unwrap_err();
-        assert_eq!(err.row, 1);
+        assert_eq!(err.row, Some(1));
         assert!(matches!(err.kind, RowErrorKind::Failed(ref e) if e.to_string() == "two"));
         let k = kernel_of(
             (&&KernelProbe::<(Own<i64>,), One<i64>, _>::new(|x: i64| if x == 3 { panic!("three") } else { Ok(x) }))
                 .kernel(),
         );
         let err = k.call(&KernelArgs { args: &[xs], rows: 3 }).unwrap_err();
-        assert_eq!(err.row, 2);
+        assert_eq!(err.row, Some(2));
         assert!(matches!(err.kind, RowErrorKind::Panicked(ref m) if m == "three"));
     }
 

@@ -325,21 +325,19 @@ impl<'p> Run<'p> {
         let n = match rows {
             Rows::One => 1,
             Rows::Map(map) => {
-                for (k, mapped) in map.over().iter().enumerate() {
-                    let index = match map.mode() {
-                        MapMode::Zip => None,
-                        MapMode::Product => {
-                            let mut index = vec![0_u32; map.len()];
-                            for (item, slot) in index.iter_mut().enumerate() {
-                                map.for_each_element(item, |j, e| {
-                                    if j == k {
-                                        *slot = e as u32;
-                                    }
-                                });
-                            }
-                            Some(Arc::new(index))
-                        }
-                    };
+                // Zip reads element i of every list on row i; product needs an index.
+                let mut indices: Vec<Option<Vec<u32>>> = map
+                    .over()
+                    .iter()
+                    .map(|_| (map.mode() == MapMode::Product).then(|| Vec::with_capacity(map.len())))
+                    .collect();
+                if map.mode() == MapMode::Product {
+                    for item in 0..map.len() {
+                        map.for_each_element(item, |k, e| indices[k].as_mut().expect("product").push(e as u32));
+                    }
+                }
+                for (mapped, index) in map.over().iter().zip(indices) {
+                    let index = index.map(Arc::new);
                     let elem = map
                         .run_plan()
                         .pipeline()
@@ -672,18 +670,12 @@ impl<'p> Run<'p> {
             };
             for item in 0..count {
                 parent.push(row as u32);
-                let mut rest = item;
-                for k in (0..lists.len()).rev() {
-                    let j = match nested.mode() {
-                        MapMode::Zip => item,
-                        MapMode::Product => {
-                            let j = rest % lens[k];
-                            rest /= lens[k];
-                            j
-                        }
-                    };
-                    child_index[k].push(lists[k].2.value_offsets()[row] as u32 + j as u32);
-                }
+                nested.mode().for_each_element(
+                    lists.len(),
+                    |k| lens[k],
+                    item,
+                    |k, j| child_index[k].push(lists[k].2.value_offsets()[row] as u32 + j as u32),
+                );
             }
         }
         starts.push(parent.len());

@@ -124,17 +124,17 @@ impl ScalarUDFImpl for NodeUdf {
                 )?)))
             }
             Err(RowError { row, kind }) => {
-                let item = match first {
-                    1 => {
+                // The item of the failing row; a failure of the whole call names none.
+                let item = match (first, row) {
+                    (1, Some(row)) => {
                         let items = args.args[0].clone().into_array(1)?;
                         let items = items.as_primitive::<Int64Type>();
-                        items.value(if items.len() == 1 { 0 } else { row }) as usize
+                        Some(items.value(if items.len() == 1 { 0 } else { row }) as usize)
                     }
-                    _ => row,
+                    (_, row) => row,
                 };
                 let name = self.node.name().into();
-                let batch = matches!(kind, RowErrorKind::BatchFailed(_) | RowErrorKind::BatchPanicked(_));
-                let shown = self.is_map.then_some(item).filter(|_| !batch);
+                let shown = item.filter(|_| self.is_map);
                 let error = match kind {
                     RowErrorKind::Failed(source) => Error::NodeFailed {
                         node: name,
@@ -146,22 +146,12 @@ impl ScalarUDFImpl for NodeUdf {
                         item: shown,
                         message: message.into(),
                     },
-                    RowErrorKind::BatchFailed(source) => Error::NodeFailed {
-                        node: name,
-                        item: None,
-                        source,
-                    },
-                    RowErrorKind::BatchPanicked(message) => Error::NodePanicked {
-                        node: name,
-                        item: None,
-                        message: message.into(),
-                    },
                     RowErrorKind::WrongType { param, expected, found } => Error::Internal(format!(
                         "node '{}': argument {param} is {found}, expected {expected}",
                         self.node.name()
                     )),
                 };
-                Err(self.fail(item, error))
+                Err(self.fail(item.unwrap_or(0), error))
             }
         }
     }
