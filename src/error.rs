@@ -204,6 +204,39 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A pipeline file is malformed; the message names the node and says what is wrong.
+    #[error("{file}:{line}: {message}")]
+    Spec {
+        /// The pipeline file.
+        file: Box<str>,
+        /// The line (1-based) of the mistake, or of the node it is in.
+        line: usize,
+        /// What is wrong.
+        message: Box<str>,
+    },
+
+    /// A file or directory could not be read or written.
+    #[error("Cannot {action} '{path}': {source}")]
+    Io {
+        /// What was being done (`read`, `write`, `create`, ...).
+        action: &'static str,
+        /// The path.
+        path: Box<str>,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A data file cannot be used as it is (not Parquet, truncated, a column missing or
+    /// of the wrong type); the message says how.
+    #[error("{path}: {message}")]
+    Data {
+        /// The file.
+        path: Box<str>,
+        /// What is wrong with it.
+        message: Box<str>,
+    },
+
     /// A node, mapping or binding is malformed; the message says how.
     #[error("{0}")]
     Invalid(String),

@@ -46,15 +46,26 @@
 //! | [`error`] | [`Error`] and [`Result`] |
 #![deny(missing_docs)]
 
+// The `#[node]` macro names `::hypernodes`; this lets the crate use it too.
+extern crate self as hypernodes;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "parquet")]
+pub mod datagen;
 pub mod engine;
 pub mod error;
 mod graph;
 pub mod inputs;
+#[cfg(feature = "parquet")]
+pub mod io;
 pub mod map;
 pub mod nested;
 pub mod node;
 pub mod outputs;
 pub mod pipeline;
+#[cfg(feature = "parquet")]
+pub mod spec;
 pub mod value;
 
 #[cfg(feature = "columnar")]

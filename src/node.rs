@@ -247,6 +247,112 @@ impl Node {
     pub fn is_nested(&self) -> bool {
         matches!(self.kind, NodeKind::Nested(_))
     }
+
+    /// The same function under another name, with parameters and outputs renamed by
+    /// `(old, new)` pairs (names not listed keep theirs). The implementation, including
+    /// the columnar engine's kernel, is shared; the code hash covers the new names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "n")]
+    /// fn count_words(text: &str) -> usize { text.split_whitespace().count() }
+    ///
+    /// let node = count_words::node().renamed("words", &[("text", "passage")], &[("n", "word_count")])?;
+    /// assert_eq!(node.params()[0].name(), "passage");
+    /// let out = Pipeline::new([node]).run(&Inputs::new().with("passage", "a b c".to_string()))?;
+    /// assert_eq!(out.get::<usize>("word_count")?, 3);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for a nested pipeline (map its names with
+    /// [`AsNode`](crate::nested::AsNode) instead) or a name in `params` / `outputs` that
+    /// the node does not have.
+    pub fn renamed(&self, name: &str, params: &[(&str, &str)], outputs: &[(&str, &str)]) -> Result<Node> {
+        let NodeKind::Func(inner) = &self.kind else {
+            return Err(Error::Invalid(format!(
+                "Node '{}' is a nested pipeline: rename its inputs and outputs with its mappings",
+                self.name()
+            )));
+        };
+        let rename = |ports: &[Port], pairs: &[(&str, &str)], what: &str| -> Result<Vec<Port>> {
+            for (old, _) in pairs {
+                if !ports.iter().any(|p| p.name() == *old) {
+                    let names: Vec<&str> = ports.iter().map(Port::name).collect();
+                    return Err(Error::Invalid(format!(
+                        "Node '{}' has no {what} '{old}'; its {what}s are: {}",
+                        self.name(),
+                        names.join(", ")
+                    )));
+                }
+            }
+            Ok(ports
+                .iter()
+                .map(|p| match pairs.iter().find(|(old, _)| *old == p.name()) {
+                    Some((_, new)) => Port::new(*new, p.type_info()),
+                    None => p.clone(),
+                })
+                .collect())
+        };
+        let params = rename(inner.params(), params, "parameter")?;
+        let outputs = rename(inner.outputs(), outputs, "output")?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(inner.code_hash().as_bytes());
+        for p in params.iter().chain(&outputs) {
+            hasher.update(b"\0");
+            hasher.update(p.name().as_bytes());
+        }
+        Ok(Node::new(Renamed {
+            inner: inner.clone(),
+            name: name.to_string(),
+            params,
+            outputs,
+            code_hash: hasher.finalize().to_hex().to_string(),
+        }))
+    }
+}
+
+/// A function node under other names ([`Node::renamed`]).
+struct Renamed {
+    inner: Arc<dyn NodeImpl>,
+    name: String,
+    params: Vec<Port>,
+    outputs: Vec<Port>,
+    code_hash: String,
+}
+
+impl NodeImpl for Renamed {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn params(&self) -> &[Port] {
+        &self.params
+    }
+    fn outputs(&self) -> &[Port] {
+        &self.outputs
+    }
+    fn code_hash(&self) -> &str {
+        &self.code_hash
+    }
+    fn volatility(&self) -> Volatility {
+        self.inner.volatility()
+    }
+    fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
+        self.inner.invoke(args)
+    }
+    fn is_async(&self) -> bool {
+        self.inner.is_async()
+    }
+    fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.inner.extension()
+    }
+    fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
+        self.inner.invoke_async(args)
+    }
 }
 
 impl fmt::Debug for Node {

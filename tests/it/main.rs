@@ -6,12 +6,18 @@ mod common;
 
 mod as_node;
 mod bind;
+#[cfg(feature = "cli")]
+mod cli;
 #[cfg(feature = "columnar")]
 mod columnar;
 mod errors;
 mod map;
 mod nodes;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod pipeline;
 mod resources;
 mod run;
+#[cfg(feature = "parquet")]
+mod spec;
 mod values;

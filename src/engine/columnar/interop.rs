@@ -5,16 +5,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 use super::udf::NodeUdf;
-use super::{column, df, df_arrow, with_node_columns, Col, ColumnType, ColumnarEngine, Conv, Kernel, Run};
+use super::{column, df, df_arrow, with_node_columns, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::pipeline::{Pipeline, RunPlan};
+use crate::inputs::Inputs;
+use crate::map::MapMode;
+use crate::pipeline::{Pipeline, RunOptions, RunPlan};
 
 impl ColumnarEngine {
     /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF
@@ -77,6 +80,10 @@ impl ColumnarEngine {
                 .map_err(df)?;
         }
         for node in pipeline.nodes() {
+            if let Some(e) = ExprNode::find(node) {
+                frame = with_node_columns(frame, node, e.expr().clone())?;
+                continue;
+            }
             if Kernel::find(node).is_none() {
                 return Err(Error::Invalid(format!(
                     "Node '{}' has no vectorized kernel (a type that is not columnar, a closure, an async fn \
@@ -124,35 +131,9 @@ impl ColumnarEngine {
     /// the row).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
         let plan = RunPlan::for_columns(pipeline, None)?;
-        let required = pipeline.unfulfilled_args();
-        let missing: Vec<String> = required
-            .iter()
-            .filter(|n| batch.column_by_name(n).is_none())
-            .map(|n| n.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::MissingInputs {
-                missing,
-                required: required.iter().map(|n| n.to_string()).collect(),
-            });
-        }
         let mut cols = HashMap::new();
-        for name in required {
-            let ty = pipeline.input_type(name).expect("an input");
-            let conv = Conv::find(pipeline, name)
-                .ok_or_else(|| Error::Invalid(format!("Input '{name}' has type {ty}, which is not columnar")))?;
-            let array = batch.column_by_name(name).expect("checked above");
-            let reader = pipeline
-                .nodes()
-                .iter()
-                .find(|n| n.params().iter().any(|p| p.name() == name));
-            let array = cast(array, &conv.data_type()).map_err(|_| Error::InputType {
-                input: name.into(),
-                node: reader.map_or("", |n| n.name()).into(),
-                expected: ty.name().into(),
-                found: array.data_type().to_string().into(),
-            })?;
-            cols.insert(name.to_string(), Col::Arrow(array, conv));
+        for (name, array, conv) in input_columns(pipeline, batch)? {
+            cols.insert(name, Col::Arrow(array, conv));
         }
         let mut run = Run::with_columns(self, &plan, batch.num_rows(), true, cols);
         run.execute()?;
@@ -176,4 +157,143 @@ impl ColumnarEngine {
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
     }
+
+    /// What [`ColumnarEngine::apply_to_batch`] does, on another engine: the input
+    /// columns become lists of Rust values, `engine` maps the pipeline over them (zip), and
+    /// the outputs become Arrow columns again. Gives the same batch as `apply_to_batch`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use datafusion::arrow::array::{Int64Array, RecordBatch};
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::ColumnarEngine;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2])) as _)]).unwrap();
+    /// let p = Pipeline::new([double::node()]);
+    /// let by_rows = ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), &p, &batch)?;
+    /// assert_eq!(by_rows, ColumnarEngine::new().apply_to_batch(&p, &batch)?);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ColumnarEngine::apply_to_batch`]; a null in a column of a type that is not an
+    /// `Option` is an [`Error::InputType`] naming the row.
+    pub fn apply_to_batch_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mut inputs = Inputs::new();
+        let mut over = Vec::new();
+        for (name, array, conv) in input_columns(pipeline, batch)? {
+            let ty = pipeline.input_type(&name).expect("an input");
+            let reader = reader_of(pipeline, &name);
+            let values = conv.to_values(array.as_ref(), ty).map_err(|why| Error::InputType {
+                input: name.as_str().into(),
+                node: reader.into(),
+                expected: ty.name().into(),
+                found: why.into(),
+            })?;
+            inputs.insert_value(name.clone(), values);
+            over.push(name);
+        }
+        let names: Vec<&str> = over.iter().map(String::as_str).collect();
+        let options = RunOptions::new().with_shared_engine(engine);
+        let outputs = if names.is_empty() {
+            // No mapped column: one run, its results repeated on every row.
+            let out = pipeline.run_with(&inputs, &options)?;
+            let mut columns = Vec::new();
+            for (name, value) in out.iter() {
+                let ty = pipeline.output_type(name).expect("an output");
+                let ct = ColumnType::find(&ty)
+                    .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
+                let one = (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' mistyped")))?;
+                let index = datafusion::arrow::array::UInt32Array::from(vec![0u32; batch.num_rows()]);
+                columns.push((name.to_string(), take(one.as_ref(), &index, None).map_err(df_arrow)?));
+            }
+            columns
+        } else {
+            let out = pipeline.map_with(&inputs, &names, MapMode::Zip, &options)?;
+            let mut columns = Vec::new();
+            for name in out.names() {
+                let value = out.column_value(name)?;
+                let ty = pipeline.output_type(name).expect("an output");
+                let array = match ColumnType::find(&ty) {
+                    Some(ct) => (ct.list_to_array)(value),
+                    // The lists of a nested map: lists of the inner output's type.
+                    None => mapped_output_type(pipeline, name).and_then(|ct| (ct.lists_to_array)(value, None)),
+                };
+                let array = array
+                    .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
+                columns.push((name.to_string(), array));
+            }
+            columns
+        };
+        let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+        for (name, array) in outputs {
+            fields.push(Field::new(name, array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
+    }
+}
+
+/// For output `name` of a nested pipeline mapped over lists, the columnar type of the
+/// inner output behind it.
+fn mapped_output_type(pipeline: &Pipeline, name: &str) -> Option<&'static ColumnType> {
+    pipeline.nodes().iter().find_map(|n| {
+        let crate::node::NodeKind::Nested(nested) = n.kind() else {
+            return None;
+        };
+        let k = n.outputs().iter().position(|p| p.name() == name)?;
+        if nested.map_over().is_empty() {
+            return None;
+        }
+        let inner = nested.pipeline().output_type(&nested.inner_outputs()[k])?;
+        ColumnType::find(&inner)
+    })
+}
+
+/// The first node reading input `name` (for messages).
+fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
+    pipeline
+        .nodes()
+        .iter()
+        .find(|n| n.params().iter().any(|p| p.name() == name))
+        .map_or("", |n| n.name())
+}
+
+/// The columns of `batch` that feed the pipeline's unbound inputs, cast to the Arrow type
+/// of each input, with their conversions.
+fn input_columns(pipeline: &Pipeline, batch: &RecordBatch) -> Result<Vec<(String, ArrayRef, Conv)>> {
+    let required = pipeline.unfulfilled_args();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|n| batch.column_by_name(n).is_none())
+        .map(|n| n.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingInputs {
+            missing,
+            required: required.iter().map(|n| n.to_string()).collect(),
+        });
+    }
+    let mut columns = Vec::new();
+    for name in required {
+        let ty = pipeline.input_type(name).expect("an input");
+        let conv = Conv::find(pipeline, name)
+            .ok_or_else(|| Error::Invalid(format!("Input '{name}' has type {ty}, which is not columnar")))?;
+        let array = batch.column_by_name(name).expect("checked above");
+        let array = cast(array, &conv.data_type()).map_err(|_| Error::InputType {
+            input: name.into(),
+            node: reader_of(pipeline, name).into(),
+            expected: ty.name().into(),
+            found: array.data_type().to_string().into(),
+        })?;
+        columns.push((name.to_string(), array, conv));
+    }
+    Ok(columns)
 }

@@ -8,6 +8,7 @@
 //! the same rows, inside the same run, and the columnar nodes around it stay vectorized.
 //! [`ColumnarEngine::explain`] shows which node ran where.
 
+pub mod expr;
 mod interop;
 pub mod kernel;
 pub mod structs;
@@ -29,6 +30,7 @@ use datafusion::logical_expr::{Expr, ScalarUDF};
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+pub use expr::ExprNode;
 pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};
 
@@ -378,7 +380,7 @@ impl<'p> Run<'p> {
         let mut segment = 0;
         while at < order.len() {
             let end = (at..order.len())
-                .find(|&j| Kernel::find(self.node(order[j])).is_none())
+                .find(|&j| !vectorizable(self.node(order[j])))
                 .unwrap_or(order.len());
             if end > at {
                 segment += 1;
@@ -494,15 +496,21 @@ impl<'p> Run<'p> {
         let mut keep: Vec<(String, &'static ColumnType)> = Vec::new();
         for (order, &i) in nodes.iter().enumerate() {
             let node = self.node(i);
-            let mut args = vec![column(ITEM)];
-            for p in node.params() {
-                args.push(match literals.get(p.name()) {
-                    Some(v) => Expr::Literal(v.clone(), None),
-                    None => column(p.name()),
-                });
-            }
-            let udf = udf::NodeUdf::try_new(node, order, self.is_map, Some(errors.clone()))?;
-            frame = with_node_columns(frame, node, ScalarUDF::new_from_impl(udf).call(args))?;
+            let call = match ExprNode::find(node) {
+                Some(e) => with_literals(e.expr(), &literals)?,
+                None => {
+                    let mut args = vec![column(ITEM)];
+                    for p in node.params() {
+                        args.push(match literals.get(p.name()) {
+                            Some(v) => Expr::Literal(v.clone(), None),
+                            None => column(p.name()),
+                        });
+                    }
+                    let udf = udf::NodeUdf::try_new(node, order, self.is_map, Some(errors.clone()))?;
+                    ScalarUDF::new_from_impl(udf).call(args)
+                }
+            };
+            frame = with_node_columns(frame, node, call)?;
             let outputs = node.outputs();
             let kept = self.plan.kept_outputs(i);
             for (p, &k) in outputs.iter().zip(kept) {
@@ -930,6 +938,29 @@ fn with_node_columns(frame: DataFrame, node: &Node, call: Expr) -> Result<DataFr
         frame = frame.with_column(p.name(), field).map_err(df)?;
     }
     frame.drop_columns(&[tmp.as_str()]).map_err(df)
+}
+
+/// Whether the columnar engine runs `node` inside a DataFusion plan: a node with a
+/// kernel (as a UDF) or a SQL expression node (natively).
+fn vectorizable(node: &Node) -> bool {
+    Kernel::find(node).is_some() || ExprNode::find(node).is_some()
+}
+
+/// `expr` with the columns named in `literals` replaced by their values.
+fn with_literals(expr: &Expr, literals: &HashMap<&str, ScalarValue>) -> Result<Expr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    expr.clone()
+        .transform(|e| {
+            Ok(match &e {
+                Expr::Column(c) => match literals.get(c.name.as_str()) {
+                    Some(v) => Transformed::yes(Expr::Literal(v.clone(), None)),
+                    None => Transformed::no(e),
+                },
+                _ => Transformed::no(e),
+            })
+        })
+        .map(|t| t.data)
+        .map_err(df)
 }
 
 /// A column reference that is never parsed (names may contain dots or capitals).

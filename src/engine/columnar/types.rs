@@ -306,6 +306,59 @@ impl ColumnType {
     }
 }
 
+/// The [`TypeInfo`] (with Arrow conversions) of a columnar Rust type.
+pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
+    (&&TypeProbe::<T>::new()).type_info()
+}
+
+/// The Rust type, as a [`TypeInfo`] with Arrow conversions, whose values make columns of
+/// Arrow type `data_type`, for data whose types are known only at run time (Parquet
+/// columns, SQL expressions). Every string type maps to `String` and every list type to
+/// `Vec` (cast the column to the [`ColumnType::data_type`] of the result before use).
+/// `None` for types without a Rust counterpart here (dates, decimals, structs, ...).
+///
+/// # Examples
+///
+/// ```
+/// use datafusion::arrow::datatypes::DataType;
+/// use hypernodes::engine::columnar::types::type_info_for;
+///
+/// assert_eq!(type_info_for(&DataType::Utf8View).unwrap().name(), "String");
+/// assert!(type_info_for(&DataType::Date32).is_none());
+/// ```
+pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
+    fn at<T: Columnar>(depth: usize) -> TypeInfo {
+        match depth {
+            0 => columnar_type_info::<T>(),
+            1 => columnar_type_info::<Vec<T>>(),
+            _ => columnar_type_info::<Vec<Vec<T>>>(),
+        }
+    }
+    let (mut dt, mut depth) = (data_type, 0);
+    while let DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) = dt {
+        dt = f.data_type();
+        depth += 1;
+    }
+    if depth > 2 {
+        return None;
+    }
+    Some(match dt {
+        DataType::Boolean => at::<bool>(depth),
+        DataType::Int8 => at::<i8>(depth),
+        DataType::Int16 => at::<i16>(depth),
+        DataType::Int32 => at::<i32>(depth),
+        DataType::Int64 => at::<i64>(depth),
+        DataType::UInt8 => at::<u8>(depth),
+        DataType::UInt16 => at::<u16>(depth),
+        DataType::UInt32 => at::<u32>(depth),
+        DataType::UInt64 => at::<u64>(depth),
+        DataType::Float32 => at::<f32>(depth),
+        DataType::Float64 => at::<f64>(depth),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => at::<String>(depth),
+        _ => return None,
+    })
+}
+
 impl std::fmt::Debug for ColumnType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ColumnType({})", (self.data_type)())

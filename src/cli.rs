@@ -1,0 +1,282 @@
+//! The `hypernodes` command: run a pipeline file over Parquet, explain it, generate the
+//! benchmark data. [`main`] is the whole program; [`main_with`] is the same with your own
+//! registry of functions, so a Rust user builds the same CLI into a binary of their own:
+//!
+//! ```no_run
+//! use hypernodes::prelude::*;
+//! use hypernodes::spec::Registry;
+//!
+//! #[node(output = "shout")]
+//! fn shout(text: &str) -> String { text.to_uppercase() }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let mut registry = Registry::new();
+//!     registry.register(shout::node());
+//!     hypernodes::cli::main_with(registry)
+//! }
+//! ```
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::io::{parse_compression, parse_size, EngineChoice, ParquetRun, DEFAULT_BATCH_ROWS};
+use crate::spec::{load, read_schema, Registry};
+
+/// Run data pipelines declared in TOML files over Parquet data.
+///
+/// A pipeline file lists nodes: SQL expressions over columns, functions from the
+/// registry, and nested pipelines mapped over list columns. `run` streams a Parquet file
+/// (or a directory of them) through it into a Parquet file, with bounded memory, on all
+/// cores; the output appears only if the whole run succeeds.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hypernodes",
+    version,
+    after_help = "Example:\n  hypernodes gen-data --rows 1000 --out data/docs_1000.parquet\n  hypernodes run examples/text.toml\n  hypernodes explain examples/text.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline file over Parquet input and write Parquet output.
+    Run {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Input Parquet file or directory [default: the file's `[run] input`].
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+        /// Output Parquet file (a directory for a directory input)
+        /// [default: the file's `[run] output`, else PIPELINE with extension .out.parquet].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The engine: columnar (Arrow / DataFusion) or node (item by item).
+        #[arg(long, default_value = "columnar")]
+        engine: String,
+        /// Output columns, comma-separated: input columns and node outputs
+        /// [default: the file's `[run] select`, else every input column and output].
+        #[arg(long, value_delimiter = ',')]
+        select: Option<Vec<String>>,
+        /// Most memory for batches in flight and the writer's buffer (e.g. 256M, 2G).
+        #[arg(long, default_value = "512M")]
+        memory_limit: String,
+        /// Batches processed at once [default: the number of cores].
+        #[arg(long)]
+        partitions: Option<usize>,
+        /// Most rows per batch.
+        #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
+        batch_rows: usize,
+        /// Output compression: snappy, zstd, gzip, lz4, brotli or none.
+        #[arg(long, default_value = "snappy")]
+        compression: String,
+    },
+    /// Show a pipeline file's nodes and the plan the columnar engine makes of it.
+    Explain {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// Input Parquet file, for the column types [default: the file's `[run] input`].
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+    },
+    /// Write the benchmark data set (id, passage, value, sentences) as Parquet.
+    GenData {
+        /// Number of rows.
+        #[arg(long)]
+        rows: usize,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed: the same rows and seed give the same file.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// The `hypernodes` program with the built-in functions.
+pub fn main() -> ExitCode {
+    main_with(Registry::new())
+}
+
+/// The `hypernodes` program with the functions of `registry`: parses the process's
+/// arguments, runs, prints the summary; on error prints `error: <cause>` (one line) and
+/// exits with 1 (2 for bad arguments).
+pub fn main_with(registry: Registry) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let stdout = std::io::stdout();
+    match execute(cli, &registry, &mut stdout.lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let text = e.to_string().replace('\n', " ");
+            eprintln!("error: {text}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs the command line `args` (the program name first) with `registry`, writing what
+/// it prints to `out`.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for bad arguments (clap's message); whatever the command fails with.
+pub fn run_args<I, T>(args: I, registry: &Registry, out: &mut dyn Write) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| Error::Invalid(e.to_string().trim().to_string()))?;
+    execute(cli, registry, out)
+}
+
+fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
+    let print = |out: &mut dyn Write, text: String| {
+        let _ = writeln!(out, "{text}");
+    };
+    match cli.command {
+        Command::Run {
+            pipeline,
+            input,
+            output,
+            engine,
+            select,
+            memory_limit,
+            partitions,
+            batch_rows,
+            compression,
+        } => {
+            let engine: EngineChoice = engine.parse()?;
+            let memory_limit = parse_size(&memory_limit)?;
+            let compression = parse_compression(&compression)?;
+            let columns = match &input {
+                Some(i) => Some(schema_of(i)?),
+                None => None,
+            };
+            let file = load(&pipeline, registry, columns.as_ref())?;
+            let input = input.or(file.input.clone()).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "No input: pass --input, or set `[run] input` in {}",
+                    pipeline.display()
+                ))
+            })?;
+            let output = output
+                .or(file.output.clone())
+                .unwrap_or_else(|| pipeline.with_extension("out.parquet"));
+            let mut run = ParquetRun::new(file.pipeline.clone(), &input, &output)
+                .with_engine(engine)
+                .with_memory_limit(memory_limit)
+                .with_batch_rows(batch_rows)
+                .with_compression(compression);
+            if let Some(p) = partitions {
+                run = run.with_partitions(p);
+            }
+            if let Some(s) = select.or(file.select.clone()) {
+                run = run.with_select(s);
+            }
+            let summary = run.run()?;
+            print(out, format!("{} -> {}", input.display(), output.display()));
+            print(out, summary.to_string());
+            Ok(())
+        }
+        Command::Explain { pipeline, input } => {
+            let columns = match &input {
+                Some(i) => Some(schema_of(i)?),
+                None => None,
+            };
+            let file = load(&pipeline, registry, columns.as_ref())?;
+            print(out, explain(&file.pipeline));
+            Ok(())
+        }
+        Command::GenData { rows, out: path, seed } => {
+            let started = std::time::Instant::now();
+            let bytes = crate::datagen::write_docs(&path, rows, seed)?;
+            print(
+                out,
+                format!(
+                    "wrote {} rows (seed {seed}) to {} ({:.1} MiB) in {:.2} s",
+                    rows,
+                    path.display(),
+                    bytes as f64 / (1 << 20) as f64,
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The schema of an input: a Parquet file, or the first file of a directory.
+fn schema_of(input: &Path) -> Result<crate::spec::Columns> {
+    if input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+            .map_err(|source| Error::Io {
+                action: "read",
+                path: input.display().to_string().into(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect();
+        files.sort();
+        let first = files.first().ok_or_else(|| Error::Data {
+            path: input.display().to_string().into(),
+            message: "the directory holds no .parquet files".into(),
+        })?;
+        return read_schema(first);
+    }
+    read_schema(input)
+}
+
+/// The nodes in execution order with their kind, what they read and what they produce,
+/// and how the columnar engine runs each.
+fn explain(pipeline: &crate::Pipeline) -> String {
+    use crate::engine::columnar::{ExprNode, Kernel};
+    let mut text = String::new();
+    let ports = |ports: &[crate::node::Port]| {
+        ports
+            .iter()
+            .map(|p| format!("{}: {}", p.name(), p.type_info()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let inputs: Vec<String> = pipeline
+        .unfulfilled_args()
+        .iter()
+        .map(|n| format!("{n}: {}", pipeline.input_type(n).map_or("?".into(), |t| t.name())))
+        .collect();
+    text.push_str(&format!("inputs: {}\n", inputs.join(", ")));
+    for node in pipeline.nodes() {
+        let how = if let Some(e) = ExprNode::find(node) {
+            format!("SQL expression `{}` (native DataFusion)", e.sql())
+        } else if Kernel::find(node).is_some() {
+            "function (vectorized UDF)".to_string()
+        } else if node.is_nested() {
+            "nested pipeline".to_string()
+        } else {
+            "function (row by row)".to_string()
+        };
+        text.push_str(&format!(
+            "{}: ({}) -> ({})  [{how}]\n",
+            node.name(),
+            ports(node.params()),
+            ports(node.outputs())
+        ));
+    }
+    text.trim_end().to_string()
+}

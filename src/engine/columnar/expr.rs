@@ -1,0 +1,221 @@
+//! Nodes defined by a SQL expression over their inputs (`lower(trim(passage))`),
+//! compiled to a native DataFusion expression.
+//!
+//! The columnar engine puts the expression itself into its plan, next to the UDFs of
+//! other nodes; the node engine evaluates it on one-row arrays per item, so both give the
+//! same values.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::types::type_info_for;
+use super::ColumnType;
+use crate::error::{closest, BoxError, Error, Result};
+use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs, Port};
+use crate::value::TypeInfo;
+
+/// A node computing one output from a SQL expression over the values it names.
+///
+/// Its parameters are the names the expression reads, in order of first use; its output
+/// type is the expression's Arrow type as a Rust type (see
+/// [`type_info_for`](super::types::type_info_for)): `character_length(s)` gives `i32`,
+/// `a * b` over `f64` and `i64` gives `f64`.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use hypernodes::prelude::*;
+/// use hypernodes::engine::columnar::ExprNode;
+/// use hypernodes::engine::columnar::types::columnar_type_info;
+///
+/// let names = BTreeMap::from([("passage".to_string(), columnar_type_info::<String>())]);
+/// let clean = ExprNode::node("clean", "cleaned", "lower(trim(passage))", &names)?;
+/// assert_eq!(clean.outputs()[0].type_info().name(), "String");
+/// let out = Pipeline::new([clean]).run(&Inputs::new().with("passage", "  Hi There ".to_string()))?;
+/// assert_eq!(out.get::<String>("cleaned")?, "hi there");
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+pub struct ExprNode {
+    name: String,
+    sql: String,
+    params: Vec<Port>,
+    outputs: Vec<Port>,
+    code_hash: String,
+    /// The expression over columns named like the parameters, its result cast to the
+    /// output's Arrow type when that differs.
+    expr: Expr,
+    /// The same, planned over `schema`, for one-row calls.
+    physical: Arc<dyn PhysicalExpr>,
+    schema: SchemaRef,
+    output: &'static ColumnType,
+}
+
+impl std::fmt::Debug for ExprNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExprNode({}: {})", self.name, self.sql)
+    }
+}
+
+impl ExprNode {
+    /// A node named `name` computing `output` as the SQL expression `sql`, which may read
+    /// the values in `names` (each with its type, which must be columnar).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for SQL that does not parse, a name the expression reads that
+    /// is not in `names` (with the closest one), a value that is not columnar, a type
+    /// error (`passage * 2` on a string), or a result type without a Rust counterpart.
+    pub fn node(name: &str, output: &str, sql: &str, names: &BTreeMap<String, TypeInfo>) -> Result<Node> {
+        let invalid = |message: String| Error::Invalid(format!("`{sql}`: {message}"));
+        let first_line = |e: &dyn std::fmt::Display| e.to_string().lines().next().unwrap_or_default().to_string();
+
+        let mut params: Vec<Port> = Vec::new();
+        let mut fields: Vec<Field> = Vec::new();
+        for read in identifiers(sql).map_err(|e| invalid(format!("not a SQL expression: {}", first_line(&e))))? {
+            if params.iter().any(|p| p.name() == read) {
+                continue;
+            }
+            let Some(ty) = names.get(&read) else {
+                let hint = match closest(&read, names.keys().map(String::as_str)) {
+                    Some(s) => format!(" Did you mean '{s}'?"),
+                    None => String::new(),
+                };
+                let known: Vec<&str> = names.keys().map(String::as_str).collect();
+                return Err(invalid(format!(
+                    "unknown column '{read}'. Known: {}.{hint}",
+                    known.join(", ")
+                )));
+            };
+            let ct = ColumnType::find(ty)
+                .ok_or_else(|| invalid(format!("'{read}' has type {ty}, which has no Arrow type")))?;
+            fields.push(Field::new(&read, (ct.data_type)(), true));
+            params.push(Port::new(read, *ty));
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let df_schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| invalid(first_line(&e)))?;
+        let state = SessionContext::new().state();
+        let plan = |expr: &Expr| {
+            state
+                .create_physical_expr(expr.clone(), &df_schema)
+                .map_err(|e| invalid(first_line(&e)))
+        };
+        let mut expr = state
+            .create_logical_expr(sql, &df_schema)
+            .map_err(|e| invalid(first_line(&e)))?;
+        let mut physical = plan(&expr)?;
+        let found = physical.data_type(&schema).map_err(|e| invalid(first_line(&e)))?;
+        let ty = type_info_for(&found).ok_or_else(|| {
+            invalid(format!(
+                "the result has Arrow type {found}, which has no Rust counterpart"
+            ))
+        })?;
+        let ct = ColumnType::find(&ty).expect("type_info_for gives columnar types");
+        let wanted = (ct.data_type)();
+        if wanted != found {
+            expr = expr.cast_to(&wanted, &df_schema).map_err(|e| invalid(first_line(&e)))?;
+            physical = plan(&expr)?;
+        }
+
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"sql\0");
+        hasher.update(sql.as_bytes());
+        for p in &params {
+            hasher.update(format!("\0{}: {}", p.name(), p.type_info()).as_bytes());
+        }
+        Ok(Node::new(ExprNode {
+            name: name.to_string(),
+            sql: sql.to_string(),
+            params,
+            outputs: vec![Port::new(output, ty)],
+            code_hash: hasher.finalize().to_hex().to_string(),
+            expr,
+            physical,
+            schema,
+            output: ct,
+        }))
+    }
+
+    /// The expression node behind `node`, if it is one.
+    pub fn find(node: &Node) -> Option<&ExprNode> {
+        node.extension().and_then(|e| e.downcast_ref::<ExprNode>())
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The planned expression, over columns named like the node's parameters.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+}
+
+impl NodeImpl for ExprNode {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn params(&self) -> &[Port] {
+        &self.params
+    }
+    fn outputs(&self) -> &[Port] {
+        &self.outputs
+    }
+    fn code_hash(&self) -> &str {
+        &self.code_hash
+    }
+    fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(args.args.len());
+        for (p, v) in self.params.iter().zip(args.args) {
+            let ct = ColumnType::find(&p.type_info()).expect("checked when built");
+            arrays.push(
+                (ct.value_to_array)(v)
+                    .ok_or_else(|| format!("'{}' is a {}, not a {}", p.name(), v.type_name(), p.type_info()))?,
+            );
+        }
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let result = self.physical.evaluate(&batch)?.into_array(1)?;
+        let value = (self.output.array_value)(result.as_ref(), 0)
+            .ok_or_else(|| format!("`{}` is null for these inputs", self.sql))?;
+        Ok(NodeOutputs::from_iter([value]))
+    }
+    fn extension(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        Some(self)
+    }
+}
+
+/// The column names `sql` reads, in order, normalized as DataFusion does (unquoted names
+/// lower-cased).
+pub(crate) fn identifiers(sql: &str) -> std::result::Result<Vec<String>, BoxError> {
+    let expr = Parser::new(&GenericDialect {}).try_with_sql(sql)?.parse_expr()?;
+    let normalize = |id: &ast::Ident| match id.quote_style {
+        None => id.value.to_lowercase(),
+        Some(_) => id.value.clone(),
+    };
+    let mut names = Vec::new();
+    let _ = ast::visit_expressions(&expr, |e| {
+        match e {
+            ast::Expr::Identifier(id) => names.push(normalize(id)),
+            ast::Expr::CompoundIdentifier(ids) => names.extend(ids.last().map(normalize)),
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(names)
+}

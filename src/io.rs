@@ -1,0 +1,929 @@
+//! Parquet in, Parquet out: a pipeline run over the rows of Parquet files, streaming
+//! batch by batch with bounded memory, on all cores, written atomically.
+//!
+//! A reader thread decodes the input (only the columns needed) into batches; worker
+//! threads, one per partition, run the pipeline on a batch each; the calling thread
+//! writes the results in input order. At most a fixed number of batches is in flight,
+//! chosen from the memory limit, so a file many times larger than the limit streams
+//! through. The output is written to a temporary file next to it and renamed into place
+//! only when everything succeeded: a failed run leaves no partial file and keeps an
+//! existing output as it was.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::engine::columnar::types::type_info_for;
+use crate::engine::{ColumnarEngine, NodeEngine};
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+
+/// Which engine runs the nodes of a Parquet run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// [`ColumnarEngine`]: nodes as UDFs over Arrow batches (the default).
+    #[default]
+    Columnar,
+    /// [`NodeEngine`]: columns converted to Rust values, nodes called item by item.
+    Node,
+}
+
+impl std::str::FromStr for EngineChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "columnar" => Ok(EngineChoice::Columnar),
+            "node" => Ok(EngineChoice::Node),
+            _ => Err(Error::Invalid(format!("Unknown engine '{s}'. Engines: columnar, node"))),
+        }
+    }
+}
+
+/// Parses a byte size: `512M`, `2G`, `64k`, `1.5GiB`, `1000000` (bytes).
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::io::parse_size;
+///
+/// assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+/// assert_eq!(parse_size("1.5G").unwrap(), 3 << 29);
+/// assert_eq!(parse_size("100").unwrap(), 100);
+/// assert_eq!(parse_size("lots").unwrap_err().to_string(), "Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M");
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Invalid`] when `text` is not a size.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let bad = || {
+        Error::Invalid(format!(
+            "Invalid size '{text}': expected a number with an optional unit (K, M, G), e.g. 512M"
+        ))
+    };
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.trim().parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    if !number.is_finite() || number < 0.0 {
+        return Err(bad());
+    }
+    Ok((number * scale as f64) as u64)
+}
+
+/// A compression codec name as Parquet writer compression: `snappy` (the default),
+/// `zstd`, `gzip`, `lz4`, `brotli`, `none`.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] for another name.
+pub fn parse_compression(name: &str) -> Result<Compression> {
+    Ok(match name {
+        "snappy" => Compression::SNAPPY,
+        "zstd" => Compression::ZSTD(ZstdLevel::default()),
+        "gzip" => Compression::GZIP(GzipLevel::default()),
+        "lz4" => Compression::LZ4_RAW,
+        "brotli" => Compression::BROTLI(BrotliLevel::default()),
+        "none" | "uncompressed" => Compression::UNCOMPRESSED,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "Unknown compression '{name}'. Codecs: snappy, zstd, gzip, lz4, brotli, none"
+            )))
+        }
+    })
+}
+
+/// A run of a pipeline over Parquet input into Parquet output. Set it up with the
+/// `with_` methods and call [`ParquetRun::run`].
+///
+/// The input is one Parquet file or a directory of them (read in name order); the
+/// output is one file, or, for a directory input, a directory with one output file per
+/// input file, of the same name. Every output row is an input row, in input order, with
+/// the columns chosen by [`ParquetRun::with_select`] (by default: the input columns
+/// followed by every output of the pipeline).
+///
+/// # Examples
+///
+/// ```
+/// use hypernodes::prelude::*;
+/// use hypernodes::io::ParquetRun;
+///
+/// #[node(output = "word_count")]
+/// fn count_words(passage: &str) -> i64 { passage.split_whitespace().count() as i64 }
+///
+/// let dir = std::env::temp_dir().join(format!("hn-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
+///
+/// let summary = ParquetRun::new(Pipeline::new([count_words::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+///     .with_select(["id", "word_count"])
+///     .run()?;
+/// assert_eq!((summary.rows_in, summary.rows_out), (1000, 1000));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ParquetRun {
+    pipeline: Pipeline,
+    input: PathBuf,
+    output: PathBuf,
+    engine: EngineChoice,
+    select: Option<Vec<String>>,
+    compression: Compression,
+    memory_limit: u64,
+    partitions: usize,
+    batch_rows: usize,
+}
+
+/// What a [`ParquetRun`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Rows read.
+    pub rows_in: u64,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Batches processed.
+    pub batches: u64,
+    /// Output files written.
+    pub files: Vec<PathBuf>,
+    /// Bytes written, over all output files.
+    pub bytes_out: u64,
+    /// The most memory held at once by batches in flight and the writer's buffer, in
+    /// bytes (Arrow buffer sizes; the limit applies to this figure).
+    pub peak_memory: u64,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+    /// The checksum of `WORKLOADS.md` over the columns written: the sum of every
+    /// integer value...
+    pub int_sum: i128,
+    /// ... and the sum of every float value (print it rounded to 6 decimals).
+    pub float_sum: f64,
+}
+
+impl RunSummary {
+    /// Rows read per second of wall time.
+    pub fn rows_per_sec(&self) -> f64 {
+        self.rows_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let files: Vec<String> = self.files.iter().map(|p| p.display().to_string()).collect();
+        write!(
+            f,
+            "{} rows in, {} rows out, {} batches in {:.3} s ({:.0} rows/s); peak batch memory {:.1} MiB; \
+             wrote {} ({:.1} MiB); checksum: integers {}, floats {:.6}",
+            self.rows_in,
+            self.rows_out,
+            self.batches,
+            self.elapsed.as_secs_f64(),
+            self.rows_per_sec(),
+            self.peak_memory as f64 / (1 << 20) as f64,
+            files.join(", "),
+            self.bytes_out as f64 / (1 << 20) as f64,
+            self.int_sum,
+            self.float_sum,
+        )
+    }
+}
+
+/// The default memory limit: 512 MiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 512 << 20;
+/// The default number of rows per batch (fewer when the memory limit asks for it).
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+
+impl ParquetRun {
+    /// A run of `pipeline` from `input` (a Parquet file or a directory of them) to
+    /// `output`, on the columnar engine, snappy-compressed, with a 512 MiB memory limit,
+    /// on every core.
+    pub fn new(pipeline: Pipeline, input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
+        ParquetRun {
+            pipeline,
+            input: input.into(),
+            output: output.into(),
+            engine: EngineChoice::Columnar,
+            select: None,
+            compression: Compression::SNAPPY,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_rows: DEFAULT_BATCH_ROWS,
+        }
+    }
+
+    /// The engine that runs the nodes.
+    pub fn with_engine(mut self, engine: EngineChoice) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// The output columns, in order: input columns and pipeline outputs. Only the input
+    /// columns needed (by the nodes or here) are read.
+    pub fn with_select<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.select = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The output compression (see [`parse_compression`]).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The most memory, in bytes, that batches in flight and the writer's buffer may
+    /// hold; batches get smaller and fewer to stay under it.
+    pub fn with_memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes.max(1);
+        self
+    }
+
+    /// How many batches run at once (threads); defaults to the cores.
+    pub fn with_partitions(mut self, partitions: usize) -> Self {
+        self.partitions = partitions.max(1);
+        self
+    }
+
+    /// The most rows per batch (default [`DEFAULT_BATCH_ROWS`]).
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// Runs: reads every input file, runs the pipeline, writes the output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] for a missing input or an output that cannot be created;
+    /// [`Error::Data`] for an input that is empty, not Parquet or truncated, lacks a
+    /// column the pipeline reads, or has a column of another type than the one its node
+    /// reads; [`Error::UnknownOutputs`] for a selected column that is neither an input
+    /// column nor an output; any node failure. Nothing is written then.
+    pub fn run(&self) -> Result<RunSummary> {
+        let started = Instant::now();
+        let inputs = input_files(&self.input)?;
+        let outputs: Vec<PathBuf> = if self.input.is_dir() {
+            std::fs::create_dir_all(&self.output).map_err(|source| Error::Io {
+                action: "create directory",
+                path: self.output.display().to_string().into(),
+                source,
+            })?;
+            inputs
+                .iter()
+                .map(|f| self.output.join(f.file_name().expect("a file")))
+                .collect()
+        } else {
+            vec![self.output.clone()]
+        };
+        for (i, o) in inputs.iter().zip(&outputs) {
+            if same_file(i, o) {
+                return Err(Error::Invalid(format!(
+                    "The output '{}' is the input file; choose another output",
+                    o.display()
+                )));
+            }
+        }
+        let engine = self.engine;
+        let mut summary = RunSummary {
+            rows_in: 0,
+            rows_out: 0,
+            batches: 0,
+            files: Vec::new(),
+            bytes_out: 0,
+            peak_memory: 0,
+            elapsed: Duration::ZERO,
+            int_sum: 0,
+            float_sum: 0.0,
+        };
+        // Every file is checked before anything is written.
+        let mut plans = Vec::new();
+        for input in &inputs {
+            plans.push(self.plan(input)?);
+        }
+        let mut written = Vec::new();
+        for ((input, output), plan) in inputs.iter().zip(&outputs).zip(plans) {
+            let file = self.stream(input, output, plan, engine, &mut summary)?;
+            written.push(file);
+        }
+        for file in written {
+            let path = file.path.clone();
+            summary.bytes_out += file.commit()?;
+            summary.files.push(path);
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// Checks `input` against the pipeline: the columns to read and the output schema.
+    fn plan(&self, input: &Path) -> Result<FilePlan> {
+        let data = |message: String| Error::Data {
+            path: input.display().to_string().into(),
+            message: message.into(),
+        };
+        let file = File::open(input).map_err(|source| Error::Io {
+            action: "read",
+            path: input.display().to_string().into(),
+            source,
+        })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len == 0 {
+            return Err(data("the file is empty (0 bytes), not a Parquet file".into()));
+        }
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| data(format!("not a readable Parquet file ({e})")))?;
+        let schema = builder.schema().clone();
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+
+        // The output columns, and the pipeline pruned to the nodes they need.
+        let outputs = self.pipeline.outputs();
+        let select: Vec<String> = match &self.select {
+            Some(s) => s.clone(),
+            None => columns
+                .iter()
+                .map(|c| c.to_string())
+                .chain(outputs.iter().filter(|o| !columns.contains(o)).map(|o| o.to_string()))
+                .collect(),
+        };
+        let unknown: Vec<String> = select
+            .iter()
+            .filter(|c| !columns.contains(&c.as_str()) && !outputs.contains(&c.as_str()))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            let mut available: Vec<String> = columns.iter().chain(&outputs).map(|c| c.to_string()).collect();
+            available.sort();
+            available.dedup();
+            let suggestion = crate::error::closest(&unknown[0], available.iter().map(String::as_str));
+            return Err(Error::UnknownOutputs {
+                unknown,
+                available,
+                suggestion,
+            });
+        }
+        let wanted: Vec<String> = select
+            .iter()
+            .filter(|c| outputs.contains(&c.as_str()))
+            .cloned()
+            .collect();
+        let pipeline = prune(&self.pipeline, &wanted)?;
+        let outputs = pipeline.outputs();
+
+        // The pipeline's inputs: present, and of the type their nodes read.
+        for name in pipeline.unfulfilled_args() {
+            let reader = pipeline
+                .nodes()
+                .iter()
+                .find(|n| n.params().iter().any(|p| p.name() == name))
+                .map_or("", |n| n.name());
+            let Some(field) = schema.fields().iter().find(|f| f.name() == name) else {
+                return Err(data(format!(
+                    "no column '{name}', which node '{reader}' reads. Columns: {}",
+                    columns.join(", ")
+                )));
+            };
+            let ty = pipeline.input_type(name).expect("an input");
+            let found = type_info_for(field.data_type());
+            let nested_list =
+                found.is_none() && matches!(field.data_type(), datafusion::arrow::datatypes::DataType::List(_));
+            if found != Some(ty) && !nested_list {
+                return Err(data(format!(
+                    "column '{name}' has type {}, but node '{reader}' reads it as {ty}",
+                    field.data_type()
+                )));
+            }
+        }
+        // Read what the nodes need and what is selected from the file, nothing else.
+        let needed: Vec<usize> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                let n = f.name().as_str();
+                pipeline.unfulfilled_args().contains(&n) || (select.iter().any(|s| s == n) && !outputs.contains(&n))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+        let row_bytes = {
+            let md = builder.metadata();
+            let total: i64 = md
+                .row_groups()
+                .iter()
+                .map(|rg| needed.iter().map(|&c| rg.column(c).uncompressed_size()).sum::<i64>())
+                .sum();
+            (total.max(0) as u64).div_ceil(rows.max(1)).max(8)
+        };
+        Ok(FilePlan {
+            pipeline,
+            needed,
+            select,
+            row_bytes,
+        })
+    }
+
+    /// Streams one input file through the pipeline into a temporary output file.
+    fn stream(
+        &self,
+        input: &Path,
+        output: &Path,
+        plan: FilePlan,
+        engine: EngineChoice,
+        summary: &mut RunSummary,
+    ) -> Result<OutputFile> {
+        let data = |message: String| Error::Data {
+            path: input.display().to_string().into(),
+            message: message.into(),
+        };
+        let workers = self.partitions.max(1);
+        // Memory: `in_flight` batches, each held as input and as output (about three
+        // times its input size with the intermediate columns), plus the writer's buffer,
+        // which gets a quarter of the limit.
+        let budget = (self.memory_limit * 3 / 4).max(1);
+        let per_row = plan.row_bytes * 3;
+        let mut in_flight = (2 * workers).max(2);
+        let mut batch_rows = self.batch_rows;
+        while in_flight > 1 && in_flight as u64 * batch_rows as u64 * per_row > budget {
+            if batch_rows > 1024 {
+                batch_rows /= 2;
+            } else {
+                in_flight -= 1;
+            }
+        }
+        while batch_rows > 1 && in_flight as u64 * batch_rows as u64 * per_row > budget {
+            batch_rows /= 2;
+        }
+        let writer_budget = (self.memory_limit / 4).max(1);
+
+        let file = File::open(input).map_err(|source| Error::Io {
+            action: "read",
+            path: input.display().to_string().into(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| data(format!("not a readable Parquet file ({e})")))?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), plan.needed.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| data(format!("cannot read ({e})")))?;
+
+        let (out_file, sink) = OutputFile::create(output)?;
+        let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
+        // Pages no larger than a share of the writer's budget (1 MiB at most, Parquet's
+        // default), so that what the writer buffers stays within it.
+        let page = (writer_budget as usize / 8).clamp(4096, 1 << 20);
+        let props = WriterProperties::builder()
+            .set_compression(self.compression)
+            .set_data_page_size_limit(page)
+            .set_dictionary_page_size_limit(page)
+            .set_write_batch_size(page.min(1024))
+            .build();
+        let pipeline = &plan.pipeline;
+        let select = &plan.select;
+        let stop = AtomicBool::new(false);
+        let accounted = Mutex::new(Accounting::default());
+
+        let result: Result<()> = std::thread::scope(|scope| {
+            let (tokens_tx, tokens_rx) = sync_channel::<()>(in_flight);
+            for _ in 0..in_flight {
+                tokens_tx.send(()).expect("room for every token");
+            }
+            let (work_tx, work_rx) = sync_channel::<(u64, usize, RecordBatch)>(in_flight);
+            let work_rx = Arc::new(Mutex::new(work_rx));
+            let (done_tx, done_rx) = channel::<(u64, Result<RecordBatch>)>();
+            let stop = &stop;
+            let accounted = &accounted;
+
+            // Reader: decodes batches, at most `in_flight` ahead of the writer.
+            let reader_done = done_tx.clone();
+            scope.spawn(move || {
+                let mut first_row = 0;
+                for (seq, batch) in (0u64..).zip(reader) {
+                    if tokens_rx.recv().is_err() || stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    match batch {
+                        Ok(batch) => {
+                            accounted
+                                .lock()
+                                .expect("accounting")
+                                .add(batch.get_array_memory_size() as u64);
+                            let rows = batch.num_rows();
+                            if work_tx.send((seq, first_row, batch)).is_err() {
+                                return;
+                            }
+                            first_row += rows;
+                        }
+                        Err(e) => {
+                            let _ = reader_done.send((seq, Err(data(format!("cannot read ({e})")))));
+                            return;
+                        }
+                    }
+                }
+            });
+            // Workers: run the pipeline on one batch at a time.
+            for _ in 0..workers {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                scope.spawn(move || loop {
+                    let next = work_rx.lock().expect("work queue").recv();
+                    let Ok((seq, first_row, batch)) = next else { return };
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let input_size = batch.get_array_memory_size() as u64;
+                    let out = apply(engine, pipeline, &batch, select).map_err(|e| in_file(e, first_row));
+                    let mut acc = accounted.lock().expect("accounting");
+                    acc.sub(input_size);
+                    if let Ok(b) = &out {
+                        acc.add(b.get_array_memory_size() as u64);
+                    }
+                    drop(acc);
+                    if done_tx.send((seq, out)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            let fail = |e: Error| {
+                stop.store(true, Ordering::Relaxed);
+                Err(e)
+            };
+
+            // Writer: results in input order.
+            let mut pending: BTreeMap<u64, Result<RecordBatch>> = BTreeMap::new();
+            let mut next = 0u64;
+            let mut sink = Some(sink);
+            for (seq, out) in done_rx.iter() {
+                pending.insert(seq, out);
+                while let Some(out) = pending.remove(&next) {
+                    next += 1;
+                    let batch = match out {
+                        Ok(b) => b,
+                        Err(e) => return fail(e),
+                    };
+                    let w = match &mut writer {
+                        Some(w) => w,
+                        None => {
+                            let w = ArrowWriter::try_new(
+                                sink.take().expect("one writer"),
+                                batch.schema(),
+                                Some(props.clone()),
+                            )
+                            .map_err(|e| out_file.error(e));
+                            match w {
+                                Ok(w) => writer.insert(w),
+                                Err(e) => return fail(e),
+                            }
+                        }
+                    };
+                    if let Err(e) = w.write(&batch) {
+                        return fail(out_file.error(e));
+                    }
+                    if w.in_progress_size() as u64 > writer_budget {
+                        if let Err(e) = w.flush() {
+                            return fail(out_file.error(e));
+                        }
+                    }
+                    summary.rows_in += batch.num_rows() as u64;
+                    summary.rows_out += batch.num_rows() as u64;
+                    summary.batches += 1;
+                    checksum(&batch, summary);
+                    let mut acc = accounted.lock().expect("accounting");
+                    acc.writer = w.memory_size() as u64;
+                    acc.sub(batch.get_array_memory_size() as u64);
+                    drop(acc);
+                    drop(batch);
+                    let _ = tokens_tx.send(());
+                }
+            }
+            Ok(())
+        });
+        result?;
+        summary.peak_memory = summary.peak_memory.max(accounted.lock().expect("accounting").peak);
+        let writer = match writer {
+            Some(w) => w,
+            None => {
+                // No rows: an empty file with the output schema.
+                let schema = empty_output_schema(input, &plan, engine)?;
+                ArrowWriter::try_new(out_file.take_sink()?, schema, Some(props)).map_err(|e| out_file.error(e))?
+            }
+        };
+        let sink = writer.into_inner().map_err(|e| out_file.error(e))?;
+        out_file.finish(sink)?;
+        Ok(out_file)
+    }
+}
+
+/// What one input file needs: the columns to read, the output columns, and the
+/// uncompressed bytes per row of the columns read.
+struct FilePlan {
+    /// The pipeline pruned to the nodes the selected outputs need.
+    pipeline: Pipeline,
+    needed: Vec<usize>,
+    select: Vec<String>,
+    row_bytes: u64,
+}
+
+/// Bytes held by batches in flight and the writer, and the most held at once.
+#[derive(Default)]
+struct Accounting {
+    batches: u64,
+    writer: u64,
+    peak: u64,
+}
+
+impl Accounting {
+    fn add(&mut self, bytes: u64) {
+        self.batches += bytes;
+        self.peak = self.peak.max(self.batches + self.writer);
+    }
+    fn sub(&mut self, bytes: u64) {
+        self.batches = self.batches.saturating_sub(bytes);
+    }
+}
+
+/// `e` with the item it names counted from the start of the file, not of its batch.
+fn in_file(e: Error, first_row: usize) -> Error {
+    match e {
+        Error::NodeFailed {
+            node,
+            item: Some(i),
+            source,
+        } => Error::NodeFailed {
+            node,
+            item: Some(first_row + i),
+            source,
+        },
+        Error::NodePanicked {
+            node,
+            item: Some(i),
+            message,
+        } => Error::NodePanicked {
+            node,
+            item: Some(first_row + i),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// Adds the integer and float values of `batch` to the checksum.
+fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::compute::sum;
+    use datafusion::arrow::datatypes::{self as t, DataType};
+    for c in batch.columns() {
+        let c = c.as_ref();
+        match c.data_type() {
+            DataType::Int8 => summary.int_sum += sum(c.as_primitive::<t::Int8Type>()).unwrap_or(0) as i128,
+            DataType::Int16 => summary.int_sum += sum(c.as_primitive::<t::Int16Type>()).unwrap_or(0) as i128,
+            DataType::Int32 => {
+                summary.int_sum += c
+                    .as_primitive::<t::Int32Type>()
+                    .iter()
+                    .flatten()
+                    .map(i128::from)
+                    .sum::<i128>()
+            }
+            DataType::Int64 => {
+                summary.int_sum += c
+                    .as_primitive::<t::Int64Type>()
+                    .iter()
+                    .flatten()
+                    .map(i128::from)
+                    .sum::<i128>()
+            }
+            DataType::UInt8 => summary.int_sum += sum(c.as_primitive::<t::UInt8Type>()).unwrap_or(0) as i128,
+            DataType::UInt16 => summary.int_sum += sum(c.as_primitive::<t::UInt16Type>()).unwrap_or(0) as i128,
+            DataType::UInt32 => {
+                summary.int_sum += c
+                    .as_primitive::<t::UInt32Type>()
+                    .iter()
+                    .flatten()
+                    .map(i128::from)
+                    .sum::<i128>()
+            }
+            DataType::UInt64 => {
+                summary.int_sum += c
+                    .as_primitive::<t::UInt64Type>()
+                    .iter()
+                    .flatten()
+                    .map(i128::from)
+                    .sum::<i128>()
+            }
+            DataType::Float32 => {
+                summary.float_sum += c
+                    .as_primitive::<t::Float32Type>()
+                    .iter()
+                    .flatten()
+                    .map(f64::from)
+                    .sum::<f64>()
+            }
+            DataType::Float64 => summary.float_sum += c.as_primitive::<t::Float64Type>().iter().flatten().sum::<f64>(),
+            _ => {}
+        }
+    }
+}
+
+/// The pipeline on one batch, then the selected columns.
+fn apply(engine: EngineChoice, pipeline: &Pipeline, batch: &RecordBatch, select: &[String]) -> Result<RecordBatch> {
+    let out = match engine {
+        // One partition: the batches in flight already use every core.
+        EngineChoice::Columnar => ColumnarEngine::new()
+            .with_partitions(1)
+            .apply_to_batch(pipeline, batch)?,
+        EngineChoice::Node => ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), pipeline, batch)?,
+    };
+    let mut fields: Vec<Field> = Vec::with_capacity(select.len());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(select.len());
+    let schema = out.schema();
+    for name in select {
+        // An output named like an input column wins (it comes later in the batch).
+        let (i, field) = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, f)| f.name() == name)
+            .ok_or_else(|| Error::Internal(format!("column '{name}' missing from the result")))?;
+        fields.push(field.as_ref().clone());
+        arrays.push(out.column(i).clone());
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| Error::Internal(format!("Arrow: {e}")))
+}
+
+/// The output schema for an input without rows: the pipeline run on an empty batch.
+fn empty_output_schema(input: &Path, plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRef> {
+    let file = File::open(input).map_err(|source| Error::Io {
+        action: "read",
+        path: input.display().to_string().into(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::Data {
+        path: input.display().to_string().into(),
+        message: format!("not a readable Parquet file ({e})").into(),
+    })?;
+    let schema = Arc::new(
+        builder
+            .schema()
+            .project(&plan.needed)
+            .map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    let empty = RecordBatch::new_empty(schema);
+    Ok(apply(engine, &plan.pipeline, &empty, &plan.select)?.schema())
+}
+
+/// `pipeline` with only the nodes that `outputs` need (and the bound values they read).
+fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
+    let plan = crate::pipeline::RunPlan::for_columns(pipeline, Some(outputs))?;
+    let pruned = Pipeline::try_new(plan.nodes().iter().map(|&i| pipeline.nodes()[i].clone()))?;
+    let inputs = pruned.inputs();
+    let bound: crate::Inputs = pipeline
+        .bound_inputs()
+        .iter()
+        .filter(|(n, _)| inputs.contains(n))
+        .map(|(n, v)| (n, v.clone()))
+        .collect();
+    if bound.is_empty() {
+        Ok(pruned)
+    } else {
+        pruned.bind(bound)
+    }
+}
+
+/// The Parquet files to read: `path` itself, or the `.parquet` files in the directory
+/// `path`, in name order.
+fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let io = |source| Error::Io {
+        action: "read",
+        path: path.display().to_string().into(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Data {
+            path: path.display().to_string().into(),
+            message: "the directory holds no .parquet files".into(),
+        });
+    }
+    Ok(files)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// An output file written under a temporary name in the same directory and renamed into
+/// place by [`OutputFile::commit`]; dropped before that, the temporary file is removed.
+pub(crate) struct OutputFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl OutputFile {
+    /// Creates the temporary file for `path`.
+    pub(crate) fn create(path: &Path) -> Result<(OutputFile, BufWriter<File>)> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() {
+            return Err(Error::Invalid(format!(
+                "The output '{}' is not a file name",
+                path.display()
+            )));
+        }
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&tmp).map_err(|source| Error::Io {
+            action: "create",
+            path: path.display().to_string().into(),
+            source,
+        })?;
+        let out = OutputFile {
+            path: path.to_path_buf(),
+            tmp,
+            committed: false,
+        };
+        Ok((out, BufWriter::with_capacity(1 << 20, file)))
+    }
+
+    /// A second sink on the temporary file, when the first was never used.
+    fn take_sink(&self) -> Result<BufWriter<File>> {
+        let file = File::create(&self.tmp).map_err(|source| self.io("create", source))?;
+        Ok(BufWriter::new(file))
+    }
+
+    /// An error writing this file.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Data {
+            path: self.path.display().to_string().into(),
+            message: format!("cannot write ({e})").into(),
+        }
+    }
+
+    fn io(&self, action: &'static str, source: std::io::Error) -> Error {
+        Error::Io {
+            action,
+            path: self.path.display().to_string().into(),
+            source,
+        }
+    }
+
+    /// Flushes and syncs the written sink; the file is complete but not yet in place.
+    pub(crate) fn finish(&self, sink: BufWriter<File>) -> Result<()> {
+        let file = sink.into_inner().map_err(|e| self.io("write", e.into_error()))?;
+        file.sync_all().map_err(|e| self.io("write", e))
+    }
+
+    /// Renames the finished file into place; returns its size.
+    pub(crate) fn commit(mut self) -> Result<u64> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| self.io("write", e))?;
+        self.committed = true;
+        Ok(std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0))
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Parquet in, Parquet out (`ParquetRun`): results against an independent computation on
+//! both engines, bounded memory, directories, atomic output, and every bad input.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
+use hypernodes::datagen::{docs_block, write_docs};
+use hypernodes::io::{parse_compression, EngineChoice, ParquetRun};
+use hypernodes::prelude::*;
+use hypernodes::spec::{load, Registry};
+use hypernodes::Engine;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+
+/// A fresh directory for one test, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("hypernodes-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    /// The names of the files in the directory, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Every row of a Parquet file, in one batch.
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+pub fn choice(engine: &Arc<dyn Engine>) -> EngineChoice {
+    engine.name().parse().unwrap()
+}
+
+/// The W3 pipeline file of `examples/`.
+pub fn text_toml() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/text.toml")
+}
+
+/// Checks a W3 output against the input, computed here without hypernodes.
+fn check_w3(input: &Path, output: &Path) {
+    let inp = read_parquet(input);
+    let out = read_parquet(output);
+    let names: Vec<String> = out.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "word_count", "score"]);
+    assert_eq!(out.num_rows(), inp.num_rows());
+    assert_eq!(out.column(0).as_ref(), inp.column(0).as_ref());
+    let passages = inp.column(1).as_string::<i32>();
+    let values = inp.column(2).as_primitive::<Float64Type>();
+    let counts = out.column(1).as_primitive::<Int64Type>();
+    let scores = out.column(2).as_primitive::<Float64Type>();
+    for row in 0..inp.num_rows() {
+        let words = passages.value(row).split_whitespace().count() as i64;
+        assert_eq!(counts.value(row), words, "row {row}");
+        assert_eq!(scores.value(row), values.value(row) * words as f64, "row {row}");
+    }
+}
+
+engine_test!(
+    fn w3_from_the_pipeline_file(engine) {
+        let dir = TempDir::new(&format!("w3-{}", engine.name()));
+        write_docs(&dir.join("docs.parquet"), 2_500, 7)?;
+        let file = load(&text_toml(), &Registry::new(), None)?;
+        let summary = ParquetRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+            .with_engine(choice(&engine))
+            .with_select(file.select.unwrap())
+            .with_batch_rows(1_000)
+            .run()?;
+        assert_eq!((summary.rows_in, summary.rows_out, summary.batches), (2_500, 2_500, 3));
+        assert_eq!(summary.files, [dir.join("out.parquet")]);
+        check_w3(&dir.join("docs.parquet"), &dir.join("out.parquet"));
+        // Only the output is left: no temporary file.
+        assert_eq!(dir.files(), ["docs.parquet", "out.parquet"]);
+    }
+);
+
+engine_test!(
+    fn memory_stays_under_the_limit_for_a_file_many_times_larger(engine) {
+        let dir = TempDir::new(&format!("mem-{}", engine.name()));
+        write_docs(&dir.join("docs.parquet"), 30_000, 3)?;
+        let limit = 1 << 20;
+        let size = std::fs::metadata(dir.join("docs.parquet")).unwrap().len();
+        assert!(size > 6 * limit, "the input ({size} bytes) is more than 6x the limit");
+        let file = load(&text_toml(), &Registry::new(), None)?;
+        let summary = ParquetRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+            .with_engine(choice(&engine))
+            .with_select(file.select.unwrap())
+            .with_memory_limit(limit)
+            .run()?;
+        assert_eq!(summary.rows_out, 30_000);
+        assert!(summary.batches >= 10, "{} batches", summary.batches);
+        assert!(summary.peak_memory <= limit, "peak {} over the limit {limit}", summary.peak_memory);
+        assert!(summary.peak_memory > 0);
+        check_w3(&dir.join("docs.parquet"), &dir.join("out.parquet"));
+    }
+);
+
+engine_test!(
+    fn a_directory_in_gives_a_directory_out(engine) {
+        let dir = TempDir::new(&format!("dir-{}", engine.name()));
+        std::fs::create_dir_all(dir.join("in")).unwrap();
+        write_docs(&dir.join("in/a.parquet"), 300, 1)?;
+        write_docs(&dir.join("in/b.parquet"), 200, 2)?;
+        std::fs::write(dir.join("in/notes.txt"), "not data").unwrap();
+        let file = load(&text_toml(), &Registry::new(), None)?;
+        let summary = ParquetRun::new(file.pipeline, dir.join("in"), dir.join("out"))
+            .with_engine(choice(&engine))
+            .with_select(file.select.unwrap())
+            .run()?;
+        assert_eq!(summary.rows_out, 500);
+        assert_eq!(summary.files, [dir.join("out/a.parquet"), dir.join("out/b.parquet")]);
+        check_w3(&dir.join("in/a.parquet"), &dir.join("out/a.parquet"));
+        check_w3(&dir.join("in/b.parquet"), &dir.join("out/b.parquet"));
+    }
+);
+
+engine_test!(
+    fn default_columns_are_the_input_columns_then_the_outputs(engine) {
+        let dir = TempDir::new(&format!("cols-{}", engine.name()));
+        write_docs(&dir.join("docs.parquet"), 10, 1)?;
+        let pipeline = Pipeline::try_new(vec![crate::common::clean_text::node(), crate::common::count_words::node()])?;
+        ParquetRun::new(pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+            .with_engine(choice(&engine))
+            .with_compression(parse_compression("zstd")?)
+            .run()?;
+        let out = read_parquet(&dir.join("out.parquet"));
+        let names: Vec<String> = out.schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["id", "passage", "value", "sentences", "cleaned_text", "word_count"]);
+        assert_eq!(out.column(5).data_type(), &DataType::UInt64);
+        let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(dir.join("out.parquet")).unwrap())
+            .unwrap()
+            .metadata()
+            .clone();
+        assert_eq!(meta.row_group(0).column(0).compression().to_string(), "ZSTD(ZstdLevel(1))");
+    }
+);
+
+/// Fails on the row whose id is 250.
+#[node(output = "checked")]
+fn fail_at_250(id: i64) -> Result<i64, String> {
+    if id == 250 {
+        Err(format!("bad row {id}"))
+    } else {
+        Ok(id)
+    }
+}
+
+engine_test!(
+    fn a_failed_run_keeps_the_old_output_and_leaves_nothing_partial(engine) {
+        let dir = TempDir::new(&format!("fail-{}", engine.name()));
+        write_docs(&dir.join("docs.parquet"), 1_000, 1)?;
+        std::fs::write(dir.join("out.parquet"), "the previous output").unwrap();
+        let err = ParquetRun::new(Pipeline::new([fail_at_250::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+            .with_engine(choice(&engine))
+            .with_batch_rows(100)
+            .run()
+            .unwrap_err();
+        // The item is the row of the file, not of its batch.
+        assert_eq!(err.to_string(), "Node 'fail_at_250' failed on item 250: bad row 250");
+        assert_eq!(std::fs::read_to_string(dir.join("out.parquet")).unwrap(), "the previous output");
+        assert_eq!(dir.files(), ["docs.parquet", "out.parquet"]);
+    }
+);
+
+/// Runs the W3 file from `input` into `dir/out.parquet`, expecting an error; checks
+/// that no output was written.
+fn w3_error(dir: &TempDir, input: &Path) -> String {
+    let file = load(&text_toml(), &Registry::new(), None).unwrap();
+    let err = ParquetRun::new(file.pipeline, input, dir.join("out.parquet"))
+        .with_select(file.select.unwrap())
+        .run()
+        .unwrap_err();
+    assert!(!dir.join("out.parquet").exists());
+    assert!(dir.files().iter().all(|f| !f.contains("tmp")), "{:?}", dir.files());
+    err.to_string()
+}
+
+#[test]
+fn missing_input() {
+    let dir = TempDir::new("missing");
+    let input = dir.join("nope.parquet");
+    assert_eq!(
+        w3_error(&dir, &input),
+        format!(
+            "Cannot read '{}': No such file or directory (os error 2)",
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn empty_input() {
+    let dir = TempDir::new("empty");
+    let input = dir.join("empty.parquet");
+    std::fs::write(&input, "").unwrap();
+    assert_eq!(
+        w3_error(&dir, &input),
+        format!("{}: the file is empty (0 bytes), not a Parquet file", input.display())
+    );
+}
+
+#[test]
+fn input_not_parquet() {
+    let dir = TempDir::new("notparquet");
+    let input = dir.join("data.parquet");
+    std::fs::write(&input, "id,passage\n1,hello\n").unwrap();
+    assert_eq!(
+        w3_error(&dir, &input),
+        format!(
+            "{}: not a readable Parquet file (Parquet error: Invalid Parquet file. Corrupt footer)",
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn truncated_input() {
+    let dir = TempDir::new("truncated");
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 2_000, 1).unwrap();
+    let bytes = std::fs::read(&input).unwrap();
+    std::fs::write(&input, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(
+        w3_error(&dir, &input),
+        format!(
+            "{}: not a readable Parquet file (Parquet error: Invalid Parquet file. Corrupt footer)",
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn truncated_inside_the_data() {
+    // The footer is intact but a data page is cut: the error comes mid-stream.
+    let dir = TempDir::new("corrupt");
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 2_000, 1).unwrap();
+    let mut bytes = std::fs::read(&input).unwrap();
+    for b in &mut bytes[100..20_000] {
+        *b = 0xff;
+    }
+    std::fs::write(&input, &bytes).unwrap();
+    let message = w3_error(&dir, &input);
+    assert!(
+        message.starts_with(&format!("{}: cannot read (", input.display())),
+        "{message}"
+    );
+}
+
+/// A file like the data set's, but with `passage` of another type or missing.
+fn odd_file(path: &Path, passage: Option<DataType>) {
+    let mut fields = vec![Field::new("id", DataType::Int64, false)];
+    let mut columns: Vec<Arc<dyn Array>> = vec![Arc::new(Int64Array::from(vec![1, 2]))];
+    match passage {
+        Some(DataType::Int64) => {
+            fields.push(Field::new("passage", DataType::Int64, false));
+            columns.push(Arc::new(Int64Array::from(vec![3, 4])));
+        }
+        Some(_) => unreachable!(),
+        None => {
+            fields.push(Field::new("text", DataType::Utf8, false));
+            columns.push(Arc::new(StringArray::from(vec!["a", "b"])));
+        }
+    }
+    fields.push(Field::new("value", DataType::Float64, false));
+    columns.push(Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0, 2.0])));
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn wrong_column_type() {
+    let dir = TempDir::new("wrongtype");
+    let input = dir.join("odd.parquet");
+    odd_file(&input, Some(DataType::Int64));
+    // The pipeline file declares passage a string; the file has integers.
+    let err = load(
+        &text_toml(),
+        &Registry::new(),
+        Some(&hypernodes::spec::read_schema(&input).unwrap()),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:12: input 'passage' is declared string but the input column has type i64",
+            text_toml().display()
+        )
+    );
+    // A Rust pipeline reading it as a string.
+    let err = ParquetRun::new(
+        Pipeline::new([crate::common::clean_text::node()]),
+        &input,
+        dir.join("out.parquet"),
+    )
+    .run()
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: column 'passage' has type Int64, but node 'clean_text' reads it as String",
+            input.display()
+        )
+    );
+    assert!(!dir.join("out.parquet").exists());
+}
+
+#[test]
+fn missing_column() {
+    let dir = TempDir::new("missingcol");
+    let input = dir.join("odd.parquet");
+    odd_file(&input, None);
+    let err = ParquetRun::new(
+        Pipeline::new([crate::common::clean_text::node()]),
+        &input,
+        dir.join("out.parquet"),
+    )
+    .run()
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: no column 'passage', which node 'clean_text' reads. Columns: id, text, value",
+            input.display()
+        )
+    );
+    assert!(!dir.join("out.parquet").exists());
+}
+
+#[test]
+fn unwritable_output() {
+    let dir = TempDir::new("unwritable");
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 10, 1).unwrap();
+    let output = dir.join("no/such/dir/out.parquet");
+    let err = ParquetRun::new(Pipeline::new([crate::common::clean_text::node()]), &input, &output)
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Cannot create '{}': No such file or directory (os error 2)",
+            output.display()
+        )
+    );
+    let err = ParquetRun::new(Pipeline::new([crate::common::clean_text::node()]), &input, &input)
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "The output '{}' is the input file; choose another output",
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn a_file_without_rows_gives_a_file_without_rows() {
+    let dir = TempDir::new("norows");
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 0, 1).unwrap();
+    let file = load(&text_toml(), &Registry::new(), None).unwrap();
+    let summary = ParquetRun::new(file.pipeline, &input, dir.join("out.parquet"))
+        .with_select(file.select.unwrap())
+        .run()
+        .unwrap();
+    assert_eq!(summary.rows_out, 0);
+    let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(dir.join("out.parquet")).unwrap()).unwrap();
+    let names: Vec<String> = meta.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "word_count", "score"]);
+}
+
+#[test]
+fn generated_data_is_deterministic_and_follows_the_spec() {
+    let a = docs_block(1_000, 42, 0);
+    assert_eq!(a, docs_block(1_000, 42, 0));
+    assert_ne!(a, docs_block(1_000, 43, 0));
+    let passages = a.column(1).as_string::<i32>();
+    for p in passages.iter().flatten() {
+        let lead = p.len() - p.trim_start().len();
+        let trail = p.len() - p.trim_end().len();
+        assert!(lead <= 3 && trail <= 3, "{p:?}");
+        let words: Vec<&str> = p.split_whitespace().collect();
+        assert!((5..=40).contains(&words.len()));
+        assert!(words
+            .iter()
+            .all(|w| w.len() == 5 && (w.starts_with('w') || w.starts_with('W')) && w[1..].parse::<u32>().is_ok()));
+        assert_eq!(p.trim().split(' ').count(), words.len(), "single spaces: {p:?}");
+    }
+    let values = a.column(2).as_primitive::<Float64Type>();
+    assert!(values.values().iter().all(|v| (0.0..100.0).contains(v)));
+    let sentences = a.column(3).as_list::<i32>();
+    for row in 0..a.num_rows() {
+        let s = sentences.value(row);
+        assert!((1..=8).contains(&s.len()));
+        for sentence in s.as_string::<i32>().iter().flatten() {
+            assert!((3..=12).contains(&sentence.split(' ').count()));
+            assert_eq!(sentence, sentence.to_lowercase());
+        }
+    }
+    // Blocks continue the ids.
+    let b = docs_block(150_000, 42, 1);
+    assert_eq!(b.num_rows(), 50_000);
+    assert_eq!(b.column(0).as_primitive::<Int64Type>().value(0), 100_000);
+}
