@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::io::{parse_compression, parse_size, EngineChoice, ParquetRun, DEFAULT_BATCH_ROWS};
 use crate::spec::{load, read_schema, Registry};
@@ -201,6 +203,27 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             };
             let file = load(&pipeline, registry, columns.as_ref())?;
             print(out, explain(&file.pipeline));
+            // With data at hand, the plans the columnar engine makes of its first rows.
+            if let Some(input) = input.or(file.input.clone()).filter(|p| p.is_file()) {
+                let reader = std::fs::File::open(&input)
+                    .ok()
+                    .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).ok())
+                    .and_then(|b| b.with_batch_size(100).build().ok());
+                if let Some(Ok(batch)) = reader.and_then(|mut r| r.next()) {
+                    let plans = ColumnarEngine::new()
+                        .with_partitions(1)
+                        .explain_batch(&file.pipeline, &batch)?;
+                    print(
+                        out,
+                        format!(
+                            "\ncolumnar plan (first {} rows of {}):",
+                            batch.num_rows(),
+                            input.display()
+                        ),
+                    );
+                    print(out, plans.trim_end().to_string());
+                }
+            }
             Ok(())
         }
         Command::GenData { rows, out: path, seed } => {

@@ -731,15 +731,17 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
                     .map(i128::from)
                     .sum::<i128>()
             }
+            // Added one by one in row order, so batch sizes do not change the sum.
             DataType::Float32 => {
-                summary.float_sum += c
-                    .as_primitive::<t::Float32Type>()
-                    .iter()
-                    .flatten()
-                    .map(f64::from)
-                    .sum::<f64>()
+                for v in c.as_primitive::<t::Float32Type>().iter().flatten() {
+                    summary.float_sum += f64::from(v);
+                }
             }
-            DataType::Float64 => summary.float_sum += c.as_primitive::<t::Float64Type>().iter().flatten().sum::<f64>(),
+            DataType::Float64 => {
+                for v in c.as_primitive::<t::Float64Type>().iter().flatten() {
+                    summary.float_sum += v;
+                }
+            }
             _ => {}
         }
     }
@@ -748,9 +750,11 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
 /// The pipeline on one batch, then the selected columns.
 fn apply(engine: EngineChoice, pipeline: &Pipeline, batch: &RecordBatch, select: &[String]) -> Result<RecordBatch> {
     let out = match engine {
-        // One partition: the batches in flight already use every core.
+        // One partition: the batches in flight already use every core; and the batch
+        // stays one DataFusion batch (no re-chunking, no concatenation).
         EngineChoice::Columnar => ColumnarEngine::new()
             .with_partitions(1)
+            .with_batch_size(batch.num_rows().max(1))
             .apply_to_batch(pipeline, batch)?,
         EngineChoice::Node => ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), pipeline, batch)?,
     };

@@ -202,7 +202,10 @@ pub type Columns = Schema;
 ///
 /// std::fs::write(&path, "[inputs]\nx = \"i64\"\n\n[[nodes]]\nname = \"double\"\nsql = \"2 * y\"\n").unwrap();
 /// let err = load(&path, &Registry::new(), None).unwrap_err();
-/// assert_eq!(err.to_string(), format!("{}:5: node 'double': `2 * y`: unknown column 'y'. Known: x.", path.display()));
+/// assert_eq!(
+///     err.to_string(),
+///     format!("{}:4: node 'double': unknown column 'y'. Known: x. Did you mean 'x'?", path.display())
+/// );
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), hypernodes::Error>(())
 /// ```

@@ -158,6 +158,25 @@ impl ColumnarEngine {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
     }
 
+    /// The plans [`ColumnarEngine::apply_to_batch`] runs over `batch`: per segment, the
+    /// nodes, the DataFusion logical and physical plans, and the nodes run row by row
+    /// (the batch is processed to find them).
+    ///
+    /// # Errors
+    ///
+    /// As [`ColumnarEngine::apply_to_batch`].
+    pub fn explain_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<String> {
+        let plan = RunPlan::for_columns(pipeline, None)?;
+        let mut cols = HashMap::new();
+        for (name, array, conv) in input_columns(pipeline, batch)? {
+            cols.insert(name, Col::Arrow(array, conv));
+        }
+        let mut run = Run::with_columns(self, &plan, batch.num_rows(), true, cols);
+        run.explain = Some(String::new());
+        run.execute()?;
+        Ok(run.explain.unwrap_or_default())
+    }
+
     /// What [`ColumnarEngine::apply_to_batch`] does, on another engine: the input
     /// columns become lists of Rust values, `engine` maps the pipeline over them (zip), and
     /// the outputs become Arrow columns again. Gives the same batch as `apply_to_batch`.

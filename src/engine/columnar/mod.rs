@@ -546,10 +546,11 @@ impl<'p> Run<'p> {
         let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
         for (k, (name, ct)) in keep.into_iter().enumerate() {
             let pieces: Vec<&dyn Array> = batches.iter().map(|b| b.column(k).as_ref()).collect();
-            let array = if pieces.is_empty() {
-                datafusion::arrow::array::new_empty_array(&(ct.data_type)())
-            } else {
-                concat(&pieces).map_err(df_arrow)?
+            let array = match pieces.len() {
+                0 => datafusion::arrow::array::new_empty_array(&(ct.data_type)()),
+                // One batch: its column as it is, no copy.
+                1 => batches[0].column(k).clone(),
+                _ => concat(&pieces).map_err(df_arrow)?,
             };
             self.cols.insert(name, Col::Arrow(array, Conv::Leaf(ct)));
         }
