@@ -320,6 +320,11 @@ mod w4 {
         let columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(0..n as i64)), Arc::new(list)];
         let batch = RecordBatch::try_new(schema, columns).unwrap();
         let table = super::common::table(&batch, partitions);
+        // Like for like with the reference: Arrow lists in, Arrow columns out.
+        let engine = ColumnarEngine::new();
+        group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
+            b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
+        });
         group.bench_function(BenchmarkId::new("datafusion_unnest_group_by", n), |b| {
             b.iter(|| {
                 let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));

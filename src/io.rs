@@ -690,60 +690,27 @@ fn in_file(e: Error, first_row: usize) -> Error {
 /// Adds the integer and float values of `batch` to the checksum.
 fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
     use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::compute::sum;
     use datafusion::arrow::datatypes::{self as t, DataType};
+    macro_rules! sum {
+        ($c:expr, $($int:ident => $it:ident),* ; $($float:ident => $ft:ident),*) => {
+            match $c.data_type() {
+                $(DataType::$int => {
+                    summary.int_sum += $c.as_primitive::<t::$it>().iter().flatten().map(i128::from).sum::<i128>()
+                })*
+                // Added one by one in row order, so batch sizes do not change the sum.
+                $(DataType::$float => {
+                    for v in $c.as_primitive::<t::$ft>().iter().flatten() {
+                        summary.float_sum += f64::from(v);
+                    }
+                })*
+                _ => {}
+            }
+        };
+    }
     for c in batch.columns() {
-        let c = c.as_ref();
-        match c.data_type() {
-            DataType::Int8 => summary.int_sum += sum(c.as_primitive::<t::Int8Type>()).unwrap_or(0) as i128,
-            DataType::Int16 => summary.int_sum += sum(c.as_primitive::<t::Int16Type>()).unwrap_or(0) as i128,
-            DataType::Int32 => {
-                summary.int_sum += c
-                    .as_primitive::<t::Int32Type>()
-                    .iter()
-                    .flatten()
-                    .map(i128::from)
-                    .sum::<i128>()
-            }
-            DataType::Int64 => {
-                summary.int_sum += c
-                    .as_primitive::<t::Int64Type>()
-                    .iter()
-                    .flatten()
-                    .map(i128::from)
-                    .sum::<i128>()
-            }
-            DataType::UInt8 => summary.int_sum += sum(c.as_primitive::<t::UInt8Type>()).unwrap_or(0) as i128,
-            DataType::UInt16 => summary.int_sum += sum(c.as_primitive::<t::UInt16Type>()).unwrap_or(0) as i128,
-            DataType::UInt32 => {
-                summary.int_sum += c
-                    .as_primitive::<t::UInt32Type>()
-                    .iter()
-                    .flatten()
-                    .map(i128::from)
-                    .sum::<i128>()
-            }
-            DataType::UInt64 => {
-                summary.int_sum += c
-                    .as_primitive::<t::UInt64Type>()
-                    .iter()
-                    .flatten()
-                    .map(i128::from)
-                    .sum::<i128>()
-            }
-            // Added one by one in row order, so batch sizes do not change the sum.
-            DataType::Float32 => {
-                for v in c.as_primitive::<t::Float32Type>().iter().flatten() {
-                    summary.float_sum += f64::from(v);
-                }
-            }
-            DataType::Float64 => {
-                for v in c.as_primitive::<t::Float64Type>().iter().flatten() {
-                    summary.float_sum += v;
-                }
-            }
-            _ => {}
-        }
+        sum!(c, Int8 => Int8Type, Int16 => Int16Type, Int32 => Int32Type, Int64 => Int64Type,
+            UInt8 => UInt8Type, UInt16 => UInt16Type, UInt32 => UInt32Type, UInt64 => UInt64Type;
+            Float32 => Float32Type, Float64 => Float64Type);
     }
 }
 

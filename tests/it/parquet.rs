@@ -297,6 +297,12 @@ fn odd_file(path: &Path, passage: Option<DataType>) {
     w.close().unwrap();
 }
 
+/// The error of running `clean_text` from `input` to `output`.
+fn clean_text_error(input: &Path, output: &Path) -> String {
+    let pipeline = Pipeline::new([crate::common::clean_text::node()]);
+    ParquetRun::new(pipeline, input, output).run().unwrap_err().to_string()
+}
+
 #[test]
 fn wrong_column_type() {
     let dir = TempDir::new("wrongtype");
@@ -317,15 +323,8 @@ fn wrong_column_type() {
         )
     );
     // A Rust pipeline reading it as a string.
-    let err = ParquetRun::new(
-        Pipeline::new([crate::common::clean_text::node()]),
-        &input,
-        dir.join("out.parquet"),
-    )
-    .run()
-    .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        clean_text_error(&input, &dir.join("out.parquet")),
         format!(
             "{}: column 'passage' has type Int64, but node 'clean_text' reads it as String",
             input.display()
@@ -339,15 +338,8 @@ fn missing_column() {
     let dir = TempDir::new("missingcol");
     let input = dir.join("odd.parquet");
     odd_file(&input, None);
-    let err = ParquetRun::new(
-        Pipeline::new([crate::common::clean_text::node()]),
-        &input,
-        dir.join("out.parquet"),
-    )
-    .run()
-    .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        clean_text_error(&input, &dir.join("out.parquet")),
         format!(
             "{}: no column 'passage', which node 'clean_text' reads. Columns: id, text, value",
             input.display()

@@ -131,12 +131,7 @@ impl ColumnarEngine {
     /// the row).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
         let plan = RunPlan::for_columns(pipeline, None)?;
-        let mut cols = HashMap::new();
-        for (name, array, conv) in input_columns(pipeline, batch)? {
-            cols.insert(name, Col::Arrow(array, conv));
-        }
-        let mut run = Run::with_columns(self, &plan, batch.num_rows(), true, cols);
-        run.execute()?;
+        let mut run = self.batch_run(&plan, batch, false)?;
 
         let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
@@ -167,14 +162,20 @@ impl ColumnarEngine {
     /// As [`ColumnarEngine::apply_to_batch`].
     pub fn explain_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<String> {
         let plan = RunPlan::for_columns(pipeline, None)?;
+        let run = self.batch_run(&plan, batch, true)?;
+        Ok(run.explain.unwrap_or_default())
+    }
+
+    /// The plan executed over the rows of `batch` (explained when `explain`).
+    fn batch_run<'p>(&'p self, plan: &'p RunPlan, batch: &RecordBatch, explain: bool) -> Result<Run<'p>> {
         let mut cols = HashMap::new();
-        for (name, array, conv) in input_columns(pipeline, batch)? {
+        for (name, array, conv) in input_columns(plan.pipeline(), batch)? {
             cols.insert(name, Col::Arrow(array, conv));
         }
-        let mut run = Run::with_columns(self, &plan, batch.num_rows(), true, cols);
-        run.explain = Some(String::new());
+        let mut run = Run::with_columns(self, plan, batch.num_rows(), true, cols);
+        run.explain = explain.then(String::new);
         run.execute()?;
-        Ok(run.explain.unwrap_or_default())
+        Ok(run)
     }
 
     /// What [`ColumnarEngine::apply_to_batch`] does, on another engine: the input
