@@ -648,17 +648,20 @@ impl<'p> Run<'p> {
             let ct = ColumnType::find(&inner.input_type(m).expect("an input")).expect("checked");
             lists.push((m.as_str(), ct, self.list_array(outer_of(m), ct)?));
         }
-        let mut parent: Vec<u32> = Vec::new();
+        let mode = nested.mode();
         let mut starts: Vec<usize> = Vec::with_capacity(self.rows + 1);
-        let mut child_index: Vec<Vec<u32>> = vec![Vec::new(); lists.len()];
+        let mut rows = 0;
+        let mut lens = vec![0; lists.len()];
         for row in 0..self.rows {
-            starts.push(parent.len());
+            starts.push(rows);
             if lists.is_empty() {
-                parent.push(row as u32);
+                rows += 1;
                 continue;
             }
-            let lens: Vec<usize> = lists.iter().map(|(_, _, l)| l.value_length(row) as usize).collect();
-            let count = match nested.mode() {
+            for (len, (_, _, l)) in lens.iter_mut().zip(&lists) {
+                *len = l.value_length(row) as usize;
+            }
+            rows += match mode {
                 MapMode::Zip => {
                     if lens.iter().any(|&l| l != lens[0]) {
                         return Err(Error::NodeFailed {
@@ -677,34 +680,54 @@ impl<'p> Run<'p> {
                 }
                 MapMode::Product => lens.iter().product(),
             };
-            for item in 0..count {
-                parent.push(row as u32);
-                nested.mode().for_each_element(
-                    lists.len(),
-                    |k| lens[k],
-                    item,
-                    |k, j| child_index[k].push(lists[k].2.value_offsets()[row] as u32 + j as u32),
-                );
-            }
         }
-        starts.push(parent.len());
-        let rows = parent.len();
+        starts.push(rows);
+        // The outer row of inner row `r`.
+        let outer_row = |r: usize| starts.partition_point(|&s| s <= r) - 1;
         // A null list (from Arrow data) maps to a null list.
         let nulls = lists.iter().fold(None, |acc, (_, _, l)| {
             NullBuffer::union(acc.as_ref(), l.logical_nulls().as_ref())
         });
-        let parent = Arc::new(parent);
+        // Zip over lists whose items are all in order, back to back: their child values,
+        // sliced, copy nothing. Otherwise the element of each list on every inner row.
+        let contiguous = |l: &ListArray| {
+            let o = l.value_offsets();
+            mode == MapMode::Zip && (o[o.len() - 1] - o[0]) as usize == rows
+        };
+        let mut child_index: Vec<Vec<u32>> = vec![Vec::new(); lists.len()];
+        if !lists.iter().all(|(_, _, l)| contiguous(l)) {
+            for row in 0..self.rows {
+                for (len, (_, _, l)) in lens.iter_mut().zip(&lists) {
+                    *len = l.value_length(row) as usize;
+                }
+                for item in 0..starts[row + 1] - starts[row] {
+                    mode.for_each_element(
+                        lists.len(),
+                        |k| lens[k],
+                        item,
+                        |k, j| child_index[k].push(lists[k].2.value_offsets()[row] as u32 + j as u32),
+                    );
+                }
+            }
+        }
+        // For inner inputs that are not mapped: the outer row of every inner row.
+        let repeated = nested.inner_params().iter().any(|p| !nested.map_over().contains(p));
+        let parent: Arc<Vec<u32>> = Arc::new(if repeated && !lists.is_empty() {
+            (0..self.rows)
+                .flat_map(|row| std::iter::repeat_n(row as u32, starts[row + 1] - starts[row]))
+                .collect()
+        } else {
+            Vec::new()
+        });
 
         // The inner columns: flattened lists, and the outer columns repeated per item.
         let mut cols = HashMap::new();
-        for ((m, ct, list), index) in lists.iter().zip(&child_index) {
+        for ((m, ct, list), index) in lists.iter().zip(child_index) {
             // Zip visits each list's items in order: its child values, sliced, copy nothing.
-            let offsets = list.value_offsets();
-            let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
-            let values = if nested.mode() == MapMode::Zip && last - first == rows {
-                list.values().slice(first, rows)
+            let values = if contiguous(list) {
+                list.values().slice(list.value_offsets()[0] as usize, rows)
             } else {
-                take(list.values().as_ref(), &UInt32Array::from(index.clone()), None).map_err(df_arrow)?
+                take(list.values().as_ref(), &UInt32Array::from(index), None).map_err(df_arrow)?
             };
             cols.insert(m.to_string(), Col::Arrow(values, Conv::Leaf(ct)));
         }
@@ -738,7 +761,7 @@ impl<'p> Run<'p> {
         if let Err(e) = result {
             // Name the outer item and, within it, the inner item, as the node engine does.
             let locate = |r: usize| {
-                let outer = parent[r] as usize;
+                let outer = outer_row(r);
                 (outer, (!lists.is_empty()).then(|| r - starts[outer]))
             };
             let (outer, inner_error) = match e {
