@@ -125,6 +125,39 @@ fn tiny_batches_and_many_partitions_change_nothing() {
     );
 }
 
+#[node(output = "checked")]
+fn fail_at(x: i64) -> Result<i64, String> {
+    if x == 30_001 || x == 35_000 {
+        Err(format!("bad {x}"))
+    } else {
+        Ok(x)
+    }
+}
+
+#[node(output = "checked")]
+fn panic_at(x: i64) -> i64 {
+    assert!(x != 29_999, "no {x}");
+    x
+}
+
+#[test]
+fn failures_deep_in_later_partitions_and_batches_name_their_item() {
+    // Item 30,001 is in the second of 3 partitions, in a batch that starts at 26,670.
+    let xs: Vec<i64> = (0..40_000).collect();
+    let inputs = Inputs::new().with("x", xs);
+    let engine = ColumnarEngine::new().with_partitions(3).with_batch_size(1_000);
+    for (node, message) in [
+        (fail_at::node(), "Node 'fail_at' failed on item 30001: bad 30001"),
+        (panic_at::node(), "Node 'panic_at' panicked on item 29999: no 29999"),
+    ] {
+        let p = Pipeline::new([node]).with_engine(engine.clone());
+        let err = p.map(&inputs, &["x"], MapMode::Zip).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        let reference = Pipeline::new([p.nodes()[0].clone()]).map(&inputs, &["x"], MapMode::Zip);
+        assert_eq!(reference.unwrap_err().to_string(), message);
+    }
+}
+
 engine_test!(
     fn option_parameters_see_missing_values(engine) {
         let out = on(&engine, [half_if_even::node()]).map(
@@ -280,6 +313,39 @@ mod interop {
             err.to_string(),
             "Node 'score' has no vectorized kernel (a type that is not columnar, a closure, an async fn or a nested \
              pipeline); use apply_to_batch, which runs it row by row"
+        );
+    }
+
+    #[test]
+    fn batch_streams_come_back_cut_as_the_engine_cut_them() {
+        let xs = |r: std::ops::Range<i64>| {
+            RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from_iter_values(r)) as _)]).unwrap()
+        };
+        let input = [xs(0..30_000), xs(30_000..30_001), xs(30_001..50_000)];
+        let engine = ColumnarEngine::new().with_partitions(2).with_batch_size(10_000);
+        let p = Pipeline::new(w1());
+        let out = engine.apply_to_batches(&p, &input).unwrap();
+        let rows: Vec<usize> = out.iter().map(RecordBatch::num_rows).collect();
+        assert_eq!(rows, [10_000, 10_000, 5_000, 10_000, 10_000, 5_000]);
+        let names: Vec<String> = out[0].schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["x", "doubled", "incremented", "squared"]);
+        let joined = datafusion::arrow::compute::concat_batches(&out[0].schema(), &out).unwrap();
+        let whole = xs(0..50_000);
+        assert_eq!(joined, engine.apply_to_batch(&p, &whole).unwrap());
+        assert_eq!(
+            joined.column(3).as_primitive::<Int64Type>().value(49_999),
+            (2 * 49_999 + 1_i64).pow(2)
+        );
+        // A failure names the row of the whole stream.
+        let err = engine
+            .apply_to_batches(&Pipeline::new([fail_at::node()]), &input)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "Node 'fail_at' failed on item 30001: bad 30001");
+        assert!(engine.apply_to_batches(&p, &[]).unwrap().is_empty());
+        let err = engine.apply_to_batches(&p, &[xs(0..2), batch()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Batch 1 has columns (a: Int64, b: Int64, text: Utf8), but batch 0 has (x: Int64)"
         );
     }
 

@@ -12,7 +12,9 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 use super::udf::NodeUdf;
-use super::{column, df, df_arrow, with_node_columns, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run};
+use super::{
+    column, df, df_arrow, with_node_columns, Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run,
+};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
@@ -131,26 +133,81 @@ impl ColumnarEngine {
     /// the row).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
         let plan = RunPlan::for_columns(pipeline, None)?;
-        let mut run = self.batch_run(&plan, batch, false)?;
-
+        let mut run = self.batch_run(&plan, std::slice::from_ref(batch), false)?;
         let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
-        for name in plan.outputs() {
-            let array = match run.cols.remove(name.as_str()) {
-                Some(Col::Arrow(a, _)) => a,
-                Some(Col::List { list, index: None, .. }) => {
-                    let ty = pipeline.output_type(name).expect("an output");
-                    let ct = ColumnType::find(&ty).ok_or_else(|| {
-                        Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar"))
-                    })?;
-                    (ct.list_to_array)(&list).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?
-                }
-                _ => return Err(Error::Internal(format!("output '{name}' was not computed"))),
-            };
-            fields.push(Field::new(name, array.data_type().clone(), true));
-            arrays.push(array);
+        for (name, column) in take_outputs(&mut run)? {
+            fields.push(Field::new(name, column.data_type().clone(), true));
+            arrays.push(column.concat()?);
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
+    }
+
+    /// [`ColumnarEngine::apply_to_batch`] over a stream of batches cut as the engine cut
+    /// its work: `batches` (all of one schema) are the rows in order, and so are the
+    /// batches returned, each with the input columns and every output appended, sorted
+    /// by name. Nothing is joined into one array, so this is the way in for a source
+    /// that already yields batches (a Parquet reader, a DataFusion stream), and the
+    /// cheapest way out: on large inputs `apply_to_batch` spends a copy of every output
+    /// on returning one batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use datafusion::arrow::array::{Int64Array, RecordBatch};
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::ColumnarEngine;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let batch = |xs: Vec<i64>| RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(xs)) as _)]).unwrap();
+    /// let engine = ColumnarEngine::new().with_batch_size(2);
+    /// let out = engine.apply_to_batches(&Pipeline::new([double::node()]), &[batch(vec![1, 2, 3]), batch(vec![4])])?;
+    /// let rows: Vec<usize> = out.iter().map(|b| b.num_rows()).collect();
+    /// assert_eq!(rows, [2, 2]);
+    /// assert_eq!(out[1].column_by_name("doubled").unwrap().as_ref(), &Int64Array::from(vec![6, 8]));
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ColumnarEngine::apply_to_batch`], and [`Error::Invalid`] when the batches'
+    /// schemas differ.
+    pub fn apply_to_batches(&self, pipeline: &Pipeline, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+        let Some(first) = batches.first() else {
+            return Ok(Vec::new());
+        };
+        let plan = RunPlan::for_columns(pipeline, None)?;
+        let mut run = self.batch_run(&plan, batches, false)?;
+        let outputs = take_outputs(&mut run)?;
+        let mut fields: Vec<Field> = first.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns: Vec<Chunks> = (0..first.num_columns())
+            .map(|k| {
+                Chunks::from_arrays(
+                    batches.iter().map(|b| b.column(k).clone()).collect(),
+                    fields[k].data_type(),
+                )
+            })
+            .collect();
+        for (name, column) in outputs {
+            fields.push(Field::new(name, column.data_type().clone(), true));
+            columns.push(column);
+        }
+        let schema = Arc::new(Schema::new(fields));
+        run.split()
+            .partitions
+            .iter()
+            .flatten()
+            .map(|&(start, len)| {
+                let arrays = columns
+                    .iter()
+                    .map(|c| c.range(start, len))
+                    .collect::<Result<Vec<_>>>()?;
+                RecordBatch::try_new(schema.clone(), arrays).map_err(df_arrow)
+            })
+            .collect()
     }
 
     /// The plans [`ColumnarEngine::apply_to_batch`] runs over `batch`: per segment, the
@@ -162,17 +219,41 @@ impl ColumnarEngine {
     /// As [`ColumnarEngine::apply_to_batch`].
     pub fn explain_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<String> {
         let plan = RunPlan::for_columns(pipeline, None)?;
-        let run = self.batch_run(&plan, batch, true)?;
+        let run = self.batch_run(&plan, std::slice::from_ref(batch), true)?;
         Ok(run.explain.unwrap_or_default())
     }
 
-    /// The plan executed over the rows of `batch` (explained when `explain`).
-    fn batch_run<'p>(&'p self, plan: &'p RunPlan, batch: &RecordBatch, explain: bool) -> Result<Run<'p>> {
-        let mut cols = HashMap::new();
-        for (name, array, conv) in input_columns(plan.pipeline(), batch)? {
-            cols.insert(name, Col::Arrow(array, conv));
+    /// The plan executed over the rows of `batches`, in order (explained when `explain`).
+    fn batch_run<'p>(&'p self, plan: &'p RunPlan, batches: &[RecordBatch], explain: bool) -> Result<Run<'p>> {
+        let schema = batches.first().map(|b| b.schema());
+        if let Some((k, b)) = batches.iter().enumerate().find(|(_, b)| Some(b.schema()) != schema) {
+            let columns = |b: &RecordBatch| {
+                let schema = b.schema();
+                let fields = schema
+                    .fields()
+                    .iter()
+                    .map(|f| format!("{}: {}", f.name(), f.data_type()));
+                fields.collect::<Vec<_>>().join(", ")
+            };
+            return Err(Error::Invalid(format!(
+                "Batch {k} has columns ({}), but batch 0 has ({})",
+                columns(b),
+                columns(&batches[0])
+            )));
         }
-        let mut run = Run::with_columns(self, plan, batch.num_rows(), true, cols);
+        let mut chunks: HashMap<String, (Vec<ArrayRef>, Conv)> = HashMap::new();
+        for batch in batches {
+            for (name, array, conv) in input_columns(plan.pipeline(), batch)? {
+                chunks.entry(name).or_insert_with(|| (Vec::new(), conv)).0.push(array);
+            }
+        }
+        let mut cols = HashMap::new();
+        for (name, (arrays, conv)) in chunks {
+            let column = Chunks::from_arrays(arrays, &conv.data_type());
+            cols.insert(name, Col::Arrow(column, conv));
+        }
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let mut run = Run::with_columns(self, plan, rows, true, cols);
         run.explain = explain.then(String::new);
         run.execute()?;
         Ok(run)
@@ -210,12 +291,14 @@ impl ColumnarEngine {
         for (name, array, conv) in input_columns(pipeline, batch)? {
             let ty = pipeline.input_type(&name).expect("an input");
             let reader = reader_of(pipeline, &name);
-            let values = conv.to_values(array.as_ref(), ty).map_err(|why| Error::InputType {
-                input: name.as_str().into(),
-                node: reader.into(),
-                expected: ty.name().into(),
-                found: why.into(),
-            })?;
+            let values = conv
+                .to_values(&Chunks::one(array), ty)
+                .map_err(|why| Error::InputType {
+                    input: name.as_str().into(),
+                    node: reader.into(),
+                    expected: ty.name().into(),
+                    found: why.into(),
+                })?;
             inputs.insert_value(name.clone(), values);
             over.push(name);
         }
@@ -259,6 +342,28 @@ impl ColumnarEngine {
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
     }
+}
+
+/// The outputs of a finished run over batches, in the order of the plan's outputs.
+fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
+    let pipeline = run.plan.pipeline();
+    let mut outputs = Vec::new();
+    for name in run.plan.outputs() {
+        let column = match run.cols.remove(name.as_str()) {
+            Some(Col::Arrow(c, _)) => c,
+            Some(Col::List { list, index: None, .. }) => {
+                let ty = pipeline.output_type(name).expect("an output");
+                let ct = ColumnType::find(&ty)
+                    .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
+                Chunks::one(
+                    (ct.list_to_array)(&list).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?,
+                )
+            }
+            _ => return Err(Error::Internal(format!("output '{name}' was not computed"))),
+        };
+        outputs.push((name.clone(), column));
+    }
+    Ok(outputs)
 }
 
 /// For output `name` of a nested pipeline mapped over lists, the columnar type of the

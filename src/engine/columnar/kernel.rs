@@ -7,7 +7,6 @@
 //! parameter is null are not passed to the function and yield null.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -197,6 +196,8 @@ pub trait Param: 'static {
     type Arg<'a>;
     /// The argument at row `i`.
     fn get(array: &<Self::Stored as Columnar>::Array, i: usize) -> Self::Arg<'_>;
+    /// Every row's argument, in order.
+    fn iter(array: &<Self::Stored as Columnar>::Array) -> impl Iterator<Item = Self::Arg<'_>>;
 }
 
 /// A `&str` parameter, borrowed from a string array.
@@ -211,6 +212,10 @@ impl Param for Str {
     fn get(array: &<String as Columnar>::Array, i: usize) -> &str {
         array.value(i)
     }
+    #[inline]
+    fn iter(array: &<String as Columnar>::Array) -> impl Iterator<Item = &str> {
+        (0..array.len()).map(move |i| array.value(i))
+    }
 }
 
 /// A parameter read as an owned value.
@@ -224,6 +229,10 @@ impl<T: Columnar> Param for Own<T> {
     #[inline]
     fn get(array: &T::Array, i: usize) -> T {
         T::value(array, i)
+    }
+    #[inline]
+    fn iter(array: &T::Array) -> impl Iterator<Item = T> {
+        T::iter(array)
     }
 }
 
@@ -244,12 +253,22 @@ pub trait Outs: 'static {
     fn append_null(b: &mut Self::Builders);
     /// The arrays.
     fn finish(b: Self::Builders) -> Vec<ArrayRef>;
-    /// The arrays of the values of `iter` (about `len`, none null).
+    /// The rows appended so far.
+    fn len(b: &Self::Builders) -> usize;
+    /// Appends the values of `values` up to the first error, returned with its row
+    /// (see [`Columnar::fill`]).
     #[inline]
-    fn collect(iter: impl Iterator<Item = Self::Value>, len: usize) -> Vec<ArrayRef> {
-        let mut b = Self::builders(len);
-        iter.for_each(|v| Self::append(&mut b, &v));
-        Self::finish(b)
+    fn fill(
+        b: &mut Self::Builders,
+        values: impl Iterator<Item = Result<Self::Value, BoxError>>,
+    ) -> Result<(), (usize, BoxError)> {
+        for (row, v) in values.enumerate() {
+            match v {
+                Ok(v) => Self::append(b, &v),
+                Err(e) => return Err((row, e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -277,9 +296,15 @@ impl<R: Columnar> Outs for One<R> {
     fn finish(b: Self::Builders) -> Vec<ArrayRef> {
         vec![R::finish(b)]
     }
+    fn len(b: &Self::Builders) -> usize {
+        R::builder_len(b)
+    }
     #[inline]
-    fn collect(iter: impl Iterator<Item = R>, len: usize) -> Vec<ArrayRef> {
-        vec![R::collect(iter, len)]
+    fn fill(
+        b: &mut Self::Builders,
+        values: impl Iterator<Item = Result<R, BoxError>>,
+    ) -> Result<(), (usize, BoxError)> {
+        R::fill(b, values)
     }
 }
 
@@ -308,6 +333,9 @@ macro_rules! many {
             }
             fn finish(b: Self::Builders) -> Vec<ArrayRef> {
                 vec![$($t::finish(b.$i)),*]
+            }
+            fn len(b: &Self::Builders) -> usize {
+                A::builder_len(&b.0)
             }
         }
     };
@@ -369,6 +397,10 @@ where
     }))
 }
 
+fn wrong_length(param: usize, found: usize, rows: usize) -> RowError {
+    batch_error(format!("argument {param} has {found} rows where {rows} (or 1, a constant) were expected").into())
+}
+
 fn wrong_type<T: Columnar>(param: usize, array: &ArrayRef) -> RowError {
     RowError {
         row: None,
@@ -378,6 +410,20 @@ fn wrong_type<T: Columnar>(param: usize, array: &ArrayRef) -> RowError {
             found: array.data_type().clone(),
         },
     }
+}
+
+/// The argument iterators zipped into one (rows of nothing without arguments).
+macro_rules! zip_args {
+    ($rows:expr;) => { (0..$rows).map(|_| ()) };
+    ($rows:expr; $a:expr) => { $a };
+    ($rows:expr; $a:expr, $($rest:expr),+) => { $a.zip(zip_args!($rows; $($rest),+)) };
+}
+
+/// The pattern of one item of [`zip_args`], binding each argument.
+macro_rules! zip_pattern {
+    () => { () };
+    ($a:ident) => { $a };
+    ($a:ident, $($rest:ident),+) => { ($a, zip_pattern!($($rest),+)) };
 }
 
 macro_rules! kernel_arity {
@@ -395,47 +441,42 @@ macro_rules! kernel_arity {
                         let $a = <$p::Stored as Columnar>::downcast(args.args[$i].as_ref())
                             .ok_or_else(|| wrong_type::<$p::Stored>($i, &args.args[$i]))?;
                         // A one-row argument is a constant: every row reads row 0.
-                        let $m = if $a.len() == rows { usize::MAX } else { 0 };
+                        let $m = match $a.len() {
+                            n if n == rows => usize::MAX,
+                            1 => 0,
+                            n => return Err(wrong_length($i, n, rows)),
+                        };
                     )*
                     let any_nulls = false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.null_count() > 0))*;
-                    let current = Cell::new(0_usize);
-                    let run = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<ArrayRef>, RowError> {
-                        if !any_nulls {
-                            // Every row is called: collect straight from the calls.
-                            let mut failed = None;
-                            let values = (0..rows).map_while(|row| {
-                                current.set(row);
-                                match f($($p::get($a, row & $m)),*) {
-                                    Ok(v) => Some(v),
-                                    Err(e) => {
-                                        failed = Some(RowError { row: Some(row), kind: RowErrorKind::Failed(e) });
-                                        None
-                                    }
+                    let all_rows = true $(&& $m == usize::MAX)*;
+                    let mut out = O::builders(rows);
+                    let run = catch_unwind(AssertUnwindSafe(|| {
+                        if any_nulls {
+                            for row in 0..rows {
+                                if false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.is_null(row & $m)))* {
+                                    O::append_null(&mut out);
+                                    continue;
                                 }
-                            });
-                            let arrays = O::collect(values, rows);
-                            return match failed {
-                                Some(e) => Err(e),
-                                None => Ok(arrays),
-                            };
-                        }
-                        let mut out = O::builders(rows);
-                        for row in 0..rows {
-                            current.set(row);
-                            if false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.is_null(row & $m)))* {
-                                O::append_null(&mut out);
-                                continue;
+                                match f($($p::get($a, row & $m)),*) {
+                                    Ok(v) => O::append(&mut out, &v),
+                                    Err(e) => return Err((row, e)),
+                                }
                             }
-                            match f($($p::get($a, row & $m)),*) {
-                                Ok(v) => O::append(&mut out, &v),
-                                Err(e) => return Err(RowError { row: Some(row), kind: RowErrorKind::Failed(e) }),
-                            }
+                            Ok(())
+                        } else if all_rows {
+                            // Every argument has `rows` rows: the arrays' own iterators,
+                            // zipped, in a loop the compiler can vectorize.
+                            let zipped = zip_args!(rows; $(<$p as Param>::iter($a)),*);
+                            O::fill(&mut out, zipped.map(|zip_pattern!($($a),*)| f($($a),*)))
+                        } else {
+                            O::fill(&mut out, (0..rows).map(|row| f($($p::get($a, row & $m)),*)))
                         }
-                        Ok(O::finish(out))
                     }));
                     match run {
-                        Ok(result) => result,
-                        Err(panic) => Err(RowError { row: Some(current.get()), kind: RowErrorKind::Panicked(panic_message(panic)) }),
+                        Ok(Ok(())) => Ok(O::finish(out)),
+                        Ok(Err((row, e))) => Err(RowError { row: Some(row), kind: RowErrorKind::Failed(e) }),
+                        // The rows before the panicking one were appended.
+                        Err(panic) => Err(RowError { row: Some(O::len(&out)), kind: RowErrorKind::Panicked(panic_message(panic)) }),
                     }
                 };
                 Some(Box::new(Kernel { outputs: O::data_types(), imp: Imp::Lifted(Box::new(call)) }))

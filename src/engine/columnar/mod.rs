@@ -8,6 +8,7 @@
 //! the same rows, inside the same run, and the columnar nodes around it stay vectorized.
 //! [`ColumnarEngine::explain`] shows which node ran where.
 
+mod chunks;
 pub mod expr;
 mod interop;
 pub mod kernel;
@@ -19,9 +20,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
-use datafusion::arrow::compute::{concat, take};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::dataframe::DataFrame;
@@ -33,6 +34,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub use expr::ExprNode;
 pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};
+
+use chunks::{Chunks, Split};
 
 use super::node::call_node;
 use super::Engine;
@@ -163,12 +166,38 @@ impl Engine for ColumnarEngine {
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs> {
         let mut run = Run::new(self, plan.run_plan(), Rows::Map(plan));
         run.execute()?;
-        let columns = plan
-            .run_plan()
-            .outputs()
-            .iter()
-            .map(|name| run.take_list(name).map(|v| (name.clone(), v)))
-            .collect::<Result<Vec<_>>>()?;
+        let outputs = plan.run_plan().outputs();
+        let cols: Vec<(&String, Option<Col>)> = outputs.iter().map(|name| (name, run.cols.remove(name))).collect();
+        let pipeline = plan.run_plan().pipeline();
+        let convert = |(name, col): (&String, Option<Col>)| {
+            let row_type = pipeline.output_type(name).expect("an output");
+            list_of(name, col, row_type).map(|v| (name.clone(), v))
+        };
+        // Large columns become `Vec`s side by side, one thread per group of columns.
+        let threads = self.partitions.min(cols.len());
+        let columns = if threads > 1 && plan.len() >= MIN_ROWS_PER_PARTITION {
+            let mut groups: Vec<Vec<(&String, Option<Col>)>> = (0..threads).map(|_| Vec::new()).collect();
+            for (k, col) in cols.into_iter().enumerate() {
+                groups[k % threads].push(col);
+            }
+            let done: Vec<Vec<Result<(String, Value)>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = groups
+                    .into_iter()
+                    .map(|group| s.spawn(|| group.into_iter().map(convert).collect()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            // Back in output order: column k went to group k % threads.
+            let mut done: Vec<_> = done.into_iter().map(Vec::into_iter).collect();
+            (0..outputs.len())
+                .map(|k| done[k % threads].next().expect("a converted column"))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            cols.into_iter().map(convert).collect::<Result<Vec<_>>>()?
+        };
         Ok(MapOutputs::from_columns(plan.len(), columns))
     }
 }
@@ -186,14 +215,21 @@ enum Col {
     /// The same value for every row (an input that is not mapped, or any value of a
     /// one-item run).
     Const(Value),
-    /// An Arrow column (all rows) with the conversions of its type.
-    Arrow(ArrayRef, Conv),
+    /// An Arrow column (all rows, in the chunks that made it) with the conversions of
+    /// its type.
+    Arrow(Chunks, Conv),
     /// Row `i` is element `index[i]` (or `i`) of a `Vec` value.
     List {
         list: Arc<Value>,
         elem: fn() -> TypeInfo,
         index: Option<Arc<Vec<u32>>>,
     },
+}
+
+/// A column as a plan reads it: a constant, or rows.
+enum Arg {
+    Scalar(ScalarValue),
+    Column(Chunks),
 }
 
 /// How to turn an Arrow column back into Rust values.
@@ -267,16 +303,20 @@ impl Conv {
     }
 
     /// The whole column as a `Vec` value.
-    fn to_values(&self, array: &dyn Array, row_type: TypeInfo) -> std::result::Result<Value, String> {
+    fn to_values(&self, column: &Chunks, row_type: TypeInfo) -> std::result::Result<Value, String> {
         match self {
-            Conv::Leaf(ct) => (ct.array_to_list)(array),
+            Conv::Leaf(ct) => (ct.array_to_list)(&column.arrays().collect::<Vec<_>>()),
             Conv::List { .. } => {
                 let mut b = row_type
-                    .column_builder(array.len())
+                    .column_builder(column.len())
                     .ok_or_else(|| format!("lists of {row_type} nest too deep to collect"))?;
-                for row in 0..array.len() {
-                    let v = self.value_at(array, row).ok_or_else(|| format!("row {row} is null"))?;
-                    b.push(v).map_err(|_| format!("row {row} is shared"))?;
+                let mut row = 0;
+                for array in column.arrays() {
+                    for i in 0..array.len() {
+                        let v = self.value_at(array, i).ok_or_else(|| format!("row {row} is null"))?;
+                        b.push(v).map_err(|_| format!("row {row} is shared"))?;
+                        row += 1;
+                    }
                 }
                 Ok(b.finish())
             }
@@ -408,36 +448,31 @@ impl<'p> Run<'p> {
         }
     }
 
-    /// The column `name` as an Arrow array of all rows (or a one-row constant).
-    fn arrow(&self, name: &str) -> Result<(ArrayRef, bool)> {
+    /// The column `name` in Arrow: a scalar when it is a constant, else its chunks.
+    fn arrow(&self, name: &str) -> Result<Arg> {
         let col = &self.cols[name];
         let ct = || {
             self.column_type(name)
                 .ok_or_else(|| Error::Internal(format!("'{name}' has no Arrow type")))
         };
+        let unconvertible = || Error::Internal(format!("'{name}' is not convertible"));
         Ok(match col {
-            Col::Arrow(a, _) => (a.clone(), false),
+            Col::Arrow(c, _) => Arg::Column(c.clone()),
             Col::Const(v) => {
-                let a =
-                    (ct()?.value_to_array)(v).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
-                (a, true)
+                let a = (ct()?.value_to_array)(v).ok_or_else(unconvertible)?;
+                Arg::Scalar(ScalarValue::try_from_array(a.as_ref(), 0).map_err(df)?)
             }
             Col::List { list, index, .. } => {
-                let a = (ct()?.list_to_array)(list)
-                    .ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
-                match index {
-                    None => (a, false),
-                    Some(ix) => (
-                        take(a.as_ref(), &UInt32Array::from(ix.as_ref().clone()), None).map_err(df_arrow)?,
-                        false,
-                    ),
-                }
+                let a = (ct()?.list_to_array)(list).ok_or_else(unconvertible)?;
+                Arg::Column(Chunks::one(match index {
+                    None => a,
+                    Some(ix) => take(a.as_ref(), &UInt32Array::from(ix.as_ref().clone()), None).map_err(df_arrow)?,
+                }))
             }
         })
     }
 
     fn vectorized(&mut self, nodes: &[usize], segment: usize) -> Result<()> {
-        let rows = self.rows;
         // The columns this segment reads from earlier work, and the constants.
         let produced: Vec<&str> = nodes
             .iter()
@@ -451,40 +486,41 @@ impl<'p> Run<'p> {
                 }
             }
         }
-        let mut fields = vec![Field::new(ITEM, DataType::Int64, false)];
-        let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(0..rows as i64))];
+        // Every batch carries its items as a hidden run-end encoded column (two numbers).
+        let mut fields = vec![Field::new(ITEM, udf::item_type(), false)];
+        let mut columns: Vec<Chunks> = Vec::new();
         let mut literals: HashMap<&str, ScalarValue> = HashMap::new();
         for &name in &reads {
-            let (array, constant) = self.arrow(name)?;
-            if constant {
-                literals.insert(name, ScalarValue::try_from_array(array.as_ref(), 0).map_err(df)?);
-            } else {
-                fields.push(Field::new(name, array.data_type().clone(), true));
-                arrays.push(array);
+            match self.arrow(name)? {
+                Arg::Scalar(v) => {
+                    literals.insert(name, v);
+                }
+                Arg::Column(c) => {
+                    fields.push(Field::new(name, c.data_type().clone(), true));
+                    columns.push(c);
+                }
             }
         }
         let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(df_arrow)?;
-
-        let parts = if rows < MIN_ROWS_PER_PARTITION {
-            1
-        } else {
-            self.engine.partitions.min(rows.div_ceil(MIN_ROWS_PER_PARTITION))
-        };
-        let per_part = rows.div_ceil(parts).max(1);
-        let mut partitions = Vec::with_capacity(parts);
-        for p in 0..parts {
-            let start = (p * per_part).min(rows);
-            let len = per_part.min(rows - start);
-            let mut batches = Vec::new();
-            let mut offset = start;
-            while offset < start + len {
-                let n = self.engine.batch_size.min(start + len - offset);
-                batches.push(batch.slice(offset, n));
-                offset += n;
-            }
-            partitions.push(batches);
-        }
+        // The batches are cut where the chunks of earlier plans were, so they are slices.
+        let split = self.split();
+        let parts = split.partitions.len();
+        let partitions = split
+            .partitions
+            .iter()
+            .map(|batches| {
+                batches
+                    .iter()
+                    .map(|&(start, len)| {
+                        let mut arrays = vec![udf::item_column(start, len)];
+                        for c in &columns {
+                            arrays.push(c.range(start, len)?);
+                        }
+                        RecordBatch::try_new(schema.clone(), arrays).map_err(df_arrow)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
         let config = SessionConfig::new()
             .with_target_partitions(parts)
             .with_batch_size(self.engine.batch_size);
@@ -545,16 +581,22 @@ impl<'p> Run<'p> {
         let parts = result.map_err(df)?;
         let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
         for (k, (name, ct)) in keep.into_iter().enumerate() {
-            let pieces: Vec<&dyn Array> = batches.iter().map(|b| b.column(k).as_ref()).collect();
-            let array = match pieces.len() {
-                0 => datafusion::arrow::array::new_empty_array(&(ct.data_type)()),
-                // One batch: its column as it is, no copy.
-                1 => batches[0].column(k).clone(),
-                _ => concat(&pieces).map_err(df_arrow)?,
-            };
-            self.cols.insert(name, Col::Arrow(array, Conv::Leaf(ct)));
+            // Kept in the batches that made it: the next plan reads the same batches.
+            let chunks = batches.iter().map(|b| b.column(k).clone()).collect();
+            let column = Chunks::from_arrays(chunks, &(ct.data_type)());
+            self.cols.insert(name, Col::Arrow(column, Conv::Leaf(ct)));
         }
         Ok(())
+    }
+
+    /// How this run's rows are cut into partitions and batches.
+    fn split(&self) -> Split {
+        Split::new(
+            self.rows,
+            self.engine.partitions,
+            self.engine.batch_size,
+            MIN_ROWS_PER_PARTITION,
+        )
     }
 
     /// Whether a nested pipeline can run over flattened columns here: not when it has an
@@ -580,7 +622,7 @@ impl<'p> Run<'p> {
     fn list_array(&self, name: &str, child: &'static ColumnType) -> Result<ListArray> {
         let not_lists = || Error::Internal(format!("'{name}' is not a column of lists"));
         let array: ArrayRef = match &self.cols[name] {
-            Col::Arrow(a, _) => a.clone(),
+            Col::Arrow(c, _) => c.concat()?,
             Col::List { list, index, .. } => {
                 (child.lists_to_array)(list, index.as_ref().map(|ix| ix.as_slice())).ok_or_else(not_lists)?
             }
@@ -606,8 +648,10 @@ impl<'p> Run<'p> {
     fn repeat(&self, name: &str, parent: &Arc<Vec<u32>>) -> Result<Col> {
         Ok(match &self.cols[name] {
             Col::Const(v) => Col::Const(v.clone()),
-            Col::Arrow(a, conv) => Col::Arrow(
-                take(a.as_ref(), &UInt32Array::from(parent.as_ref().clone()), None).map_err(df_arrow)?,
+            Col::Arrow(c, conv) => Col::Arrow(
+                Chunks::one(
+                    take(c.concat()?.as_ref(), &UInt32Array::from(parent.as_ref().clone()), None).map_err(df_arrow)?,
+                ),
                 conv.clone(),
             ),
             Col::List { list, elem, index } => Col::List {
@@ -729,7 +773,7 @@ impl<'p> Run<'p> {
             } else {
                 take(list.values().as_ref(), &UInt32Array::from(index), None).map_err(df_arrow)?
             };
-            cols.insert(m.to_string(), Col::Arrow(values, Conv::Leaf(ct)));
+            cols.insert(m.to_string(), Col::Arrow(Chunks::one(values), Conv::Leaf(ct)));
         }
         for (k, inner_name) in nested.inner_params().iter().enumerate() {
             if !nested.map_over().contains(inner_name) {
@@ -805,7 +849,7 @@ impl<'p> Run<'p> {
                 continue;
             }
             let (values, conv) = match col {
-                Col::Arrow(a, conv) => (a, conv),
+                Col::Arrow(c, conv) => (c.concat()?, conv),
                 Col::List { list, index: None, .. } => {
                     let ct = ColumnType::find(&inner_type).expect("checked by can_vectorize");
                     let array = (ct.list_to_array)(&list)
@@ -820,7 +864,7 @@ impl<'p> Run<'p> {
             self.cols.insert(
                 port.name().to_string(),
                 Col::Arrow(
-                    list,
+                    Chunks::one(list),
                     Conv::List {
                         child: Box::new(conv),
                         elem: inner_type,
@@ -839,9 +883,11 @@ impl<'p> Run<'p> {
                 let j = index.as_ref().map_or(row, |ix| ix[row] as usize);
                 Ok(Value::item(list.clone(), j, *elem))
             }
-            Col::Arrow(a, conv) => conv
-                .value_at(a.as_ref(), row)
-                .ok_or_else(|| Error::Internal(format!("'{name}' is null at row {row}"))),
+            Col::Arrow(c, conv) => {
+                let (array, at) = c.locate(row);
+                conv.value_at(array, at)
+                    .ok_or_else(|| Error::Internal(format!("'{name}' is null at row {row}")))
+            }
         }
     }
 
@@ -925,26 +971,26 @@ impl<'p> Run<'p> {
     fn take_single(&mut self, name: &str) -> Result<Value> {
         match self.cols.remove(name) {
             Some(Col::Const(v)) => Ok(v),
-            Some(Col::Arrow(a, conv)) => conv
-                .value_at(a.as_ref(), 0)
-                .ok_or_else(|| Error::Internal(format!("output '{name}' is null"))),
+            Some(Col::Arrow(c, conv)) => {
+                let (array, at) = c.locate(0);
+                conv.value_at(array, at)
+                    .ok_or_else(|| Error::Internal(format!("output '{name}' is null")))
+            }
             _ => Err(Error::Internal(format!("output '{name}' was not computed"))),
         }
     }
+}
 
-    /// The column of output `name` of a map, as a `Vec` value.
-    fn take_list(&mut self, name: &str) -> Result<Value> {
-        match self.cols.remove(name) {
-            Some(Col::Arrow(a, conv)) => {
-                let row_type = self.plan.pipeline().output_type(name).expect("an output");
-                conv.to_values(a.as_ref(), row_type)
-                    .map_err(|e| Error::Internal(format!("output '{name}': {e}")))
-            }
-            Some(Col::List { list, index: None, .. }) => {
-                Arc::try_unwrap(list).map_err(|_| Error::Internal(format!("output '{name}' is still shared")))
-            }
-            _ => Err(Error::Internal(format!("output '{name}' was not computed"))),
+/// The column of output `name` of a map, whose rows have type `row_type`, as a `Vec`.
+fn list_of(name: &str, col: Option<Col>, row_type: TypeInfo) -> Result<Value> {
+    match col {
+        Some(Col::Arrow(c, conv)) => conv
+            .to_values(&c, row_type)
+            .map_err(|e| Error::Internal(format!("output '{name}': {e}"))),
+        Some(Col::List { list, index: None, .. }) => {
+            Arc::try_unwrap(list).map_err(|_| Error::Internal(format!("output '{name}' is still shared")))
         }
+        _ => Err(Error::Internal(format!("output '{name}' was not computed"))),
     }
 }
 

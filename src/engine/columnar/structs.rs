@@ -112,6 +112,9 @@ macro_rules! columnar_struct {
             fn finish(builder: Self::Builder) -> $crate::engine::columnar::structs::ArrayRef {
                 $crate::engine::columnar::structs::to_array(&builder)
             }
+            fn builder_len(builder: &Self::Builder) -> usize {
+                builder.len()
+            }
         }
     )+};
 }

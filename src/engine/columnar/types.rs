@@ -5,7 +5,7 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use datafusion::arrow::array::builder::NullBufferBuilder;
+use datafusion::arrow::array::builder::{ArrayBuilder, NullBufferBuilder};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, GenericListArray, ListArray, PrimitiveArray, StringArray,
     StringBuilder,
@@ -36,22 +36,41 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     fn downcast(array: &dyn Array) -> Option<&Self::Array>;
     /// The value at row `i` (a non-null row unless the type is nullable).
     fn value(array: &Self::Array, i: usize) -> Self;
+    /// Every row's value, in order (every row non-null unless the type is nullable). The
+    /// lifted loop's reads: primitives iterate their value buffer, with no bounds checks.
+    #[inline]
+    fn iter(array: &Self::Array) -> impl Iterator<Item = Self> + '_ {
+        (0..array.len()).map(move |i| Self::value(array, i))
+    }
     /// An empty builder for `capacity` rows.
     fn builder(capacity: usize) -> Self::Builder;
     /// Appends a value.
     fn append(builder: &mut Self::Builder, value: &Self);
     /// Appends a null row.
     fn append_null(builder: &mut Self::Builder);
+    /// Appends every value of `values` (primitives copy them in one pass).
+    #[inline]
+    fn append_all(builder: &mut Self::Builder, values: &[Self]) {
+        values.iter().for_each(|v| Self::append(builder, v))
+    }
     /// The array built.
     fn finish(builder: Self::Builder) -> ArrayRef;
+    /// The rows appended so far.
+    fn builder_len(builder: &Self::Builder) -> usize;
 
-    /// An array of the values of `iter` (about `len` of them, none null). The lifted
-    /// loop's fast path; primitives collect straight into their value buffer.
+    /// Appends the values of `values` up to the first error, which comes back with its
+    /// row. The lifted loop's fast path: primitives write straight into their value
+    /// buffer, in a loop the compiler can vectorize. After a panic in `values`,
+    /// [`Columnar::builder_len`] counts the rows appended before it.
     #[inline]
-    fn collect(iter: impl Iterator<Item = Self>, len: usize) -> ArrayRef {
-        let mut b = Self::builder(len);
-        iter.for_each(|v| Self::append(&mut b, &v));
-        Self::finish(b)
+    fn fill<E>(builder: &mut Self::Builder, values: impl Iterator<Item = Result<Self, E>>) -> Result<(), (usize, E)> {
+        for (row, v) in values.enumerate() {
+            match v {
+                Ok(v) => Self::append(builder, &v),
+                Err(e) => return Err((row, e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -97,6 +116,10 @@ macro_rules! primitive {
             fn value(array: &Self::Array, i: usize) -> Self {
                 array.values()[i] as $rust
             }
+            #[inline]
+            fn iter(array: &Self::Array) -> impl Iterator<Item = Self> + '_ {
+                array.values().iter().map(|&v| v as $rust)
+            }
             fn builder(capacity: usize) -> Self::Builder {
                 PrimitiveCollector::with_capacity(capacity)
             }
@@ -107,15 +130,47 @@ macro_rules! primitive {
             fn append_null(builder: &mut Self::Builder) {
                 builder.push_null()
             }
+            #[inline]
+            fn append_all(builder: &mut Self::Builder, values: &[Self]) {
+                builder.values.extend(values.iter().map(|&v| v as <$arrow as ArrowPrimitiveType>::Native));
+                builder.nulls.append_n_non_nulls(values.len());
+            }
             fn finish(mut builder: Self::Builder) -> ArrayRef {
                 let nulls = builder.nulls.finish();
                 Arc::new(PrimitiveArray::<$arrow>::new(ScalarBuffer::from(builder.values), nulls))
             }
+            fn builder_len(builder: &Self::Builder) -> usize {
+                builder.values.len()
+            }
             #[inline]
-            fn collect(iter: impl Iterator<Item = Self>, len: usize) -> ArrayRef {
-                let mut values = Vec::with_capacity(len);
-                values.extend(iter.map(|v| v as <$arrow as ArrowPrimitiveType>::Native));
-                Arc::new(PrimitiveArray::<$arrow>::new(ScalarBuffer::from(values), None))
+            fn fill<E>(
+                builder: &mut Self::Builder,
+                values: impl Iterator<Item = Result<Self, E>>,
+            ) -> Result<(), (usize, E)> {
+                // `extend` over an iterator of known length writes without capacity
+                // checks and keeps the length right if the iterator panics. So it is
+                // not cut short, rows after an error are still computed, then dropped.
+                let start = builder.values.len();
+                let mut failed = None;
+                builder.values.extend(values.enumerate().map(|(row, v)| match v {
+                    Ok(v) => v as <$arrow as ArrowPrimitiveType>::Native,
+                    Err(e) => {
+                        failed.get_or_insert((row, e));
+                        Default::default()
+                    }
+                }));
+                let rows = builder.values.len() - start;
+                match failed {
+                    None => {
+                        builder.nulls.append_n_non_nulls(rows);
+                        Ok(())
+                    }
+                    Some((row, e)) => {
+                        builder.values.truncate(start + row);
+                        builder.nulls.append_n_non_nulls(row);
+                        Err((row, e))
+                    }
+                }
             }
         }
     )*};
@@ -152,6 +207,9 @@ impl Columnar for bool {
     fn finish(mut builder: Self::Builder) -> ArrayRef {
         Arc::new(builder.finish())
     }
+    fn builder_len(builder: &Self::Builder) -> usize {
+        builder.len()
+    }
 }
 
 impl Columnar for String {
@@ -167,6 +225,7 @@ impl Columnar for String {
     fn value(array: &Self::Array, i: usize) -> Self {
         array.value(i).to_string()
     }
+
     fn builder(capacity: usize) -> Self::Builder {
         StringBuilder::with_capacity(capacity, capacity * 16)
     }
@@ -178,6 +237,9 @@ impl Columnar for String {
     }
     fn finish(mut builder: Self::Builder) -> ArrayRef {
         Arc::new(builder.finish())
+    }
+    fn builder_len(builder: &Self::Builder) -> usize {
+        builder.len()
     }
 }
 
@@ -215,6 +277,9 @@ impl<T: Columnar> Columnar for Option<T> {
     fn finish(builder: Self::Builder) -> ArrayRef {
         T::finish(builder)
     }
+    fn builder_len(builder: &Self::Builder) -> usize {
+        T::builder_len(builder)
+    }
 }
 
 /// Collects lists: the child builder, the offsets and the validity of each list.
@@ -251,7 +316,7 @@ impl<T: Columnar> Columnar for Vec<T> {
         }
     }
     fn append(builder: &mut Self::Builder, value: &Self) {
-        value.iter().for_each(|v| T::append(&mut builder.child, v));
+        T::append_all(&mut builder.child, value);
         let last = *builder.offsets.last().expect("offsets start at 0");
         builder.offsets.push(last + value.len() as i32);
         builder.validity.push(true);
@@ -274,6 +339,9 @@ impl<T: Columnar> Columnar for Vec<T> {
             nulls,
         ))
     }
+    fn builder_len(builder: &Self::Builder) -> usize {
+        builder.validity.len()
+    }
 }
 
 /// The type-erased Arrow conversions of one columnar type, attached to its [`TypeInfo`].
@@ -286,8 +354,9 @@ pub struct ColumnType {
     pub list_to_array: fn(&Value) -> Option<ArrayRef>,
     /// A `T` value as a one-row array.
     pub value_to_array: fn(&Value) -> Option<ArrayRef>,
-    /// An array as a `Vec<T>` value; `Err` names the first null row of a non-nullable type.
-    pub array_to_list: fn(&dyn Array) -> Result<Value, String>,
+    /// The rows of consecutive arrays (the chunks of one column) as one `Vec<T>` value;
+    /// `Err` names the first null row (counted across the chunks) of a non-nullable type.
+    pub array_to_list: fn(&[&dyn Array]) -> Result<Value, String>,
     /// Row `i` of an array as a `T` value (`None` for a null row of a non-nullable type).
     pub array_value: fn(&dyn Array, usize) -> Option<Value>,
     /// A `Vec<Vec<T>>` value as a list array, taking the rows in `index` (or all).
@@ -381,7 +450,7 @@ impl<T: Columnar> Conversions<T> {
     fn list_to_array(value: &Value) -> Option<ArrayRef> {
         let list = value.downcast_ref::<Vec<T>>()?;
         let mut b = T::builder(list.len());
-        list.iter().for_each(|v| T::append(&mut b, v));
+        T::append_all(&mut b, list);
         Some(T::finish(b))
     }
 
@@ -392,17 +461,18 @@ impl<T: Columnar> Conversions<T> {
         Some(T::finish(b))
     }
 
-    fn array_to_list(array: &dyn Array) -> Result<Value, String> {
-        let typed = T::downcast(array)
-            .ok_or_else(|| format!("expected a column of {}, found {}", T::data_type(), array.data_type()))?;
-        if !T::NULLABLE {
-            if let Some(row) = (0..typed.len()).find(|&i| typed.is_null(i)) {
-                return Err(format!("row {row} is null"));
+    fn array_to_list(chunks: &[&dyn Array]) -> Result<Value, String> {
+        let mut values = Vec::with_capacity(chunks.iter().map(|a| a.len()).sum());
+        for array in chunks {
+            let typed = T::downcast(*array)
+                .ok_or_else(|| format!("expected a column of {}, found {}", T::data_type(), array.data_type()))?;
+            if !T::NULLABLE && typed.null_count() > 0 {
+                let row = (0..typed.len()).find(|&i| typed.is_null(i)).expect("a null row");
+                return Err(format!("row {} is null", values.len() + row));
             }
+            values.extend(T::iter(typed));
         }
-        Ok(Value::new(
-            (0..typed.len()).map(|i| T::value(typed, i)).collect::<Vec<T>>(),
-        ))
+        Ok(Value::new(values))
     }
 
     fn lists_to_array(value: &Value, index: Option<&[u32]>) -> Option<ArrayRef> {
@@ -475,7 +545,7 @@ mod tests {
         let array = (ct.list_to_array)(&Value::new(values.clone())).unwrap();
         assert_eq!(array.data_type(), &T::data_type());
         assert_eq!(array.len(), values.len());
-        let back = (ct.array_to_list)(array.as_ref()).unwrap();
+        let back = (ct.array_to_list)(&[array.as_ref()]).unwrap();
         assert_eq!(back.downcast_ref::<Vec<T>>(), Some(&values));
         if !values.is_empty() {
             let last = (ct.array_value)(array.as_ref(), values.len() - 1).unwrap();
@@ -501,10 +571,16 @@ mod tests {
     #[test]
     fn nulls_in_a_non_nullable_column_are_named() {
         let array: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![Some(1), None]));
-        let err = (ColumnType::of::<i64>().array_to_list)(array.as_ref()).unwrap_err();
+        let err = (ColumnType::of::<i64>().array_to_list)(&[array.as_ref()]).unwrap_err();
         assert_eq!(err, "row 1 is null");
+        // Rows are counted across chunks.
+        let err = (ColumnType::of::<i64>().array_to_list)(&[array.as_ref(), array.as_ref()]).unwrap_err();
+        assert_eq!(err, "row 1 is null");
+        let first: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![7, 8, 9]));
+        let err = (ColumnType::of::<i64>().array_to_list)(&[first.as_ref(), array.as_ref()]).unwrap_err();
+        assert_eq!(err, "row 4 is null");
         assert!((ColumnType::of::<i64>().array_value)(array.as_ref(), 1).is_none());
-        let err = (ColumnType::of::<String>().array_to_list)(array.as_ref()).unwrap_err();
+        let err = (ColumnType::of::<String>().array_to_list)(&[array.as_ref()]).unwrap_err();
         assert_eq!(err, "expected a column of Utf8, found Int64");
     }
 

@@ -3,14 +3,48 @@
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{AsArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Int64Type};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RunArray, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 use super::kernel::{Kernel, RowError, RowErrorKind};
 use crate::error::{Error, Result};
 use crate::node::{self, Node};
+
+/// The Arrow type of the hidden item column: run-end encoded, one run per batch whose
+/// value is the item of the batch's first row, so a batch of any size costs two numbers.
+pub(super) fn item_type() -> DataType {
+    DataType::RunEndEncoded(
+        Arc::new(Field::new("run_ends", DataType::Int32, false)),
+        Arc::new(Field::new("values", DataType::Int64, true)),
+    )
+}
+
+/// The item column of a batch of `rows` rows whose first row is item `first`.
+pub(super) fn item_column(first: usize, rows: usize) -> ArrayRef {
+    if rows == 0 {
+        return datafusion::arrow::array::new_empty_array(&item_type());
+    }
+    let run_ends = Int32Array::from(vec![i32::try_from(rows).expect("a batch under 2^31 rows")]);
+    let values = Int64Array::from(vec![first as i64]);
+    Arc::new(RunArray::<Int32Type>::try_new(&run_ends, &values).expect("one run"))
+}
+
+/// The item of row `row` of an item column: the run's first item plus the row's place in
+/// the run (the column may be sliced, or batches joined into several runs).
+fn item_at(items: &dyn Array, row: usize) -> Option<usize> {
+    let runs = items.as_run_opt::<Int32Type>()?;
+    let ends = runs.run_ends();
+    let physical = ends.get_physical_index(row);
+    // Run ends count rows of the unsliced column.
+    let run_start = match physical {
+        0 => 0,
+        p => ends.values()[p - 1] as usize,
+    };
+    let first = runs.values().as_primitive_opt::<Int64Type>()?.value(physical);
+    Some(first as usize + ends.offset() + row - run_start)
+}
 
 /// Where the UDFs of one plan leave the first failure: (item, node position, error).
 pub(super) type ErrorSlot = Arc<Mutex<Option<(usize, usize, Error)>>>;
@@ -127,9 +161,10 @@ impl ScalarUDFImpl for NodeUdf {
                 // The item of the failing row; a failure of the whole call names none.
                 let item = match (first, row) {
                     (1, Some(row)) => {
-                        let items = args.args[0].clone().into_array(1)?;
-                        let items = items.as_primitive::<Int64Type>();
-                        Some(items.value(if items.len() == 1 { 0 } else { row }) as usize)
+                        let items = args.args[0].clone().into_array(rows)?;
+                        Some(item_at(items.as_ref(), row).ok_or_else(|| {
+                            DataFusionError::Internal(format!("item column of type {}", items.data_type()))
+                        })?)
                     }
                     (_, row) => row,
                 };
@@ -154,5 +189,26 @@ impl ScalarUDFImpl for NodeUdf {
                 Err(self.fail(item.unwrap_or(0), error))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_columns_give_the_item_of_every_row_also_sliced_and_joined() {
+        let items = item_column(100, 5);
+        assert_eq!(items.len(), 5);
+        assert_eq!(items.data_type(), &item_type());
+        assert_eq!(item_at(items.as_ref(), 0), Some(100));
+        assert_eq!(item_at(items.as_ref(), 4), Some(104));
+        assert_eq!(item_at(items.slice(2, 3).as_ref(), 1), Some(103));
+        let joined =
+            datafusion::arrow::compute::concat(&[item_column(0, 3).as_ref(), item_column(10, 2).as_ref()]).unwrap();
+        let rows: Vec<Option<usize>> = (0..5).map(|r| item_at(joined.as_ref(), r)).collect();
+        assert_eq!(rows, [Some(0), Some(1), Some(2), Some(10), Some(11)]);
+        assert_eq!(item_at(joined.slice(1, 4).as_ref(), 2), Some(10));
+        assert_eq!(item_column(7, 0).len(), 0);
     }
 }
