@@ -133,6 +133,10 @@ mod w1 {
             group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
                 b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
             });
+            // Arrow in, Arrow batches out, like the reference's `collect_partitioned`.
+            group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
+                b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
+            });
             // The same three outputs computed by hand, one Vec each: the floor.
             group.bench_with_input(BenchmarkId::new("hand_written", n), &xs, |b, xs| {
                 b.iter(|| {
@@ -233,6 +237,9 @@ mod w2 {
         group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
             b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
         });
+        group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
+            b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
+        });
         group.finish();
     }
 }
@@ -324,6 +331,9 @@ mod w4 {
         let engine = ColumnarEngine::new();
         group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
             b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
+            b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
         });
         group.bench_function(BenchmarkId::new("datafusion_unnest_group_by", n), |b| {
             b.iter(|| {

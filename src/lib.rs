@@ -126,7 +126,9 @@ pub mod __private {
     pub use crate::value::{TypeInfo, Value};
 
     #[cfg(feature = "columnar")]
-    pub use crate::engine::columnar::kernel::{batch_kernel, KernelProbe, Many, One, Own, Str, ViaKernel, ViaNoKernel};
+    pub use crate::engine::columnar::kernel::{
+        batch_kernel, KernelProbe, Many, One, Own, Slice, Str, ViaKernel, ViaNoKernel,
+    };
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::types::{TypeProbe, ViaAnyType, ViaColumnarType};
     #[cfg(feature = "columnar")]

@@ -62,8 +62,8 @@ struct Param {
 enum Read {
     /// `&str`: a `String` value borrowed as `&str`.
     Str,
-    /// `&[T]`: a `Vec<T>` value borrowed as a slice.
-    Slice,
+    /// `&[T]`: a `Vec<T>` value borrowed as a slice (the element type, `T`).
+    Slice(Box<Type>),
     /// `&T`: borrowed.
     Ref,
     /// `T`: cloned.
@@ -181,7 +181,8 @@ impl Param {
                 }
                 Type::Slice(slice) => {
                     let elem = &slice.elem;
-                    (syn::parse_quote!(::std::vec::Vec<#elem>), Read::Slice)
+                    let elem = static_lifetimes(elem, lifetimes);
+                    (syn::parse_quote!(::std::vec::Vec<#elem>), Read::Slice(Box::new(elem)))
                 }
                 elem => (elem.clone(), Read::Ref),
             },
@@ -366,7 +367,7 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
         let span = stored.span();
         match p.read {
             Read::Str => quote_spanned!(span=> let #var: &str = #pv::arg_str(#arg)?;),
-            Read::Slice => quote_spanned!(span=> let #var = #pv::arg_ref::<#stored>(#arg)?.as_slice();),
+            Read::Slice(_) => quote_spanned!(span=> let #var = #pv::arg_ref::<#stored>(#arg)?.as_slice();),
             Read::Ref => quote_spanned!(span=> let #var: &#stored = #pv::arg_ref::<#stored>(#arg)?;),
             Read::Clone => quote_spanned!(span=> let #var: #stored = #pv::arg_clone::<#stored>(#arg)?;),
         }
@@ -404,6 +405,7 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
             let stored = &p.stored;
             match p.read {
                 Read::Str => quote!(#pv::Str),
+                Read::Slice(ref elem) => quote!(#pv::Slice<#elem>),
                 _ => quote!(#pv::Own<#stored>),
             }
         });
@@ -411,12 +413,13 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
             let stored = &p.stored;
             match p.read {
                 Read::Str => quote!(#var: &str),
+                Read::Slice(ref elem) => quote!(#var: ::std::borrow::Cow<'_, [#elem]>),
                 _ => quote!(#var: #stored),
             }
         });
         let glue_args = sig.params.iter().zip(&vars).map(|(p, var)| match p.read {
             Read::Str | Read::Clone => quote!(#var),
-            Read::Ref | Read::Slice => quote!(&#var),
+            Read::Ref | Read::Slice(_) => quote!(&#var),
         });
         let outs = if outputs.len() == 1 {
             quote!(#pv::One<#value_ty>)

@@ -7,11 +7,12 @@
 //! parameter is null are not passed to the function and yield null.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, ListArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
@@ -233,6 +234,35 @@ impl<T: Columnar> Param for Own<T> {
     #[inline]
     fn iter(array: &T::Array) -> impl Iterator<Item = T> {
         T::iter(array)
+    }
+}
+
+/// A `&[T]` parameter: the row's list, borrowed from the list array's values where they
+/// are stored as they are (primitives), else collected.
+#[doc(hidden)]
+pub struct Slice<T>(PhantomData<fn() -> T>);
+
+impl<T: Columnar + Clone> Param for Slice<T> {
+    type Stored = Vec<T>;
+    type Arg<'a> = Cow<'a, [T]>;
+
+    #[inline]
+    fn get(array: &ListArray, i: usize) -> Cow<'_, [T]> {
+        let offsets = array.value_offsets();
+        let rows = offsets[i] as usize..offsets[i + 1] as usize;
+        match T::downcast(array.values().as_ref()) {
+            Some(child) => T::slice(child, rows),
+            None => Cow::Owned(Vec::new()),
+        }
+    }
+    #[inline]
+    fn iter(array: &ListArray) -> impl Iterator<Item = Cow<'_, [T]>> {
+        // The child is found once, not per row.
+        let child = T::downcast(array.values().as_ref());
+        array.value_offsets().windows(2).map(move |w| match child {
+            Some(child) => T::slice(child, w[0] as usize..w[1] as usize),
+            None => Cow::Owned(Vec::new()),
+        })
     }
 }
 
@@ -526,6 +556,62 @@ mod tests {
             .unwrap();
         let out = out[0].as_primitive::<UInt64Type>();
         assert_eq!(out.iter().collect::<Vec<_>>(), [Some(6), None, Some(12)]);
+    }
+
+    #[test]
+    fn slice_parameters_borrow_primitive_lists_and_collect_others() {
+        use datafusion::arrow::array::{ListArray, UInt64Array};
+        use datafusion::arrow::buffer::OffsetBuffer;
+        use datafusion::arrow::datatypes::Field;
+
+        let values = UInt64Array::from(vec![1, 2, 3, 4, 5]);
+        assert!(matches!(
+            <usize as Columnar>::slice(&values, 1..3),
+            Cow::Borrowed(&[2, 3])
+        ));
+        let words = StringArray::from(vec!["a", "b"]);
+        assert!(matches!(<String as Columnar>::slice(&words, 0..2), Cow::Owned(ref v) if v == &["a", "b"]));
+
+        let list = |values: ArrayRef| {
+            let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+            Arc::new(ListArray::new(
+                field,
+                OffsetBuffer::from_lengths([2, 0, 3]),
+                values,
+                None,
+            )) as ArrayRef
+        };
+        let k = kernel_of(
+            (&&KernelProbe::<(Slice<usize>,), One<usize>, _>::new(|xs: Cow<'_, [usize]>| Ok(xs.iter().sum()))).kernel(),
+        );
+        let lists = list(Arc::new(values));
+        let out = k
+            .call(&KernelArgs {
+                args: std::slice::from_ref(&lists),
+                rows: 3,
+            })
+            .unwrap();
+        assert_eq!(out[0].as_primitive::<UInt64Type>().values(), &[3, 0, 12]);
+        // A sliced list array reads the right rows.
+        let out = k
+            .call(&KernelArgs {
+                args: &[lists.slice(1, 2)],
+                rows: 2,
+            })
+            .unwrap();
+        assert_eq!(out[0].as_primitive::<UInt64Type>().values(), &[0, 12]);
+        let k = kernel_of(
+            (&&KernelProbe::<(Slice<String>,), One<String>, _>::new(|xs: Cow<'_, [String]>| Ok(xs.join("+")))).kernel(),
+        );
+        let words: ArrayRef = Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e"]));
+        let out = k
+            .call(&KernelArgs {
+                args: &[list(words)],
+                rows: 3,
+            })
+            .unwrap();
+        let out: Vec<&str> = out[0].as_string::<i32>().iter().flatten().collect();
+        assert_eq!(out, ["a+b", "", "c+d+e"]);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! implementations, and the type-erased [`ColumnType`] attached to a [`TypeInfo`].
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::builder::{ArrayBuilder, NullBufferBuilder};
@@ -46,6 +48,15 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     fn builder(capacity: usize) -> Self::Builder;
     /// Appends a value.
     fn append(builder: &mut Self::Builder, value: &Self);
+    /// Rows `rows` of `array` as a slice (a `&[T]` parameter's list): borrowed from the
+    /// array where it holds them as they are (primitives), else collected.
+    #[inline]
+    fn slice(array: &Self::Array, rows: Range<usize>) -> Cow<'_, [Self]>
+    where
+        Self: Clone,
+    {
+        Cow::Owned(rows.map(|i| Self::value(array, i)).collect())
+    }
     /// Appends a null row.
     fn append_null(builder: &mut Self::Builder);
     /// Appends every value of `values` (primitives copy them in one pass).
@@ -119,6 +130,15 @@ macro_rules! primitive {
             #[inline]
             fn iter(array: &Self::Array) -> impl Iterator<Item = Self> + '_ {
                 array.values().iter().map(|&v| v as $rust)
+            }
+            #[inline]
+            fn slice(array: &Self::Array, rows: Range<usize>) -> Cow<'_, [Self]> {
+                let values = &array.values()[rows];
+                // The same bytes (`usize` is `u64` on 64-bit targets): no copy.
+                match bytemuck::try_cast_slice(values) {
+                    Ok(same) => Cow::Borrowed(same),
+                    Err(_) => Cow::Owned(values.iter().map(|&v| v as $rust).collect()),
+                }
             }
             fn builder(capacity: usize) -> Self::Builder {
                 PrimitiveCollector::with_capacity(capacity)
