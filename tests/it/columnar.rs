@@ -226,6 +226,64 @@ fn nested_maps_run_over_flattened_lists() {
     );
 }
 
+#[node(output = "sentence_tokens")]
+fn tokens_or_fail(sentence: &str) -> Result<usize, String> {
+    match sentence {
+        "boom" => Err("no boom".into()),
+        s => Ok(s.split_whitespace().count()),
+    }
+}
+
+#[test]
+fn nested_maps_over_many_batches_and_partitions_match_the_node_engine() {
+    // 0 to 4 sentences per document, so inner batches are cut at outer batch ends of
+    // every size, some with no items at all.
+    let docs: Vec<Vec<String>> = (0..30_000)
+        .map(|d| (0..d % 5).map(|k| vec!["w"; (d + k) % 4 + 1].join(" ")).collect())
+        .collect();
+    let inputs = Inputs::new().with("sentences", docs.clone());
+    let engine = ColumnarEngine::new().with_partitions(3).with_batch_size(7);
+    let out = w4()
+        .with_engine(engine.clone())
+        .map(&inputs, &["sentences"], MapMode::Zip)
+        .unwrap();
+    let reference = w4().map(&inputs, &["sentences"], MapMode::Zip).unwrap();
+    assert_eq!(
+        out.column::<usize>("total").unwrap(),
+        reference.column::<usize>("total").unwrap()
+    );
+    assert_eq!(
+        out.column::<Vec<usize>>("counts").unwrap(),
+        reference.column::<Vec<usize>>("counts").unwrap()
+    );
+    assert_eq!(out.column::<usize>("total").unwrap()[29_999], 4 + 1 + 2 + 3);
+
+    // A failure deep in names the document and the sentence, as the node engine does.
+    let mut docs = docs;
+    docs[20_003][2] = "boom".to_string();
+    let inputs = Inputs::new().with("sentences", docs);
+    let failing = || {
+        let inner = Pipeline::new([tokens_or_fail::node()])
+            .as_node("per_sentence")
+            .with_input_mapping([("sentences", "sentence")])
+            .with_output_mapping([("sentence_tokens", "counts")])
+            .with_map_over(["sentences"])
+            .build()
+            .unwrap();
+        Pipeline::new([inner, total::node()])
+    };
+    let err = failing()
+        .with_engine(engine)
+        .map(&inputs, &["sentences"], MapMode::Zip)
+        .unwrap_err();
+    let reference = failing().map(&inputs, &["sentences"], MapMode::Zip).unwrap_err();
+    assert_eq!(err.to_string(), reference.to_string());
+    assert_eq!(
+        err.to_string(),
+        "Node 'per_sentence' failed on item 20003: Node 'tokens_or_fail' failed on item 2: no boom"
+    );
+}
+
 #[test]
 fn nested_maps_of_non_columnar_outputs_run_item_by_item() {
     let boxed = Node::builder("boxed")

@@ -334,6 +334,9 @@ struct Run<'p> {
     cols: HashMap<String, Col>,
     /// When set, collects the explanation of each segment while running.
     explain: Option<String>,
+    /// The cut of the rows into partitions and batches, when not the engine's own (the
+    /// inner rows of a nested map are cut where the outer batches end).
+    split: Option<Split>,
 }
 
 impl<'p> Run<'p> {
@@ -355,6 +358,7 @@ impl<'p> Run<'p> {
             is_map,
             cols,
             explain: None,
+            split: None,
         }
     }
 
@@ -405,6 +409,7 @@ impl<'p> Run<'p> {
             is_map: matches!(rows, Rows::Map(_)),
             cols,
             explain: None,
+            split: None,
         }
     }
 
@@ -521,9 +526,19 @@ impl<'p> Run<'p> {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
+        // DataFusion cuts batches larger than its batch size; ours must come back whole so
+        // their chunks line up with the split (the inner batches of a nested map may be
+        // larger than the engine's batch size).
+        let largest = split
+            .partitions
+            .iter()
+            .flatten()
+            .map(|&(_, len)| len)
+            .max()
+            .unwrap_or(0);
         let config = SessionConfig::new()
             .with_target_partitions(parts)
-            .with_batch_size(self.engine.batch_size);
+            .with_batch_size(self.engine.batch_size.max(largest));
         let ctx = SessionContext::new_with_config(config);
         let table = MemTable::try_new(schema, partitions).map_err(df)?;
         let mut frame = ctx.read_table(Arc::new(table)).map_err(df)?;
@@ -591,12 +606,14 @@ impl<'p> Run<'p> {
 
     /// How this run's rows are cut into partitions and batches.
     fn split(&self) -> Split {
-        Split::new(
-            self.rows,
-            self.engine.partitions,
-            self.engine.batch_size,
-            MIN_ROWS_PER_PARTITION,
-        )
+        self.split.clone().unwrap_or_else(|| {
+            Split::new(
+                self.rows,
+                self.engine.partitions,
+                self.engine.batch_size,
+                MIN_ROWS_PER_PARTITION,
+            )
+        })
     }
 
     /// Whether a nested pipeline can run over flattened columns here: not when it has an
@@ -793,7 +810,24 @@ impl<'p> Run<'p> {
             .map(|(n, _)| n.clone())
             .collect();
         let plan = RunPlan::for_columns(inner, Some(&select))?;
+        // The inner rows are cut where the outer batches end, so each inner output chunk
+        // holds the items of one outer batch and becomes that batch's lists without a copy.
+        let outer_split = self.split();
+        let inner_split = Split {
+            partitions: outer_split
+                .partitions
+                .iter()
+                .map(|batches| {
+                    batches
+                        .iter()
+                        .map(|&(s, l)| (starts[s], starts[s + l] - starts[s]))
+                        .filter(|&(_, l)| l > 0)
+                        .collect()
+                })
+                .collect(),
+        };
         let mut child = Run::with_columns(self.engine, &plan, rows, true, cols);
+        child.split = Some(inner_split);
         child.explain = self.explain.as_ref().map(|_| String::new());
         let result = child.execute();
         if let (Some(text), Some(inner_text)) = (&mut self.explain, child.explain.take()) {
@@ -849,22 +883,30 @@ impl<'p> Run<'p> {
                 continue;
             }
             let (values, conv) = match col {
-                Col::Arrow(c, conv) => (c.concat()?, conv),
+                Col::Arrow(c, conv) => (c, conv),
                 Col::List { list, index: None, .. } => {
                     let ct = ColumnType::find(&inner_type).expect("checked by can_vectorize");
                     let array = (ct.list_to_array)(&list)
                         .ok_or_else(|| Error::Internal(format!("'{inner_name}' is not convertible")))?;
-                    (array, Conv::Leaf(ct))
+                    (Chunks::one(array), Conv::Leaf(ct))
                 }
                 _ => return Err(Error::Internal(format!("'{inner_name}' has an unexpected shape"))),
             };
-            let offsets = OffsetBuffer::from_lengths(starts.windows(2).map(|w| w[1] - w[0]));
+            // One list chunk per outer batch: its items' values (a slice of one inner
+            // chunk when the cuts line up) and its own offsets.
             let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-            let list: ArrayRef = Arc::new(ListArray::new(field, offsets, values, nulls.clone()));
+            let mut chunks: Vec<ArrayRef> = Vec::new();
+            for &(s, l) in outer_split.partitions.iter().flatten() {
+                let items = values.range(starts[s], starts[s + l] - starts[s])?;
+                let offsets = OffsetBuffer::from_lengths(starts[s..=s + l].windows(2).map(|w| w[1] - w[0]));
+                let nulls = nulls.as_ref().map(|n| n.slice(s, l));
+                chunks.push(Arc::new(ListArray::new(field.clone(), offsets, items, nulls)));
+            }
+            let data_type = DataType::List(field.clone());
             self.cols.insert(
                 port.name().to_string(),
                 Col::Arrow(
-                    Chunks::one(list),
+                    Chunks::from_arrays(chunks, &data_type),
                     Conv::List {
                         child: Box::new(conv),
                         elem: inner_type,
