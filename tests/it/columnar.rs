@@ -188,7 +188,12 @@ fn total(counts: &[usize]) -> usize {
 }
 
 fn w4() -> Pipeline {
-    let per_sentence = Pipeline::new([sentence_tokens::node()])
+    w4_with(sentence_tokens::node())
+}
+
+/// W4 with `counter` (reading `sentence`, writing `sentence_tokens`) as the inner node.
+fn w4_with(counter: Node) -> Pipeline {
+    let per_sentence = Pipeline::new([counter])
         .as_node("per_sentence")
         .with_input_mapping([("sentences", "sentence")])
         .with_output_mapping([("sentence_tokens", "counts")])
@@ -262,16 +267,7 @@ fn nested_maps_over_many_batches_and_partitions_match_the_node_engine() {
     let mut docs = docs;
     docs[20_003][2] = "boom".to_string();
     let inputs = Inputs::new().with("sentences", docs);
-    let failing = || {
-        let inner = Pipeline::new([tokens_or_fail::node()])
-            .as_node("per_sentence")
-            .with_input_mapping([("sentences", "sentence")])
-            .with_output_mapping([("sentence_tokens", "counts")])
-            .with_map_over(["sentences"])
-            .build()
-            .unwrap();
-        Pipeline::new([inner, total::node()])
-    };
+    let failing = || w4_with(tokens_or_fail::node());
     let err = failing()
         .with_engine(engine)
         .map(&inputs, &["sentences"], MapMode::Zip)
