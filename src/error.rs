@@ -259,6 +259,40 @@ impl Error {
             _ => Err(Error::Multiple(errors)),
         }
     }
+
+    /// The item a node's failure or panic names.
+    pub(crate) fn item(&self) -> Option<usize> {
+        match self {
+            Error::NodeFailed { item, .. } | Error::NodePanicked { item, .. } => *item,
+            _ => None,
+        }
+    }
+
+    /// A node's failure or panic on an item, naming item `f(item)` instead (an error
+    /// naming no item is returned as it is).
+    pub(crate) fn map_item(self, f: impl FnOnce(usize) -> Option<usize>) -> Error {
+        match self {
+            Error::NodeFailed {
+                node,
+                item: Some(i),
+                source,
+            } => Error::NodeFailed {
+                node,
+                item: f(i),
+                source,
+            },
+            Error::NodePanicked {
+                node,
+                item: Some(i),
+                message,
+            } => Error::NodePanicked {
+                node,
+                item: f(i),
+                message,
+            },
+            other => other,
+        }
+    }
 }
 
 /// Formats names as `['a', 'b']`, the way upstream HyperNodes prints them.

@@ -551,7 +551,8 @@ impl ParquetRun {
                         return;
                     }
                     let input_size = batch.get_array_memory_size() as u64;
-                    let out = apply(engine, pipeline, &batch, select).map_err(|e| in_file(e, first_row));
+                    // A failure names the row of the file, not of its batch.
+                    let out = apply(engine, pipeline, &batch, select).map_err(|e| e.map_item(|i| Some(first_row + i)));
                     let mut acc = accounted.lock().expect("accounting");
                     acc.sub(input_size);
                     if let Ok(b) = &out {
@@ -659,31 +660,6 @@ impl Accounting {
     }
     fn sub(&mut self, bytes: u64) {
         self.batches = self.batches.saturating_sub(bytes);
-    }
-}
-
-/// `e` with the item it names counted from the start of the file, not of its batch.
-fn in_file(e: Error, first_row: usize) -> Error {
-    match e {
-        Error::NodeFailed {
-            node,
-            item: Some(i),
-            source,
-        } => Error::NodeFailed {
-            node,
-            item: Some(first_row + i),
-            source,
-        },
-        Error::NodePanicked {
-            node,
-            item: Some(i),
-            message,
-        } => Error::NodePanicked {
-            node,
-            item: Some(first_row + i),
-            message,
-        },
-        other => other,
     }
 }
 

@@ -227,33 +227,23 @@ fn empty_input() {
 }
 
 #[test]
-fn input_not_parquet() {
+fn input_not_parquet_or_without_its_footer() {
     let dir = TempDir::new("notparquet");
-    let input = dir.join("data.parquet");
-    std::fs::write(&input, "id,passage\n1,hello\n").unwrap();
-    assert_eq!(
-        w3_error(&dir, &input),
-        format!(
-            "{}: not a readable Parquet file (Parquet error: Invalid Parquet file. Corrupt footer)",
-            input.display()
-        )
-    );
-}
-
-#[test]
-fn truncated_input() {
-    let dir = TempDir::new("truncated");
-    let input = dir.join("docs.parquet");
-    write_docs(&input, 2_000, 1).unwrap();
-    let bytes = std::fs::read(&input).unwrap();
-    std::fs::write(&input, &bytes[..bytes.len() / 2]).unwrap();
-    assert_eq!(
-        w3_error(&dir, &input),
-        format!(
-            "{}: not a readable Parquet file (Parquet error: Invalid Parquet file. Corrupt footer)",
-            input.display()
-        )
-    );
+    let csv = dir.join("data.parquet");
+    std::fs::write(&csv, "id,passage\n1,hello\n").unwrap();
+    let truncated = dir.join("docs.parquet");
+    write_docs(&truncated, 2_000, 1).unwrap();
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    for input in [csv, truncated] {
+        assert_eq!(
+            w3_error(&dir, &input),
+            format!(
+                "{}: not a readable Parquet file (Parquet error: Invalid Parquet file. Corrupt footer)",
+                input.display()
+            )
+        );
+    }
 }
 
 #[test]

@@ -838,33 +838,15 @@ impl<'p> Run<'p> {
         }
         if let Err(e) = result {
             // Name the outer item and, within it, the inner item, as the node engine does.
-            let locate = |r: usize| {
-                let outer = outer_row(r);
-                (outer, (!lists.is_empty()).then(|| r - starts[outer]))
+            let Some(r) = e.item() else {
+                return Err(e);
             };
-            let (outer, inner_error) = match e {
-                Error::NodeFailed {
-                    node,
-                    item: Some(r),
-                    source,
-                } => {
-                    let (o, i) = locate(r);
-                    (o, Error::NodeFailed { node, item: i, source })
-                }
-                Error::NodePanicked {
-                    node,
-                    item: Some(r),
-                    message,
-                } => {
-                    let (o, i) = locate(r);
-                    (o, Error::NodePanicked { node, item: i, message })
-                }
-                other => return Err(other),
-            };
+            let outer = outer_row(r);
+            let inner = (!lists.is_empty()).then(|| r - starts[outer]);
             return Err(Error::NodeFailed {
                 node: node.name().into(),
                 item: self.is_map.then_some(outer),
-                source: Box::new(inner_error),
+                source: Box::new(e.map_item(|_| inner)),
             });
         }
 
