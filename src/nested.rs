@@ -22,8 +22,11 @@ use crate::value::{TypeInfo, Value};
 ///   each output becomes a `Vec` (one element per item, an empty list for no items).
 ///
 /// The nested pipeline computes only the outputs the outer pipeline consumes downstream
-/// plus any the caller selects. It runs on its own engine if it has one, otherwise on the
-/// engine running the outer pipeline.
+/// plus any the caller selects (with [`RunOptions::with_outputs`](crate::RunOptions::with_outputs)),
+/// and runs only the inner nodes those need, at every level of nesting. A run returns
+/// those outputs of the node, not the others; a node whose outputs nothing consumes (a
+/// terminal node) computes and returns all of them. The nested pipeline runs on its own
+/// engine if it has one, otherwise on the engine running the outer pipeline.
 ///
 /// # Examples
 ///

@@ -289,7 +289,11 @@ impl Pipeline {
         }
     }
 
-    /// Runs the pipeline once and returns every output.
+    /// Runs the pipeline once and returns every output, except that a nested pipeline
+    /// node ([`Pipeline::as_node`]) returns, and computes, only its outputs that other
+    /// nodes consume; a nested node whose outputs nothing consumes (a terminal node)
+    /// returns all of them. [`RunOptions::with_outputs`] returns exactly the outputs
+    /// named, consumed or not.
     ///
     /// # Errors
     ///
@@ -442,7 +446,9 @@ impl RunPlan {
         let nodes: Vec<usize> = (0..n).filter(|&i| runs[i]).collect();
 
         // Which outputs of each running node are kept: consumed by a running node, or
-        // returned.
+        // returned. Without a selection every output is returned, except that a nested
+        // pipeline returns only its outputs that other nodes consume, or all of them when
+        // nothing consumes any (a terminal nested node).
         let consumed: HashSet<&str> = nodes
             .iter()
             .flat_map(|&i| p.nodes[i].params().iter().map(|q| q.name()))
@@ -450,11 +456,16 @@ impl RunPlan {
         let mut keep = vec![Vec::new(); n];
         let mut outputs = Vec::new();
         for &i in &nodes {
-            keep[i] = p.nodes[i]
+            let node = &p.nodes[i];
+            let terminal = !node.is_nested() || !node.outputs().iter().any(|o| consumed.contains(o.name()));
+            keep[i] = node
                 .outputs()
                 .iter()
                 .map(|o| {
-                    let returned = selected.as_ref().is_none_or(|s| s.contains(o.name()));
+                    let returned = match &selected {
+                        Some(s) => s.contains(o.name()),
+                        None => terminal || consumed.contains(o.name()),
+                    };
                     if returned {
                         outputs.push(o.name().to_string());
                     }

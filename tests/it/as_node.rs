@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::common::*;
 use hypernodes::prelude::*;
-use hypernodes::{Engine, MapOutputs, MapPlan, Outputs, RunPlan};
+use hypernodes::{AsNode, Engine, MapOutputs, MapPlan, Outputs, RunPlan};
 
 #[node(output = "tokens")]
 fn count_tokens(sentence: &str) -> usize {
@@ -138,13 +138,197 @@ engine_test!(
         let inner = Pipeline::new([count_tokens::node(), never::node()]).as_node("inner").build()?;
         let p = on(&engine, [inner, weight::node()]);
         let inputs = Inputs::new().with("sentence", "a b c".to_string()).with("factor", 2_i64);
-        let out = p.run_with(&inputs, &RunOptions::new().with_outputs(["weighted"]))?;
+        // `never` is an output of `inner` that nothing consumes: it neither runs nor is
+        // returned.
+        let out = p.run(&inputs)?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["tokens", "weighted"]);
         assert_eq!(out.get::<i64>("weighted")?, 6);
+        let out = p.map(&Inputs::new().with("sentence", strings(&["a", "b c"])).with("factor", 2_i64), &["sentence"], "zip")?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["tokens", "weighted"]);
+        assert_eq!(out.column::<i64>("weighted")?, [2, 4]);
         let out = p.run_with(&inputs, &RunOptions::new().with_outputs(["tokens"]))?;
         assert_eq!(out.get::<usize>("tokens")?, 3);
-        // Asking for everything runs `never`, which panics inside the nested pipeline.
-        let err = p.run(&inputs).unwrap_err();
+        // Selecting it runs `never`, which panics inside the nested pipeline.
+        let err = p.run_with(&inputs, &RunOptions::new().with_outputs(["never"])).unwrap_err();
         assert_eq!(err.to_string(), "Node 'inner' failed: Node 'never' panicked: never must not run (a b c)");
+    }
+);
+
+/// A closure node `output = f(param)` over `i64` that counts its calls.
+fn counted(name: &str, param: &str, output: &str, calls: &Arc<AtomicUsize>, f: fn(i64) -> i64) -> Node {
+    let calls = calls.clone();
+    Node::builder(name)
+        .params([param])
+        .output(output)
+        .build(move |x: i64| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            f(x)
+        })
+        .unwrap()
+}
+
+/// Call counters of the three chains of [`three_outputs`].
+#[derive(Default)]
+struct Calls {
+    a: Arc<AtomicUsize>,
+    b: Arc<AtomicUsize>,
+    c: Arc<AtomicUsize>,
+}
+
+impl Calls {
+    fn counts(&self) -> [usize; 3] {
+        [&self.a, &self.b, &self.c].map(|c| c.load(Ordering::SeqCst))
+    }
+}
+
+/// `P[a, b, c]` over `x` as a node named `name`, its outputs mapped out as `first`,
+/// `second` and `third`.
+fn three_outputs(name: &str, calls: &Calls) -> AsNode {
+    Pipeline::new([
+        counted("a", "x", "a", &calls.a, |x| x + 1),
+        counted("b", "x", "b", &calls.b, |x| x + 2),
+        counted("c", "x", "c", &calls.c, |x| x + 3),
+    ])
+    .as_node(name)
+    .with_output_mapping([("a", "first"), ("b", "second"), ("c", "third")])
+}
+
+#[node(output = "used")]
+fn use_first(first: i64) -> i64 {
+    first * 10
+}
+
+engine_test!(
+    fn a_nested_node_returns_what_the_parent_consumes(engine) {
+        // The original library's example: outer P[N(inner), square] with inner =
+        // P[double, add_one]; square reads `incremented`.
+        let inner = Pipeline::new([double::node(), add_one::node()]).as_node("inner").build()?;
+        let p = on(&engine, [inner, square::node()]);
+        let out = p.run(&Inputs::new().with("x", 5_i64))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["incremented", "squared"]);
+        assert_eq!((out.get::<i64>("incremented")?, out.get::<i64>("squared")?), (11, 121));
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2]), &["x"], "zip")?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["incremented", "squared"]);
+        assert_eq!(out.column::<i64>("squared")?, [9, 25]);
+        // Asked for, `doubled` is returned.
+        let out = p.run_with(&Inputs::new().with("x", 5_i64), &RunOptions::new().with_outputs(["doubled", "squared"]))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["doubled", "squared"]);
+        assert_eq!(out.get::<i64>("doubled")?, 10);
+    }
+);
+
+engine_test!(
+    fn a_terminal_nested_node_returns_all_its_outputs(engine) {
+        let inner = Pipeline::new([double::node(), add_one::node()]).as_node("inner").build()?;
+        let p = on(&engine, [inner.clone()]);
+        let out = p.run(&Inputs::new().with("x", 5_i64))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["doubled", "incremented"]);
+        assert_eq!((out.get::<i64>("doubled")?, out.get::<i64>("incremented")?), (10, 11));
+        // Beside a node that reads none of its outputs, it is still terminal.
+        let p = on(&engine, [inner, clean_text::node()]);
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2]).with("passage", " A ".to_string()), &["x"], "zip")?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["cleaned_text", "doubled", "incremented"]);
+        assert_eq!(out.column::<i64>("doubled")?, [2, 4]);
+    }
+);
+
+engine_test!(
+    fn only_the_inner_nodes_of_consumed_outputs_run(engine) {
+        let calls = Calls::default();
+        let p = on(&engine, [three_outputs("inner", &calls).build()?, use_first::node()]);
+        let out = p.run(&Inputs::new().with("x", 1_i64))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "used"]);
+        assert_eq!(out.get::<i64>("used")?, 20);
+        assert_eq!(calls.counts(), [1, 0, 0]);
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2, 3]), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("used")?, [20, 30, 40]);
+        assert_eq!(calls.counts(), [4, 0, 0]);
+        // An output selected explicitly is computed and returned though nothing reads it.
+        let out = p.run_with(&Inputs::new().with("x", 1_i64), &RunOptions::new().with_outputs(["second", "used"]))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["second", "used"]);
+        assert_eq!(out.get::<i64>("second")?, 3);
+        assert_eq!(calls.counts(), [5, 1, 0]);
+        // Terminal: every output.
+        let out = on(&engine, [three_outputs("inner", &calls).build()?]).run(&Inputs::new().with("x", 1_i64))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "second", "third"]);
+        assert_eq!(calls.counts(), [6, 2, 1]);
+    }
+);
+
+engine_test!(
+    fn only_consumed_outputs_run_in_a_nested_map(engine) {
+        let calls = Calls::default();
+        let inner = three_outputs("inner", &calls).with_map_over(["x"]).build()?;
+        let sum = Node::builder("sum").params(["first"]).output("used").build(|v: Vec<i64>| v.iter().sum::<i64>())?;
+        let p = on(&engine, [inner, sum]);
+        let out = p.run(&Inputs::new().with("x", vec![1_i64, 2]))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "used"]);
+        assert_eq!(out.get::<i64>("used")?, 5);
+        assert_eq!(calls.counts(), [2, 0, 0]);
+        let out = p.map(&Inputs::new().with("x", vec![vec![1_i64], vec![], vec![2, 3]]), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("used")?, [2, 0, 7]);
+        assert_eq!(out.column::<Vec<i64>>("first")?, [vec![2], vec![], vec![3, 4]]);
+        assert_eq!(calls.counts(), [5, 0, 0]);
+    }
+);
+
+#[node(output = "a")]
+fn kernel_a(x: i64) -> i64 {
+    x + 1
+}
+
+#[node(output = "b")]
+fn kernel_b(x: i64) -> i64 {
+    panic!("b must not run ({x})")
+}
+
+engine_test!(
+    fn unconsumed_vectorized_inner_nodes_do_not_run(engine) {
+        // `b` has a vectorized kernel: running it at all would panic.
+        let inner = Pipeline::new([kernel_a::node(), kernel_b::node()])
+            .as_node("inner")
+            .with_output_mapping([("a", "first"), ("b", "second")]);
+        let p = on(&engine, [inner.clone().build()?, use_first::node()]);
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2]), &["x"], "zip")?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "used"]);
+        assert_eq!(out.column::<i64>("used")?, [20, 30]);
+        let sum = Node::builder("sum").params(["first"]).output("used").build(|v: Vec<i64>| v.iter().sum::<i64>())?;
+        let p = on(&engine, [inner.with_map_over(["x"]).build()?, sum]);
+        let out = p.map(&Inputs::new().with("x", vec![vec![1_i64, 2], vec![3]]), &["x"], "zip")?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "used"]);
+        assert_eq!(out.column::<i64>("used")?, [5, 4]);
+    }
+);
+
+engine_test!(
+    fn pruning_holds_at_two_and_three_levels(engine) {
+        let calls = Calls::default();
+        // Level 2: P[N1(P[a, b, c]), use_first]; level 3: P[N2(level 2), tenfold(used)].
+        let level2 = Pipeline::new([three_outputs("n1", &calls).build()?, use_first::node()]);
+        let tenfold = Node::builder("tenfold").params(["used"]).output("hundred").build(|u: i64| u * 10)?;
+        let level3 = Pipeline::new([level2.as_node("n2").build()?, tenfold]);
+        let out = on(&engine, [level3.as_node("n3").build()?]).run(&Inputs::new().with("x", 1_i64))?;
+        // n3 is terminal: all its outputs, which are every output of level 3 (n2's included).
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "hundred", "second", "third", "used"]);
+        assert_eq!(calls.counts(), [1, 1, 1]);
+        // Read from outside, only `hundred`'s chain runs, at every level.
+        let last = Node::builder("last").params(["hundred"]).output("thousand").build(|h: i64| h * 10)?;
+        let p = on(&engine, [level3.as_node("n3").build()?, last]);
+        let out = p.run(&Inputs::new().with("x", 1_i64))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["hundred", "thousand"]);
+        assert_eq!(out.get::<i64>("thousand")?, 2000);
+        assert_eq!(calls.counts(), [2, 1, 1]);
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2]), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("thousand")?, [2000, 3000]);
+        assert_eq!(calls.counts(), [4, 1, 1]);
+        // Two levels, mapped over lists at each: only `a` runs.
+        let level2 = Pipeline::new([three_outputs("n1", &calls).with_map_over(["x"]).build()?]);
+        let sum = Node::builder("sum").params(["first"]).output("total").build(|v: Vec<Vec<i64>>| v.iter().flatten().sum::<i64>())?;
+        let p = on(&engine, [level2.as_node("n2").with_map_over(["x"]).build()?, sum]);
+        let out = p.run(&Inputs::new().with("x", vec![vec![1_i64, 2], vec![3]]))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["first", "total"]);
+        assert_eq!(out.get::<i64>("total")?, 9);
+        assert_eq!(calls.counts(), [7, 1, 1]);
     }
 );
 
@@ -280,5 +464,66 @@ engine_test!(
         let docs = vec![strings(&["a"]), strings(&["b", "", "c"])];
         let err = on(&engine, [inner]).map(&Inputs::new().with("sentence", docs), &["sentence"], MapMode::Zip).unwrap_err();
         assert_eq!(err.to_string(), "Node 'per_sentence' failed on item 1: Node 'checked' failed on item 1: empty sentence");
+    }
+);
+
+/// A one-node closure pipeline `x -> y = 3x`: no vectorized kernel.
+fn tripled() -> Pipeline {
+    Pipeline::new([Node::builder("triple")
+        .params(["x"])
+        .output("y")
+        .build(|x: i64| 3 * x)
+        .unwrap()])
+}
+
+engine_test!(
+    fn an_unmapped_nested_pipeline_of_a_row_by_row_node(engine) {
+        let p = on(&engine, [tripled().as_node("inner").build()?]);
+        assert_eq!(p.run(&Inputs::new().with("x", 5_i64))?.get::<i64>("y")?, 15);
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2]), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("y")?, [3, 6]);
+        // Read by a vectorized node after it.
+        let p = on(&engine, [tripled().as_node("inner").with_output_mapping([("y", "doubled")]).build()?, add_one::node()]);
+        let out = p.run(&Inputs::new().with("x", 5_i64))?;
+        assert_eq!(out.names().collect::<Vec<_>>(), ["doubled", "incremented"]);
+        assert_eq!(out.get::<i64>("incremented")?, 16);
+    }
+);
+
+/// A model: not `Clone`, not columnar, read by reference.
+struct Model {
+    weight: i64,
+}
+
+#[node(output = "score")]
+fn score(model: &Model, x: i64) -> i64 {
+    model.weight * x
+}
+
+engine_test!(
+    fn an_unmapped_nested_pipeline_with_a_resource_and_bound_inputs(engine) {
+        let builds = Arc::new(AtomicUsize::new(0));
+        let counter = builds.clone();
+        let model = Value::lazy(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Model { weight: 7 }
+        });
+        // The resource bound inside the nested pipeline, beside a bound plain value.
+        let scale = Node::builder("scale").params(["score", "factor"]).output("scaled").build(|s: i64, f: i64| s * f)?;
+        let inner = Pipeline::new([score::node(), scale])
+            .bind(Inputs::new().with_value("model", model).with("factor", 2_i64))?;
+        let p = on(&engine, [inner.as_node("inner").build()?]);
+        let out = p.run(&Inputs::new().with("x", 5_i64))?;
+        assert_eq!((out.get::<i64>("score")?, out.get::<i64>("scaled")?), (35, 70));
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2, 3]), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("scaled")?, [14, 28, 42]);
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+        // The resource given from outside, through an input mapping.
+        let outer_model = Value::lazy(|| Model { weight: 10 });
+        let p = on(&engine, [Pipeline::new([score::node()]).as_node("inner").with_input_mapping([("m", "model")]).build()?]);
+        let out = p.run(&Inputs::new().with("x", 5_i64).with_value("m", outer_model.clone()))?;
+        assert_eq!(out.get::<i64>("score")?, 50);
+        let out = p.map(&Inputs::new().with("x", vec![1_i64, 2]).with_value("m", outer_model), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("score")?, [10, 20]);
     }
 );

@@ -993,15 +993,12 @@ impl<'p> Run<'p> {
 
     /// The value of output `name` of a one-item run.
     fn take_single(&mut self, name: &str) -> Result<Value> {
-        match self.cols.remove(name) {
-            Some(Col::Const(v)) => Ok(v),
-            Some(Col::Arrow(c, conv)) => {
-                let (array, at) = c.locate(0);
-                conv.value_at(array, at)
-                    .ok_or_else(|| Error::Internal(format!("output '{name}' is null")))
-            }
-            _ => Err(Error::Internal(format!("output '{name}' was not computed"))),
+        if !self.cols.contains_key(name) {
+            return Err(Error::Internal(format!("output '{name}' was not computed")));
         }
+        let value = self.value_at(name, 0)?;
+        self.cols.remove(name);
+        Ok(value)
     }
 }
 
