@@ -44,6 +44,7 @@
 //! | [`nested`] | pipelines as nodes |
 //! | [`engine`] | the [`Engine`] trait and the node engine |
 //! | [`error`] | [`Error`] and [`Result`] |
+//! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys |
 #![deny(missing_docs)]
 
 // The `#[node]` macro names `::hypernodes`; this lets the crate use it too.
@@ -56,6 +57,7 @@ pub mod datagen;
 pub mod engine;
 pub mod error;
 mod graph;
+pub mod hash;
 pub mod inputs;
 #[cfg(feature = "parquet")]
 pub mod io;

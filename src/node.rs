@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use smallvec::SmallVec;
 
 use crate::error::{BoxError, Error, Result};
+use crate::hash::{StableHash, StableHasher};
 use crate::nested::NestedNode;
 use crate::value::{TypeInfo, Value};
 
@@ -505,23 +506,45 @@ pub(crate) fn block_on<T: Send>(fut: impl Future<Output = T> + Send) -> T {
 /// Builds a node from a closure, for code that does not use the `#[node]` macro.
 ///
 /// Parameters are taken by value (cloned from the pipeline's values), so each parameter
-/// type must be `Clone`. Closure nodes have no source to hash: the code hash covers the
-/// name, ports and [`version`](NodeBuilder::version), so bump the version when the
-/// closure's behaviour changes.
+/// type must be `Clone`.
+///
+/// # Code hash and captured values
+///
+/// A closure has no source to hash. Its code hash covers the node's name, ports,
+/// [`version`](NodeBuilder::version), the closure's type name (which names the function
+/// it is written in) and every value declared with [`captures`](NodeBuilder::captures).
+/// Bump the version when the closure's body changes.
+///
+/// A closure that captures values (one made by a factory such as `make(k)` returning
+/// `move |x| x + k`) behaves differently for different captured values that no hash can
+/// see. Declare them with [`captures`](NodeBuilder::captures) so that `make(1)` and
+/// `make(2)` get different code hashes. A closure that captures anything (it is not
+/// zero-sized) and declares nothing is [`Volatility::Volatile`]: it is never cached,
+/// because its hash cannot tell its variants apart. Declare `captures(&())` for captured
+/// state that does not change results (a counter, a log handle).
 ///
 /// # Examples
 ///
 /// ```
-/// use hypernodes::{Inputs, Node, Pipeline};
+/// use hypernodes::{Inputs, Node, Pipeline, Volatility};
 ///
 /// let offset = 10;
-/// let add = Node::builder("add").params(["a", "b"]).output("sum").build(move |a: i64, b: i64| a + b + offset)?;
+/// let add = Node::builder("add").params(["a", "b"]).output("sum").captures(&offset).build(move |a: i64, b: i64| a + b + offset)?;
 /// let divmod = Node::builder("divmod")
 ///     .params(["sum"])
 ///     .outputs(["q", "r"])
 ///     .build_tuple(|s: i64| (s / 4, s % 4))?;
 /// let out = Pipeline::try_new([add, divmod])?.run(&Inputs::new().with("a", 1_i64).with("b", 2_i64))?;
 /// assert_eq!((out.get::<i64>("q")?, out.get::<i64>("r")?), (3, 1));
+///
+/// // A factory: each node declares the value its closure captures.
+/// let make = |k: i64| Node::builder("add_k").params(["x"]).output("y").captures(&k).build(move |x: i64| x + k);
+/// assert_ne!(make(1)?.code_hash(), make(2)?.code_hash());
+/// assert_eq!(make(1)?.code_hash(), make(1)?.code_hash());
+/// // Undeclared, a captured value makes the node uncacheable.
+/// let k = 3_i64;
+/// let undeclared = Node::builder("add_k").params(["x"]).output("y").build(move |x: i64| x + k)?;
+/// assert_eq!(undeclared.volatility(), Volatility::Volatile);
 ///
 /// // The number of names must match the closure.
 /// let err = Node::builder("bad").params(["a"]).output("y").build(|a: i64, b: i64| a + b).unwrap_err();
@@ -535,6 +558,8 @@ pub struct NodeBuilder {
     outputs: Vec<String>,
     version: String,
     volatility: Volatility,
+    /// The values declared with [`NodeBuilder::captures`], hashed in order.
+    captures: Option<StableHasher>,
 }
 
 impl NodeBuilder {
@@ -547,6 +572,7 @@ impl NodeBuilder {
             params: Vec::new(),
             version: String::new(),
             volatility: Volatility::Immutable,
+            captures: None,
         }
     }
 
@@ -571,6 +597,14 @@ impl NodeBuilder {
     /// A version string folded into the code hash.
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
+        self
+    }
+
+    /// Declares a value the closure captures: it is folded into the code hash, so that
+    /// closures made with different values have different hashes. Call once per value
+    /// (or pass a tuple); see [the type's docs](NodeBuilder#code-hash-and-captured-values).
+    pub fn captures<T: StableHash + ?Sized>(mut self, value: &T) -> Self {
+        self.captures.get_or_insert_with(StableHasher::new).value(value);
         self
     }
 
@@ -673,8 +707,18 @@ impl NodeBuilder {
         }
         let param_types = F::param_types();
         let mut hasher = blake3::Hasher::new();
-        for part in [&self.name, &self.version] {
+        for part in [&self.name, &self.version, std::any::type_name::<F>()] {
             hasher.update(part.as_bytes()).update(b"\0");
+        }
+        // Values the closure captures: declared ones are hashed; undeclared ones (a closure
+        // that is not zero-sized) make the node uncacheable, as no hash can see them.
+        let mut volatility = self.volatility;
+        match &self.captures {
+            Some(captures) => {
+                hasher.update(b"captures\0").update(&captures.finish());
+            }
+            None if std::mem::size_of::<F>() > 0 => volatility = Volatility::Volatile,
+            None => {}
         }
         let ports = self
             .params
@@ -703,7 +747,7 @@ impl NodeBuilder {
                 .collect(),
             name: self.name,
             code_hash: hasher.finalize().to_hex().to_string(),
-            volatility: self.volatility,
+            volatility,
             extension: None,
         };
         Ok(Node::new(SyncFn { sig, f: call }))

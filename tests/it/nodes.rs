@@ -227,3 +227,58 @@ fn closure_node_hash_follows_version() {
     assert_eq!(a.outputs()[0].name(), "f");
     assert_eq!(a.outputs()[0].type_info(), TypeInfo::of::<i64>());
 }
+
+/// A closure node made by a factory: `x -> x + k`.
+fn add_k(k: i64, declared: bool) -> Node {
+    let builder = Node::builder("add_k").params(["x"]).output("y");
+    let builder = if declared { builder.captures(&k) } else { builder };
+    builder.build(move |x: i64| x + k).unwrap()
+}
+
+#[test]
+fn closures_made_by_a_factory_hash_their_declared_captures() {
+    let (one, two) = (add_k(1, true), add_k(2, true));
+    assert_ne!(one.code_hash(), two.code_hash());
+    assert_eq!(one.code_hash(), add_k(1, true).code_hash());
+    assert_eq!(
+        (one.volatility(), two.volatility()),
+        (Volatility::Immutable, Volatility::Immutable)
+    );
+    // Undeclared, the captured value cannot be seen: the node is never cached.
+    let (one, two) = (add_k(1, false), add_k(2, false));
+    assert_eq!(one.code_hash(), two.code_hash());
+    assert_eq!(
+        (one.volatility(), two.volatility()),
+        (Volatility::Volatile, Volatility::Volatile)
+    );
+    // A closure capturing nothing is cacheable with nothing declared.
+    let pure = Node::builder("add_one")
+        .params(["x"])
+        .output("y")
+        .build(|x: i64| x + 1)
+        .unwrap();
+    assert_eq!(pure.volatility(), Volatility::Immutable);
+    // Closures of the same name and ports written in different functions (here, one
+    // inside another closure) differ by their type names.
+    let elsewhere = || {
+        Node::builder("add_one")
+            .params(["x"])
+            .output("y")
+            .build(|x: i64| x + 2)
+            .unwrap()
+    };
+    assert_ne!(pure.code_hash(), elsewhere().code_hash());
+    // A nested pipeline's hash covers its inner nodes' hashes.
+    let nested = |k| Pipeline::new([add_k(k, true)]).as_node("inner").build().unwrap();
+    assert_ne!(nested(1).code_hash(), nested(2).code_hash());
+}
+
+engine_test!(
+    fn factory_closures_compute_with_their_own_values(engine) {
+        let p = on(&engine, [add_k(1, true)]);
+        let q = on(&engine, [add_k(2, true)]);
+        let inputs = Inputs::new().with("x", vec![10_i64, 20]);
+        assert_eq!(p.map(&inputs, &["x"], "zip")?.column::<i64>("y")?, [11, 21]);
+        assert_eq!(q.map(&inputs, &["x"], "zip")?.column::<i64>("y")?, [12, 22]);
+    }
+);
