@@ -119,7 +119,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// output is one file, or, for a directory input, a directory with one output file per
 /// input file, of the same name. Every output row is an input row, in input order, with
 /// the columns chosen by [`ParquetRun::with_select`] (by default: the input columns
-/// followed by every output of the pipeline).
+/// followed by the outputs a [`Pipeline::run`](crate::Pipeline::run) returns).
 ///
 /// # Examples
 ///
@@ -352,15 +352,25 @@ impl ParquetRun {
         let schema = builder.schema().clone();
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
 
-        // The output columns, and the pipeline pruned to the nodes they need.
+        // The output columns, and the pipeline pruned to the nodes they need. By default
+        // the input columns and the outputs a run returns.
         let outputs = self.pipeline.outputs();
         let select: Vec<String> = match &self.select {
             Some(s) => s.clone(),
-            None => columns
-                .iter()
-                .map(|c| c.to_string())
-                .chain(outputs.iter().filter(|o| !columns.contains(o)).map(|o| o.to_string()))
-                .collect(),
+            None => {
+                let returned = crate::pipeline::RunPlan::for_columns(&self.pipeline, None)?;
+                columns
+                    .iter()
+                    .map(|c| c.to_string())
+                    .chain(
+                        returned
+                            .outputs()
+                            .iter()
+                            .filter(|o| !columns.contains(&o.as_str()))
+                            .cloned(),
+                    )
+                    .collect()
+            }
         };
         let unknown: Vec<String> = select
             .iter()
@@ -435,6 +445,7 @@ impl ParquetRun {
             pipeline,
             needed,
             select,
+            outputs: wanted,
             row_bytes,
         })
     }
@@ -497,8 +508,7 @@ impl ParquetRun {
             .set_dictionary_page_size_limit(page)
             .set_write_batch_size(page.min(1024))
             .build();
-        let pipeline = &plan.pipeline;
-        let select = &plan.select;
+        let plan = &plan;
         let stop = AtomicBool::new(false);
         let accounted = Mutex::new(Accounting::default());
 
@@ -552,7 +562,7 @@ impl ParquetRun {
                     }
                     let input_size = batch.get_array_memory_size() as u64;
                     // A failure names the row of the file, not of its batch.
-                    let out = apply(engine, pipeline, &batch, select).map_err(|e| e.map_item(|i| Some(first_row + i)));
+                    let out = apply(engine, plan, &batch).map_err(|e| e.map_item(|i| Some(first_row + i)));
                     let mut acc = accounted.lock().expect("accounting");
                     acc.sub(input_size);
                     if let Ok(b) = &out {
@@ -642,6 +652,8 @@ struct FilePlan {
     pipeline: Pipeline,
     needed: Vec<usize>,
     select: Vec<String>,
+    /// The selected columns that are outputs of the pipeline.
+    outputs: Vec<String>,
     row_bytes: u64,
 }
 
@@ -691,15 +703,16 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
 }
 
 /// The pipeline on one batch, then the selected columns.
-fn apply(engine: EngineChoice, pipeline: &Pipeline, batch: &RecordBatch, select: &[String]) -> Result<RecordBatch> {
+fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<RecordBatch> {
+    let (pipeline, select, outputs) = (&plan.pipeline, &plan.select, Some(plan.outputs.as_slice()));
     let out = match engine {
         // One partition: the batches in flight already use every core; and the batch
         // stays one DataFusion batch (no re-chunking, no concatenation).
         EngineChoice::Columnar => ColumnarEngine::new()
             .with_partitions(1)
             .with_batch_size(batch.num_rows().max(1))
-            .apply_to_batch(pipeline, batch)?,
-        EngineChoice::Node => ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), pipeline, batch)?,
+            .apply_selected(pipeline, batch, outputs)?,
+        EngineChoice::Node => ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), pipeline, batch, outputs)?,
     };
     let mut fields: Vec<Field> = Vec::with_capacity(select.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(select.len());
@@ -737,7 +750,7 @@ fn empty_output_schema(input: &Path, plan: &FilePlan, engine: EngineChoice) -> R
             .map_err(|e| Error::Internal(e.to_string()))?,
     );
     let empty = RecordBatch::new_empty(schema);
-    Ok(apply(engine, &plan.pipeline, &empty, &plan.select)?.schema())
+    Ok(apply(engine, plan, &empty)?.schema())
 }
 
 /// `pipeline` with only the nodes that `outputs` need (and the bound values they read).

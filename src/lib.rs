@@ -129,7 +129,7 @@ pub mod __private {
 
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::kernel::{
-        batch_kernel, KernelProbe, Many, One, Own, Slice, Str, ViaKernel, ViaNoKernel,
+        batch_kernel, batch_param, KernelProbe, Many, One, Own, Slice, Str, ViaKernel, ViaNoKernel,
     };
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::types::{TypeProbe, ViaAnyType, ViaColumnarType};

@@ -391,13 +391,20 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
     // The columnar kernel: a glue closure taking what a lifted loop reads from Arrow
     // arrays (`&str` borrowed, other values owned), probed at compile time.
     let kernel = if let Some(batch) = &opts.batch {
-        // A batch implementation written by the user (the "dual node").
-        quote! {
+        // A batch implementation written by the user (the "dual node"). It receives every
+        // argument in Arrow, so every parameter must be columnar: a compile error at the
+        // parameter's type otherwise.
+        let columnar = sig.params.iter().map(|p| {
+            let stored = &p.stored;
+            quote_spanned!(stored.span()=> #pv::batch_param::<#stored>();)
+        });
+        quote! {{
+            #(#columnar)*
             #pv::batch_kernel(
                 ::std::vec![#(<#output_types as #pv::Columnar>::data_type()),*],
                 |#batch_args| #batch(#batch_args),
             )
-        }
+        }}
     } else if is_async {
         quote!(::std::option::Option::None)
     } else {
@@ -712,7 +719,7 @@ mod tests {
             ),
         );
         assert!(
-            out.contains("kernel : :: hypernodes :: __private :: batch_kernel (:: std :: vec ! [< f64 as :: hypernodes :: __private :: Columnar > :: data_type ()] , | __batch | kernels :: scale (__batch) ,)"),
+            out.contains("kernel : { :: hypernodes :: __private :: batch_param :: < f64 > () ; :: hypernodes :: __private :: batch_kernel (:: std :: vec ! [< f64 as :: hypernodes :: __private :: Columnar > :: data_type ()] , | __batch | kernels :: scale (__batch) ,) }"),
             "{out}"
         );
     }

@@ -415,3 +415,37 @@ fn generated_data_is_deterministic_and_follows_the_spec() {
     assert_eq!(b.num_rows(), 50_000);
     assert_eq!(b.column(0).as_primitive::<Int64Type>().value(0), 100_000);
 }
+
+engine_test!(
+    fn nested_outputs_nothing_consumes_are_written_only_when_selected(engine) {
+        let dir = TempDir::new(&format!("nested-select-{}", engine.name()));
+        write_docs(&dir.join("docs.parquet"), 50, 11)?;
+        // `stats` returns words and chars; only words is read by `twice`.
+        let words = Node::builder("words").params(["passage"]).output("words").build(|p: String| p.split_whitespace().count() as i64)?;
+        let chars = Node::builder("chars").params(["passage"]).output("chars").build(|p: String| p.chars().count() as i64)?;
+        let stats = Pipeline::new([words, chars]).as_node("stats").build()?;
+        let twice = Node::builder("twice").params(["words"]).output("twice").build(|w: i64| 2 * w)?;
+        let pipeline = Pipeline::new([stats, twice]);
+        // By default: the input columns, then what a run returns (not `chars`).
+        ParquetRun::new(pipeline.clone(), dir.join("docs.parquet"), dir.join("all.parquet"))
+            .with_engine(choice(&engine))
+            .run()?;
+        let out = read_parquet(&dir.join("all.parquet"));
+        let names: Vec<&str> = out.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["id", "passage", "value", "sentences", "twice", "words"]);
+        // Selected, `chars` is computed and written.
+        ParquetRun::new(pipeline, dir.join("docs.parquet"), dir.join("some.parquet"))
+            .with_engine(choice(&engine))
+            .with_select(["id", "chars", "twice"])
+            .run()?;
+        let out = read_parquet(&dir.join("some.parquet"));
+        let inp = read_parquet(&dir.join("docs.parquet"));
+        let passages = inp.column(1).as_string::<i32>();
+        let chars = out.column(1).as_primitive::<Int64Type>();
+        let twice = out.column(2).as_primitive::<Int64Type>();
+        for row in 0..50 {
+            assert_eq!(chars.value(row), passages.value(row).chars().count() as i64);
+            assert_eq!(twice.value(row), 2 * passages.value(row).split_whitespace().count() as i64);
+        }
+    }
+);

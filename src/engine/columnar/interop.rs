@@ -102,7 +102,8 @@ impl ColumnarEngine {
 
     /// Runs `pipeline` over the rows of `batch`, whose columns named like the pipeline's
     /// inputs feed the nodes (other columns are kept and ignored), and returns the batch
-    /// with every output appended, sorted by name. Nodes without kernels run row by row.
+    /// with the outputs a [`Pipeline::run`] returns appended, sorted by name. Nodes without
+    /// kernels run row by row.
     ///
     /// # Examples
     ///
@@ -132,7 +133,17 @@ impl ColumnarEngine {
     /// input or output of a type that is not columnar, and node failures (the item is
     /// the row).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
-        let plan = RunPlan::for_columns(pipeline, None)?;
+        self.apply_selected(pipeline, batch, None)
+    }
+
+    /// [`ColumnarEngine::apply_to_batch`] returning the outputs in `select` when given.
+    pub(crate) fn apply_selected(
+        &self,
+        pipeline: &Pipeline,
+        batch: &RecordBatch,
+        select: Option<&[String]>,
+    ) -> Result<RecordBatch> {
+        let plan = RunPlan::for_columns(pipeline, select)?;
         let mut run = self.batch_run(&plan, std::slice::from_ref(batch), false)?;
         let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
@@ -145,7 +156,7 @@ impl ColumnarEngine {
 
     /// [`ColumnarEngine::apply_to_batch`] over a stream of batches cut as the engine cut
     /// its work: `batches` (all of one schema) are the rows in order, and so are the
-    /// batches returned, each with the input columns and every output appended, sorted
+    /// batches returned, each with the input columns and the outputs a run returns appended, sorted
     /// by name. Nothing is joined into one array, so this is the way in for a source
     /// that already yields batches (a Parquet reader, a DataFusion stream), and the
     /// cheapest way out: on large inputs `apply_to_batch` spends a copy of every output
@@ -286,6 +297,16 @@ impl ColumnarEngine {
     /// As [`ColumnarEngine::apply_to_batch`]; a null in a column of a type that is not an
     /// `Option` is an [`Error::InputType`] naming the row.
     pub fn apply_to_batch_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
+        Self::apply_selected_on(engine, pipeline, batch, None)
+    }
+
+    /// [`ColumnarEngine::apply_to_batch_on`] returning the outputs in `select` when given.
+    pub(crate) fn apply_selected_on(
+        engine: Arc<dyn Engine>,
+        pipeline: &Pipeline,
+        batch: &RecordBatch,
+        select: Option<&[String]>,
+    ) -> Result<RecordBatch> {
         let mut inputs = Inputs::new();
         let mut over = Vec::new();
         for (name, array, conv) in input_columns(pipeline, batch)? {
@@ -303,7 +324,10 @@ impl ColumnarEngine {
             over.push(name);
         }
         let names: Vec<&str> = over.iter().map(String::as_str).collect();
-        let options = RunOptions::new().with_shared_engine(engine);
+        let mut options = RunOptions::new().with_shared_engine(engine);
+        if let Some(select) = select {
+            options = options.with_outputs(select.iter().cloned());
+        }
         let outputs = if names.is_empty() {
             // No mapped column: one run, its results repeated on every row.
             let out = pipeline.run_with(&inputs, &options)?;

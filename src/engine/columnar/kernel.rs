@@ -64,6 +64,25 @@ type BatchFn = dyn Fn(BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> + Send +
 
 /// The arguments of a user-written batch implementation (`#[node(batch = f)]`): mapped
 /// arguments as arrays, constants as scalars, in parameter order.
+///
+/// Every parameter of such a node must be columnar, since each arrives in Arrow; a
+/// parameter of another type (a model, a client) is a compile error at that parameter,
+/// "`Model` is not a columnar type (one that maps to Arrow)":
+///
+/// ```compile_fail,E0277
+/// use datafusion::arrow::array::ArrayRef;
+/// use hypernodes::engine::columnar::BatchArgs;
+/// use hypernodes::prelude::*;
+///
+/// struct Model { weight: i64 }
+///
+/// #[node(output = "score", batch = score_batch)]
+/// fn score(model: &Model, x: i64) -> i64 { model.weight * x }
+///
+/// fn score_batch(args: BatchArgs<'_>) -> Result<Vec<ArrayRef>, hypernodes::BoxError> {
+///     Err(format!("{} arguments", args.args.len()).into())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct BatchArgs<'a> {
@@ -414,6 +433,11 @@ fn batch_error(e: BoxError) -> RowError {
         kind: RowErrorKind::Failed(e),
     }
 }
+
+/// Compiles only for a columnar `T`: the `#[node]` macro calls it for each parameter of a
+/// node with a batch implementation, spanned at the parameter's type.
+#[doc(hidden)]
+pub fn batch_param<T: Columnar>() {}
 
 /// The kernel of a node with a batch implementation written by the user.
 #[doc(hidden)]

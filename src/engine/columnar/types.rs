@@ -23,6 +23,12 @@ use crate::value::{TypeInfo, Value};
 /// `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
 /// outputs are all columnar run as vectorized UDFs in the columnar engine; any other
 /// type works too, node by node.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a columnar type (one that maps to Arrow)",
+    label = "not columnar",
+    note = "a node with `batch = ..` receives every argument as an Arrow array or scalar, so every parameter and output must be columnar; drop `batch` to run this node item by item",
+    note = "serde structs become columnar with `hypernodes::columnar_struct!(MyType)`"
+)]
 pub trait Columnar: Sized + Send + Sync + 'static {
     /// The Arrow array read for this type.
     type Array: Array + 'static;
@@ -389,10 +395,51 @@ impl ColumnType {
         Conversions::<T>::TYPE
     }
 
-    /// The conversions attached to `ty`, when its type is columnar.
+    /// The conversions of `ty`, when its type is columnar: those attached to it (by the
+    /// `#[node]` macro), else those of the built-in columnar type it is (for the types of
+    /// closure nodes, which are generic and carry none).
     pub fn find(ty: &TypeInfo) -> Option<&'static ColumnType> {
-        ty.extension().and_then(|e| e.downcast_ref::<ColumnType>())
+        ty.extension()
+            .and_then(|e| e.downcast_ref::<ColumnType>())
+            .or_else(|| builtin(ty.type_id()))
     }
+}
+
+/// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool` and
+/// `String`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
+fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static TYPES: OnceLock<HashMap<TypeId, &'static ColumnType>> = OnceLock::new();
+    fn shapes<T: Columnar>(map: &mut HashMap<TypeId, &'static ColumnType>) {
+        map.insert(TypeId::of::<T>(), ColumnType::of::<T>());
+        map.insert(TypeId::of::<Option<T>>(), ColumnType::of::<Option<T>>());
+        map.insert(TypeId::of::<Vec<T>>(), ColumnType::of::<Vec<T>>());
+        map.insert(TypeId::of::<Vec<Option<T>>>(), ColumnType::of::<Vec<Option<T>>>());
+        map.insert(TypeId::of::<Option<Vec<T>>>(), ColumnType::of::<Option<Vec<T>>>());
+        map.insert(TypeId::of::<Vec<Vec<T>>>(), ColumnType::of::<Vec<Vec<T>>>());
+    }
+    TYPES
+        .get_or_init(|| {
+            let mut map = HashMap::new();
+            shapes::<bool>(&mut map);
+            shapes::<i8>(&mut map);
+            shapes::<i16>(&mut map);
+            shapes::<i32>(&mut map);
+            shapes::<i64>(&mut map);
+            shapes::<u8>(&mut map);
+            shapes::<u16>(&mut map);
+            shapes::<u32>(&mut map);
+            shapes::<u64>(&mut map);
+            shapes::<usize>(&mut map);
+            shapes::<f32>(&mut map);
+            shapes::<f64>(&mut map);
+            shapes::<String>(&mut map);
+            map
+        })
+        .get(&id)
+        .copied()
 }
 
 /// The [`TypeInfo`] (with Arrow conversions) of a columnar Rust type.
