@@ -237,6 +237,20 @@ pub enum Error {
         message: Box<str>,
     },
 
+    /// Apache Arrow or DataFusion could not do what was asked: a column outgrew what one
+    /// Arrow array can hold (more than 2 GiB of strings), a `DataFrame` given to
+    /// `ColumnarEngine::apply_to_dataframe` lacks a column,
+    /// or a plan failed in a way no single node explains. `context` says what was being
+    /// done; the source is the `DataFusionError` or `ArrowError`.
+    #[error("{context}: {source}")]
+    Arrow {
+        /// What was being done.
+        context: Box<str>,
+        /// The error Arrow or DataFusion returned.
+        #[source]
+        source: BoxError,
+    },
+
     /// A node, mapping or binding is malformed; the message says how.
     #[error("{0}")]
     Invalid(String),
@@ -245,7 +259,9 @@ pub enum Error {
     #[error("{} problems found:{}", .0.len(), bullets(.0))]
     Multiple(Vec<Error>),
 
-    /// A bug in hypernodes: a state its own checks should have prevented.
+    /// A bug in hypernodes: a state its own checks should have prevented. No input, node
+    /// or engine of a user's can cause it: every place that makes one says why it cannot
+    /// be reached, and a test holds each place to that.
     #[error("internal error (please report): {0}")]
     Internal(String),
 }

@@ -18,7 +18,7 @@ use std::sync::mpsc::{channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -635,7 +635,7 @@ impl ParquetRun {
             Some(w) => w,
             None => {
                 // No rows: an empty file with the output schema.
-                let schema = empty_output_schema(input, &plan, engine)?;
+                let schema = empty_output_schema(input, plan, engine)?;
                 ArrowWriter::try_new(out_file.take_sink()?, schema, Some(props)).map_err(|e| out_file.error(e))?
             }
         };
@@ -719,6 +719,8 @@ fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<R
     let schema = out.schema();
     for name in select {
         // An output named like an input column wins (it comes later in the batch).
+        // Unreachable: the batch holds the selected input columns (read from the file)
+        // and the selected outputs (asked of the engine).
         let (i, field) = schema
             .fields()
             .iter()
@@ -729,7 +731,10 @@ fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<R
         fields.push(field.as_ref().clone());
         arrays.push(out.column(i).clone());
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| Error::Internal(format!("Arrow: {e}")))
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    // Unreachable: the fields and arrays are the batch's own.
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
+        .map_err(|e| Error::Internal(format!("Arrow: {e}")))
 }
 
 /// The output schema for an input without rows: the pipeline run on an empty batch.
@@ -743,6 +748,7 @@ fn empty_output_schema(input: &Path, plan: &FilePlan, engine: EngineChoice) -> R
         path: input.display().to_string().into(),
         message: format!("not a readable Parquet file ({e})").into(),
     })?;
+    // Unreachable: `needed` holds indices of this schema's fields.
     let schema = Arc::new(
         builder
             .schema()

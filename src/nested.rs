@@ -349,11 +349,30 @@ impl NestedNode {
             let plan = MapPlan::new(&self.pipeline, &inputs, &over, self.mode, Some(&select))?;
             engine.map(&plan)?.into_columns()
         };
-        Ok(self
-            .inner_outputs
-            .iter()
-            .zip(keep)
-            .map(|(n, k)| if *k { values.remove(n) } else { None })
-            .collect())
+        // Each kept output, as the engine (possibly one of the user's) returned it: one
+        // value of the output's type.
+        let mut out = Vec::with_capacity(keep.len());
+        for ((inner, port), &k) in self.inner_outputs.iter().zip(&self.outputs).zip(keep) {
+            if !k {
+                out.push(None);
+                continue;
+            }
+            let value = values.remove(inner).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "Engine '{}' returned no value for output '{inner}' of the nested pipeline",
+                    engine.name()
+                ))
+            })?;
+            if value.type_info() != port.type_info() {
+                return Err(Error::Invalid(format!(
+                    "Engine '{}' returned {} for output '{inner}' of the nested pipeline, which is {}",
+                    engine.name(),
+                    value.type_name(),
+                    port.type_info()
+                )));
+            }
+            out.push(Some(value));
+        }
+        Ok(out)
     }
 }

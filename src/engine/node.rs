@@ -93,7 +93,7 @@ impl Engine for NodeEngine {
             for (builder, out) in builders.iter_mut().zip(&program.outputs) {
                 builder
                     .push(take(&mut slots, out.slot)?)
-                    .map_err(|_| Error::Internal(format!("output '{}' of item {item} is still shared", out.name)))?;
+                    .map_err(|_| not_owned(program.producer(out.name), out.name, Some(item)))?;
             }
             for &slot in &program.per_item {
                 slots[slot] = None;
@@ -109,9 +109,26 @@ impl Engine for NodeEngine {
 }
 
 fn take(slots: &mut [Option<Value>], slot: usize) -> Result<Value> {
+    // Unreachable: every returned output is kept by its node, a function node returns a
+    // value per output (checked in `call_node`) and a nested node one per kept output
+    // (checked in `NestedNode::call`).
     slots[slot]
         .take()
         .ok_or_else(|| Error::Internal(format!("slot {slot} is empty after the run")))
+}
+
+/// The failure of a node that returned, for `output`, a value a map cannot collect: one
+/// it does not own (a clone of an argument, or an item of a mapped list), which a
+/// [`NodeImpl`](crate::node::NodeImpl) written by hand can return.
+pub(crate) fn not_owned(node: &Node, output: &str, item: Option<usize>) -> Error {
+    Error::NodeFailed {
+        node: node.name().into(),
+        item,
+        source: format!(
+            "returned a value for '{output}' that it does not own (a clone of an argument?); a node must return values of its own to be collected by a map"
+        )
+        .into(),
+    }
 }
 
 /// A plan compiled to slot numbers: each value a run holds has a slot, each node reads
@@ -182,6 +199,15 @@ impl<'p> Program<'p> {
             outputs,
             per_item,
         }
+    }
+
+    /// The node producing output `name`.
+    fn producer(&self, name: &str) -> &'p Node {
+        let step = self
+            .steps
+            .iter()
+            .find(|s| s.node.outputs().iter().any(|o| o.name() == name));
+        step.expect("a returned output has a producer").node
     }
 
     fn initial_slots(&self) -> Vec<Option<Value>> {

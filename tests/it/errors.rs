@@ -35,3 +35,63 @@ fn multiple_errors_list_each_on_a_line() {
         "2 problems found:\n  - map_over is empty: name at least one input to map over\n  - Unknown map mode 'x'. Valid modes: zip, product"
     );
 }
+
+/// The places in `src/` that make an [`Error::Internal`](hypernodes::Error::Internal)
+/// (directly, or through the columnar engine's `df`/`df_arrow`, or as DataFusion's own
+/// internal error): `(file, line, text)`.
+fn internal_error_sites() -> Vec<(String, usize, String)> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join("src"), &mut files);
+    files.sort();
+    let makers = ["Error::Internal(", "map_err(df)", "map_err(df_arrow)"];
+    let mut sites = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.strip_prefix(root).unwrap().display().to_string();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if !code.starts_with("//") && makers.iter().any(|m| code.contains(m)) {
+                sites.push((name.clone(), i + 1, line.to_string()));
+            }
+        }
+    }
+    sites
+}
+
+/// No input, node or engine of a user's may reach an internal error: every place that
+/// makes one says why it cannot be reached, in an `// Unreachable:` comment on one of
+/// the eight lines above it (or its own: a statement may span several lines). The paths that users can reach have errors of
+/// their own, tested where they are made.
+#[test]
+fn every_internal_error_is_argued_unreachable() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sites = internal_error_sites();
+    assert!(sites.len() > 20, "the scan found only {} sites", sites.len());
+    let mut unargued = Vec::new();
+    for (file, line, text) in &sites {
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        let above = &lines[line.saturating_sub(9)..*line];
+        // The helpers that make the error only say who argues for them.
+        let helper = above.iter().any(|l| l.contains("fn df(") || l.contains("fn df_arrow("));
+        if !helper && !above.iter().any(|l| l.contains("// Unreachable:")) {
+            unargued.push(format!("{file}:{line}: {}", text.trim()));
+        }
+    }
+    assert!(
+        unargued.is_empty(),
+        "internal errors without an argument:\n{}",
+        unargued.join("\n")
+    );
+}

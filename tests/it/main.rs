@@ -6,6 +6,8 @@ mod common;
 
 mod as_node;
 mod bind;
+#[cfg(feature = "columnar")]
+mod boundaries;
 #[cfg(feature = "cli")]
 mod cli;
 #[cfg(feature = "columnar")]

@@ -12,8 +12,7 @@ use datafusion::arrow::array::{new_empty_array, Array, ArrayRef};
 use datafusion::arrow::compute::concat;
 use datafusion::arrow::datatypes::DataType;
 
-use super::df_arrow;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// An Arrow column as consecutive arrays (chunks) holding its rows in order.
 #[derive(Clone, Debug)]
@@ -80,7 +79,7 @@ impl Chunks {
             [one] => Ok(one.clone()),
             many => {
                 let refs: Vec<&dyn Array> = many.iter().map(|a| a.as_ref()).collect();
-                concat(&refs).map_err(df_arrow)
+                concat(&refs).map_err(too_large)
             }
         }
     }
@@ -102,7 +101,15 @@ impl Chunks {
             k += 1;
         }
         let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
-        concat(&refs).map_err(df_arrow)
+        concat(&refs).map_err(too_large)
+    }
+}
+
+/// The error of joining chunks that outgrow one Arrow array (over 2 GiB of strings).
+fn too_large(e: datafusion::arrow::error::ArrowError) -> Error {
+    Error::Arrow {
+        context: "Cannot join a column's chunks into one array".into(),
+        source: Box::new(e),
     }
 }
 

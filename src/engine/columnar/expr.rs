@@ -191,13 +191,18 @@ impl NodeImpl for ExprNode {
             &RecordBatchOptions::new().with_row_count(Some(1)),
         )?;
         let result = self.physical.evaluate(&batch)?.into_array(1)?;
-        let value = (self.output.array_value)(result.as_ref(), 0)
-            .ok_or_else(|| format!("`{}` is null for these inputs", self.sql))?;
+        let value = (self.output.array_value)(result.as_ref(), 0).ok_or_else(|| null_result(&self.sql))?;
         Ok(NodeOutputs::from_iter([value]))
     }
     fn extension(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
         Some(self)
     }
+}
+
+/// Why an expression node fails where its expression is null although its arguments are
+/// not: its output type has no null.
+pub(crate) fn null_result(sql: &str) -> String {
+    format!("`{sql}` is null for these inputs")
 }
 
 /// The column names `sql` reads, in order, normalized as DataFusion does (unquoted names

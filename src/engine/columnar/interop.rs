@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::ScalarUDF;
@@ -13,12 +13,14 @@ use datafusion::prelude::SessionContext;
 
 use super::udf::NodeUdf;
 use super::{
-    column, df, df_arrow, with_node_columns, Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run,
+    column, df, df_arrow, gather, with_node_columns, Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel,
+    Run,
 };
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::map::MapMode;
+use crate::node::Node;
 use crate::pipeline::{Pipeline, RunOptions, RunPlan};
 
 impl ColumnarEngine {
@@ -74,16 +76,21 @@ impl ColumnarEngine {
                 .input_type(name)
                 .and_then(|t| ColumnType::find(&t))
                 .ok_or_else(|| Error::Invalid(format!("Bound input '{name}' is not columnar")))?;
+            // Unreachable: `bind` checked the value's type, which is columnar.
             let array =
                 (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
+            // Unreachable: a one-row array of a columnar type makes a scalar.
             let scalar = datafusion::common::ScalarValue::try_from_array(array.as_ref(), 0).map_err(df)?;
             frame = frame
                 .with_column(name, datafusion::logical_expr::Expr::Literal(scalar, None))
-                .map_err(df)?;
+                .map_err(|e| Error::Arrow {
+                    context: format!("Cannot add bound input '{name}' to the DataFrame").into(),
+                    source: Box::new(e),
+                })?;
         }
         for node in pipeline.nodes() {
             if let Some(e) = ExprNode::find(node) {
-                frame = with_node_columns(frame, node, e.expr().clone())?;
+                frame = with_node_columns(frame, node, e.expr().clone()).map_err(planning(node))?;
                 continue;
             }
             if Kernel::find(node).is_none() {
@@ -95,7 +102,7 @@ impl ColumnarEngine {
             }
             let args = node.params().iter().map(|p| column(p.name())).collect();
             let call = ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?).call(args);
-            frame = with_node_columns(frame, node, call)?;
+            frame = with_node_columns(frame, node, call).map_err(planning(node))?;
         }
         Ok(frame)
     }
@@ -151,7 +158,9 @@ impl ColumnarEngine {
             fields.push(Field::new(name, column.data_type().clone(), true));
             arrays.push(column.concat()?);
         }
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
+        // Unreachable: the fields were made from these arrays, each of the batch's rows.
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
+            .map_err(df_arrow)
     }
 
     /// [`ColumnarEngine::apply_to_batch`] over a stream of batches cut as the engine cut
@@ -216,7 +225,8 @@ impl ColumnarEngine {
                     .iter()
                     .map(|c| c.range(start, len))
                     .collect::<Result<Vec<_>>>()?;
-                RecordBatch::try_new(schema.clone(), arrays).map_err(df_arrow)
+                // Unreachable: the fields were made from these columns, each range `len` rows.
+                RecordBatch::try_new_with_options(schema.clone(), arrays, &rows(len)).map_err(df_arrow)
             })
             .collect()
     }
@@ -336,9 +346,12 @@ impl ColumnarEngine {
                 let ty = pipeline.output_type(name).expect("an output");
                 let ct = ColumnType::find(&ty)
                     .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
+                // Unreachable: the engine checked the output's type, which is columnar.
                 let one = (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' mistyped")))?;
-                let index = datafusion::arrow::array::UInt32Array::from(vec![0u32; batch.num_rows()]);
-                columns.push((name.to_string(), take(one.as_ref(), &index, None).map_err(df_arrow)?));
+                columns.push((
+                    name.to_string(),
+                    gather(name, one.as_ref(), &vec![0; batch.num_rows()])?,
+                ));
             }
             columns
         } else {
@@ -364,7 +377,22 @@ impl ColumnarEngine {
             fields.push(Field::new(name, array.data_type().clone(), true));
             arrays.push(array);
         }
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(df_arrow)
+        // Unreachable: the fields were made from these arrays, each of the batch's rows.
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
+            .map_err(df_arrow)
+    }
+}
+
+/// Options for a batch of `n` rows (which may have no columns).
+fn rows(n: usize) -> RecordBatchOptions {
+    RecordBatchOptions::new().with_row_count(Some(n))
+}
+
+/// The error of adding `node` to a user's `DataFrame` (a column it reads is missing).
+fn planning(node: &Node) -> impl FnOnce(datafusion::error::DataFusionError) -> Error + '_ {
+    move |e| Error::Arrow {
+        context: format!("Cannot add node '{}' to the DataFrame", node.name()).into(),
+        source: Box::new(e),
     }
 }
 
@@ -379,10 +407,12 @@ fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
                 let ty = pipeline.output_type(name).expect("an output");
                 let ct = ColumnType::find(&ty)
                     .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
+                // Unreachable: a `Vec` of the output's columnar type converts.
                 Chunks::one(
                     (ct.list_to_array)(&list).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?,
                 )
             }
+            // Unreachable: the run computed every output of its plan, as a column of rows.
             _ => return Err(Error::Internal(format!("output '{name}' was not computed"))),
         };
         outputs.push((name.clone(), column));

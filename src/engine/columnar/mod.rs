@@ -37,7 +37,7 @@ pub use types::{ColumnType, Columnar};
 
 use chunks::{Chunks, Split};
 
-use super::node::call_node;
+use super::node::{call_node, not_owned};
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::map::{MapMode, MapPlan};
@@ -456,22 +456,28 @@ impl<'p> Run<'p> {
     /// The column `name` in Arrow: a scalar when it is a constant, else its chunks.
     fn arrow(&self, name: &str) -> Result<Arg> {
         let col = &self.cols[name];
+        // Unreachable: `name` is read by a vectorized node, whose parameters are all
+        // columnar (a lifted kernel exists only for columnar types, `batch = ..` requires
+        // them at compile time, and an expression node checks them when built), and the
+        // values in `cols` have the types the plan checked.
         let ct = || {
             self.column_type(name)
                 .ok_or_else(|| Error::Internal(format!("'{name}' has no Arrow type")))
         };
+        // Unreachable: as above, a value of a columnar type converts.
         let unconvertible = || Error::Internal(format!("'{name}' is not convertible"));
         Ok(match col {
             Col::Arrow(c, _) => Arg::Column(c.clone()),
             Col::Const(v) => {
                 let a = (ct()?.value_to_array)(v).ok_or_else(unconvertible)?;
+                // Unreachable: a one-row array of a columnar type makes a scalar.
                 Arg::Scalar(ScalarValue::try_from_array(a.as_ref(), 0).map_err(df)?)
             }
             Col::List { list, index, .. } => {
                 let a = (ct()?.list_to_array)(list).ok_or_else(unconvertible)?;
                 Arg::Column(Chunks::one(match index {
                     None => a,
-                    Some(ix) => take(a.as_ref(), &UInt32Array::from(ix.as_ref().clone()), None).map_err(df_arrow)?,
+                    Some(ix) => gather(name, a.as_ref(), ix)?,
                 }))
             }
         })
@@ -521,6 +527,8 @@ impl<'p> Run<'p> {
                         for c in &columns {
                             arrays.push(c.range(start, len)?);
                         }
+                        // Unreachable: the fields were made from these columns' types,
+                        // and every range has `len` rows.
                         RecordBatch::try_new(schema.clone(), arrays).map_err(df_arrow)
                     })
                     .collect::<Result<Vec<_>>>()
@@ -540,32 +548,42 @@ impl<'p> Run<'p> {
             .with_target_partitions(parts)
             .with_batch_size(self.engine.batch_size.max(largest));
         let ctx = SessionContext::new_with_config(config);
+        // Unreachable: the batches were made with this schema.
         let table = MemTable::try_new(schema, partitions).map_err(df)?;
+        // Unreachable: reading an in-memory table plans nothing that can fail.
         let mut frame = ctx.read_table(Arc::new(table)).map_err(df)?;
 
         let errors = Arc::new(Mutex::new(None::<(usize, usize, Error)>));
         let mut keep: Vec<(String, &'static ColumnType)> = Vec::new();
         for (order, &i) in nodes.iter().enumerate() {
             let node = self.node(i);
+            let args = |first: Vec<Expr>| {
+                let params = node.params().iter().map(|p| match literals.get(p.name()) {
+                    Some(v) => Expr::Literal(v.clone(), None),
+                    None => column(p.name()),
+                });
+                first.into_iter().chain(params).collect::<Vec<_>>()
+            };
             let call = match ExprNode::find(node) {
-                Some(e) => with_literals(e.expr(), &literals)?,
+                Some(e) => {
+                    let expr = with_literals(e.expr(), &literals)?;
+                    let check = udf::NullCheck::new(node, e.sql(), order, self.is_map, errors.clone());
+                    ScalarUDF::new_from_impl(check).call(args(vec![column(ITEM), expr]))
+                }
                 None => {
-                    let mut args = vec![column(ITEM)];
-                    for p in node.params() {
-                        args.push(match literals.get(p.name()) {
-                            Some(v) => Expr::Literal(v.clone(), None),
-                            None => column(p.name()),
-                        });
-                    }
                     let udf = udf::NodeUdf::try_new(node, order, self.is_map, Some(errors.clone()))?;
-                    ScalarUDF::new_from_impl(udf).call(args)
+                    ScalarUDF::new_from_impl(udf).call(args(vec![column(ITEM)]))
                 }
             };
-            frame = with_node_columns(frame, node, call)?;
+            // Unreachable: the frame holds every column the call reads, of the types the
+            // pipeline checked.
+            frame = with_node_columns(frame, node, call).map_err(df)?;
             let outputs = node.outputs();
             let kept = self.plan.kept_outputs(i);
             for (p, &k) in outputs.iter().zip(kept) {
                 if k {
+                    // Unreachable: a vectorized node's outputs are columnar, as its
+                    // parameters are (see `arrow`).
                     let ct = ColumnType::find(&p.type_info()).ok_or_else(|| {
                         Error::Internal(format!("output '{}' of '{}' has no Arrow type", p.name(), node.name()))
                     })?;
@@ -574,6 +592,7 @@ impl<'p> Run<'p> {
             }
         }
         let names: Vec<&str> = keep.iter().map(|(n, _)| n.as_str()).collect();
+        // Unreachable: every name is a column added above.
         let frame = frame.select_columns(&names).map_err(df)?;
 
         let node_names: Vec<&str> = nodes.iter().map(|&i| self.node(i).name()).collect();
@@ -583,8 +602,10 @@ impl<'p> Run<'p> {
                 "segment {segment}: {} (vectorized, {parts} partition(s))",
                 node_names.join(", ")
             );
+            // Unreachable: the plan below runs; this only shows it.
             let logical = frame.clone().into_optimized_plan().map_err(df)?;
             let _ = writeln!(text, "logical plan:\n{}", logical.display_indent());
+            // Unreachable: as above.
             let physical = block_on(frame.clone().create_physical_plan()).map_err(df)?;
             let _ = writeln!(text, "physical plan:\n{}", displayable(physical.as_ref()).indent(true));
         }
@@ -593,7 +614,17 @@ impl<'p> Run<'p> {
         if let Some((_, _, e)) = errors.lock().expect("error slot").take() {
             return Err(e);
         }
-        let parts = result.map_err(df)?;
+        let parts = match result {
+            Ok(parts) => parts,
+            // A failure no UDF reported: a SQL expression failing on the data. Run the
+            // segment row by row, as the node engine would, to name the node and item.
+            Err(e) => {
+                return Err(self.diagnose(nodes)?.unwrap_or_else(|| Error::Arrow {
+                    context: format!("Cannot run nodes {}", crate::pipeline::quoted(&node_names)).into(),
+                    source: Box::new(e),
+                }))
+            }
+        };
         let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
         for (k, (name, ct)) in keep.into_iter().enumerate() {
             // Kept in the batches that made it: the next plan reads the same batches.
@@ -637,6 +668,8 @@ impl<'p> Run<'p> {
 
     /// Column `name` (whose rows are lists) as one list array over all rows.
     fn list_array(&self, name: &str, child: &'static ColumnType) -> Result<ListArray> {
+        // Unreachable: `name` feeds a `map_over` input, whose type the pipeline checked to
+        // be a list of the columnar type `child` (see `can_vectorize`).
         let not_lists = || Error::Internal(format!("'{name}' is not a column of lists"));
         let array: ArrayRef = match &self.cols[name] {
             Col::Arrow(c, _) => c.concat()?,
@@ -647,8 +680,8 @@ impl<'p> Run<'p> {
                 // The same list on every row.
                 let one = (child.list_to_array)(v).ok_or_else(not_lists)?;
                 let n = one.len();
-                let repeat = UInt32Array::from_iter_values((0..self.rows).flat_map(|_| 0..n as u32));
-                let values = take(one.as_ref(), &repeat, None).map_err(df_arrow)?;
+                let repeat: Vec<u32> = (0..self.rows).flat_map(|_| 0..n as u32).collect();
+                let values = gather(name, one.as_ref(), &repeat)?;
                 let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(n, self.rows));
                 Arc::new(ListArray::new(
                     Arc::new(Field::new_list_field((child.data_type)(), true)),
@@ -665,12 +698,7 @@ impl<'p> Run<'p> {
     fn repeat(&self, name: &str, parent: &Arc<Vec<u32>>) -> Result<Col> {
         Ok(match &self.cols[name] {
             Col::Const(v) => Col::Const(v.clone()),
-            Col::Arrow(c, conv) => Col::Arrow(
-                Chunks::one(
-                    take(c.concat()?.as_ref(), &UInt32Array::from(parent.as_ref().clone()), None).map_err(df_arrow)?,
-                ),
-                conv.clone(),
-            ),
+            Col::Arrow(c, conv) => Col::Arrow(Chunks::one(gather(name, c.concat()?.as_ref(), parent)?), conv.clone()),
             Col::List { list, elem, index } => Col::List {
                 list: list.clone(),
                 elem: *elem,
@@ -788,7 +816,7 @@ impl<'p> Run<'p> {
             let values = if contiguous(list) {
                 list.values().slice(list.value_offsets()[0] as usize, rows)
             } else {
-                take(list.values().as_ref(), &UInt32Array::from(index), None).map_err(df_arrow)?
+                gather(m, list.values().as_ref(), &index)?
             };
             cols.insert(m.to_string(), Col::Arrow(Chunks::one(values), Conv::Leaf(ct)));
         }
@@ -826,7 +854,10 @@ impl<'p> Run<'p> {
                 })
                 .collect(),
         };
-        let mut child = Run::with_columns(self.engine, &plan, rows, true, cols);
+        // Over mapped lists the inner rows are items; without, they are the outer rows,
+        // items only when those are.
+        let inner_is_map = !lists.is_empty() || self.is_map;
+        let mut child = Run::with_columns(self.engine, &plan, rows, inner_is_map, cols);
         child.split = Some(inner_split);
         child.explain = self.explain.as_ref().map(|_| String::new());
         let result = child.execute();
@@ -837,16 +868,20 @@ impl<'p> Run<'p> {
             }
         }
         if let Err(e) = result {
-            // Name the outer item and, within it, the inner item, as the node engine does.
-            let Some(r) = e.item() else {
-                return Err(e);
+            // Name the outer item and, within it, the inner item, as the node engine does
+            // (a failure of a whole batch names neither).
+            let (item, e) = match e.item() {
+                Some(r) => {
+                    let outer = outer_row(r);
+                    let inner = (!lists.is_empty()).then(|| r - starts[outer]);
+                    (self.is_map.then_some(outer), e.map_item(|_| inner))
+                }
+                None => (None, e),
             };
-            let outer = outer_row(r);
-            let inner = (!lists.is_empty()).then(|| r - starts[outer]);
             return Err(Error::NodeFailed {
                 node: node.name().into(),
-                item: self.is_map.then_some(outer),
-                source: Box::new(e.map_item(|_| inner)),
+                item,
+                source: Box::new(e),
             });
         }
 
@@ -856,6 +891,7 @@ impl<'p> Run<'p> {
                 continue;
             }
             let inner_type = inner.output_type(inner_name).expect("an output");
+            // Unreachable: the inner run computed every output in `select`.
             let col = child
                 .cols
                 .remove(inner_name.as_str())
@@ -868,10 +904,13 @@ impl<'p> Run<'p> {
                 Col::Arrow(c, conv) => (c, conv),
                 Col::List { list, index: None, .. } => {
                     let ct = ColumnType::find(&inner_type).expect("checked by can_vectorize");
+                    // Unreachable: a `Vec` of the output's columnar type converts.
                     let array = (ct.list_to_array)(&list)
                         .ok_or_else(|| Error::Internal(format!("'{inner_name}' is not convertible")))?;
                     (Chunks::one(array), Conv::Leaf(ct))
                 }
+                // Unreachable: over mapped lists the inner run is a map, whose node outputs
+                // are Arrow columns or unindexed lists, never constants.
                 _ => return Err(Error::Internal(format!("'{inner_name}' has an unexpected shape"))),
             };
             // One list chunk per outer batch: its items' values (a slice of one inner
@@ -900,19 +939,77 @@ impl<'p> Run<'p> {
     }
 
     /// The value of column `name` at `row`.
-    fn value_at(&self, name: &str, row: usize) -> Result<Value> {
+    /// The value of column `name` at `row`, `None` when it is null (only Arrow data, given
+    /// by the caller or made by a vectorized node from a null, holds nulls).
+    fn value_at(&self, name: &str, row: usize) -> Option<Value> {
         match &self.cols[name] {
-            Col::Const(v) => Ok(v.clone()),
+            Col::Const(v) => Some(v.clone()),
             Col::List { list, elem, index } => {
                 let j = index.as_ref().map_or(row, |ix| ix[row] as usize);
-                Ok(Value::item(list.clone(), j, *elem))
+                Some(Value::item(list.clone(), j, *elem))
             }
             Col::Arrow(c, conv) => {
                 let (array, at) = c.locate(row);
                 conv.value_at(array, at)
-                    .ok_or_else(|| Error::Internal(format!("'{name}' is null at row {row}")))
             }
         }
+    }
+
+    /// The arguments of `node` at `row`: a null where the node reads a type without nulls
+    /// fails the node on that row (a vectorized node would skip the row; a node run row
+    /// by row has no null to return).
+    fn args_at(&self, node: &Node, row: usize) -> Result<Vec<Value>> {
+        node.params()
+            .iter()
+            .map(|p| {
+                self.value_at(p.name(), row).ok_or_else(|| Error::NodeFailed {
+                    node: node.name().into(),
+                    item: self.is_map.then_some(row),
+                    source: format!(
+                        "'{}' is null, and the node reads it as {}, which has no null (read it as an Option to accept nulls)",
+                        p.name(),
+                        p.type_info()
+                    )
+                    .into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Which node fails on which row when a segment's plan failed with no node named (a
+    /// SQL expression failing on the data): the segment's nodes run row by row, item by
+    /// item as the node engine runs them, until one fails. Rows where a node reads a null
+    /// are skipped for it and what reads its outputs, as in the plan. `None` when no node
+    /// fails this way.
+    fn diagnose(&self, nodes: &[usize]) -> Result<Option<Error>> {
+        for row in 0..self.rows {
+            let mut made: HashMap<&str, Option<Value>> = HashMap::new();
+            for &i in nodes {
+                let node = self.node(i);
+                let args: Option<Vec<Value>> = node
+                    .params()
+                    .iter()
+                    .map(|p| match made.get(p.name()) {
+                        Some(v) => v.clone(),
+                        None => self.value_at(p.name(), row),
+                    })
+                    .collect();
+                let ports = node.outputs();
+                let Some(args) = args else {
+                    made.extend(ports.iter().map(|p| (p.name(), None)));
+                    continue;
+                };
+                let refs: Vec<&Value> = args.iter().collect();
+                let keep = vec![true; ports.len()];
+                match call_node(self.engine, node, &keep, &refs, self.is_map.then_some(row)) {
+                    Err(e) => return Ok(Some(e)),
+                    Ok(out) => out.for_each(|k, v| {
+                        made.insert(ports[k].name(), Some(v));
+                    }),
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn row_by_row(&mut self, i: usize) -> Result<()> {
@@ -927,9 +1024,8 @@ impl<'p> Run<'p> {
             let _ = writeln!(text, "fallback: {} ({how})", node.name());
         }
         let item = |row: usize| self.is_map.then_some(row);
-        let names: Vec<&str> = node.params().iter().map(|p| p.name()).collect();
         if !self.is_map {
-            let args: Vec<Value> = names.iter().map(|n| self.value_at(n, 0)).collect::<Result<_>>()?;
+            let args = self.args_at(node, 0)?;
             let refs: Vec<&Value> = args.iter().collect();
             let out = call_node(self.engine, node, keep, &refs, None)?;
             let ports = node.outputs();
@@ -957,22 +1053,21 @@ impl<'p> Run<'p> {
             })
             .collect::<Result<Vec<_>>>()?;
         for row in 0..self.rows {
-            let args: Vec<Value> = names.iter().map(|n| self.value_at(n, row)).collect::<Result<_>>()?;
+            let args = self.args_at(node, row)?;
             let refs: Vec<&Value> = args.iter().collect();
             let out = call_node(self.engine, node, keep, &refs, item(row))?;
             drop(refs);
             drop(args);
-            let mut shared = false;
+            let mut shared = None;
             out.for_each(|k, v| {
                 if let Some(b) = &mut builders[k] {
-                    shared |= b.push(v).is_err();
+                    if b.push(v).is_err() {
+                        shared = shared.or(Some(k));
+                    }
                 }
             });
-            if shared {
-                return Err(Error::Internal(format!(
-                    "an output of '{}' is still shared",
-                    node.name()
-                )));
+            if let Some(k) = shared {
+                return Err(not_owned(node, node.outputs()[k].name(), item(row)));
             }
         }
         for ((p, b), &k) in node.outputs().iter().zip(builders).zip(keep) {
@@ -993,10 +1088,15 @@ impl<'p> Run<'p> {
 
     /// The value of output `name` of a one-item run.
     fn take_single(&mut self, name: &str) -> Result<Value> {
-        if !self.cols.contains_key(name) {
-            return Err(Error::Internal(format!("output '{name}' was not computed")));
-        }
-        let value = self.value_at(name, 0)?;
+        // Unreachable: every output the plan returns is computed, and none of a one-item
+        // run is null (its inputs are Rust values, a vectorized node makes a null only
+        // from a null, and an expression node's null fails that node).
+        let value = self
+            .cols
+            .contains_key(name)
+            .then(|| self.value_at(name, 0))
+            .flatten()
+            .ok_or_else(|| Error::Internal(format!("output '{name}' was not computed")))?;
         self.cols.remove(name);
         Ok(value)
     }
@@ -1005,30 +1105,43 @@ impl<'p> Run<'p> {
 /// The column of output `name` of a map, whose rows have type `row_type`, as a `Vec`.
 fn list_of(name: &str, col: Option<Col>, row_type: TypeInfo) -> Result<Value> {
     match col {
+        // Unreachable: a map's inputs are Rust values, so an output column holds a null
+        // only where its type has nulls (see `Run::take_single`).
         Some(Col::Arrow(c, conv)) => conv
             .to_values(&c, row_type)
             .map_err(|e| Error::Internal(format!("output '{name}': {e}"))),
+        // Unreachable: a node's output list is made by `row_by_row` and held only here.
         Some(Col::List { list, index: None, .. }) => {
             Arc::try_unwrap(list).map_err(|_| Error::Internal(format!("output '{name}' is still shared")))
         }
+        // Unreachable: every output the plan returns is computed, as a column of rows.
         _ => Err(Error::Internal(format!("output '{name}' was not computed"))),
     }
 }
 
 /// `frame` with a column per output of `node`, from `call`, the node's UDF call (a
 /// struct split into its fields when the node has several outputs).
-fn with_node_columns(frame: DataFrame, node: &Node, call: Expr) -> Result<DataFrame> {
+///
+/// # Errors
+///
+/// DataFusion's planning errors, for the caller to report: none over the engine's own
+/// frames, whose columns and types it checked; a missing column of a user's frame.
+fn with_node_columns(
+    frame: DataFrame,
+    node: &Node,
+    call: Expr,
+) -> std::result::Result<DataFrame, datafusion::error::DataFusionError> {
     let outputs = node.outputs();
     if outputs.len() == 1 {
-        return frame.with_column(outputs[0].name(), call).map_err(df);
+        return frame.with_column(outputs[0].name(), call);
     }
     let tmp = format!("__hypernodes_{}", node.name());
-    let mut frame = frame.with_column(&tmp, call).map_err(df)?;
+    let mut frame = frame.with_column(&tmp, call)?;
     for p in outputs {
         let field = datafusion::functions::core::expr_fn::get_field(column(&tmp), p.name());
-        frame = frame.with_column(p.name(), field).map_err(df)?;
+        frame = frame.with_column(p.name(), field)?;
     }
-    frame.drop_columns(&[tmp.as_str()]).map_err(df)
+    frame.drop_columns(&[tmp.as_str()])
 }
 
 /// Whether the columnar engine runs `node` inside a DataFusion plan: a node with a
@@ -1051,6 +1164,7 @@ fn with_literals(expr: &Expr, literals: &HashMap<&str, ScalarValue>) -> Result<E
             })
         })
         .map(|t| t.data)
+        // Unreachable: the rewrite above never fails.
         .map_err(df)
 }
 
@@ -1059,12 +1173,23 @@ fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// A DataFusion error as a hypernodes error.
+/// A DataFusion error that only a bug of hypernodes can cause: planning over schemas,
+/// columns and expressions the engine made and checked itself. Every caller says why its
+/// error cannot be reached (a comment a test holds it to).
 fn df(e: datafusion::error::DataFusionError) -> Error {
     Error::Internal(format!("DataFusion: {e}"))
 }
 
-/// An Arrow error as a hypernodes error.
+/// The same for an Arrow error.
 fn df_arrow(e: datafusion::arrow::error::ArrowError) -> Error {
     Error::Internal(format!("Arrow: {e}"))
+}
+
+/// Rows `index` of `array`, the column `name`: an error of the data when the result
+/// outgrows one Arrow array (over 2 GiB of strings).
+fn gather(name: &str, array: &dyn Array, index: &[u32]) -> Result<ArrayRef> {
+    take(array, &UInt32Array::from(index.to_vec()), None).map_err(|e| Error::Arrow {
+        context: format!("Cannot gather {} rows of '{name}'", index.len()).into(),
+        source: Box::new(e),
+    })
 }

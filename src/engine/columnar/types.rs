@@ -657,6 +657,25 @@ mod tests {
         struct Model;
         assert!(ColumnType::find(&(&&TypeProbe::<Vec<String>>::new()).type_info()).is_some());
         assert!(ColumnType::find(&(&&TypeProbe::<Model>::new()).type_info()).is_none());
-        assert!(ColumnType::find(&TypeInfo::of::<i64>()).is_none());
+        assert!(TypeInfo::of::<i64>().extension().is_none());
+    }
+
+    #[test]
+    fn built_in_types_are_found_without_the_probe() {
+        // Closure nodes describe their types with `TypeInfo::of`, which carries nothing.
+        let found = |t: TypeInfo| ColumnType::find(&t).map(|ct| (ct.data_type)());
+        assert_eq!(found(TypeInfo::of::<i64>()), Some(DataType::Int64));
+        assert_eq!(found(TypeInfo::of::<Option<String>>()), Some(DataType::Utf8));
+        assert_eq!(
+            ColumnType::find(&TypeInfo::of::<Option<String>>()).map(|ct| ct.nullable),
+            Some(true)
+        );
+        assert_eq!(
+            found(TypeInfo::of::<Vec<Vec<f64>>>()),
+            Some(<Vec<Vec<f64>> as Columnar>::data_type())
+        );
+        struct Model;
+        assert_eq!(found(TypeInfo::of::<Model>()), None);
+        assert_eq!(found(TypeInfo::of::<Vec<Vec<Vec<i64>>>>()), None);
     }
 }

@@ -46,8 +46,27 @@ fn item_at(items: &dyn Array, row: usize) -> Option<usize> {
     Some(first as usize + ends.offset() + row - run_start)
 }
 
+/// The item of row `row` of a call whose first argument is the item column.
+fn item_of(items: &ColumnarValue, rows: usize, row: usize) -> DfResult<usize> {
+    let items = items.clone().into_array(rows)?;
+    // Unreachable: the engine passes its own item column first.
+    item_at(items.as_ref(), row)
+        .ok_or_else(|| DataFusionError::Internal(format!("item column of type {}", items.data_type())))
+}
+
 /// Where the UDFs of one plan leave the first failure: (item, node position, error).
 pub(super) type ErrorSlot = Arc<Mutex<Option<(usize, usize, Error)>>>;
+
+/// Keeps the earliest failure (by item, then node position `order`) in the slot, and
+/// returns the error to stop the plan with.
+fn report(slot: &ErrorSlot, item: usize, order: usize, error: Error) -> DataFusionError {
+    let message = error.to_string();
+    let mut slot = slot.lock().expect("error slot");
+    if slot.as_ref().is_none_or(|(i, o, _)| (item, order) < (*i, *o)) {
+        *slot = Some((item, order, error));
+    }
+    DataFusionError::Execution(message)
+}
 
 /// A node as a UDF. Inside the engine its first argument is the hidden item-index column
 /// (so a failure names the item) and failures go to the plan's error slot; registered on
@@ -70,6 +89,7 @@ impl NodeUdf {
     /// `errors`: the plan's error slot, for a UDF inside the engine (which then takes the
     /// item index first); `None` for a UDF registered for users.
     pub(super) fn try_new(node: &Node, order: usize, is_map: bool, errors: Option<ErrorSlot>) -> Result<NodeUdf> {
+        // Unreachable: callers make UDFs only of nodes with kernels.
         let kernel =
             Kernel::find(node).ok_or_else(|| Error::Internal(format!("node '{}' has no kernel", node.name())))?;
         let types = kernel.output_types();
@@ -82,11 +102,31 @@ impl NodeUdf {
             node::Volatility::Volatile => Volatility::Volatile,
             _ => Volatility::Immutable,
         };
+        // Inside the engine the arguments are the engine's own columns of the right types;
+        // on a user's context DataFusion casts arguments to the parameters' types, or
+        // refuses the call when planning.
+        let signature = if errors.is_some() {
+            Signature::variadic_any(volatility)
+        } else {
+            let types = node
+                .params()
+                .iter()
+                .map(|p| super::ColumnType::find(&p.type_info()).map(|ct| (ct.data_type)()))
+                .collect::<Option<Vec<_>>>();
+            // Unreachable: a node with a kernel has columnar parameters.
+            let types = types.ok_or_else(|| {
+                Error::Internal(format!(
+                    "node '{}' has a kernel but a parameter that is not columnar",
+                    node.name()
+                ))
+            })?;
+            Signature::exact(types, volatility)
+        };
         Ok(NodeUdf {
             node: node.clone(),
             order,
             is_map,
-            signature: Signature::variadic_any(volatility),
+            signature,
             return_type,
             errors,
         })
@@ -95,15 +135,10 @@ impl NodeUdf {
     /// Keeps the earliest failure (by item, then node) in the slot, or hands the error
     /// to DataFusion when there is no slot.
     fn fail(&self, item: usize, error: Error) -> DataFusionError {
-        let Some(slot) = &self.errors else {
-            return DataFusionError::External(Box::new(error));
-        };
-        let message = error.to_string();
-        let mut slot = slot.lock().expect("error slot");
-        if slot.as_ref().is_none_or(|(i, o, _)| (item, self.order) < (*i, *o)) {
-            *slot = Some((item, self.order, error));
+        match &self.errors {
+            Some(slot) => report(slot, item, self.order, error),
+            None => DataFusionError::External(Box::new(error)),
         }
-        DataFusionError::Execution(message)
     }
 }
 
@@ -160,12 +195,7 @@ impl ScalarUDFImpl for NodeUdf {
             Err(RowError { row, kind }) => {
                 // The item of the failing row; a failure of the whole call names none.
                 let item = match (first, row) {
-                    (1, Some(row)) => {
-                        let items = args.args[0].clone().into_array(rows)?;
-                        Some(item_at(items.as_ref(), row).ok_or_else(|| {
-                            DataFusionError::Internal(format!("item column of type {}", items.data_type()))
-                        })?)
-                    }
+                    (1, Some(row)) => Some(item_of(&args.args[0], rows, row)?),
                     (_, row) => row,
                 };
                 let name = self.node.name().into();
@@ -181,6 +211,9 @@ impl ScalarUDFImpl for NodeUdf {
                         item: shown,
                         message: message.into(),
                     },
+                    // Unreachable: inside the engine the arguments are columns of the
+                    // parameters' own Arrow types; registered for users, the signature
+                    // makes DataFusion cast to them or refuse the call when planning.
                     RowErrorKind::WrongType { param, expected, found } => Error::Internal(format!(
                         "node '{}': argument {param} is {found}, expected {expected}",
                         self.node.name()
@@ -210,5 +243,107 @@ mod tests {
         assert_eq!(rows, [Some(0), Some(1), Some(2), Some(10), Some(11)]);
         assert_eq!(item_at(joined.slice(1, 4).as_ref(), 2), Some(10));
         assert_eq!(item_column(7, 0).len(), 0);
+    }
+}
+
+/// An expression node's result, checked for nulls the expression made: a row that is
+/// null although no argument of a type without nulls is fails the node on that row, as
+/// the node engine fails it (`nullif(x, 0)` where x is 0). Arguments: the item column, the
+/// result, then the node's parameters. Returns the result as it is.
+#[derive(Debug)]
+pub(super) struct NullCheck {
+    node: Node,
+    sql: String,
+    order: usize,
+    is_map: bool,
+    /// For each parameter, whether its type has no nulls (a null there makes a null
+    /// result that is not the expression's doing).
+    strict: Vec<bool>,
+    signature: Signature,
+    return_type: DataType,
+    errors: ErrorSlot,
+}
+
+impl NullCheck {
+    pub(super) fn new(node: &Node, sql: &str, order: usize, is_map: bool, errors: ErrorSlot) -> NullCheck {
+        let strict = node
+            .params()
+            .iter()
+            .map(|p| super::ColumnType::find(&p.type_info()).is_none_or(|ct| !ct.nullable))
+            .collect();
+        let output = super::ColumnType::find(&node.outputs()[0].type_info());
+        NullCheck {
+            node: node.clone(),
+            sql: sql.to_string(),
+            order,
+            is_map,
+            strict,
+            signature: Signature::variadic_any(Volatility::Immutable),
+            return_type: output.map_or(DataType::Null, |ct| (ct.data_type)()),
+            errors,
+        }
+    }
+}
+
+impl PartialEq for NullCheck {
+    fn eq(&self, other: &Self) -> bool {
+        self.node.name() == other.node.name() && self.order == other.order
+    }
+}
+
+impl Eq for NullCheck {}
+
+impl Hash for NullCheck {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node.name().hash(state);
+        self.order.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for NullCheck {
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let result = &args.args[1];
+        let nulls = match result {
+            ColumnarValue::Array(a) if a.null_count() == 0 => return Ok(result.clone()),
+            ColumnarValue::Scalar(v) if !v.is_null() => return Ok(result.clone()),
+            ColumnarValue::Array(a) => a.logical_nulls(),
+            ColumnarValue::Scalar(_) => None,
+        };
+        let is_null = |value: &ColumnarValue, row: usize| match value {
+            ColumnarValue::Array(a) => a.is_null(row),
+            ColumnarValue::Scalar(v) => v.is_null(),
+        };
+        let params = &args.args[2..];
+        for row in 0..rows {
+            let null = nulls.as_ref().is_none_or(|n| n.is_null(row));
+            if null
+                && !params
+                    .iter()
+                    .zip(&self.strict)
+                    .any(|(p, &strict)| strict && is_null(p, row))
+            {
+                let item = item_of(&args.args[0], rows, row)?;
+                let error = Error::NodeFailed {
+                    node: self.node.name().into(),
+                    item: self.is_map.then_some(item),
+                    source: super::expr::null_result(&self.sql).into(),
+                };
+                return Err(report(&self.errors, item, self.order, error));
+            }
+        }
+        Ok(result.clone())
     }
 }
