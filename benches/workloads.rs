@@ -33,6 +33,22 @@ mod common {
         }
     }
 
+    /// `f` over `parts` consecutive ranges of `0..len` (about equal), on one thread each:
+    /// how a careful engineer splits a loop over the cores by hand.
+    pub fn split_over_cores<T: Send>(len: usize, parts: usize, f: impl Fn(usize, usize) -> T + Sync) -> Vec<T> {
+        let per = len.div_ceil(parts.max(1)).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..len)
+                .step_by(per)
+                .map(|start| {
+                    let f = &f;
+                    s.spawn(move || f(start, per.min(len - start)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
     /// `batch` as an in-memory table of `partitions` partitions of 8,192-row batches.
     pub fn table(batch: &RecordBatch, partitions: usize) -> Arc<MemTable> {
         let rows = batch.num_rows();
@@ -82,6 +98,7 @@ mod w1 {
 
     use criterion::{BenchmarkId, Criterion, Throughput};
     use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use datafusion::arrow::compute::kernels::arity::unary;
     use datafusion::prelude::{col, lit};
     use hypernodes::prelude::*;
     use hypernodes::ColumnarEngine;
@@ -108,7 +125,7 @@ mod w1 {
         let partitions = ColumnarEngine::new().partitions();
         let mut group = c.benchmark_group("w1");
         group.sample_size(10);
-        for n in [100_000_i64, 1_000_000] {
+        for n in [100_i64, 1_000, 10_000, 100_000, 1_000_000] {
             let xs: Vec<i64> = (0..n).collect();
             let inputs = Inputs::new().with("x", xs.clone());
             group.throughput(Throughput::Elements(n as u64));
@@ -119,6 +136,28 @@ mod w1 {
                 b.iter(|| columnar.map(inputs, &["x"], MapMode::Zip).unwrap())
             });
             let array = Arc::new(Int64Array::from(xs.clone()));
+            // The same functions as a loop over the Arrow array, split over the cores by
+            // hand: the floor for this user code, Arrow in and Arrow out.
+            group.bench_with_input(BenchmarkId::new("hand_written_arrow", n), &array, |b, array| {
+                b.iter(|| {
+                    super::common::split_over_cores(array.len(), partitions, |start, len| {
+                        let x = array.slice(start, len);
+                        let doubled: Int64Array = unary(&x, double);
+                        let incremented: Int64Array = unary(&doubled, add_one);
+                        let squared: Int64Array = unary(&incremented, square);
+                        (doubled, incremented, squared)
+                    })
+                })
+            });
+            let batch = RecordBatch::try_from_iter([("x", array.clone() as ArrayRef)]).unwrap();
+            let engine = ColumnarEngine::new();
+            // Arrow in, Arrow batches out, like the reference's `collect_partitioned`.
+            group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
+                b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
+            });
+            if n < 100_000 {
+                continue;
+            }
             let exprs = [
                 ("doubled", col("x") * lit(2_i64)),
                 ("incremented", col("doubled") + lit(1_i64)),
@@ -127,15 +166,9 @@ mod w1 {
             group.bench_with_input(BenchmarkId::new("datafusion_native", n), &array, |b, array| {
                 b.iter(|| super::common::native(&rt, "x", array.clone(), partitions, &exprs))
             });
-            // Arrow in, Arrow out: the engine without converting Rust values.
-            let batch = RecordBatch::try_from_iter([("x", array.clone() as ArrayRef)]).unwrap();
-            let engine = ColumnarEngine::new();
+            // Arrow in, one Arrow batch out.
             group.bench_with_input(BenchmarkId::new("columnar_apply_to_batch", n), &batch, |b, batch| {
                 b.iter(|| engine.apply_to_batch(&pipeline, batch).unwrap())
-            });
-            // Arrow in, Arrow batches out, like the reference's `collect_partitioned`.
-            group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
-                b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
             });
             // The same three outputs computed by hand, one Vec each: the floor.
             group.bench_with_input(BenchmarkId::new("hand_written", n), &xs, |b, xs| {
@@ -156,7 +189,7 @@ mod w2 {
     use std::sync::Arc;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder, UInt64Array};
     use datafusion::functions::expr_fn::{btrim, character_length, lower};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
     use datafusion::prelude::{col, lit};
@@ -240,7 +273,28 @@ mod w2 {
         group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
             b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
         });
+        group.bench_with_input(BenchmarkId::new("hand_written_arrow", n), &array, |b, array| {
+            b.iter(|| {
+                super::common::split_over_cores(array.len(), partitions, |start, len| hand(&array.slice(start, len)))
+            })
+        });
         group.finish();
+    }
+
+    /// The three functions over a string array by hand: cleaned text built in place, and
+    /// the counts over it (`usize` as `UInt64`, as the engine stores it).
+    fn hand(passages: &StringArray) -> (StringArray, UInt64Array, UInt64Array) {
+        let mut cleaned = StringBuilder::with_capacity(passages.len(), passages.values().len());
+        for p in passages.iter() {
+            match p {
+                Some(p) => cleaned.append_value(clean_text(p)),
+                None => cleaned.append_null(),
+            }
+        }
+        let cleaned = cleaned.finish();
+        let words: UInt64Array = cleaned.iter().map(|c| c.map(|c| count_words(c) as u64)).collect();
+        let chars: UInt64Array = cleaned.iter().map(|c| c.map(|c| char_count(c) as u64)).collect();
+        (cleaned, words, chars)
     }
 }
 
@@ -250,7 +304,9 @@ mod w4 {
     use std::sync::Arc;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray};
+    use datafusion::arrow::array::{
+        Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, StringArray, UInt64Array,
+    };
     use datafusion::arrow::buffer::OffsetBuffer;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::functions_aggregate::expr_fn::{array_agg, sum};
@@ -335,6 +391,12 @@ mod w4 {
         group.bench_with_input(BenchmarkId::new("columnar_apply_to_batches", n), &batch, |b, batch| {
             b.iter(|| engine.apply_to_batches(&pipeline, std::slice::from_ref(batch)).unwrap())
         });
+        let lists = batch.column(1).as_list::<i32>().clone();
+        group.bench_with_input(BenchmarkId::new("hand_written_arrow", n), &lists, |b, lists| {
+            b.iter(|| {
+                super::common::split_over_cores(lists.len(), partitions, |start, len| hand(&lists.slice(start, len)))
+            })
+        });
         group.bench_function(BenchmarkId::new("datafusion_unnest_group_by", n), |b| {
             b.iter(|| {
                 let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
@@ -366,6 +428,32 @@ mod w4 {
             })
         });
         group.finish();
+    }
+
+    /// The nested map by hand over one slice of the documents' list array: `tokens` over
+    /// the sentences the slice holds, their lists rebuilt from the same offsets, and each
+    /// document's `total`.
+    fn hand(docs: &ListArray) -> (ListArray, UInt64Array) {
+        let offsets = docs.value_offsets();
+        let (first, last) = (offsets[0] as usize, offsets[docs.len()] as usize);
+        let sentences = docs.values().as_string::<i32>().slice(first, last - first);
+        let tokens: UInt64Array = sentences.iter().map(|s| s.map(|s| tokens(s) as u64)).collect();
+        let counts = tokens.values();
+        let totals: UInt64Array = offsets
+            .windows(2)
+            .map(|w| total_u64(&counts[w[0] as usize - first..w[1] as usize - first]))
+            .collect();
+        let offsets = OffsetBuffer::new(offsets.iter().map(|o| o - offsets[0]).collect::<Vec<i32>>().into());
+        let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
+        (
+            ListArray::new(field, offsets, Arc::new(tokens), docs.nulls().cloned()),
+            totals,
+        )
+    }
+
+    /// `total` over the `u64` counts as Arrow holds them.
+    fn total_u64(counts: &[u64]) -> u64 {
+        counts.iter().sum()
     }
 }
 
