@@ -6,6 +6,12 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+/// As in the `hypernodes` command (and DataFusion's and Polars' own builds): the system
+/// allocator returns the megabytes a run frees to the kernel and faults them in again on
+/// the next iteration, which would measure its heuristics rather than the engines.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod common {
     //! Running native DataFusion plans over the same columns, the reference.
     use std::sync::Arc;

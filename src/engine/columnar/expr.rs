@@ -161,6 +161,54 @@ impl ExprNode {
     pub fn expr(&self) -> &Expr {
         &self.expr
     }
+
+    /// The expression over `rows` rows of its arguments, one array per parameter (a
+    /// one-row array for a constant), without a DataFusion session.
+    ///
+    /// # Errors
+    ///
+    /// What the expression raises on the data (`a / b` where b is 0).
+    pub(crate) fn evaluate(&self, args: &[ArrayRef], rows: usize) -> datafusion::error::Result<ArrayRef> {
+        let columns = args
+            .iter()
+            .map(|a| {
+                if a.len() == rows {
+                    Ok(a.clone())
+                } else {
+                    datafusion::common::ScalarValue::try_from_array(a.as_ref(), 0)?.to_array_of_size(rows)
+                }
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        self.physical.evaluate(&batch)?.into_array(rows)
+    }
+
+    /// The first row of `result` (this node's result over `args`, as for
+    /// [`ExprNode::evaluate`]) that is null although no argument of a type without nulls
+    /// is: the expression made it (`nullif(x, 0)` where x is 0), and the output type has
+    /// no null.
+    pub(crate) fn made_null(&self, result: &dyn datafusion::arrow::array::Array, args: &[ArrayRef]) -> Option<usize> {
+        if result.null_count() == 0 {
+            return None;
+        }
+        let strict: Vec<bool> = self
+            .params
+            .iter()
+            .map(|p| ColumnType::find(&p.type_info()).is_none_or(|ct| !ct.nullable))
+            .collect();
+        let rows = result.len();
+        (0..rows).find(|&row| {
+            result.is_null(row)
+                && !args
+                    .iter()
+                    .zip(&strict)
+                    .any(|(a, &strict)| strict && a.is_null(if a.len() == rows { row } else { 0 }))
+        })
+    }
 }
 
 impl NodeImpl for ExprNode {
@@ -185,12 +233,7 @@ impl NodeImpl for ExprNode {
                     .ok_or_else(|| format!("'{}' is a {}, not a {}", p.name(), v.type_name(), p.type_info()))?,
             );
         }
-        let batch = RecordBatch::try_new_with_options(
-            self.schema.clone(),
-            arrays,
-            &RecordBatchOptions::new().with_row_count(Some(1)),
-        )?;
-        let result = self.physical.evaluate(&batch)?.into_array(1)?;
+        let result = self.evaluate(&arrays, 1)?;
         let value = (self.output.array_value)(result.as_ref(), 0).ok_or_else(|| null_result(&self.sql))?;
         Ok(NodeOutputs::from_iter([value]))
     }

@@ -59,6 +59,32 @@ pub enum RowErrorKind {
     },
 }
 
+impl RowError {
+    /// The error of `node`'s failure, naming `item` (the failing row's item in a map).
+    pub(crate) fn into_error(self, node: &crate::Node, item: Option<usize>) -> crate::Error {
+        let name = node.name().into();
+        match self.kind {
+            RowErrorKind::Failed(source) => crate::Error::NodeFailed {
+                node: name,
+                item,
+                source,
+            },
+            RowErrorKind::Panicked(message) => crate::Error::NodePanicked {
+                node: name,
+                item,
+                message: message.into(),
+            },
+            // Unreachable: inside the engine the arguments are columns of the parameters'
+            // own Arrow types; registered for users, the UDF's signature makes DataFusion
+            // cast to them or refuse the call when planning.
+            RowErrorKind::WrongType { param, expected, found } => crate::Error::Internal(format!(
+                "node '{}': argument {param} is {found}, expected {expected}",
+                node.name()
+            )),
+        }
+    }
+}
+
 type KernelFn = dyn Fn(&KernelArgs<'_>) -> Result<Vec<ArrayRef>, RowError> + Send + Sync;
 type BatchFn = dyn Fn(BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> + Send + Sync;
 
@@ -132,6 +158,35 @@ impl Kernel {
                     .collect::<Result<_, _>>()
                     .map_err(|e| batch_error(e.into()))?;
                 self.invoke(&values, args.rows)
+            }
+        }
+    }
+
+    /// [`Kernel::call`] where `constant[k]` says whether argument `k` (then a one-row
+    /// array) is the same for every row: a batch implementation receives it as a scalar,
+    /// even when there is one row.
+    pub(super) fn call_with_constants(
+        &self,
+        args: &[ArrayRef],
+        constant: &[bool],
+        rows: usize,
+    ) -> Result<Vec<ArrayRef>, RowError> {
+        match &self.imp {
+            Imp::Lifted(f) => f(&KernelArgs { args, rows }),
+            Imp::Batch(_) => {
+                let values: Vec<ColumnarValue> = args
+                    .iter()
+                    .zip(constant)
+                    .map(|(a, &c)| {
+                        if c {
+                            ScalarValue::try_from_array(a.as_ref(), 0).map(ColumnarValue::Scalar)
+                        } else {
+                            Ok(ColumnarValue::Array(a.clone()))
+                        }
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| batch_error(e.into()))?;
+                self.invoke(&values, rows)
             }
         }
     }

@@ -1,23 +1,29 @@
 //! The columnar engine: pipelines compiled to Apache Arrow / DataFusion plans.
 //!
 //! Items become rows. Consecutive nodes that have a vectorized [`Kernel`] (every type
-//! columnar) form one DataFusion plan in which each node is a scalar UDF over Arrow
-//! batches; constants are scalars, lists mapped over are columns, and the rows are
-//! split into partitions that run on all cores. Any other node (a type that is not
+//! columnar) or are SQL expressions form one segment: its nodes run over Arrow batches,
+//! one kernel call (or one expression evaluation) per node and batch, with the rows
+//! split into partitions that run on all cores; constants are one-row arrays (scalars
+//! for batch implementations) and lists mapped over are columns. A segment runs
+//! directly, with no DataFusion session or plan per call; as a DataFusion plan, one
+//! scalar UDF per node, it is what [`ColumnarEngine::explain`] shows and what
+//! [`ColumnarEngine::apply_to_dataframe`] builds. Any other node (a type that is not
 //! columnar, an `async fn`, a closure node, a nested pipeline) runs node by node over
 //! the same rows, inside the same run, and the columnar nodes around it stay vectorized.
-//! [`ColumnarEngine::explain`] shows which node ran where.
 
 mod chunks;
 pub mod expr;
 mod interop;
 pub mod kernel;
+mod segment;
 pub mod structs;
 pub mod types;
 mod udf;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+
+use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
@@ -36,6 +42,7 @@ pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};
 
 use chunks::{Chunks, Split};
+use segment::{Failure, Input, Segment};
 
 use super::node::{call_node, not_owned};
 use super::Engine;
@@ -116,8 +123,9 @@ impl ColumnarEngine {
         self.batch_size
     }
 
-    /// What a map of `plan` runs where: each vectorized segment's logical and physical
-    /// DataFusion plan, with one UDF per node, and the nodes that run node by node.
+    /// What a map of `plan` runs where: each vectorized segment (as the logical and
+    /// physical DataFusion plan that computes the same, one UDF per node; the engine runs
+    /// the segment's kernels directly), and the nodes that run node by node.
     ///
     /// # Examples
     ///
@@ -173,28 +181,9 @@ impl Engine for ColumnarEngine {
             let row_type = pipeline.output_type(name).expect("an output");
             list_of(name, col, row_type).map(|v| (name.clone(), v))
         };
-        // Large columns become `Vec`s side by side, one thread per group of columns.
-        let threads = self.partitions.min(cols.len());
-        let columns = if threads > 1 && plan.len() >= MIN_ROWS_PER_PARTITION {
-            let mut groups: Vec<Vec<(&String, Option<Col>)>> = (0..threads).map(|_| Vec::new()).collect();
-            for (k, col) in cols.into_iter().enumerate() {
-                groups[k % threads].push(col);
-            }
-            let done: Vec<Vec<Result<(String, Value)>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = groups
-                    .into_iter()
-                    .map(|group| s.spawn(|| group.into_iter().map(convert).collect()))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
-            // Back in output order: column k went to group k % threads.
-            let mut done: Vec<_> = done.into_iter().map(Vec::into_iter).collect();
-            (0..outputs.len())
-                .map(|k| done[k % threads].next().expect("a converted column"))
-                .collect::<Result<Vec<_>>>()?
+        // Large columns become `Vec`s side by side, on rayon's pool.
+        let columns = if self.partitions > 1 && plan.len() >= MIN_ROWS_PER_PARTITION {
+            cols.into_par_iter().map(convert).collect::<Result<Vec<_>>>()?
         } else {
             cols.into_iter().map(convert).collect::<Result<Vec<_>>>()?
         };
@@ -224,12 +213,6 @@ enum Col {
         elem: fn() -> TypeInfo,
         index: Option<Arc<Vec<u32>>>,
     },
-}
-
-/// A column as a plan reads it: a constant, or rows.
-enum Arg {
-    Scalar(ScalarValue),
-    Column(Chunks),
 }
 
 /// How to turn an Arrow column back into Rust values.
@@ -453,8 +436,8 @@ impl<'p> Run<'p> {
         }
     }
 
-    /// The column `name` in Arrow: a scalar when it is a constant, else its chunks.
-    fn arrow(&self, name: &str) -> Result<Arg> {
+    /// The column `name` in Arrow: a one-row array when it is a constant, else its chunks.
+    fn arrow(&self, name: &str) -> Result<Input> {
         let col = &self.cols[name];
         // Unreachable: `name` is read by a vectorized node, whose parameters are all
         // columnar (a lifted kernel exists only for columnar types, `batch = ..` requires
@@ -467,19 +450,13 @@ impl<'p> Run<'p> {
         // Unreachable: as above, a value of a columnar type converts.
         let unconvertible = || Error::Internal(format!("'{name}' is not convertible"));
         Ok(match col {
-            Col::Arrow(c, _) => Arg::Column(c.clone()),
-            Col::Const(v) => {
-                let a = (ct()?.value_to_array)(v).ok_or_else(unconvertible)?;
-                // Unreachable: a one-row array of a columnar type makes a scalar.
-                Arg::Scalar(ScalarValue::try_from_array(a.as_ref(), 0).map_err(df)?)
-            }
-            Col::List { list, index, .. } => {
-                let a = (ct()?.list_to_array)(list).ok_or_else(unconvertible)?;
-                Arg::Column(Chunks::one(match index {
-                    None => a,
-                    Some(ix) => gather(name, a.as_ref(), ix)?,
-                }))
-            }
+            Col::Arrow(c, _) => Input::Column(c.clone()),
+            Col::Const(v) => Input::Const((ct()?.value_to_array)(v).ok_or_else(unconvertible)?),
+            Col::List { list, index, .. } => Input::List {
+                list: list.clone(),
+                index: index.clone(),
+                ct: ct()?,
+            },
         })
     }
 
@@ -497,25 +474,83 @@ impl<'p> Run<'p> {
                 }
             }
         }
+        let inputs = reads.iter().map(|name| self.arrow(name)).collect::<Result<Vec<_>>>()?;
+        // The batches are cut where the chunks of earlier segments were, so they are slices.
+        let split = self.split();
+        if self.explain.is_some() {
+            let text = self.explain_segment(nodes, &reads, &inputs, &split, segment)?;
+            self.explain.get_or_insert_with(String::new).push_str(&text);
+        }
+        let members: Vec<&Node> = nodes.iter().map(|&i| self.node(i)).collect();
+        let plan = self.plan;
+        let compiled = Segment::new(
+            &members,
+            &reads,
+            &inputs,
+            |o, k| plan.kept_outputs(nodes[o])[k],
+            self.is_map,
+        )?;
+        match compiled.run(&inputs, &split) {
+            Ok(columns) => {
+                for ((name, ct), column) in compiled.kept().zip(columns) {
+                    // Kept in the batches that made it: the next segment reads the same batches.
+                    self.cols.insert(name.to_string(), Col::Arrow(column, Conv::Leaf(ct)));
+                }
+                Ok(())
+            }
+            Err(Failure::Node(e)) => Err(e),
+            // An expression failed on the data without naming a row: run the batch's rows
+            // one by one, as the node engine would, to name the node and item.
+            Err(Failure::Expr { start, len, error }) => {
+                Err(self.diagnose(nodes, start..start + len)?.unwrap_or_else(|| {
+                    let names: Vec<&str> = members.iter().map(|n| n.name()).collect();
+                    Error::Arrow {
+                        context: format!("Cannot run nodes {}", crate::pipeline::quoted(&names)).into(),
+                        source: Box::new(error),
+                    }
+                }))
+            }
+        }
+    }
+
+    /// The segment as the DataFusion plan that computes the same (each node a UDF, each
+    /// expression node its expression), for [`ColumnarEngine::explain`].
+    fn explain_segment(
+        &self,
+        nodes: &[usize],
+        reads: &[&str],
+        inputs: &[Input],
+        split: &Split,
+        segment: usize,
+    ) -> Result<String> {
         // Every batch carries its items as a hidden run-end encoded column (two numbers).
         let mut fields = vec![Field::new(ITEM, udf::item_type(), false)];
         let mut columns: Vec<Chunks> = Vec::new();
         let mut literals: HashMap<&str, ScalarValue> = HashMap::new();
-        for &name in &reads {
-            match self.arrow(name)? {
-                Arg::Scalar(v) => {
-                    literals.insert(name, v);
+        for (&name, input) in reads.iter().zip(inputs) {
+            match input {
+                // Unreachable: a one-row array of a columnar type makes a scalar.
+                Input::Const(a) => {
+                    literals.insert(name, ScalarValue::try_from_array(a.as_ref(), 0).map_err(df)?);
                 }
-                Arg::Column(c) => {
+                Input::Column(c) => {
                     fields.push(Field::new(name, c.data_type().clone(), true));
-                    columns.push(c);
+                    columns.push(c.clone());
+                }
+                Input::List { list, index, ct } => {
+                    // Unreachable: the list has the type `ct` converts.
+                    let a = (ct.list_to_array)(list)
+                        .ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
+                    let a = match index {
+                        None => a,
+                        Some(ix) => gather(name, a.as_ref(), ix)?,
+                    };
+                    fields.push(Field::new(name, a.data_type().clone(), true));
+                    columns.push(Chunks::one(a));
                 }
             }
         }
         let schema = Arc::new(Schema::new(fields));
-        // The batches are cut where the chunks of earlier plans were, so they are slices.
-        let split = self.split();
-        let parts = split.partitions.len();
         let partitions = split
             .partitions
             .iter()
@@ -534,105 +569,59 @@ impl<'p> Run<'p> {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
-        // DataFusion cuts batches larger than its batch size; ours must come back whole so
-        // their chunks line up with the split (the inner batches of a nested map may be
-        // larger than the engine's batch size).
-        let largest = split
-            .partitions
-            .iter()
-            .flatten()
-            .map(|&(_, len)| len)
-            .max()
-            .unwrap_or(0);
         let config = SessionConfig::new()
-            .with_target_partitions(parts)
-            .with_batch_size(self.engine.batch_size.max(largest));
+            .with_target_partitions(split.partitions.len())
+            .with_batch_size(self.engine.batch_size);
         let ctx = SessionContext::new_with_config(config);
         // Unreachable: the batches were made with this schema.
         let table = MemTable::try_new(schema, partitions).map_err(df)?;
         // Unreachable: reading an in-memory table plans nothing that can fail.
         let mut frame = ctx.read_table(Arc::new(table)).map_err(df)?;
-
         let errors = Arc::new(Mutex::new(None::<(usize, usize, Error)>));
-        let mut keep: Vec<(String, &'static ColumnType)> = Vec::new();
+        let mut keep: Vec<&str> = Vec::new();
         for (order, &i) in nodes.iter().enumerate() {
             let node = self.node(i);
-            let args = |first: Vec<Expr>| {
-                let params = node.params().iter().map(|p| match literals.get(p.name()) {
-                    Some(v) => Expr::Literal(v.clone(), None),
-                    None => column(p.name()),
-                });
-                first.into_iter().chain(params).collect::<Vec<_>>()
-            };
             let call = match ExprNode::find(node) {
-                Some(e) => {
-                    let expr = with_literals(e.expr(), &literals)?;
-                    let check = udf::NullCheck::new(node, e.sql(), order, self.is_map, errors.clone());
-                    ScalarUDF::new_from_impl(check).call(args(vec![column(ITEM), expr]))
-                }
+                Some(e) => with_literals(e.expr(), &literals)?,
                 None => {
+                    let mut args = vec![column(ITEM)];
+                    args.extend(node.params().iter().map(|p| match literals.get(p.name()) {
+                        Some(v) => Expr::Literal(v.clone(), None),
+                        None => column(p.name()),
+                    }));
                     let udf = udf::NodeUdf::try_new(node, order, self.is_map, Some(errors.clone()))?;
-                    ScalarUDF::new_from_impl(udf).call(args(vec![column(ITEM)]))
+                    ScalarUDF::new_from_impl(udf).call(args)
                 }
             };
             // Unreachable: the frame holds every column the call reads, of the types the
             // pipeline checked.
             frame = with_node_columns(frame, node, call).map_err(df)?;
-            let outputs = node.outputs();
             let kept = self.plan.kept_outputs(i);
-            for (p, &k) in outputs.iter().zip(kept) {
-                if k {
-                    // Unreachable: a vectorized node's outputs are columnar, as its
-                    // parameters are (see `arrow`).
-                    let ct = ColumnType::find(&p.type_info()).ok_or_else(|| {
-                        Error::Internal(format!("output '{}' of '{}' has no Arrow type", p.name(), node.name()))
-                    })?;
-                    keep.push((p.name().to_string(), ct));
-                }
-            }
-        }
-        let names: Vec<&str> = keep.iter().map(|(n, _)| n.as_str()).collect();
-        // Unreachable: every name is a column added above.
-        let frame = frame.select_columns(&names).map_err(df)?;
-
-        let node_names: Vec<&str> = nodes.iter().map(|&i| self.node(i).name()).collect();
-        if let Some(text) = &mut self.explain {
-            let _ = writeln!(
-                text,
-                "segment {segment}: {} (vectorized, {parts} partition(s))",
-                node_names.join(", ")
+            keep.extend(
+                node.outputs()
+                    .iter()
+                    .zip(kept)
+                    .filter(|(_, k)| **k)
+                    .map(|(p, _)| p.name()),
             );
-            // Unreachable: the plan below runs; this only shows it.
-            let logical = frame.clone().into_optimized_plan().map_err(df)?;
-            let _ = writeln!(text, "logical plan:\n{}", logical.display_indent());
-            // Unreachable: as above.
-            let physical = block_on(frame.clone().create_physical_plan()).map_err(df)?;
-            let _ = writeln!(text, "physical plan:\n{}", displayable(physical.as_ref()).indent(true));
         }
-
-        let result = block_on(frame.collect_partitioned());
-        if let Some((_, _, e)) = errors.lock().expect("error slot").take() {
-            return Err(e);
-        }
-        let parts = match result {
-            Ok(parts) => parts,
-            // A failure no UDF reported: a SQL expression failing on the data. Run the
-            // segment row by row, as the node engine would, to name the node and item.
-            Err(e) => {
-                return Err(self.diagnose(nodes)?.unwrap_or_else(|| Error::Arrow {
-                    context: format!("Cannot run nodes {}", crate::pipeline::quoted(&node_names)).into(),
-                    source: Box::new(e),
-                }))
-            }
-        };
-        let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
-        for (k, (name, ct)) in keep.into_iter().enumerate() {
-            // Kept in the batches that made it: the next plan reads the same batches.
-            let chunks = batches.iter().map(|b| b.column(k).clone()).collect();
-            let column = Chunks::from_arrays(chunks, &(ct.data_type)());
-            self.cols.insert(name, Col::Arrow(column, Conv::Leaf(ct)));
-        }
-        Ok(())
+        // Unreachable: every name is a column added above.
+        let frame = frame.select_columns(&keep).map_err(df)?;
+        let names: Vec<&str> = nodes.iter().map(|&i| self.node(i).name()).collect();
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "segment {segment}: {} (vectorized, {} partition(s))",
+            names.join(", "),
+            split.partitions.len()
+        );
+        // Unreachable: this only shows the plan.
+        let logical = frame.clone().into_optimized_plan().map_err(df)?;
+        let _ = writeln!(text, "logical plan:\n{}", logical.display_indent());
+        // Unreachable: as above.
+        let physical = block_on(frame.create_physical_plan()).map_err(df)?;
+        let _ = writeln!(text, "physical plan:\n{}", displayable(physical.as_ref()).indent(true));
+        Ok(text)
     }
 
     /// How this run's rows are cut into partitions and batches.
@@ -976,13 +965,13 @@ impl<'p> Run<'p> {
             .collect()
     }
 
-    /// Which node fails on which row when a segment's plan failed with no node named (a
+    /// Which node fails on which of `rows` when a segment failed with no node named (a
     /// SQL expression failing on the data): the segment's nodes run row by row, item by
     /// item as the node engine runs them, until one fails. Rows where a node reads a null
     /// are skipped for it and what reads its outputs, as in the plan. `None` when no node
     /// fails this way.
-    fn diagnose(&self, nodes: &[usize]) -> Result<Option<Error>> {
-        for row in 0..self.rows {
+    fn diagnose(&self, nodes: &[usize], rows: std::ops::Range<usize>) -> Result<Option<Error>> {
+        for row in rows {
             let mut made: HashMap<&str, Option<Value>> = HashMap::new();
             for &i in nodes {
                 let node = self.node(i);

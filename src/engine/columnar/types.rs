@@ -370,6 +370,15 @@ impl<T: Columnar> Columnar for Vec<T> {
     }
 }
 
+/// Which elements of a list [`ColumnType::list_rows_to_array`] takes.
+#[derive(Clone, Debug)]
+pub enum Elements<'a> {
+    /// These, in order.
+    Range(Range<usize>),
+    /// The element at each index, in index order.
+    At(&'a [u32]),
+}
+
 /// The type-erased Arrow conversions of one columnar type, attached to its [`TypeInfo`].
 pub struct ColumnType {
     /// The Arrow type.
@@ -378,6 +387,8 @@ pub struct ColumnType {
     pub nullable: bool,
     /// A `Vec<T>` value as an array (`None` when the value is not a `Vec<T>`).
     pub list_to_array: fn(&Value) -> Option<ArrayRef>,
+    /// Some elements of a `Vec<T>` value, in order, as an array.
+    pub list_rows_to_array: fn(&Value, Elements<'_>) -> Option<ArrayRef>,
     /// A `T` value as a one-row array.
     pub value_to_array: fn(&Value) -> Option<ArrayRef>,
     /// The rows of consecutive arrays (the chunks of one column) as one `Vec<T>` value;
@@ -508,6 +519,7 @@ impl<T: Columnar> Conversions<T> {
         data_type: T::data_type,
         nullable: T::NULLABLE,
         list_to_array: Self::list_to_array,
+        list_rows_to_array: Self::list_rows_to_array,
         value_to_array: Self::value_to_array,
         array_to_list: Self::array_to_list,
         array_value: Self::array_value,
@@ -519,6 +531,24 @@ impl<T: Columnar> Conversions<T> {
         let mut b = T::builder(list.len());
         T::append_all(&mut b, list);
         Some(T::finish(b))
+    }
+
+    fn list_rows_to_array(value: &Value, elements: Elements<'_>) -> Option<ArrayRef> {
+        let list = value.downcast_ref::<Vec<T>>()?;
+        Some(T::finish(match elements {
+            Elements::Range(range) => {
+                let mut b = T::builder(range.len());
+                T::append_all(&mut b, list.get(range)?);
+                b
+            }
+            Elements::At(index) => {
+                let mut b = T::builder(index.len());
+                for &i in index {
+                    T::append(&mut b, list.get(i as usize)?);
+                }
+                b
+            }
+        }))
     }
 
     fn value_to_array(value: &Value) -> Option<ArrayRef> {

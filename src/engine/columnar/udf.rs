@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::kernel::{Kernel, RowError, RowErrorKind};
+use super::kernel::Kernel;
 use crate::error::{Error, Result};
 use crate::node::{self, Node};
 
@@ -192,33 +192,13 @@ impl ScalarUDFImpl for NodeUdf {
                     fields, outs, None,
                 )?)))
             }
-            Err(RowError { row, kind }) => {
+            Err(e) => {
                 // The item of the failing row; a failure of the whole call names none.
-                let item = match (first, row) {
+                let item = match (first, e.row) {
                     (1, Some(row)) => Some(item_of(&args.args[0], rows, row)?),
                     (_, row) => row,
                 };
-                let name = self.node.name().into();
-                let shown = item.filter(|_| self.is_map);
-                let error = match kind {
-                    RowErrorKind::Failed(source) => Error::NodeFailed {
-                        node: name,
-                        item: shown,
-                        source,
-                    },
-                    RowErrorKind::Panicked(message) => Error::NodePanicked {
-                        node: name,
-                        item: shown,
-                        message: message.into(),
-                    },
-                    // Unreachable: inside the engine the arguments are columns of the
-                    // parameters' own Arrow types; registered for users, the signature
-                    // makes DataFusion cast to them or refuse the call when planning.
-                    RowErrorKind::WrongType { param, expected, found } => Error::Internal(format!(
-                        "node '{}': argument {param} is {found}, expected {expected}",
-                        self.node.name()
-                    )),
-                };
+                let error = e.into_error(&self.node, item.filter(|_| self.is_map));
                 Err(self.fail(item.unwrap_or(0), error))
             }
         }
@@ -243,107 +223,5 @@ mod tests {
         assert_eq!(rows, [Some(0), Some(1), Some(2), Some(10), Some(11)]);
         assert_eq!(item_at(joined.slice(1, 4).as_ref(), 2), Some(10));
         assert_eq!(item_column(7, 0).len(), 0);
-    }
-}
-
-/// An expression node's result, checked for nulls the expression made: a row that is
-/// null although no argument of a type without nulls is fails the node on that row, as
-/// the node engine fails it (`nullif(x, 0)` where x is 0). Arguments: the item column, the
-/// result, then the node's parameters. Returns the result as it is.
-#[derive(Debug)]
-pub(super) struct NullCheck {
-    node: Node,
-    sql: String,
-    order: usize,
-    is_map: bool,
-    /// For each parameter, whether its type has no nulls (a null there makes a null
-    /// result that is not the expression's doing).
-    strict: Vec<bool>,
-    signature: Signature,
-    return_type: DataType,
-    errors: ErrorSlot,
-}
-
-impl NullCheck {
-    pub(super) fn new(node: &Node, sql: &str, order: usize, is_map: bool, errors: ErrorSlot) -> NullCheck {
-        let strict = node
-            .params()
-            .iter()
-            .map(|p| super::ColumnType::find(&p.type_info()).is_none_or(|ct| !ct.nullable))
-            .collect();
-        let output = super::ColumnType::find(&node.outputs()[0].type_info());
-        NullCheck {
-            node: node.clone(),
-            sql: sql.to_string(),
-            order,
-            is_map,
-            strict,
-            signature: Signature::variadic_any(Volatility::Immutable),
-            return_type: output.map_or(DataType::Null, |ct| (ct.data_type)()),
-            errors,
-        }
-    }
-}
-
-impl PartialEq for NullCheck {
-    fn eq(&self, other: &Self) -> bool {
-        self.node.name() == other.node.name() && self.order == other.order
-    }
-}
-
-impl Eq for NullCheck {}
-
-impl Hash for NullCheck {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.node.name().hash(state);
-        self.order.hash(state);
-    }
-}
-
-impl ScalarUDFImpl for NullCheck {
-    fn name(&self) -> &str {
-        self.node.name()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(self.return_type.clone())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let rows = args.number_rows;
-        let result = &args.args[1];
-        let nulls = match result {
-            ColumnarValue::Array(a) if a.null_count() == 0 => return Ok(result.clone()),
-            ColumnarValue::Scalar(v) if !v.is_null() => return Ok(result.clone()),
-            ColumnarValue::Array(a) => a.logical_nulls(),
-            ColumnarValue::Scalar(_) => None,
-        };
-        let is_null = |value: &ColumnarValue, row: usize| match value {
-            ColumnarValue::Array(a) => a.is_null(row),
-            ColumnarValue::Scalar(v) => v.is_null(),
-        };
-        let params = &args.args[2..];
-        for row in 0..rows {
-            let null = nulls.as_ref().is_none_or(|n| n.is_null(row));
-            if null
-                && !params
-                    .iter()
-                    .zip(&self.strict)
-                    .any(|(p, &strict)| strict && is_null(p, row))
-            {
-                let item = item_of(&args.args[0], rows, row)?;
-                let error = Error::NodeFailed {
-                    node: self.node.name().into(),
-                    item: self.is_map.then_some(item),
-                    source: super::expr::null_result(&self.sql).into(),
-                };
-                return Err(report(&self.errors, item, self.order, error));
-            }
-        }
-        Ok(result.clone())
     }
 }

@@ -1,0 +1,68 @@
+"""Polars' own expressions for the workloads of shared/bench/WORKLOADS.md, the reference
+the README and the issue notes compare hypernodes with.
+
+    pip install polars numpy
+    python3 benches/polars_reference.py w1              # in memory, 100 .. 1,000,000 rows
+    python3 benches/polars_reference.py w3 IN.parquet OUT.parquet   # one whole W3 job
+    python3 benches/polars_reference.py check OUT.parquet   # its WORKLOADS.md checksum
+
+`w1` prints the median of repeated runs per size, like criterion. `w3` is meant to be
+timed from outside as a whole process (`/usr/bin/time -v python3 ... w3 ...`), import
+of Polars included, as `hypernodes run` is; `check` prints the checksum of its output
+(integers exact; floats summed in Polars' order, so the last digits may differ).
+"""
+
+import statistics
+import sys
+import time
+
+import polars as pl
+
+
+def w1():
+    for n in [100, 1_000, 10_000, 100_000, 1_000_000]:
+        frame = pl.DataFrame({"x": pl.int_range(0, n, eager=True, dtype=pl.Int64)})
+        query = (
+            frame.lazy()
+            .with_columns(doubled=pl.col("x") * 2)
+            .with_columns(incremented=pl.col("doubled") + 1)
+            .with_columns(squared=pl.col("incremented") * pl.col("incremented"))
+        )
+        times = []
+        deadline = time.perf_counter() + 3.0
+        while len(times) < 10 or (time.perf_counter() < deadline and len(times) < 1000):
+            start = time.perf_counter()
+            out = query.collect()
+            times.append(time.perf_counter() - start)
+        assert out["squared"][n - 1] == (2 * (n - 1) + 1) ** 2
+        print(f"w1/polars_expressions/{n}: median {statistics.median(times) * 1e3:.4f} ms over {len(times)} runs")
+
+
+def w3(source, target):
+    out = (
+        pl.scan_parquet(source)
+        .with_columns(cleaned_text=pl.col("passage").str.strip_chars().str.to_lowercase())
+        .with_columns(word_count=pl.col("cleaned_text").str.count_matches(r"\S+").cast(pl.Int64))
+        .with_columns(score=pl.col("value") * pl.col("word_count"))
+        .select("id", "word_count", "score")
+    )
+    out.sink_parquet(target)
+
+
+def check(target):
+    written = pl.scan_parquet(target).select(
+        integers=pl.col("id").sum() + pl.col("word_count").sum(), floats=pl.col("score").sum()
+    )
+    row = written.collect().row(0)
+    print(f"{target}: checksum integers {row[0]}, floats {row[1]:.6f}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["w1"]:
+        w1()
+    elif sys.argv[1:2] == ["w3"] and len(sys.argv) == 4:
+        w3(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["check"] and len(sys.argv) == 3:
+        check(sys.argv[2])
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,276 @@
+//! Consecutive vectorized nodes run directly over Arrow batches: each node's kernel (or
+//! SQL expression) is called on the arrays of one batch after another, one thread per
+//! partition, with no DataFusion session, plan or stream between them.
+//!
+//! Planning a DataFusion query per call cost more than the nodes themselves on small and
+//! cheap workloads (a session, an optimizer pass, a physical plan, a task per partition,
+//! a struct column per multi-output node), so the engine compiles a segment once into
+//! [`Segment`]: where each argument comes from and where each output goes. The same
+//! segment as a DataFusion plan is what [`ColumnarEngine::explain`](super::ColumnarEngine::explain)
+//! shows and what `apply_to_dataframe` builds.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use datafusion::arrow::array::ArrayRef;
+use rayon::prelude::*;
+
+use super::chunks::{Chunks, Split};
+use super::kernel::Kernel;
+use super::types::Elements;
+use super::{ColumnType, ExprNode};
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::value::Value;
+
+/// Where a segment's argument comes from in a batch.
+pub(super) enum Input {
+    /// Rows of a column computed before the segment (or given).
+    Column(Chunks),
+    /// Rows of a `Vec` of a columnar type (a list mapped over, or a node's results made
+    /// row by row): each batch converts its own rows (row `r` is element `index[r]`, or
+    /// `r`), on its partition's thread, with no copy of the whole list.
+    List {
+        list: Arc<Value>,
+        index: Option<Arc<Vec<u32>>>,
+        ct: &'static ColumnType,
+    },
+    /// The same value on every row, as a one-row array.
+    Const(ArrayRef),
+}
+
+/// How a node of the segment is called.
+enum Call<'a> {
+    Kernel(&'a Kernel),
+    Expr(&'a ExprNode),
+}
+
+/// One node: its call, the slots of its arguments and of its outputs (`None` for an
+/// output nothing reads and nobody keeps).
+struct Step<'a> {
+    node: &'a Node,
+    call: Call<'a>,
+    args: Vec<usize>,
+    /// Whether each argument is a constant (a one-row array).
+    constant: Vec<bool>,
+    outs: Vec<Option<usize>>,
+}
+
+/// A segment compiled to slots: slots `0..inputs` hold the inputs of a batch, the others
+/// the outputs of its nodes.
+pub(super) struct Segment<'a> {
+    steps: Vec<Step<'a>>,
+    inputs: usize,
+    slots: usize,
+    /// The outputs kept after the segment: slot, name and Arrow conversions.
+    keep: Vec<(usize, &'a str, &'static ColumnType)>,
+    /// Whether rows are items of a map (a failure then names the item).
+    is_map: bool,
+}
+
+/// Why a batch failed.
+pub(super) enum Failure {
+    /// A node failed or panicked on a row (or, `item: None`, on the whole batch).
+    Node(Error),
+    /// An expression raised an error on the data without naming a row: the caller runs
+    /// the batch's rows `start..start + len` one by one to find it.
+    Expr {
+        start: usize,
+        len: usize,
+        error: datafusion::error::DataFusionError,
+    },
+}
+
+impl<'a> Segment<'a> {
+    /// The segment of `nodes` (each with a kernel or an expression), reading `reads` (the
+    /// names of its `inputs`, in the order they are given to [`Segment::run`]) and
+    /// keeping the outputs `kept(node, k)` says are needed after it.
+    ///
+    /// # Errors
+    ///
+    /// None a user can cause (see the `Unreachable` arguments).
+    pub(super) fn new(
+        nodes: &[&'a Node],
+        reads: &[&'a str],
+        inputs: &[Input],
+        kept: impl Fn(usize, usize) -> bool,
+        is_map: bool,
+    ) -> Result<Segment<'a>> {
+        let mut slot_of: Vec<(&str, usize)> = reads.iter().enumerate().map(|(k, n)| (*n, k)).collect();
+        let find = |slot_of: &[(&str, usize)], name: &str| slot_of.iter().rev().find(|(n, _)| *n == name).map(|s| s.1);
+        let read_later = |from: usize, name: &str| {
+            nodes[from..]
+                .iter()
+                .any(|n| n.params().iter().any(|p| p.name() == name))
+        };
+        let mut steps = Vec::with_capacity(nodes.len());
+        let mut keep = Vec::new();
+        let mut slots = reads.len();
+        for (order, node) in nodes.iter().enumerate() {
+            let call = match (Kernel::find(node), ExprNode::find(node)) {
+                (Some(k), _) => Call::Kernel(k),
+                (None, Some(e)) => Call::Expr(e),
+                // Unreachable: segments are made of nodes `vectorizable` accepts.
+                (None, None) => {
+                    return Err(Error::Internal(format!(
+                        "node '{}' is neither a kernel nor an expression",
+                        node.name()
+                    )))
+                }
+            };
+            let mut args = Vec::with_capacity(node.params().len());
+            for p in node.params() {
+                // Unreachable: a segment's reads are every name its nodes read that they
+                // do not make, and a node reads only what runs before it.
+                let slot = find(&slot_of, p.name()).ok_or_else(|| {
+                    Error::Internal(format!("'{}' is not available to node '{}'", p.name(), node.name()))
+                })?;
+                args.push(slot);
+            }
+            let mut outs = Vec::with_capacity(node.outputs().len());
+            for (k, p) in node.outputs().iter().enumerate() {
+                let kept = kept(order, k);
+                if !kept && !read_later(order + 1, p.name()) {
+                    outs.push(None);
+                    continue;
+                }
+                slot_of.push((p.name(), slots));
+                if kept {
+                    // Unreachable: a vectorized node's outputs are columnar, as its
+                    // parameters are.
+                    let ct = ColumnType::find(&p.type_info()).ok_or_else(|| {
+                        Error::Internal(format!("output '{}' of '{}' has no Arrow type", p.name(), node.name()))
+                    })?;
+                    keep.push((slots, p.name(), ct));
+                }
+                outs.push(Some(slots));
+                slots += 1;
+            }
+            let constant = args
+                .iter()
+                .map(|&s| matches!(inputs.get(s), Some(Input::Const(_))))
+                .collect();
+            steps.push(Step {
+                node,
+                call,
+                args,
+                constant,
+                outs,
+            });
+        }
+        Ok(Segment {
+            steps,
+            inputs: reads.len(),
+            slots,
+            keep,
+            is_map,
+        })
+    }
+
+    /// The names of the outputs kept, in the order [`Segment::run`] returns their columns.
+    pub(super) fn kept(&self) -> impl Iterator<Item = (&'a str, &'static ColumnType)> + '_ {
+        self.keep.iter().map(|&(_, name, ct)| (name, ct))
+    }
+
+    /// Runs the segment over the rows of `split` (partitions on threads of their own,
+    /// batches in order), reading `inputs`, and returns one column per kept output, in
+    /// the chunks of the split. On failure, the earliest batch's.
+    pub(super) fn run(&self, inputs: &[Input], split: &Split) -> std::result::Result<Vec<Chunks>, Failure> {
+        // The first row of the earliest failed batch: later partitions stop past it.
+        let failed_at = AtomicUsize::new(usize::MAX);
+        let partition = |batches: &[(usize, usize)]| -> std::result::Result<Vec<Vec<ArrayRef>>, Failure> {
+            let mut out = Vec::with_capacity(batches.len());
+            for &(start, len) in batches {
+                if start > failed_at.load(Ordering::Relaxed) {
+                    break;
+                }
+                match self.batch(inputs, start, len) {
+                    Ok(columns) => out.push(columns),
+                    Err(e) => {
+                        failed_at.fetch_min(start, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(out)
+        };
+        // On rayon's pool: threads that live on keep their allocator's memory, where
+        // threads spawned per call fault fresh pages in for every batch they make.
+        let done: Vec<_> = match split.partitions.as_slice() {
+            [one] => vec![partition(one)],
+            many => many.par_iter().map(|p| partition(p)).collect(),
+        };
+        // Partitions hold consecutive rows: the first to fail failed earliest.
+        let mut batches = Vec::new();
+        for part in done {
+            batches.extend(part?);
+        }
+        Ok(self
+            .keep
+            .iter()
+            .enumerate()
+            .map(|(k, (_, _, ct))| {
+                let chunks = batches.iter().map(|b| b[k].clone()).collect();
+                Chunks::from_arrays(chunks, &(ct.data_type)())
+            })
+            .collect())
+    }
+
+    /// The kept outputs of rows `start..start + len`.
+    fn batch(&self, inputs: &[Input], start: usize, len: usize) -> std::result::Result<Vec<ArrayRef>, Failure> {
+        let mut slots: Vec<Option<ArrayRef>> = vec![None; self.slots];
+        for (slot, input) in slots.iter_mut().zip(inputs).take(self.inputs) {
+            *slot = Some(match input {
+                Input::Column(c) => c.range(start, len).map_err(Failure::Node)?,
+                // Unreachable: the list has the type `ct` converts, and every row.
+                Input::List { list, index, ct } => {
+                    let elements = match index {
+                        None => Elements::Range(start..start + len),
+                        Some(ix) => Elements::At(&ix[start..start + len]),
+                    };
+                    (ct.list_rows_to_array)(list, elements).ok_or_else(|| {
+                        Failure::Node(Error::Internal(format!("rows {start}..{} of a list", start + len)))
+                    })?
+                }
+                Input::Const(a) => a.clone(),
+            });
+        }
+        let item = |row: usize| self.is_map.then_some(start + row);
+        for step in &self.steps {
+            let args: Vec<ArrayRef> = step
+                .args
+                .iter()
+                .map(|&s| slots[s].clone().expect("filled by an input or an earlier step"))
+                .collect();
+            let outputs = match step.call {
+                Call::Kernel(kernel) => kernel.call_with_constants(&args, &step.constant, len).map_err(|e| {
+                    let row = e.row;
+                    Failure::Node(e.into_error(step.node, row.and_then(item)))
+                })?,
+                Call::Expr(expr) => {
+                    let result = expr
+                        .evaluate(&args, len)
+                        .map_err(|error| Failure::Expr { start, len, error })?;
+                    if let Some(row) = expr.made_null(result.as_ref(), &args) {
+                        return Err(Failure::Node(Error::NodeFailed {
+                            node: step.node.name().into(),
+                            item: item(row),
+                            source: super::expr::null_result(expr.sql()).into(),
+                        }));
+                    }
+                    vec![result]
+                }
+            };
+            for (out, slot) in outputs.into_iter().zip(&step.outs) {
+                if let Some(s) = slot {
+                    slots[*s] = Some(out);
+                }
+            }
+        }
+        Ok(self
+            .keep
+            .iter()
+            .map(|&(s, _, _)| slots[s].take().expect("computed by its step"))
+            .collect())
+    }
+}
