@@ -349,8 +349,8 @@ pub trait Outs: 'static {
     type Builders;
     /// Arrow types, in output order.
     fn data_types() -> Vec<DataType>;
-    /// Empty builders.
-    fn builders(capacity: usize) -> Self::Builders;
+    /// Empty builders for `capacity` rows made from arguments of `bytes` bytes of data.
+    fn builders(capacity: usize, bytes: usize) -> Self::Builders;
     /// Appends one row.
     fn append(b: &mut Self::Builders, v: &Self::Value);
     /// Appends a null row to every output.
@@ -387,8 +387,8 @@ impl<R: Columnar> Outs for One<R> {
     fn data_types() -> Vec<DataType> {
         vec![R::data_type()]
     }
-    fn builders(capacity: usize) -> Self::Builders {
-        R::builder(capacity)
+    fn builders(capacity: usize, bytes: usize) -> Self::Builders {
+        R::builder_for(capacity, bytes)
     }
     #[inline]
     fn append(b: &mut Self::Builders, v: &R) {
@@ -425,8 +425,8 @@ macro_rules! many {
             fn data_types() -> Vec<DataType> {
                 vec![$($t::data_type()),*]
             }
-            fn builders(capacity: usize) -> Self::Builders {
-                ($($t::builder(capacity),)*)
+            fn builders(capacity: usize, bytes: usize) -> Self::Builders {
+                ($($t::builder_for(capacity, bytes),)*)
             }
             #[inline]
             fn append(b: &mut Self::Builders, v: &Self::Value) {
@@ -558,7 +558,9 @@ macro_rules! kernel_arity {
                     )*
                     let any_nulls = false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.null_count() > 0))*;
                     let all_rows = true $(&& $m == usize::MAX)*;
-                    let mut out = O::builders(rows);
+                    // String outputs are sized like the largest string argument.
+                    let bytes = 0 $(.max(super::types::data_bytes(args.args[$i].as_ref())))*;
+                    let mut out = O::builders(rows, bytes);
                     let run = catch_unwind(AssertUnwindSafe(|| {
                         if any_nulls {
                             for row in 0..rows {

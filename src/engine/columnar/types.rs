@@ -52,6 +52,13 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     }
     /// An empty builder for `capacity` rows.
     fn builder(capacity: usize) -> Self::Builder;
+    /// An empty builder for `capacity` rows made from arguments that hold `bytes` bytes
+    /// of data (strings and the like): types of variable width size their data buffer
+    /// from it, so that it is not grown and copied while the rows come in.
+    fn builder_for(capacity: usize, bytes: usize) -> Self::Builder {
+        let _ = bytes;
+        Self::builder(capacity)
+    }
     /// Appends a value.
     fn append(builder: &mut Self::Builder, value: &Self);
     /// Rows `rows` of `array` as a slice (a `&[T]` parameter's list): borrowed from the
@@ -255,6 +262,9 @@ impl Columnar for String {
     fn builder(capacity: usize) -> Self::Builder {
         StringBuilder::with_capacity(capacity, capacity * 16)
     }
+    fn builder_for(capacity: usize, bytes: usize) -> Self::Builder {
+        StringBuilder::with_capacity(capacity, bytes.max(capacity * 16))
+    }
     fn append(builder: &mut Self::Builder, value: &Self) {
         builder.append_value(value)
     }
@@ -367,6 +377,18 @@ impl<T: Columnar> Columnar for Vec<T> {
     }
     fn builder_len(builder: &Self::Builder) -> usize {
         builder.validity.len()
+    }
+}
+
+/// The bytes of data `array` holds beyond its fixed-width parts: the characters of a
+/// string array (sliced or not), else 0. What a kernel sizes string outputs by.
+pub(crate) fn data_bytes(array: &dyn Array) -> usize {
+    match array.as_string_opt::<i32>() {
+        Some(s) => {
+            let offsets = s.value_offsets();
+            (offsets[offsets.len() - 1] - offsets[0]) as usize
+        }
+        None => 0,
     }
 }
 
