@@ -541,15 +541,15 @@ impl ParquetRun {
                     // Batch `seq` is read once its estimate fits in the budget with room
                     // to spare for one more batch, or at once when it is the batch the
                     // writer waits for, which is then never held up behind later ones.
-                    // Its estimate is held until it is read.
-                    let admit = |seq: u64| {
+                    // Its estimate (`reserve`) is held until it is read.
+                    let admit = |seq: u64, reserve: u64| {
                         let mut acc = accounted.0.lock().expect("accounting");
                         loop {
                             if stop.load(Ordering::Relaxed) {
                                 return false;
                             }
-                            if seq == acc.written || acc.batches + 2 * estimate <= budget {
-                                acc.add(estimate);
+                            if seq == acc.written || acc.batches + reserve + estimate <= budget {
+                                acc.add(reserve);
                                 return true;
                             }
                             acc = accounted.1.wait(acc).expect("accounting");
@@ -586,7 +586,9 @@ impl ParquetRun {
                         // batch is decoded only once admitted.
                         while read < expected {
                             let seq = group.first_seq + read;
-                            if !admit(seq) {
+                            let rows = batch_rows.min(group.rows - (row - group.first_row));
+                            let reserve = rows as u64 * per_row;
+                            if !admit(seq, reserve) {
                                 return;
                             }
                             let next = reader.next();
@@ -595,7 +597,7 @@ impl ParquetRun {
                                 _ => 0,
                             };
                             let mut acc = accounted.0.lock().expect("accounting");
-                            acc.sub(estimate);
+                            acc.sub(reserve);
                             acc.add(input_size);
                             drop(acc);
                             let batch = match next {

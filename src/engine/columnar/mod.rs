@@ -615,6 +615,10 @@ impl<'p> Run<'p> {
             names.join(", "),
             split.partitions.len()
         );
+        let _ = writeln!(
+            text,
+            "runs its kernels directly over Arrow batches; as a DataFusion plan:"
+        );
         // Unreachable: this only shows the plan.
         let logical = frame.clone().into_optimized_plan().map_err(df)?;
         let _ = writeln!(text, "logical plan:\n{}", logical.display_indent());
