@@ -57,17 +57,6 @@ fn item_of(items: &ColumnarValue, rows: usize, row: usize) -> DfResult<usize> {
 /// Where the UDFs of one plan leave the first failure: (item, node position, error).
 pub(super) type ErrorSlot = Arc<Mutex<Option<(usize, usize, Error)>>>;
 
-/// Keeps the earliest failure (by item, then node position `order`) in the slot, and
-/// returns the error to stop the plan with.
-fn report(slot: &ErrorSlot, item: usize, order: usize, error: Error) -> DataFusionError {
-    let message = error.to_string();
-    let mut slot = slot.lock().expect("error slot");
-    if slot.as_ref().is_none_or(|(i, o, _)| (item, order) < (*i, *o)) {
-        *slot = Some((item, order, error));
-    }
-    DataFusionError::Execution(message)
-}
-
 /// A node as a UDF. Inside the engine its first argument is the hidden item-index column
 /// (so a failure names the item) and failures go to the plan's error slot; registered on
 /// a user's context (no slot) it takes just the node's parameters and a failure is a
@@ -135,10 +124,15 @@ impl NodeUdf {
     /// Keeps the earliest failure (by item, then node) in the slot, or hands the error
     /// to DataFusion when there is no slot.
     fn fail(&self, item: usize, error: Error) -> DataFusionError {
-        match &self.errors {
-            Some(slot) => report(slot, item, self.order, error),
-            None => DataFusionError::External(Box::new(error)),
+        let Some(slot) = &self.errors else {
+            return DataFusionError::External(Box::new(error));
+        };
+        let message = error.to_string();
+        let mut slot = slot.lock().expect("error slot");
+        if slot.as_ref().is_none_or(|(i, o, _)| (item, self.order) < (*i, *o)) {
+            *slot = Some((item, self.order, error));
         }
+        DataFusionError::Execution(message)
     }
 }
 
