@@ -351,9 +351,9 @@ impl ParquetRun {
         if len == 0 {
             return Err(data("the file is empty (0 bytes), not a Parquet file".into()));
         }
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| data(format!("not a readable Parquet file ({e})")))?;
-        let schema = builder.schema().clone();
+        let schema = metadata.schema().clone();
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
 
         // The output columns, and the pipeline pruned to the nodes they need. By default
@@ -435,9 +435,9 @@ impl ParquetRun {
             })
             .map(|(i, _)| i)
             .collect();
-        let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+        let rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
         let row_bytes = {
-            let md = builder.metadata();
+            let md = metadata.metadata();
             let total: i64 = md
                 .row_groups()
                 .iter()
@@ -446,6 +446,7 @@ impl ParquetRun {
             (total.max(0) as u64).div_ceil(rows.max(1)).max(8)
         };
         Ok(FilePlan {
+            metadata,
             pipeline,
             needed,
             select,
@@ -488,8 +489,7 @@ impl ParquetRun {
                 source,
             })
         };
-        let metadata = ArrowReaderMetadata::load(&open()?, ArrowReaderOptions::new())
-            .map_err(|e| data(format!("not a readable Parquet file ({e})")))?;
+        let metadata = &plan.metadata;
         let mask = ProjectionMask::roots(
             metadata.metadata().file_metadata().schema_descr(),
             plan.needed.iter().copied(),
@@ -531,7 +531,7 @@ impl ParquetRun {
         let result: Result<()> = std::thread::scope(|scope| {
             let (done_tx, done_rx) = channel::<(u64, Result<RecordBatch>)>();
             let (stop, accounted, next_group, groups) = (&stop, &accounted, &next_group, &groups);
-            let (metadata, mask) = (&metadata, &mask);
+            let mask = &mask;
 
             // Workers: each reads a row group (only the columns needed), then runs the
             // pipeline on its batches, one at a time.
@@ -571,14 +571,13 @@ impl ParquetRun {
                                 .build()
                                 .map_err(|e| data(format!("cannot read ({e})")))
                         });
-                        let reader = match reader {
+                        let mut reader = match reader {
                             Ok(r) => r,
                             Err(e) => {
                                 let _ = done_tx.send((group.first_seq, Err(e)));
                                 return;
                             }
                         };
-                        let mut reader = reader;
                         let mut read = 0u64;
                         let mut row = group.first_row;
                         // A row group's reader yields its rows (as many as its metadata
@@ -701,7 +700,7 @@ impl ParquetRun {
             Some(w) => w,
             None => {
                 // No rows: an empty file with the output schema.
-                let schema = empty_output_schema(input, plan, engine)?;
+                let schema = empty_output_schema(plan, engine)?;
                 ArrowWriter::try_new(out_file.take_sink()?, schema, Some(props)).map_err(|e| out_file.error(e))?
             }
         };
@@ -726,6 +725,8 @@ struct Group {
 /// What one input file needs: the columns to read, the output columns, and the
 /// uncompressed bytes per row of the columns read.
 struct FilePlan {
+    /// The file's footer, read once.
+    metadata: ArrowReaderMetadata,
     /// The pipeline pruned to the nodes the selected outputs need.
     pipeline: Pipeline,
     needed: Vec<usize>,
@@ -821,19 +822,10 @@ fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<R
 }
 
 /// The output schema for an input without rows: the pipeline run on an empty batch.
-fn empty_output_schema(input: &Path, plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRef> {
-    let file = File::open(input).map_err(|source| Error::Io {
-        action: "read",
-        path: input.display().to_string().into(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::Data {
-        path: input.display().to_string().into(),
-        message: format!("not a readable Parquet file ({e})").into(),
-    })?;
+fn empty_output_schema(plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRef> {
     // Unreachable: `needed` holds indices of this schema's fields.
     let schema = Arc::new(
-        builder
+        plan.metadata
             .schema()
             .project(&plan.needed)
             .map_err(|e| Error::Internal(e.to_string()))?,

@@ -348,10 +348,7 @@ impl ColumnarEngine {
                     .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
                 // Unreachable: the engine checked the output's type, which is columnar.
                 let one = (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' mistyped")))?;
-                columns.push((
-                    name.to_string(),
-                    gather(name, one.as_ref(), &vec![0; batch.num_rows()])?,
-                ));
+                columns.push((name.to_string(), gather(name, one.as_ref(), vec![0; batch.num_rows()])?));
             }
             columns
         } else {

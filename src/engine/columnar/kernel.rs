@@ -142,24 +142,8 @@ impl Kernel {
     ///
     /// The first row whose call fails or panics, or an argument of the wrong Arrow type.
     pub fn call(&self, args: &KernelArgs<'_>) -> Result<Vec<ArrayRef>, RowError> {
-        match &self.imp {
-            Imp::Lifted(f) => f(args),
-            Imp::Batch(_) => {
-                let values: Vec<ColumnarValue> = args
-                    .args
-                    .iter()
-                    .map(|a| {
-                        if a.len() == args.rows {
-                            Ok(ColumnarValue::Array(a.clone()))
-                        } else {
-                            ScalarValue::try_from_array(a.as_ref(), 0).map(ColumnarValue::Scalar)
-                        }
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| batch_error(e.into()))?;
-                self.invoke(&values, args.rows)
-            }
-        }
+        let constant: Vec<bool> = args.args.iter().map(|a| a.len() != args.rows).collect();
+        self.call_with_constants(args.args, &constant, args.rows)
     }
 
     /// [`Kernel::call`] where `constant[k]` says whether argument `k` (then a one-row

@@ -22,8 +22,6 @@ mod udf;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-
-use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
@@ -36,6 +34,7 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, ScalarUDF};
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use rayon::prelude::*;
 
 pub use expr::ExprNode;
 pub use kernel::{BatchArgs, Kernel};
@@ -543,7 +542,7 @@ impl<'p> Run<'p> {
                         .ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
                     let a = match index {
                         None => a,
-                        Some(ix) => gather(name, a.as_ref(), ix)?,
+                        Some(ix) => gather(name, a.as_ref(), ix.to_vec())?,
                     };
                     fields.push(Field::new(name, a.data_type().clone(), true));
                     columns.push(Chunks::one(a));
@@ -674,7 +673,7 @@ impl<'p> Run<'p> {
                 let one = (child.list_to_array)(v).ok_or_else(not_lists)?;
                 let n = one.len();
                 let repeat: Vec<u32> = (0..self.rows).flat_map(|_| 0..n as u32).collect();
-                let values = gather(name, one.as_ref(), &repeat)?;
+                let values = gather(name, one.as_ref(), repeat)?;
                 let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(n, self.rows));
                 Arc::new(ListArray::new(
                     Arc::new(Field::new_list_field((child.data_type)(), true)),
@@ -691,7 +690,10 @@ impl<'p> Run<'p> {
     fn repeat(&self, name: &str, parent: &Arc<Vec<u32>>) -> Result<Col> {
         Ok(match &self.cols[name] {
             Col::Const(v) => Col::Const(v.clone()),
-            Col::Arrow(c, conv) => Col::Arrow(Chunks::one(gather(name, c.concat()?.as_ref(), parent)?), conv.clone()),
+            Col::Arrow(c, conv) => Col::Arrow(
+                Chunks::one(gather(name, c.concat()?.as_ref(), parent.to_vec())?),
+                conv.clone(),
+            ),
             Col::List { list, elem, index } => Col::List {
                 list: list.clone(),
                 elem: *elem,
@@ -809,7 +811,7 @@ impl<'p> Run<'p> {
             let values = if contiguous(list) {
                 list.values().slice(list.value_offsets()[0] as usize, rows)
             } else {
-                gather(m, list.values().as_ref(), &index)?
+                gather(m, list.values().as_ref(), index)?
             };
             cols.insert(m.to_string(), Col::Arrow(Chunks::one(values), Conv::Leaf(ct)));
         }
@@ -931,7 +933,6 @@ impl<'p> Run<'p> {
         Ok(())
     }
 
-    /// The value of column `name` at `row`.
     /// The value of column `name` at `row`, `None` when it is null (only Arrow data, given
     /// by the caller or made by a vectorized node from a null, holds nulls).
     fn value_at(&self, name: &str, row: usize) -> Option<Value> {
@@ -1137,8 +1138,8 @@ fn with_node_columns(
     frame.drop_columns(&[tmp.as_str()])
 }
 
-/// Whether the columnar engine runs `node` inside a DataFusion plan: a node with a
-/// kernel (as a UDF) or a SQL expression node (natively).
+/// Whether the columnar engine runs `node` in a segment: a node with a kernel or a SQL
+/// expression node.
 fn vectorizable(node: &Node) -> bool {
     Kernel::find(node).is_some() || ExprNode::find(node).is_some()
 }
@@ -1180,9 +1181,10 @@ fn df_arrow(e: datafusion::arrow::error::ArrowError) -> Error {
 
 /// Rows `index` of `array`, the column `name`: an error of the data when the result
 /// outgrows one Arrow array (over 2 GiB of strings).
-fn gather(name: &str, array: &dyn Array, index: &[u32]) -> Result<ArrayRef> {
-    take(array, &UInt32Array::from(index.to_vec()), None).map_err(|e| Error::Arrow {
-        context: format!("Cannot gather {} rows of '{name}'", index.len()).into(),
+fn gather(name: &str, array: &dyn Array, index: Vec<u32>) -> Result<ArrayRef> {
+    let rows = index.len();
+    take(array, &UInt32Array::from(index), None).map_err(|e| Error::Arrow {
+        context: format!("Cannot gather {rows} rows of '{name}'").into(),
         source: Box::new(e),
     })
 }
