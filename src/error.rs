@@ -194,6 +194,26 @@ pub enum Error {
         message: Box<str>,
     },
 
+    /// A node did not return within its timeout. An `async fn` node is cancelled; a
+    /// sync node's thread cannot be stopped from outside, so it runs on until the function
+    /// returns, and its result is dropped.
+    #[error("Node '{node}' timed out{} after {}", on_item(.item), humantime::format_duration(*.after))]
+    Timeout {
+        /// The node name.
+        node: Box<str>,
+        /// The item index, when the node ran inside a map.
+        item: Option<usize>,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
+    /// An executor name that is not one of the executors.
+    #[error("Unknown executor '{name}'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]")]
+    UnknownExecutor {
+        /// The name given.
+        name: Box<str>,
+    },
+
     /// A lazily built resource failed to build.
     #[error("Resource '{input}' could not be built: {source}")]
     ResourceFailed {
@@ -279,7 +299,17 @@ impl Error {
     /// The item a node's failure or panic names.
     pub(crate) fn item(&self) -> Option<usize> {
         match self {
-            Error::NodeFailed { item, .. } | Error::NodePanicked { item, .. } => *item,
+            Error::NodeFailed { item, .. } | Error::NodePanicked { item, .. } | Error::Timeout { item, .. } => *item,
+            _ => None,
+        }
+    }
+
+    /// The node a node's failure, panic or timeout names.
+    pub(crate) fn node(&self) -> Option<&str> {
+        match self {
+            Error::NodeFailed { node, .. } | Error::NodePanicked { node, .. } | Error::Timeout { node, .. } => {
+                Some(node)
+            }
             _ => None,
         }
     }
@@ -305,6 +335,15 @@ impl Error {
                 node,
                 item: f(i),
                 message,
+            },
+            Error::Timeout {
+                node,
+                item: Some(i),
+                after,
+            } => Error::Timeout {
+                node,
+                item: f(i),
+                after,
             },
             other => other,
         }

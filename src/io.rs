@@ -362,7 +362,7 @@ impl ParquetRun {
         let select: Vec<String> = match &self.select {
             Some(s) => s.clone(),
             None => {
-                let returned = crate::pipeline::RunPlan::for_columns(&self.pipeline, None)?;
+                let returned = crate::pipeline::RunPlan::for_columns(&self.pipeline, None, crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?)?;
                 columns
                     .iter()
                     .map(|c| c.to_string())
@@ -836,7 +836,7 @@ fn empty_output_schema(plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRe
 
 /// `pipeline` with only the nodes that `outputs` need (and the bound values they read).
 fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
-    let plan = crate::pipeline::RunPlan::for_columns(pipeline, Some(outputs))?;
+    let plan = crate::pipeline::RunPlan::for_columns(pipeline, Some(outputs), crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?)?;
     let pruned = Pipeline::try_new(plan.nodes().iter().map(|&i| pipeline.nodes()[i].clone()))?;
     let inputs = pruned.inputs();
     let bound: crate::Inputs = pipeline

@@ -43,6 +43,7 @@
 //! | [`map`] | map modes and map plans |
 //! | [`nested`] | pipelines as nodes |
 //! | [`engine`] | the [`Engine`] trait and the node engine |
+//! | [`exec`] | executors, run configuration, failure policy, retries and timeouts |
 //! | [`error`] | [`Error`] and [`Result`] |
 //! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys |
 #![deny(missing_docs)]
@@ -56,6 +57,7 @@ pub mod cli;
 pub mod datagen;
 pub mod engine;
 pub mod error;
+pub mod exec;
 mod graph;
 pub mod hash;
 pub mod inputs;
@@ -74,6 +76,7 @@ pub mod value;
 pub use engine::ColumnarEngine;
 pub use engine::{Engine, NodeEngine};
 pub use error::{BoxError, Error, Result};
+pub use exec::{Executor, OnError, RunConfig};
 pub use inputs::Inputs;
 pub use map::{MapMode, MapPlan};
 pub use nested::AsNode;
@@ -115,13 +118,14 @@ pub use hypernodes_macros::node;
 
 /// The names most programs need: `use hypernodes::prelude::*;`.
 pub mod prelude {
-    pub use crate::{node, Error, Inputs, MapMode, Node, NodeEngine, Pipeline, RunOptions, Value};
+    pub use crate::{node, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, RunConfig, RunOptions, Value};
 }
 
 /// What the `#[node]` macro's expansion names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::error::BoxError;
+    pub use crate::exec::Retry;
     pub use crate::node::{
         arg_clone, arg_ref, arg_str, async_node, box_err, sync_node, BoxFuture, NodeOutputs, NodeSpec,
     };

@@ -152,6 +152,7 @@ impl MapPlan {
         over: &[&str],
         mode: MapMode,
         select: Option<&[String]>,
+        config: Arc<crate::exec::RunConfig>,
     ) -> Result<MapPlan> {
         if over.is_empty() {
             return Err(Error::EmptyMapOver);
@@ -168,7 +169,7 @@ impl MapPlan {
                 });
             }
         }
-        let run = RunPlan::new(pipeline, inputs, select, over)?;
+        let run = RunPlan::new(pipeline, inputs, select, over, config)?;
         let mut mapped = Vec::with_capacity(over.len());
         for name in over {
             let elem = pipeline.input_type(name).expect("checked above");

@@ -2,8 +2,9 @@
 //! over lists.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::engine::Engine;
+use crate::exec::RunConfig;
 use crate::error::{closest, Error, Result};
 use crate::inputs::Inputs;
 use crate::map::{AsMapMode, MapMode, MapPlan};
@@ -319,14 +320,22 @@ impl NestedNode {
         self.mode
     }
 
+    /// The configuration the inner pipeline runs with under a parent run configured with
+    /// `parent`.
+    pub(crate) fn config(&self, parent: &RunConfig) -> Result<Arc<RunConfig>> {
+        self.pipeline.config().resolve(&parent.for_nested())
+    }
+
     /// Runs the nested pipeline on one set of arguments (one per parameter), computing
-    /// only the outputs flagged in `keep`; the others are `None`. Runs on the inner
-    /// pipeline's engine if it has one, else on `engine`.
+    /// only the outputs flagged in `keep`; the others are `None`. `parent` is the
+    /// configuration the outer run executes with; the inner pipeline's own settings win
+    /// over it (its engine, executors, retries, timeout), and a map inside always fails
+    /// on its first failing item.
     ///
     /// # Errors
     ///
     /// Whatever the inner run returns.
-    pub fn call(&self, engine: &dyn Engine, args: &[&Value], keep: &[bool]) -> Result<Vec<Option<Value>>> {
+    pub fn call(&self, parent: &RunConfig, args: &[&Value], keep: &[bool]) -> Result<Vec<Option<Value>>> {
         let inputs: Inputs = self
             .inner_params
             .iter()
@@ -340,13 +349,14 @@ impl NestedNode {
             .filter(|(_, k)| **k)
             .map(|(n, _)| n.clone())
             .collect();
-        let engine = self.pipeline.engine().map(|e| &**e).unwrap_or(engine);
+        let config = self.config(parent)?;
+        let engine = config.resolved_engine().clone();
         let mut values = if self.map_over.is_empty() {
-            let plan = RunPlan::new(&self.pipeline, &inputs, Some(&select), &[])?;
+            let plan = RunPlan::new(&self.pipeline, &inputs, Some(&select), &[], config)?;
             engine.run(&plan)?.into_values()
         } else {
             let over: Vec<&str> = self.map_over.iter().map(String::as_str).collect();
-            let plan = MapPlan::new(&self.pipeline, &inputs, &over, self.mode, Some(&select))?;
+            let plan = MapPlan::new(&self.pipeline, &inputs, &over, self.mode, Some(&select), config)?;
             engine.map(&plan)?.into_columns()
         };
         // Each kept output, as the engine (possibly one of the user's) returned it: one

@@ -9,11 +9,13 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 use smallvec::SmallVec;
 
 use crate::error::{BoxError, Error, Result};
+use crate::exec::{block_on, Retry};
 use crate::hash::{StableHash, StableHasher};
 use crate::nested::NestedNode;
 use crate::value::{TypeInfo, Value};
@@ -136,6 +138,18 @@ pub trait NodeImpl: Send + Sync + 'static {
     /// Whatever the user function returns; the engine wraps it into
     /// [`Error::NodeFailed`] naming the node and item.
     fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError>;
+
+    /// How the node is retried when it returns an error or times out; `None` (the
+    /// default) leaves it to the run's configuration.
+    fn retry(&self) -> Option<Retry> {
+        None
+    }
+
+    /// How long one call may take; `None` (the default) leaves it to the run's
+    /// configuration. See [`Error::Timeout`] for what happens when it is exceeded.
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 
     /// Whether the node is an `async fn`. Default: `false`.
     fn is_async(&self) -> bool {
@@ -348,6 +362,12 @@ impl NodeImpl for Renamed {
     fn is_async(&self) -> bool {
         self.inner.is_async()
     }
+    fn retry(&self) -> Option<Retry> {
+        self.inner.retry()
+    }
+    fn timeout(&self) -> Option<Duration> {
+        self.inner.timeout()
+    }
     fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
         self.inner.extension()
     }
@@ -383,6 +403,8 @@ pub struct NodeSpec {
     pub code_hash: &'static str,
     pub cache: bool,
     pub kernel: Option<Box<dyn Any + Send + Sync>>,
+    pub retry: Option<Retry>,
+    pub timeout: Option<Duration>,
 }
 
 /// What every function node shares: its name, ports, hash and engine data.
@@ -393,6 +415,8 @@ struct Signature {
     code_hash: String,
     volatility: Volatility,
     extension: Option<Box<dyn Any + Send + Sync>>,
+    retry: Option<Retry>,
+    timeout: Option<Duration>,
 }
 
 impl From<NodeSpec> for Signature {
@@ -410,6 +434,8 @@ impl From<NodeSpec> for Signature {
                 Volatility::Volatile
             },
             extension: spec.kernel,
+            retry: spec.retry,
+            timeout: spec.timeout,
         }
     }
 }
@@ -446,6 +472,12 @@ macro_rules! signature_methods {
         fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
             self.sig.extension.as_deref()
         }
+        fn retry(&self) -> Option<Retry> {
+            self.sig.retry
+        }
+        fn timeout(&self) -> Option<Duration> {
+            self.sig.timeout
+        }
     };
 }
 
@@ -477,29 +509,6 @@ where
 
     fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
         (self.f)(args)
-    }
-}
-
-/// Runs a future to completion on the process-wide multi-threaded tokio runtime (async
-/// nodes may use tokio timers; the columnar engine's partitions run on every core); from
-/// inside another runtime it runs on a scoped thread instead of panicking.
-pub(crate) fn block_on<T: Send>(fut: impl Future<Output = T> + Send) -> T {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name("hypernodes")
-            .enable_time()
-            .build()
-            .expect("building the tokio runtime")
-    });
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| {
-            s.spawn(|| rt.block_on(fut))
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
-    } else {
-        rt.block_on(fut)
     }
 }
 
@@ -560,6 +569,8 @@ pub struct NodeBuilder {
     volatility: Volatility,
     /// The values declared with [`NodeBuilder::captures`], hashed in order.
     captures: Option<StableHasher>,
+    retry: Option<Retry>,
+    timeout: Option<Duration>,
 }
 
 impl NodeBuilder {
@@ -573,7 +584,25 @@ impl NodeBuilder {
             version: String::new(),
             volatility: Volatility::Immutable,
             captures: None,
+            retry: None,
+            timeout: None,
         }
+    }
+
+    /// Retries the node when it returns an error or times out (see [`Retry`]); wins
+    /// over the retries of the run's configuration.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Fails a call of the node that takes longer than `timeout` with
+    /// [`Error::Timeout`]; wins over the timeout of the run's configuration. The
+    /// closure cannot be stopped from outside: it runs on, on the runtime's blocking
+    /// pool, until it returns, and its result is dropped.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The parameter names, in the closure's argument order.
@@ -749,6 +778,8 @@ impl NodeBuilder {
             code_hash: hasher.finalize().to_hex().to_string(),
             volatility,
             extension: None,
+            retry: self.retry,
+            timeout: self.timeout,
         };
         Ok(Node::new(SyncFn { sig, f: call }))
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{closest, Error, Result};
+use crate::exec::ItemFailure;
 use crate::value::{TypeInfo, Value};
 
 fn unknown(name: &str, available: impl Iterator<Item = String>) -> Error {
@@ -131,6 +132,9 @@ impl Outputs {
 pub struct MapOutputs {
     len: usize,
     columns: BTreeMap<String, Value>,
+    /// The number of items mapped, failed ones included.
+    items: usize,
+    failures: Vec<ItemFailure>,
 }
 
 impl MapOutputs {
@@ -139,10 +143,43 @@ impl MapOutputs {
         MapOutputs {
             len,
             columns: columns.into_iter().collect(),
+            items: len,
+            failures: Vec::new(),
         }
     }
 
-    /// The number of items.
+    /// These results, of the items that succeeded among `items` items, with the
+    /// `failures` of the others (in item order).
+    pub fn with_failures(mut self, items: usize, failures: Vec<ItemFailure>) -> Self {
+        self.items = items;
+        self.failures = failures;
+        self
+    }
+
+    /// The items that failed under [`OnError::Collect`](crate::OnError::Collect), in
+    /// item order: each one's index, node and error. Empty otherwise.
+    pub fn failures(&self) -> &[ItemFailure] {
+        &self.failures
+    }
+
+    /// The map index of each row of the columns: `0..len` when no item failed, else the
+    /// indices of the items that succeeded, ascending.
+    pub fn item_indices(&self) -> Vec<usize> {
+        let mut failed = self.failures.iter().map(ItemFailure::item).peekable();
+        (0..self.items)
+            .filter(|i| {
+                if failed.peek() == Some(i) {
+                    failed.next();
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect()
+    }
+
+    /// The number of items with results (all items unless some failed under
+    /// [`OnError::Collect`](crate::OnError::Collect)).
     pub fn len(&self) -> usize {
         self.len
     }

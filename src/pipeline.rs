@@ -4,7 +4,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use crate::engine::{Engine, NodeEngine};
+use crate::engine::Engine;
+use crate::exec::RunConfig;
 use crate::error::{closest, Error, Result};
 use crate::graph::{analyze, Graph};
 use crate::inputs::Inputs;
@@ -56,29 +57,49 @@ struct Inner {
     graph: Graph,
     outputs: Vec<String>,
     bound: Inputs,
-    engine: Option<Arc<dyn Engine>>,
+    config: RunConfig,
 }
 
-/// Options of one call of [`Pipeline::run_with`] / [`Pipeline::map_with`].
+/// Options of one call of [`Pipeline::run_with`] / [`Pipeline::map_with`]: the outputs
+/// to return and the call's [`RunConfig`], which wins over every other level.
 ///
 /// # Examples
 ///
 /// ```
 /// use hypernodes::{NodeEngine, RunOptions};
+/// use hypernodes::exec::{Executor, OnError, RunConfig};
 ///
-/// let opts = RunOptions::new().with_outputs(["word_count"]).with_engine(NodeEngine::new());
+/// let opts = RunOptions::new()
+///     .with_outputs(["word_count"])
+///     .with_engine(NodeEngine::new())
+///     .with_config(RunConfig::new().with_map_executor("threaded:8").with_on_error(OnError::Collect));
 /// assert_eq!(opts.outputs(), Some(&["word_count".to_string()][..]));
+/// assert_eq!(opts.config().map_executor(), Some(Executor::Threaded(8)));
+/// assert_eq!(opts.config().engine().unwrap().name(), "node");
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     outputs: Option<Vec<String>>,
-    engine: Option<Arc<dyn Engine>>,
+    config: RunConfig,
 }
 
 impl RunOptions {
-    /// Default options: every output, the pipeline's own engine.
+    /// Default options: every output, the pipeline's own configuration.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs this call with `config` over the pipeline's: a field set here wins; an
+    /// engine set with [`RunOptions::with_engine`] before or after stays unless `config`
+    /// sets one.
+    pub fn with_config(mut self, config: RunConfig) -> Self {
+        self.config = config.or(&self.config);
+        self
+    }
+
+    /// The call's configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
     }
 
     /// Computes and returns only these outputs (and runs only what they need).
@@ -88,29 +109,19 @@ impl RunOptions {
     }
 
     /// Runs this call on `engine` instead of the pipeline's.
-    pub fn with_engine(mut self, engine: impl Engine + 'static) -> Self {
-        self.engine = Some(Arc::new(engine));
-        self
+    pub fn with_engine(self, engine: impl Engine + 'static) -> Self {
+        self.with_shared_engine(Arc::new(engine))
     }
 
     /// Runs this call on a shared engine.
     pub fn with_shared_engine(mut self, engine: Arc<dyn Engine>) -> Self {
-        self.engine = Some(engine);
+        self.config = self.config.with_shared_engine(engine);
         self
     }
 
     /// The selected outputs, if any.
     pub fn outputs(&self) -> Option<&[String]> {
         self.outputs.as_deref()
-    }
-}
-
-impl fmt::Debug for RunOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RunOptions")
-            .field("outputs", &self.outputs)
-            .field("engine", &self.engine.as_ref().map(|e| e.name().to_string()))
-            .finish()
     }
 }
 
@@ -133,7 +144,7 @@ impl Pipeline {
                 graph,
                 outputs,
                 bound: Inputs::new(),
-                engine: None,
+                config: RunConfig::new(),
             }),
         })
     }
@@ -172,12 +183,24 @@ impl Pipeline {
 
     /// Like [`Pipeline::with_engine`] with a shared engine.
     pub fn with_shared_engine(&self, engine: Arc<dyn Engine>) -> Pipeline {
-        self.modified(|p| p.engine = Some(engine))
+        self.modified(|p| p.config = p.config.clone().with_shared_engine(engine))
     }
 
     /// The engine set on this pipeline, if any.
     pub fn engine(&self) -> Option<&Arc<dyn Engine>> {
-        self.inner.engine.as_ref()
+        self.inner.config.engine()
+    }
+
+    /// This pipeline with `config` over its own configuration (a field set in `config`
+    /// wins): what its runs, and the runs of the pipelines it is nested in, use for
+    /// what the call does not set. See [`RunConfig`] for the precedence.
+    pub fn with_config(&self, config: RunConfig) -> Pipeline {
+        self.modified(|p| p.config = config.or(&p.config))
+    }
+
+    /// The configuration set on this pipeline.
+    pub fn config(&self) -> &RunConfig {
+        &self.inner.config
     }
 
     /// The nodes, in execution order.
@@ -310,8 +333,8 @@ impl Pipeline {
     /// As [`Pipeline::run`], and [`Error::UnknownOutputs`] for a selected name that no
     /// node produces.
     pub fn run_with(&self, inputs: &Inputs, options: &RunOptions) -> Result<Outputs> {
-        let plan = RunPlan::new(self, inputs, options.outputs(), &[])?;
-        self.engine_for(options).run(&plan)
+        let plan = RunPlan::new(self, inputs, options.outputs(), &[], self.config_for(options)?)?;
+        plan.config().resolved_engine().run(&plan)
     }
 
     /// Runs the pipeline once per item of the lists named in `over`, and returns one
@@ -361,15 +384,21 @@ impl Pipeline {
         mode: impl AsMapMode,
         options: &RunOptions,
     ) -> Result<MapOutputs> {
-        let plan = MapPlan::new(self, inputs, over, mode.as_map_mode()?, options.outputs())?;
-        self.engine_for(options).map(&plan)
+        let plan = MapPlan::new(
+            self,
+            inputs,
+            over,
+            mode.as_map_mode()?,
+            options.outputs(),
+            self.config_for(options)?,
+        )?;
+        plan.run_plan().config().resolved_engine().map(&plan)
     }
 
-    fn engine_for<'a>(&'a self, options: &'a RunOptions) -> &'a dyn Engine {
-        match (&options.engine, &self.inner.engine) {
-            (Some(e), _) | (None, Some(e)) => &**e,
-            (None, None) => &NodeEngine::DEFAULT,
-        }
+    /// The configuration a top-level call runs with: the call's over the pipeline's over
+    /// the current default.
+    pub(crate) fn config_for(&self, options: &RunOptions) -> Result<Arc<RunConfig>> {
+        options.config.or(&self.inner.config).resolve(&RunConfig::current())
     }
 }
 
@@ -400,6 +429,7 @@ pub struct RunPlan {
     keep: Vec<Vec<bool>>,
     outputs: Vec<String>,
     inputs: Inputs,
+    config: Arc<RunConfig>,
 }
 
 impl RunPlan {
@@ -410,6 +440,7 @@ impl RunPlan {
         inputs: &Inputs,
         select: Option<&[String]>,
         mapped: &[&str],
+        config: Arc<RunConfig>,
     ) -> Result<RunPlan> {
         let p = &pipeline.inner;
         let n = p.nodes.len();
@@ -518,6 +549,7 @@ impl RunPlan {
             keep,
             outputs,
             inputs: values,
+            config,
         })
     }
 
@@ -525,10 +557,14 @@ impl RunPlan {
     /// columns itself (a nested pipeline inside the columnar engine): unbound inputs are
     /// neither required nor checked, and [`RunPlan::inputs`] holds the bound ones.
     #[cfg(feature = "columnar")]
-    pub(crate) fn for_columns(pipeline: &Pipeline, select: Option<&[String]>) -> Result<RunPlan> {
+    pub(crate) fn for_columns(
+        pipeline: &Pipeline,
+        select: Option<&[String]>,
+        config: Arc<RunConfig>,
+    ) -> Result<RunPlan> {
         let unbound = pipeline.unfulfilled_args();
         let placeholders: Inputs = unbound.iter().map(|n| (*n, crate::Value::new(()))).collect();
-        let mut plan = RunPlan::new(pipeline, &placeholders, select, &unbound)?;
+        let mut plan = RunPlan::new(pipeline, &placeholders, select, &unbound, config)?;
         for name in unbound {
             plan.inputs.remove(name);
         }
@@ -558,5 +594,16 @@ impl RunPlan {
     /// The input values the nodes read (given or bound), type-checked.
     pub fn inputs(&self) -> &Inputs {
         &self.inputs
+    }
+
+    /// The configuration the run executes with, resolved: every field set (the engine,
+    /// both executors and the failure policy from the built-in defaults when no level
+    /// sets them; retries and timeout stay unset when none does).
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    pub(crate) fn config_arc(&self) -> &Arc<RunConfig> {
+        &self.config
     }
 }

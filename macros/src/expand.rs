@@ -346,6 +346,17 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
     let value_ty = &sig.value_ty;
     let node_name = opts.name.as_ref().map_or(fn_name.clone(), LitStr::value);
     let cache = opts.cache.unwrap_or(true);
+    let retry = match (opts.retries, opts.backoff) {
+        (Some(n), backoff) => {
+            let backoff = backoff.map_or(0, |(ns, _)| ns);
+            quote!(::std::option::Option::Some(#pv::Retry::new(#n, ::std::time::Duration::from_nanos(#backoff))))
+        }
+        (None, _) => quote!(::std::option::Option::None),
+    };
+    let timeout = match opts.timeout {
+        Some(ns) => quote!(::std::option::Option::Some(::std::time::Duration::from_nanos(#ns))),
+        None => quote!(::std::option::Option::None),
+    };
     let code_hash = code_hash(func, opts, outputs);
     let param_names = sig.params.iter().map(|p| &p.name);
     let param_types = sig.params.iter().map(|p| &p.stored);
@@ -456,6 +467,8 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
             code_hash: #code_hash,
             cache: #cache,
             kernel: #kernel,
+            retry: #retry,
+            timeout: #timeout,
         }
     };
     let make = if is_async {
@@ -681,6 +694,23 @@ mod tests {
     }
 
     #[test]
+    fn retries_backoff_and_timeout_reach_the_spec() {
+        let out = expand(
+            quote!(retries = 3, backoff = "100ms", timeout = "2s"),
+            simple_fn(),
+        )
+        .to_string();
+        assert!(
+            out.contains("retry : :: std :: option :: Option :: Some (:: hypernodes :: __private :: Retry :: new (3u32 , :: std :: time :: Duration :: from_nanos (100000000u64)))"),
+            "{out}"
+        );
+        assert!(
+            out.contains("timeout : :: std :: option :: Option :: Some (:: std :: time :: Duration :: from_nanos (2000000000u64))"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn async_functions_use_async_node() {
         let out = expand_str(
             quote!(),
@@ -746,7 +776,7 @@ mod tests {
     fn option_errors() {
         assert_eq!(
             errors_of(quote!(outptu = "x"), simple_fn()),
-            ["unknown #[node] option `outptu`; valid options: output, name, cache, version, batch"]
+            ["unknown #[node] option `outptu`; valid options: output, name, cache, version, batch, retries, backoff, timeout"]
         );
         assert_eq!(
             errors_of(quote!(output = "x", output = "y"), simple_fn()),
@@ -767,6 +797,15 @@ mod tests {
             errors_of(quote!(output = ""), simple_fn()),
             ["#[node] output names cannot be empty"]
         );
+        assert_eq!(
+            errors_of(quote!(retries = 2, backoff = "100 parsecs"), simple_fn()),
+            ["cannot read \"100 parsecs\" as a duration (unknown time unit \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like \"100ms\", \"2s\" or \"1m\""]
+        );
+        assert_eq!(
+            errors_of(quote!(backoff = "1s"), simple_fn()),
+            ["#[node] option `backoff` needs `retries`: the wait comes between retries"]
+        );
+        assert_eq!(errors_of(quote!(retries = -1), simple_fn()), ["invalid digit found in string"]);
         assert_eq!(
             errors_of(quote!(output = ()), simple_fn()),
             ["#[node] needs at least one output name"]
@@ -789,7 +828,7 @@ mod tests {
                 simple_fn()
             ),
             [
-                "unknown #[node] option `a::b`; valid options: output, name, cache, version, batch",
+                "unknown #[node] option `a::b`; valid options: output, name, cache, version, batch, retries, backoff, timeout",
                 "duplicate #[node] option `cache`",
                 "expected string literal",
             ]
@@ -923,7 +962,7 @@ mod tests {
                 )
             ),
             [
-                "unknown #[node] option `nope`; valid options: output, name, cache, version, batch",
+                "unknown #[node] option `nope`; valid options: output, name, cache, version, batch, retries, backoff, timeout",
                 "#[node] functions cannot be generic: a node's types must be concrete",
                 "#[node] parameters cannot be `&mut`: inputs are shared between nodes",
                 "#[node] parameters must be plain names (the name is the input it reads), not patterns",

@@ -3,12 +3,12 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseStream, Parser};
-use syn::{LitBool, LitStr, Token};
+use syn::{LitBool, LitInt, LitStr, Token};
 
 use crate::errors::Errors;
 
 /// The valid option names, as listed in the "unknown option" error.
-const VALID: &str = "output, name, cache, version, batch";
+const VALID: &str = "output, name, cache, version, batch, retries, backoff, timeout";
 
 /// The options as written; `None` when absent.
 #[derive(Default)]
@@ -23,6 +23,12 @@ pub(crate) struct Options {
     pub(crate) version: Option<String>,
     /// `batch = path::to::kernel`.
     pub(crate) batch: Option<syn::Path>,
+    /// `retries = 3`.
+    pub(crate) retries: Option<u32>,
+    /// `backoff = "100ms"`, in nanoseconds, and where it was written.
+    pub(crate) backoff: Option<(u64, Span)>,
+    /// `timeout = "2s"`, in nanoseconds.
+    pub(crate) timeout: Option<u64>,
 }
 
 impl Options {
@@ -39,6 +45,9 @@ impl Options {
         });
         if let Err(error) = parser.parse2(attr) {
             errors.add(error);
+        }
+        if let (Some((_, span)), None) = (opts.backoff, opts.retries) {
+            errors.push(span, "#[node] option `backoff` needs `retries`: the wait comes between retries");
         }
         opts
     }
@@ -71,6 +80,18 @@ impl Options {
                 let version: LitStr = meta.value()?.parse()?;
                 set(&mut self.version, meta, &key, version.value())
             }
+            "retries" => {
+                let retries: LitInt = meta.value()?.parse()?;
+                set(&mut self.retries, meta, &key, retries.base10_parse()?)
+            }
+            "backoff" => {
+                let text: LitStr = meta.value()?.parse()?;
+                set(&mut self.backoff, meta, &key, (duration(&text)?, text.span()))
+            }
+            "timeout" => {
+                let text: LitStr = meta.value()?.parse()?;
+                set(&mut self.timeout, meta, &key, duration(&text)?)
+            }
             "batch" => {
                 let batch: syn::Path = meta.value()?.parse()?;
                 set(&mut self.batch, meta, &key, batch)
@@ -81,6 +102,19 @@ impl Options {
             }
         }
     }
+}
+
+/// A duration written like `"100ms"` or `"2s"`, in nanoseconds; an error at the literal
+/// otherwise.
+fn duration(text: &LitStr) -> syn::Result<u64> {
+    let value = text.value();
+    let d = humantime::parse_duration(&value).map_err(|e| {
+        syn::Error::new(
+            text.span(),
+            format_args!("cannot read \"{value}\" as a duration ({e}); write it like \"100ms\", \"2s\" or \"1m\""),
+        )
+    })?;
+    u64::try_from(d.as_nanos()).map_err(|_| syn::Error::new(text.span(), "the duration is too long"))
 }
 
 /// Sets an option once; a second time is an error.

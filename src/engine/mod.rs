@@ -13,6 +13,7 @@ pub use columnar::ColumnarEngine;
 pub use node::NodeEngine;
 
 use crate::error::Result;
+use crate::exec::Executor;
 use crate::map::MapPlan;
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
@@ -24,7 +25,19 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// A short name for messages and traces.
     fn name(&self) -> &str;
 
-    /// Runs the plan once and returns [`RunPlan::outputs`].
+    /// The node executor this engine was built with, if any; see
+    /// [`RunConfig`](crate::RunConfig) for how it combines with the other levels.
+    fn node_executor(&self) -> Option<Executor> {
+        None
+    }
+
+    /// The map executor this engine was built with, if any.
+    fn map_executor(&self) -> Option<Executor> {
+        None
+    }
+
+    /// Runs the plan once and returns [`RunPlan::outputs`]. [`RunPlan::config`] holds
+    /// the executors, retries and timeout to run with.
     ///
     /// # Errors
     ///
@@ -36,6 +49,9 @@ pub trait Engine: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// As [`Engine::run`], with the failing item's index.
+    /// As [`Engine::run`], with the failing item's index: the smallest failing index
+    /// whatever the executor, unless the plan's failure policy is
+    /// [`OnError::Collect`](crate::OnError::Collect), which returns the failed items in
+    /// [`MapOutputs::failures`] instead.
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs>;
 }

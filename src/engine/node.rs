@@ -3,21 +3,35 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
 
+use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::exec::{
+    block_on, for_items, for_items_async, spawn_blocking, AsExecutor, Executor, ItemFailure, OnError, RunConfig,
+};
 use crate::map::MapPlan;
-use crate::node::{InvokeArgs, Node, NodeKind, NodeOutputs};
+use crate::node::{InvokeArgs, Node, NodeImpl, NodeKind, NodeOutputs};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
-use crate::value::{TypeInfo, Value};
+use crate::value::{ColumnBuilder, TypeInfo, Value};
 
-/// Runs pipelines node by node (upstream HyperNodes' `SeqEngine`).
+/// Runs pipelines node by node (upstream HyperNodes' `HyperNodesEngine`).
 ///
 /// Values pass between nodes behind `Arc`s and are never converted; items of a map are
 /// views into the mapped lists; map results are collected into typed `Vec` columns.
+///
+/// The node executor runs the independent nodes of a run (the arms of a diamond) at the
+/// same time, a wave of ready nodes after another; the map executor runs the items of a
+/// map (see [`Executor`]). Both default to [`Executor::Sequential`]: most per-item
+/// functions take well under a microsecond, less than handing an item to another
+/// thread costs, the order of side effects stays the order of the items, and no thread
+/// is started for a pipeline that does not ask for one. Pick `parallel` for CPU-bound
+/// items, `threaded:N` for blocking calls and `async:N` for `async fn` nodes.
 ///
 /// # Examples
 ///
@@ -29,20 +43,70 @@ use crate::value::{TypeInfo, Value};
 ///
 /// let p = Pipeline::new([double::node()]).with_engine(NodeEngine::new());
 /// assert_eq!(p.run(&Inputs::new().with("x", 21_i64))?.get::<i64>("doubled")?, 42);
+///
+/// let engine = NodeEngine::new().with_node_executor("threaded:4").with_map_executor(Executor::parallel());
+/// let p = Pipeline::new([double::node()]).with_engine(engine);
+/// let out = p.map(&Inputs::new().with("x", vec![1_i64, 2, 3]), &["x"], "zip")?;
+/// assert_eq!(out.column::<i64>("doubled")?, [2, 4, 6]);
+///
+/// let err = NodeEngine::new().with_map_executor("paralel");
+/// let p = Pipeline::new([double::node()]).with_engine(err);
+/// assert_eq!(
+///     p.run(&Inputs::new().with("x", 1_i64)).unwrap_err().to_string(),
+///     "Unknown executor 'paralel'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]"
+/// );
 /// # Ok::<(), hypernodes::Error>(())
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct NodeEngine {
-    _private: (),
+    node_executor: Option<Executor>,
+    map_executor: Option<Executor>,
+    /// An executor given by a name that did not parse, reported by every run.
+    invalid: Option<Arc<Error>>,
 }
 
 impl NodeEngine {
     /// The engine used when a pipeline sets none.
-    pub const DEFAULT: NodeEngine = NodeEngine { _private: () };
+    pub const DEFAULT: NodeEngine = NodeEngine {
+        node_executor: None,
+        map_executor: None,
+        invalid: None,
+    };
 
-    /// A node engine.
+    /// A node engine with the default (sequential) executors.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn parsed(mut self, executor: impl AsExecutor, set: impl FnOnce(&mut Self, Executor)) -> Self {
+        match executor.as_executor() {
+            Ok(e) => set(&mut self, e),
+            Err(e) => self.invalid = Some(Arc::new(e)),
+        }
+        self
+    }
+
+    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
+    /// name; a bad name fails every run with the parse error).
+    pub fn with_node_executor(self, executor: impl AsExecutor) -> Self {
+        self.parsed(executor, |e, x| e.node_executor = Some(x))
+    }
+
+    /// Runs the items of each map with `executor` (an [`Executor`] or its name).
+    pub fn with_map_executor(self, executor: impl AsExecutor) -> Self {
+        self.parsed(executor, |e, x| e.map_executor = Some(x))
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.invalid {
+            Some(e) => Err(Error::UnknownExecutor {
+                name: match &**e {
+                    Error::UnknownExecutor { name } => name.clone(),
+                    other => return Err(Error::Invalid(other.to_string())),
+                },
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -51,22 +115,34 @@ impl Engine for NodeEngine {
         "node"
     }
 
+    fn node_executor(&self) -> Option<Executor> {
+        self.node_executor
+    }
+
+    fn map_executor(&self) -> Option<Executor> {
+        self.map_executor
+    }
+
     fn run(&self, plan: &RunPlan) -> Result<Outputs> {
+        self.check()?;
         let program = Program::new(plan);
         let mut slots = program.initial_slots();
-        program.exec(self, &mut slots, None)?;
-        let values = program
-            .outputs
-            .iter()
-            .map(|out| take(&mut slots, out.slot).map(|v| (out.name.to_string(), v)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Outputs::from_values(values))
+        if let Executor::Async(_) = program.node_executor {
+            let program = Arc::new(program);
+            slots = block_on(program.clone().exec_async(slots, None))?;
+            return program.outputs_of(&mut slots);
+        }
+        program.exec(&mut slots, None)?;
+        program.outputs_of(&mut slots)
     }
 
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs> {
-        let program = Program::new(plan.run_plan());
-        let mut slots = program.initial_slots();
-        let mapped: Vec<Option<usize>> = plan
+        self.check()?;
+        let config = plan.run_plan().config();
+        let executor = config.map_executor().unwrap_or_default();
+        let on_error = config.on_error().unwrap_or_default();
+        let mut program = Program::new(plan.run_plan());
+        program.mapped = plan
             .over()
             .iter()
             .map(|m| program.slots.get(m.name()).copied())
@@ -83,29 +159,89 @@ impl Engine for NodeEngine {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        for item in 0..plan.len() {
-            plan.for_each_element(item, |k, j| {
-                if let Some(slot) = mapped[k] {
-                    slots[slot] = Some(plan.over()[k].element(j));
-                }
-            });
-            program.exec(self, &mut slots, Some(item))?;
-            for (builder, out) in builders.iter_mut().zip(&program.outputs) {
+        let mut failures = Vec::new();
+        let push = |item: usize, values: SmallVec<[Value; 2]>, builders: &mut Vec<Box<dyn ColumnBuilder>>| {
+            for ((builder, out), value) in builders.iter_mut().zip(&program.outputs).zip(values) {
                 builder
-                    .push(take(&mut slots, out.slot)?)
-                    .map_err(|_| not_owned(program.producer(out.name), out.name, Some(item)))?;
+                    .push(value)
+                    .map_err(|_| not_owned(program.producer(&out.name), &out.name, Some(item)))?;
             }
-            for &slot in &program.per_item {
-                slots[slot] = None;
+            Ok::<(), Error>(())
+        };
+        match executor {
+            Executor::Sequential => {
+                // One set of slots for every item: the inputs stay, node outputs are refilled.
+                let mut slots = program.initial_slots();
+                for item in 0..plan.len() {
+                    program.fill_item(plan, item, &mut slots);
+                    let done = program.exec(&mut slots, Some(item)).and_then(|()| {
+                        let values = program.take_outputs(&mut slots)?;
+                        push(item, values, &mut builders)
+                    });
+                    for &slot in &program.per_item {
+                        slots[slot] = None;
+                    }
+                    match done {
+                        Ok(()) => {}
+                        Err(e) if on_error == OnError::Collect => failures.push(ItemFailure::new(item, e)),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Executor::Async(width) => {
+                let program = Arc::new(program.clone_shared());
+                let results = block_on(for_items_async(width, plan.len(), on_error, |item| {
+                    let program = program.clone();
+                    let mut slots = program.initial_slots();
+                    program.fill_item(plan, item, &mut slots);
+                    async move {
+                        let mut slots = program.clone().exec_async(slots, Some(item)).await?;
+                        program.take_outputs(&mut slots)
+                    }
+                }));
+                collect(results, on_error, &mut failures, |item, values| push(item, values, &mut builders))?;
+            }
+            Executor::Threaded(_) | Executor::Parallel(_) => {
+                let results = for_items(executor, plan.len(), on_error, |item| {
+                    let mut slots = program.initial_slots();
+                    program.fill_item(plan, item, &mut slots);
+                    program.exec(&mut slots, Some(item))?;
+                    program.take_outputs(&mut slots)
+                });
+                collect(results, on_error, &mut failures, |item, values| push(item, values, &mut builders))?;
             }
         }
         let columns = program
             .outputs
             .iter()
             .zip(builders)
-            .map(|(out, b)| (out.name.to_string(), b.finish()));
-        Ok(MapOutputs::from_columns(plan.len(), columns))
+            .map(|(out, b)| (out.name.clone(), b.finish()));
+        let len = plan.len() - failures.len();
+        Ok(MapOutputs::from_columns(len, columns).with_failures(plan.len(), failures))
     }
+}
+
+/// Feeds the results of items, in item order, to `push`: an error fails the map (the
+/// first, the smallest failing index) or, under [`OnError::Collect`], is recorded.
+pub(crate) fn collect<T>(
+    results: Vec<Option<Result<T>>>,
+    on_error: OnError,
+    failures: &mut Vec<ItemFailure>,
+    mut push: impl FnMut(usize, T) -> Result<()>,
+) -> Result<()> {
+    for (item, r) in results.into_iter().enumerate() {
+        let done = match r {
+            Some(r) => r.and_then(|v| push(item, v)),
+            // Skipped after an earlier item failed: that failure is returned first.
+            None => continue,
+        };
+        match done {
+            Ok(()) => {}
+            Err(e) if on_error == OnError::Collect => failures.push(ItemFailure::new(item, e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn take(slots: &mut [Option<Value>], slot: usize) -> Result<Value> {
@@ -132,107 +268,251 @@ pub(crate) fn not_owned(node: &Node, output: &str, item: Option<usize>) -> Error
 }
 
 /// A plan compiled to slot numbers: each value a run holds has a slot, each node reads
-/// and writes slots.
-struct Program<'p> {
-    plan: &'p RunPlan,
-    slots: HashMap<&'p str, usize>,
-    steps: Vec<Step<'p>>,
-    outputs: Vec<OutputSlot<'p>>,
+/// and writes slots. Owns what it needs, so the items of an async map can share it.
+struct Program {
+    config: Arc<RunConfig>,
+    node_executor: Executor,
+    slots: HashMap<String, usize>,
+    inputs: Vec<(usize, Value)>,
+    steps: Vec<Step>,
+    /// Groups of steps whose inputs are ready once the groups before have run, in step
+    /// order: the nodes the node executor may run at the same time.
+    waves: Vec<Vec<usize>>,
+    outputs: Vec<OutputSlot>,
     /// Slots refilled for every item: node outputs.
     per_item: Vec<usize>,
+    /// For a map, the slot of each mapped input (`None` when no running node reads it).
+    mapped: Vec<Option<usize>>,
 }
 
-struct Step<'p> {
-    node: &'p Node,
-    keep: &'p [bool],
+struct Step {
+    node: Node,
+    keep: Arc<[bool]>,
     args: SmallVec<[usize; 4]>,
     /// The slot of each output, `None` for outputs nobody needs.
     outs: SmallVec<[Option<usize>; 2]>,
 }
 
-struct OutputSlot<'p> {
-    name: &'p str,
+struct OutputSlot {
+    name: String,
     slot: usize,
     ty: TypeInfo,
 }
 
-impl<'p> Program<'p> {
-    fn new(plan: &'p RunPlan) -> Program<'p> {
+impl Program {
+    fn new(plan: &RunPlan) -> Program {
         let nodes = plan.pipeline().nodes();
-        let mut slots: HashMap<&'p str, usize> = HashMap::new();
-        for name in plan.inputs().names() {
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut inputs = Vec::new();
+        for (name, value) in plan.inputs().iter() {
             let n = slots.len();
-            slots.insert(name, n);
+            slots.insert(name.to_string(), n);
+            inputs.push((n, value.clone()));
         }
         let mut steps = Vec::with_capacity(plan.nodes().len());
         let mut per_item = Vec::new();
-        let mut types: HashMap<&'p str, TypeInfo> = HashMap::new();
+        let mut types: HashMap<&str, TypeInfo> = HashMap::new();
+        // The wave of the step producing each slot (inputs: none).
+        let mut wave_of_slot: HashMap<usize, usize> = HashMap::new();
+        let mut waves: Vec<Vec<usize>> = Vec::new();
         for &i in plan.nodes() {
             let node = &nodes[i];
             let keep = plan.kept_outputs(i);
-            let args = node.params().iter().map(|p| slots[p.name()]).collect();
+            let args: SmallVec<[usize; 4]> = node.params().iter().map(|p| slots[p.name()]).collect();
+            let wave = args.iter().filter_map(|a| wave_of_slot.get(a)).map(|w| w + 1).max().unwrap_or(0);
             let mut outs = SmallVec::new();
             for (port, &kept) in node.outputs().iter().zip(keep) {
                 outs.push(kept.then(|| {
                     let n = slots.len();
-                    slots.insert(port.name(), n);
+                    slots.insert(port.name().to_string(), n);
                     types.insert(port.name(), port.type_info());
                     per_item.push(n);
+                    wave_of_slot.insert(n, wave);
                     n
                 }));
             }
-            steps.push(Step { node, keep, args, outs });
+            if waves.len() <= wave {
+                waves.resize_with(wave + 1, Vec::new);
+            }
+            waves[wave].push(steps.len());
+            steps.push(Step {
+                node: node.clone(),
+                keep: keep.into(),
+                args,
+                outs,
+            });
         }
         let outputs = plan
             .outputs()
             .iter()
             .map(|name| OutputSlot {
-                name,
+                name: name.clone(),
                 slot: slots[name.as_str()],
                 ty: types[name.as_str()],
             })
             .collect();
         Program {
-            plan,
+            config: plan.config_arc().clone(),
+            node_executor: plan.config().node_executor().unwrap_or_default(),
             slots,
+            inputs,
             steps,
+            waves,
             outputs,
             per_item,
+            mapped: Vec::new(),
+        }
+    }
+
+    /// The same program, to share between the items of an async map.
+    fn clone_shared(&self) -> Program {
+        Program {
+            config: self.config.clone(),
+            node_executor: self.node_executor,
+            slots: self.slots.clone(),
+            inputs: self.inputs.clone(),
+            steps: self
+                .steps
+                .iter()
+                .map(|s| Step {
+                    node: s.node.clone(),
+                    keep: s.keep.clone(),
+                    args: s.args.clone(),
+                    outs: s.outs.clone(),
+                })
+                .collect(),
+            waves: self.waves.clone(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| OutputSlot {
+                    name: o.name.clone(),
+                    slot: o.slot,
+                    ty: o.ty,
+                })
+                .collect(),
+            per_item: self.per_item.clone(),
+            mapped: self.mapped.clone(),
         }
     }
 
     /// The node producing output `name`.
-    fn producer(&self, name: &str) -> &'p Node {
+    fn producer(&self, name: &str) -> &Node {
         let step = self
             .steps
             .iter()
             .find(|s| s.node.outputs().iter().any(|o| o.name() == name));
-        step.expect("a returned output has a producer").node
+        &step.expect("a returned output has a producer").node
     }
 
     fn initial_slots(&self) -> Vec<Option<Value>> {
         let mut slots = vec![None; self.slots.len()];
-        for (name, value) in self.plan.inputs().iter() {
-            slots[self.slots[name]] = Some(value.clone());
+        for (slot, value) in &self.inputs {
+            slots[*slot] = Some(value.clone());
         }
         slots
     }
 
-    fn exec(&self, engine: &dyn Engine, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
-        for step in &self.steps {
-            let mut args: SmallVec<[&Value; 4]> = SmallVec::new();
-            for &s in &step.args {
-                args.push(slots[s].as_ref().expect("inputs and earlier outputs are filled"));
+    /// Puts item `item`'s elements of the mapped lists in their slots.
+    fn fill_item(&self, plan: &MapPlan, item: usize, slots: &mut [Option<Value>]) {
+        plan.for_each_element(item, |k, j| {
+            if let Some(slot) = self.mapped[k] {
+                slots[slot] = Some(plan.over()[k].element(j));
             }
-            let out = call_node(engine, step.node, step.keep, &args, item)?;
-            drop(args);
-            out.for_each(|k, value| {
-                if let Some(slot) = step.outs[k] {
-                    slots[slot] = Some(value);
+        });
+    }
+
+    /// Takes the returned outputs out of the slots, in output order.
+    fn take_outputs(&self, slots: &mut [Option<Value>]) -> Result<SmallVec<[Value; 2]>> {
+        self.outputs.iter().map(|out| take(slots, out.slot)).collect()
+    }
+
+    fn outputs_of(&self, slots: &mut [Option<Value>]) -> Result<Outputs> {
+        let values = self
+            .outputs
+            .iter()
+            .map(|out| take(slots, out.slot).map(|v| (out.name.clone(), v)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Outputs::from_values(values))
+    }
+
+    fn args<'s>(&self, step: &Step, slots: &'s [Option<Value>]) -> SmallVec<[&'s Value; 4]> {
+        step.args
+            .iter()
+            .map(|&s| slots[s].as_ref().expect("inputs and earlier outputs are filled"))
+            .collect()
+    }
+
+    fn store(step: &Step, out: Produced, slots: &mut [Option<Value>]) {
+        out.for_each(|k, value| {
+            if let Some(slot) = step.outs[k] {
+                slots[slot] = Some(value);
+            }
+        });
+    }
+
+    /// Runs every step on one item's slots: one after another, or wave by wave on the
+    /// node executor's pool.
+    fn exec(&self, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
+        let pool = match self.node_executor.pool() {
+            Some((pool, _)) if self.waves.iter().any(|w| w.len() > 1) => pool,
+            _ => {
+                for step in &self.steps {
+                    let out = call_node(&self.config, &step.node, &step.keep, &self.args(step, slots), item)?;
+                    Self::store(step, out, slots);
                 }
-            });
+                return Ok(());
+            }
+        };
+        for wave in &self.waves {
+            let produced: Vec<Result<Produced>> = if wave.len() == 1 {
+                let step = &self.steps[wave[0]];
+                vec![call_node(&self.config, &step.node, &step.keep, &self.args(step, slots), item)]
+            } else {
+                let shared: &[Option<Value>] = slots;
+                pool.install(|| {
+                    wave.par_iter()
+                        .with_max_len(1)
+                        .map(|&s| {
+                            let step = &self.steps[s];
+                            call_node(&self.config, &step.node, &step.keep, &self.args(step, shared), item)
+                        })
+                        .collect()
+                })
+            };
+            // The first failing node in step order, whichever finished first.
+            for (&s, out) in wave.iter().zip(produced) {
+                Self::store(&self.steps[s], out?, slots);
+            }
         }
         Ok(())
+    }
+
+    /// Runs every step on one item's slots as a future: `async fn` nodes are awaited,
+    /// the others run on the runtime's blocking pool; a wave's nodes run at once unless
+    /// the node executor is sequential.
+    async fn exec_async(self: Arc<Self>, mut slots: Vec<Option<Value>>, item: Option<usize>) -> Result<Vec<Option<Value>>> {
+        let together = self.node_executor != Executor::Sequential;
+        for wave in &self.waves {
+            let calls = wave.iter().map(|&s| {
+                let step = &self.steps[s];
+                let args: Vec<Value> = self.args(step, &slots).into_iter().cloned().collect();
+                call_node_async(self.config.clone(), step.node.clone(), step.keep.clone(), args, item)
+            });
+            let produced: Vec<Result<Produced>> = if together && wave.len() > 1 {
+                futures::future::join_all(calls).await
+            } else {
+                let mut out = Vec::with_capacity(wave.len());
+                for call in calls {
+                    out.push(call.await);
+                }
+                out
+            };
+            for (&s, out) in wave.iter().zip(produced) {
+                Self::store(&self.steps[s], out?, &mut slots);
+            }
+        }
+        Ok(slots)
     }
 }
 
@@ -257,54 +537,196 @@ impl Produced {
 }
 
 /// Calls one node on one item: a function node (its error or panic named with the node
-/// and item, its results checked against its declared outputs) or a nested pipeline
-/// (run on `engine` unless it has its own), which produces only the outputs in `keep`.
+/// and item, retried and timed out as its options or `config` say, its results checked
+/// against its declared outputs) or a nested pipeline (run with `config` as its parent's
+/// configuration), which produces only the outputs in `keep`.
 pub(crate) fn call_node(
-    engine: &dyn Engine,
+    config: &RunConfig,
     node: &Node,
     keep: &[bool],
     args: &[&Value],
     item: Option<usize>,
 ) -> Result<Produced> {
-    let failed = |source| Error::NodeFailed {
+    match node.kind() {
+        NodeKind::Func(f) => {
+            let timeout = f.timeout().or(config.timeout());
+            let once = || match timeout {
+                None => catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(args))))
+                    .map_err(|panic| panicked(node, item, panic))?
+                    .map_err(|e| failed(node, item, e)),
+                Some(after) => {
+                    let owned: Vec<Value> = args.iter().map(|v| (*v).clone()).collect();
+                    block_on(attempt_async(f.clone(), node, owned, item, after))
+                }
+            };
+            let retry = f.retry().or(config.retry());
+            let mut attempt = 0;
+            let out = loop {
+                match once() {
+                    Err(e) if retryable(&e) && retry.is_some_and(|r| attempt < r.retries()) => {
+                        std::thread::sleep(retry.expect("checked").delay(attempt));
+                        attempt += 1;
+                    }
+                    other => break after_attempts(other, attempt),
+                }
+            }?;
+            checked(node, out, item)
+        }
+        NodeKind::Nested(nested) => Ok(Produced::Nested(
+            nested.call(config, args, keep).map_err(|e| failed(node, item, Box::new(e)))?,
+        )),
+    }
+}
+
+/// [`call_node`] as a future: an `async fn` node is awaited (and cancelled by its
+/// timeout); any other node runs on the runtime's blocking pool.
+pub(crate) async fn call_node_async(
+    config: Arc<RunConfig>,
+    node: Node,
+    keep: Arc<[bool]>,
+    args: Vec<Value>,
+    item: Option<usize>,
+) -> Result<Produced> {
+    let f = match node.kind() {
+        NodeKind::Func(f) if f.is_async() => f.clone(),
+        _ => {
+            let name = node.name().to_string();
+            return spawn_blocking(move || {
+                let refs: Vec<&Value> = args.iter().collect();
+                call_node(&config, &node, &keep, &refs, item)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(Error::NodePanicked {
+                    node: name.into(),
+                    item,
+                    message: panic_message(e.into_panic()).into(),
+                })
+            });
+        }
+    };
+    let timeout = f.timeout().or(config.timeout());
+    let retry = f.retry().or(config.retry());
+    let mut attempt = 0;
+    let out = loop {
+        let once = match timeout {
+            Some(after) => attempt_async(f.clone(), &node, args.clone(), item, after).await,
+            None => {
+                use futures::FutureExt;
+                AssertUnwindSafe(f.invoke_async(args.clone()))
+                    .catch_unwind()
+                    .await
+                    .map_err(|panic| panicked(&node, item, panic))?
+                    .map_err(|e| failed(&node, item, e))
+            }
+        };
+        match once {
+            Err(e) if retryable(&e) && retry.is_some_and(|r| attempt < r.retries()) => {
+                tokio::time::sleep(retry.expect("checked").delay(attempt)).await;
+                attempt += 1;
+            }
+            other => break after_attempts(other, attempt),
+        }
+    }?;
+    checked(&node, out, item)
+}
+
+/// One attempt of a function node with a timeout: an `async fn` node's future is
+/// dropped (cancelled) when the time is up; any other node runs on the runtime's
+/// blocking pool and, when the time is up, is left to finish there, its result dropped.
+async fn attempt_async(
+    f: Arc<dyn NodeImpl>,
+    node: &Node,
+    args: Vec<Value>,
+    item: Option<usize>,
+    after: Duration,
+) -> Result<NodeOutputs> {
+    use futures::FutureExt;
+    let result = if f.is_async() {
+        let fut = AssertUnwindSafe(f.invoke_async(args)).catch_unwind();
+        tokio::time::timeout(after, fut).await.map(|r| r.map_err(|p| panicked(node, item, p)))
+    } else {
+        let call = spawn_blocking(move || {
+            let refs: Vec<&Value> = args.iter().collect();
+            catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(&refs))))
+        });
+        tokio::time::timeout(after, call)
+            .await
+            .map(|joined| match joined {
+                Ok(r) => r.map_err(|p| panicked(node, item, p)),
+                Err(e) => Err(panicked(node, item, e.into_panic())),
+            })
+    };
+    match result {
+        Err(_elapsed) => Err(Error::Timeout {
+            node: node.name().into(),
+            item,
+            after,
+        }),
+        Ok(r) => r?.map_err(|e| failed(node, item, e)),
+    }
+}
+
+fn failed(node: &Node, item: Option<usize>, source: crate::error::BoxError) -> Error {
+    Error::NodeFailed {
         node: node.name().into(),
         item,
         source,
-    };
-    match node.kind() {
-        NodeKind::Func(f) => {
-            let out = catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(args))))
-                .map_err(|panic| Error::NodePanicked {
-                    node: node.name().into(),
-                    item,
-                    message: panic_message(panic).into(),
-                })?
-                .map_err(failed)?;
-            let ports = node.outputs();
-            if out.len() != ports.len() {
-                return Err(failed(
-                    format!("returned {} value(s) for {} output(s)", out.len(), ports.len()).into(),
-                ));
-            }
-            for (value, port) in out.iter().zip(ports) {
-                if value.type_info() != port.type_info() {
-                    return Err(failed(
-                        format!(
-                            "returned {} for output '{}' declared as {}",
-                            value.type_name(),
-                            port.name(),
-                            port.type_info()
-                        )
-                        .into(),
-                    ));
-                }
-            }
-            Ok(Produced::Func(out))
-        }
-        NodeKind::Nested(nested) => Ok(Produced::Nested(
-            nested.call(engine, args, keep).map_err(|e| failed(Box::new(e)))?,
-        )),
     }
+}
+
+fn panicked(node: &Node, item: Option<usize>, panic: Box<dyn std::any::Any + Send>) -> Error {
+    Error::NodePanicked {
+        node: node.name().into(),
+        item,
+        message: panic_message(panic).into(),
+    }
+}
+
+/// Whether a failed attempt may be retried: an error the node returned or a timeout,
+/// never a panic.
+fn retryable(e: &Error) -> bool {
+    matches!(e, Error::NodeFailed { .. } | Error::Timeout { .. })
+}
+
+/// The result of the last attempt, a failure saying how many attempts were made.
+fn after_attempts(result: Result<NodeOutputs>, retries: u32) -> Result<NodeOutputs> {
+    match result {
+        Err(Error::NodeFailed { node, item, source }) if retries > 0 => Err(Error::NodeFailed {
+            node,
+            item,
+            source: format!("{source} (gave up after {} attempts)", retries + 1).into(),
+        }),
+        other => other,
+    }
+}
+
+/// A function node's results, checked against its declared outputs.
+fn checked(node: &Node, out: NodeOutputs, item: Option<usize>) -> Result<Produced> {
+    let ports = node.outputs();
+    if out.len() != ports.len() {
+        return Err(failed(
+            node,
+            item,
+            format!("returned {} value(s) for {} output(s)", out.len(), ports.len()).into(),
+        ));
+    }
+    for (value, port) in out.iter().zip(ports) {
+        if value.type_info() != port.type_info() {
+            return Err(failed(
+                node,
+                item,
+                format!(
+                    "returned {} for output '{}' declared as {}",
+                    value.type_name(),
+                    port.name(),
+                    port.type_info()
+                )
+                .into(),
+            ));
+        }
+    }
+    Ok(Produced::Func(out))
 }
 
 /// The text of a panic payload.

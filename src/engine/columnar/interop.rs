@@ -150,7 +150,7 @@ impl ColumnarEngine {
         batch: &RecordBatch,
         select: Option<&[String]>,
     ) -> Result<RecordBatch> {
-        let plan = RunPlan::for_columns(pipeline, select)?;
+        let plan = RunPlan::for_columns(pipeline, select, self.config_for(pipeline)?)?;
         let mut run = self.batch_run(&plan, std::slice::from_ref(batch), false)?;
         let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
@@ -199,7 +199,7 @@ impl ColumnarEngine {
         let Some(first) = batches.first() else {
             return Ok(Vec::new());
         };
-        let plan = RunPlan::for_columns(pipeline, None)?;
+        let plan = RunPlan::for_columns(pipeline, None, self.config_for(pipeline)?)?;
         let mut run = self.batch_run(&plan, batches, false)?;
         let outputs = take_outputs(&mut run)?;
         let mut fields: Vec<Field> = first.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -239,7 +239,7 @@ impl ColumnarEngine {
     ///
     /// As [`ColumnarEngine::apply_to_batch`].
     pub fn explain_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<String> {
-        let plan = RunPlan::for_columns(pipeline, None)?;
+        let plan = RunPlan::for_columns(pipeline, None, self.config_for(pipeline)?)?;
         let run = self.batch_run(&plan, std::slice::from_ref(batch), true)?;
         Ok(run.explain.unwrap_or_default())
     }

@@ -48,7 +48,7 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
-use crate::node::block_on;
+use crate::exec::block_on;
 use crate::node::{Node, NodeKind};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
@@ -112,6 +112,16 @@ impl ColumnarEngine {
         self
     }
 
+    /// The configuration a call on this engine directly (not through
+    /// [`Pipeline::run`](crate::Pipeline::run)) runs `pipeline` with: this engine, the
+    /// pipeline's other settings, the current default.
+    pub(crate) fn config_for(&self, pipeline: &crate::Pipeline) -> Result<Arc<crate::exec::RunConfig>> {
+        crate::exec::RunConfig::new()
+            .with_engine(self.clone())
+            .or(pipeline.config())
+            .resolve(&crate::exec::RunConfig::current())
+    }
+
     /// The most partitions large inputs are split into.
     pub fn partitions(&self) -> usize {
         self.partitions
@@ -146,7 +156,7 @@ impl ColumnarEngine {
     ///
     /// As [`Pipeline::map`](crate::Pipeline::map) for invalid inputs.
     pub fn explain(&self, pipeline: &crate::Pipeline, inputs: &crate::Inputs, over: &[&str]) -> Result<String> {
-        let plan = MapPlan::new(pipeline, inputs, over, MapMode::Zip, None)?;
+        let plan = MapPlan::new(pipeline, inputs, over, MapMode::Zip, None, self.config_for(pipeline)?)?;
         let mut run = Run::new(self, plan.run_plan(), Rows::Map(&plan));
         run.explain = Some(String::new());
         run.execute()?;
@@ -832,7 +842,7 @@ impl<'p> Run<'p> {
             .filter(|(_, k)| **k)
             .map(|(n, _)| n.clone())
             .collect();
-        let plan = RunPlan::for_columns(inner, Some(&select))?;
+        let plan = RunPlan::for_columns(inner, Some(&select), nested.config(self.plan.config())?)?;
         // The inner rows are cut where the outer batches end, so each inner output chunk
         // holds the items of one outer batch and becomes that batch's lists without a copy.
         let outer_split = self.split();
@@ -995,7 +1005,7 @@ impl<'p> Run<'p> {
                 };
                 let refs: Vec<&Value> = args.iter().collect();
                 let keep = vec![true; ports.len()];
-                match call_node(self.engine, node, &keep, &refs, self.is_map.then_some(row)) {
+                match call_node(self.plan.config(), node, &keep, &refs, self.is_map.then_some(row)) {
                     Err(e) => return Ok(Some(e)),
                     Ok(out) => out.for_each(|k, v| {
                         made.insert(ports[k].name(), Some(v));
@@ -1021,7 +1031,7 @@ impl<'p> Run<'p> {
         if !self.is_map {
             let args = self.args_at(node, 0)?;
             let refs: Vec<&Value> = args.iter().collect();
-            let out = call_node(self.engine, node, keep, &refs, None)?;
+            let out = call_node(self.plan.config(), node, keep, &refs, None)?;
             let ports = node.outputs();
             out.for_each(|k, v| {
                 self.cols.insert(ports[k].name().to_string(), Col::Const(v));
@@ -1049,7 +1059,7 @@ impl<'p> Run<'p> {
         for row in 0..self.rows {
             let args = self.args_at(node, row)?;
             let refs: Vec<&Value> = args.iter().collect();
-            let out = call_node(self.engine, node, keep, &refs, item(row))?;
+            let out = call_node(self.plan.config(), node, keep, &refs, item(row))?;
             drop(refs);
             drop(args);
             let mut shared = None;
