@@ -667,4 +667,13 @@ impl ItemFailure {
     pub fn error(&self) -> &Error {
         &self.error
     }
+
+    /// The error, owned.
+    pub fn into_error(self) -> Error {
+        Arc::try_unwrap(self.error).unwrap_or_else(|shared| Error::NodeFailed {
+            node: self.node,
+            item: Some(self.item),
+            source: shared.to_string().into(),
+        })
+    }
 }

@@ -795,8 +795,9 @@ fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<R
         EngineChoice::Columnar => ColumnarEngine::new()
             .with_partitions(1)
             .with_batch_size(batch.num_rows().max(1))
-            .apply_selected(pipeline, batch, outputs)?,
-        EngineChoice::Node => ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), pipeline, batch, outputs)?,
+            .apply_selected(pipeline, batch, outputs)?
+            .0,
+        EngineChoice::Node => ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), pipeline, batch, outputs)?.0,
     };
     let mut fields: Vec<Field> = Vec::with_capacity(select.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(select.len());

@@ -263,6 +263,22 @@ impl Node {
         matches!(self.kind, NodeKind::Nested(_))
     }
 
+    /// The node's own retries ([`NodeImpl::retry`]); `None` for a nested pipeline.
+    pub fn retry(&self) -> Option<Retry> {
+        match &self.kind {
+            NodeKind::Func(f) => f.retry(),
+            NodeKind::Nested(_) => None,
+        }
+    }
+
+    /// The node's own timeout ([`NodeImpl::timeout`]); `None` for a nested pipeline.
+    pub fn timeout(&self) -> Option<Duration> {
+        match &self.kind {
+            NodeKind::Func(f) => f.timeout(),
+            NodeKind::Nested(_) => None,
+        }
+    }
+
     /// The same function under another name, with parameters and outputs renamed by
     /// `(old, new)` pairs (names not listed keep theirs). The implementation, including
     /// the columnar engine's kernel, is shared; the code hash covers the new names.

@@ -134,7 +134,7 @@ pub struct MapOutputs {
     columns: BTreeMap<String, Value>,
     /// The number of items mapped, failed ones included.
     items: usize,
-    failures: Vec<ItemFailure>,
+    pub(crate) failures: Vec<ItemFailure>,
 }
 
 impl MapOutputs {

@@ -395,6 +395,64 @@ impl Pipeline {
         plan.run_plan().config().resolved_engine().map(&plan)
     }
 
+    /// [`Pipeline::run_with`] as a future, for applications that live on an async
+    /// runtime (tokio or any other): the inputs are checked at once, then the run
+    /// executes on hypernodes' own runtime's blocking pool, so awaiting it never blocks
+    /// the caller's runtime. The configuration is resolved when this is called, on the
+    /// calling thread (a [`RunConfig::scoped`] around the call applies).
+    ///
+    /// The blocking [`Pipeline::run`] works inside a runtime too (from `async` code it
+    /// blocks that task's thread while it runs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "doubled")]
+    /// async fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let p = Pipeline::new([double::node()]);
+    /// let out = p.run_async(Inputs::new().with("x", 21_i64), RunOptions::new()).await?;
+    /// assert_eq!(out.get::<i64>("doubled")?, 42);
+    /// let out = p.map_async(Inputs::new().with("x", vec![1_i64, 2]), &["x"], "zip", RunOptions::new()).await?;
+    /// assert_eq!(out.column::<i64>("doubled")?, [2, 4]);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::run_with`].
+    pub async fn run_async(&self, inputs: Inputs, options: RunOptions) -> Result<Outputs> {
+        let plan = RunPlan::new(self, &inputs, options.outputs(), &[], self.config_for(&options)?)?;
+        off_the_runtime(move || plan.config().resolved_engine().run(&plan)).await
+    }
+
+    /// [`Pipeline::map_with`] as a future; see [`Pipeline::run_async`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::map_with`].
+    pub async fn map_async(
+        &self,
+        inputs: Inputs,
+        over: &[&str],
+        mode: impl AsMapMode,
+        options: RunOptions,
+    ) -> Result<MapOutputs> {
+        let plan = MapPlan::new(
+            self,
+            &inputs,
+            over,
+            mode.as_map_mode()?,
+            options.outputs(),
+            self.config_for(&options)?,
+        )?;
+        off_the_runtime(move || plan.run_plan().config().resolved_engine().map(&plan)).await
+    }
+
     /// The configuration a top-level call runs with: the call's over the pipeline's over
     /// the current default.
     pub(crate) fn config_for(&self, options: &RunOptions) -> Result<Arc<RunConfig>> {
@@ -411,6 +469,14 @@ impl fmt::Debug for Pipeline {
             .field("outputs", &self.inner.outputs)
             .field("bound", &self.inner.bound.names().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+/// Runs `f` on the runtime's blocking pool and awaits it; a panic in it resumes here.
+async fn off_the_runtime<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    match crate::exec::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

@@ -84,6 +84,19 @@ impl Chunks {
         }
     }
 
+    /// The rows `rows`, in that order, as one array (a copy).
+    pub(super) fn take_rows(&self, rows: &[u32]) -> Result<ArrayRef> {
+        let index: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|&r| {
+                let k = self.chunk_of(r as usize);
+                (k, r as usize - self.starts[k])
+            })
+            .collect();
+        let refs: Vec<&dyn Array> = self.arrays.iter().map(|a| a.as_ref()).collect();
+        datafusion::arrow::compute::interleave(&refs, &index).map_err(too_large)
+    }
+
     /// Rows `start..start + len` as one array: a slice (no copy) when they lie in one
     /// chunk, else the pieces joined.
     pub(super) fn range(&self, start: usize, len: usize) -> Result<ArrayRef> {

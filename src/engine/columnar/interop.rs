@@ -17,6 +17,7 @@ use super::{
     Run,
 };
 use crate::engine::Engine;
+use crate::exec::{ItemFailure, OnError};
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::map::MapMode;
@@ -140,18 +141,32 @@ impl ColumnarEngine {
     /// input or output of a type that is not columnar, and node failures (the item is
     /// the row).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.apply_selected(pipeline, batch, None)
+        let (out, failures) = self.apply_selected(pipeline, batch, None)?;
+        failed_first(out, failures)
     }
 
     /// [`ColumnarEngine::apply_to_batch`] returning the outputs in `select` when given.
+    /// Under [`OnError::Collect`](crate::OnError::Collect) (the pipeline's or the
+    /// current default's), the batch returned holds the rows that succeeded, and the
+    /// failures name their rows in `batch`.
     pub(crate) fn apply_selected(
         &self,
         pipeline: &Pipeline,
         batch: &RecordBatch,
         select: Option<&[String]>,
-    ) -> Result<RecordBatch> {
+    ) -> Result<(RecordBatch, Vec<ItemFailure>)> {
         let plan = RunPlan::for_columns(pipeline, select, self.config_for(pipeline)?)?;
-        let mut run = self.batch_run(&plan, std::slice::from_ref(batch), false)?;
+        let (mut run, good, failures) = if plan.config().on_error() == Some(OnError::Collect) {
+            let run = self.batch_run(&plan, std::slice::from_ref(batch), false, false)?;
+            let (run, good, failures) = run.execute_collecting()?;
+            (run, Some(good), failures)
+        } else {
+            (self.batch_run(&plan, std::slice::from_ref(batch), false, true)?, None, Vec::new())
+        };
+        let batch = match &good {
+            Some(good) if !failures.is_empty() => rows_of(batch, good)?,
+            _ => batch.clone(),
+        };
         let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
         for (name, column) in take_outputs(&mut run)? {
@@ -159,8 +174,9 @@ impl ColumnarEngine {
             arrays.push(column.concat()?);
         }
         // Unreachable: the fields were made from these arrays, each of the batch's rows.
-        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
-            .map_err(df_arrow)
+        let out = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
+            .map_err(df_arrow)?;
+        Ok((out, failures))
     }
 
     /// [`ColumnarEngine::apply_to_batch`] over a stream of batches cut as the engine cut
@@ -200,7 +216,7 @@ impl ColumnarEngine {
             return Ok(Vec::new());
         };
         let plan = RunPlan::for_columns(pipeline, None, self.config_for(pipeline)?)?;
-        let mut run = self.batch_run(&plan, batches, false)?;
+        let mut run = self.batch_run(&plan, batches, false, true)?;
         let outputs = take_outputs(&mut run)?;
         let mut fields: Vec<Field> = first.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut columns: Vec<Chunks> = (0..first.num_columns())
@@ -240,12 +256,18 @@ impl ColumnarEngine {
     /// As [`ColumnarEngine::apply_to_batch`].
     pub fn explain_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<String> {
         let plan = RunPlan::for_columns(pipeline, None, self.config_for(pipeline)?)?;
-        let run = self.batch_run(&plan, std::slice::from_ref(batch), true)?;
+        let run = self.batch_run(&plan, std::slice::from_ref(batch), true, true)?;
         Ok(run.explain.unwrap_or_default())
     }
 
     /// The plan executed over the rows of `batches`, in order (explained when `explain`).
-    fn batch_run<'p>(&'p self, plan: &'p RunPlan, batches: &[RecordBatch], explain: bool) -> Result<Run<'p>> {
+    fn batch_run<'p>(
+        &'p self,
+        plan: &'p RunPlan,
+        batches: &[RecordBatch],
+        explain: bool,
+        execute: bool,
+    ) -> Result<Run<'p>> {
         let schema = batches.first().map(|b| b.schema());
         if let Some((k, b)) = batches.iter().enumerate().find(|(_, b)| Some(b.schema()) != schema) {
             let columns = |b: &RecordBatch| {
@@ -276,7 +298,9 @@ impl ColumnarEngine {
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let mut run = Run::with_columns(self, plan, rows, true, cols);
         run.explain = explain.then(String::new);
-        run.execute()?;
+        if execute {
+            run.execute()?;
+        }
         Ok(run)
     }
 
@@ -307,7 +331,8 @@ impl ColumnarEngine {
     /// As [`ColumnarEngine::apply_to_batch`]; a null in a column of a type that is not an
     /// `Option` is an [`Error::InputType`] naming the row.
     pub fn apply_to_batch_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
-        Self::apply_selected_on(engine, pipeline, batch, None)
+        let (out, failures) = Self::apply_selected_on(engine, pipeline, batch, None)?;
+        failed_first(out, failures)
     }
 
     /// [`ColumnarEngine::apply_to_batch_on`] returning the outputs in `select` when given.
@@ -316,7 +341,7 @@ impl ColumnarEngine {
         pipeline: &Pipeline,
         batch: &RecordBatch,
         select: Option<&[String]>,
-    ) -> Result<RecordBatch> {
+    ) -> Result<(RecordBatch, Vec<ItemFailure>)> {
         let mut inputs = Inputs::new();
         let mut over = Vec::new();
         for (name, array, conv) in input_columns(pipeline, batch)? {
@@ -338,6 +363,7 @@ impl ColumnarEngine {
         if let Some(select) = select {
             options = options.with_outputs(select.iter().cloned());
         }
+        let mut failures = Vec::new();
         let outputs = if names.is_empty() {
             // No mapped column: one run, its results repeated on every row.
             let out = pipeline.run_with(&inputs, &options)?;
@@ -352,7 +378,8 @@ impl ColumnarEngine {
             }
             columns
         } else {
-            let out = pipeline.map_with(&inputs, &names, MapMode::Zip, &options)?;
+            let mut out = pipeline.map_with(&inputs, &names, MapMode::Zip, &options)?;
+            failures = std::mem::take(&mut out.failures);
             let mut columns = Vec::new();
             for name in out.names() {
                 let value = out.column_value(name)?;
@@ -368,6 +395,15 @@ impl ColumnarEngine {
             }
             columns
         };
+        let batch = if failures.is_empty() {
+            batch.clone()
+        } else {
+            let mut failed = failures.iter().map(|f| f.item() as u32).peekable();
+            let good: Vec<u32> = (0..batch.num_rows() as u32)
+                .filter(|r| failed.next_if_eq(r).is_none())
+                .collect();
+            rows_of(batch, &good)?
+        };
         let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
         for (name, array) in outputs {
@@ -375,8 +411,24 @@ impl ColumnarEngine {
             arrays.push(array);
         }
         // Unreachable: the fields were made from these arrays, each of the batch's rows.
-        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
-            .map_err(df_arrow)
+        let out = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
+            .map_err(df_arrow)?;
+        Ok((out, failures))
+    }
+}
+
+/// The rows `good` of `batch`.
+fn rows_of(batch: &RecordBatch, good: &[u32]) -> Result<RecordBatch> {
+    let index = datafusion::arrow::array::UInt32Array::from(good.to_vec());
+    // Unreachable: the indices are rows of the batch.
+    datafusion::arrow::compute::take_record_batch(batch, &index).map_err(df_arrow)
+}
+
+/// The batch, or the error of its first failed row.
+fn failed_first(batch: RecordBatch, failures: Vec<ItemFailure>) -> Result<RecordBatch> {
+    match failures.into_iter().next() {
+        Some(f) => Err(f.into_error()),
+        None => Ok(batch),
     }
 }
 

@@ -43,16 +43,16 @@ pub use types::{ColumnType, Columnar};
 use chunks::{Chunks, Split};
 use segment::{Failure, Input, Segment};
 
-use super::node::{call_node, not_owned};
+use super::node::{call_node, call_node_async, collect, not_owned, Produced};
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
-use crate::exec::block_on;
+use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError};
 use crate::node::{Node, NodeKind};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
-use crate::value::{TypeInfo, Value};
+use crate::value::{ColumnBuilder, TypeInfo, Value};
 
 /// The name of the hidden column holding each row's item index.
 const ITEM: &str = "__hypernodes_item";
@@ -182,7 +182,13 @@ impl Engine for ColumnarEngine {
 
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs> {
         let mut run = Run::new(self, plan.run_plan(), Rows::Map(plan));
-        run.execute()?;
+        let mut failures = Vec::new();
+        if plan.run_plan().config().on_error() == Some(OnError::Collect) {
+            (run, _, failures) = run.execute_collecting()?;
+        } else {
+            run.execute()?;
+        }
+        let len = run.rows;
         let outputs = plan.run_plan().outputs();
         let cols: Vec<(&String, Option<Col>)> = outputs.iter().map(|name| (name, run.cols.remove(name))).collect();
         let pipeline = plan.run_plan().pipeline();
@@ -196,7 +202,7 @@ impl Engine for ColumnarEngine {
         } else {
             cols.into_iter().map(convert).collect::<Result<Vec<_>>>()?
         };
-        Ok(MapOutputs::from_columns(plan.len(), columns))
+        Ok(MapOutputs::from_columns(len, columns).with_failures(plan.len(), failures))
     }
 }
 
@@ -317,6 +323,7 @@ impl Conv {
 }
 
 /// One execution of a plan over rows.
+#[derive(Clone)]
 struct Run<'p> {
     engine: &'p ColumnarEngine,
     plan: &'p RunPlan,
@@ -405,6 +412,79 @@ impl<'p> Run<'p> {
         }
     }
 
+    /// Whether `node` runs in a segment: a SQL expression node, or a node with a kernel
+    /// unless it has retries or a timeout (its own or the run's), which apply per call
+    /// of the function, so such a node runs row by row.
+    fn vectorizable(&self, node: &Node) -> bool {
+        let config = self.plan.config();
+        let guarded = node.retry().or(config.retry()).is_some() || node.timeout().or(config.timeout()).is_some();
+        (Kernel::find(node).is_some() && !guarded) || ExprNode::find(node).is_some()
+    }
+
+    /// A run of the same plan over some of this run's rows (indices, in the order
+    /// given), made before this run executes: its inputs restricted to those rows.
+    fn subset(&self, rows: &[u32]) -> Result<Run<'p>> {
+        let mut cols = HashMap::with_capacity(self.cols.len());
+        for (name, col) in &self.cols {
+            let col = match col {
+                Col::Const(v) => Col::Const(v.clone()),
+                Col::Arrow(c, conv) => Col::Arrow(Chunks::one(c.take_rows(rows)?), conv.clone()),
+                Col::List { list, elem, index } => Col::List {
+                    list: list.clone(),
+                    elem: *elem,
+                    index: Some(Arc::new(
+                        rows.iter()
+                            .map(|&r| index.as_ref().map_or(r, |ix| ix[r as usize]))
+                            .collect(),
+                    )),
+                },
+            };
+            cols.insert(name.clone(), col);
+        }
+        Ok(Run {
+            rows: rows.len(),
+            cols,
+            split: None,
+            ..self.clone()
+        })
+    }
+
+    /// Executes the run under [`OnError::Collect`]: when some rows fail, finds them
+    /// (each batch of rows on its own, then each row of a failing batch alone) and runs
+    /// the other rows again. Returns the run over the rows that succeeded, those rows,
+    /// and the failures in row order, each naming its row in this run.
+    fn execute_collecting(self) -> Result<(Run<'p>, Vec<u32>, Vec<ItemFailure>)> {
+        let mut good: Vec<u32> = (0..self.rows as u32).collect();
+        let mut failures: Vec<ItemFailure> = Vec::new();
+        let mut attempt = self.clone();
+        loop {
+            if attempt.execute().is_ok() {
+                failures.sort_by_key(ItemFailure::item);
+                return Ok((attempt, good, failures));
+            }
+            // Probe: batches, then the rows of failing batches, of the rows still good.
+            let mut still = Vec::with_capacity(good.len());
+            for chunk in good.chunks(self.engine.batch_size.max(1)) {
+                let mut probe = self.subset(chunk)?;
+                if probe.execute().is_ok() {
+                    still.extend_from_slice(chunk);
+                    continue;
+                }
+                for &row in chunk {
+                    let mut one = self.subset(&[row])?;
+                    match one.execute() {
+                        Ok(()) => still.push(row),
+                        Err(e) => failures.push(ItemFailure::new(row as usize, e.map_item(|_| Some(row as usize)))),
+                    }
+                }
+            }
+            // A node that fails on a row only some of the time can make the rerun fail
+            // again: probe again, with fewer rows each time.
+            good = still;
+            attempt = self.subset(&good)?;
+        }
+    }
+
     fn node(&self, i: usize) -> &'p Node {
         &self.plan.pipeline().nodes()[i]
     }
@@ -417,7 +497,7 @@ impl<'p> Run<'p> {
         let mut segment = 0;
         while at < order.len() {
             let end = (at..order.len())
-                .find(|&j| !vectorizable(self.node(order[j])))
+                .find(|&j| !self.vectorizable(self.node(order[j])))
                 .unwrap_or(order.len());
             if end > at {
                 segment += 1;
@@ -1056,12 +1136,9 @@ impl<'p> Run<'p> {
                 }
             })
             .collect::<Result<Vec<_>>>()?;
-        for row in 0..self.rows {
-            let args = self.args_at(node, row)?;
-            let refs: Vec<&Value> = args.iter().collect();
-            let out = call_node(self.plan.config(), node, keep, &refs, item(row))?;
-            drop(refs);
-            drop(args);
+        // The rows run with the map executor (each row an item), in row order.
+        let on_error = OnError::Fail;
+        let push = |row: usize, out: Produced, builders: &mut Vec<Option<Box<dyn ColumnBuilder>>>| {
             let mut shared = None;
             out.for_each(|k, v| {
                 if let Some(b) = &mut builders[k] {
@@ -1070,8 +1147,38 @@ impl<'p> Run<'p> {
                     }
                 }
             });
-            if let Some(k) = shared {
-                return Err(not_owned(node, node.outputs()[k].name(), item(row)));
+            match shared {
+                Some(k) => Err(not_owned(node, node.outputs()[k].name(), item(row))),
+                None => Ok(()),
+            }
+        };
+        let config = self.plan.config();
+        match config.map_executor().unwrap_or_default() {
+            Executor::Sequential => {
+                for row in 0..self.rows {
+                    let args = self.args_at(node, row)?;
+                    let refs: Vec<&Value> = args.iter().collect();
+                    let out = call_node(config, node, keep, &refs, item(row))?;
+                    push(row, out, &mut builders)?;
+                }
+            }
+            Executor::Async(width) => {
+                let keep: Arc<[bool]> = keep.into();
+                let config = self.plan.config_arc();
+                let results = block_on(for_items_async(width, self.rows, on_error, |row| {
+                    let args = self.args_at(node, row);
+                    let (config, node, keep) = (config.clone(), node.clone(), keep.clone());
+                    async move { call_node_async(config, node, keep, args?, item(row)).await }
+                }));
+                collect(results, on_error, &mut Vec::new(), |row, out| push(row, out, &mut builders))?;
+            }
+            executor => {
+                let results = for_items(executor, self.rows, on_error, |row| {
+                    let args = self.args_at(node, row)?;
+                    let refs: Vec<&Value> = args.iter().collect();
+                    call_node(config, node, keep, &refs, item(row))
+                });
+                collect(results, on_error, &mut Vec::new(), |row, out| push(row, out, &mut builders))?;
             }
         }
         for ((p, b), &k) in node.outputs().iter().zip(builders).zip(keep) {
@@ -1148,11 +1255,6 @@ fn with_node_columns(
     frame.drop_columns(&[tmp.as_str()])
 }
 
-/// Whether the columnar engine runs `node` in a segment: a node with a kernel or a SQL
-/// expression node.
-fn vectorizable(node: &Node) -> bool {
-    Kernel::find(node).is_some() || ExprNode::find(node).is_some()
-}
 
 /// `expr` with the columns named in `literals` replaced by their values.
 fn with_literals(expr: &Expr, literals: &HashMap<&str, ScalarValue>) -> Result<Expr> {
