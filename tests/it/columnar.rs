@@ -365,8 +365,51 @@ mod interop {
         let err = ColumnarEngine::apply_to_dataframe(&mixed(), ctx.read_batch(batch()).unwrap()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Node 'score' has no vectorized kernel (a type that is not columnar, a closure, an async fn or a nested \
+            "Node 'score' has no vectorized kernel (a type that is not columnar, a closure or a nested \
              pipeline); use apply_to_batch, which runs it row by row"
+        );
+    }
+
+    static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static MOST_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[node(output = "fetched")]
+    async fn fetch(a: i64) -> Result<i64, String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = IN_FLIGHT.fetch_add(1, SeqCst) + 1;
+        MOST_IN_FLIGHT.fetch_max(now, SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        IN_FLIGHT.fetch_sub(1, SeqCst);
+        if a == 8 {
+            return Err("no page for 8".to_string());
+        }
+        Ok(a * 10)
+    }
+
+    #[test]
+    fn async_nodes_are_async_udfs_awaiting_rows_concurrently_within_the_bound() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_time().build().unwrap();
+        let ctx = SessionContext::new();
+        let p = Pipeline::new([fetch::node()]).with_config(RunConfig::new().with_map_executor("async:3"));
+        assert_eq!(ColumnarEngine::register_udfs(&p, &ctx).unwrap(), ["fetch"]);
+        let a = Int64Array::from_iter_values(0..8);
+        let frame = ctx
+            .read_batch(RecordBatch::try_from_iter([("a", Arc::new(a) as _)]).unwrap())
+            .unwrap();
+        let out = rt.block_on(ColumnarEngine::apply_to_dataframe(&p, frame).unwrap().collect()).unwrap();
+        let fetched: Vec<i64> = out
+            .iter()
+            .flat_map(|b| b.column_by_name("fetched").unwrap().as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(fetched, [0, 10, 20, 30, 40, 50, 60, 70]);
+        // Concurrent, and never more than the async executor's width.
+        assert_eq!(MOST_IN_FLIGHT.load(SeqCst), 3);
+
+        let sql = rt.block_on(async { ctx.sql("SELECT fetch(a) FROM (VALUES (1), (8)) AS t(a)").await?.collect().await });
+        assert_eq!(
+            sql.unwrap_err().strip_backtrace(),
+            "External error: Node 'fetch' failed on item 1: no page for 8"
         );
     }
 

@@ -11,13 +11,15 @@ use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-use super::udf::NodeUdf;
+use datafusion::logical_expr::async_udf::AsyncScalarUDF;
+
+use super::udf::{AsyncNodeUdf, NodeUdf};
 use super::{
     column, df, df_arrow, gather, with_node_columns, Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel,
     Run,
 };
 use crate::engine::Engine;
-use crate::exec::{ItemFailure, OnError};
+use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::map::MapMode;
@@ -26,7 +28,9 @@ use crate::pipeline::{Pipeline, RunOptions, RunPlan};
 
 impl ColumnarEngine {
     /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF
-    /// named after the node, for SQL and DataFrames on `ctx`
+    /// named after the node, and every `async fn` node over columnar types as an async
+    /// UDF (DataFusion's `AsyncScalarUDF`: the rows of a batch awaited concurrently, as
+    /// many at once as the pipeline's `async` map executor allows), for SQL and DataFrames on `ctx`
     /// (`SELECT clean_text(passage) FROM docs`). A node with several outputs returns a
     /// struct of them. Returns the names registered, in execution order.
     ///
@@ -54,8 +58,8 @@ impl ColumnarEngine {
     pub fn register_udfs(pipeline: &Pipeline, ctx: &SessionContext) -> Result<Vec<String>> {
         let mut names = Vec::new();
         for node in pipeline.nodes() {
-            if Kernel::find(node).is_some() {
-                ctx.register_udf(ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?));
+            if let Some(udf) = node_udf(pipeline, node)? {
+                ctx.register_udf(udf);
                 names.push(node.name().to_string());
             }
         }
@@ -94,15 +98,15 @@ impl ColumnarEngine {
                 frame = with_node_columns(frame, node, e.expr().clone()).map_err(planning(node))?;
                 continue;
             }
-            if Kernel::find(node).is_none() {
+            let Some(udf) = node_udf(pipeline, node)? else {
                 return Err(Error::Invalid(format!(
-                    "Node '{}' has no vectorized kernel (a type that is not columnar, a closure, an async fn \
+                    "Node '{}' has no vectorized kernel (a type that is not columnar, a closure \
                      or a nested pipeline); use apply_to_batch, which runs it row by row",
                     node.name()
                 )));
-            }
+            };
             let args = node.params().iter().map(|p| column(p.name())).collect();
-            let call = ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?).call(args);
+            let call = udf.call(args);
             frame = with_node_columns(frame, node, call).map_err(planning(node))?;
         }
         Ok(frame)
@@ -430,6 +434,21 @@ fn failed_first(batch: RecordBatch, failures: Vec<ItemFailure>) -> Result<Record
         Some(f) => Err(f.into_error()),
         None => Ok(batch),
     }
+}
+
+/// `node` as a UDF for a user's context: its kernel, or, for an `async fn` over
+/// columnar types, an async UDF whose rows are awaited at most N at a time, N being the
+/// width of the pipeline's (or the default) `async` map executor, else
+/// [`Executor::ASYNC_WIDTH`]; `None` for any other node.
+fn node_udf(pipeline: &Pipeline, node: &Node) -> Result<Option<ScalarUDF>> {
+    if Kernel::find(node).is_some() {
+        return Ok(Some(ScalarUDF::new_from_impl(NodeUdf::try_new(node, 0, false, None)?)));
+    }
+    let width = match pipeline.config().or(&RunConfig::current()).map_executor() {
+        Some(Executor::Async(n)) => n,
+        _ => Executor::ASYNC_WIDTH,
+    };
+    Ok(AsyncNodeUdf::new(node, width).map(|udf| AsyncScalarUDF::new(Arc::new(udf)).into_scalar_udf()))
 }
 
 /// Options for a batch of `n` rows (which may have no columns).

@@ -8,9 +8,15 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
+use datafusion::logical_expr::async_udf::AsyncScalarUDFImpl;
+
 use super::kernel::Kernel;
+use super::ColumnType;
+use crate::engine::node::call_node_async;
 use crate::error::{Error, Result};
-use crate::node::{self, Node};
+use crate::exec::{for_items_async, OnError, RunConfig};
+use crate::node::{self, Node, NodeKind};
+use crate::value::Value;
 
 /// The Arrow type of the hidden item column: run-end encoded, one run per batch whose
 /// value is the item of the batch's first row, so a batch of any size costs two numbers.
@@ -196,6 +202,168 @@ impl ScalarUDFImpl for NodeUdf {
                 Err(self.fail(item.unwrap_or(0), error))
             }
         }
+    }
+}
+
+/// An `async fn` node over columnar types as a DataFusion async UDF
+/// ([`AsyncScalarUDFImpl`]), for SQL and DataFrames on a user's context: the rows of a
+/// batch are awaited concurrently, at most `width` at a time (the async executor's
+/// bound), with the node's retries and timeout; the first failing row fails the call.
+#[derive(Debug)]
+pub(super) struct AsyncNodeUdf {
+    node: Node,
+    params: Vec<&'static ColumnType>,
+    outputs: Vec<&'static ColumnType>,
+    width: usize,
+    signature: Signature,
+    return_type: DataType,
+}
+
+impl AsyncNodeUdf {
+    /// The UDF of `node`, or `None` when it is not an `async fn` over columnar types.
+    pub(super) fn new(node: &Node, width: usize) -> Option<AsyncNodeUdf> {
+        let NodeKind::Func(f) = node.kind() else {
+            return None;
+        };
+        if !f.is_async() {
+            return None;
+        }
+        let find = |ports: &[crate::node::Port]| {
+            ports
+                .iter()
+                .map(|p| ColumnType::find(&p.type_info()))
+                .collect::<Option<Vec<_>>>()
+        };
+        let params = find(node.params())?;
+        let outputs = find(node.outputs())?;
+        let types: Vec<DataType> = outputs.iter().map(|ct| (ct.data_type)()).collect();
+        let return_type = if types.len() == 1 {
+            types[0].clone()
+        } else {
+            DataType::Struct(struct_fields(node, &types))
+        };
+        let volatility = match node.volatility() {
+            node::Volatility::Volatile => Volatility::Volatile,
+            _ => Volatility::Immutable,
+        };
+        let signature = Signature::exact(params.iter().map(|ct| (ct.data_type)()).collect(), volatility);
+        Some(AsyncNodeUdf {
+            node: node.clone(),
+            params,
+            outputs,
+            width: width.max(1),
+            signature,
+            return_type,
+        })
+    }
+
+    /// The node's arguments at `row`, or its failure on a null it cannot read.
+    fn args_at(&self, arrays: &[ArrayRef], row: usize) -> Result<Vec<Value>> {
+        self.node
+            .params()
+            .iter()
+            .zip(&self.params)
+            .zip(arrays)
+            .map(|((p, ct), array)| {
+                (ct.array_value)(array.as_ref(), row).ok_or_else(|| Error::NodeFailed {
+                    node: self.node.name().into(),
+                    item: Some(row),
+                    source: format!("'{}' is null, and the node reads it as {}, which has no null", p.name(), p.type_info())
+                        .into(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl PartialEq for AsyncNodeUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.node.name() == other.node.name() && self.node.code_hash() == other.node.code_hash()
+    }
+}
+
+impl Eq for AsyncNodeUdf {}
+
+impl Hash for AsyncNodeUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node.name().hash(state);
+    }
+}
+
+impl ScalarUDFImpl for AsyncNodeUdf {
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        // DataFusion plans an async UDF into its async executor, which calls
+        // `invoke_async_with_args`; this is only reached if that contract changes.
+        Err(DataFusionError::NotImplemented(format!(
+            "node '{}' is an async fn: DataFusion calls it through invoke_async_with_args",
+            self.node.name()
+        )))
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncScalarUDFImpl for AsyncNodeUdf {
+    async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let arrays = args
+            .args
+            .into_iter()
+            .map(|a| a.into_array(rows))
+            .collect::<DfResult<Vec<_>>>()?;
+        let external = |e: Error| DataFusionError::External(Box::new(e));
+        let config = RunConfig::current().resolve(&RunConfig::new()).map_err(external)?;
+        let keep: Arc<[bool]> = vec![true; self.outputs.len()].into();
+        let results = for_items_async(self.width, rows, OnError::Fail, |row| {
+            let args = self.args_at(&arrays, row);
+            let (config, node, keep) = (config.clone(), self.node.clone(), keep.clone());
+            async move { call_node_async(config, node, keep, args?, Some(row)).await }
+        })
+        .await;
+        let mut builders = self
+            .node
+            .outputs()
+            .iter()
+            .map(|p| p.type_info().column_builder(rows).expect("a columnar type collects"))
+            .collect::<Vec<_>>();
+        for r in results {
+            // The first failing row ends the results (`OnError::Fail`).
+            let out = r.expect("rows before a failure ran").map_err(external)?;
+            let mut k = 0;
+            out.for_each(|_, v| {
+                // A value the node returned is its own, so it is collected.
+                let _ = builders[k].push(v);
+                k += 1;
+            });
+        }
+        let mut columns = Vec::with_capacity(builders.len());
+        for (b, ct) in builders.into_iter().zip(&self.outputs) {
+            let list = b.finish();
+            // Unreachable: a `Vec` of a columnar type converts.
+            columns.push((ct.list_to_array)(&list).ok_or_else(|| {
+                DataFusionError::Internal(format!("an output of '{}' did not convert", self.node.name()))
+            })?);
+        }
+        if columns.len() == 1 {
+            return Ok(ColumnarValue::Array(columns.pop().expect("one output")));
+        }
+        let types: Vec<DataType> = self.outputs.iter().map(|ct| (ct.data_type)()).collect();
+        Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
+            struct_fields(&self.node, &types),
+            columns,
+            None,
+        )?)))
     }
 }
 
