@@ -349,23 +349,17 @@ impl RunConfig {
         self
     }
 
-    fn parsed(mut self, executor: impl AsExecutor, set: impl FnOnce(&mut RunConfig, Executor)) -> RunConfig {
-        match executor.as_executor() {
-            Ok(e) => set(&mut self, e),
-            Err(e) => self.invalid = Some(Arc::new(e)),
-        }
+    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
+    /// name; a bad name is reported when the configuration is used).
+    pub fn with_node_executor(mut self, executor: impl AsExecutor) -> RunConfig {
+        set_executor(&mut self.node_executor, &mut self.invalid, executor);
         self
     }
 
-    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
-    /// name; a bad name is reported when the configuration is used).
-    pub fn with_node_executor(self, executor: impl AsExecutor) -> RunConfig {
-        self.parsed(executor, |c, e| c.node_executor = Some(e))
-    }
-
     /// Runs the items of maps with `executor` (an [`Executor`] or its name).
-    pub fn with_map_executor(self, executor: impl AsExecutor) -> RunConfig {
-        self.parsed(executor, |c, e| c.map_executor = Some(e))
+    pub fn with_map_executor(mut self, executor: impl AsExecutor) -> RunConfig {
+        set_executor(&mut self.map_executor, &mut self.invalid, executor);
+        self
     }
 
     /// What a map does when items fail.
@@ -467,7 +461,7 @@ impl RunConfig {
     pub(crate) fn resolve(&self, parent: &RunConfig) -> Result<Arc<RunConfig>> {
         let mut c = self.or(parent);
         if let Some(e) = c.invalid.take() {
-            return Err(Arc::try_unwrap(e).unwrap_or_else(|e| Error::Invalid(e.to_string())));
+            return Err(reported(&e));
         }
         let engine = c.engine.get_or_insert_with(|| Arc::new(NodeEngine::DEFAULT)).clone();
         c.node_executor = c.node_executor.or_else(|| engine.node_executor()).or(Some(Executor::Sequential));
@@ -488,6 +482,23 @@ impl RunConfig {
     /// The engine of a resolved configuration.
     pub(crate) fn resolved_engine(&self) -> &Arc<dyn Engine> {
         self.engine.as_ref().expect("a resolved configuration has an engine")
+    }
+}
+
+/// Sets `slot` to `executor`, or keeps the parse error in `invalid` to report when the
+/// setting is used (builders do not return errors).
+pub(crate) fn set_executor(slot: &mut Option<Executor>, invalid: &mut Option<Arc<Error>>, executor: impl AsExecutor) {
+    match executor.as_executor() {
+        Ok(e) => *slot = Some(e),
+        Err(e) => *invalid = Some(Arc::new(e)),
+    }
+}
+
+/// A kept parse error of an executor setting, reported (again) by a run.
+pub(crate) fn reported(e: &Error) -> Error {
+    match e {
+        Error::UnknownExecutor { name } => Error::UnknownExecutor { name: name.clone() },
+        other => Error::Invalid(other.to_string()),
     }
 }
 

@@ -12,7 +12,8 @@ use smallvec::SmallVec;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::exec::{
-    block_on, for_items, for_items_async, spawn_blocking, AsExecutor, Executor, ItemFailure, OnError, RunConfig,
+    block_on, for_items, for_items_async, reported, set_executor, spawn_blocking, AsExecutor, Executor, ItemFailure,
+    OnError, RunConfig,
 };
 use crate::map::MapPlan;
 use crate::node::{InvokeArgs, Node, NodeImpl, NodeKind, NodeOutputs};
@@ -78,35 +79,21 @@ impl NodeEngine {
         Self::default()
     }
 
-    fn parsed(mut self, executor: impl AsExecutor, set: impl FnOnce(&mut Self, Executor)) -> Self {
-        match executor.as_executor() {
-            Ok(e) => set(&mut self, e),
-            Err(e) => self.invalid = Some(Arc::new(e)),
-        }
+    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
+    /// name; a bad name fails every run with the parse error).
+    pub fn with_node_executor(mut self, executor: impl AsExecutor) -> Self {
+        set_executor(&mut self.node_executor, &mut self.invalid, executor);
         self
     }
 
-    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
-    /// name; a bad name fails every run with the parse error).
-    pub fn with_node_executor(self, executor: impl AsExecutor) -> Self {
-        self.parsed(executor, |e, x| e.node_executor = Some(x))
-    }
-
     /// Runs the items of each map with `executor` (an [`Executor`] or its name).
-    pub fn with_map_executor(self, executor: impl AsExecutor) -> Self {
-        self.parsed(executor, |e, x| e.map_executor = Some(x))
+    pub fn with_map_executor(mut self, executor: impl AsExecutor) -> Self {
+        set_executor(&mut self.map_executor, &mut self.invalid, executor);
+        self
     }
 
     fn check(&self) -> Result<()> {
-        match &self.invalid {
-            Some(e) => Err(Error::UnknownExecutor {
-                name: match &**e {
-                    Error::UnknownExecutor { name } => name.clone(),
-                    other => return Err(Error::Invalid(other.to_string())),
-                },
-            }),
-            None => Ok(()),
-        }
+        self.invalid.as_deref().map_or(Ok(()), |e| Err(reported(e)))
     }
 }
 
