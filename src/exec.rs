@@ -679,12 +679,26 @@ impl ItemFailure {
         &self.error
     }
 
-    /// The error, owned.
+    /// The error, owned (the same message, and for a node's failure, panic or timeout
+    /// the same variant, when the failure was cloned).
     pub fn into_error(self) -> Error {
-        Arc::try_unwrap(self.error).unwrap_or_else(|shared| Error::NodeFailed {
-            node: self.node,
-            item: Some(self.item),
-            source: shared.to_string().into(),
+        Arc::try_unwrap(self.error).unwrap_or_else(|shared| match &*shared {
+            Error::NodeFailed { node, item, source } => Error::NodeFailed {
+                node: node.clone(),
+                item: *item,
+                source: source.to_string().into(),
+            },
+            Error::NodePanicked { node, item, message } => Error::NodePanicked {
+                node: node.clone(),
+                item: *item,
+                message: message.clone(),
+            },
+            Error::Timeout { node, item, after } => Error::Timeout {
+                node: node.clone(),
+                item: *item,
+                after: *after,
+            },
+            other => Error::Invalid(other.to_string()),
         })
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::exec::RunConfig;
+use crate::exec::{OnError, RunConfig};
 use crate::error::{closest, Error, Result};
 use crate::inputs::Inputs;
 use crate::map::{AsMapMode, MapMode, MapPlan};
@@ -321,9 +321,14 @@ impl NestedNode {
     }
 
     /// The configuration the inner pipeline runs with under a parent run configured with
-    /// `parent`.
+    /// `parent`. Its map always fails on its first failing item, whatever failure policy
+    /// the inner pipeline sets for its own calls: the failure fails the outer item.
     pub(crate) fn config(&self, parent: &RunConfig) -> Result<Arc<RunConfig>> {
-        self.pipeline.config().resolve(&parent.for_nested())
+        self.pipeline
+            .config()
+            .clone()
+            .with_on_error(OnError::Fail)
+            .resolve(&parent.for_nested())
     }
 
     /// Runs the nested pipeline on one set of arguments (one per parameter), computing

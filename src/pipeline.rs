@@ -425,9 +425,20 @@ impl Pipeline {
     /// # Errors
     ///
     /// As [`Pipeline::run_with`].
-    pub async fn run_async(&self, inputs: Inputs, options: RunOptions) -> Result<Outputs> {
-        let plan = RunPlan::new(self, &inputs, options.outputs(), &[], self.config_for(&options)?)?;
-        off_the_runtime(move || plan.config().resolved_engine().run(&plan)).await
+    pub fn run_async(
+        &self,
+        inputs: Inputs,
+        options: RunOptions,
+    ) -> impl std::future::Future<Output = Result<Outputs>> + Send + 'static {
+        // Planned here, not when first polled, so that the inputs are checked and the
+        // configuration resolved on the calling thread, inside its scope.
+        let plan = self
+            .config_for(&options)
+            .and_then(|config| RunPlan::new(self, &inputs, options.outputs(), &[], config));
+        async move {
+            let plan = plan?;
+            off_the_runtime(move || plan.config().resolved_engine().run(&plan)).await
+        }
     }
 
     /// [`Pipeline::map_with`] as a future; see [`Pipeline::run_async`].
@@ -435,22 +446,21 @@ impl Pipeline {
     /// # Errors
     ///
     /// As [`Pipeline::map_with`].
-    pub async fn map_async(
+    pub fn map_async(
         &self,
         inputs: Inputs,
         over: &[&str],
         mode: impl AsMapMode,
         options: RunOptions,
-    ) -> Result<MapOutputs> {
-        let plan = MapPlan::new(
-            self,
-            &inputs,
-            over,
-            mode.as_map_mode()?,
-            options.outputs(),
-            self.config_for(&options)?,
-        )?;
-        off_the_runtime(move || plan.run_plan().config().resolved_engine().map(&plan)).await
+    ) -> impl std::future::Future<Output = Result<MapOutputs>> + Send + 'static {
+        // Planned here, as in `run_async`.
+        let plan = mode
+            .as_map_mode()
+            .and_then(|mode| MapPlan::new(self, &inputs, over, mode, options.outputs(), self.config_for(&options)?));
+        async move {
+            let plan = plan?;
+            off_the_runtime(move || plan.run_plan().config().resolved_engine().map(&plan)).await
+        }
     }
 
     /// The configuration a top-level call runs with: the call's over the pipeline's over

@@ -13,6 +13,7 @@ mod cli;
 #[cfg(feature = "columnar")]
 mod columnar;
 mod errors;
+mod executors;
 mod map;
 mod nodes;
 #[cfg(feature = "parquet")]

@@ -505,16 +505,32 @@ impl<'p> Run<'p> {
                 at = end;
             } else {
                 let node = self.node(order[at]);
-                match node.kind() {
-                    NodeKind::Nested(nested) if self.can_vectorize(order[at], nested) => {
-                        self.nested(order[at], nested)?
+                if let NodeKind::Nested(nested) = node.kind() {
+                    if self.can_vectorize(order[at], nested) {
+                        self.nested(order[at], nested)?;
+                        at += 1;
+                        continue;
                     }
-                    _ => self.row_by_row(order[at])?,
                 }
-                at += 1;
+                // The nodes that run row by row from here on, run wave by wave.
+                let end = (at..order.len())
+                    .find(|&j| !self.runs_row_by_row(order[j]))
+                    .unwrap_or(order.len());
+                self.row_by_row(&order[at..end])?;
+                at = end;
             }
         }
         Ok(())
+    }
+
+    /// Whether node `i` runs row by row (not in a segment, not a nested pipeline run over
+    /// flattened columns).
+    fn runs_row_by_row(&self, i: usize) -> bool {
+        let node = self.node(i);
+        match node.kind() {
+            NodeKind::Nested(nested) => !self.can_vectorize(i, nested),
+            NodeKind::Func(_) => !self.vectorizable(node),
+        }
     }
 
     /// The Arrow conversions for values named `name`: its producer's or any reader's.
@@ -922,7 +938,14 @@ impl<'p> Run<'p> {
             .filter(|(_, k)| **k)
             .map(|(n, _)| n.clone())
             .collect();
-        let plan = RunPlan::for_columns(inner, Some(&select), nested.config(self.plan.config())?)?;
+        // A bad setting of the inner pipeline fails the nested node, as in the node engine
+        // (on its first item).
+        let config = nested.config(self.plan.config()).map_err(|e| Error::NodeFailed {
+            node: nested.name().into(),
+            item: self.is_map.then_some(0),
+            source: Box::new(e),
+        })?;
+        let plan = RunPlan::for_columns(inner, Some(&select), config)?;
         // The inner rows are cut where the outer batches end, so each inner output chunk
         // holds the items of one outer batch and becomes that batch's lists without a copy.
         let outer_split = self.split();
@@ -1096,27 +1119,60 @@ impl<'p> Run<'p> {
         Ok(None)
     }
 
-    fn row_by_row(&mut self, i: usize) -> Result<()> {
+    /// Runs `nodes` (consecutive in the plan, each run row by row) in waves: the nodes
+    /// of a wave read nothing the others make, and run at the same time under a node
+    /// executor that is not sequential; the first failing node in plan order fails.
+    fn row_by_row(&mut self, nodes: &[usize]) -> Result<()> {
+        let mut waves: Vec<Vec<usize>> = Vec::new();
+        let mut wave_of: HashMap<&str, usize> = HashMap::new();
+        for &i in nodes {
+            let node = self.node(i);
+            let w = node.params().iter().filter_map(|p| wave_of.get(p.name())).map(|w| w + 1).max().unwrap_or(0);
+            wave_of.extend(node.outputs().iter().map(|p| (p.name(), w)));
+            if waves.len() <= w {
+                waves.resize_with(w + 1, Vec::new);
+            }
+            waves[w].push(i);
+        }
+        let pool = self.plan.config().node_executor().unwrap_or_default().pool();
+        for wave in waves {
+            if self.explain.is_some() {
+                let plan = self.plan;
+                let text = self.explain.as_mut().expect("checked");
+                for &i in &wave {
+                    let node = &plan.pipeline().nodes()[i];
+                    let how = if node.is_nested() { "nested pipeline" } else { "node by node" };
+                    let _ = writeln!(text, "fallback: {} ({how})", node.name());
+                }
+            }
+            let made: Vec<Result<Vec<(String, Col)>>> = match pool {
+                Some((pool, _)) if wave.len() > 1 => {
+                    let run = &*self;
+                    pool.install(|| wave.par_iter().with_max_len(1).map(|&i| run.node_rows(i)).collect())
+                }
+                _ => wave.iter().map(|&i| self.node_rows(i)).collect(),
+            };
+            for cols in made {
+                self.cols.extend(cols?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs node `i` on every row (with the map executor) and returns the columns of its
+    /// kept outputs.
+    fn node_rows(&self, i: usize) -> Result<Vec<(String, Col)>> {
         let node = self.node(i);
         let keep = self.plan.kept_outputs(i);
-        if let Some(text) = &mut self.explain {
-            let how = if matches!(node.kind(), NodeKind::Nested(_)) {
-                "nested pipeline"
-            } else {
-                "node by node"
-            };
-            let _ = writeln!(text, "fallback: {} ({how})", node.name());
-        }
         let item = |row: usize| self.is_map.then_some(row);
         if !self.is_map {
             let args = self.args_at(node, 0)?;
             let refs: Vec<&Value> = args.iter().collect();
             let out = call_node(self.plan.config(), node, keep, &refs, None)?;
             let ports = node.outputs();
-            out.for_each(|k, v| {
-                self.cols.insert(ports[k].name().to_string(), Col::Const(v));
-            });
-            return Ok(());
+            let mut cols = Vec::new();
+            out.for_each(|k, v| cols.push((ports[k].name().to_string(), Col::Const(v))));
+            return Ok(cols);
         }
         let mut builders = node
             .outputs()
@@ -1181,20 +1237,21 @@ impl<'p> Run<'p> {
                 collect(results, on_error, &mut Vec::new(), |row, out| push(row, out, &mut builders))?;
             }
         }
+        let mut cols = Vec::new();
         for ((p, b), &k) in node.outputs().iter().zip(builders).zip(keep) {
             if let (Some(b), true) = (b, k) {
                 let list = b.finish();
-                self.cols.insert(
+                cols.push((
                     p.name().to_string(),
                     Col::List {
                         list: Arc::new(list),
                         elem: p.type_info().this_fn(),
                         index: None,
                     },
-                );
+                ));
             }
         }
-        Ok(())
+        Ok(cols)
     }
 
     /// The value of output `name` of a one-item run.
