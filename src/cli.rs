@@ -26,6 +26,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
+use crate::exec::{Executor, OnError, RunConfig};
 use crate::io::{parse_compression, parse_size, EngineChoice, ParquetRun, DEFAULT_BATCH_ROWS};
 use crate::spec::{load, read_schema, Registry};
 
@@ -46,6 +47,8 @@ struct Cli {
     command: Command,
 }
 
+// Made once per process: the size of `Run` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a pipeline file over Parquet input and write Parquet output.
@@ -78,6 +81,23 @@ enum Command {
         /// Output compression: snappy, zstd, gzip, lz4, brotli or none.
         #[arg(long, default_value = "snappy")]
         compression: String,
+        /// The map executor, for the rows of each batch that run one at a time (every row
+        /// on the node engine; on the columnar engine, the rows of the nodes it runs row
+        /// by row, such as async functions): sequential, threaded[:N], async[:N] or
+        /// parallel[:N]. The map executor only: the nodes of one row run one after
+        /// another [default: sequential].
+        #[arg(long, value_name = "EXECUTOR")]
+        executor: Option<String>,
+        /// What a failing row does: fail (the run fails and writes nothing) or collect
+        /// (the other rows are written to the output, the failed ones to --failed)
+        /// [default: fail].
+        #[arg(long, value_name = "POLICY")]
+        on_error: Option<String>,
+        /// With --on-error collect: the Parquet file the failed rows go to (a directory
+        /// for a directory input), with the columns read and _row (the row's index in its
+        /// input file), _node and _error; written, without rows, when no row fails.
+        #[arg(long, value_name = "FILE")]
+        failed: Option<PathBuf>,
     },
     /// Show a pipeline file's nodes and the plan the columnar engine makes of it.
     Explain {
@@ -162,10 +182,33 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             partitions,
             batch_rows,
             compression,
+            executor,
+            on_error,
+            failed,
         } => {
             let engine: EngineChoice = engine.parse()?;
             let memory_limit = parse_size(&memory_limit)?;
             let compression = parse_compression(&compression)?;
+            let mut config = RunConfig::new();
+            if let Some(e) = &executor {
+                config = config.with_map_executor(e.parse::<Executor>()?);
+            }
+            let on_error: Option<OnError> = on_error.as_deref().map(str::parse).transpose()?;
+            match (on_error, &failed) {
+                (Some(OnError::Collect), None) => {
+                    return Err(Error::Invalid(
+                        "--on-error collect needs --failed FILE, the Parquet file the failed rows are written to"
+                            .into(),
+                    ))
+                }
+                (None | Some(OnError::Fail), Some(_)) => {
+                    return Err(Error::Invalid("--failed FILE needs --on-error collect".into()))
+                }
+                _ => {}
+            }
+            if let Some(on_error) = on_error {
+                config = config.with_on_error(on_error);
+            }
             let columns = match &input {
                 Some(i) => Some(schema_of(i)?),
                 None => None,
@@ -184,7 +227,11 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
                 .with_engine(engine)
                 .with_memory_limit(memory_limit)
                 .with_batch_rows(batch_rows)
-                .with_compression(compression);
+                .with_compression(compression)
+                .with_config(config);
+            if let Some(f) = failed {
+                run = run.with_failed(f);
+            }
             if let Some(p) = partitions {
                 run = run.with_partitions(p);
             }

@@ -190,7 +190,9 @@ impl FromStr for OnError {
         match s {
             "fail" => Ok(OnError::Fail),
             "collect" => Ok(OnError::Collect),
-            _ => Err(Error::Invalid(format!("Unknown on_error policy '{s}'. Valid policies: fail, collect"))),
+            _ => Err(Error::Invalid(format!(
+                "Unknown on_error policy '{s}'. Valid policies: fail, collect"
+            ))),
         }
     }
 }
@@ -253,8 +255,11 @@ impl Retry {
 ///
 /// [`Error::Invalid`] naming the text.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    humantime::parse_duration(text)
-        .map_err(|e| Error::Invalid(format!("Cannot read '{text}' as a duration ({e}); write it like \"100ms\", \"2s\" or \"1m\"")))
+    humantime::parse_duration(text).map_err(|e| {
+        Error::Invalid(format!(
+            "Cannot read '{text}' as a duration ({e}); write it like \"100ms\", \"2s\" or \"1m\""
+        ))
+    })
 }
 
 /// How a pipeline runs: engine, executors, failure policy, retries and timeout. Every
@@ -438,7 +443,13 @@ impl RunConfig {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_default();
-        SCOPED.with(|s| s.borrow().iter().rev().fold(RunConfig::new(), |acc, c| acc.or(c)).or(&process))
+        SCOPED.with(|s| {
+            s.borrow()
+                .iter()
+                .rev()
+                .fold(RunConfig::new(), |acc, c| acc.or(c))
+                .or(&process)
+        })
     }
 
     /// Runs `f` with this configuration laid over the process default for the runs `f`
@@ -464,8 +475,14 @@ impl RunConfig {
             return Err(reported(&e));
         }
         let engine = c.engine.get_or_insert_with(|| Arc::new(NodeEngine::DEFAULT)).clone();
-        c.node_executor = c.node_executor.or_else(|| engine.node_executor()).or(Some(Executor::Sequential));
-        c.map_executor = c.map_executor.or_else(|| engine.map_executor()).or(Some(Executor::Sequential));
+        c.node_executor = c
+            .node_executor
+            .or_else(|| engine.node_executor())
+            .or(Some(Executor::Sequential));
+        c.map_executor = c
+            .map_executor
+            .or_else(|| engine.map_executor())
+            .or(Some(Executor::Sequential));
         c.on_error = c.on_error.or(Some(OnError::Fail));
         Ok(Arc::new(c))
     }
@@ -551,9 +568,7 @@ thread_local! {
 }
 
 /// Runs `f` on the runtime's blocking pool.
-pub(crate) fn spawn_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> tokio::task::JoinHandle<T> {
+pub(crate) fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::task::JoinHandle<T> {
     runtime().spawn_blocking(move || {
         ON_OUR_BLOCKING_THREAD.with(|c| c.set(true));
         f()

@@ -8,6 +8,10 @@
 //! so a file many times larger than the limit streams through. The output is written to a temporary file next to it and renamed into place
 //! only when everything succeeded: a failed run leaves no partial file and keeps an
 //! existing output as it was.
+//!
+//! Under [`OnError::Collect`] (see [`ParquetRun::with_config`]) a row that fails does not
+//! fail the run: the rows that succeeded go to the output, the failed ones to a side file
+//! ([`ParquetRun::with_failed`]) written the same way.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,8 +22,8 @@ use std::sync::mpsc::channel;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
@@ -28,6 +32,7 @@ use parquet::file::properties::WriterProperties;
 use crate::engine::columnar::types::type_info_for;
 use crate::engine::{ColumnarEngine, NodeEngine};
 use crate::error::{Error, Result};
+use crate::exec::{ItemFailure, OnError, RunConfig};
 use crate::pipeline::Pipeline;
 
 /// Which engine runs the nodes of a Parquet run.
@@ -121,6 +126,48 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// the columns chosen by [`ParquetRun::with_select`] (by default: the input columns
 /// followed by the outputs a [`Pipeline::run`](crate::Pipeline::run) returns).
 ///
+/// # Failed rows
+///
+/// By default ([`OnError::Fail`]) a row that fails fails the run with the error of the
+/// failing row that comes first in the input, and nothing is written. Under
+/// [`OnError::Collect`] (set with [`ParquetRun::with_config`], or on the pipeline) the
+/// run goes on: the output holds the rows that succeeded, in input order, and the side
+/// file given to [`ParquetRun::with_failed`] (required then) holds the failed rows:
+/// their input columns (those read from the file), then
+///
+/// | column | type | |
+/// |---|---|---|
+/// | `_row` | UInt64 | the row's index in its input file, from 0 |
+/// | `_node` | Utf8 | the node that failed |
+/// | `_error` | Utf8 | the whole error message, naming the same row |
+///
+/// in input order. The side file is written even when no row fails (with no rows and
+/// these columns), and, like the output, atomically: only a run that succeeds leaves it.
+/// For a directory input it is a directory, with one side file per input file, of the
+/// same name as the input file; `_row` counts the rows of that file.
+///
+/// ```
+/// use hypernodes::prelude::*;
+/// use hypernodes::io::ParquetRun;
+///
+/// #[node(output = "checked")]
+/// fn check(id: i64) -> Result<i64, String> {
+///     if id % 400 == 7 { Err(format!("bad id {id}")) } else { Ok(id) }
+/// }
+///
+/// let dir = std::env::temp_dir().join(format!("hn-doc-failed-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
+///
+/// let summary = ParquetRun::new(Pipeline::new([check::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+///     .with_config(RunConfig::new().with_on_error(OnError::Collect).with_map_executor("parallel"))
+///     .with_failed(dir.join("failed.parquet"))
+///     .run()?;
+/// assert_eq!((summary.rows_in, summary.rows_out, summary.failed_rows), (1000, 997, 3));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -152,9 +199,13 @@ pub struct ParquetRun {
     memory_limit: u64,
     partitions: usize,
     batch_rows: usize,
+    config: RunConfig,
+    failed: Option<PathBuf>,
 }
 
-/// What a [`ParquetRun`] did.
+/// What a [`ParquetRun`] did. Displayed, the summary line of `hypernodes run`; a run
+/// that collected failures says how many rows failed and where they went before the
+/// checksum (`...; 3 failed rows -> failed.parquet; checksum: ...`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunSummary {
     /// Rows read.
@@ -165,8 +216,14 @@ pub struct RunSummary {
     pub batches: u64,
     /// Output files written.
     pub files: Vec<PathBuf>,
-    /// Bytes written, over all output files.
+    /// Bytes written, over all output files (not the side files of failed rows).
     pub bytes_out: u64,
+    /// Rows that failed, under [`OnError::Collect`] (written to the side files, not to
+    /// the output; counted in `rows_in`, not in `rows_out`).
+    pub failed_rows: u64,
+    /// The side files of failed rows written (see [`ParquetRun::with_failed`]); empty
+    /// unless the run collected failures.
+    pub failed_files: Vec<PathBuf>,
     /// The most memory held at once by batches in flight and the writer's buffer, in
     /// bytes (Arrow buffer sizes; the limit applies to this figure).
     pub peak_memory: u64,
@@ -192,7 +249,7 @@ impl std::fmt::Display for RunSummary {
         write!(
             f,
             "{} rows in, {} rows out, {} batches in {:.3} s ({:.0} rows/s); peak batch memory {:.1} MiB; \
-             wrote {} ({:.1} MiB); checksum: integers {}, floats {:.6}",
+             wrote {} ({:.1} MiB); ",
             self.rows_in,
             self.rows_out,
             self.batches,
@@ -201,9 +258,12 @@ impl std::fmt::Display for RunSummary {
             self.peak_memory as f64 / (1 << 20) as f64,
             files.join(", "),
             self.bytes_out as f64 / (1 << 20) as f64,
-            self.int_sum,
-            self.float_sum,
-        )
+        )?;
+        if !self.failed_files.is_empty() {
+            let failed: Vec<String> = self.failed_files.iter().map(|p| p.display().to_string()).collect();
+            write!(f, "{} failed rows -> {}; ", self.failed_rows, failed.join(", "))?;
+        }
+        write!(f, "checksum: integers {}, floats {:.6}", self.int_sum, self.float_sum)
     }
 }
 
@@ -231,6 +291,8 @@ impl ParquetRun {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_rows: DEFAULT_BATCH_ROWS,
+            config: RunConfig::new(),
+            failed: None,
         }
     }
 
@@ -272,7 +334,29 @@ impl ParquetRun {
         self
     }
 
-    /// Runs: reads every input file, runs the pipeline, writes the output.
+    /// How the pipeline runs over each batch, over the pipeline's own configuration (a
+    /// field set here wins; see [`RunConfig`] for the other levels): the map executor
+    /// runs the rows that run row by row (every row on the node engine; on the columnar
+    /// engine the rows of the nodes it runs row by row, such as `async fn` nodes),
+    /// alongside the batches already running at once
+    /// ([`ParquetRun::with_partitions`]); the failure policy decides what a failing row
+    /// does (see [Failed rows](ParquetRun#failed-rows)); retries and timeouts apply to
+    /// each row. The configuration's engine is not used: [`ParquetRun::with_engine`]
+    /// chooses it.
+    pub fn with_config(mut self, config: RunConfig) -> Self {
+        self.config = config.or(&self.config);
+        self
+    }
+
+    /// Where the failed rows go under [`OnError::Collect`]: a Parquet file (a directory
+    /// for a directory input); see [Failed rows](ParquetRun#failed-rows).
+    pub fn with_failed(mut self, path: impl Into<PathBuf>) -> Self {
+        self.failed = Some(path.into());
+        self
+    }
+
+    /// Runs: reads every input file, runs the pipeline, writes the output (and, under
+    /// [`OnError::Collect`], the side file of failed rows).
     ///
     /// # Errors
     ///
@@ -280,9 +364,32 @@ impl ParquetRun {
     /// [`Error::Data`] for an input that is empty, not Parquet or truncated, lacks a
     /// column the pipeline reads, or has a column of another type than the one its node
     /// reads; [`Error::UnknownOutputs`] for a selected column that is neither an input
-    /// column nor an output; any node failure. Nothing is written then.
+    /// column nor an output; [`Error::Invalid`] for [`OnError::Collect`] without a file
+    /// for the failed rows, or such a file under [`OnError::Fail`], or one that is the
+    /// output or the input; [`Error::UnknownExecutor`] for an executor given by a name
+    /// that did not parse; under [`OnError::Fail`], any node failure. Nothing is
+    /// written then.
     pub fn run(&self) -> Result<RunSummary> {
         let started = Instant::now();
+        // The configuration of every batch: this run's over the pipeline's over the
+        // caller's default, taken here (the batches run on other threads).
+        let config = self.config.or(self.pipeline.config()).or(&RunConfig::current());
+        let on_error = config.resolve(&RunConfig::new())?.on_error().unwrap_or_default();
+        match (on_error, &self.failed) {
+            (OnError::Collect, None) => {
+                return Err(Error::Invalid(
+                    "on_error collect needs a file for the failed rows: set one with ParquetRun::with_failed".into(),
+                ))
+            }
+            (OnError::Fail, Some(path)) => {
+                return Err(Error::Invalid(format!(
+                    "The failed rows' file '{}' needs on_error collect: a run that fails writes no rows",
+                    path.display()
+                )))
+            }
+            _ => {}
+        }
+        let pipeline = self.pipeline.with_config(config.with_on_error(on_error));
         let inputs = input_files(&self.input)?;
         let outputs: Vec<PathBuf> = if self.input.is_dir() {
             std::fs::create_dir_all(&self.output).map_err(|source| Error::Io {
@@ -305,6 +412,46 @@ impl ParquetRun {
                 )));
             }
         }
+        // The side files of failed rows: like the outputs, and none of them.
+        let failed: Vec<Option<PathBuf>> = match &self.failed {
+            None => vec![None; inputs.len()],
+            Some(path) => {
+                let files: Vec<PathBuf> = if self.input.is_dir() {
+                    if same_path(path, &self.output) {
+                        return Err(Error::Invalid(format!(
+                            "The failed rows' directory '{}' is the output directory; choose another",
+                            path.display()
+                        )));
+                    }
+                    std::fs::create_dir_all(path).map_err(|source| Error::Io {
+                        action: "create directory",
+                        path: path.display().to_string().into(),
+                        source,
+                    })?;
+                    inputs
+                        .iter()
+                        .map(|f| path.join(f.file_name().expect("a file")))
+                        .collect()
+                } else {
+                    vec![path.clone()]
+                };
+                for ((i, o), f) in inputs.iter().zip(&outputs).zip(&files) {
+                    if same_path(f, o) {
+                        return Err(Error::Invalid(format!(
+                            "The failed rows' file '{}' is the output; choose another",
+                            f.display()
+                        )));
+                    }
+                    if same_path(f, i) {
+                        return Err(Error::Invalid(format!(
+                            "The failed rows' file '{}' is the input file; choose another",
+                            f.display()
+                        )));
+                    }
+                }
+                files.into_iter().map(Some).collect()
+            }
+        };
         let engine = self.engine;
         let mut summary = RunSummary {
             rows_in: 0,
@@ -312,6 +459,8 @@ impl ParquetRun {
             batches: 0,
             files: Vec::new(),
             bytes_out: 0,
+            failed_rows: 0,
+            failed_files: Vec::new(),
             peak_memory: 0,
             elapsed: Duration::ZERO,
             int_sum: 0,
@@ -320,24 +469,30 @@ impl ParquetRun {
         // Every file is checked before anything is written.
         let mut plans = Vec::new();
         for input in &inputs {
-            plans.push(self.plan(input)?);
+            plans.push(self.plan(&pipeline, input, self.failed.is_some())?);
         }
         let mut written = Vec::new();
-        for ((input, output), plan) in inputs.iter().zip(&outputs).zip(plans) {
-            let file = self.stream(input, output, plan, engine, &mut summary)?;
-            written.push(file);
+        for (((input, output), failed), plan) in inputs.iter().zip(&outputs).zip(&failed).zip(plans) {
+            let files = self.stream(input, output, failed.as_deref(), plan, engine, &mut summary)?;
+            written.push(files);
         }
-        for file in written {
+        for (file, failed) in written {
             let path = file.path.clone();
             summary.bytes_out += file.commit()?;
             summary.files.push(path);
+            if let Some(failed) = failed {
+                let path = failed.path.clone();
+                failed.commit()?;
+                summary.failed_files.push(path);
+            }
         }
         summary.elapsed = started.elapsed();
         Ok(summary)
     }
 
-    /// Checks `input` against the pipeline: the columns to read and the output schema.
-    fn plan(&self, input: &Path) -> Result<FilePlan> {
+    /// Checks `input` against `pipeline` (this run's, configured): the columns to read
+    /// and the output schema, and, with `side`, the schema of the failed rows.
+    fn plan(&self, pipeline: &Pipeline, input: &Path, side: bool) -> Result<FilePlan> {
         let data = |message: String| Error::Data {
             path: input.display().to_string().into(),
             message: message.into(),
@@ -358,11 +513,15 @@ impl ParquetRun {
 
         // The output columns, and the pipeline pruned to the nodes they need. By default
         // the input columns and the outputs a run returns.
-        let outputs = self.pipeline.outputs();
+        let outputs = pipeline.outputs();
         let select: Vec<String> = match &self.select {
             Some(s) => s.clone(),
             None => {
-                let returned = crate::pipeline::RunPlan::for_columns(&self.pipeline, None, crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?)?;
+                let returned = crate::pipeline::RunPlan::for_columns(
+                    pipeline,
+                    None,
+                    crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?,
+                )?;
                 columns
                     .iter()
                     .map(|c| c.to_string())
@@ -397,7 +556,7 @@ impl ParquetRun {
             .filter(|c| outputs.contains(&c.as_str()))
             .cloned()
             .collect();
-        let pipeline = prune(&self.pipeline, &wanted)?;
+        let pipeline = prune(pipeline, &wanted)?;
         let outputs = pipeline.outputs();
 
         // The pipeline's inputs: present, and of the type their nodes read.
@@ -445,6 +604,27 @@ impl ParquetRun {
                 .sum();
             (total.max(0) as u64).div_ceil(rows.max(1)).max(8)
         };
+        // The failed rows: the columns read, then where and why each failed.
+        let failed = if side {
+            // Unreachable: `needed` holds indices of this schema's fields.
+            let read = schema.project(&needed).map_err(|e| Error::Internal(e.to_string()))?;
+            let mut fields: Vec<Field> = read.fields().iter().map(|f| f.as_ref().clone()).collect();
+            for (name, ty) in [
+                ("_row", DataType::UInt64),
+                ("_node", DataType::Utf8),
+                ("_error", DataType::Utf8),
+            ] {
+                if fields.iter().any(|f| f.name() == name) {
+                    return Err(data(format!(
+                        "the column '{name}' clashes with the column of that name the failed rows' file adds"
+                    )));
+                }
+                fields.push(Field::new(name, ty, false));
+            }
+            Some(Arc::new(Schema::new(fields)))
+        } else {
+            None
+        };
         Ok(FilePlan {
             metadata,
             pipeline,
@@ -452,18 +632,21 @@ impl ParquetRun {
             select,
             outputs: wanted,
             row_bytes,
+            failed,
         })
     }
 
-    /// Streams one input file through the pipeline into a temporary output file.
+    /// Streams one input file through the pipeline into a temporary output file, and the
+    /// failed rows into a temporary side file at `failed`.
     fn stream(
         &self,
         input: &Path,
         output: &Path,
+        failed: Option<&Path>,
         plan: FilePlan,
         engine: EngineChoice,
         summary: &mut RunSummary,
-    ) -> Result<OutputFile> {
+    ) -> Result<(OutputFile, Option<OutputFile>)> {
         let data = |message: String| Error::Data {
             path: input.display().to_string().into(),
             message: message.into(),
@@ -480,7 +663,12 @@ impl ParquetRun {
             batch_rows /= 2;
         }
         let estimate = batch_rows as u64 * per_row;
-        let writer_budget = (self.memory_limit / 4).max(1);
+        // The writers' buffers: the output's, and a quarter of it for the failed rows'.
+        let mut writer_budget = (self.memory_limit / 4).max(1);
+        let side_budget = writer_budget / 4;
+        if failed.is_some() {
+            writer_budget -= side_budget;
+        }
 
         let open = || {
             File::open(input).map_err(|source| Error::Io {
@@ -521,6 +709,22 @@ impl ParquetRun {
             .set_dictionary_page_size_limit(page)
             .set_write_batch_size(page.min(1024))
             .build();
+        // The failed rows' file, made now: it is written even when no row fails.
+        let mut side = match (failed, &plan.failed) {
+            (Some(path), Some(schema)) => {
+                let (file, sink) = OutputFile::create(path)?;
+                let side_page = (side_budget as usize / 8).clamp(4096, 1 << 20);
+                let side_props = WriterProperties::builder()
+                    .set_compression(self.compression)
+                    .set_data_page_size_limit(side_page)
+                    .set_dictionary_page_size_limit(side_page)
+                    .set_write_batch_size(side_page.min(1024))
+                    .build();
+                let writer = ArrowWriter::try_new(sink, schema.clone(), Some(side_props)).map_err(|e| file.error(e))?;
+                Some((file, writer))
+            }
+            _ => None,
+        };
         let plan = &plan;
         let stop = AtomicBool::new(false);
         // What batches hold, and how many are written; workers wait on the condition for
@@ -529,7 +733,7 @@ impl ParquetRun {
         let next_group = AtomicUsize::new(0);
 
         let result: Result<()> = std::thread::scope(|scope| {
-            let (done_tx, done_rx) = channel::<(u64, Result<RecordBatch>)>();
+            let (done_tx, done_rx) = channel::<(u64, Result<Done>)>();
             let (stop, accounted, next_group, groups) = (&stop, &accounted, &next_group, &groups);
             let mask = &mask;
 
@@ -609,13 +813,25 @@ impl ParquetRun {
                             };
                             // A failure names the row of the file, not of its batch.
                             let first = row;
-                            let out = apply(engine, plan, &batch).map_err(|e| e.map_item(|i| Some(first + i)));
+                            let out = apply(engine, plan, &batch)
+                                .and_then(|(out, failures)| {
+                                    let failed = match &plan.failed {
+                                        Some(schema) => Some(failed_rows(schema, &batch, first, failures)?),
+                                        None => match failures.into_iter().next() {
+                                            // Unreachable: the run collects only with a side file.
+                                            Some(f) => return Err(f.into_error()),
+                                            None => None,
+                                        },
+                                    };
+                                    Ok(Done { out, failed })
+                                })
+                                .map_err(|e| e.map_item(|i| Some(first + i)));
                             row += batch.num_rows();
                             drop(batch);
                             let mut acc = accounted.0.lock().expect("accounting");
                             acc.sub(input_size);
-                            if let Ok(b) = &out {
-                                acc.add(b.get_array_memory_size() as u64);
+                            if let Ok(done) = &out {
+                                acc.add(done.memory_size());
                             }
                             drop(acc);
                             accounted.1.notify_all();
@@ -645,17 +861,19 @@ impl ParquetRun {
             };
 
             // Writer: results in input order.
-            let mut pending: BTreeMap<u64, Result<RecordBatch>> = BTreeMap::new();
+            let mut pending: BTreeMap<u64, Result<Done>> = BTreeMap::new();
             let mut next = 0u64;
             let mut sink = Some(sink);
             for (seq, out) in done_rx.iter() {
                 pending.insert(seq, out);
                 while let Some(out) = pending.remove(&next) {
                     next += 1;
-                    let batch = match out {
-                        Ok(b) => b,
+                    let done = match out {
+                        Ok(d) => d,
                         Err(e) => return fail(e),
                     };
+                    let size = done.memory_size();
+                    let Done { out: batch, failed } = done;
                     let w = match &mut writer {
                         Some(w) => w,
                         None => {
@@ -679,16 +897,30 @@ impl ParquetRun {
                             return fail(out_file.error(e));
                         }
                     }
-                    summary.rows_in += batch.num_rows() as u64;
+                    let mut writers_size = w.memory_size() as u64;
+                    if let (Some(rows), Some((file, w))) = (&failed, &mut side) {
+                        if let Err(e) = w.write(rows) {
+                            return fail(file.error(e));
+                        }
+                        if w.in_progress_size() as u64 > side_budget {
+                            if let Err(e) = w.flush() {
+                                return fail(file.error(e));
+                            }
+                        }
+                        writers_size += w.memory_size() as u64;
+                    }
+                    let failed_rows = failed.as_ref().map_or(0, |f| f.num_rows() as u64);
+                    summary.rows_in += batch.num_rows() as u64 + failed_rows;
                     summary.rows_out += batch.num_rows() as u64;
+                    summary.failed_rows += failed_rows;
                     summary.batches += 1;
                     checksum(&batch, summary);
                     let mut acc = accounted.0.lock().expect("accounting");
-                    acc.writer = w.memory_size() as u64;
-                    acc.sub(batch.get_array_memory_size() as u64);
+                    acc.writer = writers_size;
+                    acc.sub(size);
                     acc.written = next;
                     drop(acc);
-                    drop(batch);
+                    drop((batch, failed));
                     accounted.1.notify_all();
                 }
             }
@@ -706,7 +938,15 @@ impl ParquetRun {
         };
         let sink = writer.into_inner().map_err(|e| out_file.error(e))?;
         out_file.finish(sink)?;
-        Ok(out_file)
+        let side = match side {
+            Some((file, writer)) => {
+                let sink = writer.into_inner().map_err(|e| file.error(e))?;
+                file.finish(sink)?;
+                Some(file)
+            }
+            None => None,
+        };
+        Ok((out_file, side))
     }
 }
 
@@ -734,6 +974,56 @@ struct FilePlan {
     /// The selected columns that are outputs of the pipeline.
     outputs: Vec<String>,
     row_bytes: u64,
+    /// The schema of the failed rows' file, when there is one.
+    failed: Option<SchemaRef>,
+}
+
+/// A batch processed: the output rows, and the failed rows for the side file.
+struct Done {
+    out: RecordBatch,
+    failed: Option<RecordBatch>,
+}
+
+impl Done {
+    fn memory_size(&self) -> u64 {
+        (self.out.get_array_memory_size() + self.failed.as_ref().map_or(0, RecordBatch::get_array_memory_size)) as u64
+    }
+}
+
+/// The failed rows of `batch`, whose first row is row `first` of its file, as rows of
+/// the side file of `schema`: the columns read, `_row`, `_node` and `_error`.
+fn failed_rows(
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    first: usize,
+    failures: Vec<ItemFailure>,
+) -> Result<RecordBatch> {
+    // Unreachable: the failures name rows of `batch` (so `take` stays in bounds), and
+    // the schema is the columns of `batch`, then the three made here.
+    let arrow = |e: datafusion::arrow::error::ArrowError| Error::Internal(format!("Arrow: {e}"));
+    let index = UInt32Array::from_iter_values(failures.iter().map(|f| f.item() as u32));
+    let mut arrays: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| datafusion::arrow::compute::take(c.as_ref(), &index, None))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(arrow)?;
+    let rows = failures.len();
+    arrays.push(Arc::new(UInt64Array::from_iter_values(
+        failures.iter().map(|f| (first + f.item()) as u64),
+    )));
+    arrays.push(Arc::new(StringArray::from_iter_values(
+        failures.iter().map(|f| f.node()),
+    )));
+    // The error names the row of the file, as it would have failed the run.
+    arrays.push(Arc::new(StringArray::from_iter_values(
+        failures
+            .into_iter()
+            .map(|f| f.into_error().map_item(|i| Some(first + i)).to_string()),
+    )));
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    // Unreachable: the schema is the columns read, then these three.
+    RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(arrow)
 }
 
 /// Bytes held by batches in flight and the writer, and the most held at once.
@@ -786,18 +1076,18 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
     }
 }
 
-/// The pipeline on one batch, then the selected columns.
-fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<RecordBatch> {
+/// The pipeline on one batch, then the selected columns; under [`OnError::Collect`],
+/// of the rows that succeeded, with the failures (rows of `batch`).
+fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<(RecordBatch, Vec<ItemFailure>)> {
     let (pipeline, select, outputs) = (&plan.pipeline, &plan.select, Some(plan.outputs.as_slice()));
-    let out = match engine {
+    let (out, failures) = match engine {
         // One partition: the batches in flight already use every core; and the batch
         // stays one DataFusion batch (no re-chunking, no concatenation).
         EngineChoice::Columnar => ColumnarEngine::new()
             .with_partitions(1)
             .with_batch_size(batch.num_rows().max(1))
-            .apply_selected(pipeline, batch, outputs)?
-            .0,
-        EngineChoice::Node => ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), pipeline, batch, outputs)?.0,
+            .apply_selected(pipeline, batch, outputs)?,
+        EngineChoice::Node => ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), pipeline, batch, outputs)?,
     };
     let mut fields: Vec<Field> = Vec::with_capacity(select.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(select.len());
@@ -816,10 +1106,11 @@ fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<R
         fields.push(field.as_ref().clone());
         arrays.push(out.column(i).clone());
     }
-    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    let options = RecordBatchOptions::new().with_row_count(Some(out.num_rows()));
     // Unreachable: the fields and arrays are the batch's own.
-    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
-        .map_err(|e| Error::Internal(format!("Arrow: {e}")))
+    let out = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
+        .map_err(|e| Error::Internal(format!("Arrow: {e}")))?;
+    Ok((out, failures))
 }
 
 /// The output schema for an input without rows: the pipeline run on an empty batch.
@@ -832,12 +1123,17 @@ fn empty_output_schema(plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRe
             .map_err(|e| Error::Internal(e.to_string()))?,
     );
     let empty = RecordBatch::new_empty(schema);
-    Ok(apply(engine, plan, &empty)?.schema())
+    Ok(apply(engine, plan, &empty)?.0.schema())
 }
 
-/// `pipeline` with only the nodes that `outputs` need (and the bound values they read).
+/// `pipeline` with only the nodes that `outputs` need (and the bound values they read),
+/// and its configuration.
 fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
-    let plan = crate::pipeline::RunPlan::for_columns(pipeline, Some(outputs), crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?)?;
+    let plan = crate::pipeline::RunPlan::for_columns(
+        pipeline,
+        Some(outputs),
+        crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?,
+    )?;
     let pruned = Pipeline::try_new(plan.nodes().iter().map(|&i| pipeline.nodes()[i].clone()))?;
     let inputs = pruned.inputs();
     let bound: crate::Inputs = pipeline
@@ -846,11 +1142,8 @@ fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
         .filter(|(n, _)| inputs.contains(n))
         .map(|(n, v)| (n, v.clone()))
         .collect();
-    if bound.is_empty() {
-        Ok(pruned)
-    } else {
-        pruned.bind(bound)
-    }
+    let pruned = if bound.is_empty() { pruned } else { pruned.bind(bound)? };
+    Ok(pruned.with_config(pipeline.config().clone()))
 }
 
 /// The Parquet files to read: `path` itself, or the `.parquet` files in the directory
@@ -885,6 +1178,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// Whether `a` and `b` name the same file, existing or not (their directories compared
+/// as found on disk).
+fn same_path(a: &Path, b: &Path) -> bool {
+    if same_file(a, b) {
+        return true;
+    }
+    let resolved = |p: &Path| {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        match (dir.canonicalize(), p.file_name()) {
+            (Ok(d), Some(name)) => d.join(name),
+            _ => p.to_path_buf(),
+        }
+    };
+    resolved(a) == resolved(b)
 }
 
 /// An output file written under a temporary name in the same directory and renamed into

@@ -118,7 +118,9 @@ pub use hypernodes_macros::node;
 
 /// The names most programs need: `use hypernodes::prelude::*;`.
 pub mod prelude {
-    pub use crate::{node, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, RunConfig, RunOptions, Value};
+    pub use crate::{
+        node, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, RunConfig, RunOptions, Value,
+    };
 }
 
 /// What the `#[node]` macro's expansion names. Not a public API.

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::exec::{OnError, RunConfig};
 use crate::error::{closest, Error, Result};
+use crate::exec::{OnError, RunConfig};
 use crate::inputs::Inputs;
 use crate::map::{AsMapMode, MapMode, MapPlan};
 use crate::node::{Node, Port, Volatility};

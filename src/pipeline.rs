@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::engine::Engine;
-use crate::exec::RunConfig;
 use crate::error::{closest, Error, Result};
+use crate::exec::RunConfig;
 use crate::graph::{analyze, Graph};
 use crate::inputs::Inputs;
 use crate::map::{AsMapMode, MapPlan};

@@ -695,11 +695,7 @@ mod tests {
 
     #[test]
     fn retries_backoff_and_timeout_reach_the_spec() {
-        let out = expand(
-            quote!(retries = 3, backoff = "100ms", timeout = "2s"),
-            simple_fn(),
-        )
-        .to_string();
+        let out = expand(quote!(retries = 3, backoff = "100ms", timeout = "2s"), simple_fn()).to_string();
         assert!(
             out.contains("retry : :: std :: option :: Option :: Some (:: hypernodes :: __private :: Retry :: new (3u32 , :: std :: time :: Duration :: from_nanos (100000000u64)))"),
             "{out}"
@@ -805,7 +801,10 @@ mod tests {
             errors_of(quote!(backoff = "1s"), simple_fn()),
             ["#[node] option `backoff` needs `retries`: the wait comes between retries"]
         );
-        assert_eq!(errors_of(quote!(retries = -1), simple_fn()), ["invalid digit found in string"]);
+        assert_eq!(
+            errors_of(quote!(retries = -1), simple_fn()),
+            ["invalid digit found in string"]
+        );
         assert_eq!(
             errors_of(quote!(output = ()), simple_fn()),
             ["#[node] needs at least one output name"]

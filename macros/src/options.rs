@@ -47,7 +47,10 @@ impl Options {
             errors.add(error);
         }
         if let (Some((_, span)), None) = (opts.backoff, opts.retries) {
-            errors.push(span, "#[node] option `backoff` needs `retries`: the wait comes between retries");
+            errors.push(
+                span,
+                "#[node] option `backoff` needs `retries`: the wait comes between retries",
+            );
         }
         opts
     }

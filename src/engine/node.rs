@@ -186,7 +186,9 @@ impl Engine for NodeEngine {
                         program.take_outputs(&mut slots)
                     }
                 }));
-                collect(results, on_error, &mut failures, |item, values| push(item, values, &mut builders))?;
+                collect(results, on_error, &mut failures, |item, values| {
+                    push(item, values, &mut builders)
+                })?;
             }
             Executor::Threaded(_) | Executor::Parallel(_) => {
                 let results = for_items(executor, plan.len(), on_error, |item| {
@@ -195,7 +197,9 @@ impl Engine for NodeEngine {
                     program.exec(&mut slots, Some(item))?;
                     program.take_outputs(&mut slots)
                 });
-                collect(results, on_error, &mut failures, |item, values| push(item, values, &mut builders))?;
+                collect(results, on_error, &mut failures, |item, values| {
+                    push(item, values, &mut builders)
+                })?;
             }
         }
         let columns = program
@@ -306,7 +310,12 @@ impl Program {
             let node = &nodes[i];
             let keep = plan.kept_outputs(i);
             let args: SmallVec<[usize; 4]> = node.params().iter().map(|p| slots[p.name()]).collect();
-            let wave = args.iter().filter_map(|a| wave_of_slot.get(a)).map(|w| w + 1).max().unwrap_or(0);
+            let wave = args
+                .iter()
+                .filter_map(|a| wave_of_slot.get(a))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(0);
             let mut outs = SmallVec::new();
             for (port, &kept) in node.outputs().iter().zip(keep) {
                 outs.push(kept.then(|| {
@@ -454,7 +463,13 @@ impl Program {
         for wave in &self.waves {
             let produced: Vec<Result<Produced>> = if wave.len() == 1 {
                 let step = &self.steps[wave[0]];
-                vec![call_node(&self.config, &step.node, &step.keep, &self.args(step, slots), item)]
+                vec![call_node(
+                    &self.config,
+                    &step.node,
+                    &step.keep,
+                    &self.args(step, slots),
+                    item,
+                )]
             } else {
                 let shared: &[Option<Value>] = slots;
                 pool.install(|| {
@@ -478,7 +493,11 @@ impl Program {
     /// Runs every step on one item's slots as a future: `async fn` nodes are awaited,
     /// the others run on the runtime's blocking pool; a wave's nodes run at once unless
     /// the node executor is sequential.
-    async fn exec_async(self: Arc<Self>, mut slots: Vec<Option<Value>>, item: Option<usize>) -> Result<Vec<Option<Value>>> {
+    async fn exec_async(
+        self: Arc<Self>,
+        mut slots: Vec<Option<Value>>,
+        item: Option<usize>,
+    ) -> Result<Vec<Option<Value>>> {
         let together = self.node_executor != Executor::Sequential;
         for wave in &self.waves {
             let calls = wave.iter().map(|&s| {
@@ -560,7 +579,9 @@ pub(crate) fn call_node(
             checked(node, out, item)
         }
         NodeKind::Nested(nested) => Ok(Produced::Nested(
-            nested.call(config, args, keep).map_err(|e| failed(node, item, Box::new(e)))?,
+            nested
+                .call(config, args, keep)
+                .map_err(|e| failed(node, item, Box::new(e)))?,
         )),
     }
 }
@@ -631,18 +652,18 @@ async fn attempt_async(
     use futures::FutureExt;
     let result = if f.is_async() {
         let fut = AssertUnwindSafe(f.invoke_async(args)).catch_unwind();
-        tokio::time::timeout(after, fut).await.map(|r| r.map_err(|p| panicked(node, item, p)))
+        tokio::time::timeout(after, fut)
+            .await
+            .map(|r| r.map_err(|p| panicked(node, item, p)))
     } else {
         let call = spawn_blocking(move || {
             let refs: Vec<&Value> = args.iter().collect();
             catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(&refs))))
         });
-        tokio::time::timeout(after, call)
-            .await
-            .map(|joined| match joined {
-                Ok(r) => r.map_err(|p| panicked(node, item, p)),
-                Err(e) => Err(panicked(node, item, e.into_panic())),
-            })
+        tokio::time::timeout(after, call).await.map(|joined| match joined {
+            Ok(r) => r.map_err(|p| panicked(node, item, p)),
+            Err(e) => Err(panicked(node, item, e.into_panic())),
+        })
     };
     match result {
         Err(_elapsed) => Err(Error::Timeout {

@@ -124,3 +124,302 @@ fn help_names_every_command() {
         assert!(stdout.contains(&format!("  {command} ")), "{stdout}");
     }
 }
+
+/// The checksum of a `run` summary line.
+fn checksum_of(stdout: &str) -> String {
+    stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split("checksum: ")
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn every_executor_gives_the_same_checksum() {
+    let dir = TempDir::new("cli-executors");
+    for engine in ["columnar", "node"] {
+        let mut checksums = Vec::new();
+        for executor in ["sequential", "threaded:4", "parallel", "async:8"] {
+            let out = dir.join(&format!("{engine}-{executor}.parquet"));
+            let o = hypernodes(&[
+                "run",
+                "examples/text.toml",
+                "--output",
+                out.to_str().unwrap(),
+                "--engine",
+                engine,
+                "--executor",
+                executor,
+                "--batch-rows",
+                "100",
+            ]);
+            assert!(o.status.success(), "{}", text(&o.stderr));
+            checksums.push(checksum_of(&text(&o.stdout)));
+        }
+        assert_eq!(checksums, ["integers 521922, floats 1104850.082512"; 4], "{engine}");
+    }
+}
+
+#[test]
+fn executor_and_failure_policy_mistakes_are_one_line_errors() {
+    let dir = TempDir::new("cli-policy-err");
+    let out = dir.join("out.parquet");
+    let failed = dir.join("failed.parquet");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "examples/text.toml", "--output", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = hypernodes(&args);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}");
+        assert!(o.stdout.is_empty());
+        text(&o.stderr)
+    };
+    assert_eq!(
+        run(&["--executor", "bogus"]),
+        "error: Unknown executor 'bogus'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]\n"
+    );
+    assert_eq!(
+        run(&["--executor", "threaded:0"]),
+        "error: Executor 'threaded:0': the width after ':' must be a whole number of at least 1\n"
+    );
+    assert_eq!(
+        run(&["--on-error", "skip"]),
+        "error: Unknown on_error policy 'skip'. Valid policies: fail, collect\n"
+    );
+    assert_eq!(
+        run(&["--on-error", "collect"]),
+        "error: --on-error collect needs --failed FILE, the Parquet file the failed rows are written to\n"
+    );
+    for policy in [&["--on-error", "fail"][..], &[]] {
+        let mut args = policy.to_vec();
+        args.extend(["--failed", failed.to_str().unwrap()]);
+        assert_eq!(run(&args), "error: --failed FILE needs --on-error collect\n");
+    }
+    assert_eq!(dir.files(), Vec::<String>::new());
+}
+
+#[test]
+fn collect_without_failures_writes_an_empty_failed_file() {
+    let dir = TempDir::new("cli-collect-none");
+    let (out, failed) = (dir.join("out.parquet"), dir.join("failed.parquet"));
+    let o = hypernodes(&[
+        "run",
+        "examples/text.toml",
+        "--output",
+        out.to_str().unwrap(),
+        "--on-error",
+        "collect",
+        "--failed",
+        failed.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let summary = stdout.lines().nth(1).unwrap();
+    assert!(
+        summary.starts_with("1000 rows in, 1000 rows out, 1 batches in "),
+        "{summary}"
+    );
+    assert!(
+        summary.ends_with(&format!(
+            "; 0 failed rows -> {}; checksum: integers 521922, floats 1104850.082512",
+            failed.display()
+        )),
+        "{summary}"
+    );
+    let f = read_parquet_or_empty(&failed);
+    assert_eq!(f.num_rows(), 0);
+    let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "passage", "value", "_row", "_node", "_error"]);
+}
+
+/// A file's rows, or none with its schema.
+fn read_parquet_or_empty(path: &Path) -> datafusion::arrow::array::RecordBatch {
+    use datafusion::arrow::array::RecordBatchReader;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    datafusion::arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+/// A registry function that fails on the ids `100k + 7`.
+#[hypernodes::node(output = "checked")]
+fn check_id(id: i64) -> Result<i64, String> {
+    if id % 100 == 7 {
+        Err(format!("id {id} is not allowed"))
+    } else {
+        Ok(id + 1)
+    }
+}
+
+#[test]
+fn collect_sends_the_rows_a_registry_function_fails_on_to_the_failed_file() {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    let dir = TempDir::new("cli-collect");
+    std::fs::write(
+        dir.join("check.toml"),
+        "[inputs]\nid = \"i64\"\n\n[[nodes]]\nfunction = \"check_id\"\n",
+    )
+    .unwrap();
+    let mut registry = hypernodes::spec::Registry::new();
+    registry.register(check_id::node());
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/docs_1000.parquet");
+    let failing: Vec<i64> = (0..10).map(|k| 100 * k + 7).collect();
+    let good: Vec<i64> = (0..1000).filter(|id| id % 100 != 7).collect();
+    for engine in ["columnar", "node"] {
+        let (out, failed) = (
+            dir.join(&format!("{engine}.parquet")),
+            dir.join(&format!("{engine}-failed.parquet")),
+        );
+        let mut stdout = Vec::new();
+        hypernodes::cli::run_args(
+            [
+                "hypernodes",
+                "run",
+                dir.join("check.toml").to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--select",
+                "id,checked",
+                "--engine",
+                engine,
+                "--executor",
+                "threaded:4",
+                "--partitions",
+                "2",
+                "--batch-rows",
+                "64",
+                "--on-error",
+                "collect",
+                "--failed",
+                failed.to_str().unwrap(),
+            ],
+            &registry,
+            &mut stdout,
+        )
+        .unwrap();
+        let stdout = text(&stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines[0], format!("{} -> {}", input.display(), out.display()));
+        assert!(
+            lines[1].starts_with("1000 rows in, 990 rows out, 16 batches in "),
+            "{stdout}"
+        );
+        let sum: i64 = good.iter().map(|id| 2 * id + 1).sum();
+        assert!(
+            lines[1].ends_with(&format!(
+                "; 10 failed rows -> {}; checksum: integers {sum}, floats 0.000000",
+                failed.display()
+            )),
+            "{stdout}"
+        );
+        let o = read_parquet(&out);
+        assert_eq!(o.column(0).as_primitive::<Int64Type>().values().to_vec(), good);
+        assert_eq!(
+            o.column(1).as_primitive::<Int64Type>().values().to_vec(),
+            good.iter().map(|id| id + 1).collect::<Vec<_>>()
+        );
+        let f = read_parquet(&failed);
+        let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["id", "_row", "_node", "_error"]);
+        assert_eq!(f.column(0).as_primitive::<Int64Type>().values().to_vec(), failing);
+        let rows: Vec<u64> = failing.iter().map(|id| *id as u64).collect();
+        assert_eq!(f.column(1).as_primitive::<UInt64Type>().values().to_vec(), rows);
+        let strings = |i: usize| -> Vec<String> {
+            f.column(i)
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(strings(2), vec!["check_id".to_string(); 10]);
+        assert_eq!(
+            strings(3),
+            failing
+                .iter()
+                .map(|id| format!("Node 'check_id' failed on item {id}: id {id} is not allowed"))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn collect_catches_rows_a_sql_expression_fails_on() {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    let dir = TempDir::new("cli-collect-sql");
+    // Division by zero on the ids 7k + 3.
+    std::fs::write(
+        dir.join("ratio.toml"),
+        "[inputs]\nid = \"i64\"\n\n[[nodes]]\nname = \"ratio\"\nsql = \"100 / (id % 7 - 3)\"\n",
+    )
+    .unwrap();
+    for engine in ["columnar", "node"] {
+        let (out, failed) = (
+            dir.join(&format!("{engine}.parquet")),
+            dir.join(&format!("{engine}-failed.parquet")),
+        );
+        let o = hypernodes(&[
+            "run",
+            dir.join("ratio.toml").to_str().unwrap(),
+            "--input",
+            "data/docs_1000.parquet",
+            "--output",
+            out.to_str().unwrap(),
+            "--select",
+            "id,ratio",
+            "--engine",
+            engine,
+            "--batch-rows",
+            "100",
+            "--on-error",
+            "collect",
+            "--failed",
+            failed.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let stdout = text(&o.stdout);
+        assert!(
+            stdout
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("1000 rows in, 857 rows out, 10 batches in "),
+            "{stdout}"
+        );
+        let ids: Vec<i64> = (0..1000).filter(|id| id % 7 == 3).collect();
+        assert_eq!(ids.len(), 143);
+        let f = read_parquet(&failed);
+        let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["id", "_row", "_node", "_error"]);
+        assert_eq!(f.column(0).as_primitive::<Int64Type>().values().to_vec(), ids);
+        let rows: Vec<u64> = ids.iter().map(|id| *id as u64).collect();
+        assert_eq!(f.column(1).as_primitive::<UInt64Type>().values().to_vec(), rows);
+        let strings = |i: usize| -> Vec<String> {
+            f.column(i)
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(strings(2), vec!["ratio".to_string(); 143]);
+        let errors: Vec<String> = ids
+            .iter()
+            .map(|id| format!("Node 'ratio' failed on item {id}: Arrow error: Divide by zero error"))
+            .collect();
+        assert_eq!(strings(3), errors, "{engine}");
+        let o = read_parquet(&out);
+        let good: Vec<i64> = (0..1000).filter(|id| id % 7 != 3).collect();
+        assert_eq!(o.column(0).as_primitive::<Int64Type>().values().to_vec(), good);
+        let ratios: Vec<i64> = good.iter().map(|id| 100 / (id % 7 - 3)).collect();
+        assert_eq!(o.column(1).as_primitive::<Int64Type>().values().to_vec(), ratios);
+    }
+}

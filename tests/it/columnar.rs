@@ -389,7 +389,10 @@ mod interop {
     #[test]
     fn async_nodes_are_async_udfs_awaiting_rows_concurrently_within_the_bound() {
         use std::sync::atomic::Ordering::SeqCst;
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_time().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_time()
+            .build()
+            .unwrap();
         let ctx = SessionContext::new();
         let p = Pipeline::new([fetch::node()]).with_config(RunConfig::new().with_map_executor("async:3"));
         assert_eq!(ColumnarEngine::register_udfs(&p, &ctx).unwrap(), ["fetch"]);
@@ -397,16 +400,29 @@ mod interop {
         let frame = ctx
             .read_batch(RecordBatch::try_from_iter([("a", Arc::new(a) as _)]).unwrap())
             .unwrap();
-        let out = rt.block_on(ColumnarEngine::apply_to_dataframe(&p, frame).unwrap().collect()).unwrap();
+        let out = rt
+            .block_on(ColumnarEngine::apply_to_dataframe(&p, frame).unwrap().collect())
+            .unwrap();
         let fetched: Vec<i64> = out
             .iter()
-            .flat_map(|b| b.column_by_name("fetched").unwrap().as_primitive::<Int64Type>().values().to_vec())
+            .flat_map(|b| {
+                b.column_by_name("fetched")
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec()
+            })
             .collect();
         assert_eq!(fetched, [0, 10, 20, 30, 40, 50, 60, 70]);
         // Concurrent, and never more than the async executor's width.
         assert_eq!(MOST_IN_FLIGHT.load(SeqCst), 3);
 
-        let sql = rt.block_on(async { ctx.sql("SELECT fetch(a) FROM (VALUES (1), (8)) AS t(a)").await?.collect().await });
+        let sql = rt.block_on(async {
+            ctx.sql("SELECT fetch(a) FROM (VALUES (1), (8)) AS t(a)")
+                .await?
+                .collect()
+                .await
+        });
         assert_eq!(
             sql.unwrap_err().strip_backtrace(),
             "External error: Node 'fetch' failed on item 1: no page for 8"

@@ -449,3 +449,321 @@ engine_test!(
         }
     }
 );
+
+// ---------------------------------------------------------------------------------------
+// Executors and failed rows (`with_config`, `with_failed`).
+
+/// A file of `rows` rows, `id` (its row index) and `text` (`"t<id>"`), in row groups of
+/// `group_rows` rows.
+fn ids_file(path: &Path, rows: i64, group_rows: usize) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..rows)),
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("t{i}")))),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    let meta = w.close().unwrap();
+    assert_eq!(meta.row_groups().len(), (rows as usize).div_ceil(group_rows));
+}
+
+/// Fails on the ids `7k + 3`.
+#[node(output = "checked")]
+fn check(id: i64) -> Result<i64, String> {
+    if id % 7 == 3 {
+        Err(format!("bad id {id}"))
+    } else {
+        Ok(10 * id)
+    }
+}
+
+/// Fails on the ids `11k + 5` (that `check` let through).
+#[node(output = "label")]
+fn label(text: &str, checked: i64) -> Result<String, String> {
+    if (checked / 10) % 11 == 5 {
+        Err(format!("no label for {text}"))
+    } else {
+        Ok(format!("{text}:{checked}"))
+    }
+}
+
+/// The rows of 0..45 that `check` and `label` fail on, with the failing node.
+fn failing() -> Vec<(i64, &'static str)> {
+    (0..45)
+        .filter_map(|id| match () {
+            _ if id % 7 == 3 => Some((id, "check")),
+            _ if id % 11 == 5 => Some((id, "label")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ints(batch: &RecordBatch, column: &str) -> Vec<i64> {
+    batch
+        .column_by_name(column)
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec()
+}
+
+fn texts(batch: &RecordBatch, column: &str) -> Vec<String> {
+    let c = batch.column_by_name(column).unwrap();
+    c.as_string::<i32>().iter().map(|s| s.unwrap().to_string()).collect()
+}
+
+fn field_names(batch: &RecordBatch) -> Vec<String> {
+    batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
+
+fn collect() -> RunConfig {
+    RunConfig::new().with_on_error(OnError::Collect)
+}
+
+engine_test!(
+    fn collect_writes_the_good_rows_out_and_the_failed_rows_aside(engine) {
+        let dir = TempDir::new(&format!("collect-{}", engine.name()));
+        // 45 rows in 5 row groups of 10 (the last of 5), read in batches of 4 (3 a group, 2
+        // in the last) by 3 workers.
+        ids_file(&dir.join("ids.parquet"), 45, 10);
+        let failing = failing();
+        assert_eq!(
+            failing,
+            [(3, "check"), (5, "label"), (10, "check"), (16, "label"), (17, "check"), (24, "check"), (27, "label"), (31, "check"), (38, "check")]
+        );
+        let good: Vec<i64> = (0..45).filter(|id| failing.iter().all(|(f, _)| f != id)).collect();
+        assert_eq!(good.len(), 36);
+        let pipeline = Pipeline::new([check::node(), label::node()]);
+        let mut files = Vec::new();
+        for executor in ["sequential", "threaded:4", "parallel:3", "async:4"] {
+            let (out, failed) = (dir.join(&format!("out-{executor}.parquet")), dir.join(&format!("failed-{executor}.parquet")));
+            let summary = ParquetRun::new(pipeline.clone(), dir.join("ids.parquet"), &out)
+                .with_engine(choice(&engine))
+                .with_select(["id", "checked", "label"])
+                .with_config(collect().with_map_executor(executor))
+                .with_failed(&failed)
+                .with_batch_rows(4)
+                .with_partitions(3)
+                .run()?;
+            assert_eq!(
+                (summary.rows_in, summary.rows_out, summary.failed_rows, summary.batches),
+                (45, 36, 9, 14),
+                "{executor}"
+            );
+            assert_eq!(summary.files, std::slice::from_ref(&out));
+            assert_eq!(summary.failed_files, std::slice::from_ref(&failed));
+            assert!(summary.to_string().contains(&format!("; 9 failed rows -> {}; checksum: ", failed.display())));
+
+            // The good rows, in order, with their outputs.
+            let o = read_parquet(&out);
+            assert_eq!(field_names(&o), ["id", "checked", "label"]);
+            assert_eq!(ints(&o, "id"), good, "{executor}");
+            assert_eq!(ints(&o, "checked"), good.iter().map(|id| 10 * id).collect::<Vec<_>>());
+            assert_eq!(texts(&o, "label"), good.iter().map(|id| format!("t{id}:{}", 10 * id)).collect::<Vec<_>>());
+            assert_eq!(summary.int_sum, good.iter().map(|id| 11 * *id as i128).sum::<i128>());
+
+            // The failed rows: the columns read, then where and why.
+            let f = read_parquet(&failed);
+            assert_eq!(field_names(&f), ["id", "text", "_row", "_node", "_error"]);
+            let types: Vec<&DataType> = f.schema_ref().fields().iter().map(|f| f.data_type()).collect();
+            assert_eq!(types, [&DataType::Int64, &DataType::Utf8, &DataType::UInt64, &DataType::Utf8, &DataType::Utf8]);
+            let ids: Vec<i64> = failing.iter().map(|(id, _)| *id).collect();
+            assert_eq!(ints(&f, "id"), ids, "{executor}");
+            assert_eq!(texts(&f, "text"), ids.iter().map(|id| format!("t{id}")).collect::<Vec<_>>());
+            let rows: Vec<u64> = f.column_by_name("_row").unwrap().as_primitive::<datafusion::arrow::datatypes::UInt64Type>().values().to_vec();
+            assert_eq!(rows, ids.iter().map(|id| *id as u64).collect::<Vec<_>>());
+            assert_eq!(texts(&f, "_node"), failing.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>());
+            let errors: Vec<String> = failing
+                .iter()
+                .map(|&(id, node)| match node {
+                    "check" => format!("Node 'check' failed on item {id}: bad id {id}"),
+                    _ => format!("Node 'label' failed on item {id}: no label for t{id}"),
+                })
+                .collect();
+            assert_eq!(texts(&f, "_error"), errors, "{executor}");
+            files.push((std::fs::read(&out).unwrap(), std::fs::read(&failed).unwrap()));
+        }
+        // Every executor writes the same bytes.
+        assert!(files.iter().all(|f| *f == files[0]));
+        assert!(dir.files().iter().all(|f| !f.contains("tmp")), "{:?}", dir.files());
+    }
+);
+
+engine_test!(
+    fn collect_without_failures_writes_a_side_file_without_rows(engine) {
+        let dir = TempDir::new(&format!("collect-none-{}", engine.name()));
+        ids_file(&dir.join("ids.parquet"), 3, 10);
+        let summary = ParquetRun::new(Pipeline::new([check::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
+            .with_engine(choice(&engine))
+            .with_select(["id", "checked"])
+            .with_config(collect())
+            .with_failed(dir.join("failed.parquet"))
+            .run()?;
+        assert_eq!((summary.rows_in, summary.rows_out, summary.failed_rows), (3, 3, 0));
+        assert_eq!(summary.failed_files, [dir.join("failed.parquet")]);
+        assert!(summary.to_string().contains(&format!(
+            "; 0 failed rows -> {}; checksum: integers 33, floats 0.000000",
+            dir.join("failed.parquet").display()
+        )));
+        let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(dir.join("failed.parquet")).unwrap()).unwrap();
+        assert_eq!(meta.metadata().file_metadata().num_rows(), 0);
+        let fields: Vec<(String, DataType, bool)> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+            .collect();
+        // `text` is not read (not selected, read by no node), so it is not there.
+        assert_eq!(
+            fields,
+            [
+                ("id".to_string(), DataType::Int64, false),
+                ("_row".to_string(), DataType::UInt64, false),
+                ("_node".to_string(), DataType::Utf8, false),
+                ("_error".to_string(), DataType::Utf8, false),
+            ]
+        );
+        assert_eq!(dir.files(), ["failed.parquet", "ids.parquet", "out.parquet"]);
+    }
+);
+
+/// Fails on rows 22 and 23 (one batch of 4 rows: 20..24), 30 and 41 (later row groups).
+#[node(output = "late")]
+fn late(id: i64) -> Result<i64, String> {
+    if [22, 23, 30, 41].contains(&id) {
+        Err(format!("late {id}"))
+    } else {
+        Ok(id)
+    }
+}
+
+engine_test!(
+    fn fail_names_the_first_failing_row_and_writes_nothing(engine) {
+        let dir = TempDir::new(&format!("fail-first-{}", engine.name()));
+        ids_file(&dir.join("ids.parquet"), 45, 10);
+        for executor in ["sequential", "threaded:4", "parallel:3", "async:4"] {
+            let err = ParquetRun::new(Pipeline::new([late::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
+                .with_engine(choice(&engine))
+                .with_config(RunConfig::new().with_map_executor(executor))
+                .with_batch_rows(4)
+                .with_partitions(3)
+                .run()
+                .unwrap_err();
+            assert_eq!(err.to_string(), "Node 'late' failed on item 22: late 22", "{executor}");
+            assert_eq!(dir.files(), ["ids.parquet"]);
+        }
+    }
+);
+
+engine_test!(
+    fn collect_over_a_directory_writes_a_side_file_per_input_file(engine) {
+        let dir = TempDir::new(&format!("collect-dir-{}", engine.name()));
+        std::fs::create_dir_all(dir.join("in")).unwrap();
+        ids_file(&dir.join("in/a.parquet"), 12, 5);
+        ids_file(&dir.join("in/b.parquet"), 5, 5);
+        let summary = ParquetRun::new(Pipeline::new([check::node()]), dir.join("in"), dir.join("out"))
+            .with_engine(choice(&engine))
+            .with_config(collect().with_map_executor("parallel"))
+            .with_failed(dir.join("failed"))
+            .with_batch_rows(3)
+            .run()?;
+        assert_eq!((summary.rows_in, summary.rows_out, summary.failed_rows), (17, 14, 3));
+        assert_eq!(summary.failed_files, [dir.join("failed/a.parquet"), dir.join("failed/b.parquet")]);
+        assert_eq!(ints(&read_parquet(&dir.join("out/a.parquet")), "id"), [0, 1, 2, 4, 5, 6, 7, 8, 9, 11]);
+        assert_eq!(ints(&read_parquet(&dir.join("out/b.parquet")), "id"), [0, 1, 2, 4]);
+        // `_row` counts the rows of each file.
+        for (file, rows) in [("a", vec![3u64, 10]), ("b", vec![3])] {
+            let f = read_parquet(&dir.join(&format!("failed/{file}.parquet")));
+            let got: Vec<u64> = f.column_by_name("_row").unwrap().as_primitive::<datafusion::arrow::datatypes::UInt64Type>().values().to_vec();
+            assert_eq!(got, rows);
+            let errors: Vec<String> = rows.iter().map(|r| format!("Node 'check' failed on item {r}: bad id {r}")).collect();
+            assert_eq!(texts(&f, "_error"), errors);
+        }
+    }
+);
+
+#[test]
+fn a_collecting_run_that_fails_leaves_no_side_file() {
+    // The input is corrupt mid-stream: the run fails, the old side file stays as it was.
+    let dir = TempDir::new("collect-corrupt");
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 2_000, 1).unwrap();
+    let mut bytes = std::fs::read(&input).unwrap();
+    for b in &mut bytes[100..20_000] {
+        *b = 0xff;
+    }
+    std::fs::write(&input, &bytes).unwrap();
+    std::fs::write(dir.join("failed.parquet"), "the previous failures").unwrap();
+    let file = load(&text_toml(), &Registry::new(), None).unwrap();
+    let err = ParquetRun::new(file.pipeline, &input, dir.join("out.parquet"))
+        .with_select(file.select.unwrap())
+        .with_config(collect())
+        .with_failed(dir.join("failed.parquet"))
+        .run()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: cannot read (", input.display())),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("failed.parquet")).unwrap(),
+        "the previous failures"
+    );
+    assert_eq!(dir.files(), ["docs.parquet", "failed.parquet"]);
+}
+
+#[test]
+fn failure_policy_and_side_file_mistakes() {
+    let dir = TempDir::new("collect-errors");
+    let input = dir.join("ids.parquet");
+    ids_file(&input, 5, 10);
+    let run = || ParquetRun::new(Pipeline::new([check::node()]), &input, dir.join("out.parquet"));
+    let error = |run: ParquetRun| run.run().unwrap_err().to_string();
+    assert_eq!(
+        error(run().with_config(collect())),
+        "on_error collect needs a file for the failed rows: set one with ParquetRun::with_failed"
+    );
+    // Collect set on the pipeline counts too.
+    let collecting = Pipeline::new([check::node()]).with_config(collect());
+    assert_eq!(
+        error(ParquetRun::new(collecting, &input, dir.join("out.parquet"))),
+        "on_error collect needs a file for the failed rows: set one with ParquetRun::with_failed"
+    );
+    assert_eq!(
+        error(run().with_failed(dir.join("failed.parquet"))),
+        format!(
+            "The failed rows' file '{}' needs on_error collect: a run that fails writes no rows",
+            dir.join("failed.parquet").display()
+        )
+    );
+    assert_eq!(
+        error(run().with_config(collect()).with_failed(dir.join("out.parquet"))),
+        format!(
+            "The failed rows' file '{}' is the output; choose another",
+            dir.join("out.parquet").display()
+        )
+    );
+    assert_eq!(
+        error(run().with_config(collect()).with_failed(&input)),
+        format!(
+            "The failed rows' file '{}' is the input file; choose another",
+            input.display()
+        )
+    );
+    assert_eq!(
+        error(run().with_config(RunConfig::new().with_map_executor("threads"))),
+        "Unknown executor 'threads'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]"
+    );
+    assert_eq!(dir.files(), ["ids.parquet"]);
+}

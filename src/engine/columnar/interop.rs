@@ -19,8 +19,8 @@ use super::{
     Run,
 };
 use crate::engine::Engine;
-use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::error::{Error, Result};
+use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::inputs::Inputs;
 use crate::map::MapMode;
 use crate::node::Node;
@@ -165,7 +165,11 @@ impl ColumnarEngine {
             let (run, good, failures) = run.execute_collecting()?;
             (run, Some(good), failures)
         } else {
-            (self.batch_run(&plan, std::slice::from_ref(batch), false, true)?, None, Vec::new())
+            (
+                self.batch_run(&plan, std::slice::from_ref(batch), false, true)?,
+                None,
+                Vec::new(),
+            )
         };
         let batch = match &good {
             Some(good) if !failures.is_empty() => rows_of(batch, good)?,

@@ -46,9 +46,9 @@ use segment::{Failure, Input, Segment};
 use super::node::{call_node, call_node_async, collect, not_owned, Produced};
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
-use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError};
 use crate::node::{Node, NodeKind};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::pipeline::RunPlan;
@@ -1127,7 +1127,13 @@ impl<'p> Run<'p> {
         let mut wave_of: HashMap<&str, usize> = HashMap::new();
         for &i in nodes {
             let node = self.node(i);
-            let w = node.params().iter().filter_map(|p| wave_of.get(p.name())).map(|w| w + 1).max().unwrap_or(0);
+            let w = node
+                .params()
+                .iter()
+                .filter_map(|p| wave_of.get(p.name()))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(0);
             wave_of.extend(node.outputs().iter().map(|p| (p.name(), w)));
             if waves.len() <= w {
                 waves.resize_with(w + 1, Vec::new);
@@ -1136,12 +1142,15 @@ impl<'p> Run<'p> {
         }
         let pool = self.plan.config().node_executor().unwrap_or_default().pool();
         for wave in waves {
-            if self.explain.is_some() {
-                let plan = self.plan;
-                let text = self.explain.as_mut().expect("checked");
+            let plan = self.plan;
+            if let Some(text) = &mut self.explain {
                 for &i in &wave {
                     let node = &plan.pipeline().nodes()[i];
-                    let how = if node.is_nested() { "nested pipeline" } else { "node by node" };
+                    let how = if node.is_nested() {
+                        "nested pipeline"
+                    } else {
+                        "node by node"
+                    };
                     let _ = writeln!(text, "fallback: {} ({how})", node.name());
                 }
             }
@@ -1226,7 +1235,9 @@ impl<'p> Run<'p> {
                     let (config, node, keep) = (config.clone(), node.clone(), keep.clone());
                     async move { call_node_async(config, node, keep, args?, item(row)).await }
                 }));
-                collect(results, on_error, &mut Vec::new(), |row, out| push(row, out, &mut builders))?;
+                collect(results, on_error, &mut Vec::new(), |row, out| {
+                    push(row, out, &mut builders)
+                })?;
             }
             executor => {
                 let results = for_items(executor, self.rows, on_error, |row| {
@@ -1234,7 +1245,9 @@ impl<'p> Run<'p> {
                     let refs: Vec<&Value> = args.iter().collect();
                     call_node(config, node, keep, &refs, item(row))
                 });
-                collect(results, on_error, &mut Vec::new(), |row, out| push(row, out, &mut builders))?;
+                collect(results, on_error, &mut Vec::new(), |row, out| {
+                    push(row, out, &mut builders)
+                })?;
             }
         }
         let mut cols = Vec::new();
@@ -1311,7 +1324,6 @@ fn with_node_columns(
     }
     frame.drop_columns(&[tmp.as_str()])
 }
-
 
 /// `expr` with the columns named in `literals` replaced by their values.
 fn with_literals(expr: &Expr, literals: &HashMap<&str, ScalarValue>) -> Result<Expr> {

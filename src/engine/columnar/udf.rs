@@ -268,8 +268,12 @@ impl AsyncNodeUdf {
                 (ct.array_value)(array.as_ref(), row).ok_or_else(|| Error::NodeFailed {
                     node: self.node.name().into(),
                     item: Some(row),
-                    source: format!("'{}' is null, and the node reads it as {}, which has no null", p.name(), p.type_info())
-                        .into(),
+                    source: format!(
+                        "'{}' is null, and the node reads it as {}, which has no null",
+                        p.name(),
+                        p.type_info()
+                    )
+                    .into(),
                 })
             })
             .collect()
