@@ -13,14 +13,19 @@ use criterion::{criterion_group, criterion_main, Criterion};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common {
-    //! Running native DataFusion plans over the same columns, the reference.
+    //! Running native DataFusion plans over the same columns, the reference; the engines
+    //! and executors W6 and W7 compare, and their checked benches.
     use std::sync::Arc;
+    use std::time::Duration;
 
+    use criterion::measurement::WallTime;
+    use criterion::{BenchmarkGroup, BenchmarkId, SamplingMode};
     use datafusion::arrow::array::{ArrayRef, RecordBatch};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::datasource::MemTable;
     use datafusion::logical_expr::Expr;
     use datafusion::prelude::{SessionConfig, SessionContext};
+    use hypernodes::{ColumnarEngine, NodeEngine, Pipeline, RunConfig};
 
     /// A tokio runtime for DataFusion.
     pub fn runtime() -> tokio::runtime::Runtime {
@@ -94,6 +99,54 @@ mod common {
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// The map executors W6 and W7 are run with, by name (`parallel`: one thread per core).
+    pub const EXECUTORS: [&str; 4] = ["sequential", "threaded:64", "async:100", "parallel"];
+
+    /// `pipeline` on each engine with each of [`EXECUTORS`] as its map executor:
+    /// (engine, executor, pipeline).
+    pub fn on_every_executor(pipeline: &Pipeline) -> Vec<(&'static str, &'static str, Pipeline)> {
+        let engines = [
+            ("node", pipeline.with_engine(NodeEngine::new())),
+            ("columnar", pipeline.with_engine(ColumnarEngine::new())),
+        ];
+        engines
+            .into_iter()
+            .flat_map(|(engine, p)| {
+                EXECUTORS.map(|exec| (engine, exec, p.with_config(RunConfig::new().with_map_executor(exec))))
+            })
+            .collect()
+    }
+
+    /// Benches `f` as `id` and checks the result of its first call, the warm-up, with
+    /// `check` before any sample is timed (a fast wrong answer counts for nothing).
+    ///
+    /// Ten samples after a one-call warm-up, in about 2 s: criterion samples routines
+    /// too slow for that linearly (W6's sequential maps take seconds, W7's maps a third
+    /// of one) with as few calls per sample as fit, one for the slowest, and warns that
+    /// ten samples do not fit in the time; they are meant not to.
+    pub fn checked_bench<R>(
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        id: BenchmarkId,
+        mut f: impl FnMut() -> R,
+        check: impl FnOnce(&R),
+    ) {
+        let mut check = Some(check);
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Auto)
+            .warm_up_time(Duration::from_millis(1))
+            .measurement_time(Duration::from_secs(2));
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                let out = f();
+                if let Some(check) = check.take() {
+                    check(&out);
+                }
+                out
+            })
+        });
     }
 }
 
@@ -463,10 +516,169 @@ mod w4 {
     }
 }
 
+mod w6 {
+    //! W6, I/O-bound: `fetch(x)` awaits a 1 ms timer and returns `x`, mapped over 2,000
+    //! items; W6-blocking: the same with a blocking 1 ms sleep in a plain fn. Every
+    //! engine with every map executor, beside the same waits by hand (ideal: 20 ms at 100
+    //! in flight, 31 ms on 64 threads).
+    //!
+    //! tokio's timer wheel ticks every millisecond and rounds a deadline up to the end of
+    //! its tick, so a 1 ms `sleep` begun just after a tick ends two ticks later: 100 in
+    //! flight take about 2,000 / 100 x 2 ms = 40 ms, as the hand-written `async:100` shows.
+    //!
+    //! On the columnar engine `fetch` (an `async fn`, no kernel) runs row by row with the
+    //! map executor; `fetch_blocking` (a plain fn over `i64`) gets a vectorized kernel and
+    //! runs in batches whatever the map executor is, and 2,000 rows make one partition:
+    //! its four columnar figures are the same sequential run, measured four times.
+    use std::time::Duration;
+
+    use criterion::{BenchmarkId, Criterion, Throughput};
+    use futures::StreamExt;
+    use hypernodes::prelude::*;
+
+    const N: i64 = 2_000;
+
+    #[node(output = "fetched")]
+    async fn fetch(x: i64) -> i64 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        x
+    }
+
+    #[node(output = "fetched")]
+    fn fetch_blocking(x: i64) -> i64 {
+        std::thread::sleep(Duration::from_millis(1));
+        x
+    }
+
+    pub fn bench(c: &mut Criterion) {
+        let xs: Vec<i64> = (0..N).collect();
+        let inputs = Inputs::new().with("x", xs.clone());
+        let checksum: i64 = xs.iter().sum();
+        let check = |out: &hypernodes::MapOutputs| {
+            let fetched = out.column::<i64>("fetched").unwrap();
+            assert_eq!(fetched.iter().sum::<i64>(), checksum);
+            assert_eq!(fetched, xs.as_slice());
+        };
+        for (name, node) in [("w6", fetch::node()), ("w6_blocking", fetch_blocking::node())] {
+            let mut group = c.benchmark_group(name);
+            group.throughput(Throughput::Elements(N as u64));
+            for (engine, exec, pipeline) in super::common::on_every_executor(&Pipeline::new([node])) {
+                super::common::checked_bench(
+                    &mut group,
+                    BenchmarkId::new(engine, exec),
+                    || pipeline.map(&inputs, &["x"], MapMode::Zip).unwrap(),
+                    check,
+                );
+            }
+            let check = |out: &Vec<i64>| assert_eq!(out, &xs);
+            if name == "w6" {
+                // The same timers awaited by hand, 100 in flight on one tokio thread:
+                // the floor tokio's 1 ms timer wheel allows.
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .unwrap();
+                super::common::checked_bench(
+                    &mut group,
+                    BenchmarkId::new("hand_written", "async:100"),
+                    || {
+                        rt.block_on(
+                            futures::stream::iter(xs.iter().map(|&x| fetch(x)))
+                                .buffered(100)
+                                .collect::<Vec<i64>>(),
+                        )
+                    },
+                    check,
+                );
+            } else {
+                // The same sleeps by hand on 64 threads, 1/64 of the items each.
+                super::common::checked_bench(
+                    &mut group,
+                    BenchmarkId::new("hand_written", "threaded:64"),
+                    || {
+                        super::common::split_over_cores(xs.len(), 64, |start, len| {
+                            xs[start..start + len]
+                                .iter()
+                                .map(|&x| fetch_blocking(x))
+                                .collect::<Vec<i64>>()
+                        })
+                        .concat()
+                    },
+                    check,
+                );
+            }
+            group.finish();
+        }
+    }
+}
+
+mod w7 {
+    //! W7, CPU-bound: `burn(x)`, 20,000 rounds of an integer hash mix from `x + 1`, mapped
+    //! over 20,000 items. Every engine with every map executor, beside the same loop by
+    //! hand, sequential and with rayon. Checksum: the sum of the outputs.
+    //!
+    //! On the columnar engine `burn` (a plain fn over `i64`) gets a vectorized kernel and
+    //! runs in batches over the partitions (two of 10,000 rows here on two or more cores)
+    //! whatever the map executor is: its four columnar figures measure the same plan.
+    use std::hint::black_box;
+
+    use criterion::{BenchmarkId, Criterion, Throughput};
+    use hypernodes::prelude::*;
+    use rayon::prelude::*;
+
+    const N: i64 = 20_000;
+
+    #[node(output = "burned")]
+    fn burn(x: i64) -> i64 {
+        let mut h = x + 1;
+        for _ in 0..20_000 {
+            h = ((h >> 16) ^ h).wrapping_mul(0x45D9F3B) & 0xFFFF_FFFF;
+        }
+        h
+    }
+
+    pub fn bench(c: &mut Criterion) {
+        let xs: Vec<i64> = (0..N).collect();
+        let reference: Vec<i64> = xs.iter().map(|&x| burn(x)).collect();
+        let checksum: i64 = reference.iter().sum();
+        let inputs = Inputs::new().with("x", xs.clone());
+        let mut group = c.benchmark_group("w7");
+        group.throughput(Throughput::Elements(N as u64));
+        for (engine, exec, pipeline) in super::common::on_every_executor(&Pipeline::new([burn::node()])) {
+            super::common::checked_bench(
+                &mut group,
+                BenchmarkId::new(engine, exec),
+                || pipeline.map(&inputs, &["x"], MapMode::Zip).unwrap(),
+                |out| {
+                    let burned = out.column::<i64>("burned").unwrap();
+                    assert_eq!(burned.iter().sum::<i64>(), checksum);
+                    assert_eq!(burned, reference.as_slice());
+                },
+            );
+        }
+        let check = |out: &Vec<i64>| assert_eq!(out, &reference);
+        super::common::checked_bench(
+            &mut group,
+            BenchmarkId::new("hand_written", "sequential"),
+            || black_box(&xs).iter().map(|&x| burn(x)).collect::<Vec<i64>>(),
+            check,
+        );
+        super::common::checked_bench(
+            &mut group,
+            BenchmarkId::new("hand_written", "parallel"),
+            || black_box(&xs).par_iter().map(|&x| burn(x)).collect::<Vec<i64>>(),
+            check,
+        );
+        group.finish();
+    }
+}
+
 fn workloads(c: &mut Criterion) {
     w1::bench(c);
     w2::bench(c);
     w4::bench(c);
+    w6::bench(c);
+    w7::bench(c);
 }
 
 criterion_group!(benches, workloads);
