@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `sequential` | one thing at a time | the calling thread |
 //! | `threaded:N` | up to N items (or nodes), each on its own thread | a pool of N threads kept for blocking work (I/O, sleeps, remote calls) |
-//! | `async:N` | up to N items in flight; `async fn` nodes awaited concurrently | tokio; sync nodes go to tokio's blocking pool |
+//! | `async:N` | up to N items in flight; `async fn` nodes awaited concurrently | tokio; the sync nodes of those items go to tokio's blocking pool, items (or rows) without `async fn` nodes to a pool of N threads |
 //! | `parallel:N` | CPU-bound items split over N threads by work stealing | a rayon pool of N threads (default: one per core) |
 //!
 //! One pool exists per kind and width for the whole process, so nested maps that
@@ -54,7 +54,8 @@ pub enum Executor {
     /// Up to `n` at once on a pool of `n` threads kept for blocking work.
     Threaded(usize),
     /// Up to `n` items in flight on tokio: `async fn` nodes are awaited concurrently,
-    /// sync nodes run on tokio's blocking pool.
+    /// the sync nodes of those items run on tokio's blocking pool; items without an
+    /// `async fn` node run on a pool of `n` threads, like [`Executor::Threaded`].
     Async(usize),
     /// CPU-bound work split over a rayon pool of `n` threads.
     Parallel(usize),
@@ -87,12 +88,13 @@ impl Executor {
     }
 
     /// The pool that runs this executor's synchronous work: `None` for sequential work;
-    /// `async:N` runs synchronous work (a batch's rows, the nodes of a run that are not
-    /// `async fn`) like `threaded:N`.
+    /// `async:N` runs synchronous work (items without `async fn` nodes, rows of other
+    /// nodes, the nodes of a run) like `threaded:N`, on a pool of N threads of its own.
     pub(crate) fn pool(&self) -> Option<(&'static rayon::ThreadPool, bool)> {
         match *self {
             Executor::Sequential => None,
-            Executor::Threaded(n) | Executor::Async(n) => Some((pool(Kind::Blocking, n), true)),
+            Executor::Threaded(n) => Some((pool(Kind::Blocking, n), true)),
+            Executor::Async(n) => Some((pool(Kind::Async, n), true)),
             Executor::Parallel(n) => Some((pool(Kind::Cpu, n), false)),
         }
     }
@@ -526,6 +528,8 @@ pub(crate) fn reported(e: &Error) -> Error {
 enum Kind {
     Cpu,
     Blocking,
+    /// The synchronous work of the `async` executor.
+    Async,
 }
 
 /// The process's pool of `kind` and `width`, made on first use and kept.
@@ -538,6 +542,7 @@ fn pool(kind: Kind, width: usize) -> &'static rayon::ThreadPool {
     let prefix = match kind {
         Kind::Cpu => "hypernodes-parallel",
         Kind::Blocking => "hypernodes-threaded",
+        Kind::Async => "hypernodes-async",
     };
     let built = rayon::ThreadPoolBuilder::new()
         .num_threads(width)

@@ -263,6 +263,14 @@ impl Node {
         matches!(self.kind, NodeKind::Nested(_))
     }
 
+    /// Whether the node is an `async fn` ([`NodeImpl::is_async`]).
+    pub fn is_async(&self) -> bool {
+        match &self.kind {
+            NodeKind::Func(f) => f.is_async(),
+            NodeKind::Nested(_) => false,
+        }
+    }
+
     /// The node's own retries ([`NodeImpl::retry`]); `None` for a nested pipeline.
     pub fn retry(&self) -> Option<Retry> {
         match &self.kind {

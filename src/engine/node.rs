@@ -114,7 +114,7 @@ impl Engine for NodeEngine {
         self.check()?;
         let program = Program::new(plan);
         let mut slots = program.initial_slots();
-        if let Executor::Async(_) = program.node_executor {
+        if matches!(program.node_executor, Executor::Async(_)) && program.has_async() {
             let program = Arc::new(program);
             slots = block_on(program.clone().exec_async(slots, None))?;
             return program.outputs_of(&mut slots);
@@ -146,6 +146,9 @@ impl Engine for NodeEngine {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // Without `async fn` nodes, `async:N` runs the items on its pool like `threaded:N`,
+        // without a hand-off to the runtime per item.
+        let awaits = program.has_async();
         let mut failures = Vec::new();
         let push = |item: usize, values: SmallVec<[Value; 2]>, builders: &mut Vec<Box<dyn ColumnBuilder>>| {
             for ((builder, out), value) in builders.iter_mut().zip(&program.outputs).zip(values) {
@@ -175,7 +178,7 @@ impl Engine for NodeEngine {
                     }
                 }
             }
-            Executor::Async(width) => {
+            Executor::Async(width) if awaits => {
                 let program = Arc::new(program.clone_shared());
                 let results = block_on(for_items_async(width, plan.len(), on_error, |item| {
                     let program = program.clone();
@@ -190,7 +193,7 @@ impl Engine for NodeEngine {
                     push(item, values, &mut builders)
                 })?;
             }
-            Executor::Threaded(_) | Executor::Parallel(_) => {
+            _ => {
                 let results = for_items(executor, plan.len(), on_error, |item| {
                     let mut slots = program.initial_slots();
                     program.fill_item(plan, item, &mut slots);
@@ -358,6 +361,11 @@ impl Program {
             per_item,
             mapped: Vec::new(),
         }
+    }
+
+    /// Whether a step is an `async fn` node (the async executor awaits those).
+    fn has_async(&self) -> bool {
+        self.steps.iter().any(|s| s.node.is_async())
     }
 
     /// The same program, to share between the items of an async map.

@@ -74,13 +74,16 @@ fn wait_until(limit: Duration, done: impl Fn() -> bool) -> bool {
     true
 }
 
-/// The kind of thread running this: a `parallel` or `threaded` pool thread, tokio's
-/// (`async`: the runtime's blocking pool, where the async executor runs sync nodes), or
-/// any other thread (`caller`: the calling thread, where `sequential` runs).
+/// The kind of thread running this: a `parallel`, `threaded` or `async` pool thread (the
+/// async executor runs sync work on a pool of its own), tokio's (`async` too: the
+/// runtime's blocking pool, where the async executor runs the sync nodes of items that
+/// also await), or any other thread (`caller`: the calling thread, where `sequential`
+/// runs).
 fn thread_kind() -> &'static str {
     match std::thread::current().name() {
         Some(n) if n.starts_with("hypernodes-parallel-") => "parallel",
         Some(n) if n.starts_with("hypernodes-threaded-") => "threaded",
+        Some(n) if n.starts_with("hypernodes-async-") => "async",
         Some("hypernodes") => "async",
         _ => "caller",
     }

@@ -414,10 +414,14 @@ impl<'p> Run<'p> {
 
     /// Whether `node` runs in a segment: a SQL expression node, or a node with a kernel
     /// unless it has retries or a timeout (its own or the run's), which apply per call
-    /// of the function, so such a node runs row by row.
+    /// of the function, or the map executor is `threaded` or `async` (chosen for calls
+    /// that block or wait, which a kernel would make one after another), so such a node
+    /// runs row by row on the map executor.
     fn vectorizable(&self, node: &Node) -> bool {
         let config = self.plan.config();
-        let guarded = node.retry().or(config.retry()).is_some() || node.timeout().or(config.timeout()).is_some();
+        let guarded = node.retry().or(config.retry()).is_some()
+            || node.timeout().or(config.timeout()).is_some()
+            || matches!(config.map_executor(), Some(Executor::Threaded(_) | Executor::Async(_)));
         (Kernel::find(node).is_some() && !guarded) || ExprNode::find(node).is_some()
     }
 
@@ -595,7 +599,11 @@ impl<'p> Run<'p> {
             |o, k| plan.kept_outputs(nodes[o])[k],
             self.is_map,
         )?;
-        match compiled.run(&inputs, &split) {
+        let ran = match self.plan.config().map_executor() {
+            Some(e @ Executor::Parallel(_)) => e.pool().expect("a pool").0.install(|| compiled.run(&inputs, &split)),
+            _ => compiled.run(&inputs, &split),
+        };
+        match ran {
             Ok(columns) => {
                 for ((name, ct), column) in compiled.kept().zip(columns) {
                     // Kept in the batches that made it: the next segment reads the same batches.
@@ -734,14 +742,16 @@ impl<'p> Run<'p> {
     }
 
     /// How this run's rows are cut into partitions and batches.
+    /// The cut of the rows: the engine's partitions, only for inputs large enough to
+    /// gain from them; under a `parallel:N` map executor (items declared costly), N
+    /// partitions over any number of rows.
     fn split(&self) -> Split {
         self.split.clone().unwrap_or_else(|| {
-            Split::new(
-                self.rows,
-                self.engine.partitions,
-                self.engine.batch_size,
-                MIN_ROWS_PER_PARTITION,
-            )
+            let (partitions, min_rows) = match self.plan.config().map_executor() {
+                Some(Executor::Parallel(n)) => (n, 1),
+                _ => (self.engine.partitions, MIN_ROWS_PER_PARTITION),
+            };
+            Split::new(self.rows, partitions, self.engine.batch_size, min_rows)
         })
     }
 
@@ -1218,6 +1228,8 @@ impl<'p> Run<'p> {
             }
         };
         let config = self.plan.config();
+        // Sync work under `async:N` runs on its pool like `threaded:N`, without a hand-off
+        // to the runtime per row.
         match config.map_executor().unwrap_or_default() {
             Executor::Sequential => {
                 for row in 0..self.rows {
@@ -1227,7 +1239,7 @@ impl<'p> Run<'p> {
                     push(row, out, &mut builders)?;
                 }
             }
-            Executor::Async(width) => {
+            Executor::Async(width) if node.is_async() => {
                 let keep: Arc<[bool]> = keep.into();
                 let config = self.plan.config_arc();
                 let results = block_on(for_items_async(width, self.rows, on_error, |row| {
