@@ -417,6 +417,17 @@ impl RunConfig {
         self.timeout
     }
 
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.engine.is_none()
+            && self.node_executor.is_none()
+            && self.map_executor.is_none()
+            && self.on_error.is_none()
+            && self.retry.is_none()
+            && self.timeout.is_none()
+            && self.invalid.is_none()
+    }
+
     /// This configuration with every unset field taken from `parent`.
     pub fn or(&self, parent: &RunConfig) -> RunConfig {
         RunConfig {

@@ -323,7 +323,11 @@ impl NestedNode {
     /// The configuration the inner pipeline runs with under a parent run configured with
     /// `parent`. Its map always fails on its first failing item, whatever failure policy
     /// the inner pipeline sets for its own calls: the failure fails the outer item.
-    pub(crate) fn config(&self, parent: &RunConfig) -> Result<Arc<RunConfig>> {
+    pub(crate) fn config(&self, parent: &Arc<RunConfig>) -> Result<Arc<RunConfig>> {
+        if self.pipeline.config().is_empty() && parent.on_error() == Some(OnError::Fail) {
+            // Nothing of its own: the parent's settings as they are (no copy per call).
+            return Ok(parent.clone());
+        }
         self.pipeline
             .config()
             .clone()
@@ -340,7 +344,7 @@ impl NestedNode {
     /// # Errors
     ///
     /// Whatever the inner run returns.
-    pub fn call(&self, parent: &RunConfig, args: &[&Value], keep: &[bool]) -> Result<Vec<Option<Value>>> {
+    pub fn call(&self, parent: &Arc<RunConfig>, args: &[&Value], keep: &[bool]) -> Result<Vec<Option<Value>>> {
         let inputs: Inputs = self
             .inner_params
             .iter()

@@ -170,6 +170,14 @@ pub trait NodeImpl: Send + Sync + 'static {
     }
 }
 
+impl dyn NodeImpl {
+    /// Whether the node has neither retries nor a timeout of its own.
+    #[inline]
+    pub(crate) fn plain(&self) -> bool {
+        self.retry().is_none() && self.timeout().is_none()
+    }
+}
+
 /// A node of a pipeline: a cheap, clonable handle.
 ///
 /// Make one with `#[node]` (`my_fn::node()`), with [`Node::builder`] from a closure,

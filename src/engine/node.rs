@@ -112,7 +112,7 @@ impl Engine for NodeEngine {
 
     fn run(&self, plan: &RunPlan) -> Result<Outputs> {
         self.check()?;
-        let program = Program::new(plan);
+        let program = Program::new(plan, &[]);
         let mut slots = program.initial_slots();
         if matches!(program.node_executor, Executor::Async(_)) && program.has_async() {
             let program = Arc::new(program);
@@ -128,12 +128,8 @@ impl Engine for NodeEngine {
         let config = plan.run_plan().config();
         let executor = config.map_executor().unwrap_or_default();
         let on_error = config.on_error().unwrap_or_default();
-        let mut program = Program::new(plan.run_plan());
-        program.mapped = plan
-            .over()
-            .iter()
-            .map(|m| program.slots.get(m.name()).copied())
-            .collect();
+        let over: Vec<&str> = plan.over().iter().map(|m| m.name()).collect();
+        let program = Program::new(plan.run_plan(), &over);
         let mut builders = program
             .outputs
             .iter()
@@ -165,8 +161,12 @@ impl Engine for NodeEngine {
                 for item in 0..plan.len() {
                     program.fill_item(plan, item, &mut slots);
                     let done = program.exec(&mut slots, Some(item)).and_then(|()| {
-                        let values = program.take_outputs(&mut slots)?;
-                        push(item, values, &mut builders)
+                        for (builder, out) in builders.iter_mut().zip(&program.outputs) {
+                            builder
+                                .push(take(&mut slots, out.slot)?)
+                                .map_err(|_| not_owned(program.producer(&out.name), &out.name, Some(item)))?;
+                        }
+                        Ok(())
                     });
                     for &slot in &program.per_item {
                         slots[slot] = None;
@@ -209,7 +209,7 @@ impl Engine for NodeEngine {
             .outputs
             .iter()
             .zip(builders)
-            .map(|(out, b)| (out.name.clone(), b.finish()));
+            .map(|(out, b)| (out.name.to_string(), b.finish()));
         let len = plan.len() - failures.len();
         Ok(MapOutputs::from_columns(len, columns).with_failures(plan.len(), failures))
     }
@@ -266,7 +266,10 @@ pub(crate) fn not_owned(node: &Node, output: &str, item: Option<usize>) -> Error
 struct Program {
     config: Arc<RunConfig>,
     node_executor: Executor,
-    slots: HashMap<String, usize>,
+    /// The pool that runs the waves of independent nodes, if any wave has several.
+    node_pool: Option<&'static rayon::ThreadPool>,
+    /// How many slots an item's run holds.
+    n_slots: usize,
     inputs: Vec<(usize, Value)>,
     steps: Vec<Step>,
     /// Groups of steps whose inputs are ready once the groups before have run, in step
@@ -281,6 +284,8 @@ struct Program {
 
 struct Step {
     node: Node,
+    /// The function of a node the run calls with neither retries nor a timeout.
+    plain: Option<Arc<dyn NodeImpl>>,
     keep: Arc<[bool]>,
     args: SmallVec<[usize; 4]>,
     /// The slot of each output, `None` for outputs nobody needs.
@@ -288,24 +293,25 @@ struct Step {
 }
 
 struct OutputSlot {
-    name: String,
+    name: Arc<str>,
     slot: usize,
     ty: TypeInfo,
 }
 
 impl Program {
-    fn new(plan: &RunPlan) -> Program {
+    /// The program of `plan`; `over` names the inputs a map fills per item.
+    fn new(plan: &RunPlan, over: &[&str]) -> Program {
         let nodes = plan.pipeline().nodes();
-        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut slots: HashMap<&str, usize> = HashMap::new();
         let mut inputs = Vec::new();
         for (name, value) in plan.inputs().iter() {
             let n = slots.len();
-            slots.insert(name.to_string(), n);
+            slots.insert(name, n);
             inputs.push((n, value.clone()));
         }
         let mut steps = Vec::with_capacity(plan.nodes().len());
         let mut per_item = Vec::new();
-        let mut types: HashMap<&str, TypeInfo> = HashMap::new();
+        let mut ports: HashMap<&str, &crate::node::Port> = HashMap::new();
         // The wave of the step producing each slot (inputs: none).
         let mut wave_of_slot: HashMap<usize, usize> = HashMap::new();
         let mut waves: Vec<Vec<usize>> = Vec::new();
@@ -323,8 +329,8 @@ impl Program {
             for (port, &kept) in node.outputs().iter().zip(keep) {
                 outs.push(kept.then(|| {
                     let n = slots.len();
-                    slots.insert(port.name().to_string(), n);
-                    types.insert(port.name(), port.type_info());
+                    slots.insert(port.name(), n);
+                    ports.insert(port.name(), port);
                     per_item.push(n);
                     wave_of_slot.insert(n, wave);
                     n
@@ -334,7 +340,15 @@ impl Program {
                 waves.resize_with(wave + 1, Vec::new);
             }
             waves[wave].push(steps.len());
+            let config = plan.config();
+            let plain = match node.kind() {
+                NodeKind::Func(f) if config.retry().is_none() && config.timeout().is_none() && f.plain() => {
+                    Some(f.clone())
+                }
+                _ => None,
+            };
             steps.push(Step {
+                plain,
                 node: node.clone(),
                 keep: keep.into(),
                 args,
@@ -345,21 +359,27 @@ impl Program {
             .outputs()
             .iter()
             .map(|name| OutputSlot {
-                name: name.clone(),
+                name: ports[name.as_str()].name_arc().clone(),
                 slot: slots[name.as_str()],
-                ty: types[name.as_str()],
+                ty: ports[name.as_str()].type_info(),
             })
             .collect();
+        let node_executor = plan.config().node_executor().unwrap_or_default();
+        let node_pool = match node_executor.pool() {
+            Some((pool, _)) if waves.iter().any(|w| w.len() > 1) => Some(pool),
+            _ => None,
+        };
         Program {
             config: plan.config_arc().clone(),
-            node_executor: plan.config().node_executor().unwrap_or_default(),
-            slots,
+            node_executor,
+            node_pool,
+            n_slots: slots.len(),
+            mapped: over.iter().map(|m| slots.get(m).copied()).collect(),
             inputs,
             steps,
             waves,
             outputs,
             per_item,
-            mapped: Vec::new(),
         }
     }
 
@@ -373,12 +393,14 @@ impl Program {
         Program {
             config: self.config.clone(),
             node_executor: self.node_executor,
-            slots: self.slots.clone(),
+            node_pool: self.node_pool,
+            n_slots: self.n_slots,
             inputs: self.inputs.clone(),
             steps: self
                 .steps
                 .iter()
                 .map(|s| Step {
+                    plain: s.plain.clone(),
                     node: s.node.clone(),
                     keep: s.keep.clone(),
                     args: s.args.clone(),
@@ -410,7 +432,7 @@ impl Program {
     }
 
     fn initial_slots(&self) -> Vec<Option<Value>> {
-        let mut slots = vec![None; self.slots.len()];
+        let mut slots = vec![None; self.n_slots];
         for (slot, value) in &self.inputs {
             slots[*slot] = Some(value.clone());
         }
@@ -418,6 +440,7 @@ impl Program {
     }
 
     /// Puts item `item`'s elements of the mapped lists in their slots.
+    #[inline]
     fn fill_item(&self, plan: &MapPlan, item: usize, slots: &mut [Option<Value>]) {
         plan.for_each_element(item, |k, j| {
             if let Some(slot) = self.mapped[k] {
@@ -435,11 +458,12 @@ impl Program {
         let values = self
             .outputs
             .iter()
-            .map(|out| take(slots, out.slot).map(|v| (out.name.clone(), v)))
+            .map(|out| take(slots, out.slot).map(|v| (out.name.to_string(), v)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Outputs::from_values(values))
     }
 
+    #[inline]
     fn args<'s>(&self, step: &Step, slots: &'s [Option<Value>]) -> SmallVec<[&'s Value; 4]> {
         step.args
             .iter()
@@ -447,6 +471,7 @@ impl Program {
             .collect()
     }
 
+    #[inline]
     fn store(step: &Step, out: Produced, slots: &mut [Option<Value>]) {
         out.for_each(|k, value| {
             if let Some(slot) = step.outs[k] {
@@ -458,11 +483,16 @@ impl Program {
     /// Runs every step on one item's slots: one after another, or wave by wave on the
     /// node executor's pool.
     fn exec(&self, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
-        let pool = match self.node_executor.pool() {
-            Some((pool, _)) if self.waves.iter().any(|w| w.len() > 1) => pool,
-            _ => {
+        let pool = match self.node_pool {
+            Some(pool) => pool,
+            None => {
                 for step in &self.steps {
-                    let out = call_node(&self.config, &step.node, &step.keep, &self.args(step, slots), item)?;
+                    let args = self.args(step, slots);
+                    let out = match &step.plain {
+                        Some(f) => call_plain(&step.node, &**f, &args, item)?,
+                        None => call_node(&self.config, &step.node, &step.keep, &args, item)?,
+                    };
+                    drop(args);
                     Self::store(step, out, slots);
                 }
                 return Ok(());
@@ -539,6 +569,7 @@ pub(crate) enum Produced {
 
 impl Produced {
     /// Calls `f(k, value)` for each output `k` produced.
+    #[inline]
     pub(crate) fn for_each(self, mut f: impl FnMut(usize, Value)) {
         match self {
             Produced::Func(out) => out.into_iter().enumerate().for_each(|(k, v)| f(k, v)),
@@ -555,13 +586,16 @@ impl Produced {
 /// against its declared outputs) or a nested pipeline (run with `config` as its parent's
 /// configuration), which produces only the outputs in `keep`.
 pub(crate) fn call_node(
-    config: &RunConfig,
+    config: &Arc<RunConfig>,
     node: &Node,
     keep: &[bool],
     args: &[&Value],
     item: Option<usize>,
 ) -> Result<Produced> {
     match node.kind() {
+        NodeKind::Func(f) if config.retry().is_none() && config.timeout().is_none() && f.plain() => {
+            call_plain(node, &**f, args, item)
+        }
         NodeKind::Func(f) => {
             let timeout = f.timeout().or(config.timeout());
             let once = || match timeout {
@@ -592,6 +626,15 @@ pub(crate) fn call_node(
                 .map_err(|e| failed(node, item, Box::new(e)))?,
         )),
     }
+}
+
+/// A function node without retries or timeout, called once: the common case, kept short.
+#[inline(always)]
+fn call_plain(node: &Node, f: &dyn NodeImpl, args: &[&Value], item: Option<usize>) -> Result<Produced> {
+    let out = catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(args))))
+        .map_err(|panic| panicked(node, item, panic))?
+        .map_err(|e| failed(node, item, e))?;
+    checked(node, out, item)
 }
 
 /// [`call_node`] as a future: an `async fn` node is awaited (and cancelled by its
@@ -718,6 +761,7 @@ fn after_attempts(result: Result<NodeOutputs>, retries: u32) -> Result<NodeOutpu
 }
 
 /// A function node's results, checked against its declared outputs.
+#[inline(always)]
 fn checked(node: &Node, out: NodeOutputs, item: Option<usize>) -> Result<Produced> {
     let ports = node.outputs();
     if out.len() != ports.len() {

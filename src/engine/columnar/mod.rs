@@ -950,7 +950,7 @@ impl<'p> Run<'p> {
             .collect();
         // A bad setting of the inner pipeline fails the nested node, as in the node engine
         // (on its first item).
-        let config = nested.config(self.plan.config()).map_err(|e| Error::NodeFailed {
+        let config = nested.config(self.plan.config_arc()).map_err(|e| Error::NodeFailed {
             node: nested.name().into(),
             item: self.is_map.then_some(0),
             source: Box::new(e),
@@ -1118,7 +1118,7 @@ impl<'p> Run<'p> {
                 };
                 let refs: Vec<&Value> = args.iter().collect();
                 let keep = vec![true; ports.len()];
-                match call_node(self.plan.config(), node, &keep, &refs, self.is_map.then_some(row)) {
+                match call_node(self.plan.config_arc(), node, &keep, &refs, self.is_map.then_some(row)) {
                     Err(e) => return Ok(Some(e)),
                     Ok(out) => out.for_each(|k, v| {
                         made.insert(ports[k].name(), Some(v));
@@ -1187,7 +1187,7 @@ impl<'p> Run<'p> {
         if !self.is_map {
             let args = self.args_at(node, 0)?;
             let refs: Vec<&Value> = args.iter().collect();
-            let out = call_node(self.plan.config(), node, keep, &refs, None)?;
+            let out = call_node(self.plan.config_arc(), node, keep, &refs, None)?;
             let ports = node.outputs();
             let mut cols = Vec::new();
             out.for_each(|k, v| cols.push((ports[k].name().to_string(), Col::Const(v))));
@@ -1227,7 +1227,7 @@ impl<'p> Run<'p> {
                 None => Ok(()),
             }
         };
-        let config = self.plan.config();
+        let config = self.plan.config_arc();
         // Sync work under `async:N` runs on its pool like `threaded:N`, without a hand-off
         // to the runtime per row.
         match config.map_executor().unwrap_or_default() {
@@ -1241,7 +1241,6 @@ impl<'p> Run<'p> {
             }
             Executor::Async(width) if node.is_async() => {
                 let keep: Arc<[bool]> = keep.into();
-                let config = self.plan.config_arc();
                 let results = block_on(for_items_async(width, self.rows, on_error, |row| {
                     let args = self.args_at(node, row);
                     let (config, node, keep) = (config.clone(), node.clone(), keep.clone());
