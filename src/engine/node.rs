@@ -286,7 +286,7 @@ struct Step {
     node: Node,
     /// The function of a node the run calls with neither retries nor a timeout.
     plain: Option<Arc<dyn NodeImpl>>,
-    keep: Arc<[bool]>,
+    keep: SmallVec<[bool; 4]>,
     args: SmallVec<[usize; 4]>,
     /// The slot of each output, `None` for outputs nobody needs.
     outs: SmallVec<[Option<usize>; 2]>,
@@ -312,19 +312,26 @@ impl Program {
         let mut steps = Vec::with_capacity(plan.nodes().len());
         let mut per_item = Vec::new();
         let mut ports: HashMap<&str, &crate::node::Port> = HashMap::new();
-        // The wave of the step producing each slot (inputs: none).
+        let node_executor = plan.config().node_executor().unwrap_or_default();
+        // Waves only for a node executor that runs nodes at once (a sequential one runs
+        // the steps in order, and a nested run per item pays nothing for them). The wave
+        // of the step producing each slot (inputs: none).
+        let grouped = node_executor != Executor::Sequential;
         let mut wave_of_slot: HashMap<usize, usize> = HashMap::new();
         let mut waves: Vec<Vec<usize>> = Vec::new();
         for &i in plan.nodes() {
             let node = &nodes[i];
             let keep = plan.kept_outputs(i);
             let args: SmallVec<[usize; 4]> = node.params().iter().map(|p| slots[p.name()]).collect();
-            let wave = args
-                .iter()
-                .filter_map(|a| wave_of_slot.get(a))
-                .map(|w| w + 1)
-                .max()
-                .unwrap_or(0);
+            let wave = if grouped {
+                args.iter()
+                    .filter_map(|a| wave_of_slot.get(a))
+                    .map(|w| w + 1)
+                    .max()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
             let mut outs = SmallVec::new();
             for (port, &kept) in node.outputs().iter().zip(keep) {
                 outs.push(kept.then(|| {
@@ -332,14 +339,18 @@ impl Program {
                     slots.insert(port.name(), n);
                     ports.insert(port.name(), port);
                     per_item.push(n);
-                    wave_of_slot.insert(n, wave);
+                    if grouped {
+                        wave_of_slot.insert(n, wave);
+                    }
                     n
                 }));
             }
-            if waves.len() <= wave {
-                waves.resize_with(wave + 1, Vec::new);
+            if grouped {
+                if waves.len() <= wave {
+                    waves.resize_with(wave + 1, Vec::new);
+                }
+                waves[wave].push(steps.len());
             }
-            waves[wave].push(steps.len());
             let config = plan.config();
             let plain = match node.kind() {
                 NodeKind::Func(f) if config.retry().is_none() && config.timeout().is_none() && f.plain() => {
@@ -364,7 +375,6 @@ impl Program {
                 ty: ports[name.as_str()].type_info(),
             })
             .collect();
-        let node_executor = plan.config().node_executor().unwrap_or_default();
         let node_pool = match node_executor.pool() {
             Some((pool, _)) if waves.iter().any(|w| w.len() > 1) => Some(pool),
             _ => None,
@@ -537,11 +547,20 @@ impl Program {
         item: Option<usize>,
     ) -> Result<Vec<Option<Value>>> {
         let together = self.node_executor != Executor::Sequential;
-        for wave in &self.waves {
+        // Without waves (a sequential node executor), each step is a wave of its own.
+        let groups = if self.waves.is_empty() {
+            self.steps.len()
+        } else {
+            self.waves.len()
+        };
+        for g in 0..groups {
+            let alone = [g];
+            let wave: &[usize] = if self.waves.is_empty() { &alone } else { &self.waves[g] };
             let calls = wave.iter().map(|&s| {
                 let step = &self.steps[s];
                 let args: Vec<Value> = self.args(step, &slots).into_iter().cloned().collect();
-                call_node_async(self.config.clone(), step.node.clone(), step.keep.clone(), args, item)
+                let keep: Arc<[bool]> = step.keep.as_slice().into();
+                call_node_async(self.config.clone(), step.node.clone(), keep, args, item)
             });
             let produced: Vec<Result<Produced>> = if together && wave.len() > 1 {
                 futures::future::join_all(calls).await
