@@ -235,6 +235,27 @@ fn collect_without_failures_writes_an_empty_failed_file() {
 }
 
 /// A file's rows, or none with its schema.
+/// Checks the side file of failed rows (an `id` column, then `_row`, `_node`, `_error`)
+/// holds the rows of `ids`, which are also their row numbers, and returns its string
+/// columns by position.
+fn failed_rows(path: &Path, ids: &[i64]) -> impl Fn(usize) -> Vec<String> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    let f = read_parquet(path);
+    let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "_row", "_node", "_error"]);
+    assert_eq!(f.column(0).as_primitive::<Int64Type>().values().to_vec(), ids);
+    let rows: Vec<u64> = ids.iter().map(|id| *id as u64).collect();
+    assert_eq!(f.column(1).as_primitive::<UInt64Type>().values().to_vec(), rows);
+    move |i: usize| {
+        f.column(i)
+            .as_string::<i32>()
+            .iter()
+            .map(|s| s.unwrap().to_string())
+            .collect()
+    }
+}
+
 fn read_parquet_or_empty(path: &Path) -> datafusion::arrow::array::RecordBatch {
     use datafusion::arrow::array::RecordBatchReader;
     let reader =
@@ -260,7 +281,7 @@ fn check_id(id: i64) -> Result<i64, String> {
 #[test]
 fn collect_sends_the_rows_a_registry_function_fails_on_to_the_failed_file() {
     use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    use datafusion::arrow::datatypes::Int64Type;
     let dir = TempDir::new("cli-collect");
     std::fs::write(
         dir.join("check.toml"),
@@ -327,19 +348,7 @@ fn collect_sends_the_rows_a_registry_function_fails_on_to_the_failed_file() {
             o.column(1).as_primitive::<Int64Type>().values().to_vec(),
             good.iter().map(|id| id + 1).collect::<Vec<_>>()
         );
-        let f = read_parquet(&failed);
-        let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["id", "_row", "_node", "_error"]);
-        assert_eq!(f.column(0).as_primitive::<Int64Type>().values().to_vec(), failing);
-        let rows: Vec<u64> = failing.iter().map(|id| *id as u64).collect();
-        assert_eq!(f.column(1).as_primitive::<UInt64Type>().values().to_vec(), rows);
-        let strings = |i: usize| -> Vec<String> {
-            f.column(i)
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.unwrap().to_string())
-                .collect()
-        };
+        let strings = failed_rows(&failed, &failing);
         assert_eq!(strings(2), vec!["check_id".to_string(); 10]);
         assert_eq!(
             strings(3),
@@ -354,7 +363,7 @@ fn collect_sends_the_rows_a_registry_function_fails_on_to_the_failed_file() {
 #[test]
 fn collect_catches_rows_a_sql_expression_fails_on() {
     use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    use datafusion::arrow::datatypes::Int64Type;
     let dir = TempDir::new("cli-collect-sql");
     // Division by zero on the ids 7k + 3.
     std::fs::write(
@@ -397,19 +406,7 @@ fn collect_catches_rows_a_sql_expression_fails_on() {
         );
         let ids: Vec<i64> = (0..1000).filter(|id| id % 7 == 3).collect();
         assert_eq!(ids.len(), 143);
-        let f = read_parquet(&failed);
-        let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["id", "_row", "_node", "_error"]);
-        assert_eq!(f.column(0).as_primitive::<Int64Type>().values().to_vec(), ids);
-        let rows: Vec<u64> = ids.iter().map(|id| *id as u64).collect();
-        assert_eq!(f.column(1).as_primitive::<UInt64Type>().values().to_vec(), rows);
-        let strings = |i: usize| -> Vec<String> {
-            f.column(i)
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.unwrap().to_string())
-                .collect()
-        };
+        let strings = failed_rows(&failed, &ids);
         assert_eq!(strings(2), vec!["ratio".to_string(); 143]);
         let errors: Vec<String> = ids
             .iter()
