@@ -14,7 +14,7 @@
 //!
 //! One pool exists per kind and width for the whole process, so nested maps that
 //! inherit their parent's executor share its threads: a parallel map inside a parallel
-//! map inside a parallel map still runs on one core's worth of threads each, and an inner
+//! map inside a parallel map still runs on that one pool's N threads in all, and an inner
 //! map waiting for its items lends its thread to them (rayon's work stealing), so it
 //! never deadlocks on the pool it runs in.
 //!
@@ -500,13 +500,11 @@ impl RunConfig {
         Ok(Arc::new(c))
     }
 
-    /// The configuration of a nested pipeline's runs under a parent that ran with this
-    /// (resolved) one: the parent's failure policy stays with the parent's map.
-    pub(crate) fn for_nested(&self) -> RunConfig {
-        RunConfig {
-            on_error: None,
-            ..self.clone()
-        }
+    /// The built-in defaults, resolved: for planning that runs nothing.
+    pub(crate) fn built_in() -> Arc<RunConfig> {
+        RunConfig::new()
+            .resolve(&RunConfig::new())
+            .expect("an empty configuration resolves")
     }
 
     /// The engine of a resolved configuration.

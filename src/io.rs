@@ -517,11 +517,8 @@ impl ParquetRun {
         let select: Vec<String> = match &self.select {
             Some(s) => s.clone(),
             None => {
-                let returned = crate::pipeline::RunPlan::for_columns(
-                    pipeline,
-                    None,
-                    crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?,
-                )?;
+                let returned =
+                    crate::pipeline::RunPlan::for_columns(pipeline, None, crate::exec::RunConfig::built_in())?;
                 columns
                     .iter()
                     .map(|c| c.to_string())
@@ -1129,11 +1126,7 @@ fn empty_output_schema(plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRe
 /// `pipeline` with only the nodes that `outputs` need (and the bound values they read),
 /// and its configuration.
 fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
-    let plan = crate::pipeline::RunPlan::for_columns(
-        pipeline,
-        Some(outputs),
-        crate::exec::RunConfig::new().resolve(&crate::exec::RunConfig::new())?,
-    )?;
+    let plan = crate::pipeline::RunPlan::for_columns(pipeline, Some(outputs), crate::exec::RunConfig::built_in())?;
     let pruned = Pipeline::try_new(plan.nodes().iter().map(|&i| pipeline.nodes()[i].clone()))?;
     let inputs = pruned.inputs();
     let bound: crate::Inputs = pipeline

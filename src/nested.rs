@@ -332,7 +332,7 @@ impl NestedNode {
             .config()
             .clone()
             .with_on_error(OnError::Fail)
-            .resolve(&parent.for_nested())
+            .resolve(parent)
     }
 
     /// Runs the nested pipeline on one set of arguments (one per parameter), computing

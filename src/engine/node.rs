@@ -179,7 +179,7 @@ impl Engine for NodeEngine {
                 }
             }
             Executor::Async(width) if awaits => {
-                let program = Arc::new(program.clone_shared());
+                let program = Arc::new(program.clone());
                 let results = block_on(for_items_async(width, plan.len(), on_error, |item| {
                     let program = program.clone();
                     let mut slots = program.initial_slots();
@@ -263,6 +263,7 @@ pub(crate) fn not_owned(node: &Node, output: &str, item: Option<usize>) -> Error
 
 /// A plan compiled to slot numbers: each value a run holds has a slot, each node reads
 /// and writes slots. Owns what it needs, so the items of an async map can share it.
+#[derive(Clone)]
 struct Program {
     config: Arc<RunConfig>,
     node_executor: Executor,
@@ -282,6 +283,7 @@ struct Program {
     mapped: Vec<Option<usize>>,
 }
 
+#[derive(Clone)]
 struct Step {
     node: Node,
     /// The function of a node the run calls with neither retries nor a timeout.
@@ -292,6 +294,7 @@ struct Step {
     outs: SmallVec<[Option<usize>; 2]>,
 }
 
+#[derive(Clone)]
 struct OutputSlot {
     name: Arc<str>,
     slot: usize,
@@ -396,40 +399,6 @@ impl Program {
     /// Whether a step is an `async fn` node (the async executor awaits those).
     fn has_async(&self) -> bool {
         self.steps.iter().any(|s| s.node.is_async())
-    }
-
-    /// The same program, to share between the items of an async map.
-    fn clone_shared(&self) -> Program {
-        Program {
-            config: self.config.clone(),
-            node_executor: self.node_executor,
-            node_pool: self.node_pool,
-            n_slots: self.n_slots,
-            inputs: self.inputs.clone(),
-            steps: self
-                .steps
-                .iter()
-                .map(|s| Step {
-                    plain: s.plain.clone(),
-                    node: s.node.clone(),
-                    keep: s.keep.clone(),
-                    args: s.args.clone(),
-                    outs: s.outs.clone(),
-                })
-                .collect(),
-            waves: self.waves.clone(),
-            outputs: self
-                .outputs
-                .iter()
-                .map(|o| OutputSlot {
-                    name: o.name.clone(),
-                    slot: o.slot,
-                    ty: o.ty,
-                })
-                .collect(),
-            per_item: self.per_item.clone(),
-            mapped: self.mapped.clone(),
-        }
     }
 
     /// The node producing output `name`.
