@@ -257,6 +257,17 @@ pub enum Error {
         message: Box<str>,
     },
 
+    /// A cache directory cannot be used: it is not a directory, its store is not a
+    /// hypernodes cache (or is corrupt), the store is full, or a cache entry fails its
+    /// check. The message names the directory and says what is wrong.
+    #[error("Cache directory '{}': {message}", .path.display())]
+    Cache {
+        /// The cache directory.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
     /// Apache Arrow or DataFusion could not do what was asked: a column outgrew what one
     /// Arrow array can hold (more than 2 GiB of strings), a `DataFrame` given to
     /// `ColumnarEngine::apply_to_dataframe` lacks a column,

@@ -46,11 +46,13 @@
 //! | [`exec`] | executors, run configuration, failure policy, retries and timeouts |
 //! | [`error`] | [`Error`] and [`Result`] |
 //! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys |
+//! | [`cache`] | the result cache; [`cache::disk`] is its on-disk store, shared by processes |
 #![deny(missing_docs)]
 
 // The `#[node]` macro names `::hypernodes`; this lets the crate use it too.
 extern crate self as hypernodes;
 
+pub mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "parquet")]

@@ -1,0 +1,3 @@
+//! The result cache: results of nodes stored by content-addressed keys.
+
+pub mod disk;
