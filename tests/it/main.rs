@@ -6,6 +6,7 @@ mod common;
 
 mod as_node;
 mod bind;
+mod cache_store;
 #[cfg(feature = "columnar")]
 mod boundaries;
 #[cfg(feature = "cli")]
