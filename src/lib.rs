@@ -130,10 +130,19 @@ pub mod prelude {
 pub mod __private {
     pub use crate::error::BoxError;
     pub use crate::exec::Retry;
+    pub use crate::hash::{HashProbe, ViaNoHash, ViaSerialize, ViaStableHash};
     pub use crate::node::{
         arg_clone, arg_ref, arg_str, async_node, box_err, sync_node, BoxFuture, NodeOutputs, NodeSpec,
     };
     pub use crate::value::{TypeInfo, Value};
+
+    /// A type's description with the hash function its [`HashProbe`] found, if any.
+    pub fn with_hasher(ty: TypeInfo, hasher: Option<crate::hash::HashFn>) -> TypeInfo {
+        match hasher {
+            Some(f) => ty.with_hasher(f),
+            None => ty,
+        }
+    }
 
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::kernel::{

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::BoxError;
+use crate::hash::{HashFn, StableHash};
 
 type AnyRef<'a> = &'a (dyn Any + Send + Sync);
 type AnyArc = Arc<dyn Any + Send + Sync>;
@@ -48,6 +49,8 @@ pub struct TypeInfo {
     list_len: fn(AnyRef<'_>) -> Option<usize>,
     /// Engine-specific data about the type (the columnar engine's Arrow conversions).
     extension: Option<&'static (dyn Any + Send + Sync)>,
+    /// How values of the type are hashed, when the `#[node]` macro found out.
+    hash: Option<HashFn>,
 }
 
 impl TypeInfo {
@@ -87,6 +90,42 @@ impl TypeInfo {
     /// The engine-specific data attached with [`TypeInfo::with_extension`].
     pub fn extension(&self) -> Option<&'static (dyn Any + Send + Sync)> {
         self.extension
+    }
+
+    /// This description with the function that hashes values of the type for cache keys
+    /// attached (the `#[node]` macro attaches [`StableHash`] or serde hashing where the
+    /// type has either). Equality still compares only the types.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::hash::{digest_as, hash_fn};
+    /// use hypernodes::{TypeInfo, Value};
+    ///
+    /// #[derive(Clone, Copy)]
+    /// struct Celsius(f64);
+    /// impl hypernodes::hash::StableHash for Celsius {
+    ///     fn stable_hash(&self, h: &mut hypernodes::hash::StableHasher) {
+    ///         h.tag("Celsius").value(&self.0);
+    ///     }
+    /// }
+    ///
+    /// let plain = TypeInfo::of::<Celsius>();
+    /// let hashed = plain.with_hasher(hash_fn::<Celsius>());
+    /// assert_eq!(plain, hashed);
+    /// assert!(digest_as(&Value::new(Celsius(21.5)), &plain).is_none());
+    /// assert!(digest_as(&Value::new(Celsius(21.5)), &hashed).is_some());
+    /// ```
+    pub fn with_hasher(mut self, hasher: HashFn) -> TypeInfo {
+        self.hash = Some(hasher);
+        self
+    }
+
+    /// How values of this type are hashed: the function attached with
+    /// [`TypeInfo::with_hasher`], else the built-in one of a primitive, `String`, or an
+    /// `Option` or `Vec` of them; `None` for any other type.
+    pub(crate) fn hasher(&self) -> Option<HashFn> {
+        self.hash.or_else(|| crate::hash::builtin_hasher(self.type_id()))
     }
 
     pub(crate) fn this_fn(&self) -> fn() -> TypeInfo {
@@ -173,6 +212,7 @@ fn info<T: Send + Sync + 'static, D: Depth>() -> TypeInfo {
         index: index_of::<T>,
         list_len: len_of::<T>,
         extension: None,
+        hash: None,
     }
 }
 
@@ -186,6 +226,7 @@ fn leaf_info<T: Send + Sync + 'static>() -> TypeInfo {
         index: index_of::<T>,
         list_len: len_of::<T>,
         extension: None,
+        hash: None,
     }
 }
 
@@ -275,6 +316,13 @@ enum Repr {
     Item(Arc<Value>, usize),
     /// A resource built on first use.
     Lazy(Arc<Lazy>),
+    /// A value with a declared identity (its digest for cache keys).
+    Keyed(Arc<Keyed>),
+}
+
+struct Keyed {
+    value: Value,
+    key: [u8; 32],
 }
 
 struct Lazy {
@@ -373,7 +421,8 @@ impl Value {
         self.type_info().name()
     }
 
-    fn as_any(&self) -> Option<AnyRef<'_>> {
+    /// The value, built first if it is a lazy one; `None` when building it failed.
+    pub(crate) fn as_any(&self) -> Option<AnyRef<'_>> {
         match &self.repr {
             Repr::Shared(arc) => Some(&**arc),
             Repr::Item(parent, index) => ((self.info)().index)(parent.as_any()?, *index),
@@ -381,6 +430,65 @@ impl Value {
                 Ok(arc) => Some(&**arc),
                 Err(_) => None,
             },
+            Repr::Keyed(keyed) => keyed.value.as_any(),
+        }
+    }
+
+    /// This value with a declared identity: its digest for cache keys (see
+    /// [`digest`](crate::hash::digest)) becomes a digest of `key`, tagged `declared`, and
+    /// the value itself is never hashed (a lazy one is not built for it). For values
+    /// that cannot or should not be hashed by content: a model, a client, a large table.
+    /// Two values with equal keys count as the same input; give a new key when the
+    /// value changes (a version).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::hash::digest;
+    /// use hypernodes::Value;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// struct Model { weights: Vec<f32> }
+    /// let built = Arc::new(AtomicUsize::new(0));
+    /// let load = |built: Arc<AtomicUsize>| {
+    ///     Value::lazy(move || {
+    ///         built.fetch_add(1, Ordering::SeqCst);
+    ///         Model { weights: vec![0.5; 4] }
+    ///     })
+    /// };
+    ///
+    /// let a = load(built.clone()).with_key(&("model", "v3"));
+    /// let b = load(built.clone()).with_key(&("model", "v3"));
+    /// let c = load(built.clone()).with_key(&("model", "v4"));
+    /// assert_eq!(digest(&a), digest(&b));
+    /// assert_ne!(digest(&a), digest(&c));
+    /// assert_eq!(built.load(Ordering::SeqCst), 0); // nothing was built to hash it
+    ///
+    /// // Without a key, a type that cannot be hashed gives no digest.
+    /// assert_eq!(digest(&load(built.clone())), None);
+    /// assert_eq!(a.downcast_ref::<Model>().map(|m| m.weights.len()), Some(4));
+    /// ```
+    pub fn with_key<K: StableHash + ?Sized>(self, key: &K) -> Value {
+        let info = self.info;
+        let value = match self.repr {
+            Repr::Keyed(keyed) => keyed.value.clone(),
+            repr => Value { repr, info },
+        };
+        Value {
+            repr: Repr::Keyed(Arc::new(Keyed {
+                value,
+                key: crate::hash::declared_digest(key),
+            })),
+            info,
+        }
+    }
+
+    /// The digest declared with [`Value::with_key`].
+    pub(crate) fn declared_key(&self) -> Option<&[u8; 32]> {
+        match &self.repr {
+            Repr::Keyed(keyed) => Some(&keyed.key),
+            _ => None,
         }
     }
 
@@ -393,6 +501,7 @@ impl Value {
                 .as_ref()
                 .map(|_| ())
                 .map_err(Clone::clone),
+            Repr::Keyed(keyed) => keyed.value.force(),
             _ => Ok(()),
         }
     }

@@ -461,9 +461,15 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
         #pv::NodeSpec {
             name: #node_name,
             params: &[#(#param_names),*],
-            param_types: ::std::vec![#((&&#pv::TypeProbe::<#param_types>::new()).type_info()),*],
+            param_types: ::std::vec![#(#pv::with_hasher(
+                (&&#pv::TypeProbe::<#param_types>::new()).type_info(),
+                (&&&#pv::HashProbe::<#param_types>::new()).hasher()
+            )),*],
             outputs: &[#(#outputs),*],
-            output_types: ::std::vec![#((&&#pv::TypeProbe::<#output_types>::new()).type_info()),*],
+            output_types: ::std::vec![#(#pv::with_hasher(
+                (&&#pv::TypeProbe::<#output_types>::new()).type_info(),
+                (&&&#pv::HashProbe::<#output_types>::new()).hasher()
+            )),*],
             code_hash: #code_hash,
             cache: #cache,
             kernel: #kernel,
@@ -510,7 +516,10 @@ fn generate(func: &ItemFn, item: &TokenStream, opts: &Options, sig: &Signature) 
             #[allow(clippy::needless_borrow)]
             #vis fn node() -> ::hypernodes::Node {
                 #[allow(unused_imports)]
-                use ::hypernodes::__private::{ViaAnyType as _, ViaColumnarType as _, ViaKernel as _, ViaNoKernel as _};
+                use ::hypernodes::__private::{
+                    ViaAnyType as _, ViaColumnarType as _, ViaKernel as _, ViaNoHash as _, ViaNoKernel as _,
+                    ViaSerialize as _, ViaStableHash as _,
+                };
                 #make
             }
         }
@@ -601,7 +610,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("TypeProbe :: < :: std :: string :: String > :: new ()) . type_info () , (&& :: hypernodes :: __private :: TypeProbe :: < Vec < i64 > >"),
+            out.contains("with_hasher ((&& :: hypernodes :: __private :: TypeProbe :: < :: std :: string :: String > :: new ()) . type_info () , (&& & :: hypernodes :: __private :: HashProbe :: < :: std :: string :: String > :: new ()) . hasher ()) , :: hypernodes :: __private :: with_hasher ((&& :: hypernodes :: __private :: TypeProbe :: < Vec < i64 > >"),
             "{out}"
         );
         assert!(out.contains("outputs : & [\"cleaned_text\"]"), "{out}");
@@ -680,7 +689,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("TypeProbe :: < i64 > :: new ()) . type_info () , (&& :: hypernodes :: __private :: TypeProbe :: < u8 > :: new ()) . type_info ()"),
+            out.contains("output_types : :: std :: vec ! [:: hypernodes :: __private :: with_hasher ((&& :: hypernodes :: __private :: TypeProbe :: < i64 > :: new ()) . type_info () , (&& & :: hypernodes :: __private :: HashProbe :: < i64 > :: new ()) . hasher ()) , :: hypernodes :: __private :: with_hasher ((&& :: hypernodes :: __private :: TypeProbe :: < u8 > :: new ()) . type_info () , (&& & :: hypernodes :: __private :: HashProbe :: < u8 > :: new ()) . hasher ())]"),
             "{out}"
         );
         assert!(

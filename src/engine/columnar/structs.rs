@@ -64,6 +64,10 @@ pub fn row<T: DeserializeOwned + 'static>(array: &StructArray, i: usize) -> T {
 /// that derive serde's `Serialize` and `Deserialize` and are `Clone`, so they cross into
 /// Arrow as struct columns and nodes over them run as vectorized UDFs.
 ///
+/// Rows hash (for cache keys) as the `#[node]` macro hashes the type's values: through
+/// [`StableHash`](crate::hash::StableHash) when the type implements it, else through
+/// [`hash_serde`](crate::hash::hash_serde).
+///
 /// # Examples
 ///
 /// ```
@@ -99,6 +103,15 @@ macro_rules! columnar_struct {
             }
             fn value(array: &Self::Array, i: usize) -> Self {
                 $crate::engine::columnar::structs::row::<$t>(array, i)
+            }
+            #[allow(clippy::needless_borrow)] // the triple borrow is how the probe picks
+            fn digest_row(array: &Self::Array, i: usize, h: &mut $crate::hash::StableHasher) -> bool {
+                #[allow(unused_imports)]
+                use $crate::hash::{ViaNoHash as _, ViaSerialize as _, ViaStableHash as _};
+                match (&&&$crate::hash::HashProbe::<$t>::new()).hasher() {
+                    ::std::option::Option::Some(hash) => hash(&Self::value(array, i), h),
+                    ::std::option::Option::None => false,
+                }
             }
             fn builder(capacity: usize) -> Self::Builder {
                 ::std::vec::Vec::with_capacity(capacity)
