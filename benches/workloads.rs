@@ -516,6 +516,118 @@ mod w4 {
     }
 }
 
+mod w5 {
+    //! W5, the cache: W2 with a disk cache, cold (emptied before each run), warm (every
+    //! item found) and without a cache, on both engines; W5-heavy: W2 plus
+    //! `embed(cleaned_text)`, a 50 µs integer hash mix per item, at 100,000 rows.
+    use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
+    use hypernodes::prelude::*;
+    use hypernodes::{ColumnarEngine, MapOutputs};
+
+    #[node(output = "cleaned_text")]
+    fn clean_text(passage: &str) -> String {
+        passage.trim().to_lowercase()
+    }
+
+    #[node(output = "word_count")]
+    fn count_words(cleaned_text: &str) -> usize {
+        cleaned_text.split_whitespace().count()
+    }
+
+    #[node(output = "char_count")]
+    fn char_count(cleaned_text: &str) -> usize {
+        cleaned_text.chars().count()
+    }
+
+    /// 30,000 rounds of W7's mix from the text's bytes: about 50 µs here.
+    #[node(output = "embedding")]
+    fn embed(cleaned_text: &str) -> i64 {
+        let mut h: u64 = cleaned_text.bytes().fold(1, |h, b| (h * 31 + b as u64) & 0xFFFF_FFFF);
+        for _ in 0..30_000 {
+            h = (((h >> 16) ^ h).wrapping_mul(0x45D9F3B)) & 0xFFFF_FFFF;
+        }
+        h as i64
+    }
+
+    fn check(out: &MapOutputs, n: usize) {
+        assert_eq!(out.len(), n);
+    }
+
+    fn group(c: &mut Criterion, name: &str, n: usize, nodes: Vec<Node>, samples: usize) {
+        let dir = std::env::temp_dir().join(format!("hypernodes-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = Cache::disk(&dir).unwrap();
+        let inputs = Inputs::new().with("passage", super::w2::passages(n, 42));
+        let mut group = c.benchmark_group(name);
+        group.sample_size(samples);
+        group.throughput(Throughput::Elements(n as u64));
+        let engines: [(&str, Pipeline); 2] = [
+            ("node", Pipeline::new(nodes.clone()).with_engine(NodeEngine::new())),
+            ("columnar", Pipeline::new(nodes).with_engine(ColumnarEngine::new())),
+        ];
+        for (engine, plain) in engines {
+            let with_cache = plain.with_config(RunConfig::new().with_cache(cache.clone()));
+            let map = |p: &Pipeline| p.map(&inputs, &["passage"], MapMode::Zip).unwrap();
+            group.bench_function(BenchmarkId::new(engine, "no_cache"), |b| {
+                b.iter(|| check(&map(&plain), n))
+            });
+            group.bench_function(BenchmarkId::new(engine, "cold"), |b| {
+                b.iter_batched(
+                    || cache.clear(None).unwrap(),
+                    |_| {
+                        let out = map(&with_cache);
+                        assert_eq!(out.cache_report().unwrap().hits(), 0);
+                        check(&out, n)
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+            map(&with_cache);
+            let stats = cache.stats().unwrap();
+            println!(
+                "{name} {engine}: {} items in {} blocks, {} payload bytes, data.mdb {} bytes ({:.1} MB per million items)",
+                stats.items,
+                stats.blocks,
+                stats.bytes,
+                stats.file_bytes,
+                stats.file_bytes as f64 / stats.items as f64
+            );
+            group.bench_function(BenchmarkId::new(engine, "warm"), |b| {
+                b.iter(|| {
+                    let out = map(&with_cache);
+                    assert_eq!(out.cache_report().unwrap().misses(), 0);
+                    check(&out, n)
+                })
+            });
+        }
+        group.finish();
+        drop(cache);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    pub fn bench(c: &mut Criterion) {
+        group(
+            c,
+            "w5",
+            1_000_000,
+            vec![clean_text::node(), count_words::node(), char_count::node()],
+            10,
+        );
+        group(
+            c,
+            "w5_heavy",
+            100_000,
+            vec![
+                clean_text::node(),
+                count_words::node(),
+                char_count::node(),
+                embed::node(),
+            ],
+            10,
+        );
+    }
+}
+
 mod w6 {
     //! W6, I/O-bound: `fetch(x)` awaits a 1 ms timer and returns `x`, mapped over 2,000
     //! items; W6-blocking: the same with a blocking 1 ms sleep in a plain fn. Every
@@ -677,6 +789,7 @@ fn workloads(c: &mut Criterion) {
     w1::bench(c);
     w2::bench(c);
     w4::bench(c);
+    w5::bench(c);
     w6::bench(c);
     w7::bench(c);
 }

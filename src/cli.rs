@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use crate::cache::Cache;
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
@@ -98,7 +99,15 @@ enum Command {
         /// input file), _node and _error; written, without rows, when no row fails.
         #[arg(long, value_name = "FILE")]
         failed: Option<PathBuf>,
+        /// Keep every node's results per row in this cache directory and reuse them: a
+        /// rerun computes only the rows (and nodes) whose inputs or code changed.
+        /// Several runs may share the directory at once.
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
     },
+    /// Inspect or empty a cache directory (see `run --cache`).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Show a pipeline file's nodes and the plan the columnar engine makes of it.
     Explain {
         /// The pipeline file (TOML).
@@ -119,6 +128,35 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// The commands on a cache directory.
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Print the entries per node: blocks, items (rows) and bytes, and the file size.
+    Stats {
+        /// The cache directory.
+        dir: PathBuf,
+    },
+    /// Remove every entry, or those of one node.
+    Clear {
+        /// The cache directory.
+        dir: PathBuf,
+        /// Only the entries of the node with this name.
+        #[arg(long)]
+        node: Option<String>,
+    },
+}
+
+/// An existing cache directory (the commands that inspect one do not create it).
+fn open_cache(dir: &Path) -> Result<Cache> {
+    if !dir.is_dir() {
+        return Err(Error::Cache {
+            path: dir.to_path_buf(),
+            message: "no such cache directory".into(),
+        });
+    }
+    Cache::disk(dir)
 }
 
 /// The `hypernodes` program with the built-in functions.
@@ -185,6 +223,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             executor,
             on_error,
             failed,
+            cache,
         } => {
             let engine: EngineChoice = engine.parse()?;
             let memory_limit = parse_size(&memory_limit)?;
@@ -208,6 +247,9 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             }
             if let Some(on_error) = on_error {
                 config = config.with_on_error(on_error);
+            }
+            if let Some(dir) = &cache {
+                config = config.with_cache(Cache::disk(dir)?);
             }
             let columns = match &input {
                 Some(i) => Some(schema_of(i)?),
@@ -241,6 +283,15 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             let summary = run.run()?;
             print(out, format!("{} -> {}", input.display(), output.display()));
             print(out, summary.to_string());
+            Ok(())
+        }
+        Command::Cache(CacheCommand::Stats { dir }) => {
+            print(out, open_cache(&dir)?.stats()?.to_string());
+            Ok(())
+        }
+        Command::Cache(CacheCommand::Clear { dir, node }) => {
+            let cleared = open_cache(&dir)?.clear(node.as_deref())?;
+            print(out, format!("{}: {cleared}", dir.display()));
             Ok(())
         }
         Command::Explain { pipeline, input } => {

@@ -42,6 +42,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use crate::cache::{Cache, CacheReport, Session};
 use crate::engine::{Engine, NodeEngine};
 use crate::error::{Error, Result};
 
@@ -316,8 +317,19 @@ pub struct RunConfig {
     on_error: Option<OnError>,
     retry: Option<Retry>,
     timeout: Option<Duration>,
+    /// The result cache, or `Off` to run without the one inherited.
+    cache: Option<CacheChoice>,
+    /// The run's use of the cache (set when a configuration with a cache is resolved for
+    /// a top-level run, and passed on to its nested runs).
+    session: Option<Arc<Session>>,
     /// A setting given by name that did not parse: reported when the config is used.
     invalid: Option<Arc<Error>>,
+}
+
+#[derive(Clone, Debug)]
+enum CacheChoice {
+    On(Cache),
+    Off,
 }
 
 impl fmt::Debug for RunConfig {
@@ -329,6 +341,7 @@ impl fmt::Debug for RunConfig {
             .field("on_error", &self.on_error)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -387,6 +400,48 @@ impl RunConfig {
         self
     }
 
+    /// Keeps every node's results per item in `cache` and reuses them (see [`Cache`]).
+    pub fn with_cache(mut self, cache: Cache) -> RunConfig {
+        self.cache = Some(CacheChoice::On(cache));
+        self
+    }
+
+    /// Runs without a cache, whatever the pipeline, a parent or the default sets.
+    pub fn without_cache(mut self) -> RunConfig {
+        self.cache = Some(CacheChoice::Off);
+        self
+    }
+
+    /// The cache, if one is set (and not turned off here).
+    pub fn cache(&self) -> Option<&Cache> {
+        match &self.cache {
+            Some(CacheChoice::On(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The cache of a resolved configuration and the run's use of it.
+    pub(crate) fn cache_session(&self) -> Option<(&Cache, &Arc<Session>)> {
+        Some((self.cache()?, self.session.as_ref()?))
+    }
+
+    /// This configuration counting its cache's hits and misses in `session` (a Parquet
+    /// run shares one over its batches).
+    pub(crate) fn with_session(mut self, session: Arc<Session>) -> RunConfig {
+        self.session = Some(session);
+        self
+    }
+
+    /// What the cache did in the run this resolved configuration belongs to.
+    pub(crate) fn cache_report(&self) -> Option<CacheReport> {
+        self.cache_session().map(|(_, s)| s.report())
+    }
+
+    /// Makes what the run stored in its cache visible to other processes.
+    pub(crate) fn flush_cache(&self) -> Result<()> {
+        self.cache().map_or(Ok(()), Cache::flush)
+    }
+
     /// The engine, if set.
     pub fn engine(&self) -> Option<&Arc<dyn Engine>> {
         self.engine.as_ref()
@@ -425,6 +480,7 @@ impl RunConfig {
             && self.on_error.is_none()
             && self.retry.is_none()
             && self.timeout.is_none()
+            && self.cache.is_none()
             && self.invalid.is_none()
     }
 
@@ -437,6 +493,8 @@ impl RunConfig {
             on_error: self.on_error.or(parent.on_error),
             retry: self.retry.or(parent.retry),
             timeout: self.timeout.or(parent.timeout),
+            cache: self.cache.clone().or_else(|| parent.cache.clone()),
+            session: self.session.clone().or_else(|| parent.session.clone()),
             invalid: self.invalid.clone().or_else(|| parent.invalid.clone()),
         }
     }
@@ -497,6 +555,9 @@ impl RunConfig {
             .or_else(|| engine.map_executor())
             .or(Some(Executor::Sequential));
         c.on_error = c.on_error.or(Some(OnError::Fail));
+        if c.cache().is_some() && c.session.is_none() {
+            c.session = Some(Arc::default());
+        }
         Ok(Arc::new(c))
     }
 

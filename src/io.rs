@@ -29,6 +29,7 @@ use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::cache::{CacheReport, Session};
 use crate::engine::columnar::types::type_info_for;
 use crate::engine::{ColumnarEngine, NodeEngine};
 use crate::error::{Error, Result};
@@ -234,6 +235,10 @@ pub struct RunSummary {
     pub int_sum: i128,
     /// ... and the sum of every float value (print it rounded to 6 decimals).
     pub float_sum: f64,
+    /// What the cache did, per node, when the run had one (see
+    /// [`RunConfig::with_cache`]); displayed as `cache: NODE H hits M misses, ...; `
+    /// before the checksum.
+    pub cache: Option<CacheReport>,
 }
 
 impl RunSummary {
@@ -262,6 +267,9 @@ impl std::fmt::Display for RunSummary {
         if !self.failed_files.is_empty() {
             let failed: Vec<String> = self.failed_files.iter().map(|p| p.display().to_string()).collect();
             write!(f, "{} failed rows -> {}; ", self.failed_rows, failed.join(", "))?;
+        }
+        if let Some(cache) = &self.cache {
+            write!(f, "cache: {cache}; ")?;
         }
         write!(f, "checksum: integers {}, floats {:.6}", self.int_sum, self.float_sum)
     }
@@ -389,7 +397,13 @@ impl ParquetRun {
             }
             _ => {}
         }
-        let pipeline = self.pipeline.with_config(config.with_on_error(on_error));
+        // One count of cache hits and misses over every batch.
+        let session = config.cache().map(|_| Arc::new(Session::default()));
+        let config = match &session {
+            Some(s) => config.with_session(s.clone()),
+            None => config,
+        };
+        let pipeline = self.pipeline.with_config(config.clone().with_on_error(on_error));
         let inputs = input_files(&self.input)?;
         let outputs: Vec<PathBuf> = if self.input.is_dir() {
             std::fs::create_dir_all(&self.output).map_err(|source| Error::Io {
@@ -465,6 +479,7 @@ impl ParquetRun {
             elapsed: Duration::ZERO,
             int_sum: 0,
             float_sum: 0.0,
+            cache: None,
         };
         // Every file is checked before anything is written.
         let mut plans = Vec::new();
@@ -486,6 +501,8 @@ impl ParquetRun {
                 summary.failed_files.push(path);
             }
         }
+        config.flush_cache()?;
+        summary.cache = session.map(|s| s.report());
         summary.elapsed = started.elapsed();
         Ok(summary)
     }

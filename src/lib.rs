@@ -31,6 +31,8 @@
 //!   [`Value::lazy`] makes a resource (a model, a client) built once on first use.
 //! - [`Engine`]: what executes a planned run. [`NodeEngine`] runs node by node and takes
 //!   any Rust type.
+//! - [`Cache`]: where a run keeps every node's results per item, in memory or on disk,
+//!   found again by a signature of the node's code and the item's input values.
 //! - [`Error`]: the one error type; messages name the node, value, item and types.
 //!
 //! # Modules
@@ -74,6 +76,7 @@ pub mod pipeline;
 pub mod spec;
 pub mod value;
 
+pub use cache::{Cache, CacheReport};
 #[cfg(feature = "columnar")]
 pub use engine::ColumnarEngine;
 pub use engine::{Engine, NodeEngine};
@@ -121,7 +124,8 @@ pub use hypernodes_macros::node;
 /// The names most programs need: `use hypernodes::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        node, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, RunConfig, RunOptions, Value,
+        node, Cache, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, RunConfig, RunOptions,
+        Value,
     };
 }
 

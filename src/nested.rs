@@ -252,7 +252,7 @@ fn list_type(node: &str, ty: TypeInfo, errors: &mut Vec<Error>) -> TypeInfo {
 }
 
 /// A pipeline used as a node: the behaviour behind [`AsNode::build`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NestedNode {
     name: String,
     pipeline: Pipeline,
@@ -293,6 +293,12 @@ impl NestedNode {
     /// Volatile when any inner node is.
     pub fn volatility(&self) -> Volatility {
         self.volatility
+    }
+
+    /// This node, never cached as a whole (its inner nodes keep their own settings).
+    pub(crate) fn uncached(mut self) -> NestedNode {
+        self.volatility = Volatility::Volatile;
+        self
     }
 
     /// The inner pipeline.

@@ -359,7 +359,38 @@ impl Node {
             params,
             outputs,
             code_hash: hasher.finalize().to_hex().to_string(),
+            volatility: inner.volatility(),
         }))
+    }
+
+    /// The same node, never cached ([`Volatility::Volatile`]): it runs on every call,
+    /// and what reads its results still runs from the cache when they are equal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::Volatility;
+    ///
+    /// #[node(output = "y")]
+    /// fn inc(x: i64) -> i64 { x + 1 }
+    ///
+    /// assert_eq!(inc::node().volatility(), Volatility::Immutable);
+    /// assert_eq!(inc::node().uncached().volatility(), Volatility::Volatile);
+    /// assert_eq!(inc::node().uncached().name(), "inc");
+    /// ```
+    pub fn uncached(&self) -> Node {
+        match &self.kind {
+            NodeKind::Func(inner) => Node::new(Renamed {
+                inner: inner.clone(),
+                name: inner.name().to_string(),
+                params: inner.params().to_vec(),
+                outputs: inner.outputs().to_vec(),
+                code_hash: inner.code_hash().to_string(),
+                volatility: Volatility::Volatile,
+            }),
+            NodeKind::Nested(nested) => Node::nested(nested.as_ref().clone().uncached()),
+        }
     }
 }
 
@@ -370,6 +401,7 @@ struct Renamed {
     params: Vec<Port>,
     outputs: Vec<Port>,
     code_hash: String,
+    volatility: Volatility,
 }
 
 impl NodeImpl for Renamed {
@@ -386,7 +418,7 @@ impl NodeImpl for Renamed {
         &self.code_hash
     }
     fn volatility(&self) -> Volatility {
-        self.inner.volatility()
+        self.volatility
     }
     fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
         self.inner.invoke(args)

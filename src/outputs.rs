@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::cache::CacheReport;
 use crate::error::{closest, Error, Result};
 use crate::exec::ItemFailure;
 use crate::value::{TypeInfo, Value};
@@ -44,6 +45,7 @@ fn wrong_type<T: Send + Sync + 'static>(name: &str, value: &Value) -> Error {
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     values: BTreeMap<String, Value>,
+    cache: Option<CacheReport>,
 }
 
 impl Outputs {
@@ -51,7 +53,20 @@ impl Outputs {
     pub fn from_values(values: impl IntoIterator<Item = (String, Value)>) -> Self {
         Outputs {
             values: values.into_iter().collect(),
+            cache: None,
         }
+    }
+
+    /// These results with what the cache did in the run.
+    pub fn with_cache_report(mut self, report: Option<CacheReport>) -> Self {
+        self.cache = report;
+        self
+    }
+
+    /// What the cache did in the run (hits and misses per node, warnings), when the run
+    /// had a cache.
+    pub fn cache_report(&self) -> Option<&CacheReport> {
+        self.cache.as_ref()
     }
 
     /// A copy of the output `name` as `T`.
@@ -135,6 +150,7 @@ pub struct MapOutputs {
     /// The number of items mapped, failed ones included.
     items: usize,
     pub(crate) failures: Vec<ItemFailure>,
+    cache: Option<CacheReport>,
 }
 
 impl MapOutputs {
@@ -145,7 +161,20 @@ impl MapOutputs {
             columns: columns.into_iter().collect(),
             items: len,
             failures: Vec::new(),
+            cache: None,
         }
+    }
+
+    /// These results with what the cache did in the map.
+    pub fn with_cache_report(mut self, report: Option<CacheReport>) -> Self {
+        self.cache = report;
+        self
+    }
+
+    /// What the cache did in the map (hits and misses per node, warnings), when the
+    /// map had a cache.
+    pub fn cache_report(&self) -> Option<&CacheReport> {
+        self.cache.as_ref()
     }
 
     /// These results, of the items that succeeded among `items` items, with the

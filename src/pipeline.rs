@@ -334,7 +334,7 @@ impl Pipeline {
     /// node produces.
     pub fn run_with(&self, inputs: &Inputs, options: &RunOptions) -> Result<Outputs> {
         let plan = RunPlan::new(self, inputs, options.outputs(), &[], self.config_for(options)?)?;
-        plan.config().resolved_engine().run(&plan)
+        finish_run(plan.config(), plan.config().resolved_engine().run(&plan))
     }
 
     /// Runs the pipeline once per item of the lists named in `over`, and returns one
@@ -392,7 +392,10 @@ impl Pipeline {
             options.outputs(),
             self.config_for(options)?,
         )?;
-        plan.run_plan().config().resolved_engine().map(&plan)
+        finish_map(
+            plan.run_plan().config(),
+            plan.run_plan().config().resolved_engine().map(&plan),
+        )
     }
 
     /// [`Pipeline::run_with`] as a future, for applications that live on an async
@@ -437,7 +440,7 @@ impl Pipeline {
             .and_then(|config| RunPlan::new(self, &inputs, options.outputs(), &[], config));
         async move {
             let plan = plan?;
-            off_the_runtime(move || plan.config().resolved_engine().run(&plan)).await
+            off_the_runtime(move || finish_run(plan.config(), plan.config().resolved_engine().run(&plan))).await
         }
     }
 
@@ -459,7 +462,11 @@ impl Pipeline {
             .and_then(|mode| MapPlan::new(self, &inputs, over, mode, options.outputs(), self.config_for(&options)?));
         async move {
             let plan = plan?;
-            off_the_runtime(move || plan.run_plan().config().resolved_engine().map(&plan)).await
+            off_the_runtime(move || {
+                let config = plan.run_plan().config();
+                finish_map(config, config.resolved_engine().map(&plan))
+            })
+            .await
         }
     }
 
@@ -468,6 +475,23 @@ impl Pipeline {
     pub(crate) fn config_for(&self, options: &RunOptions) -> Result<Arc<RunConfig>> {
         options.config.or(&self.inner.config).resolve(&RunConfig::current())
     }
+}
+
+/// A top-level run's results with what its cache did; what it stored is flushed, also
+/// when the run failed (the nodes that succeeded keep their results).
+fn finish_run(config: &RunConfig, out: Result<Outputs>) -> Result<Outputs> {
+    let flushed = config.flush_cache();
+    let out = out?;
+    flushed?;
+    Ok(out.with_cache_report(config.cache_report()))
+}
+
+/// [`finish_run`] for a map.
+fn finish_map(config: &RunConfig, out: Result<MapOutputs>) -> Result<MapOutputs> {
+    let flushed = config.flush_cache();
+    let out = out?;
+    flushed?;
+    Ok(out.with_cache_report(config.cache_report()))
 }
 
 impl fmt::Debug for Pipeline {

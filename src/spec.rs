@@ -25,6 +25,7 @@
 //! function = "count_words"      # a registry function; `name` defaults to it
 //! inputs = { text = "cleaned_text" }    # the function's parameter = the column it reads
 //! output = "word_count"         # renames the function's single output
+//! cache = false                 # never cache this node (with `run --cache DIR`)
 //!
 //! [[nodes]]
 //! name = "score"
@@ -495,6 +496,8 @@ struct NodeDecl {
     #[serde(default)]
     map_over: Vec<String>,
     mode: Option<String>,
+    /// `false`: the node's results are never cached (it runs every time).
+    cache: Option<bool>,
 }
 
 /// The file's text, to turn byte offsets into lines.
@@ -666,7 +669,7 @@ impl Builder<'_> {
         }
         let (reads, produces) = if let Some(sql) = &d.sql {
             if !d.inputs.is_empty() || !d.outputs.is_empty() || !d.map_over.is_empty() || d.mode.is_some() {
-                return Err(err("a `sql` node takes only `name`, `sql` and `output`".into()));
+                return Err(err("a `sql` node takes only `name`, `sql`, `output` and `cache`".into()));
             }
             let mut reads = identifiers(sql).map_err(|e| err(format!("`{sql}`: not a SQL expression: {e}")))?;
             reads.dedup();
@@ -782,8 +785,18 @@ impl Builder<'_> {
         node.renamed(name, &params, &outputs).map_err(|e| e.to_string())
     }
 
-    /// The node of a declaration whose reads all have known types.
+    /// The node of a declaration whose reads all have known types, uncached when it
+    /// says `cache = false`.
     fn node(&self, d: &Decl, env: &BTreeMap<String, TypeInfo>, stack: &mut Vec<String>) -> Result<Node> {
+        let node = self.declared(d, env, stack)?;
+        Ok(if d.decl.cache == Some(false) {
+            node.uncached()
+        } else {
+            node
+        })
+    }
+
+    fn declared(&self, d: &Decl, env: &BTreeMap<String, TypeInfo>, stack: &mut Vec<String>) -> Result<Node> {
         let err = |message: String| self.src.error(d.line, format!("node '{}': {message}", d.name));
         let decl = d.decl;
         if let Some(sql) = &decl.sql {

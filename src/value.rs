@@ -492,6 +492,14 @@ impl Value {
         }
     }
 
+    /// Whether nothing else holds this value (a map collects only such values).
+    pub(crate) fn is_unique(&self) -> bool {
+        match &self.repr {
+            Repr::Shared(arc) => Arc::strong_count(arc) == 1 && Arc::weak_count(arc) == 0,
+            _ => false,
+        }
+    }
+
     /// Builds a lazy resource now if it is not built yet.
     pub(crate) fn force(&self) -> std::result::Result<(), String> {
         match &self.repr {

@@ -235,8 +235,7 @@ impl DiskStore {
         if dir.exists() && !dir.is_dir() {
             return Err(cache_error(dir, "not a directory"));
         }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| cache_error(dir, format!("cannot create the directory: {e}")))?;
+        std::fs::create_dir_all(dir).map_err(|e| cache_error(dir, format!("cannot create the directory: {e}")))?;
         let path = std::fs::canonicalize(dir).map_err(|e| cache_error(dir, format!("cannot resolve the path: {e}")))?;
 
         let mut open = lock(&OPEN);
@@ -269,7 +268,11 @@ impl DiskStore {
         let inner = &*self.inner;
         let rtxn = inner.env.read_txn().map_err(|e| inner.lmdb("cannot read", e))?;
         let key = block_key(node, block);
-        let Some(frame) = inner.blocks.get(&rtxn, &key).map_err(|e| inner.lmdb("cannot read", e))? else {
+        let Some(frame) = inner
+            .blocks
+            .get(&rtxn, &key)
+            .map_err(|e| inner.lmdb("cannot read", e))?
+        else {
             return Ok(None);
         };
         match unframe(frame, true) {
@@ -445,7 +448,10 @@ impl DiskStore {
                 };
                 return Err(cache_error(
                     &inner.path,
-                    format!("no cached node is named '{name}'. Cached nodes: [{}]{suggestion}", quoted.join(", ")),
+                    format!(
+                        "no cached node is named '{name}'. Cached nodes: [{}]{suggestion}",
+                        quoted.join(", ")
+                    ),
                 ));
             }
             Some(_) => {
@@ -471,7 +477,9 @@ impl DiskStore {
 
 impl fmt::Debug for DiskStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DiskStore").field("path", &self.inner.path).finish_non_exhaustive()
+        f.debug_struct("DiskStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -504,7 +512,9 @@ impl Inner {
         };
         env.clear_stale_readers()
             .map_err(|e| lmdb_error(&path, "cannot clear stale readers", e))?;
-        let wtxn = env.write_txn().map_err(|e| lmdb_error(&path, "cannot open the store", e))?;
+        let wtxn = env
+            .write_txn()
+            .map_err(|e| lmdb_error(&path, "cannot open the store", e))?;
         let created = env.create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
             let blocks = opener.create_database::<Bytes, Bytes>(wtxn, Some("blocks"))?;
             let nodes = opener.create_database::<Bytes, Bytes>(wtxn, Some("nodes"))?;
@@ -587,9 +597,27 @@ impl Drop for Inner {
     }
 }
 
+/// `removed B blocks (I items, N bytes) of K node keys`.
+impl fmt::Display for ClearStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "removed {} blocks ({} items, {} bytes) of {} node keys",
+            self.blocks, self.items, self.bytes, self.keys
+        )
+    }
+}
+
 impl fmt::Display for StoreStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let row = |n: &NodeStats| [n.name.clone(), n.blocks.to_string(), n.items.to_string(), n.bytes.to_string()];
+        let row = |n: &NodeStats| {
+            [
+                n.name.clone(),
+                n.blocks.to_string(),
+                n.items.to_string(),
+                n.bytes.to_string(),
+            ]
+        };
         let total = NodeStats {
             name: "total".into(),
             keys: 0,
@@ -649,11 +677,17 @@ fn count(blocks: Table, txn: &heed::RoTxn, node: Option<&[u8]>) -> heed::Result<
 /// when `verify` (reading a block), not when only counting.
 fn unframe(frame: &[u8], verify: bool) -> std::result::Result<(u32, &[u8]), String> {
     if frame.len() < HEADER {
-        return Err(format!("{} bytes, shorter than the {HEADER}-byte frame header", frame.len()));
+        return Err(format!(
+            "{} bytes, shorter than the {HEADER}-byte frame header",
+            frame.len()
+        ));
     }
     let (header, payload) = frame.split_at(HEADER);
     if &header[..4] != MAGIC {
-        return Err(format!("bad magic {:?}, expected \"HNB1\"", String::from_utf8_lossy(&header[..4])));
+        return Err(format!(
+            "bad magic {:?}, expected \"HNB1\"",
+            String::from_utf8_lossy(&header[..4])
+        ));
     }
     let items = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if verify && header[8..] != checksum(payload) {
@@ -755,7 +789,10 @@ mod tests {
         );
         let mut bad_magic = frame.clone();
         bad_magic[3] = b'2';
-        assert_eq!(unframe(&bad_magic, true), Err("bad magic \"HNB2\", expected \"HNB1\"".to_string()));
+        assert_eq!(
+            unframe(&bad_magic, true),
+            Err("bad magic \"HNB2\", expected \"HNB1\"".to_string())
+        );
         let mut flipped = frame.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(unframe(&flipped, true), Err("payload checksum mismatch".to_string()));
@@ -804,13 +841,26 @@ mod tests {
         // Flip one payload byte of block 2 and cut block 3 short, behind the store's back.
         let inner = &store.inner;
         let mut wtxn = inner.env.write_txn().unwrap();
-        let mut frame = inner.blocks.get(&wtxn, &block_key(&key(1), &key(2))).unwrap().unwrap().to_vec();
+        let mut frame = inner
+            .blocks
+            .get(&wtxn, &block_key(&key(1), &key(2)))
+            .unwrap()
+            .unwrap()
+            .to_vec();
         frame[HEADER + 50] ^= 0xff;
-        inner.blocks.put(&mut wtxn, &block_key(&key(1), &key(2)), &frame).unwrap();
-        inner.blocks.put(&mut wtxn, &block_key(&key(1), &key(3)), b"HNB1").unwrap();
+        inner
+            .blocks
+            .put(&mut wtxn, &block_key(&key(1), &key(2)), &frame)
+            .unwrap();
+        inner
+            .blocks
+            .put(&mut wtxn, &block_key(&key(1), &key(3)), b"HNB1")
+            .unwrap();
         wtxn.commit().unwrap();
 
-        let err = store.get(&key(1), &key(2), |_| panic!("f must not see a corrupt payload")).unwrap_err();
+        let err = store
+            .get(&key(1), &key(2), |_| panic!("f must not see a corrupt payload"))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -820,10 +870,16 @@ mod tests {
             )
         );
         let err = store.get(&key(1), &key(3), <[u8]>::len).unwrap_err();
-        assert!(err.to_string().ends_with("4 bytes, shorter than the 24-byte frame header"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("4 bytes, shorter than the 24-byte frame header"),
+            "{err}"
+        );
 
         let mut seen = Vec::new();
-        let skipped = store.for_each_block(&key(1), |block, payload| seen.push((block[0], payload.len()))).unwrap();
+        let skipped = store
+            .for_each_block(&key(1), |block, payload| seen.push((block[0], payload.len())))
+            .unwrap();
         assert_eq!((seen, skipped), (vec![(1, 100)], 2));
         // Stats read headers only: the flipped payload counts, the short frame does not.
         let stats = store.stats().unwrap();
@@ -834,8 +890,20 @@ mod tests {
     fn stats_table_is_aligned_and_lists_corrupt_entries() {
         let stats = StoreStats {
             nodes: vec![
-                NodeStats { name: "a".into(), keys: 1, blocks: 1, items: 5, bytes: 12 },
-                NodeStats { name: "long_name".into(), keys: 2, blocks: 10, items: 81920, bytes: 1_000_000 },
+                NodeStats {
+                    name: "a".into(),
+                    keys: 1,
+                    blocks: 1,
+                    items: 5,
+                    bytes: 12,
+                },
+                NodeStats {
+                    name: "long_name".into(),
+                    keys: 2,
+                    blocks: 10,
+                    items: 81920,
+                    bytes: 1_000_000,
+                },
             ],
             blocks: 11,
             items: 81925,

@@ -10,11 +10,13 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::Engine;
+use crate::cache::{item_keys, ArgDigests, Block, Column, Lookup, NodeCache};
 use crate::error::{Error, Result};
 use crate::exec::{
     block_on, for_items, for_items_async, reported, set_executor, spawn_blocking, AsExecutor, Executor, ItemFailure,
     OnError, RunConfig,
 };
+use crate::hash::digest_as;
 use crate::map::MapPlan;
 use crate::node::{InvokeArgs, Node, NodeImpl, NodeKind, NodeOutputs};
 use crate::outputs::{MapOutputs, Outputs};
@@ -113,6 +115,15 @@ impl Engine for NodeEngine {
     fn run(&self, plan: &RunPlan) -> Result<Outputs> {
         self.check()?;
         let program = Program::new(plan, &[]);
+        if plan.config().cache().is_some() {
+            let mut cells = program.exec_cached(1, None, &mut Vec::new())?;
+            let values = program
+                .outputs
+                .iter()
+                .map(|out| cells[out.slot].take_one(0).map(|v| (out.name.to_string(), v)))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Outputs::from_values(values));
+        }
         let mut slots = program.initial_slots();
         if matches!(program.node_executor, Executor::Async(_)) && program.has_async() {
             let program = Arc::new(program);
@@ -146,6 +157,24 @@ impl Engine for NodeEngine {
         // without a hand-off to the runtime per item.
         let awaits = program.has_async();
         let mut failures = Vec::new();
+        if config.cache().is_some() {
+            let mut cells = program.exec_cached(plan.len(), Some(plan), &mut failures)?;
+            let failed: std::collections::HashSet<usize> = failures.iter().map(ItemFailure::item).collect();
+            let mut columns = Vec::with_capacity(program.outputs.len());
+            for (builder, out) in builders.into_iter().zip(&program.outputs) {
+                let values = (0..plan.len())
+                    .filter(|i| !failed.contains(i))
+                    .map(|item| cells[out.slot].take_one(item))
+                    .collect::<Result<Vec<_>>>()?;
+                let producer = program.producer(&out.name);
+                columns.push((
+                    out.name.to_string(),
+                    collect_shared(builder, values, &out.name, out.ty, producer)?,
+                ));
+            }
+            let len = plan.len() - failures.len();
+            return Ok(MapOutputs::from_columns(len, columns).with_failures(plan.len(), failures));
+        }
         let push = |item: usize, values: SmallVec<[Value; 2]>, builders: &mut Vec<Box<dyn ColumnBuilder>>| {
             for ((builder, out), value) in builders.iter_mut().zip(&program.outputs).zip(values) {
                 builder
@@ -546,6 +575,261 @@ impl Program {
         }
         Ok(slots)
     }
+}
+
+/// A map's column from values of which some may be shared with the cache: pushed as
+/// they are when each is owned, else copied through the type's Arrow conversions.
+pub(crate) fn collect_shared(
+    mut builder: Box<dyn ColumnBuilder>,
+    values: Vec<Value>,
+    name: &str,
+    ty: TypeInfo,
+    producer: &Node,
+) -> Result<Value> {
+    let shared = values.iter().position(|v| !v.is_unique());
+    match shared {
+        None => {
+            for (item, value) in values.into_iter().enumerate() {
+                builder.push(value).map_err(|_| not_owned(producer, name, Some(item)))?;
+            }
+            Ok(builder.finish())
+        }
+        Some(item) => {
+            #[cfg(feature = "columnar")]
+            if let Some(ct) = crate::engine::columnar::ColumnType::find(&ty) {
+                // Unreachable: the values are results checked against the output's type.
+                let array = (ct.values_to_array)(&values)
+                    .ok_or_else(|| Error::Internal(format!("output '{name}' does not convert")))?;
+                return (ct.array_to_list)(&[array.as_ref()]).map_err(Error::Internal);
+            }
+            Err(Error::NodeFailed {
+                node: producer.name().into(),
+                item: Some(item),
+                source: format!(
+                    "the result for '{name}' came from the memory cache and its type {ty} cannot be copied into the map's results; return a type that maps to Arrow, or run this map without a cache"
+                )
+                .into(),
+            })
+        }
+    }
+}
+
+/// The values of one slot in a node-by-node run over items.
+pub(crate) enum Cells {
+    /// The same value for every item (an input not mapped).
+    Const(Value),
+    /// A value per item (`None` where the item failed or was not computed).
+    Items(Vec<Option<Value>>),
+}
+
+impl Cells {
+    fn at(&self, item: usize) -> Option<&Value> {
+        match self {
+            Cells::Const(v) => Some(v),
+            Cells::Items(values) => values[item].as_ref(),
+        }
+    }
+
+    fn take_one(&mut self, item: usize) -> Result<Value> {
+        match self {
+            Cells::Const(v) => Ok(v.clone()),
+            // Unreachable: every output of an item that did not fail is computed.
+            Cells::Items(values) => values[item]
+                .take()
+                .ok_or_else(|| Error::Internal(format!("item {item} has no result"))),
+        }
+    }
+}
+
+impl Program {
+    /// Runs the steps node by node over `n` items (the items of `map`, or the one item of
+    /// a run), with the cache: each node computes the digests of its items' arguments,
+    /// looks the items up (the whole batch in one call, else item by item), computes the
+    /// others on the map executor and stores the batch. Failed items are recorded in
+    /// `failures` under [`OnError::Collect`]; otherwise the error of the smallest failing
+    /// item is returned, as in the item-by-item run.
+    fn exec_cached(&self, n: usize, map: Option<&MapPlan>, failures: &mut Vec<ItemFailure>) -> Result<Vec<Cells>> {
+        let config = &self.config;
+        let on_error = config.on_error().unwrap_or_default();
+        let mut cells: Vec<Option<Cells>> = (0..self.n_slots).map(|_| None).collect();
+        for (slot, value) in &self.inputs {
+            cells[*slot] = Some(Cells::Const(value.clone()));
+        }
+        if let Some(map) = map {
+            let mut columns: Vec<Vec<Option<Value>>> = self.mapped.iter().map(|_| Vec::with_capacity(n)).collect();
+            for item in 0..n {
+                map.for_each_element(item, |k, j| {
+                    if self.mapped[k].is_some() {
+                        columns[k].push(Some(map.over()[k].element(j)));
+                    }
+                });
+            }
+            for (slot, column) in self.mapped.iter().zip(columns) {
+                if let Some(slot) = slot {
+                    cells[*slot] = Some(Cells::Items(column));
+                }
+            }
+        }
+        let mut alive = vec![true; n];
+        // Under `OnError::Fail`: the smallest failing item so far and its error. Later
+        // nodes run only on the items before it, to find an earlier failure.
+        let mut cut: Option<(usize, Error)> = None;
+        for step in &self.steps {
+            let limit = cut.as_ref().map_or(n, |c| c.0);
+            let rows: Vec<usize> = (0..limit).filter(|&i| alive[i]).collect();
+            let args: Vec<&Cells> = step
+                .args
+                .iter()
+                .map(|&s| cells[s].as_ref().expect("inputs and earlier outputs are filled"))
+                .collect();
+            let (outs, failed) = cached_node(config, &step.node, &step.keep, &rows, n, &args, map.is_some());
+            for (item, e) in failed {
+                alive[item] = false;
+                match e {
+                    Some(e) if on_error == OnError::Collect => failures.push(ItemFailure::new(item, e)),
+                    Some(e) if cut.as_ref().is_none_or(|c| item < c.0) => cut = Some((item, e)),
+                    Some(_) | None => {}
+                }
+            }
+            for (k, out) in outs.into_iter().enumerate() {
+                if let Some(slot) = step.outs[k] {
+                    cells[slot] = Some(Cells::Items(out));
+                }
+            }
+        }
+        failures.sort_by_key(ItemFailure::item);
+        if let Some((_, e)) = cut {
+            return Err(e);
+        }
+        Ok(cells
+            .into_iter()
+            .map(|c| c.unwrap_or(Cells::Items(Vec::new())))
+            .collect())
+    }
+}
+
+/// What [`cached_node`] returns: each output's value per item, and the failed items.
+pub(crate) type NodeResults = (Vec<Vec<Option<Value>>>, Vec<(usize, Option<Error>)>);
+
+/// Runs one node over the items `rows` (of `n`) through its cache: the digests of its
+/// arguments (`args`, one per parameter), a lookup of the whole batch, else item by
+/// item, the other items computed with the map executor, and the batch stored. Returns
+/// each output's value per item (`None` where not computed) and the items that failed
+/// (with their error; `None` for items skipped after a failure under
+/// [`OnError::Fail`]). Without a cache for the node, every item is computed.
+pub(crate) fn cached_node(
+    config: &Arc<RunConfig>,
+    node: &Node,
+    keep: &[bool],
+    rows: &[usize],
+    n: usize,
+    args: &[&Cells],
+    is_map: bool,
+) -> NodeResults {
+    let executor = config.map_executor().unwrap_or_default();
+    let on_error = config.on_error().unwrap_or_default();
+    let item_of = |i: usize| is_map.then_some(i);
+    let args_of = |item: usize| -> SmallVec<[&Value; 4]> {
+        args.iter()
+            .map(|c| c.at(item).expect("the arguments of a live item are filled"))
+            .collect()
+    };
+    let mut outs: Vec<Vec<Option<Value>>> = (0..node.outputs().len()).map(|_| vec![None; n]).collect();
+    let cached = NodeCache::new(config, node, keep).and_then(|nc| {
+        let digests = node
+            .params()
+            .iter()
+            .zip(args)
+            .map(|(p, c)| match c {
+                Cells::Const(v) => digest_as(v, &p.type_info())
+                    .map(ArgDigests::Const)
+                    .ok_or_else(|| (p, v.type_name())),
+                Cells::Items(values) => rows
+                    .iter()
+                    .map(|&i| values[i].as_ref().and_then(|v| digest_as(v, &p.type_info())))
+                    .collect::<Option<Vec<_>>>()
+                    .map(ArgDigests::Rows)
+                    .ok_or_else(|| (p, p.type_info().name())),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>();
+        match digests {
+            Ok(d) => Some((item_keys(rows.len(), &d), nc)),
+            Err((p, ty)) => {
+                nc.unhashable(p.name(), &ty);
+                None
+            }
+        }
+    });
+    // The positions in `rows` to compute.
+    let mut todo: Vec<usize> = (0..rows.len()).collect();
+    let mut failed: Vec<(usize, Option<Error>)> = Vec::new();
+    // Whether the batch was found whole (then it is not stored again).
+    let mut whole = false;
+    if let Some((keys, nc)) = &cached {
+        let cached_outputs = nc.outputs();
+        let mut fill = |pos: usize, block: &Block, row: usize| -> Result<()> {
+            for (c, &k) in cached_outputs.iter().enumerate() {
+                outs[k][rows[pos]] = Some(block.columns[c].value(row, &node.outputs()[k])?);
+            }
+            Ok(())
+        };
+        let found: Vec<Option<(Arc<Block>, usize)>> = match nc.lookup(keys) {
+            Lookup::All(block) => {
+                whole = true;
+                (0..rows.len()).map(|pos| Some((block.clone(), pos))).collect()
+            }
+            Lookup::Some(found) => found,
+            Lookup::None => vec![None; rows.len()],
+        };
+        todo.clear();
+        for (pos, hit) in found.into_iter().enumerate() {
+            match hit {
+                // A found value that cannot be read back is computed again.
+                Some((block, row)) if fill(pos, &block, row).is_ok() => {}
+                _ => todo.push(pos),
+            }
+        }
+        nc.count(rows.len() - todo.len(), todo.len());
+    }
+    let results = match executor {
+        Executor::Async(width) if node.is_async() => {
+            let keep: Arc<[bool]> = keep.into();
+            block_on(for_items_async(width, todo.len(), on_error, |t| {
+                let item = rows[todo[t]];
+                let args: Vec<Value> = args_of(item).into_iter().cloned().collect();
+                call_node_async(config.clone(), node.clone(), keep.clone(), args, item_of(item))
+            }))
+        }
+        _ => for_items(executor, todo.len(), on_error, |t| {
+            let item = rows[todo[t]];
+            call_node(config, node, keep, &args_of(item), item_of(item))
+        }),
+    };
+    for (t, result) in results.into_iter().enumerate() {
+        let item = rows[todo[t]];
+        match result {
+            Some(Ok(produced)) => produced.for_each(|k, v| outs[k][item] = Some(v)),
+            Some(Err(e)) => failed.push((item, Some(e))),
+            None => failed.push((item, None)),
+        }
+    }
+    if let Some((keys, nc)) = cached.filter(|_| !(whole && todo.is_empty())) {
+        let bad: std::collections::HashSet<usize> = failed.iter().map(|f| f.0).collect();
+        let done: Vec<usize> = (0..rows.len()).filter(|&p| !bad.contains(&rows[p])).collect();
+        let columns = nc
+            .outputs()
+            .iter()
+            .map(|&k| {
+                Column::Values(Arc::new(
+                    done.iter()
+                        .map(|&p| outs[k][rows[p]].clone().expect("computed or found"))
+                        .collect(),
+                ))
+            })
+            .collect();
+        nc.store(done.iter().map(|&p| keys[p]).collect(), columns);
+    }
+    (outs, failed)
 }
 
 /// What one call of a node produced: every output of a function node, or the kept

@@ -93,7 +93,7 @@ fn toml_mistakes() {
     assert_eq!(
         error("[[nodes]]\nname = \"a\"\nsql = \"id + 1\"\ncolour = \"red\"\n"),
         "p.toml:4: unknown field `colour`, expected one of `name`, `sql`, `function`, `pipeline`, `output`, \
-         `outputs`, `inputs`, `map_over`, `mode`"
+         `outputs`, `inputs`, `map_over`, `mode`, `cache`"
     );
     assert_eq!(
         error("[[nodes]\nname = 1\n"),

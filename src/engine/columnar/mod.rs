@@ -43,7 +43,7 @@ pub use types::{ColumnType, Columnar};
 use chunks::{Chunks, Split};
 use segment::{Failure, Input, Segment};
 
-use super::node::{call_node, call_node_async, collect, not_owned, Produced};
+use super::node::{cached_node, call_node, call_node_async, collect, collect_shared, not_owned, Cells, Produced};
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError};
@@ -598,6 +598,7 @@ impl<'p> Run<'p> {
             &inputs,
             |o, k| plan.kept_outputs(nodes[o])[k],
             self.is_map,
+            plan.config(),
         )?;
         let ran = match self.plan.config().map_executor() {
             Some(e @ Executor::Parallel(_)) => e.pool().expect("a pool").0.install(|| compiled.run(&inputs, &split)),
@@ -1184,6 +1185,9 @@ impl<'p> Run<'p> {
         let node = self.node(i);
         let keep = self.plan.kept_outputs(i);
         let item = |row: usize| self.is_map.then_some(row);
+        if self.plan.config().cache().is_some() {
+            return self.node_rows_cached(node, keep);
+        }
         if !self.is_map {
             let args = self.args_at(node, 0)?;
             let refs: Vec<&Value> = args.iter().collect();
@@ -1274,6 +1278,66 @@ impl<'p> Run<'p> {
                     },
                 ));
             }
+        }
+        Ok(cols)
+    }
+
+    /// [`Run::node_rows`] through the node's cache, as the node engine runs a node over
+    /// the items of a map (the node engine's [`cached_node`]).
+    fn node_rows_cached(&self, node: &Node, keep: &[bool]) -> Result<Vec<(String, Col)>> {
+        let args = node
+            .params()
+            .iter()
+            .map(|p| match &self.cols[p.name()] {
+                Col::Const(v) => Ok(Cells::Const(v.clone())),
+                _ => (0..self.rows)
+                    .map(|row| {
+                        self.value_at(p.name(), row)
+                            .map(Some)
+                            .ok_or_else(|| self.args_at(node, row).expect_err("a null argument"))
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Cells::Items),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Cells> = args.iter().collect();
+        let rows: Vec<usize> = (0..self.rows).collect();
+        let (outs, mut failed) = cached_node(self.plan.config_arc(), node, keep, &rows, self.rows, &refs, self.is_map);
+        failed.sort_by_key(|f| f.0);
+        if let Some((_, Some(e))) = failed.into_iter().find(|f| f.1.is_some()) {
+            return Err(e);
+        }
+        let mut cols = Vec::new();
+        for ((p, out), &k) in node.outputs().iter().zip(outs).zip(keep) {
+            if !k {
+                continue;
+            }
+            // Unreachable: every output of every item is computed or found, or the node
+            // failed and returned its error above (here and below).
+            if !self.is_map {
+                let value = out.into_iter().next().flatten();
+                let value = value.ok_or_else(|| Error::Internal(format!("'{}' was not computed", p.name())))?;
+                cols.push((p.name().to_string(), Col::Const(value)));
+                continue;
+            }
+            let ty = p.type_info();
+            let builder = ty.column_builder(self.rows).ok_or_else(|| {
+                Error::Invalid(format!("Output '{}': lists of {ty} nest too deep to collect", p.name()))
+            })?;
+            // Unreachable: as above.
+            let values = out
+                .into_iter()
+                .map(|v| v.ok_or_else(|| Error::Internal(format!("'{}' was not computed", p.name()))))
+                .collect::<Result<Vec<_>>>()?;
+            let list = collect_shared(builder, values, p.name(), ty, node)?;
+            cols.push((
+                p.name().to_string(),
+                Col::List {
+                    list: Arc::new(list),
+                    elem: ty.this_fn(),
+                    index: None,
+                },
+            ));
         }
         Ok(cols)
     }

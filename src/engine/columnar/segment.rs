@@ -19,7 +19,9 @@ use super::chunks::{Chunks, Split};
 use super::kernel::Kernel;
 use super::types::Elements;
 use super::{ColumnType, ExprNode};
+use crate::cache::{item_keys, ArgDigests, Column, Lookup, NodeCache};
 use crate::error::{Error, Result};
+use crate::exec::RunConfig;
 use crate::node::Node;
 use crate::value::Value;
 
@@ -50,6 +52,9 @@ enum Call<'a> {
 struct Step<'a> {
     node: &'a Node,
     call: Call<'a>,
+    /// The node's cache in this run, if it has one (kernels only: an expression costs
+    /// less than a lookup).
+    cache: Option<NodeCache>,
     args: Vec<usize>,
     /// Whether each argument is a constant (a one-row array).
     constant: Vec<bool>,
@@ -95,6 +100,7 @@ impl<'a> Segment<'a> {
         inputs: &[Input],
         kept: impl Fn(usize, usize) -> bool,
         is_map: bool,
+        config: &RunConfig,
     ) -> Result<Segment<'a>> {
         let mut slot_of: Vec<(&str, usize)> = reads.iter().enumerate().map(|(k, n)| (*n, k)).collect();
         let find = |slot_of: &[(&str, usize)], name: &str| slot_of.iter().rev().find(|(n, _)| *n == name).map(|s| s.1);
@@ -150,9 +156,14 @@ impl<'a> Segment<'a> {
                 .iter()
                 .map(|&s| matches!(inputs.get(s), Some(Input::Const(_))))
                 .collect();
+            let cache = match call {
+                Call::Kernel(_) => NodeCache::new(config, node, &vec![true; node.outputs().len()]),
+                Call::Expr(_) => None,
+            };
             steps.push(Step {
                 node,
                 call,
+                cache,
                 args,
                 constant,
                 outs,
@@ -243,10 +254,13 @@ impl<'a> Segment<'a> {
                 .map(|&s| slots[s].clone().expect("filled by an input or an earlier step"))
                 .collect();
             let outputs = match step.call {
-                Call::Kernel(kernel) => kernel.call_with_constants(&args, &step.constant, len).map_err(|e| {
-                    let row = e.row;
-                    Failure::Node(e.into_error(step.node, row.and_then(item)))
-                })?,
+                Call::Kernel(kernel) => match &step.cache {
+                    None => kernel.call_with_constants(&args, &step.constant, len).map_err(|e| {
+                        let row = e.row;
+                        Failure::Node(e.into_error(step.node, row.and_then(item)))
+                    })?,
+                    Some(cache) => cached_call(step, cache, kernel, &args, len, &item)?,
+                },
                 Call::Expr(expr) => {
                     let result = expr
                         .evaluate(&args, len)
@@ -273,4 +287,127 @@ impl<'a> Segment<'a> {
             .map(|&(s, _, _)| slots[s].take().expect("computed by its step"))
             .collect())
     }
+}
+
+/// A kernel's outputs for the rows of a batch, through the node's cache: the digests of
+/// the arguments as columns, one lookup for the batch, the kernel on the rows not found
+/// (taken out of the arguments), found and new rows merged in row order, and the batch
+/// stored. Arguments that cannot be hashed run the kernel uncached, with a warning.
+fn cached_call(
+    step: &Step<'_>,
+    cache: &NodeCache,
+    kernel: &Kernel,
+    args: &[ArrayRef],
+    len: usize,
+    item: &dyn Fn(usize) -> Option<usize>,
+) -> std::result::Result<Vec<ArrayRef>, Failure> {
+    let call = |args: &[ArrayRef], rows: usize, at: &dyn Fn(usize) -> usize| {
+        kernel.call_with_constants(args, &step.constant, rows).map_err(|e| {
+            let row = e.row.map(at);
+            Failure::Node(e.into_error(step.node, row.and_then(item)))
+        })
+    };
+    let mut digests = Vec::with_capacity(args.len());
+    for ((p, a), &constant) in step.node.params().iter().zip(args).zip(&step.constant) {
+        let mut rows = Vec::with_capacity(if constant { 1 } else { len });
+        let hashed = ColumnType::find(&p.type_info()).is_some_and(|ct| (ct.digest_rows)(a.as_ref(), &mut rows));
+        if !hashed {
+            cache.unhashable(p.name(), &p.type_info().name());
+            return call(args, len, &|r| r);
+        }
+        digests.push(if constant {
+            ArgDigests::Const(rows[0])
+        } else {
+            ArgDigests::Rows(rows)
+        });
+    }
+    let keys = item_keys(len, &digests);
+    // Unreachable: a kernel's outputs are columnar, and a store keeps columnar results
+    // as Arrow (the memory store converts them, the disk store reads them back so).
+    let arrow = |c: &Column| {
+        crate::cache::to_array(c).ok_or_else(|| Failure::Node(Error::Internal("a cached column is not Arrow".into())))
+    };
+    let outputs = match cache.lookup(&keys) {
+        Lookup::All(block) => {
+            cache.count(len, 0);
+            return block.columns.iter().map(arrow).collect();
+        }
+        Lookup::None => {
+            cache.count(0, len);
+            call(args, len, &|r| r)?
+        }
+        Lookup::Some(found) => {
+            let todo: Vec<u32> = (0..len as u32).filter(|&r| found[r as usize].is_none()).collect();
+            cache.count(len - todo.len(), todo.len());
+            let computed = if todo.is_empty() {
+                Vec::new()
+            } else {
+                let index = datafusion::arrow::array::UInt32Array::from(todo.clone());
+                let taken = args
+                    .iter()
+                    .zip(&step.constant)
+                    .map(|(a, &c)| {
+                        if c {
+                            Ok(a.clone())
+                        } else {
+                            datafusion::arrow::compute::take(a.as_ref(), &index, None)
+                        }
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    // Unreachable: the indices are rows of the batch, in bounds.
+                    .map_err(|e| Failure::Node(Error::Internal(format!("taking rows to compute: {e}"))))?;
+                call(&taken, todo.len(), &|r| todo[r] as usize)?
+            };
+            // Sources: 0 the computed rows, then each block found, by pointer.
+            let mut blocks: Vec<&crate::cache::Block> = Vec::new();
+            let mut next_new = 0;
+            let picks: Vec<(usize, usize)> = found
+                .iter()
+                .map(|hit| match hit {
+                    None => {
+                        next_new += 1;
+                        (0, next_new - 1)
+                    }
+                    Some((block, row)) => {
+                        let b = match blocks.iter().position(|b| std::ptr::eq(*b, &**block)) {
+                            Some(b) => b,
+                            None => {
+                                blocks.push(block);
+                                blocks.len() - 1
+                            }
+                        };
+                        (b + 1, *row)
+                    }
+                })
+                .collect();
+            (0..step.node.outputs().len())
+                .map(|k| {
+                    let mut sources: Vec<ArrayRef> = Vec::with_capacity(blocks.len() + 1);
+                    // Unreachable: a kernel's outputs are columnar.
+                    sources.push(match computed.get(k) {
+                        Some(a) => a.clone(),
+                        None => datafusion::arrow::array::new_empty_array(&(ColumnType::find(
+                            &step.node.outputs()[k].type_info(),
+                        )
+                        .ok_or_else(|| Failure::Node(Error::Internal("an output has no Arrow type".into())))?
+                        .data_type)()),
+                    });
+                    for b in &blocks {
+                        sources.push(arrow(&b.columns[k])?);
+                    }
+                    let refs: Vec<&dyn datafusion::arrow::array::Array> = sources.iter().map(|a| a.as_ref()).collect();
+                    // Over 2 GiB of strings in one batch does not fit one array.
+                    datafusion::arrow::compute::interleave(&refs, &picks).map_err(|e| {
+                        Failure::Node(Error::Arrow {
+                            context: format!("Cannot merge the cached and new results of node '{}'", step.node.name())
+                                .into(),
+                            source: Box::new(e),
+                        })
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?
+        }
+    };
+    cache.store(keys, outputs.iter().map(|a| Column::Arrow(a.clone())).collect());
+    Ok(outputs)
 }

@@ -493,6 +493,8 @@ pub struct ColumnType {
     /// assert!(!(ColumnType::of::<i64>().digest_rows)(&array, &mut digests));
     /// ```
     pub digest_rows: fn(&dyn Array, &mut Vec<[u8; 32]>) -> bool,
+    /// Values that each hold a `T` as an array (`None` when one holds another type).
+    pub values_to_array: fn(&[Value]) -> Option<ArrayRef>,
 }
 
 impl ColumnType {
@@ -620,7 +622,16 @@ impl<T: Columnar> Conversions<T> {
         array_value: Self::array_value,
         lists_to_array: Self::lists_to_array,
         digest_rows: Self::digest_rows,
+        values_to_array: Self::values_to_array,
     };
+
+    fn values_to_array(values: &[Value]) -> Option<ArrayRef> {
+        let mut b = T::builder(values.len());
+        for v in values {
+            T::append(&mut b, v.downcast_ref::<T>()?);
+        }
+        Some(T::finish(b))
+    }
 
     fn digest_rows(array: &dyn Array, out: &mut Vec<[u8; 32]>) -> bool {
         let Some(typed) = T::downcast(array) else {
