@@ -235,8 +235,7 @@ impl DiskStore {
         if dir.exists() && !dir.is_dir() {
             return Err(cache_error(dir, "not a directory"));
         }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| cache_error(dir, format!("cannot create the directory: {e}")))?;
+        std::fs::create_dir_all(dir).map_err(|e| cache_error(dir, format!("cannot create the directory: {e}")))?;
         let path = std::fs::canonicalize(dir).map_err(|e| cache_error(dir, format!("cannot resolve the path: {e}")))?;
 
         let mut open = lock(&OPEN);
@@ -269,7 +268,11 @@ impl DiskStore {
         let inner = &*self.inner;
         let rtxn = inner.env.read_txn().map_err(|e| inner.lmdb("cannot read", e))?;
         let key = block_key(node, block);
-        let Some(frame) = inner.blocks.get(&rtxn, &key).map_err(|e| inner.lmdb("cannot read", e))? else {
+        let Some(frame) = inner
+            .blocks
+            .get(&rtxn, &key)
+            .map_err(|e| inner.lmdb("cannot read", e))?
+        else {
             return Ok(None);
         };
         match unframe(frame, true) {
@@ -427,7 +430,7 @@ impl DiskStore {
         let mut cleared = ClearStats::default();
         match node_name {
             None => {
-                let blocks_only = count(inner.blocks, &wtxn, None).map_err(write)?;
+                let blocks_only = inner.blocks.iter(&wtxn).and_then(count).map_err(write)?;
                 cleared = ClearStats {
                     keys: keys.len() as u64,
                     ..blocks_only
@@ -445,12 +448,15 @@ impl DiskStore {
                 };
                 return Err(cache_error(
                     &inner.path,
-                    format!("no cached node is named '{name}'. Cached nodes: [{}]{suggestion}", quoted.join(", ")),
+                    format!(
+                        "no cached node is named '{name}'. Cached nodes: [{}]{suggestion}",
+                        quoted.join(", ")
+                    ),
                 ));
             }
             Some(_) => {
                 for key in &keys {
-                    let found = count(inner.blocks, &wtxn, Some(key)).map_err(write)?;
+                    let found = inner.blocks.prefix_iter(&wtxn, key).and_then(count).map_err(write)?;
                     let (mut low, mut high) = (key.clone(), key.clone());
                     low.extend_from_slice(&[0; 32]);
                     high.extend_from_slice(&[0xff; 32]);
@@ -471,7 +477,9 @@ impl DiskStore {
 
 impl fmt::Debug for DiskStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DiskStore").field("path", &self.inner.path).finish_non_exhaustive()
+        f.debug_struct("DiskStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -504,7 +512,9 @@ impl Inner {
         };
         env.clear_stale_readers()
             .map_err(|e| lmdb_error(&path, "cannot clear stale readers", e))?;
-        let wtxn = env.write_txn().map_err(|e| lmdb_error(&path, "cannot open the store", e))?;
+        let wtxn = env
+            .write_txn()
+            .map_err(|e| lmdb_error(&path, "cannot open the store", e))?;
         let created = env.create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
             let blocks = opener.create_database::<Bytes, Bytes>(wtxn, Some("blocks"))?;
             let nodes = opener.create_database::<Bytes, Bytes>(wtxn, Some("nodes"))?;
@@ -539,7 +549,7 @@ impl Inner {
             Ok(())
         } else {
             // In key order LMDB appends to the same leaf pages instead of jumping around.
-            blocks.sort_by(|a, b| a.key.cmp(&b.key));
+            blocks.sort_by_key(|b| b.key);
             self.commit(&blocks, &names)
         };
         match earlier {
@@ -589,7 +599,14 @@ impl Drop for Inner {
 
 impl fmt::Display for StoreStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let row = |n: &NodeStats| [n.name.clone(), n.blocks.to_string(), n.items.to_string(), n.bytes.to_string()];
+        let row = |n: &NodeStats| {
+            [
+                n.name.clone(),
+                n.blocks.to_string(),
+                n.items.to_string(),
+                n.bytes.to_string(),
+            ]
+        };
         let total = NodeStats {
             name: "total".into(),
             keys: 0,
@@ -627,14 +644,10 @@ impl fmt::Display for StoreStats {
     }
 }
 
-/// Counts the well-formed blocks under `node` (all blocks for `None`) of a transaction.
-fn count(blocks: Table, txn: &heed::RoTxn, node: Option<&[u8]>) -> heed::Result<ClearStats> {
+/// Counts the well-formed blocks among `entries` (a scan of the `blocks` table).
+fn count<'t>(entries: impl Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>>) -> heed::Result<ClearStats> {
     let mut found = ClearStats::default();
-    let iter: Box<dyn Iterator<Item = heed::Result<(&[u8], &[u8])>>> = match node {
-        Some(node) => Box::new(blocks.prefix_iter(txn, node)?),
-        None => Box::new(blocks.iter(txn)?),
-    };
-    for entry in iter {
+    for entry in entries {
         let (_, frame) = entry?;
         found.blocks += 1;
         if let Ok((items, payload)) = unframe(frame, false) {
@@ -649,11 +662,17 @@ fn count(blocks: Table, txn: &heed::RoTxn, node: Option<&[u8]>) -> heed::Result<
 /// when `verify` (reading a block), not when only counting.
 fn unframe(frame: &[u8], verify: bool) -> std::result::Result<(u32, &[u8]), String> {
     if frame.len() < HEADER {
-        return Err(format!("{} bytes, shorter than the {HEADER}-byte frame header", frame.len()));
+        return Err(format!(
+            "{} bytes, shorter than the {HEADER}-byte frame header",
+            frame.len()
+        ));
     }
     let (header, payload) = frame.split_at(HEADER);
     if &header[..4] != MAGIC {
-        return Err(format!("bad magic {:?}, expected \"HNB1\"", String::from_utf8_lossy(&header[..4])));
+        return Err(format!(
+            "bad magic {:?}, expected \"HNB1\"",
+            String::from_utf8_lossy(&header[..4])
+        ));
     }
     let items = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if verify && header[8..] != checksum(payload) {
@@ -755,7 +774,10 @@ mod tests {
         );
         let mut bad_magic = frame.clone();
         bad_magic[3] = b'2';
-        assert_eq!(unframe(&bad_magic, true), Err("bad magic \"HNB2\", expected \"HNB1\"".to_string()));
+        assert_eq!(
+            unframe(&bad_magic, true),
+            Err("bad magic \"HNB2\", expected \"HNB1\"".to_string())
+        );
         let mut flipped = frame.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(unframe(&flipped, true), Err("payload checksum mismatch".to_string()));
@@ -804,13 +826,26 @@ mod tests {
         // Flip one payload byte of block 2 and cut block 3 short, behind the store's back.
         let inner = &store.inner;
         let mut wtxn = inner.env.write_txn().unwrap();
-        let mut frame = inner.blocks.get(&wtxn, &block_key(&key(1), &key(2))).unwrap().unwrap().to_vec();
+        let mut frame = inner
+            .blocks
+            .get(&wtxn, &block_key(&key(1), &key(2)))
+            .unwrap()
+            .unwrap()
+            .to_vec();
         frame[HEADER + 50] ^= 0xff;
-        inner.blocks.put(&mut wtxn, &block_key(&key(1), &key(2)), &frame).unwrap();
-        inner.blocks.put(&mut wtxn, &block_key(&key(1), &key(3)), b"HNB1").unwrap();
+        inner
+            .blocks
+            .put(&mut wtxn, &block_key(&key(1), &key(2)), &frame)
+            .unwrap();
+        inner
+            .blocks
+            .put(&mut wtxn, &block_key(&key(1), &key(3)), b"HNB1")
+            .unwrap();
         wtxn.commit().unwrap();
 
-        let err = store.get(&key(1), &key(2), |_| panic!("f must not see a corrupt payload")).unwrap_err();
+        let err = store
+            .get(&key(1), &key(2), |_| panic!("f must not see a corrupt payload"))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -820,10 +855,16 @@ mod tests {
             )
         );
         let err = store.get(&key(1), &key(3), <[u8]>::len).unwrap_err();
-        assert!(err.to_string().ends_with("4 bytes, shorter than the 24-byte frame header"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("4 bytes, shorter than the 24-byte frame header"),
+            "{err}"
+        );
 
         let mut seen = Vec::new();
-        let skipped = store.for_each_block(&key(1), |block, payload| seen.push((block[0], payload.len()))).unwrap();
+        let skipped = store
+            .for_each_block(&key(1), |block, payload| seen.push((block[0], payload.len())))
+            .unwrap();
         assert_eq!((seen, skipped), (vec![(1, 100)], 2));
         // Stats read headers only: the flipped payload counts, the short frame does not.
         let stats = store.stats().unwrap();
@@ -834,8 +875,20 @@ mod tests {
     fn stats_table_is_aligned_and_lists_corrupt_entries() {
         let stats = StoreStats {
             nodes: vec![
-                NodeStats { name: "a".into(), keys: 1, blocks: 1, items: 5, bytes: 12 },
-                NodeStats { name: "long_name".into(), keys: 2, blocks: 10, items: 81920, bytes: 1_000_000 },
+                NodeStats {
+                    name: "a".into(),
+                    keys: 1,
+                    blocks: 1,
+                    items: 5,
+                    bytes: 12,
+                },
+                NodeStats {
+                    name: "long_name".into(),
+                    keys: 2,
+                    blocks: 10,
+                    items: 81920,
+                    bytes: 1_000_000,
+                },
             ],
             blocks: 11,
             items: 81925,
@@ -865,5 +918,79 @@ mod tests {
                 MAP_SIZE >> 30
             )
         );
+    }
+
+    /// The figures the report quotes: `cargo test --release --no-default-features --lib
+    /// cache::disk::tests::throughput_figures -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn throughput_figures() {
+        const ITEMS: u32 = 1_000_000;
+        const PER_BLOCK: u32 = 8192;
+        const BYTES_PER_BLOCK: usize = 100_000;
+        let node = key(7);
+        let blocks: Vec<([u8; 32], u32, Vec<u8>)> = (0..ITEMS.div_ceil(PER_BLOCK))
+            .map(|b| {
+                let items = PER_BLOCK.min(ITEMS - b * PER_BLOCK);
+                let block = *blake3::hash(&b.to_le_bytes()).as_bytes();
+                let mut payload = vec![0; BYTES_PER_BLOCK * items as usize / PER_BLOCK as usize];
+                blake3::Hasher::new().update(&block).finalize_xof().fill(&mut payload);
+                (block, items, payload)
+            })
+            .collect();
+        let payload_bytes: usize = blocks.iter().map(|b| b.2.len()).sum();
+        for flush_every in [1, 8, blocks.len()] {
+            let dir = TempDir::new(&format!("throughput-{flush_every}"));
+            let store = DiskStore::open(&dir.0).unwrap();
+            let input = blocks.clone();
+            let started = Instant::now();
+            for (i, (block, items, payload)) in input.into_iter().enumerate() {
+                store.put(&node, "bench", &block, items, payload);
+                if (i + 1) % flush_every == 0 {
+                    store.flush().unwrap();
+                }
+            }
+            store.flush().unwrap();
+            let took = started.elapsed().as_secs_f64();
+            let file = std::fs::metadata(dir.0.join("data.mdb")).unwrap().len();
+            println!(
+                "put+flush, a flush every {flush_every} blocks: {} blocks, {ITEMS} items, {payload_bytes} payload bytes \
+                 in {:.1} ms = {:.0} MB/s, {:.0} blocks/s, {:.1} M items/s; data.mdb {file} bytes = {:.4} x payload",
+                blocks.len(),
+                took * 1e3,
+                payload_bytes as f64 / took / 1e6,
+                blocks.len() as f64 / took,
+                f64::from(ITEMS) / took / 1e6,
+                file as f64 / payload_bytes as f64
+            );
+            if flush_every == 8 {
+                let mut times = Vec::new();
+                for _ in 0..20 {
+                    for (block, _, payload) in &blocks {
+                        let started = Instant::now();
+                        let len = store.get(&node, block, <[u8]>::len).unwrap();
+                        times.push(started.elapsed());
+                        assert_eq!(len, Some(payload.len()));
+                    }
+                }
+                times.sort();
+                let mean = times.iter().sum::<Duration>() / times.len() as u32;
+                println!(
+                    "get of a 100 KB block (checksum checked, zero copy), {} gets: median {:?}, mean {mean:?}, p99 {:?}",
+                    times.len(),
+                    times[times.len() / 2],
+                    times[times.len() * 99 / 100]
+                );
+                let started = Instant::now();
+                let missing = 10_000;
+                for i in 0..missing {
+                    assert!(store
+                        .get(&node, &key(i as u8).map(|b| b ^ 0x5a), <[u8]>::len)
+                        .unwrap()
+                        .is_none());
+                }
+                println!("get of a missing block: {:?} each", started.elapsed() / missing);
+            }
+        }
     }
 }

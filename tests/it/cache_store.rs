@@ -73,7 +73,11 @@ fn round_trip_stats_and_clear_by_name() {
     store.put(&clean, "clean", &block_of(2), 100, payload(&clean, &block_of(2), 10));
     store.put(&clean_v2, "clean", &block_of(1), 5, payload(&clean_v2, &block_of(1), 7));
     store.put(&count, "count", &block_of(1), 3, Vec::new());
-    assert_eq!(store.get(&clean, &block_of(1), <[u8]>::len).unwrap(), None, "not flushed yet");
+    assert_eq!(
+        store.get(&clean, &block_of(1), <[u8]>::len).unwrap(),
+        None,
+        "not flushed yet"
+    );
     store.flush().unwrap();
 
     assert_eq!(
@@ -108,7 +112,10 @@ fn round_trip_stats_and_clear_by_name() {
         stats.nodes,
         [node("clean", 2, 3, 8297, 1017), node("count", 1, 1, 3, 0)]
     );
-    assert_eq!((stats.blocks, stats.items, stats.bytes, stats.corrupt), (4, 8300, 1017, 0));
+    assert_eq!(
+        (stats.blocks, stats.items, stats.bytes, stats.corrupt),
+        (4, 8300, 1017, 0)
+    );
     let file_bytes = std::fs::metadata(dir.0.join("data.mdb")).unwrap().len();
     assert_eq!(stats.file_bytes, file_bytes);
     assert_eq!(
@@ -162,9 +169,16 @@ fn round_trip_stats_and_clear_by_name() {
         }
     );
     let stats = store.stats().unwrap();
-    assert_eq!((stats.nodes.len(), stats.blocks, stats.items, stats.bytes), (0, 0, 0, 0));
+    assert_eq!(
+        (stats.nodes.len(), stats.blocks, stats.items, stats.bytes),
+        (0, 0, 0, 0)
+    );
     let err = store.clear(Some("clean")).unwrap_err();
-    assert!(err.to_string().ends_with("no cached node is named 'clean'. Cached nodes: []"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("no cached node is named 'clean'. Cached nodes: []"),
+        "{err}"
+    );
 
     // Still usable after clearing.
     store.put(&count, "count", &block_of(9), 1, vec![7]);
@@ -236,7 +250,10 @@ fn two_processes_share_a_directory() {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains(&format!("child {role} saw the other's {} blocks", ROUNDS * PER_ROUND)), "{stdout}");
+        assert!(
+            stdout.contains(&format!("child {role} saw the other's {} blocks", ROUNDS * PER_ROUND)),
+            "{stdout}"
+        );
     }
     for role in ["a", "b"] {
         let node = key(role);
@@ -252,7 +269,11 @@ fn two_processes_share_a_directory() {
         assert_eq!((blocks, skipped), (expected, 0), "{role}");
     }
     let stats = store.stats().unwrap();
-    let names: Vec<_> = stats.nodes.iter().map(|n| (n.name.as_str(), n.blocks, n.items)).collect();
+    let names: Vec<_> = stats
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.blocks, n.items))
+        .collect();
     assert_eq!(names, [("child a", 20, 2000), ("child b", 20, 2000)]);
 }
 
@@ -273,7 +294,11 @@ fn share_as_child(dir: &Path, role: &str) {
         let mut n = 0;
         let skipped = store
             .for_each_block(&theirs, |block, bytes| {
-                assert_eq!(bytes, payload(&theirs, block, bytes.len()), "child {role}: a block of {other}");
+                assert_eq!(
+                    bytes,
+                    payload(&theirs, block, bytes.len()),
+                    "child {role}: a block of {other}"
+                );
                 n += 1;
             })
             .unwrap();
@@ -287,7 +312,10 @@ fn share_as_child(dir: &Path, role: &str) {
             store.put(&mine, &name, &block, 100, payload(&mine, &block, len));
         }
         store.flush().unwrap();
-        println!("child {role} flushed round {round}, sees {} of the other's blocks", count_theirs());
+        println!(
+            "child {role} flushed round {round}, sees {} of the other's blocks",
+            count_theirs()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     loop {
@@ -296,7 +324,10 @@ fn share_as_child(dir: &Path, role: &str) {
             println!("child {role} saw the other's {n} blocks");
             break;
         }
-        assert!(Instant::now() < deadline, "child {role}: saw only {n} of the other's blocks");
+        assert!(
+            Instant::now() < deadline,
+            "child {role}: saw only {n} of the other's blocks"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -309,7 +340,10 @@ fn check_writer_blocks(store: &DiskStore) -> usize {
     let skipped = store
         .for_each_block(&node, |block, bytes| {
             assert_eq!(bytes.len(), writer_len(block));
-            assert!(bytes == payload(&node, block, bytes.len()), "block {block:?} is not whole");
+            assert!(
+                bytes == payload(&node, block, bytes.len()),
+                "block {block:?} is not whole"
+            );
             n += 1;
         })
         .unwrap();
@@ -348,7 +382,10 @@ fn a_killed_writer_leaves_only_whole_blocks() {
     let mut held = Some(DiskStore::open(&dir.0).unwrap());
     let test = "cache_store::a_killed_writer_leaves_only_whole_blocks";
     // Random kill points, printed so that a failure can be replayed.
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let delays: Vec<u64> = (0..5u8)
         .map(|i| {
             let h = blake3::hash(&[&seed.to_le_bytes()[..], &[i]].concat());
@@ -398,7 +435,10 @@ fn a_path_that_is_not_a_cache_directory_is_a_clear_error() {
     let file = dir.0.join("a-file");
     std::fs::write(&file, "hello").unwrap();
     let err = DiskStore::open(&file).unwrap_err();
-    assert_eq!(err.to_string(), format!("Cache directory '{}': not a directory", file.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("Cache directory '{}': not a directory", file.display())
+    );
     assert!(matches!(err, hypernodes::Error::Cache { ref path, .. } if *path == file));
 
     let garbage = dir.0.join("garbage");
@@ -416,7 +456,10 @@ fn a_path_that_is_not_a_cache_directory_is_a_clear_error() {
     let below_a_file = file.join("cache");
     let err = DiskStore::open(&below_a_file).unwrap_err();
     assert!(
-        err.to_string().starts_with(&format!("Cache directory '{}': cannot create the directory: ", below_a_file.display())),
+        err.to_string().starts_with(&format!(
+            "Cache directory '{}': cannot create the directory: ",
+            below_a_file.display()
+        )),
         "{err}"
     );
 }

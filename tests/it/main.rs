@@ -6,9 +6,9 @@ mod common;
 
 mod as_node;
 mod bind;
-mod cache_store;
 #[cfg(feature = "columnar")]
 mod boundaries;
+mod cache_store;
 #[cfg(feature = "cli")]
 mod cli;
 #[cfg(feature = "columnar")]
