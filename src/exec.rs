@@ -427,6 +427,7 @@ impl RunConfig {
 
     /// This configuration counting its cache's hits and misses in `session` (a Parquet
     /// run shares one over its batches).
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn with_session(mut self, session: Arc<Session>) -> RunConfig {
         self.session = Some(session);
         self

@@ -137,6 +137,7 @@ impl StableHasher {
     }
 
     /// Forgets everything fed: the hasher is as new.
+    #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
     pub(crate) fn reset(&mut self) {
         self.filled = 0;
         self.inner = None;

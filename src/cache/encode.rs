@@ -1,6 +1,8 @@
-//! Blocks as bytes for the disk store: the item count (`u32`, little-endian), the item
-//! keys (32 bytes each), then the output columns as one Arrow IPC stream holding one
-//! record batch (columns named by position). Values of columnar types only.
+//! Blocks as bytes for the disk store: the item count `n` (`u32`, little-endian), the
+//! item keys (32 bytes each), a byte per output saying whether the digests of its
+//! values follow, those digests (`n` × 32 bytes per such output), then the output
+//! columns as one Arrow IPC stream holding one record batch (columns named by
+//! position). Values of columnar types only.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -32,6 +34,13 @@ pub(super) fn encode(block: &Block) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(4 + 32 * n + batch.get_array_memory_size() + 512);
     out.extend_from_slice(&(n as u32).to_le_bytes());
     out.extend_from_slice(block.items.as_flattened());
+    for k in 0..block.columns.len() {
+        let d = block.digests.get(k).and_then(|d| d.as_ref()).filter(|d| d.len() == n);
+        out.push(u8::from(d.is_some()));
+        if let Some(d) = d {
+            out.extend_from_slice(d.as_flattened());
+        }
+    }
     let mut w = StreamWriter::try_new(&mut out, &batch.schema()).map_err(|e| e.to_string())?;
     w.write(&batch).map_err(|e| e.to_string())?;
     w.finish().map_err(|e| e.to_string())?;
@@ -68,7 +77,26 @@ pub(super) fn item_keys(payload: &[u8]) -> Option<Vec<Digest>> {
 /// The block encoded in `payload`, its columns checked against the node's `outputs`.
 pub(super) fn decode(payload: &[u8], outputs: &[Port]) -> Result<Block, String> {
     let items = item_keys(payload).ok_or("the entry is truncated")?;
-    let ipc = &payload[4 + 32 * items.len()..];
+    let n = items.len();
+    let mut at = 4 + 32 * n;
+    let mut digests = Vec::with_capacity(outputs.len());
+    for _ in outputs {
+        let has = *payload.get(at).ok_or("the entry is truncated")?;
+        at += 1;
+        digests.push(if has == 1 {
+            let bytes = payload.get(at..at + 32 * n).ok_or("the entry is truncated")?;
+            at += 32 * n;
+            Some(Arc::new(
+                bytes
+                    .chunks_exact(32)
+                    .map(|c| c.try_into().expect("32 bytes"))
+                    .collect(),
+            ))
+        } else {
+            None
+        });
+    }
+    let ipc = &payload[at..];
     let mut reader = StreamReader::try_new(Cursor::new(ipc), None).map_err(|e| e.to_string())?;
     let batch = reader
         .next()
@@ -96,5 +124,9 @@ pub(super) fn decode(payload: &[u8], outputs: &[Port]) -> Result<Block, String> 
         }
         columns.push(Column::Arrow(array.clone()));
     }
-    Ok(Block { items, columns })
+    Ok(Block {
+        items,
+        columns,
+        digests,
+    })
 }

@@ -210,6 +210,7 @@ impl Cache {
 
     /// The block stored under `node` and `block`: `Ok(None)` when absent, `Err` (a
     /// warning's text) when it cannot be read.
+    #[cfg_attr(not(feature = "columnar"), allow(unused_variables))]
     fn get(
         &self,
         node: &Digest,
@@ -242,6 +243,7 @@ impl Cache {
                 #[cfg(feature = "columnar")]
                 let value = Arc::new(Block {
                     items: value.items.clone(),
+                    digests: value.digests.clone(),
                     columns: value
                         .columns
                         .iter()
@@ -348,6 +350,10 @@ type StoredBlock = (Digest, Vec<Digest>);
 pub(crate) struct Block {
     pub(crate) items: Vec<Digest>,
     pub(crate) columns: Vec<Column>,
+    /// Per output, the digests of its values (when a later node read them): a run that
+    /// finds the block hands them to the nodes reading the output, which then hash
+    /// nothing.
+    pub(crate) digests: Vec<Option<Arc<Vec<Digest>>>>,
 }
 
 /// One output's results for the items of a block.
@@ -391,11 +397,11 @@ pub(crate) fn block_key(items: &[Digest]) -> Digest {
 }
 
 /// The digests of one argument over the items of a batch.
-pub(crate) enum ArgDigests {
+pub(crate) enum ArgDigests<'a> {
     /// The same value for every item.
     Const(Digest),
     /// One digest per item.
-    Rows(Vec<Digest>),
+    Rows(&'a [Digest]),
 }
 
 /// The item keys of `n` items from the digests of their arguments, in parameter order.
@@ -403,7 +409,7 @@ pub(crate) fn item_keys(n: usize, args: &[ArgDigests]) -> Vec<Digest> {
     match args {
         [] => vec![*blake3::hash(b"no arguments").as_bytes(); n],
         [ArgDigests::Const(d)] => vec![*d; n],
-        [ArgDigests::Rows(rows)] => rows.clone(),
+        [ArgDigests::Rows(rows)] => rows.to_vec(),
         many => {
             let mut buf = Vec::with_capacity(32 * many.len());
             (0..n)
@@ -613,10 +619,15 @@ pub(crate) enum Lookup {
 
 impl NodeCache {
     /// The cache of `node` computing the outputs in `keep` in a run configured with
-    /// `config`: `None` without a cache, for a volatile node, or (with a warning) for a
-    /// node that cannot be cached.
+    /// `config`: `None` without a cache, for a volatile node or a SQL expression node,
+    /// or (with a warning) for a node that cannot be cached.
     pub(crate) fn new(config: &crate::exec::RunConfig, node: &Node, keep: &[bool]) -> Option<NodeCache> {
         let (cache, session) = config.cache_session()?;
+        // A SQL expression costs less than a lookup: never cached, in either engine.
+        #[cfg(feature = "columnar")]
+        if crate::engine::columnar::ExprNode::find(node).is_some() {
+            return None;
+        }
         match node_key(node, keep) {
             Ok(Some(key)) => {
                 let outputs: Vec<usize> = match node.kind() {
@@ -737,18 +748,77 @@ impl NodeCache {
     }
 
     /// Stores the results of the items with keys `items` (every output, rows in item
-    /// order); a store that cannot keep them says so once.
-    pub(crate) fn store(&self, items: Vec<Digest>, columns: Vec<Column>) {
+    /// order, with the digests of its values where known); a store that cannot keep
+    /// them says so once.
+    pub(crate) fn store(&self, items: Vec<Digest>, columns: Vec<Column>, digests: Vec<Option<Arc<Vec<Digest>>>>) {
         if items.is_empty() {
             return;
         }
         let key = block_key(&items);
-        if let Err(e) = self
-            .cache
-            .put(&self.key, self.node.name(), &key, Arc::new(Block { items, columns }))
-        {
+        if let Err(e) = self.cache.put(
+            &self.key,
+            self.node.name(),
+            &key,
+            Arc::new(Block {
+                items,
+                columns,
+                digests,
+            }),
+        ) {
             self.session
                 .warn(format!("results of node '{}' are not cached: {e}", self.node.name()));
         }
+    }
+}
+
+#[cfg(all(test, feature = "columnar"))]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+
+    #[node(output = "y")]
+    fn plus_one(x: i64) -> i64 {
+        x + 1
+    }
+
+    /// An entry that passes the store's frame check but does not decode (here: written
+    /// over with other bytes) is a miss with a warning, computed and stored again.
+    #[test]
+    fn an_entry_that_does_not_decode_is_a_miss_with_a_warning() {
+        let dir = std::env::temp_dir().join(format!("hn-cache-undecodable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = Cache::disk(&dir).unwrap();
+        let p = Pipeline::new([plus_one::node()]).with_config(RunConfig::new().with_cache(cache.clone()));
+        let inputs = Inputs::new().with("x", vec![1_i64, 2]);
+        p.map(&inputs, &["x"], "zip").unwrap();
+        let node = plus_one::node();
+        let key = node_key(&node, &[true]).unwrap().unwrap();
+        let items: Vec<Digest> = [1_i64, 2]
+            .iter()
+            .map(|x| crate::hash::digest(&Value::new(*x)).unwrap())
+            .collect();
+        let Store::Disk(disk) = &*cache.store else {
+            unreachable!()
+        };
+        let mut garbage = 2_u32.to_le_bytes().to_vec();
+        garbage.extend_from_slice(items.as_flattened());
+        garbage.extend_from_slice(b"\0not arrow");
+        disk.put(&key, "plus_one", &block_key(&items), 2, garbage);
+        disk.flush().unwrap();
+        let out = p.map(&inputs, &["x"], "zip").unwrap();
+        assert_eq!(out.column::<i64>("y").unwrap(), [2, 3]);
+        let report = out.cache_report().unwrap();
+        assert_eq!((report.hits(), report.misses()), (0, 2));
+        assert_eq!(report.warnings().len(), 1);
+        assert!(
+            report.warnings()[0].starts_with("a cache entry of node 'plus_one' cannot be read, computed again: "),
+            "{:?}",
+            report.warnings()
+        );
+        // Stored again: found the next time.
+        let again = p.map(&inputs, &["x"], "zip").unwrap();
+        assert_eq!(again.cache_report().unwrap().hits(), 2);
+        drop(cache);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::Engine;
-use crate::cache::{item_keys, ArgDigests, Block, Column, Lookup, NodeCache};
+use crate::cache::{item_keys, ArgDigests, Block, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
 use crate::exec::{
     block_on, for_items, for_items_async, reported, set_executor, spawn_blocking, AsExecutor, Executor, ItemFailure,
@@ -162,6 +162,11 @@ impl Engine for NodeEngine {
             let failed: std::collections::HashSet<usize> = failures.iter().map(ItemFailure::item).collect();
             let mut columns = Vec::with_capacity(program.outputs.len());
             for (builder, out) in builders.into_iter().zip(&program.outputs) {
+                // Results found whole: the column is the list read from the cache.
+                if let (Cells::List { list, .. }, true) = (&cells[out.slot], failed.is_empty()) {
+                    columns.push((out.name.to_string(), (**list).clone()));
+                    continue;
+                }
                 let values = (0..plan.len())
                     .filter(|i| !failed.contains(i))
                     .map(|item| cells[out.slot].take_one(item))
@@ -618,15 +623,34 @@ pub(crate) fn collect_shared(
 pub(crate) enum Cells {
     /// The same value for every item (an input not mapped).
     Const(Value),
-    /// A value per item (`None` where the item failed or was not computed).
-    Items(Vec<Option<Value>>),
+    /// A value per item (`None` where the item failed or was not computed), and their
+    /// digests when known (per item).
+    Items(Vec<Option<Value>>, Option<Arc<Vec<Digest>>>),
+    /// Every item's value, item `i` being element `i` of a `Vec` (results found whole in
+    /// the cache, converted at once), and their digests when known.
+    #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
+    List {
+        list: Arc<Value>,
+        elem: fn() -> TypeInfo,
+        digests: Option<Arc<Vec<Digest>>>,
+    },
 }
 
 impl Cells {
-    fn at(&self, item: usize) -> Option<&Value> {
+    /// Item `item`'s value (a cheap clone).
+    pub(crate) fn at(&self, item: usize) -> Option<Value> {
         match self {
-            Cells::Const(v) => Some(v),
-            Cells::Items(values) => values[item].as_ref(),
+            Cells::Const(v) => Some(v.clone()),
+            Cells::Items(values, _) => values[item].clone(),
+            Cells::List { list, elem, .. } => Some(Value::item(list.clone(), item, *elem)),
+        }
+    }
+
+    /// The digests of the items' values, when known.
+    fn digests(&self) -> Option<&Arc<Vec<Digest>>> {
+        match self {
+            Cells::Items(_, d) | Cells::List { digests: d, .. } => d.as_ref(),
+            Cells::Const(_) => None,
         }
     }
 
@@ -634,9 +658,10 @@ impl Cells {
         match self {
             Cells::Const(v) => Ok(v.clone()),
             // Unreachable: every output of an item that did not fail is computed.
-            Cells::Items(values) => values[item]
+            Cells::Items(values, _) => values[item]
                 .take()
                 .ok_or_else(|| Error::Internal(format!("item {item} has no result"))),
+            Cells::List { list, elem, .. } => Ok(Value::item(list.clone(), item, *elem)),
         }
     }
 }
@@ -666,7 +691,7 @@ impl Program {
             }
             for (slot, column) in self.mapped.iter().zip(columns) {
                 if let Some(slot) = slot {
-                    cells[*slot] = Some(Cells::Items(column));
+                    cells[*slot] = Some(Cells::Items(column, None));
                 }
             }
         }
@@ -682,8 +707,23 @@ impl Program {
                 .iter()
                 .map(|&s| cells[s].as_ref().expect("inputs and earlier outputs are filled"))
                 .collect();
-            let (outs, failed) = cached_node(config, &step.node, &step.keep, &rows, n, &args, map.is_some());
-            for (item, e) in failed {
+            // The outputs later nodes read (their digests are kept with the results).
+            let digest_out: Vec<bool> = step
+                .outs
+                .iter()
+                .map(|slot| slot.is_some_and(|slot| self.steps.iter().any(|t| t.args.contains(&slot))))
+                .collect();
+            let results = cached_node(
+                config,
+                &step.node,
+                &step.keep,
+                &rows,
+                n,
+                &args,
+                &digest_out,
+                map.is_some(),
+            );
+            for (item, e) in results.failed {
                 alive[item] = false;
                 match e {
                     Some(e) if on_error == OnError::Collect => failures.push(ItemFailure::new(item, e)),
@@ -691,9 +731,9 @@ impl Program {
                     Some(_) | None => {}
                 }
             }
-            for (k, out) in outs.into_iter().enumerate() {
+            for (k, out) in results.outs.into_iter().enumerate() {
                 if let Some(slot) = step.outs[k] {
-                    cells[slot] = Some(Cells::Items(out));
+                    cells[slot] = Some(out);
                 }
             }
         }
@@ -703,20 +743,37 @@ impl Program {
         }
         Ok(cells
             .into_iter()
-            .map(|c| c.unwrap_or(Cells::Items(Vec::new())))
+            .map(|c| c.unwrap_or(Cells::Items(Vec::new(), None)))
             .collect())
     }
 }
 
-/// What [`cached_node`] returns: each output's value per item, and the failed items.
-pub(crate) type NodeResults = (Vec<Vec<Option<Value>>>, Vec<(usize, Option<Error>)>);
+/// What [`cached_node`] returns: each output's values (per item, or the whole list
+/// found in the cache), with their digests where asked for and known, and the items
+/// that failed (with their error; `None` for items skipped after a failure under
+/// [`OnError::Fail`]).
+pub(crate) struct NodeResults {
+    pub(crate) outs: Vec<Cells>,
+    pub(crate) failed: Vec<(usize, Option<Error>)>,
+}
+
+/// The digests of the values of items `rows`, as a `ty` (`None` when one cannot be
+/// hashed), computed on rayon's pool for many items.
+fn digest_rows(rows: &[usize], value: impl Fn(usize) -> Option<Value> + Sync, ty: &TypeInfo) -> Option<Vec<Digest>> {
+    let one = |&i: &usize| value(i).and_then(|v| digest_as(&v, ty));
+    if rows.len() >= 4096 {
+        rows.par_iter().with_min_len(1024).map(one).collect()
+    } else {
+        rows.iter().map(one).collect()
+    }
+}
 
 /// Runs one node over the items `rows` (of `n`) through its cache: the digests of its
-/// arguments (`args`, one per parameter), a lookup of the whole batch, else item by
-/// item, the other items computed with the map executor, and the batch stored. Returns
-/// each output's value per item (`None` where not computed) and the items that failed
-/// (with their error; `None` for items skipped after a failure under
-/// [`OnError::Fail`]). Without a cache for the node, every item is computed.
+/// arguments (`args`, one per parameter; found with the values, or computed), a lookup
+/// of the whole batch, else item by item, the other items computed with the map
+/// executor, and the batch stored, with the digests of the outputs in `digest_out`
+/// (those later nodes read). Without a cache for the node, every item is computed.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn cached_node(
     config: &Arc<RunConfig>,
     node: &Node,
@@ -724,64 +781,88 @@ pub(crate) fn cached_node(
     rows: &[usize],
     n: usize,
     args: &[&Cells],
+    digest_out: &[bool],
     is_map: bool,
 ) -> NodeResults {
     let executor = config.map_executor().unwrap_or_default();
     let on_error = config.on_error().unwrap_or_default();
     let item_of = |i: usize| is_map.then_some(i);
-    let args_of = |item: usize| -> SmallVec<[&Value; 4]> {
+    let args_of = |item: usize| -> SmallVec<[Value; 4]> {
         args.iter()
             .map(|c| c.at(item).expect("the arguments of a live item are filled"))
             .collect()
     };
-    let mut outs: Vec<Vec<Option<Value>>> = (0..node.outputs().len()).map(|_| vec![None; n]).collect();
+    let n_out = node.outputs().len();
+    let mut outs: Vec<Vec<Option<Value>>> = (0..n_out).map(|_| vec![None; n]).collect();
+    let mut out_digests: Vec<Option<Arc<Vec<Digest>>>> = vec![None; n_out];
     let cached = NodeCache::new(config, node, keep).and_then(|nc| {
-        let digests = node
-            .params()
-            .iter()
-            .zip(args)
-            .map(|(p, c)| match c {
-                Cells::Const(v) => digest_as(v, &p.type_info())
-                    .map(ArgDigests::Const)
-                    .ok_or_else(|| (p, v.type_name())),
-                Cells::Items(values) => rows
-                    .iter()
-                    .map(|&i| values[i].as_ref().and_then(|v| digest_as(v, &p.type_info())))
-                    .collect::<Option<Vec<_>>>()
-                    .map(ArgDigests::Rows)
-                    .ok_or_else(|| (p, p.type_info().name())),
-            })
-            .collect::<std::result::Result<Vec<_>, _>>();
-        match digests {
-            Ok(d) => Some((item_keys(rows.len(), &d), nc)),
-            Err((p, ty)) => {
-                nc.unhashable(p.name(), &ty);
-                None
+        // Per argument: one digest, or one per row (found with the values, or computed).
+        let mut per_arg: Vec<std::result::Result<Digest, Vec<Digest>>> = Vec::with_capacity(args.len());
+        for (p, c) in node.params().iter().zip(args) {
+            let ty = p.type_info();
+            let d = match c {
+                Cells::Const(v) => digest_as(v, &ty).map(Ok),
+                c => match c.digests() {
+                    Some(known) => Some(Err(rows.iter().map(|&i| known[i]).collect())),
+                    None => digest_rows(rows, |i| c.at(i), &ty).map(Err),
+                },
+            };
+            match d {
+                Some(d) => per_arg.push(d),
+                None => {
+                    nc.unhashable(p.name(), &ty.name());
+                    return None;
+                }
             }
         }
+        let digests: Vec<ArgDigests<'_>> = per_arg
+            .iter()
+            .map(|d| match d {
+                Ok(c) => ArgDigests::Const(*c),
+                Err(rows) => ArgDigests::Rows(rows),
+            })
+            .collect();
+        Some((item_keys(rows.len(), &digests), nc))
     });
     // The positions in `rows` to compute.
     let mut todo: Vec<usize> = (0..rows.len()).collect();
     let mut failed: Vec<(usize, Option<Error>)> = Vec::new();
-    // Whether the batch was found whole (then it is not stored again).
-    let mut whole = false;
     if let Some((keys, nc)) = &cached {
         let cached_outputs = nc.outputs();
-        let mut fill = |pos: usize, block: &Block, row: usize| -> Result<()> {
-            for (c, &k) in cached_outputs.iter().enumerate() {
-                outs[k][rows[pos]] = Some(block.columns[c].value(row, &node.outputs()[k])?);
-            }
-            Ok(())
-        };
         let found: Vec<Option<(Arc<Block>, usize)>> = match nc.lookup(keys) {
             Lookup::All(block) => {
-                whole = true;
+                // Every item, found whole: each output converted at once, if it can be.
+                if rows.len() == n {
+                    if let Some(lists) = whole_lists(node, cached_outputs, &block, digest_out) {
+                        nc.count(n, 0);
+                        let mut cells: Vec<Cells> = (0..n_out).map(|_| Cells::Items(Vec::new(), None)).collect();
+                        for (&k, list) in cached_outputs.iter().zip(lists) {
+                            cells[k] = list;
+                        }
+                        return NodeResults { outs: cells, failed };
+                    }
+                }
+                for (c, &k) in cached_outputs.iter().enumerate() {
+                    if let (true, Some(Some(d))) = (digest_out[k], block.digests.get(c)) {
+                        let mut per_item = vec![[0; 32]; n];
+                        for (pos, &i) in rows.iter().enumerate() {
+                            per_item[i] = d[pos];
+                        }
+                        out_digests[k] = Some(Arc::new(per_item));
+                    }
+                }
                 (0..rows.len()).map(|pos| Some((block.clone(), pos))).collect()
             }
             Lookup::Some(found) => found,
             Lookup::None => vec![None; rows.len()],
         };
         todo.clear();
+        let mut fill = |pos: usize, block: &Block, row: usize| -> Result<()> {
+            for (c, &k) in cached_outputs.iter().enumerate() {
+                outs[k][rows[pos]] = Some(block.columns[c].value(row, &node.outputs()[k])?);
+            }
+            Ok(())
+        };
         for (pos, hit) in found.into_iter().enumerate() {
             match hit {
                 // A found value that cannot be read back is computed again.
@@ -796,13 +877,15 @@ pub(crate) fn cached_node(
             let keep: Arc<[bool]> = keep.into();
             block_on(for_items_async(width, todo.len(), on_error, |t| {
                 let item = rows[todo[t]];
-                let args: Vec<Value> = args_of(item).into_iter().cloned().collect();
+                let args: Vec<Value> = args_of(item).into_vec();
                 call_node_async(config.clone(), node.clone(), keep.clone(), args, item_of(item))
             }))
         }
         _ => for_items(executor, todo.len(), on_error, |t| {
             let item = rows[todo[t]];
-            call_node(config, node, keep, &args_of(item), item_of(item))
+            let args = args_of(item);
+            let refs: SmallVec<[&Value; 4]> = args.iter().collect();
+            call_node(config, node, keep, &refs, item_of(item))
         }),
     };
     for (t, result) in results.into_iter().enumerate() {
@@ -813,23 +896,78 @@ pub(crate) fn cached_node(
             None => failed.push((item, None)),
         }
     }
-    if let Some((keys, nc)) = cached.filter(|_| !(whole && todo.is_empty())) {
+    // Stored unless every item was found (in one block, or several: a block of them all
+    // makes the next lookup one call).
+    if let Some((keys, nc)) = cached.filter(|_| !todo.is_empty() || rows.len() > 1) {
         let bad: std::collections::HashSet<usize> = failed.iter().map(|f| f.0).collect();
         let done: Vec<usize> = (0..rows.len()).filter(|&p| !bad.contains(&rows[p])).collect();
-        let columns = nc
-            .outputs()
-            .iter()
-            .map(|&k| {
-                Column::Values(Arc::new(
-                    done.iter()
-                        .map(|&p| outs[k][rows[p]].clone().expect("computed or found"))
-                        .collect(),
-                ))
-            })
-            .collect();
-        nc.store(done.iter().map(|&p| keys[p]).collect(), columns);
+        let mut columns = Vec::with_capacity(nc.outputs().len());
+        let mut block_digests = Vec::with_capacity(nc.outputs().len());
+        for &k in nc.outputs() {
+            let values: Vec<Value> = done
+                .iter()
+                .map(|&p| outs[k][rows[p]].clone().expect("computed or found"))
+                .collect();
+            // The digests later nodes read, computed once here and kept with the block.
+            let ty = node.outputs()[k].type_info();
+            let d = match (&out_digests[k], digest_out[k]) {
+                (Some(known), _) => Some(done.iter().map(|&p| known[rows[p]]).collect()),
+                (None, true) => {
+                    let positions: Vec<usize> = (0..done.len()).collect();
+                    digest_rows(&positions, |i| Some(values[i].clone()), &ty)
+                }
+                (None, false) => None,
+            };
+            if let (Some(d), None) = (&d, &out_digests[k]) {
+                let mut per_item = vec![[0; 32]; n];
+                for (&p, digest) in done.iter().zip(d) {
+                    per_item[rows[p]] = *digest;
+                }
+                out_digests[k] = Some(Arc::new(per_item));
+            }
+            block_digests.push(d.map(Arc::new));
+            columns.push(Column::Values(Arc::new(values)));
+        }
+        nc.store(done.iter().map(|&p| keys[p]).collect(), columns, block_digests);
     }
-    (outs, failed)
+    NodeResults {
+        outs: outs
+            .into_iter()
+            .zip(out_digests)
+            .map(|(values, digests)| Cells::Items(values, digests))
+            .collect(),
+        failed,
+    }
+}
+
+/// The cached outputs of a block found whole, each as one list (with the digests later
+/// nodes read, when stored); `None` when one cannot be read as a list.
+fn whole_lists(node: &Node, outputs: &[usize], block: &Block, digest_out: &[bool]) -> Option<Vec<Cells>> {
+    // Without the columnar engine, blocks hold values, read one by one.
+    #[cfg(not(feature = "columnar"))]
+    {
+        let _ = (node, outputs, block, digest_out);
+        None
+    }
+    #[cfg(feature = "columnar")]
+    outputs
+        .iter()
+        .enumerate()
+        .map(|(c, &k)| {
+            let ty = node.outputs()[k].type_info();
+            let Column::Arrow(array) = &block.columns[c] else {
+                return None;
+            };
+            let ct = crate::engine::columnar::ColumnType::find(&ty)?;
+            let list = (ct.array_to_list)(&[array.as_ref()]).ok()?;
+            let digests = block.digests.get(c).cloned().flatten().filter(|_| digest_out[k]);
+            Some(Cells::List {
+                list: Arc::new(list),
+                elem: ty.this_fn(),
+                digests,
+            })
+        })
+        .collect()
 }
 
 /// What one call of a node produced: every output of a function node, or the kept

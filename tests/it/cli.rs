@@ -420,3 +420,79 @@ fn collect_catches_rows_a_sql_expression_fails_on() {
         assert_eq!(o.column(1).as_primitive::<Int64Type>().values().to_vec(), ratios);
     }
 }
+
+#[test]
+fn run_with_a_cache_directory_then_show_and_clear_it() {
+    let dir = TempDir::new("cli-cache");
+    let cache = dir.join("cache");
+    let cache = cache.to_str().unwrap();
+    let out = dir.join("out.parquet");
+    let run = |engine: &str| {
+        let o = hypernodes(&[
+            "run",
+            "examples/text.toml",
+            "--output",
+            out.to_str().unwrap(),
+            "--engine",
+            engine,
+            "--cache",
+            cache,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let stdout = text(&o.stdout);
+        let summary = stdout.lines().nth(1).unwrap().to_string();
+        let cache_part = summary
+            .split("; ")
+            .find(|p| p.starts_with("cache: "))
+            .unwrap()
+            .to_string();
+        let checksum = summary.split("checksum: ").nth(1).unwrap().to_string();
+        (cache_part, checksum)
+    };
+    // The columnar engine stores; the node engine finds everything it stored.
+    let (first, sum1) = run("columnar");
+    assert_eq!(first, "cache: count_words 0 hits 1000 misses");
+    let (second, sum2) = run("node");
+    assert_eq!(second, "cache: count_words 1000 hits 0 misses");
+    assert_eq!(sum1, sum2);
+
+    let o = hypernodes(&["cache", "stats", cache]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stats = text(&o.stdout);
+    let lines: Vec<&str> = stats.lines().collect();
+    assert_eq!(lines[0], "node         blocks  items  bytes");
+    // 1,000 item keys (32 bytes each), the counts as Arrow IPC (8 bytes each, and the
+    // stream's schema and framing).
+    assert_eq!(lines[1], "count_words       1   1000  40333");
+    assert_eq!(lines[2], "total             1   1000  40333");
+    assert!(
+        lines[3].starts_with("data.mdb: ") && lines[3].ends_with(" bytes"),
+        "{stats}"
+    );
+
+    let o = hypernodes(&["cache", "clear", cache, "--node", "count_word"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        format!("error: Cache directory '{cache}': no cached node is named 'count_word'. Cached nodes: ['count_words']. Did you mean 'count_words'?\n")
+    );
+    let o = hypernodes(&["cache", "clear", cache, "--node", "count_words"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        format!("{cache}: removed 1 blocks (1000 items, 40333 bytes) of 1 node keys\n")
+    );
+    let (third, _) = run("columnar");
+    assert_eq!(third, "cache: count_words 0 hits 1000 misses");
+
+    let missing = dir.join("nope");
+    let o = hypernodes(&["cache", "stats", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "error: Cache directory '{}': no such cache directory\n",
+            missing.display()
+        )
+    );
+}

@@ -1297,12 +1297,27 @@ impl<'p> Run<'p> {
                             .ok_or_else(|| self.args_at(node, row).expect_err("a null argument"))
                     })
                     .collect::<Result<Vec<_>>>()
-                    .map(Cells::Items),
+                    .map(|values| Cells::Items(values, None)),
             })
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&Cells> = args.iter().collect();
         let rows: Vec<usize> = (0..self.rows).collect();
-        let (outs, mut failed) = cached_node(self.plan.config_arc(), node, keep, &rows, self.rows, &refs, self.is_map);
+        let no_digests = vec![false; node.outputs().len()];
+        let results = cached_node(
+            self.plan.config_arc(),
+            node,
+            keep,
+            &rows,
+            self.rows,
+            &refs,
+            &no_digests,
+            self.is_map,
+        );
+        let (outs, mut failed) = (results.outs, results.failed);
+        let outs: Vec<Vec<Option<Value>>> = outs
+            .iter()
+            .map(|cells| (0..self.rows).map(|row| cells.at(row)).collect())
+            .collect();
         failed.sort_by_key(|f| f.0);
         if let Some((_, Some(e))) = failed.into_iter().find(|f| f.1.is_some()) {
             return Err(e);

@@ -19,7 +19,7 @@ use super::chunks::{Chunks, Split};
 use super::kernel::Kernel;
 use super::types::Elements;
 use super::{ColumnType, ExprNode};
-use crate::cache::{item_keys, ArgDigests, Column, Lookup, NodeCache};
+use crate::cache::{item_keys, ArgDigests, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
 use crate::exec::RunConfig;
 use crate::node::Node;
@@ -55,6 +55,9 @@ struct Step<'a> {
     /// The node's cache in this run, if it has one (kernels only: an expression costs
     /// less than a lookup).
     cache: Option<NodeCache>,
+    /// Per output, whether a later cached node of the segment reads it: the digests of
+    /// its values are then computed (or found) here and stored with the results.
+    digest_out: Vec<bool>,
     args: Vec<usize>,
     /// Whether each argument is a constant (a one-row array).
     constant: Vec<bool>,
@@ -164,10 +167,26 @@ impl<'a> Segment<'a> {
                 node,
                 call,
                 cache,
+                digest_out: Vec::new(),
                 args,
                 constant,
                 outs,
             });
+        }
+        // Which outputs later cached steps read (by slot).
+        for s in 0..steps.len() {
+            let digest_out = steps[s]
+                .outs
+                .iter()
+                .map(|slot| {
+                    slot.is_some_and(|slot| {
+                        steps[s + 1..]
+                            .iter()
+                            .any(|t| t.cache.is_some() && t.args.contains(&slot))
+                    })
+                })
+                .collect();
+            steps[s].digest_out = digest_out;
         }
         Ok(Segment {
             steps,
@@ -247,6 +266,8 @@ impl<'a> Segment<'a> {
             });
         }
         let item = |row: usize| self.is_map.then_some(start + row);
+        // The digests of the values in each slot, once computed or found.
+        let mut digests: Vec<Option<Arc<Vec<Digest>>>> = vec![None; self.slots];
         for step in &self.steps {
             let args: Vec<ArrayRef> = step
                 .args
@@ -259,7 +280,7 @@ impl<'a> Segment<'a> {
                         let row = e.row;
                         Failure::Node(e.into_error(step.node, row.and_then(item)))
                     })?,
-                    Some(cache) => cached_call(step, cache, kernel, &args, len, &item)?,
+                    Some(cache) => cached_call(step, cache, kernel, &args, len, &item, &mut digests)?,
                 },
                 Call::Expr(expr) => {
                     let result = expr
@@ -293,6 +314,7 @@ impl<'a> Segment<'a> {
 /// the arguments as columns, one lookup for the batch, the kernel on the rows not found
 /// (taken out of the arguments), found and new rows merged in row order, and the batch
 /// stored. Arguments that cannot be hashed run the kernel uncached, with a warning.
+#[allow(clippy::too_many_arguments)]
 fn cached_call(
     step: &Step<'_>,
     cache: &NodeCache,
@@ -300,6 +322,7 @@ fn cached_call(
     args: &[ArrayRef],
     len: usize,
     item: &dyn Fn(usize) -> Option<usize>,
+    slot_digests: &mut [Option<Arc<Vec<Digest>>>],
 ) -> std::result::Result<Vec<ArrayRef>, Failure> {
     let call = |args: &[ArrayRef], rows: usize, at: &dyn Fn(usize) -> usize| {
         kernel.call_with_constants(args, &step.constant, rows).map_err(|e| {
@@ -307,20 +330,33 @@ fn cached_call(
             Failure::Node(e.into_error(step.node, row.and_then(item)))
         })
     };
-    let mut digests = Vec::with_capacity(args.len());
-    for ((p, a), &constant) in step.node.params().iter().zip(args).zip(&step.constant) {
-        let mut rows = Vec::with_capacity(if constant { 1 } else { len });
-        let hashed = ColumnType::find(&p.type_info()).is_some_and(|ct| (ct.digest_rows)(a.as_ref(), &mut rows));
+    let params = step.node.params();
+    for (k, &slot) in step.args.iter().enumerate() {
+        if slot_digests[slot].is_some() {
+            continue;
+        }
+        let p = &params[k];
+        let mut rows = Vec::with_capacity(if step.constant[k] { 1 } else { len });
+        let hashed = ColumnType::find(&p.type_info()).is_some_and(|ct| (ct.digest_rows)(args[k].as_ref(), &mut rows));
         if !hashed {
             cache.unhashable(p.name(), &p.type_info().name());
             return call(args, len, &|r| r);
         }
-        digests.push(if constant {
-            ArgDigests::Const(rows[0])
-        } else {
-            ArgDigests::Rows(rows)
-        });
+        slot_digests[slot] = Some(Arc::new(rows));
     }
+    let digests: Vec<ArgDigests<'_>> = step
+        .args
+        .iter()
+        .zip(&step.constant)
+        .map(|(&slot, &constant)| {
+            let d = slot_digests[slot].as_deref().expect("computed above");
+            if constant {
+                ArgDigests::Const(d[0])
+            } else {
+                ArgDigests::Rows(d)
+            }
+        })
+        .collect();
     let keys = item_keys(len, &digests);
     // Unreachable: a kernel's outputs are columnar, and a store keeps columnar results
     // as Arrow (the memory store converts them, the disk store reads them back so).
@@ -330,6 +366,11 @@ fn cached_call(
     let outputs = match cache.lookup(&keys) {
         Lookup::All(block) => {
             cache.count(len, 0);
+            for (k, slot) in step.outs.iter().enumerate() {
+                if let (Some(slot), Some(Some(d))) = (slot, block.digests.get(k)) {
+                    slot_digests[*slot] = Some(d.clone());
+                }
+            }
             return block.columns.iter().map(arrow).collect();
         }
         Lookup::None => {
@@ -408,6 +449,28 @@ fn cached_call(
                 .collect::<std::result::Result<Vec<_>, _>>()?
         }
     };
-    cache.store(keys, outputs.iter().map(|a| Column::Arrow(a.clone())).collect());
+    // The digests later nodes need, stored with the results for the next run.
+    let mut out_digests = Vec::with_capacity(outputs.len());
+    for (k, output) in outputs.iter().enumerate() {
+        let d = match (step.digest_out[k], step.outs[k]) {
+            (true, Some(slot)) => {
+                let mut rows = Vec::with_capacity(len);
+                let ct = ColumnType::find(&step.node.outputs()[k].type_info());
+                ct.is_some_and(|ct| (ct.digest_rows)(output.as_ref(), &mut rows))
+                    .then(|| {
+                        let rows = Arc::new(rows);
+                        slot_digests[slot] = Some(rows.clone());
+                        rows
+                    })
+            }
+            _ => None,
+        };
+        out_digests.push(d);
+    }
+    cache.store(
+        keys,
+        outputs.iter().map(|a| Column::Arrow(a.clone())).collect(),
+        out_digests,
+    );
     Ok(outputs)
 }
