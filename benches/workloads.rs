@@ -256,17 +256,17 @@ mod w2 {
     use hypernodes::ColumnarEngine;
 
     #[node(output = "cleaned_text")]
-    fn clean_text(passage: &str) -> String {
+    pub fn clean_text(passage: &str) -> String {
         passage.trim().to_lowercase()
     }
 
     #[node(output = "word_count")]
-    fn count_words(cleaned_text: &str) -> usize {
+    pub fn count_words(cleaned_text: &str) -> usize {
         cleaned_text.split_whitespace().count()
     }
 
     #[node(output = "char_count")]
-    fn char_count(cleaned_text: &str) -> usize {
+    pub fn char_count(cleaned_text: &str) -> usize {
         cleaned_text.chars().count()
     }
 
@@ -524,20 +524,7 @@ mod w5 {
     use hypernodes::prelude::*;
     use hypernodes::{ColumnarEngine, MapOutputs};
 
-    #[node(output = "cleaned_text")]
-    fn clean_text(passage: &str) -> String {
-        passage.trim().to_lowercase()
-    }
-
-    #[node(output = "word_count")]
-    fn count_words(cleaned_text: &str) -> usize {
-        cleaned_text.split_whitespace().count()
-    }
-
-    #[node(output = "char_count")]
-    fn char_count(cleaned_text: &str) -> usize {
-        cleaned_text.chars().count()
-    }
+    use super::w2::{char_count, clean_text, count_words};
 
     /// 30,000 rounds of W7's mix from the text's bytes: about 50 µs here.
     #[node(output = "embedding")]
