@@ -6,6 +6,14 @@
 //! its type, so `1_i64`, `1_u64`, `1.0_f64` and `"1"` all hash differently, and lengths
 //! are fed before contents, so `("ab", "c")` and `("a", "bc")` differ too. Nothing
 //! depends on addresses, hash seeds or the iteration order of a `HashMap`.
+//!
+//! Types with no [`StableHash`] impl that implement serde's `Serialize` hash through
+//! [`hash_serde`], with the same encoding for the same shapes. [`digest`] and
+//! [`digest_as`] give the digest of a type-erased [`Value`] (a node's input) for cache
+//! keys: through the hash function attached to its [`TypeInfo`] (the `#[node]` macro
+//! finds one with [`HashProbe`]) or a built-in one, or the key declared with
+//! [`Value::with_key`]. The columnar engine gives the same digests for Arrow rows
+//! (`ColumnType::digest_rows`).
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -136,7 +144,7 @@ impl StableHasher {
         }
     }
 
-    /// Forgets everything fed: the hasher is as new.
+    /// Forgets everything fed: the hasher is as new (reused for each row of a column).
     #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
     pub(crate) fn reset(&mut self) {
         self.filled = 0;
@@ -1370,7 +1378,7 @@ mod tests {
     #[ignore]
     fn digest_speed() {
         let values: Vec<Value> = (0..1_000_000)
-            .map(|i| Value::new(format!("{i:>10} the quick brown fox jumps over the lazy dog!")))
+            .map(|i| Value::new(format!("{i:>15} the quick brown fox jumps over the lazy dog!")))
             .collect();
         let start = std::time::Instant::now();
         let mut acc = 0_u8;
