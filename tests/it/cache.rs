@@ -363,8 +363,8 @@ engine_test!(
         outer(&engine, three.clone(), "product", &cache)?.map(&rows, &["sentences"], "zip")?;
         assert_eq!(calls(&tag), "");
         let p = outer(&engine, three.clone(), "product", &cache)?;
-        let report = p.map(&rows, &["sentences"], "zip")?.cache_report().unwrap().clone();
-        assert_eq!(report.node("per_sentence").map(|c| c.hits), Some(1));
+        let product = p.map(&rows, &["sentences"], "zip")?.cache_report().unwrap().clone();
+        assert_eq!(product.node("per_sentence").map(|c| c.hits), Some(1));
         let renamed = three
             .as_node("per_sentence")
             .with_input_mapping([("sentences", "sentence")])
@@ -373,13 +373,9 @@ engine_test!(
             .build()?;
         let out = cached(&engine, [renamed], &cache).map(&rows, &["sentences"], "zip")?;
         assert_eq!(out.column::<Vec<usize>>("scores")?, [vec![2]]);
-        assert_eq!(report_of(&out).node("per_sentence").map(|c| c.misses), Some(1));
+        assert_eq!(report(&out).node("per_sentence").map(|c| c.misses), Some(1));
     }
 );
-
-fn report_of(out: &MapOutputs) -> CacheReport {
-    report(out)
-}
 
 #[test]
 fn a_disk_cache_written_by_one_engine_is_hit_by_the_other() -> Result<()> {

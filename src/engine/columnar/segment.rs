@@ -160,7 +160,9 @@ impl<'a> Segment<'a> {
                 .map(|&s| matches!(inputs.get(s), Some(Input::Const(_))))
                 .collect();
             let cache = match call {
-                Call::Kernel(_) => NodeCache::new(config, node, &vec![true; node.outputs().len()]),
+                // A kernel's node is a function node: it computes every output (`keep`
+                // matters to nested pipelines only).
+                Call::Kernel(_) => NodeCache::new(config, node, &[]),
                 Call::Expr(_) => None,
             };
             steps.push(Step {
@@ -266,8 +268,10 @@ impl<'a> Segment<'a> {
             });
         }
         let item = |row: usize| self.is_map.then_some(start + row);
-        // The digests of the values in each slot, once computed or found.
-        let mut digests: Vec<Option<Arc<Vec<Digest>>>> = vec![None; self.slots];
+        // The digests of the values in each slot, once computed or found (only cached
+        // steps read or fill them).
+        let cached = self.steps.iter().any(|s| s.cache.is_some());
+        let mut digests: Vec<Option<Arc<Vec<Digest>>>> = if cached { vec![None; self.slots] } else { Vec::new() };
         for step in &self.steps {
             let args: Vec<ArrayRef> = step
                 .args
