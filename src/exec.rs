@@ -45,6 +45,7 @@ use rayon::prelude::*;
 use crate::cache::{Cache, CacheReport, Session};
 use crate::engine::{Engine, NodeEngine};
 use crate::error::{Error, Result};
+use crate::events::{Callback, Context, Events};
 
 /// How independent work runs: the nodes of one run whose inputs are ready (the node
 /// executor) or the items of a map (the map executor). See the [module docs](self).
@@ -324,6 +325,13 @@ pub struct RunConfig {
     session: Option<Arc<Session>>,
     /// A setting given by name that did not parse: reported when the config is used.
     invalid: Option<Arc<Error>>,
+    /// The callbacks that watch the run (`Some` of none: none, whatever is inherited).
+    callbacks: Option<Arc<[Arc<dyn Callback>]>>,
+    /// Where the run is in the context tree (set for a top-level run, and for each
+    /// nested call under callbacks).
+    context: Option<Context>,
+    /// The context and the callbacks, when there are callbacks: what engines report to.
+    events: Option<Events>,
 }
 
 #[derive(Clone, Debug)]
@@ -342,6 +350,7 @@ impl fmt::Debug for RunConfig {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("cache", &self.cache)
+            .field("callbacks", &self.callbacks.as_ref().map(|c| c.len()))
             .finish()
     }
 }
@@ -443,6 +452,85 @@ impl RunConfig {
         self.cache().map_or(Ok(()), Cache::flush)
     }
 
+    /// Adds `callback` to the callbacks that watch runs (see [`crate::events`]); the
+    /// callbacks set here replace those inherited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// use hypernodes::events::{Callback, Context};
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// #[derive(Default)]
+    /// struct Starts(Mutex<Vec<String>>);
+    /// impl Callback for Starts {
+    ///     fn on_node_start(&self, ctx: &Context, node: &Node, _items: std::ops::Range<usize>) {
+    ///         self.0.lock().unwrap().push(format!("{}: {}", ctx.path_string(), node.name()));
+    ///     }
+    /// }
+    ///
+    /// let seen = Arc::new(Starts::default());
+    /// let p = Pipeline::new([double::node()]).with_name("demo");
+    /// let options = RunOptions::new().with_config(RunConfig::new().with_callback(seen.clone()));
+    /// p.run_with(&Inputs::new().with("x", 1_i64), &options)?;
+    /// assert_eq!(*seen.0.lock().unwrap(), ["demo: double"]);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    pub fn with_callback(mut self, callback: impl Callback + 'static) -> RunConfig {
+        let mut list: Vec<Arc<dyn Callback>> = self.callbacks.as_deref().unwrap_or_default().to_vec();
+        list.push(Arc::new(callback));
+        self.callbacks = Some(list.into());
+        self
+    }
+
+    /// Runs without callbacks, whatever the pipeline, a parent or the default sets.
+    pub fn without_callbacks(mut self) -> RunConfig {
+        self.callbacks = Some(Arc::new([]));
+        self
+    }
+
+    /// The callbacks set (here, or inherited once resolved).
+    pub fn callbacks(&self) -> &[Arc<dyn Callback>] {
+        self.callbacks.as_deref().unwrap_or_default()
+    }
+
+    /// What the engines report to: the run's context and callbacks, when it has callbacks.
+    #[inline]
+    pub(crate) fn events(&self) -> Option<&Events> {
+        self.events.as_ref()
+    }
+
+    /// The run's place in the context tree.
+    pub(crate) fn context(&self) -> Option<&Context> {
+        self.context.as_ref()
+    }
+
+    /// This resolved configuration in context `ctx` (reporting to its callbacks there).
+    pub(crate) fn in_context(mut self, ctx: Context) -> RunConfig {
+        self.events = match self.callbacks() {
+            [] => None,
+            _ => Some(Events {
+                ctx: ctx.clone(),
+                callbacks: self.callbacks.clone().expect("callbacks"),
+            }),
+        };
+        self.context = Some(ctx);
+        self
+    }
+
+    /// This resolved configuration reporting to no callbacks (its context kept).
+    #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
+    pub(crate) fn without_events(mut self) -> RunConfig {
+        self.events = None;
+        self.callbacks = Some(Arc::new([]));
+        self
+    }
+
     /// The engine, if set.
     pub fn engine(&self) -> Option<&Arc<dyn Engine>> {
         self.engine.as_ref()
@@ -482,6 +570,7 @@ impl RunConfig {
             && self.retry.is_none()
             && self.timeout.is_none()
             && self.cache.is_none()
+            && self.callbacks.is_none()
             && self.invalid.is_none()
     }
 
@@ -497,6 +586,10 @@ impl RunConfig {
             cache: self.cache.clone().or_else(|| parent.cache.clone()),
             session: self.session.clone().or_else(|| parent.session.clone()),
             invalid: self.invalid.clone().or_else(|| parent.invalid.clone()),
+            callbacks: self.callbacks.clone().or_else(|| parent.callbacks.clone()),
+            // Where the run is, and what it reports to, are set for each run.
+            context: self.context.clone().or_else(|| parent.context.clone()),
+            events: None,
         }
     }
 
@@ -542,6 +635,16 @@ impl RunConfig {
     /// The configuration a run executes with: this one over `parent`, with the built-in
     /// defaults filled in, or the first setting given by a name that did not parse.
     pub(crate) fn resolve(&self, parent: &RunConfig) -> Result<Arc<RunConfig>> {
+        self.resolved(parent).map(Arc::new)
+    }
+
+    /// [`RunConfig::resolve`] for a top-level run of the pipeline named `pipeline`: the
+    /// root of a new context tree.
+    pub(crate) fn resolve_root(&self, parent: &RunConfig, pipeline: Option<&str>) -> Result<Arc<RunConfig>> {
+        Ok(Arc::new(self.resolved(parent)?.in_context(Context::root(pipeline))))
+    }
+
+    fn resolved(&self, parent: &RunConfig) -> Result<RunConfig> {
         let mut c = self.or(parent);
         if let Some(e) = c.invalid.take() {
             return Err(reported(&e));
@@ -559,7 +662,10 @@ impl RunConfig {
         if c.cache().is_some() && c.session.is_none() {
             c.session = Some(Arc::default());
         }
-        Ok(Arc::new(c))
+        Ok(match c.context.clone() {
+            Some(ctx) => c.in_context(ctx),
+            None => c,
+        })
     }
 
     /// The built-in defaults, resolved: for planning that runs nothing.

@@ -61,6 +61,7 @@ pub mod cli;
 pub mod datagen;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod exec;
 mod graph;
 pub mod hash;

@@ -345,12 +345,39 @@ impl NestedNode {
     /// only the outputs flagged in `keep`; the others are `None`. `parent` is the
     /// configuration the outer run executes with; the inner pipeline's own settings win
     /// over it (its engine, executors, retries, timeout), and a map inside always fails
-    /// on its first failing item.
+    /// on its first failing item. `item` is the item of the outer map the call is for,
+    /// if any: with callbacks, the inner run reports in a context one level deeper,
+    /// between [`on_nested_start`](crate::events::Callback::on_nested_start) and
+    /// [`on_nested_end`](crate::events::Callback::on_nested_end).
     ///
     /// # Errors
     ///
     /// Whatever the inner run returns.
-    pub fn call(&self, parent: &Arc<RunConfig>, args: &[&Value], keep: &[bool]) -> Result<Vec<Option<Value>>> {
+    pub fn call(
+        &self,
+        parent: &Arc<RunConfig>,
+        args: &[&Value],
+        keep: &[bool],
+        item: Option<usize>,
+    ) -> Result<Vec<Option<Value>>> {
+        let config = self.config(parent)?;
+        let config = match parent.context() {
+            Some(ctx) if !config.callbacks().is_empty() => {
+                let ctx = ctx.child(self.name(), self.pipeline.name(), item.map(|i| i..i + 1));
+                Arc::new((*config).clone().in_context(ctx))
+            }
+            _ => config,
+        };
+        let Some(events) = config.events() else {
+            return self.call_in(&config, args, keep);
+        };
+        events.nested_start();
+        let out = self.call_in(&config, args, keep);
+        events.nested_end(out.as_ref().err());
+        out
+    }
+
+    fn call_in(&self, config: &Arc<RunConfig>, args: &[&Value], keep: &[bool]) -> Result<Vec<Option<Value>>> {
         let inputs: Inputs = self
             .inner_params
             .iter()
@@ -364,15 +391,14 @@ impl NestedNode {
             .filter(|(_, k)| **k)
             .map(|(n, _)| n.clone())
             .collect();
-        let config = self.config(parent)?;
         let engine = config.resolved_engine().clone();
         let mut values = if self.map_over.is_empty() {
-            let plan = RunPlan::new(&self.pipeline, &inputs, Some(&select), &[], config)?;
+            let plan = RunPlan::new(&self.pipeline, &inputs, Some(&select), &[], config.clone())?;
             engine.run(&plan)?.into_values()
         } else {
             let over: Vec<&str> = self.map_over.iter().map(String::as_str).collect();
-            let plan = MapPlan::new(&self.pipeline, &inputs, &over, self.mode, Some(&select), config)?;
-            engine.map(&plan)?.into_columns()
+            let plan = MapPlan::new(&self.pipeline, &inputs, &over, self.mode, Some(&select), config.clone())?;
+            crate::pipeline::events_of_map(config, plan.len(), || engine.map(&plan))?.into_columns()
         };
         // Each kept output, as the engine (possibly one of the user's) returned it: one
         // value of the output's type.

@@ -334,7 +334,7 @@ impl Pipeline {
     /// node produces.
     pub fn run_with(&self, inputs: &Inputs, options: &RunOptions) -> Result<Outputs> {
         let plan = RunPlan::new(self, inputs, options.outputs(), &[], self.config_for(options)?)?;
-        finish_run(plan.config(), plan.config().resolved_engine().run(&plan))
+        finish_run(plan.config(), || plan.config().resolved_engine().run(&plan))
     }
 
     /// Runs the pipeline once per item of the lists named in `over`, and returns one
@@ -392,10 +392,9 @@ impl Pipeline {
             options.outputs(),
             self.config_for(options)?,
         )?;
-        finish_map(
-            plan.run_plan().config(),
-            plan.run_plan().config().resolved_engine().map(&plan),
-        )
+        finish_map(plan.run_plan().config(), plan.len(), || {
+            plan.run_plan().config().resolved_engine().map(&plan)
+        })
     }
 
     /// [`Pipeline::run_with`] as a future, for applications that live on an async
@@ -440,7 +439,7 @@ impl Pipeline {
             .and_then(|config| RunPlan::new(self, &inputs, options.outputs(), &[], config));
         async move {
             let plan = plan?;
-            off_the_runtime(move || finish_run(plan.config(), plan.config().resolved_engine().run(&plan))).await
+            off_the_runtime(move || finish_run(plan.config(), || plan.config().resolved_engine().run(&plan))).await
         }
     }
 
@@ -464,7 +463,7 @@ impl Pipeline {
             let plan = plan?;
             off_the_runtime(move || {
                 let config = plan.run_plan().config();
-                finish_map(config, config.resolved_engine().map(&plan))
+                finish_map(config, plan.len(), || config.resolved_engine().map(&plan))
             })
             .await
         }
@@ -473,25 +472,57 @@ impl Pipeline {
     /// The configuration a top-level call runs with: the call's over the pipeline's over
     /// the current default.
     pub(crate) fn config_for(&self, options: &RunOptions) -> Result<Arc<RunConfig>> {
-        options.config.or(&self.inner.config).resolve(&RunConfig::current())
+        options
+            .config
+            .or(&self.inner.config)
+            .resolve_root(&RunConfig::current(), self.name())
     }
 }
 
-/// A top-level run's results with what its cache did; what it stored is flushed, also
-/// when the run failed (the nodes that succeeded keep their results).
-fn finish_run(config: &RunConfig, out: Result<Outputs>) -> Result<Outputs> {
-    let flushed = config.flush_cache();
-    let out = out?;
-    flushed?;
-    Ok(out.with_cache_report(config.cache_report()))
+/// Runs a top-level run between its pipeline start and end events, and returns its
+/// results with what its cache did; what it stored is flushed, also when the run failed
+/// (the nodes that succeeded keep their results).
+fn finish_run(config: &RunConfig, run: impl FnOnce() -> Result<Outputs>) -> Result<Outputs> {
+    top_level(config, || {
+        let out = run();
+        let flushed = config.flush_cache();
+        let out = out?;
+        flushed?;
+        Ok(out.with_cache_report(config.cache_report()))
+    })
 }
 
-/// [`finish_run`] for a map.
-fn finish_map(config: &RunConfig, out: Result<MapOutputs>) -> Result<MapOutputs> {
-    let flushed = config.flush_cache();
-    let out = out?;
-    flushed?;
-    Ok(out.with_cache_report(config.cache_report()))
+/// [`finish_run`] for a map of `len` items, between its map start and end events.
+fn finish_map(config: &RunConfig, len: usize, map: impl FnOnce() -> Result<MapOutputs>) -> Result<MapOutputs> {
+    top_level(config, || {
+        let out = events_of_map(config, len, map);
+        let flushed = config.flush_cache();
+        let out = out?;
+        flushed?;
+        Ok(out.with_cache_report(config.cache_report()))
+    })
+}
+
+/// Runs a top-level run between its pipeline start and end events.
+fn top_level<T>(config: &RunConfig, run: impl FnOnce() -> Result<T>) -> Result<T> {
+    let Some(events) = config.events() else {
+        return run();
+    };
+    events.pipeline_start();
+    let out = run();
+    events.pipeline_end(out.as_ref().err());
+    out
+}
+
+/// Runs `map` (of `len` items) between its map start and end events.
+pub(crate) fn events_of_map<T>(config: &RunConfig, len: usize, map: impl FnOnce() -> Result<T>) -> Result<T> {
+    let Some(events) = config.events() else {
+        return map();
+    };
+    let started = events.map_start(len);
+    let out = map();
+    events.map_end(started, out.as_ref().err());
+    out
 }
 
 impl fmt::Debug for Pipeline {

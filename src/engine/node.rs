@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -12,6 +12,7 @@ use smallvec::SmallVec;
 use super::Engine;
 use crate::cache::{item_keys, ArgDigests, Block, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
+use crate::events::{runs, Events};
 use crate::exec::{
     block_on, for_items, for_items_async, reported, set_executor, spawn_blocking, AsExecutor, Executor, ItemFailure,
     OnError, RunConfig,
@@ -496,6 +497,9 @@ impl Program {
     /// Runs every step on one item's slots: one after another, or wave by wave on the
     /// node executor's pool.
     fn exec(&self, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
+        if let Some(events) = self.config.events() {
+            return self.exec_reporting(events, slots, item);
+        }
         let pool = match self.node_pool {
             Some(pool) => pool,
             None => {
@@ -511,6 +515,55 @@ impl Program {
                 return Ok(());
             }
         };
+        self.exec_waves(pool, slots, item)
+    }
+
+    /// [`Program::exec`] reporting to callbacks: the item's start and end (in a map),
+    /// each node's start and end or error. One clock reading per node: a node's time runs
+    /// from the end of the one before.
+    fn exec_reporting(&self, events: &Events, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
+        let items = item.map_or(0..1, |i| i..i + 1);
+        let started = Instant::now();
+        if item.is_some() {
+            events.item_start(items.clone());
+        }
+        let mut at = started;
+        let done = match self.node_pool {
+            Some(pool) => self.exec_waves(pool, slots, item),
+            None => (|| {
+                for step in &self.steps {
+                    events.node_start(&step.node, items.clone());
+                    let args = self.args(step, slots);
+                    let out = match &step.plain {
+                        Some(f) => call_plain(&step.node, &**f, &args, item),
+                        None => invoke_node(&self.config, &step.node, &step.keep, &args, item),
+                    };
+                    drop(args);
+                    match out {
+                        Ok(out) => {
+                            let now = Instant::now();
+                            events.node_end(&step.node, items.clone(), now - at);
+                            at = now;
+                            Self::store(step, out, slots);
+                        }
+                        Err(e) => {
+                            events.node_error(&step.node, item, &e);
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(())
+            })(),
+        };
+        if done.is_ok() && item.is_some() {
+            let end = if self.node_pool.is_some() { Instant::now() } else { at };
+            events.item_end(items, end - started);
+        }
+        done
+    }
+
+    /// Runs the steps wave by wave, the nodes of a wave at once on `pool`.
+    fn exec_waves(&self, pool: &rayon::ThreadPool, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
         for wave in &self.waves {
             let produced: Vec<Result<Produced>> = if wave.len() == 1 {
                 let step = &self.steps[wave[0]];
@@ -549,6 +602,11 @@ impl Program {
         mut slots: Vec<Option<Value>>,
         item: Option<usize>,
     ) -> Result<Vec<Option<Value>>> {
+        let events = self.config.events().filter(|_| item.is_some());
+        let started = Instant::now();
+        if let (Some(events), Some(i)) = (events, item) {
+            events.item_start(i..i + 1);
+        }
         let together = self.node_executor != Executor::Sequential;
         // Without waves (a sequential node executor), each step is a wave of its own.
         let groups = if self.waves.is_empty() {
@@ -577,6 +635,9 @@ impl Program {
             for (&s, out) in wave.iter().zip(produced) {
                 Self::store(&self.steps[s], out?, &mut slots);
             }
+        }
+        if let (Some(events), Some(i)) = (events, item) {
+            events.item_end(i..i + 1, started.elapsed());
         }
         Ok(slots)
     }
@@ -696,6 +757,15 @@ impl Program {
             }
         }
         let mut alive = vec![true; n];
+        // With callbacks, in a map: every item starts now, and ends cached when no node
+        // computed it.
+        let events = config.events().filter(|_| map.is_some());
+        let started = Instant::now();
+        let mut computed = Vec::new();
+        if let Some(events) = events {
+            events.item_start(0..n);
+            computed = vec![false; n];
+        }
         // Under `OnError::Fail`: the smallest failing item so far and its error. Later
         // nodes run only on the items before it, to find an earlier failure.
         let mut cut: Option<(usize, Error)> = None;
@@ -723,6 +793,11 @@ impl Program {
                 &digest_out,
                 map.is_some(),
             );
+            if events.is_some() {
+                for &item in &results.computed {
+                    computed[item] = true;
+                }
+            }
             for (item, e) in results.failed {
                 alive[item] = false;
                 match e {
@@ -738,6 +813,13 @@ impl Program {
             }
         }
         failures.sort_by_key(ItemFailure::item);
+        if let Some(events) = events {
+            let limit = cut.as_ref().map_or(n, |c| c.0);
+            let cached: Vec<bool> = computed.iter().map(|c| !c).collect();
+            runs((0..limit).filter(|&i| alive[i]), |items| {
+                events.items_done(items, Some(&cached), started.elapsed())
+            });
+        }
         if let Some((_, e)) = cut {
             return Err(e);
         }
@@ -755,6 +837,8 @@ impl Program {
 pub(crate) struct NodeResults {
     pub(crate) outs: Vec<Cells>,
     pub(crate) failed: Vec<(usize, Option<Error>)>,
+    /// The items the node was called on (not found in the cache).
+    pub(crate) computed: Vec<usize>,
 }
 
 /// The digests of the values of items `rows`, as a `ty` (`None` when one cannot be
@@ -835,11 +919,18 @@ pub(crate) fn cached_node(
                 if rows.len() == n {
                     if let Some(lists) = whole_lists(node, cached_outputs, &block, digest_out) {
                         nc.count(n, 0);
+                        if let Some(events) = config.events() {
+                            events.node_cached(node, 0..n);
+                        }
                         let mut cells: Vec<Cells> = (0..n_out).map(|_| Cells::Items(Vec::new(), None)).collect();
                         for (&k, list) in cached_outputs.iter().zip(lists) {
                             cells[k] = list;
                         }
-                        return NodeResults { outs: cells, failed };
+                        return NodeResults {
+                            outs: cells,
+                            failed,
+                            computed: Vec::new(),
+                        };
                     }
                 }
                 for (c, &k) in cached_outputs.iter().enumerate() {
@@ -871,6 +962,14 @@ pub(crate) fn cached_node(
             }
         }
         nc.count(rows.len() - todo.len(), todo.len());
+        if let Some(events) = config.events() {
+            let mut missed = todo.iter().peekable();
+            let hits = (0..rows.len()).filter(|p| {
+                while missed.next_if(|&&m| m < *p).is_some() {}
+                missed.peek() != Some(&p)
+            });
+            runs(hits.map(|p| rows[p]), |items| events.node_cached(node, items));
+        }
     }
     let results = match executor {
         Executor::Async(width) if node.is_async() => {
@@ -937,6 +1036,7 @@ pub(crate) fn cached_node(
             .map(|(values, digests)| Cells::Items(values, digests))
             .collect(),
         failed,
+        computed: todo.iter().map(|&p| rows[p]).collect(),
     }
 }
 
@@ -991,11 +1091,35 @@ impl Produced {
     }
 }
 
+/// Calls one node on one item, reporting its start and its end or error to the run's
+/// callbacks: see [`invoke_node`].
+pub(crate) fn call_node(
+    config: &Arc<RunConfig>,
+    node: &Node,
+    keep: &[bool],
+    args: &[&Value],
+    item: Option<usize>,
+) -> Result<Produced> {
+    let Some(events) = config.events() else {
+        return invoke_node(config, node, keep, args, item);
+    };
+    let items = item.map_or(0..1, |i| i..i + 1);
+    events.node_start(node, items.clone());
+    let started = Instant::now();
+    let out = invoke_node(config, node, keep, args, item);
+    match &out {
+        Ok(_) => events.node_end(node, items, started.elapsed()),
+        Err(e) => events.node_error(node, item, e),
+    }
+    out
+}
+
 /// Calls one node on one item: a function node (its error or panic named with the node
 /// and item, retried and timed out as its options or `config` say, its results checked
 /// against its declared outputs) or a nested pipeline (run with `config` as its parent's
-/// configuration), which produces only the outputs in `keep`.
-pub(crate) fn call_node(
+/// configuration), which produces only the outputs in `keep`. Reports nothing itself (a
+/// nested pipeline's inner run reports its own events).
+pub(crate) fn invoke_node(
     config: &Arc<RunConfig>,
     node: &Node,
     keep: &[bool],
@@ -1032,7 +1156,7 @@ pub(crate) fn call_node(
         }
         NodeKind::Nested(nested) => Ok(Produced::Nested(
             nested
-                .call(config, args, keep)
+                .call(config, args, keep, item)
                 .map_err(|e| failed(node, item, Box::new(e)))?,
         )),
     }
@@ -1056,13 +1180,35 @@ pub(crate) async fn call_node_async(
     args: Vec<Value>,
     item: Option<usize>,
 ) -> Result<Produced> {
+    let Some(events) = config.events().cloned() else {
+        return invoke_node_async(config, node, keep, args, item).await;
+    };
+    let items = item.map_or(0..1, |i| i..i + 1);
+    events.node_start(&node, items.clone());
+    let started = Instant::now();
+    let out = invoke_node_async(config, node.clone(), keep, args, item).await;
+    match &out {
+        Ok(_) => events.node_end(&node, items, started.elapsed()),
+        Err(e) => events.node_error(&node, item, e),
+    }
+    out
+}
+
+/// [`invoke_node`] as a future.
+async fn invoke_node_async(
+    config: Arc<RunConfig>,
+    node: Node,
+    keep: Arc<[bool]>,
+    args: Vec<Value>,
+    item: Option<usize>,
+) -> Result<Produced> {
     let f = match node.kind() {
         NodeKind::Func(f) if f.is_async() => f.clone(),
         _ => {
             let name = node.name().to_string();
             return spawn_blocking(move || {
                 let refs: Vec<&Value> = args.iter().collect();
-                call_node(&config, &node, &keep, &refs, item)
+                invoke_node(&config, &node, &keep, &refs, item)
             })
             .await
             .unwrap_or_else(|e| {

@@ -22,7 +22,10 @@ mod udf;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
@@ -43,10 +46,13 @@ pub use types::{ColumnType, Columnar};
 use chunks::{Chunks, Split};
 use segment::{Failure, Input, Segment};
 
-use super::node::{cached_node, call_node, call_node_async, collect, collect_shared, not_owned, Cells, Produced};
+use super::node::{
+    cached_node, call_node, call_node_async, collect, collect_shared, invoke_node, not_owned, Cells, Produced,
+};
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError};
+use crate::events::runs;
+use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError, RunConfig};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
 use crate::node::{Node, NodeKind};
@@ -186,7 +192,7 @@ impl Engine for ColumnarEngine {
         if plan.run_plan().config().on_error() == Some(OnError::Collect) {
             (run, _, failures) = run.execute_collecting()?;
         } else {
-            run.execute()?;
+            run.execute_items()?;
         }
         let len = run.rows;
         let outputs = plan.run_plan().outputs();
@@ -336,6 +342,12 @@ struct Run<'p> {
     /// The cut of the rows into partitions and batches, when not the engine's own (the
     /// inner rows of a nested map are cut where the outer batches end).
     split: Option<Split>,
+    /// The configuration the run executes with: the plan's, or the plan's without
+    /// callbacks for runs that report nothing (the probes of `execute_collecting`).
+    config: Arc<RunConfig>,
+    /// Per row, whether a node computed it, for runs that report items whose every node
+    /// was found in the cache.
+    computed: Option<Arc<Vec<AtomicBool>>>,
 }
 
 impl<'p> Run<'p> {
@@ -358,6 +370,8 @@ impl<'p> Run<'p> {
             cols,
             explain: None,
             split: None,
+            config: plan.config_arc().clone(),
+            computed: None,
         }
     }
 
@@ -409,7 +423,49 @@ impl<'p> Run<'p> {
             cols,
             explain: None,
             split: None,
+            config: plan.config_arc().clone(),
+            computed: None,
         }
+    }
+
+    /// Executes the run over the items of a map, reporting their start and end (each
+    /// batch's) to the run's callbacks, if any.
+    fn execute_items(&mut self) -> Result<()> {
+        let Some(events) = self.config.events().cloned() else {
+            return self.execute();
+        };
+        let started = Instant::now();
+        let batches: Vec<Range<usize>> = self
+            .split()
+            .partitions
+            .iter()
+            .flatten()
+            .map(|&(s, l)| s..s + l)
+            .collect();
+        for items in &batches {
+            events.item_start(items.clone());
+        }
+        if self.config.cache().is_some() {
+            self.computed = Some(Arc::new((0..self.rows).map(|_| AtomicBool::new(false)).collect()));
+        }
+        self.execute()?;
+        let cached: Option<Vec<bool>> = self
+            .computed
+            .as_ref()
+            .map(|c| c.iter().map(|c| !c.load(Ordering::Relaxed)).collect());
+        for items in batches {
+            events.items_done(items, cached.as_deref(), started.elapsed());
+        }
+        Ok(())
+    }
+
+    /// This run reporting nothing to callbacks.
+    fn quiet(mut self) -> Run<'p> {
+        if self.config.events().is_some() {
+            self.config = Arc::new((*self.config).clone().without_events());
+        }
+        self.computed = None;
+        self
     }
 
     /// Whether `node` runs in a segment: a SQL expression node, or a node with a kernel
@@ -418,7 +474,7 @@ impl<'p> Run<'p> {
     /// that block or wait, which a kernel would make one after another), so such a node
     /// runs row by row on the map executor.
     fn vectorizable(&self, node: &Node) -> bool {
-        let config = self.plan.config();
+        let config = &self.config;
         let guarded = node.retry().or(config.retry()).is_some()
             || node.timeout().or(config.timeout()).is_some()
             || matches!(config.map_executor(), Some(Executor::Threaded(_) | Executor::Async(_)));
@@ -450,7 +506,8 @@ impl<'p> Run<'p> {
             cols,
             split: None,
             ..self.clone()
-        })
+        }
+        .quiet())
     }
 
     /// Executes the run under [`OnError::Collect`]: when some rows fail, finds them
@@ -461,11 +518,14 @@ impl<'p> Run<'p> {
         let mut good: Vec<u32> = (0..self.rows as u32).collect();
         let mut failures: Vec<ItemFailure> = Vec::new();
         let mut attempt = self.clone();
+        // The first attempt reports as any run does; the error it reported, if it fails.
+        let first = match attempt.execute_items() {
+            Ok(()) => return Ok((attempt, good, failures)),
+            Err(e) => e,
+        };
+        let events = self.config.events().cloned().filter(|_| self.is_map);
+        let started = Instant::now();
         loop {
-            if attempt.execute().is_ok() {
-                failures.sort_by_key(ItemFailure::item);
-                return Ok((attempt, good, failures));
-            }
             // Probe: batches, then the rows of failing batches, of the rows still good.
             let mut still = Vec::with_capacity(good.len());
             for chunk in good.chunks(self.engine.batch_size.max(1)) {
@@ -485,7 +545,26 @@ impl<'p> Run<'p> {
             // A node that fails on a row only some of the time can make the rerun fail
             // again: probe again, with fewer rows each time.
             good = still;
-            attempt = self.subset(&good)?;
+            let mut attempt = self.subset(&good)?;
+            if attempt.execute().is_err() {
+                continue;
+            }
+            failures.sort_by_key(ItemFailure::item);
+            if let Some(events) = events {
+                // The failures the first attempt did not report, and the items that
+                // succeeded.
+                let nodes = self.plan.pipeline().nodes();
+                for f in &failures {
+                    let reported = Some(f.item()) == first.item() && Some(f.node()) == first.node();
+                    if let (false, Some(node)) = (reported, nodes.iter().find(|n| n.name() == f.node())) {
+                        events.node_error(node, Some(f.item()), f.error());
+                    }
+                }
+                runs(good.iter().map(|&r| r as usize), |items| {
+                    events.item_end(items, started.elapsed())
+                });
+            }
+            return Ok((attempt, good, failures));
         }
     }
 
@@ -598,9 +677,10 @@ impl<'p> Run<'p> {
             &inputs,
             |o, k| plan.kept_outputs(nodes[o])[k],
             self.is_map,
-            plan.config(),
+            &self.config,
+            self.computed.clone(),
         )?;
-        let ran = match self.plan.config().map_executor() {
+        let ran = match self.config.map_executor() {
             Some(e @ Executor::Parallel(_)) => e.pool().expect("a pool").0.install(|| compiled.run(&inputs, &split)),
             _ => compiled.run(&inputs, &split),
         };
@@ -616,13 +696,19 @@ impl<'p> Run<'p> {
             // An expression failed on the data without naming a row: run the batch's rows
             // one by one, as the node engine would, to name the node and item.
             Err(Failure::Expr { start, len, error }) => {
-                Err(self.diagnose(nodes, start..start + len)?.unwrap_or_else(|| {
+                let e = self.diagnose(nodes, start..start + len)?.unwrap_or_else(|| {
                     let names: Vec<&str> = members.iter().map(|n| n.name()).collect();
                     Error::Arrow {
                         context: format!("Cannot run nodes {}", crate::pipeline::quoted(&names)).into(),
                         source: Box::new(error),
                     }
-                }))
+                });
+                if let Some(events) = self.config.events() {
+                    if let Some(node) = members.iter().find(|n| Some(n.name()) == e.node()) {
+                        events.node_error(node, e.item(), &e);
+                    }
+                }
+                Err(e)
             }
         }
     }
@@ -748,7 +834,7 @@ impl<'p> Run<'p> {
     /// partitions over any number of rows.
     fn split(&self) -> Split {
         self.split.clone().unwrap_or_else(|| {
-            let (partitions, min_rows) = match self.plan.config().map_executor() {
+            let (partitions, min_rows) = match self.config.map_executor() {
                 Some(Executor::Parallel(n)) => (n, 1),
                 _ => (self.engine.partitions, MIN_ROWS_PER_PARTITION),
             };
@@ -827,6 +913,22 @@ impl<'p> Run<'p> {
     /// where it can be), and each output is rebuilt into lists from the same offsets.
     /// Without `map_over` the inner pipeline runs over the outer rows as they are.
     fn nested(&mut self, i: usize, nested: &NestedNode) -> Result<()> {
+        let Some(events) = self.config.events().cloned() else {
+            return self.nested_rows(i, nested);
+        };
+        let node = self.node(i);
+        events.node_start(node, 0..self.rows);
+        let started = Instant::now();
+        let done = self.nested_rows(i, nested);
+        match &done {
+            Ok(()) => events.node_end(node, 0..self.rows, started.elapsed()),
+            Err(e) => events.node_error(node, e.item(), e),
+        }
+        done
+    }
+
+    /// [`Run::nested`], reporting the inner run only.
+    fn nested_rows(&mut self, i: usize, nested: &NestedNode) -> Result<()> {
         let node = self.node(i);
         let keep = self.plan.kept_outputs(i);
         let inner = nested.pipeline();
@@ -951,11 +1053,19 @@ impl<'p> Run<'p> {
             .collect();
         // A bad setting of the inner pipeline fails the nested node, as in the node engine
         // (on its first item).
-        let config = nested.config(self.plan.config_arc()).map_err(|e| Error::NodeFailed {
+        let config = nested.config(&self.config).map_err(|e| Error::NodeFailed {
             node: nested.name().into(),
             item: self.is_map.then_some(0),
             source: Box::new(e),
         })?;
+        // With callbacks, the inner run reports one level deeper, for all outer rows.
+        let config = match self.config.context() {
+            Some(ctx) if !config.callbacks().is_empty() => {
+                let ctx = ctx.child(nested.name(), inner.name(), self.is_map.then_some(0..self.rows));
+                Arc::new((*config).clone().in_context(ctx))
+            }
+            _ => config,
+        };
         let plan = RunPlan::for_columns(inner, Some(&select), config)?;
         // The inner rows are cut where the outer batches end, so each inner output chunk
         // holds the items of one outer batch and becomes that batch's lists without a copy.
@@ -979,7 +1089,28 @@ impl<'p> Run<'p> {
         let mut child = Run::with_columns(self.engine, &plan, rows, inner_is_map, cols);
         child.split = Some(inner_split);
         child.explain = self.explain.as_ref().map(|_| String::new());
-        let result = child.execute();
+        let events = child.config.events().cloned();
+        if let Some(events) = &events {
+            events.nested_start();
+        }
+        let result = if lists.is_empty() {
+            // The inner rows are the outer rows.
+            child.computed = self.computed.clone();
+            child.execute()
+        } else {
+            let result = crate::pipeline::events_of_map(&child.config.clone(), rows, || child.execute_items());
+            if let (Some(outer), Some(inner)) = (&self.computed, &child.computed) {
+                for o in 0..self.rows {
+                    if (starts[o]..starts[o + 1]).any(|r| inner[r].load(Ordering::Relaxed)) {
+                        outer[o].store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            result
+        };
+        if let Some(events) = &events {
+            events.nested_end(result.as_ref().err());
+        }
         if let (Some(text), Some(inner_text)) = (&mut self.explain, child.explain.take()) {
             // The inner run's own segments, indented under the nested node.
             for line in inner_text.lines() {
@@ -1119,7 +1250,7 @@ impl<'p> Run<'p> {
                 };
                 let refs: Vec<&Value> = args.iter().collect();
                 let keep = vec![true; ports.len()];
-                match call_node(self.plan.config_arc(), node, &keep, &refs, self.is_map.then_some(row)) {
+                match invoke_node(&self.config, node, &keep, &refs, self.is_map.then_some(row)) {
                     Err(e) => return Ok(Some(e)),
                     Ok(out) => out.for_each(|k, v| {
                         made.insert(ports[k].name(), Some(v));
@@ -1151,7 +1282,7 @@ impl<'p> Run<'p> {
             }
             waves[w].push(i);
         }
-        let pool = self.plan.config().node_executor().unwrap_or_default().pool();
+        let pool = self.config.node_executor().unwrap_or_default().pool();
         for wave in waves {
             let plan = self.plan;
             if let Some(text) = &mut self.explain {
@@ -1185,13 +1316,14 @@ impl<'p> Run<'p> {
         let node = self.node(i);
         let keep = self.plan.kept_outputs(i);
         let item = |row: usize| self.is_map.then_some(row);
-        if self.plan.config().cache().is_some() {
+        if self.config.cache().is_some() {
             return self.node_rows_cached(node, keep);
         }
+        segment::mark(self.computed.as_ref(), 0..self.rows);
         if !self.is_map {
             let args = self.args_at(node, 0)?;
             let refs: Vec<&Value> = args.iter().collect();
-            let out = call_node(self.plan.config_arc(), node, keep, &refs, None)?;
+            let out = call_node(&self.config, node, keep, &refs, None)?;
             let ports = node.outputs();
             let mut cols = Vec::new();
             out.for_each(|k, v| cols.push((ports[k].name().to_string(), Col::Const(v))));
@@ -1231,7 +1363,7 @@ impl<'p> Run<'p> {
                 None => Ok(()),
             }
         };
-        let config = self.plan.config_arc();
+        let config = &self.config;
         // Sync work under `async:N` runs on its pool like `threaded:N`, without a hand-off
         // to the runtime per row.
         match config.map_executor().unwrap_or_default() {
@@ -1304,7 +1436,7 @@ impl<'p> Run<'p> {
         let rows: Vec<usize> = (0..self.rows).collect();
         let no_digests = vec![false; node.outputs().len()];
         let results = cached_node(
-            self.plan.config_arc(),
+            &self.config,
             node,
             keep,
             &rows,
@@ -1313,6 +1445,7 @@ impl<'p> Run<'p> {
             &no_digests,
             self.is_map,
         );
+        segment::mark(self.computed.as_ref(), results.computed.iter().copied());
         let (outs, mut failed) = (results.outs, results.failed);
         let outs: Vec<Vec<Option<Value>>> = outs
             .iter()

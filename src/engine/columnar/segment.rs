@@ -9,8 +9,9 @@
 //! segment as a DataFusion plan is what [`ColumnarEngine::explain`](super::ColumnarEngine::explain)
 //! shows and what `apply_to_dataframe` builds.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use datafusion::arrow::array::ArrayRef;
 use rayon::prelude::*;
@@ -21,6 +22,7 @@ use super::types::Elements;
 use super::{ColumnType, ExprNode};
 use crate::cache::{item_keys, ArgDigests, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
+use crate::events::{runs, Events};
 use crate::exec::RunConfig;
 use crate::node::Node;
 use crate::value::Value;
@@ -74,6 +76,20 @@ pub(super) struct Segment<'a> {
     keep: Vec<(usize, &'a str, &'static ColumnType)>,
     /// Whether rows are items of a map (a failure then names the item).
     is_map: bool,
+    /// What the segment reports its nodes' calls to, if the run has callbacks.
+    events: Option<Events>,
+    /// Per row of the run, whether a node computed it (rather than finding it in the
+    /// cache), when the run reports items found whole in the cache.
+    computed: Option<Arc<Vec<AtomicBool>>>,
+}
+
+/// Marks rows `rows` of `computed` as computed.
+pub(super) fn mark(computed: Option<&Arc<Vec<AtomicBool>>>, rows: impl IntoIterator<Item = usize>) {
+    if let Some(c) = computed {
+        for r in rows {
+            c[r].store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Why a batch failed.
@@ -104,6 +120,7 @@ impl<'a> Segment<'a> {
         kept: impl Fn(usize, usize) -> bool,
         is_map: bool,
         config: &RunConfig,
+        computed: Option<Arc<Vec<AtomicBool>>>,
     ) -> Result<Segment<'a>> {
         let mut slot_of: Vec<(&str, usize)> = reads.iter().enumerate().map(|(k, n)| (*n, k)).collect();
         let find = |slot_of: &[(&str, usize)], name: &str| slot_of.iter().rev().find(|(n, _)| *n == name).map(|s| s.1);
@@ -196,6 +213,8 @@ impl<'a> Segment<'a> {
             slots,
             keep,
             is_map,
+            events: config.events().cloned(),
+            computed,
         })
     }
 
@@ -272,34 +291,35 @@ impl<'a> Segment<'a> {
         // steps read or fill them).
         let cached = self.steps.iter().any(|s| s.cache.is_some());
         let mut digests: Vec<Option<Arc<Vec<Digest>>>> = if cached { vec![None; self.slots] } else { Vec::new() };
+        let range = start..start + len;
         for step in &self.steps {
             let args: Vec<ArrayRef> = step
                 .args
                 .iter()
                 .map(|&s| slots[s].clone().expect("filled by an input or an earlier step"))
                 .collect();
-            let outputs = match step.call {
-                Call::Kernel(kernel) => match &step.cache {
-                    None => kernel.call_with_constants(&args, &step.constant, len).map_err(|e| {
-                        let row = e.row;
-                        Failure::Node(e.into_error(step.node, row.and_then(item)))
-                    })?,
-                    Some(cache) => cached_call(step, cache, kernel, &args, len, &item, &mut digests)?,
-                },
-                Call::Expr(expr) => {
-                    let result = expr
-                        .evaluate(&args, len)
-                        .map_err(|error| Failure::Expr { start, len, error })?;
-                    if let Some(row) = expr.made_null(result.as_ref(), &args) {
-                        return Err(Failure::Node(Error::NodeFailed {
-                            node: step.node.name().into(),
-                            item: item(row),
-                            source: super::expr::null_result(expr.sql()).into(),
-                        }));
+            // A cached step reports its hits and misses itself.
+            let reported = self.events.as_ref().filter(|_| step.cache.is_none());
+            if let Some(events) = reported {
+                events.node_start(step.node, range.clone());
+            }
+            let started = reported.map(|_| Instant::now());
+            let outputs = match self.call(step, &args, start, len, &item, &mut digests) {
+                Ok(outputs) => outputs,
+                Err(Failure::Node(e)) => {
+                    if let Some(events) = &self.events {
+                        events.node_error(step.node, e.item(), &e);
                     }
-                    vec![result]
+                    return Err(Failure::Node(e));
                 }
+                Err(e) => return Err(e),
             };
+            if let (Some(events), Some(started)) = (reported, started) {
+                events.node_end(step.node, range.clone(), started.elapsed());
+            }
+            if step.cache.is_none() {
+                mark(self.computed.as_ref(), range.clone());
+            }
             for (out, slot) in outputs.into_iter().zip(&step.outs) {
                 if let Some(s) = slot {
                     slots[*s] = Some(out);
@@ -311,6 +331,87 @@ impl<'a> Segment<'a> {
             .iter()
             .map(|&(s, _, _)| slots[s].take().expect("computed by its step"))
             .collect())
+    }
+
+    /// One step's outputs for rows `start..start + len`.
+    fn call(
+        &self,
+        step: &Step<'_>,
+        args: &[ArrayRef],
+        start: usize,
+        len: usize,
+        item: &dyn Fn(usize) -> Option<usize>,
+        digests: &mut [Option<Arc<Vec<Digest>>>],
+    ) -> std::result::Result<Vec<ArrayRef>, Failure> {
+        Ok(match step.call {
+            Call::Kernel(kernel) => match &step.cache {
+                None => kernel.call_with_constants(args, &step.constant, len).map_err(|e| {
+                    let row = e.row;
+                    Failure::Node(e.into_error(step.node, row.and_then(item)))
+                })?,
+                Some(cache) => {
+                    let report = Report {
+                        events: self.events.as_ref(),
+                        computed: self.computed.as_ref(),
+                        start,
+                    };
+                    cached_call(step, cache, kernel, args, len, item, digests, &report)?
+                }
+            },
+            Call::Expr(expr) => {
+                let result = expr
+                    .evaluate(args, len)
+                    .map_err(|error| Failure::Expr { start, len, error })?;
+                if let Some(row) = expr.made_null(result.as_ref(), args) {
+                    return Err(Failure::Node(Error::NodeFailed {
+                        node: step.node.name().into(),
+                        item: item(row),
+                        source: super::expr::null_result(expr.sql()).into(),
+                    }));
+                }
+                vec![result]
+            }
+        })
+    }
+}
+
+/// Where a cached step reports: the run's events, its computed rows, and the first row
+/// of the batch.
+struct Report<'r> {
+    events: Option<&'r Events>,
+    computed: Option<&'r Arc<Vec<AtomicBool>>>,
+    start: usize,
+}
+
+impl Report<'_> {
+    /// Reports the rows of the batch found (`hit`), and those computed: each as runs of
+    /// consecutive rows, the computed ones around the call `compute`.
+    fn around<T>(
+        &self,
+        node: &Node,
+        rows: usize,
+        hit: impl Fn(usize) -> bool,
+        compute: impl FnOnce() -> std::result::Result<T, Failure>,
+    ) -> std::result::Result<T, Failure> {
+        let at = |r: usize| self.start + r;
+        mark(self.computed, (0..rows).filter(|&r| !hit(r)).map(at));
+        let Some(events) = self.events else {
+            return compute();
+        };
+        runs((0..rows).filter(|&r| hit(r)).map(at), |items| {
+            events.node_cached(node, items)
+        });
+        let mut missed = Vec::new();
+        runs((0..rows).filter(|&r| !hit(r)).map(at), |items| missed.push(items));
+        for items in &missed {
+            events.node_start(node, items.clone());
+        }
+        let started = Instant::now();
+        let out = compute()?;
+        for items in missed {
+            events.node_end(node, items, started.elapsed());
+        }
+        Ok(out)
     }
 }
 
@@ -327,6 +428,7 @@ fn cached_call(
     len: usize,
     item: &dyn Fn(usize) -> Option<usize>,
     slot_digests: &mut [Option<Arc<Vec<Digest>>>],
+    report: &Report<'_>,
 ) -> std::result::Result<Vec<ArrayRef>, Failure> {
     let call = |args: &[ArrayRef], rows: usize, at: &dyn Fn(usize) -> usize| {
         kernel.call_with_constants(args, &step.constant, rows).map_err(|e| {
@@ -344,7 +446,7 @@ fn cached_call(
         let hashed = ColumnType::find(&p.type_info()).is_some_and(|ct| (ct.digest_rows)(args[k].as_ref(), &mut rows));
         if !hashed {
             cache.unhashable(p.name(), &p.type_info().name());
-            return call(args, len, &|r| r);
+            return report.around(step.node, len, |_| false, || call(args, len, &|r| r));
         }
         slot_digests[slot] = Some(Arc::new(rows));
     }
@@ -370,6 +472,7 @@ fn cached_call(
     let outputs = match cache.lookup(&keys) {
         Lookup::All(block) => {
             cache.count(len, 0);
+            report.around(step.node, len, |_| true, || Ok(()))?;
             for (k, slot) in step.outs.iter().enumerate() {
                 if let (Some(slot), Some(Some(d))) = (slot, block.digests.get(k)) {
                     slot_digests[*slot] = Some(d.clone());
@@ -379,30 +482,36 @@ fn cached_call(
         }
         Lookup::None => {
             cache.count(0, len);
-            call(args, len, &|r| r)?
+            report.around(step.node, len, |_| false, || call(args, len, &|r| r))?
         }
         Lookup::Some(found) => {
             let todo: Vec<u32> = (0..len as u32).filter(|&r| found[r as usize].is_none()).collect();
             cache.count(len - todo.len(), todo.len());
-            let computed = if todo.is_empty() {
-                Vec::new()
-            } else {
-                let index = datafusion::arrow::array::UInt32Array::from(todo.clone());
-                let taken = args
-                    .iter()
-                    .zip(&step.constant)
-                    .map(|(a, &c)| {
-                        if c {
-                            Ok(a.clone())
-                        } else {
-                            datafusion::arrow::compute::take(a.as_ref(), &index, None)
-                        }
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    // Unreachable: the indices are rows of the batch, in bounds.
-                    .map_err(|e| Failure::Node(Error::Internal(format!("taking rows to compute: {e}"))))?;
-                call(&taken, todo.len(), &|r| todo[r] as usize)?
-            };
+            let computed = report.around(
+                step.node,
+                len,
+                |r| found[r].is_some(),
+                || {
+                    if todo.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let index = datafusion::arrow::array::UInt32Array::from(todo.clone());
+                    let taken = args
+                        .iter()
+                        .zip(&step.constant)
+                        .map(|(a, &c)| {
+                            if c {
+                                Ok(a.clone())
+                            } else {
+                                datafusion::arrow::compute::take(a.as_ref(), &index, None)
+                            }
+                        })
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        // Unreachable: the indices are rows of the batch, in bounds.
+                        .map_err(|e| Failure::Node(Error::Internal(format!("taking rows to compute: {e}"))))?;
+                    call(&taken, todo.len(), &|r| todo[r] as usize)
+                },
+            )?;
             // Sources: 0 the computed rows, then each block found, by pointer.
             let mut blocks: Vec<&crate::cache::Block> = Vec::new();
             let mut next_new = 0;
