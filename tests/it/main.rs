@@ -15,6 +15,7 @@ mod cli;
 #[cfg(feature = "columnar")]
 mod columnar;
 mod errors;
+mod events;
 mod executors;
 mod map;
 mod nodes;
