@@ -26,3 +26,4 @@ mod run;
 #[cfg(feature = "parquet")]
 mod spec;
 mod values;
+mod viz;
