@@ -1070,9 +1070,9 @@ const TITLE_LINE: f64 = 15.0;
 /// renderer honours `dominant-baseline`).
 const BASELINE: f64 = 0.35;
 
-/// Text widths are estimated from character counts: generous for a proportional sans
-/// font (DejaVu Sans, the widest common one, averages about 0.6 em), exact for a
-/// monospaced one (0.6 em).
+/// Text widths are estimated from character counts (no font is read): generous for a
+/// proportional sans font (DejaVu Sans, the widest common one, averages about 0.6 em
+/// for the lower-case names pipelines use), exact for a monospaced one (0.6 em).
 fn text_width(s: &str, px: f64) -> f64 {
     s.chars().count() as f64 * px * 0.62
 }
@@ -1080,7 +1080,15 @@ fn text_width(s: &str, px: f64) -> f64 {
 fn shape_size(s: &Shape) -> (f64, f64) {
     let mut w: f64 = 0.0;
     for (j, line) in s.lines.iter().enumerate() {
-        w = w.max(text_width(line, if j == 0 { NAME_PX } else { NOTE_PX }));
+        let width = if j > 0 {
+            text_width(line, NOTE_PX)
+        } else if matches!(s.kind, Kind::Function | Kind::Nested) {
+            // Drawn bold: about a tenth wider.
+            text_width(line, NAME_PX) * 1.1
+        } else {
+            text_width(line, NAME_PX)
+        };
+        w = w.max(width);
     }
     let h = 16.0 + s.lines.len() as f64 * NOTE_LINE;
     let pad = match s.kind {

@@ -264,6 +264,16 @@ fn svg_is_well_formed_and_names_every_node() {
 }
 
 #[test]
+fn types_can_be_left_off() {
+    let opts = VizOptions::new().with_types(false);
+    let dot = api_pipeline().to_dot(&opts);
+    assert!(dot.contains("\"v_doc\" -> \"n_per_doc\" [label=\"raw ← doc\"];"));
+    assert!(dot.contains("\"n_score\" -> \"v_score\";"));
+    let mermaid = api_pipeline().to_mermaid(&opts);
+    assert!(!mermaid.contains("f64"), "{mermaid}");
+}
+
+#[test]
 fn format_names_and_extensions() {
     assert_eq!("dot".parse::<VizFormat>().unwrap(), VizFormat::Dot);
     assert_eq!(VizFormat::from_path(Path::new("a/b.MMD")).unwrap(), VizFormat::Mermaid);
