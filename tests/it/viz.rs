@@ -402,6 +402,17 @@ mod cli {
     }
 
     #[test]
+    fn help_describes_viz() {
+        let o = hypernodes(&["--help"]);
+        assert!(text(&o.stdout).contains("  viz "), "{}", text(&o.stdout));
+        let o = hypernodes(&["viz", "--help"]);
+        let help = text(&o.stdout);
+        for flag in ["--output <OUTPUT>", "--format <FORMAT>", "--depth <DEPTH>"] {
+            assert!(help.contains(flag), "{help}");
+        }
+    }
+
+    #[test]
     fn viz_errors_are_one_line() {
         let dir = TempDir::new("viz-err");
         let o = hypernodes(&["viz", "examples/text.toml", "--format", "png"]);
