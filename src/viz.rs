@@ -282,6 +282,9 @@ impl Pipeline {
 // ---------------------------------------------------------------------------------------
 // The picture, independent of the format.
 
+/// A laid-out picture: dagre's graph with coordinates.
+type Layout = dagre::graph::Graph<dagre::NodeLabel, dagre::EdgeLabel>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     /// A value no node produces, not bound.
@@ -680,10 +683,12 @@ impl Scene {
 
     // -- SVG ----------------------------------------------------------------------------
 
-    fn svg(&self, name: &str) -> Result<String> {
+    /// Lays the picture out with dagre: shapes, clusters (with a title node each) and
+    /// edges with room for their labels.
+    fn layout(&self, name: &str) -> Result<Layout> {
         use dagre::graph::{Graph, GraphOptions};
         use dagre::layout::types::LabelPos;
-        use dagre::{EdgeLabel, GraphLabel, LayoutOptions, NodeLabel};
+        use dagre::{EdgeLabel, LayoutOptions, NodeLabel};
 
         let mut g: Graph<NodeLabel, EdgeLabel> = Graph::with_options(GraphOptions {
             directed: true,
@@ -780,9 +785,14 @@ impl Scene {
                 ))
             },
         )?;
+        Ok(g)
+    }
 
+    /// The SVG document: a white ground, clusters, edges, shapes.
+    fn svg(&self, name: &str) -> Result<String> {
+        let g = self.layout(name)?;
         let (width, height) = g
-            .graph_label::<GraphLabel>()
+            .graph_label::<dagre::GraphLabel>()
             .map_or((0.0, 0.0), |l| (l.width, l.height));
         let mut out = String::new();
         let _ = writeln!(
@@ -800,134 +810,150 @@ impl Scene {
             num(height + MARGIN)
         );
 
-        // Clusters first (outer before inner: creation order), then edges, then nodes.
+        // Clusters first (outer before inner: creation order), then edges, then shapes.
         for k in &self.clusters {
-            let Some(n) = g.node(&k.id) else { continue };
-            let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
-            let (left, top) = (x - n.width / 2.0, y - n.height / 2.0);
-            let _ = writeln!(out, "<g id=\"{}\" class=\"cluster\">", k.id);
-            let _ = writeln!(
-                out,
-                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\" fill=\"#f5f3ff\" stroke=\"#7c3aed\" stroke-width=\"1.2\"/>",
-                num(left),
-                num(top),
-                num(n.width),
-                num(n.height)
-            );
-            let title = g.node(&format!("{}#title", k.id));
-            let (tx, ty) = title.map_or((x, top + 12.0), |t| (t.x.unwrap_or(x), t.y.unwrap_or(top + 12.0)));
-            let first = ty - (k.lines.len() - 1) as f64 * TITLE_LINE / 2.0;
-            for (j, line) in k.lines.iter().enumerate() {
-                let weight = if j == 0 { " font-weight=\"bold\"" } else { "" };
-                let _ = writeln!(
-                    out,
-                    "<text x=\"{}\" y=\"{}\" font-size=\"{NOTE_PX}\" fill=\"#5b21b6\" text-anchor=\"middle\"{weight}>{}</text>",
-                    num(tx),
-                    num(first + j as f64 * TITLE_LINE + NOTE_PX * BASELINE),
-                    xml(line)
-                );
-            }
-            out.push_str("</g>\n");
+            self.svg_cluster(&mut out, &g, k);
         }
         for (i, e) in self.edges.iter().enumerate() {
-            let (from, to) = (&self.shapes[e.from].id, &self.shapes[e.to].id);
-            let Some(label) = g.edge(from, to, Some(&i.to_string())) else {
-                continue;
-            };
-            let _ = writeln!(out, "<g class=\"edge\" data-from=\"{from}\" data-to=\"{to}\">");
-            let _ = writeln!(
-                out,
-                "<path d=\"{}\" fill=\"none\" stroke=\"#475569\" stroke-width=\"1.3\" marker-end=\"url(#arrow)\"/>",
-                smooth_path(&label.points)
-            );
-            if !e.label.is_empty() {
-                let (w, h) = label_size(&e.label);
-                let (x, y) = (label.x.unwrap_or(0.0), label.y.unwrap_or(0.0));
-                let _ = writeln!(
-                    out,
-                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.9\"/>",
-                    num(x - w / 2.0),
-                    num(y - h / 2.0),
-                    num(w),
-                    num(h)
-                );
-                for (j, line) in e.label.iter().enumerate() {
-                    let dy = (j as f64 - (e.label.len() - 1) as f64 / 2.0) * LABEL_LINE;
-                    let _ = writeln!(
-                        out,
-                        "<text x=\"{}\" y=\"{}\" font-family=\"{MONO}\" font-size=\"{LABEL_PX}\" fill=\"#334155\" text-anchor=\"middle\">{}</text>",
-                        num(x),
-                        num(y + dy + LABEL_PX * BASELINE),
-                        xml(line)
-                    );
-                }
-            }
-            out.push_str("</g>\n");
+            self.svg_edge(&mut out, &g, i, e);
         }
         for s in &self.shapes {
-            let Some(n) = g.node(&s.id) else { continue };
-            let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
-            let (w, h) = (n.width, n.height);
-            let (left, top) = (x - w / 2.0, y - h / 2.0);
-            let _ = writeln!(out, "<g id=\"{}\" class=\"node {}\">", s.id, s.kind.class());
-            let rect = |rx: f64, fill: &str, stroke: &str, extra: &str| {
-                format!(
-                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\"{extra}/>\n",
-                    num(left),
-                    num(top),
-                    num(w),
-                    num(h),
-                    num(rx)
-                )
-            };
-            match s.kind {
-                Kind::Input => out.push_str(&rect(h / 2.0, "#dbeafe", "#2563eb", " stroke-width=\"1.3\"")),
-                Kind::Bound => out.push_str(&rect(
-                    h / 2.0,
-                    "#f1f5f9",
-                    "#64748b",
-                    " stroke-width=\"1.3\" stroke-dasharray=\"5 3\"",
-                )),
-                Kind::Value => out.push_str(&rect(6.0, "#ffffff", "#94a3b8", " stroke-width=\"1.3\"")),
-                Kind::Output => out.push_str(&rect(6.0, "#dcfce7", "#16a34a", " stroke-width=\"2.4\"")),
-                Kind::Function => out.push_str(&rect(2.0, "#fef3c7", "#d97706", " stroke-width=\"1.3\"")),
-                Kind::Nested => {
-                    // A 3-D box: a shadow box behind, offset up and right.
-                    let _ = writeln!(
-                        out,
-                        "<path d=\"M{l},{t} l4,-4 h{w} v{h} l-4,4\" fill=\"#ddd6fe\" stroke=\"#7c3aed\" stroke-width=\"1.3\"/>",
-                        l = num(left),
-                        t = num(top),
-                        w = num(w),
-                        h = num(h)
-                    );
-                    out.push_str(&rect(2.0, "#ede9fe", "#7c3aed", " stroke-width=\"1.3\""));
-                }
-            }
-            let first = y - (s.lines.len() - 1) as f64 * NOTE_LINE / 2.0;
-            for (j, line) in s.lines.iter().enumerate() {
-                let style = if j == 0 {
-                    let weight = if matches!(s.kind, Kind::Function | Kind::Nested) {
-                        " font-weight=\"bold\""
-                    } else {
-                        ""
-                    };
-                    format!("font-size=\"{NAME_PX}\" fill=\"#0f172a\"{weight}")
-                } else {
-                    format!("font-size=\"{NOTE_PX}\" fill=\"#475569\"")
-                };
-                let _ = writeln!(
-                    out,
-                    "<text x=\"{}\" y=\"{}\" {style} text-anchor=\"middle\">{}</text>",
-                    num(x),
-                    num(first + j as f64 * NOTE_LINE + if j == 0 { NAME_PX } else { NOTE_PX } * BASELINE),
-                    xml(line)
-                );
-            }
-            out.push_str("</g>\n");
+            self.svg_shape(&mut out, &g, s);
         }
         out.push_str("</svg>\n");
         Ok(out)
+    }
+
+    /// A cluster: its box and its title, centred on the title node of the layout.
+    fn svg_cluster(&self, out: &mut String, g: &Layout, k: &Cluster) {
+        let Some(n) = g.node(&k.id) else { return };
+        let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
+        let (left, top) = (x - n.width / 2.0, y - n.height / 2.0);
+        let _ = writeln!(out, "<g id=\"{}\" class=\"cluster\">", k.id);
+        let _ = writeln!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\" fill=\"#f5f3ff\" stroke=\"#7c3aed\" stroke-width=\"1.2\"/>",
+            num(left),
+            num(top),
+            num(n.width),
+            num(n.height)
+        );
+        let title = g.node(&format!("{}#title", k.id));
+        let (tx, ty) = title.map_or((x, top + 12.0), |t| (t.x.unwrap_or(x), t.y.unwrap_or(top + 12.0)));
+        let first = ty - (k.lines.len() - 1) as f64 * TITLE_LINE / 2.0;
+        for (j, line) in k.lines.iter().enumerate() {
+            let weight = if j == 0 { " font-weight=\"bold\"" } else { "" };
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{NOTE_PX}\" fill=\"#5b21b6\" text-anchor=\"middle\"{weight}>{}</text>",
+                num(tx),
+                num(first + j as f64 * TITLE_LINE + NOTE_PX * BASELINE),
+                xml(line)
+            );
+        }
+        out.push_str("</g>\n");
+    }
+
+    /// Edge `i`: its path through dagre's points and its label on a white ground.
+    fn svg_edge(&self, out: &mut String, g: &Layout, i: usize, e: &Edge) {
+        let (from, to) = (&self.shapes[e.from].id, &self.shapes[e.to].id);
+        let Some(label) = g.edge(from, to, Some(&i.to_string())) else {
+            return;
+        };
+        let _ = writeln!(out, "<g class=\"edge\" data-from=\"{from}\" data-to=\"{to}\">");
+        let _ = writeln!(
+            out,
+            "<path d=\"{}\" fill=\"none\" stroke=\"#475569\" stroke-width=\"1.3\" marker-end=\"url(#arrow)\"/>",
+            smooth_path(&label.points)
+        );
+        if !e.label.is_empty() {
+            let (w, h) = label_size(&e.label);
+            let (x, y) = (label.x.unwrap_or(0.0), label.y.unwrap_or(0.0));
+            let _ = writeln!(
+                out,
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.9\"/>",
+                num(x - w / 2.0),
+                num(y - h / 2.0),
+                num(w),
+                num(h)
+            );
+            for (j, line) in e.label.iter().enumerate() {
+                let dy = (j as f64 - (e.label.len() - 1) as f64 / 2.0) * LABEL_LINE;
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" font-family=\"{MONO}\" font-size=\"{LABEL_PX}\" fill=\"#334155\" text-anchor=\"middle\">{}</text>",
+                    num(x),
+                    num(y + dy + LABEL_PX * BASELINE),
+                    xml(line)
+                );
+            }
+        }
+        out.push_str("</g>\n");
+    }
+
+    /// A shape: its outline by kind and its lines of text, the name first.
+    fn svg_shape(&self, out: &mut String, g: &Layout, s: &Shape) {
+        let Some(n) = g.node(&s.id) else { return };
+        let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
+        let (w, h) = (n.width, n.height);
+        let (left, top) = (x - w / 2.0, y - h / 2.0);
+        let _ = writeln!(out, "<g id=\"{}\" class=\"node {}\">", s.id, s.kind.class());
+        let rect = |rx: f64, fill: &str, stroke: &str, extra: &str| {
+            format!(
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\"{extra}/>\n",
+                num(left),
+                num(top),
+                num(w),
+                num(h),
+                num(rx)
+            )
+        };
+        match s.kind {
+            Kind::Input => out.push_str(&rect(h / 2.0, "#dbeafe", "#2563eb", " stroke-width=\"1.3\"")),
+            Kind::Bound => out.push_str(&rect(
+                h / 2.0,
+                "#f1f5f9",
+                "#64748b",
+                " stroke-width=\"1.3\" stroke-dasharray=\"5 3\"",
+            )),
+            Kind::Value => out.push_str(&rect(6.0, "#ffffff", "#94a3b8", " stroke-width=\"1.3\"")),
+            Kind::Output => out.push_str(&rect(6.0, "#dcfce7", "#16a34a", " stroke-width=\"2.4\"")),
+            Kind::Function => out.push_str(&rect(2.0, "#fef3c7", "#d97706", " stroke-width=\"1.3\"")),
+            Kind::Nested => {
+                // A 3-D box: a shadow box behind, offset up and right.
+                let _ = writeln!(
+                    out,
+                    "<path d=\"M{l},{t} l4,-4 h{w} v{h} l-4,4\" fill=\"#ddd6fe\" stroke=\"#7c3aed\" stroke-width=\"1.3\"/>",
+                    l = num(left),
+                    t = num(top),
+                    w = num(w),
+                    h = num(h)
+                );
+                out.push_str(&rect(2.0, "#ede9fe", "#7c3aed", " stroke-width=\"1.3\""));
+            }
+        }
+        let first = y - (s.lines.len() - 1) as f64 * NOTE_LINE / 2.0;
+        for (j, line) in s.lines.iter().enumerate() {
+            let px = if j == 0 { NAME_PX } else { NOTE_PX };
+            let style = if j == 0 {
+                let weight = if matches!(s.kind, Kind::Function | Kind::Nested) {
+                    " font-weight=\"bold\""
+                } else {
+                    ""
+                };
+                format!("font-size=\"{px}\" fill=\"#0f172a\"{weight}")
+            } else {
+                format!("font-size=\"{px}\" fill=\"#475569\"")
+            };
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" {style} text-anchor=\"middle\">{}</text>",
+                num(x),
+                num(first + j as f64 * NOTE_LINE + px * BASELINE),
+                xml(line)
+            );
+        }
+        out.push_str("</g>\n");
     }
 }
 
