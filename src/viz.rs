@@ -1,7 +1,8 @@
 //! Pictures of pipelines: Graphviz DOT, Mermaid and SVG, the SVG laid out in pure Rust.
 //!
 //! [`Pipeline::to_dot`], [`Pipeline::to_mermaid`] and [`Pipeline::to_svg`] draw the same
-//! picture, built once from the pipeline:
+//! picture, built once from the pipeline (the shapes named are the SVG's; DOT and
+//! Mermaid use their nearest ones, with the same colours):
 //!
 //! - every **value** is one node: a pipeline input (a pill), a bound input (a dashed grey
 //!   pill marked `(bound)`), a value that a node produces and another reads (a rounded
@@ -31,10 +32,12 @@
 //! placement. It was chosen over `layout-rs` (which lays out and writes SVG itself)
 //! because `layout-rs` has no clusters (its DOT reader flattens subgraphs), and expanded
 //! nested pipelines must be drawn as clusters; `dagre` lays out compound graphs and
-//! places edge labels, and with default features off it depends on `log` alone. Over
-//! `dugong` (another dagre port) because that one needs a newer Rust than this crate
-//! supports and brings `serde_json` and `hashbrown`. This module only draws the boxes,
-//! texts and edge paths at the coordinates `dagre` computes.
+//! places edge labels, and it is small: `log`, `serde` and `serde_json` (0.1.2 does not
+//! build without its default `json` feature), all already in the default build (the
+//! core alone gains `serde_json`). Over `dugong` (another dagre port) because that one
+//! needs Rust 1.95, newer than this crate's 1.94, and brings `hashbrown` and
+//! `rustc-hash`. This module only draws the boxes, texts and edge paths at the
+//! coordinates `dagre` computes.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::{self, Write as _};
