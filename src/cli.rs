@@ -128,6 +128,21 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Draw a pipeline file: Graphviz DOT, Mermaid, or SVG laid out in-process.
+    Viz {
+        /// The pipeline file (TOML).
+        pipeline: PathBuf,
+        /// The file to write, replaced whole or not at all [default: standard output].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// dot, mermaid or svg [default: from the output's extension (.dot, .gv, .mmd,
+        /// .mermaid, .svg), else dot].
+        #[arg(long)]
+        format: Option<String>,
+        /// Levels of nested pipelines drawn expanded, as clusters (0: each is one box).
+        #[arg(long, default_value_t = 0)]
+        depth: usize,
+    },
 }
 
 /// The commands on a cache directory.
@@ -339,7 +354,51 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             );
             Ok(())
         }
+        Command::Viz {
+            pipeline,
+            output,
+            format,
+            depth,
+        } => viz(&pipeline, output.as_deref(), format.as_deref(), depth, registry, out),
     }
+}
+
+/// `hypernodes viz`: the picture of a pipeline file, to `output` (written to a temporary
+/// file and renamed into place) or to `out`.
+fn viz(
+    pipeline: &Path,
+    output: Option<&Path>,
+    format: Option<&str>,
+    depth: usize,
+    registry: &Registry,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use crate::viz::{VizFormat, VizOptions};
+    let format = match (format, output) {
+        (Some(f), _) => f.parse::<VizFormat>()?,
+        (None, Some(path)) => VizFormat::from_path(path)?,
+        (None, None) => VizFormat::Dot,
+    };
+    let file = load(pipeline, registry, None)?;
+    let text = format.render(&file.pipeline, &VizOptions::new().with_depth(depth))?;
+    let Some(path) = output else {
+        return out.write_all(text.as_bytes()).map_err(|source| Error::Io {
+            action: "write",
+            path: "standard output".into(),
+            source,
+        });
+    };
+    let (file, mut sink) = crate::io::OutputFile::create(path)?;
+    sink.write_all(text.as_bytes()).map_err(|e| file.error(e))?;
+    file.finish(sink)?;
+    let bytes = file.commit()?;
+    let _ = writeln!(
+        out,
+        "{} -> {} ({format}, {bytes} bytes)",
+        pipeline.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// The schema of an input: a Parquet file, or the first file of a directory.

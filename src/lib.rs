@@ -49,6 +49,7 @@
 //! | [`error`] | [`Error`] and [`Result`] |
 //! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys |
 //! | [`cache`] | the result cache; [`cache::disk`] is its on-disk store, shared by processes |
+//! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) |
 #![deny(missing_docs)]
 
 // The `#[node]` macro names `::hypernodes`; this lets the crate use it too.
@@ -76,6 +77,7 @@ pub mod pipeline;
 #[cfg(feature = "parquet")]
 pub mod spec;
 pub mod value;
+pub mod viz;
 
 pub use cache::{Cache, CacheReport};
 #[cfg(feature = "columnar")]

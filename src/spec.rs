@@ -843,7 +843,8 @@ impl Builder<'_> {
         stack.push(p.clone());
         let inner = self.build(&sub.nodes, inner_env, stack);
         stack.pop();
-        let mut node = inner?.as_node(&d.name);
+        // Named after its `[pipelines.NAME]` table (messages and pictures show it).
+        let mut node = inner?.with_name(p.as_str()).as_node(&d.name);
         let mapping: Vec<(String, String)> = d.reads.iter().map(|o| (o.clone(), inner_of(o))).collect();
         node = node.with_input_mapping(mapping);
         if !decl.outputs.is_empty() {

@@ -27,3 +27,4 @@ mod run;
 #[cfg(feature = "parquet")]
 mod spec;
 mod values;
+mod viz;
