@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 use super::Engine;
 use crate::cache::{item_keys, ArgDigests, Block, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
-use crate::events::{runs, Events};
+use crate::events::{runs, Events, Tick};
 use crate::exec::{
     block_on, for_items, for_items_async, reported, set_executor, spawn_blocking, AsExecutor, Executor, ItemFailure,
     OnError, RunConfig,
@@ -523,7 +523,7 @@ impl Program {
     /// from the end of the one before.
     fn exec_reporting(&self, events: &Events, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
         let items = item.map_or(0..1, |i| i..i + 1);
-        let started = Instant::now();
+        let started = Tick::now();
         if item.is_some() {
             events.item_start(items.clone());
         }
@@ -541,8 +541,8 @@ impl Program {
                     drop(args);
                     match out {
                         Ok(out) => {
-                            let now = Instant::now();
-                            events.node_end(&step.node, items.clone(), now - at);
+                            let now = Tick::now();
+                            events.node_end(&step.node, items.clone(), now.since(at));
                             at = now;
                             Self::store(step, out, slots);
                         }
@@ -556,8 +556,8 @@ impl Program {
             })(),
         };
         if done.is_ok() && item.is_some() {
-            let end = if self.node_pool.is_some() { Instant::now() } else { at };
-            events.item_end(items, end - started);
+            let end = if self.node_pool.is_some() { Tick::now() } else { at };
+            events.item_end(items, end.since(started));
         }
         done
     }
@@ -603,7 +603,7 @@ impl Program {
         item: Option<usize>,
     ) -> Result<Vec<Option<Value>>> {
         let events = self.config.events().filter(|_| item.is_some());
-        let started = Instant::now();
+        let started = Tick::now();
         if let (Some(events), Some(i)) = (events, item) {
             events.item_start(i..i + 1);
         }
@@ -760,7 +760,7 @@ impl Program {
         // With callbacks, in a map: every item starts now, and ends cached when no node
         // computed it.
         let events = config.events().filter(|_| map.is_some());
-        let started = Instant::now();
+        let started = Tick::now();
         let mut computed = Vec::new();
         if let Some(events) = events {
             events.item_start(0..n);
@@ -1105,7 +1105,7 @@ pub(crate) fn call_node(
     };
     let items = item.map_or(0..1, |i| i..i + 1);
     events.node_start(node, items.clone());
-    let started = Instant::now();
+    let started = Tick::now();
     let out = invoke_node(config, node, keep, args, item);
     match &out {
         Ok(_) => events.node_end(node, items, started.elapsed()),
@@ -1185,7 +1185,7 @@ pub(crate) async fn call_node_async(
     };
     let items = item.map_or(0..1, |i| i..i + 1);
     events.node_start(&node, items.clone());
-    let started = Instant::now();
+    let started = Tick::now();
     let out = invoke_node_async(config, node.clone(), keep, args, item).await;
     match &out {
         Ok(_) => events.node_end(&node, items, started.elapsed()),

@@ -108,7 +108,10 @@ fn per_item(events: &[String], i: usize) -> Vec<String> {
 }
 
 fn lines(text: &str) -> Vec<String> {
-    text.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+    text.lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 engine_test!(

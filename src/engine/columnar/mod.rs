@@ -25,7 +25,6 @@ use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
@@ -51,7 +50,7 @@ use super::node::{
 };
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::events::runs;
+use crate::events::{runs, Tick};
 use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError, RunConfig};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
@@ -434,7 +433,7 @@ impl<'p> Run<'p> {
         let Some(events) = self.config.events().cloned() else {
             return self.execute();
         };
-        let started = Instant::now();
+        let started = Tick::now();
         let batches: Vec<Range<usize>> = self
             .split()
             .partitions
@@ -524,7 +523,7 @@ impl<'p> Run<'p> {
             Err(e) => e,
         };
         let events = self.config.events().cloned().filter(|_| self.is_map);
-        let started = Instant::now();
+        let started = Tick::now();
         loop {
             // Probe: batches, then the rows of failing batches, of the rows still good.
             let mut still = Vec::with_capacity(good.len());
@@ -918,7 +917,7 @@ impl<'p> Run<'p> {
         };
         let node = self.node(i);
         events.node_start(node, 0..self.rows);
-        let started = Instant::now();
+        let started = Tick::now();
         let done = self.nested_rows(i, nested);
         match &done {
             Ok(()) => events.node_end(node, 0..self.rows, started.elapsed()),

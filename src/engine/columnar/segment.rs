@@ -11,7 +11,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use datafusion::arrow::array::ArrayRef;
 use rayon::prelude::*;
@@ -22,7 +21,7 @@ use super::types::Elements;
 use super::{ColumnType, ExprNode};
 use crate::cache::{item_keys, ArgDigests, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
-use crate::events::{runs, Events};
+use crate::events::{runs, Events, Tick};
 use crate::exec::RunConfig;
 use crate::node::Node;
 use crate::value::Value;
@@ -303,7 +302,7 @@ impl<'a> Segment<'a> {
             if let Some(events) = reported {
                 events.node_start(step.node, range.clone());
             }
-            let started = reported.map(|_| Instant::now());
+            let started = reported.map(|_| Tick::now());
             let outputs = match self.call(step, &args, start, len, &item, &mut digests) {
                 Ok(outputs) => outputs,
                 Err(Failure::Node(e)) => {
@@ -406,7 +405,7 @@ impl Report<'_> {
         for items in &missed {
             events.node_start(node, items.clone());
         }
-        let started = Instant::now();
+        let started = Tick::now();
         let out = compute()?;
         for items in missed {
             events.node_end(node, items, started.elapsed());
