@@ -418,17 +418,17 @@ impl Events {
         self.each(|cb| cb.on_node_error(&self.ctx, node, item, error));
     }
 
-    /// Reports `items` (ranges of contiguous items) ending: those whose every node was
-    /// found in the cache (`cached[i]`) as cached, the others as ended.
-    pub(crate) fn items_done(&self, items: Range<usize>, all_cached: Option<&[bool]>, elapsed: Duration) {
-        let Some(cached) = all_cached else {
+    /// Reports `items` ending: the runs of those whose every node was found in the
+    /// cache (`cached(i)`) as cached, the others as ended.
+    pub(crate) fn items_done(&self, items: Range<usize>, cached: Option<&dyn Fn(usize) -> bool>, elapsed: Duration) {
+        let Some(cached) = cached else {
             self.item_end(items, elapsed);
             return;
         };
         let mut at = items.start;
         while at < items.end {
-            let c = cached[at];
-            let end = (at..items.end).find(|&i| cached[i] != c).unwrap_or(items.end);
+            let c = cached(at);
+            let end = (at..items.end).find(|&i| cached(i) != c).unwrap_or(items.end);
             if c {
                 self.item_cached(at..end);
             } else {
@@ -436,6 +436,31 @@ impl Events {
             }
             at = end;
         }
+    }
+}
+
+/// The ends of a map's items still to report: when each batch is done (the columnar
+/// engine's last segment), or at the end of the run.
+#[derive(Clone)]
+pub(crate) struct ItemEnds {
+    pub(crate) events: Events,
+    pub(crate) started: Tick,
+    /// Per item, whether a node computed it (else every node found it in the cache).
+    pub(crate) computed: Option<Arc<Vec<std::sync::atomic::AtomicBool>>>,
+}
+
+impl ItemEnds {
+    /// Reports `items` ending.
+    pub(crate) fn done(&self, items: Range<usize>) {
+        let cached = self
+            .computed
+            .as_ref()
+            .map(|c| move |i: usize| !c[i].load(Ordering::Relaxed));
+        self.events.items_done(
+            items,
+            cached.as_ref().map(|f| f as &dyn Fn(usize) -> bool),
+            self.started.elapsed(),
+        );
     }
 }
 

@@ -815,7 +815,7 @@ impl Program {
         failures.sort_by_key(ItemFailure::item);
         if let Some(events) = events {
             let limit = cut.as_ref().map_or(n, |c| c.0);
-            let cached: Vec<bool> = computed.iter().map(|c| !c).collect();
+            let cached = |i: usize| !computed[i];
             runs((0..limit).filter(|&i| alive[i]), |items| {
                 events.items_done(items, Some(&cached), started.elapsed())
             });

@@ -518,3 +518,28 @@ engine_test!(
         assert_eq!(rec.take(), Vec::<String>::new());
     }
 );
+
+#[test]
+fn the_columnar_engine_ends_each_batch_when_its_last_segment_finishes_it() -> Result<()> {
+    let rec = Arc::new(Recorder::default());
+    let engine: Arc<dyn Engine> = Arc::new(hypernodes::ColumnarEngine::new().with_batch_size(2));
+    let p = watched(&engine, "w1", vec![double::node(), add_one::node()], &rec);
+    p.map(&Inputs::new().with("x", vec![1_i64, 2, 3, 4, 5]), &["x"], "zip")?;
+    let mut expected = vec![
+        "w1 d0 pipeline_start".to_string(),
+        "w1 d0 map_start 5".into(),
+        "w1 d0 item_start 0..2".into(),
+        "w1 d0 item_start 2..4".into(),
+        "w1 d0 item_start 4..5".into(),
+    ];
+    for items in ["0..2", "2..4", "4..5"] {
+        for node in ["double", "add_one"] {
+            expected.push(format!("w1 d0 node_start {node} {items}"));
+            expected.push(format!("w1 d0 node_end {node} {items}"));
+        }
+        expected.push(format!("w1 d0 item_end {items}"));
+    }
+    expected.extend(["w1 d0 map_end ok".to_string(), "w1 d0 pipeline_end ok".into()]);
+    assert_eq!(rec.take(), expected);
+    Ok(())
+}

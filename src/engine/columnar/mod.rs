@@ -50,7 +50,7 @@ use super::node::{
 };
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::events::{runs, Tick};
+use crate::events::{runs, ItemEnds, Tick};
 use crate::exec::{block_on, for_items, for_items_async, Executor, ItemFailure, OnError, RunConfig};
 use crate::map::{MapMode, MapPlan};
 use crate::nested::NestedNode;
@@ -191,7 +191,7 @@ impl Engine for ColumnarEngine {
         if plan.run_plan().config().on_error() == Some(OnError::Collect) {
             (run, _, failures) = run.execute_collecting()?;
         } else {
-            run.execute_items()?;
+            run.execute_items(true)?;
         }
         let len = run.rows;
         let outputs = plan.run_plan().outputs();
@@ -347,6 +347,9 @@ struct Run<'p> {
     /// Per row, whether a node computed it, for runs that report items whose every node
     /// was found in the cache.
     computed: Option<Arc<Vec<AtomicBool>>>,
+    /// The ends of the items, to report when the last node finishes each batch (when
+    /// it runs in a segment) or at the end.
+    ends: Option<ItemEnds>,
 }
 
 impl<'p> Run<'p> {
@@ -371,6 +374,7 @@ impl<'p> Run<'p> {
             split: None,
             config: plan.config_arc().clone(),
             computed: None,
+            ends: None,
         }
     }
 
@@ -424,12 +428,14 @@ impl<'p> Run<'p> {
             split: None,
             config: plan.config_arc().clone(),
             computed: None,
+            ends: None,
         }
     }
 
     /// Executes the run over the items of a map, reporting their start and end (each
-    /// batch's) to the run's callbacks, if any.
-    fn execute_items(&mut self) -> Result<()> {
+    /// batch's) to the run's callbacks, if any: `incremental`, each batch ends when the
+    /// last node finishes it, if that node runs in a segment; else all at the end.
+    fn execute_items(&mut self, incremental: bool) -> Result<()> {
         let Some(events) = self.config.events().cloned() else {
             return self.execute();
         };
@@ -447,15 +453,20 @@ impl<'p> Run<'p> {
         if self.config.cache().is_some() {
             self.computed = Some(Arc::new((0..self.rows).map(|_| AtomicBool::new(false)).collect()));
         }
-        self.execute()?;
-        let cached: Option<Vec<bool>> = self
-            .computed
-            .as_ref()
-            .map(|c| c.iter().map(|c| !c.load(Ordering::Relaxed)).collect());
-        for items in batches {
-            events.items_done(items, cached.as_deref(), started.elapsed());
+        let ends = ItemEnds {
+            events,
+            started,
+            computed: self.computed.clone(),
+        };
+        self.ends = incremental.then(|| ends.clone());
+        let done = self.execute();
+        // Not ended by a segment: they end now.
+        if done.is_ok() && (self.ends.take().is_some() || !incremental) {
+            for items in batches {
+                ends.done(items);
+            }
         }
-        Ok(())
+        done
     }
 
     /// This run reporting nothing to callbacks.
@@ -464,6 +475,7 @@ impl<'p> Run<'p> {
             self.config = Arc::new((*self.config).clone().without_events());
         }
         self.computed = None;
+        self.ends = None;
         self
     }
 
@@ -518,7 +530,7 @@ impl<'p> Run<'p> {
         let mut failures: Vec<ItemFailure> = Vec::new();
         let mut attempt = self.clone();
         // The first attempt reports as any run does; the error it reported, if it fails.
-        let first = match attempt.execute_items() {
+        let first = match attempt.execute_items(false) {
             Ok(()) => return Ok((attempt, good, failures)),
             Err(e) => e,
         };
@@ -583,7 +595,9 @@ impl<'p> Run<'p> {
                 .unwrap_or(order.len());
             if end > at {
                 segment += 1;
-                self.vectorized(&order[at..end], segment)?;
+                // The last segment ends the items of each batch it finishes.
+                let ends = if end == order.len() { self.ends.take() } else { None };
+                self.vectorized(&order[at..end], segment, ends)?;
                 at = end;
             } else {
                 let node = self.node(order[at]);
@@ -647,7 +661,7 @@ impl<'p> Run<'p> {
         })
     }
 
-    fn vectorized(&mut self, nodes: &[usize], segment: usize) -> Result<()> {
+    fn vectorized(&mut self, nodes: &[usize], segment: usize, ends: Option<ItemEnds>) -> Result<()> {
         // The columns this segment reads from earlier work, and the constants.
         let produced: Vec<&str> = nodes
             .iter()
@@ -678,7 +692,8 @@ impl<'p> Run<'p> {
             self.is_map,
             &self.config,
             self.computed.clone(),
-        )?;
+        )?
+        .with_item_ends(ends);
         let ran = match self.config.map_executor() {
             Some(e @ Executor::Parallel(_)) => e.pool().expect("a pool").0.install(|| compiled.run(&inputs, &split)),
             _ => compiled.run(&inputs, &split),
@@ -1097,7 +1112,7 @@ impl<'p> Run<'p> {
             child.computed = self.computed.clone();
             child.execute()
         } else {
-            let result = crate::pipeline::events_of_map(&child.config.clone(), rows, || child.execute_items());
+            let result = crate::pipeline::events_of_map(&child.config.clone(), rows, || child.execute_items(true));
             if let (Some(outer), Some(inner)) = (&self.computed, &child.computed) {
                 for o in 0..self.rows {
                     if (starts[o]..starts[o + 1]).any(|r| inner[r].load(Ordering::Relaxed)) {

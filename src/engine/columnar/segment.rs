@@ -21,7 +21,7 @@ use super::types::Elements;
 use super::{ColumnType, ExprNode};
 use crate::cache::{item_keys, ArgDigests, Column, Digest, Lookup, NodeCache};
 use crate::error::{Error, Result};
-use crate::events::{runs, Events, Tick};
+use crate::events::{runs, Events, ItemEnds, Tick};
 use crate::exec::RunConfig;
 use crate::node::Node;
 use crate::value::Value;
@@ -80,6 +80,9 @@ pub(super) struct Segment<'a> {
     /// Per row of the run, whether a node computed it (rather than finding it in the
     /// cache), when the run reports items found whole in the cache.
     computed: Option<Arc<Vec<AtomicBool>>>,
+    /// The ends of the items to report as each batch is done (in the last segment of a
+    /// map's run).
+    ends: Option<ItemEnds>,
 }
 
 /// Marks rows `rows` of `computed` as computed.
@@ -214,7 +217,14 @@ impl<'a> Segment<'a> {
             is_map,
             events: config.events().cloned(),
             computed,
+            ends: None,
         })
+    }
+
+    /// This segment reporting the end of the items of each batch it finishes.
+    pub(super) fn with_item_ends(mut self, ends: Option<ItemEnds>) -> Self {
+        self.ends = ends;
+        self
     }
 
     /// The names of the outputs kept, in the order [`Segment::run`] returns their columns.
@@ -235,7 +245,12 @@ impl<'a> Segment<'a> {
                     break;
                 }
                 match self.batch(inputs, start, len) {
-                    Ok(columns) => out.push(columns),
+                    Ok(columns) => {
+                        if let Some(ends) = &self.ends {
+                            ends.done(start..start + len);
+                        }
+                        out.push(columns)
+                    }
                     Err(e) => {
                         failed_at.fetch_min(start, Ordering::Relaxed);
                         return Err(e);
