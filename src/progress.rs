@@ -13,7 +13,7 @@
 //! (the node engine) adds to the same rows every time, so its totals come out as the
 //! columnar engine's, which calls it once over all the inner items.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::ops::Range;
@@ -53,7 +53,8 @@ const TEMPLATE: &str = "{prefix:<26!} [{bar:30}] {human_pos:>9}/{human_len:<9} {
 /// nested node) and the node's name. Every
 /// [`on_map_start`](Callback::on_map_start) adds its items to its row's total, so a
 /// nested map called once per outer item adds up to the total of inner items, as the
-/// columnar engine's single call over all of them does. A node's row advances by the
+/// columnar engine's single call over all of them does (while the run goes on, such a
+/// total is the inner items announced so far). A node's row advances by the
 /// items of each [`on_node_end`](Callback::on_node_end) and
 /// [`on_node_cached`](Callback::on_node_cached) (and says how many were cached or
 /// failed); a pipeline's row by its items' ends. When the top-level run ends the rows
@@ -90,7 +91,7 @@ const TEMPLATE: &str = "{prefix:<26!} [{bar:30}] {human_pos:>9}/{human_len:<9} {
 /// #[node(output = "doubled")]
 /// fn double(x: i64) -> i64 { 2 * x }
 ///
-/// let term = InMemoryTerm::new(10, 100);
+/// let term = InMemoryTerm::new(10, 140);
 /// let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
 /// let p = Pipeline::new([double::node()]).with_name("demo");
 /// p.map_with(
@@ -154,9 +155,10 @@ impl Sharded {
         Sharded(Default::default())
     }
 
+    /// Adds `n` on shard `shard` (the calling thread's).
     #[inline]
-    fn add(&self, n: u64) {
-        SHARD.with(|s| self.0[s.get()].0.fetch_add(n, Ordering::Relaxed));
+    fn add(&self, shard: usize, n: u64) {
+        self.0[shard % SHARDS].0.fetch_add(n, Ordering::Relaxed);
     }
 
     fn sum(&self) -> u64 {
@@ -168,47 +170,59 @@ static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 static NEXT_BARS: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// This thread's shard of every [`Sharded`] counter.
-    static SHARD: Cell<usize> = Cell::new(NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS);
-    /// The rows this thread used last.
-    static CACHE: RefCell<RowCache> = RefCell::new(RowCache::default());
+    /// The rows this thread used last, and its shard of the counters.
+    static CACHE: RefCell<RowCache> = RefCell::new(RowCache {
+        slots: Vec::with_capacity(CACHE_SLOTS),
+        clock: 0,
+        shard: NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS,
+    });
 }
 
 /// A few rows by (callback, context id, node name), least recently used replaced.
-#[derive(Default)]
 struct RowCache {
     slots: Vec<Slot>,
     clock: u64,
+    shard: usize,
 }
 
+/// A row found for a node of a context. The name is compared by address: within one
+/// context the pipeline, so its nodes and their names, stay put, and different nodes
+/// have different names at different addresses. A name seen at another address only
+/// costs a lookup under the lock (which compares names).
 struct Slot {
-    bars: u64,
     ctx: u64,
-    node: Option<Arc<str>>,
+    bars: u64,
+    name: (usize, usize),
     used: u64,
     row: Arc<Row>,
 }
 
 const CACHE_SLOTS: usize = 16;
 
+/// `node`'s name as (address, length); `(0, 0)` for the pipeline's row.
+#[inline]
+fn name_key(node: Option<&str>) -> (usize, usize) {
+    node.map_or((0, 0), |n| (n.as_ptr() as usize, n.len()))
+}
+
 impl RowCache {
     #[inline]
-    fn find(&mut self, bars: u64, ctx: u64, node: Option<&str>) -> Option<&Row> {
+    fn find(&mut self, bars: u64, ctx: u64, name: (usize, usize)) -> Option<&Row> {
         self.clock += 1;
         let clock = self.clock;
         let slot = self
             .slots
             .iter_mut()
-            .find(|s| s.ctx == ctx && s.bars == bars && s.node.as_deref() == node)?;
+            .find(|s| s.ctx == ctx && s.name == name && s.bars == bars)?;
         slot.used = clock;
         Some(&slot.row)
     }
 
-    fn insert(&mut self, bars: u64, ctx: u64, node: Option<&str>, row: Arc<Row>) {
+    fn insert(&mut self, bars: u64, ctx: u64, name: (usize, usize), row: Arc<Row>) {
         let slot = Slot {
-            bars,
             ctx,
-            node: node.map(Arc::from),
+            bars,
+            name,
             used: self.clock,
             row,
         };
@@ -397,19 +411,22 @@ impl ProgressBars {
         self.shared.hidden
     }
 
-    /// Calls `f` with the row of `node` (or of the pipeline, for `None`) in `ctx`: from
-    /// this thread's cache (no lock, no shared write), else found or made under the lock.
+    /// Calls `f` with the row of `node` (or of the pipeline, for `None`) in `ctx` and
+    /// this thread's shard: from this thread's cache (no lock, no shared write), else
+    /// found or made under the lock.
     #[inline]
-    fn with_row<R>(&self, ctx: &Context, node: Option<&str>, f: impl FnOnce(&Row) -> R) -> R {
+    fn with_row<R>(&self, ctx: &Context, node: Option<&str>, f: impl FnOnce(&Row, usize) -> R) -> R {
         let id = self.shared.id;
+        let name = name_key(node);
         CACHE.with(|c| {
             let mut cache = c.borrow_mut();
-            if let Some(row) = cache.find(id, ctx.id(), node) {
-                return f(row);
+            let shard = cache.shard;
+            if let Some(row) = cache.find(id, ctx.id(), name) {
+                return f(row, shard);
             }
             let row = self.shared.lookup(ctx, node);
-            let out = f(&row);
-            cache.insert(id, ctx.id(), node, row);
+            let out = f(&row, shard);
+            cache.insert(id, ctx.id(), name, row);
             out
         })
     }
@@ -575,12 +592,12 @@ impl Callback for ProgressBars {
                 state.rows.retain(|_, r| r.root != root);
             }
         }
-        self.with_row(ctx, None, |r| r.runs.fetch_add(1, Ordering::Relaxed));
+        self.with_row(ctx, None, |r, _| r.runs.fetch_add(1, Ordering::Relaxed));
         self.start_ticker();
     }
 
     fn on_pipeline_end(&self, ctx: &Context, end: &End<'_>) {
-        self.with_row(ctx, None, |row| {
+        self.with_row(ctx, None, |row, _| {
             row.runs_done.fetch_add(1, Ordering::Relaxed);
             if end.error().is_some() && !row.mapped.load(Ordering::Relaxed) {
                 row.failed.fetch_add(1, Ordering::Relaxed);
@@ -593,15 +610,15 @@ impl Callback for ProgressBars {
     }
 
     fn on_nested_start(&self, ctx: &Context) {
-        self.with_row(ctx, None, |r| r.runs.fetch_add(1, Ordering::Relaxed));
+        self.with_row(ctx, None, |r, _| r.runs.fetch_add(1, Ordering::Relaxed));
     }
 
     fn on_nested_end(&self, ctx: &Context, _end: &End<'_>) {
-        self.with_row(ctx, None, |r| r.runs_done.fetch_add(1, Ordering::Relaxed));
+        self.with_row(ctx, None, |r, _| r.runs_done.fetch_add(1, Ordering::Relaxed));
     }
 
     fn on_map_start(&self, ctx: &Context, items: usize) {
-        self.with_row(ctx, None, |row| {
+        self.with_row(ctx, None, |row, _| {
             row.total.fetch_add(items as u64, Ordering::Relaxed);
             row.mapped.store(true, Ordering::Relaxed);
         });
@@ -609,37 +626,37 @@ impl Callback for ProgressBars {
 
     #[inline]
     fn on_map_item_end(&self, ctx: &Context, items: Range<usize>, _elapsed: Duration) {
-        self.with_row(ctx, None, |r| r.done.add(items.len() as u64));
+        self.with_row(ctx, None, |r, shard| r.done.add(shard, items.len() as u64));
     }
 
     fn on_map_item_cached(&self, ctx: &Context, items: Range<usize>) {
-        self.with_row(ctx, None, |row| {
-            row.done.add(items.len() as u64);
-            row.cached.add(items.len() as u64);
+        self.with_row(ctx, None, |row, shard| {
+            row.done.add(shard, items.len() as u64);
+            row.cached.add(shard, items.len() as u64);
         });
     }
 
     #[inline]
     fn on_node_start(&self, ctx: &Context, node: &Node, _items: Range<usize>) {
         // Makes the row, so that a slow node shows before it ends.
-        self.with_row(ctx, Some(node.name()), |_| ());
+        self.with_row(ctx, Some(node.name()), |_, _| ());
     }
 
     #[inline]
     fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, _elapsed: Duration) {
-        self.with_row(ctx, Some(node.name()), |r| r.done.add(items.len() as u64));
+        self.with_row(ctx, Some(node.name()), |r, shard| r.done.add(shard, items.len() as u64));
     }
 
     fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
-        self.with_row(ctx, Some(node.name()), |row| {
-            row.done.add(items.len() as u64);
-            row.cached.add(items.len() as u64);
+        self.with_row(ctx, Some(node.name()), |row, shard| {
+            row.done.add(shard, items.len() as u64);
+            row.cached.add(shard, items.len() as u64);
         });
     }
 
     fn on_node_error(&self, ctx: &Context, node: &Node, _item: Option<usize>, _error: &Error) {
-        self.with_row(ctx, Some(node.name()), |r| r.failed.fetch_add(1, Ordering::Relaxed));
-        self.with_row(ctx, None, |row| {
+        self.with_row(ctx, Some(node.name()), |r, _| r.failed.fetch_add(1, Ordering::Relaxed));
+        self.with_row(ctx, None, |row, _| {
             if row.mapped.load(Ordering::Relaxed) {
                 row.failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -672,9 +689,9 @@ mod tests {
     fn sharded_counts_every_thread() {
         let c = Arc::new(Sharded::new());
         let threads: Vec<_> = (0..4)
-            .map(|_| {
+            .map(|i| {
                 let c = c.clone();
-                std::thread::spawn(move || (0..1000).for_each(|_| c.add(2)))
+                std::thread::spawn(move || (0..1000).for_each(|_| c.add(i, 2)))
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
