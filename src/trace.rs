@@ -419,17 +419,25 @@ fn render(lanes: &[&Lane]) -> String {
     let rec = |(l, i): At| &lanes[l].records[i];
     let mut crossing: Vec<(At, At)> = Vec::new();
     let mut unmatched_ends: Vec<At> = Vec::new();
+    // The begins left open, by kind and context, earliest first.
+    let mut open: HashMap<(Kind, u64), Vec<At>> = HashMap::new();
+    loose_begins.sort_by_key(|&at| rec(at).ts);
+    for &b in &loose_begins {
+        open.entry((rec(b).kind, rec(b).ctx)).or_default().push(b);
+    }
     loose_ends.sort_by_key(|&at| rec(at).ts);
     for end in loose_ends {
         let e = rec(end);
-        match loose_begins
+        let candidates = open.entry((e.kind, e.ctx)).or_default();
+        match candidates
             .iter()
             .position(|&b| rec(b).ts <= e.ts && rec(b).closed_by(e))
         {
-            Some(k) => crossing.push((loose_begins.remove(k), end)),
+            Some(k) => crossing.push((candidates.remove(k), end)),
             None => unmatched_ends.push(end),
         }
     }
+    let loose_begins: Vec<At> = open.into_values().flatten().collect();
 
     // 2. Same-thread pairs that do not nest on their lane become async; when two spans
     //    of one kind and context overlap (the columnar engine's batches of items), all

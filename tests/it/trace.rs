@@ -186,13 +186,14 @@ engine_test!(
         let inner = named("count_tokens");
         assert!(!inner.is_empty());
         for s in &inner {
+            // The inner map's items run on the executor's threads (the node engine's
+            // parallel executor takes the inner items too; the columnar engine runs
+            // the inner batches on its partitions): on their own lanes, within the
+            // nested run's time.
+            assert!(nested.iter().any(|n| n.start <= s.start && s.end <= n.end), "{s:?}");
             if engine.name() == "node" {
-                // Item by item: the inner calls run on the thread of the outer item.
-                assert!(inside(&slices, s, "nested", "docs/per_sentence"), "{s:?}");
-            } else {
-                // The columnar engine runs the inner map's batches on its partitions'
-                // threads: on their own lanes, within the nested run's time.
-                assert!(nested.iter().any(|n| n.start <= s.start && s.end <= n.end), "{s:?}");
+                // Item by item: a node runs on the thread of its item.
+                assert!(s.parents.iter().any(|&p| slices[p].cat == "item"), "{s:?}");
             }
         }
         // The items add up: the node's slices cover the 200 documents, the inner
@@ -241,6 +242,40 @@ engine_test!(
         assert!(node.args["error"].as_str().unwrap().contains("three is bad"), "{node:?}");
         let top = failed.iter().find(|s| s.cat == "pipeline").expect("the run's slice");
         assert_eq!(top.args["error"].as_str().unwrap(), err.to_string());
+        std::fs::remove_file(&file).unwrap();
+    }
+);
+
+engine_test!(
+    fn cache_hits_are_instants_and_the_trace_stays_well_formed(engine) {
+        let file = temp_file(&format!("cache-{}", engine.name()));
+        let trace = ChromeTrace::new(&file);
+        let p = on(&engine, w1())
+            .with_name("cached")
+            .with_config(RunConfig::new().with_callback(trace.clone()).with_cache(Cache::memory()));
+        p.map(&Inputs::new().with("x", (0..50_i64).collect::<Vec<_>>()), &["x"], MapMode::Zip)?;
+        // Half of the items again: 25 hits, 25 computed.
+        p.map(&Inputs::new().with("x", (25..75_i64).collect::<Vec<_>>()), &["x"], MapMode::Zip)?;
+        trace.finish()?;
+        let (slices, events) = check(&file);
+        assert_eq!(slices.iter().filter(|s| s.cat == "pipeline").count(), 2);
+        let hits: u64 = events
+            .iter()
+            .filter(|e| e["ph"] == "i" && e["cat"] == "node" && e["args"]["cached"] == true)
+            .map(|e| e["args"]["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(hits, 3 * 25);
+        let computed: u64 = slices
+            .iter()
+            .filter(|s| s.cat == "node")
+            .map(|s| s.args["count"].as_u64().unwrap())
+            .sum();
+        let computed_async: u64 = events
+            .iter()
+            .filter(|e| e["ph"] == "b" && e["cat"] == "node")
+            .map(|e| e["args"]["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(computed + computed_async, 3 * 75);
         std::fs::remove_file(&file).unwrap();
     }
 );
