@@ -4,11 +4,12 @@
 //!
 //! # How it stays cheap
 //!
-//! The hooks may be called millions of times, from many threads at once. A hook does no
-//! drawing and takes no lock: it finds its row in a small per-thread cache (keyed by the
-//! context's id and the node's name) and adds to a counter sharded over threads, so
-//! threads do not fight over one cache line. A ticker thread reads the counters ten to
-//! fifteen times a second and hands them to indicatif, which draws. Rows are found by
+//! The hooks may be called millions of times, from many threads at once. A node or item
+//! hook does no drawing and takes no lock: it finds its row in a small per-thread cache
+//! (keyed by the context's id and the node's name) and adds to a counter sharded over
+//! threads, so threads do not fight over one cache line. A ticker thread reads the
+//! counters 15 times a second and hands them to indicatif, which draws. Only a row's
+//! first use on a thread, and the starts and ends of runs, take the lock. Rows are found by
 //! their path of names, not by context: a nested pipeline called once per outer item
 //! (the node engine) adds to the same rows every time, so its totals come out as the
 //! columnar engine's, which calls it once over all the inner items.
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+/// The indicatif crate the draw targets come from (this crate's version of it).
 pub use indicatif;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -62,8 +64,8 @@ const TEMPLATE: &str = "{prefix:<26!} [{bar:30}] {human_pos:>9}/{human_len:<9} {
 /// callback draws new rows below.
 ///
 /// Drawn on standard error when it is a terminal, not at all otherwise (see
-/// [`ProgressBars::is_hidden`]). The hooks take no lock and draw nothing: a ticker thread
-/// updates the bars 15 times a second while a run is on.
+/// [`ProgressBars::is_hidden`]). The node and item hooks take no lock and draw nothing:
+/// a ticker thread updates the bars 15 times a second while a run is on.
 ///
 /// # Examples
 ///
@@ -173,14 +175,17 @@ thread_local! {
     /// The rows this thread used last, and its shard of the counters.
     static CACHE: RefCell<RowCache> = RefCell::new(RowCache {
         slots: Vec::with_capacity(CACHE_SLOTS),
+        paths: HashMap::new(),
         clock: 0,
         shard: NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS,
     });
 }
 
-/// A few rows by (callback, context id, node name), least recently used replaced.
+/// A few rows by (callback, context id, node name), least recently used replaced; and
+/// the rows this thread used, by (callback, hash of their path and node name).
 struct RowCache {
     slots: Vec<Slot>,
+    paths: HashMap<(u64, u64), Vec<Arc<Row>>>,
     clock: u64,
     shard: usize,
 }
@@ -198,6 +203,15 @@ struct Slot {
 }
 
 const CACHE_SLOTS: usize = 16;
+const MAX_PATHS: usize = 4096;
+
+fn path_hash(path: &[Arc<str>], node: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    node.hash(&mut h);
+    h.finish()
+}
 
 /// `node`'s name as (address, length); `(0, 0)` for the pipeline's row.
 #[inline]
@@ -216,6 +230,24 @@ impl RowCache {
             .find(|s| s.ctx == ctx && s.name == name && s.bars == bars)?;
         slot.used = clock;
         Some(&slot.row)
+    }
+
+    /// The row of `path` and `node` this thread used in a run still going on.
+    fn by_path(&mut self, bars: u64, path: &[Arc<str>], node: Option<&str>) -> Option<Arc<Row>> {
+        let rows = self.paths.get_mut(&(bars, path_hash(path, node)))?;
+        rows.retain(|r| !r.finished.load(Ordering::Relaxed));
+        rows.iter()
+            .find(|r| r.key.1.as_deref() == node && r.key.0[..] == *path)
+            .cloned()
+    }
+
+    fn remember(&mut self, bars: u64, row: Arc<Row>) {
+        if self.paths.len() >= MAX_PATHS {
+            // Rows of callbacks gone, or of many pipelines: start again.
+            self.paths.clear();
+        }
+        let h = path_hash(&row.key.0, row.key.1.as_deref());
+        self.paths.entry((bars, h)).or_default().push(row);
     }
 
     fn insert(&mut self, bars: u64, ctx: u64, name: (usize, usize), row: Arc<Row>) {
@@ -241,6 +273,8 @@ struct Row {
     level: usize,
     /// The top-level pipeline's name: the run the row belongs to.
     root: Arc<str>,
+    /// Its path and node name.
+    key: RowKey,
     /// For a node: the row of its pipeline, whose total is the node's.
     pipeline: Option<Arc<Row>>,
     /// Items done (ended or cached), and of them cached.
@@ -424,7 +458,17 @@ impl ProgressBars {
             if let Some(row) = cache.find(id, ctx.id(), name) {
                 return f(row, shard);
             }
-            let row = self.shared.lookup(ctx, node);
+            // A context seen for the first time on this thread: the row of its path,
+            // from this thread's rows by path (a nested pipeline's context is new at
+            // every call of the node engine), else under the lock.
+            let row = match cache.by_path(id, ctx.path(), node) {
+                Some(row) => row,
+                None => {
+                    let row = self.shared.lookup(ctx, node);
+                    cache.remember(id, row.clone());
+                    row
+                }
+            };
             let out = f(&row, shard);
             cache.insert(id, ctx.id(), name, row);
             out
@@ -454,8 +498,10 @@ impl ProgressBars {
                     return;
                 }
                 drop(ticker);
-                let rows: Vec<Arc<Row>> = shared.lock().order.clone();
-                for row in rows {
+                // Under the lock, so that no tick draws a row once it is finished (a
+                // draw then would move the cursor over what the program printed since).
+                let state = shared.lock();
+                for row in &state.order {
                     row.tick();
                 }
             });
@@ -486,7 +532,6 @@ impl Shared {
             return row.clone();
         }
         let depth = path.len() - 1;
-        let root = path[0].clone();
         // The parent row: a node's pipeline; a nested pipeline's node in the outer
         // pipeline (named by the last part of its path, the outer one's by the others).
         let (parent, level, label, pipeline_row) = match node {
@@ -524,7 +569,7 @@ impl Shared {
             Some(last) => (self.multi.insert_after(&state.order[last].bar, bar), last + 1),
             None => (self.multi.add(bar), state.order.len()),
         };
-        let row = Arc::new(Row::new(bar, level, root, pipeline_row));
+        let row = Arc::new(Row::new(bar, level, key.clone(), pipeline_row));
         state.order.insert(at, row.clone());
         state.rows.insert(key, row.clone());
         row
@@ -545,7 +590,7 @@ impl Shared {
         let (mine, others): (Vec<Arc<Row>>, Vec<Arc<Row>>) = state.order.drain(..).partition(|r| r.root == *root);
         state.order = others;
         state.rows.retain(|_, r| r.root != *root);
-        drop(state);
+        // Still under the lock: the ticker draws none of them again.
         for row in mine {
             row.finish();
         }
@@ -553,11 +598,12 @@ impl Shared {
 }
 
 impl Row {
-    fn new(bar: ProgressBar, level: usize, root: Arc<str>, pipeline: Option<Arc<Row>>) -> Row {
+    fn new(bar: ProgressBar, level: usize, key: RowKey, pipeline: Option<Arc<Row>>) -> Row {
         Row {
             bar,
             level,
-            root,
+            root: key.0[0].clone(),
+            key,
             pipeline,
             done: Sharded::new(),
             cached: Sharded::new(),

@@ -105,6 +105,30 @@ engine_test!(
 );
 
 engine_test!(
+    fn counts_from_many_threads_add_up(engine) {
+        // 400 documents on the parallel executor: the node engine calls the nested map
+        // 400 times from the pool's threads (a new context each time), the columnar
+        // engine once per batch.
+        let term = InMemoryTerm::new(20, 140);
+        let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let p = nested_pipeline(&engine)
+            .with_config(RunConfig::new().with_callback(bars).with_map_executor("parallel"));
+        let docs: Vec<Vec<String>> = (0..400).map(|i| docs()[i % 4].clone()).collect();
+        p.map(&Inputs::new().with("sentences", docs), &["sentences"], MapMode::Zip)?;
+        assert_eq!(
+            rows(&term),
+            [
+                row("docs", 400, 400, "items"),
+                row("  per_sentence", 400, 400, "items"),
+                row("    sentence (nested)", 700, 700, "items"),
+                row("      count_tokens", 700, 700, "items"),
+                row("  total", 400, 400, "items"),
+            ]
+        );
+    }
+);
+
+engine_test!(
     fn cache_hits_are_counted_and_a_second_run_draws_new_rows(engine) {
         let term = InMemoryTerm::new(20, 140);
         let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
