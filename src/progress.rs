@@ -441,6 +441,17 @@ impl ProgressBars {
     }
 
     /// Whether nothing is drawn (the target is hidden, or not a terminal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::progress::indicatif::{InMemoryTerm, ProgressDrawTarget};
+    /// use hypernodes::progress::ProgressBars;
+    ///
+    /// assert!(ProgressBars::hidden().is_hidden());
+    /// let term = InMemoryTerm::new(10, 80);
+    /// assert!(!ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term))).is_hidden());
+    /// ```
     pub fn is_hidden(&self) -> bool {
         self.shared.hidden
     }

@@ -134,7 +134,17 @@ thread_local! {
 
 impl ChromeTrace {
     /// A trace to be written to `path` (a `.json` file; Perfetto also opens it
-    /// gzipped, which this does not do).
+    /// gzipped, which this does not do). Nothing is written before a run ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::trace::ChromeTrace;
+    ///
+    /// let trace = ChromeTrace::new("run.trace.json");
+    /// assert_eq!(trace.path(), std::path::Path::new("run.trace.json"));
+    /// assert!(!trace.path().exists());
+    /// ```
     pub fn new(path: impl AsRef<Path>) -> ChromeTrace {
         ChromeTrace {
             inner: Arc::new(Inner {
@@ -148,7 +158,7 @@ impl ChromeTrace {
         }
     }
 
-    /// The file the trace is written to.
+    /// The file the trace is written to (see [`ChromeTrace::new`]).
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
