@@ -29,7 +29,9 @@ use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
 use crate::io::{parse_compression, parse_size, EngineChoice, ParquetRun, DEFAULT_BATCH_ROWS};
+use crate::progress::ProgressBars;
 use crate::spec::{load, read_schema, Registry};
+use crate::trace::ChromeTrace;
 
 /// Run data pipelines declared in TOML files over Parquet data.
 ///
@@ -104,6 +106,19 @@ enum Command {
         /// Several runs may share the directory at once.
         #[arg(long, value_name = "DIR")]
         cache: Option<PathBuf>,
+        /// Show progress bars on standard error while the run goes, when it is a
+        /// terminal: one over the rows, one per node, nested pipelines under their node
+        /// [default].
+        #[arg(long, overrides_with = "no_progress")]
+        progress: bool,
+        /// Show no progress bars.
+        #[arg(long, overrides_with = "progress")]
+        no_progress: bool,
+        /// Write a timeline of the run to FILE, a Chrome trace (JSON) that
+        /// https://ui.perfetto.dev opens: one lane per thread, a slice per batch, node
+        /// call and nested pipeline.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// Inspect or empty a cache directory (see `run --cache`).
     #[command(subcommand)]
@@ -239,6 +254,9 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             on_error,
             failed,
             cache,
+            progress: _,
+            no_progress,
+            trace,
         } => {
             let engine: EngineChoice = engine.parse()?;
             let memory_limit = parse_size(&memory_limit)?;
@@ -265,6 +283,16 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             }
             if let Some(dir) = &cache {
                 config = config.with_cache(Cache::disk(dir)?);
+            }
+            if !no_progress {
+                let bars = ProgressBars::new();
+                if !bars.is_hidden() {
+                    config = config.with_callback(bars);
+                }
+            }
+            let trace = trace.map(ChromeTrace::new);
+            if let Some(trace) = &trace {
+                config = config.with_callback(trace.clone());
             }
             let columns = match &input {
                 Some(i) => Some(schema_of(i)?),
@@ -295,7 +323,11 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             if let Some(s) = select.or(file.select.clone()) {
                 run = run.with_select(s);
             }
-            let summary = run.run()?;
+            let summary = run.run();
+            // The trace of a failed run is written too; the run's error comes first.
+            let written = trace.as_ref().map(ChromeTrace::finish).transpose();
+            let summary = summary?;
+            written?;
             print(out, format!("{} -> {}", input.display(), output.display()));
             print(out, summary.to_string());
             Ok(())

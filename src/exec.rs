@@ -639,9 +639,14 @@ impl RunConfig {
     }
 
     /// [`RunConfig::resolve`] for a top-level run of the pipeline named `pipeline`: the
-    /// root of a new context tree.
+    /// root of a new context tree, unless the configuration already has its place in one
+    /// (a run that is part of a larger one, as the batches of a Parquet run are).
     pub(crate) fn resolve_root(&self, parent: &RunConfig, pipeline: Option<&str>) -> Result<Arc<RunConfig>> {
-        Ok(Arc::new(self.resolved(parent)?.in_context(Context::root(pipeline))))
+        let c = self.resolved(parent)?;
+        Ok(Arc::new(match c.context {
+            Some(_) => c,
+            None => c.in_context(Context::root(pipeline)),
+        }))
     }
 
     fn resolved(&self, parent: &RunConfig) -> Result<RunConfig> {

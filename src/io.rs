@@ -33,7 +33,9 @@ use crate::cache::{CacheReport, Session};
 use crate::engine::columnar::types::type_info_for;
 use crate::engine::{ColumnarEngine, NodeEngine};
 use crate::error::{Error, Result};
+use crate::events::{runs, Callback, Context, End, Events};
 use crate::exec::{ItemFailure, OnError, RunConfig};
+use crate::node::Node;
 use crate::pipeline::Pipeline;
 
 /// Which engine runs the nodes of a Parquet run.
@@ -165,6 +167,54 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 ///     .with_failed(dir.join("failed.parquet"))
 ///     .run()?;
 /// assert_eq!((summary.rows_in, summary.rows_out, summary.failed_rows), (1000, 997, 3));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+///
+/// # Callbacks
+///
+/// The callbacks of the run's configuration (see [`ParquetRun::with_config`] and
+/// [`crate::events`]) see the whole run as one top-level map over the rows of the input
+/// files, in order: [`on_pipeline_start`](Callback::on_pipeline_start), then
+/// [`on_map_start`](Callback::on_map_start) with the number of rows (from the files'
+/// metadata), [`on_map_item_start`](Callback::on_map_item_start) for each batch when a
+/// worker takes it and [`on_map_item_end`](Callback::on_map_item_end) when it is written
+/// (its rows that failed have no end), [`on_map_end`](Callback::on_map_end) and
+/// [`on_pipeline_end`](Callback::on_pipeline_end), on the calling thread, also when the
+/// run fails. The node and nested events come from the batches as they run, on the
+/// workers, in the same top-level context; their item ranges count from their batch's
+/// first row. So a progress bar over the run counts rows:
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use hypernodes::events::{Callback, Context};
+/// use hypernodes::prelude::*;
+/// use hypernodes::io::ParquetRun;
+///
+/// #[node(output = "word_count")]
+/// fn count_words(passage: &str) -> i64 { passage.split_whitespace().count() as i64 }
+///
+/// #[derive(Default)]
+/// struct Rows { total: AtomicUsize, written: AtomicUsize }
+/// impl Callback for Rows {
+///     fn on_map_start(&self, ctx: &Context, items: usize) {
+///         if ctx.depth() == 0 { self.total.fetch_add(items, Ordering::Relaxed); }
+///     }
+///     fn on_map_item_end(&self, ctx: &Context, items: std::ops::Range<usize>, _: std::time::Duration) {
+///         if ctx.depth() == 0 { self.written.fetch_add(items.len(), Ordering::Relaxed); }
+///     }
+/// }
+///
+/// let dir = std::env::temp_dir().join(format!("hn-doc-rows-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
+/// let rows = Arc::new(Rows::default());
+/// ParquetRun::new(Pipeline::new([count_words::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+///     .with_batch_rows(300)
+///     .with_config(RunConfig::new().with_callback(rows.clone()))
+///     .run()?;
+/// assert_eq!((rows.total.load(Ordering::Relaxed), rows.written.load(Ordering::Relaxed)), (1000, 1000));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), hypernodes::Error>(())
 /// ```
@@ -403,6 +453,22 @@ impl ParquetRun {
             Some(s) => config.with_session(s.clone()),
             None => config,
         };
+        // With callbacks: the run's own events go to them in a top-level context, and the
+        // batches report to them in the same context (see `BatchEvents`).
+        let events = match config.callbacks() {
+            [] => None,
+            callbacks => Some(Events {
+                ctx: Context::root(self.pipeline.name()),
+                callbacks: callbacks.into(),
+            }),
+        };
+        let config = match &events {
+            Some(events) => config
+                .without_callbacks()
+                .with_callback(BatchEvents(events.callbacks.clone()))
+                .in_context(events.ctx.clone()),
+            None => config,
+        };
         let pipeline = self.pipeline.with_config(config.clone().with_on_error(on_error));
         let inputs = input_files(&self.input)?;
         let outputs: Vec<PathBuf> = if self.input.is_dir() {
@@ -466,7 +532,6 @@ impl ParquetRun {
                 files.into_iter().map(Some).collect()
             }
         };
-        let engine = self.engine;
         let mut summary = RunSummary {
             rows_in: 0,
             rows_out: 0,
@@ -486,11 +551,37 @@ impl ParquetRun {
         for input in &inputs {
             plans.push(self.plan(&pipeline, input, self.failed.is_some())?);
         }
+        let rows: usize = plans
+            .iter()
+            .map(|p| p.metadata.metadata().file_metadata().num_rows().max(0) as usize)
+            .sum();
+        let map_started = events.as_ref().map(|e| {
+            e.pipeline_start();
+            e.map_start(rows)
+        });
         let mut written = Vec::new();
+        let mut offset = 0;
+        let mut streamed = Ok(());
         for (((input, output), failed), plan) in inputs.iter().zip(&outputs).zip(&failed).zip(plans) {
-            let files = self.stream(input, output, failed.as_deref(), plan, engine, &mut summary)?;
-            written.push(files);
+            let file_rows = plan.metadata.metadata().file_metadata().num_rows().max(0) as usize;
+            let at = Reporting {
+                events: events.as_ref(),
+                offset,
+            };
+            match self.stream(input, output, failed.as_deref(), plan, at, &mut summary) {
+                Ok(files) => written.push(files),
+                Err(e) => {
+                    streamed = Err(e);
+                    break;
+                }
+            }
+            offset += file_rows;
         }
+        if let (Some(events), Some(started)) = (&events, map_started) {
+            events.map_end(started, streamed.as_ref().err());
+            events.pipeline_end(streamed.as_ref().err());
+        }
+        streamed?;
         for (file, failed) in written {
             let path = file.path.clone();
             summary.bytes_out += file.commit()?;
@@ -658,9 +749,10 @@ impl ParquetRun {
         output: &Path,
         failed: Option<&Path>,
         plan: FilePlan,
-        engine: EngineChoice,
+        report: Reporting<'_>,
         summary: &mut RunSummary,
     ) -> Result<(OutputFile, Option<OutputFile>)> {
+        let engine = self.engine;
         let data = |message: String| Error::Data {
             path: input.display().to_string().into(),
             message: message.into(),
@@ -827,6 +919,9 @@ impl ParquetRun {
                             };
                             // A failure names the row of the file, not of its batch.
                             let first = row;
+                            let started = Instant::now();
+                            let rows = batch.num_rows();
+                            report.item_start(first..first + rows);
                             let out = apply(engine, plan, &batch)
                                 .and_then(|(out, failures)| {
                                     let failed = match &plan.failed {
@@ -837,7 +932,12 @@ impl ParquetRun {
                                             None => None,
                                         },
                                     };
-                                    Ok(Done { out, failed })
+                                    Ok(Done {
+                                        out,
+                                        failed,
+                                        rows: first..first + rows,
+                                        started,
+                                    })
                                 })
                                 .map_err(|e| e.map_item(|i| Some(first + i)));
                             row += batch.num_rows();
@@ -887,7 +987,12 @@ impl ParquetRun {
                         Err(e) => return fail(e),
                     };
                     let size = done.memory_size();
-                    let Done { out: batch, failed } = done;
+                    let Done {
+                        out: batch,
+                        failed,
+                        rows,
+                        started,
+                    } = done;
                     let w = match &mut writer {
                         Some(w) => w,
                         None => {
@@ -929,6 +1034,7 @@ impl ParquetRun {
                     summary.failed_rows += failed_rows;
                     summary.batches += 1;
                     checksum(&batch, summary);
+                    report.items_written(rows, failed.as_ref(), started);
                     let mut acc = accounted.0.lock().expect("accounting");
                     acc.writer = writers_size;
                     acc.sub(size);
@@ -996,6 +1102,106 @@ struct FilePlan {
 struct Done {
     out: RecordBatch,
     failed: Option<RecordBatch>,
+    /// The rows of its file it holds.
+    rows: std::ops::Range<usize>,
+    /// When a worker took it.
+    started: Instant,
+}
+
+/// Where a file's batches report their items: the run's events, and the file's first
+/// row among the rows of the run.
+#[derive(Clone, Copy)]
+struct Reporting<'a> {
+    events: Option<&'a Events>,
+    offset: usize,
+}
+
+impl Reporting<'_> {
+    fn item_start(&self, rows: std::ops::Range<usize>) {
+        if let Some(events) = self.events {
+            events.item_start(self.offset + rows.start..self.offset + rows.end);
+        }
+    }
+
+    /// The end of the rows of a batch written: those that did not fail (`failed`, the
+    /// side file's rows, names them by `_row`).
+    fn items_written(&self, rows: std::ops::Range<usize>, failed: Option<&RecordBatch>, started: Instant) {
+        let Some(events) = self.events else { return };
+        let elapsed = started.elapsed();
+        let bad: Vec<usize> = failed
+            .and_then(|f| f.column_by_name("_row"))
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .map(|rows| rows.values().iter().map(|&r| r as usize).collect())
+            .unwrap_or_default();
+        let offset = self.offset;
+        if bad.is_empty() {
+            events.item_end(offset + rows.start..offset + rows.end, elapsed);
+            return;
+        }
+        runs(rows.filter(|r| !bad.contains(r)), |good| {
+            events.item_end(offset + good.start..offset + good.end, elapsed)
+        });
+    }
+}
+
+/// The callbacks of a [`ParquetRun`] as its batches see them: the run reports its own
+/// start, map and items (rows of the files), so the top-level pipeline, map and item
+/// events of each batch (a node engine batch is a top-level map) are left out; node and
+/// nested events go through.
+struct BatchEvents(Arc<[Arc<dyn Callback>]>);
+
+impl BatchEvents {
+    fn each(&self, f: impl Fn(&dyn Callback)) {
+        for cb in self.0.iter() {
+            f(&**cb);
+        }
+    }
+}
+
+impl Callback for BatchEvents {
+    fn on_nested_start(&self, ctx: &Context) {
+        self.each(|cb| cb.on_nested_start(ctx));
+    }
+    fn on_nested_end(&self, ctx: &Context, end: &End<'_>) {
+        self.each(|cb| cb.on_nested_end(ctx, end));
+    }
+    fn on_map_start(&self, ctx: &Context, items: usize) {
+        if ctx.depth() > 0 {
+            self.each(|cb| cb.on_map_start(ctx, items));
+        }
+    }
+    fn on_map_end(&self, ctx: &Context, end: &End<'_>) {
+        if ctx.depth() > 0 {
+            self.each(|cb| cb.on_map_end(ctx, end));
+        }
+    }
+    fn on_map_item_start(&self, ctx: &Context, items: std::ops::Range<usize>) {
+        if ctx.depth() > 0 {
+            self.each(|cb| cb.on_map_item_start(ctx, items.clone()));
+        }
+    }
+    fn on_map_item_end(&self, ctx: &Context, items: std::ops::Range<usize>, elapsed: Duration) {
+        if ctx.depth() > 0 {
+            self.each(|cb| cb.on_map_item_end(ctx, items.clone(), elapsed));
+        }
+    }
+    fn on_map_item_cached(&self, ctx: &Context, items: std::ops::Range<usize>) {
+        if ctx.depth() > 0 {
+            self.each(|cb| cb.on_map_item_cached(ctx, items.clone()));
+        }
+    }
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>) {
+        self.each(|cb| cb.on_node_start(ctx, node, items.clone()));
+    }
+    fn on_node_end(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>, elapsed: Duration) {
+        self.each(|cb| cb.on_node_end(ctx, node, items.clone(), elapsed));
+    }
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>) {
+        self.each(|cb| cb.on_node_cached(ctx, node, items.clone()));
+    }
+    fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {
+        self.each(|cb| cb.on_node_error(ctx, node, item, error));
+    }
 }
 
 impl Done {
@@ -1153,6 +1359,11 @@ fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
         .map(|(n, v)| (n, v.clone()))
         .collect();
     let pruned = if bound.is_empty() { pruned } else { pruned.bind(bound)? };
+    // The name too: a run's events name the pipeline.
+    let pruned = match pipeline.name() {
+        Some(name) => pruned.with_name(name),
+        None => pruned,
+    };
     Ok(pruned.with_config(pipeline.config().clone()))
 }
 

@@ -49,6 +49,9 @@
 //! | [`error`] | [`Error`] and [`Result`] |
 //! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys |
 //! | [`cache`] | the result cache; [`cache::disk`] is its on-disk store, shared by processes |
+//! | [`events`] | callbacks: what a run reports to the code that watches it |
+//! | `progress` | progress bars, a callback (feature `progress`, in `cli`) |
+//! | [`trace`] | timelines of runs: Chrome trace files for Perfetto, and `tracing` spans (feature `tracing`) |
 //! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) |
 #![deny(missing_docs)]
 
@@ -74,8 +77,11 @@ pub mod nested;
 pub mod node;
 pub mod outputs;
 pub mod pipeline;
+#[cfg(feature = "progress")]
+pub mod progress;
 #[cfg(feature = "parquet")]
 pub mod spec;
+pub mod trace;
 pub mod value;
 pub mod viz;
 

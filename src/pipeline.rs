@@ -504,7 +504,7 @@ fn finish_map(config: &RunConfig, len: usize, map: impl FnOnce() -> Result<MapOu
 }
 
 /// Runs a top-level run between its pipeline start and end events.
-fn top_level<T>(config: &RunConfig, run: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn top_level<T>(config: &RunConfig, run: impl FnOnce() -> Result<T>) -> Result<T> {
     let Some(events) = config.events() else {
         return run();
     };

@@ -543,3 +543,32 @@ fn the_columnar_engine_ends_each_batch_when_its_last_segment_finishes_it() -> Re
     assert_eq!(rec.take(), expected);
     Ok(())
 }
+
+#[test]
+fn apply_to_batch_reports_as_a_map_over_the_rows() -> Result<()> {
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    let rec = Arc::new(Recorder::default());
+    let engine = hypernodes::ColumnarEngine::new();
+    let p = Pipeline::try_new([double::node()])?
+        .with_name("w1")
+        .with_config(RunConfig::new().with_callback(rec.clone()));
+    let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2, 3])) as _)]).unwrap();
+    engine.apply_to_batch(&p, &batch)?;
+    let expected = lines(
+        "w1 d0 pipeline_start
+         w1 d0 map_start 3
+         w1 d0 item_start 0..3
+         w1 d0 node_start double 0..3
+         w1 d0 node_end double 0..3
+         w1 d0 item_end 0..3
+         w1 d0 map_end ok
+         w1 d0 pipeline_end ok",
+    );
+    assert_eq!(rec.take(), expected);
+    engine.apply_to_batches(&p, std::slice::from_ref(&batch))?;
+    assert_eq!(rec.take(), expected);
+    // Explaining runs the plan without reporting it.
+    engine.explain_batch(&p, &batch)?;
+    assert_eq!(rec.take(), Vec::<String>::new());
+    Ok(())
+}

@@ -22,9 +22,12 @@ mod nodes;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod pipeline;
+#[cfg(feature = "progress")]
+mod progress;
 mod resources;
 mod run;
 #[cfg(feature = "parquet")]
 mod spec;
+mod trace;
 mod values;
 mod viz;

@@ -24,7 +24,7 @@ use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::inputs::Inputs;
 use crate::map::MapMode;
 use crate::node::Node;
-use crate::pipeline::{Pipeline, RunOptions, RunPlan};
+use crate::pipeline::{events_of_map, top_level, Pipeline, RunOptions, RunPlan};
 
 impl ColumnarEngine {
     /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF
@@ -160,13 +160,20 @@ impl ColumnarEngine {
         select: Option<&[String]>,
     ) -> Result<(RecordBatch, Vec<ItemFailure>)> {
         let plan = RunPlan::for_columns(pipeline, select, self.config_for(pipeline)?)?;
+        top_level(plan.config(), || {
+            events_of_map(plan.config(), batch.num_rows(), || self.apply_planned(&plan, batch))
+        })
+    }
+
+    /// [`ColumnarEngine::apply_selected`] of a plan.
+    fn apply_planned(&self, plan: &RunPlan, batch: &RecordBatch) -> Result<(RecordBatch, Vec<ItemFailure>)> {
         let (mut run, good, failures) = if plan.config().on_error() == Some(OnError::Collect) {
-            let run = self.batch_run(&plan, std::slice::from_ref(batch), false, false)?;
+            let run = self.batch_run(plan, std::slice::from_ref(batch), false, false)?;
             let (run, good, failures) = run.execute_collecting()?;
             (run, Some(good), failures)
         } else {
             (
-                self.batch_run(&plan, std::slice::from_ref(batch), false, true)?,
+                self.batch_run(plan, std::slice::from_ref(batch), false, true)?,
                 None,
                 Vec::new(),
             )
@@ -224,7 +231,11 @@ impl ColumnarEngine {
             return Ok(Vec::new());
         };
         let plan = RunPlan::for_columns(pipeline, None, self.config_for(pipeline)?)?;
-        let mut run = self.batch_run(&plan, batches, false, true)?;
+        let n = batches.iter().map(RecordBatch::num_rows).sum();
+        let config = plan.config();
+        let mut run = top_level(config, || {
+            events_of_map(config, n, || self.batch_run(&plan, batches, false, true))
+        })?;
         let outputs = take_outputs(&mut run)?;
         let mut fields: Vec<Field> = first.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         let mut columns: Vec<Chunks> = (0..first.num_columns())
@@ -305,9 +316,15 @@ impl ColumnarEngine {
         }
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let mut run = Run::with_columns(self, plan, rows, true, cols);
-        run.explain = explain.then(String::new);
-        if execute {
-            run.execute()?;
+        if explain {
+            // Explaining reports nothing to callbacks.
+            run = run.quiet();
+            run.explain = Some(String::new());
+        }
+        match (execute, explain) {
+            (true, false) => run.execute_items(true)?,
+            (true, true) => run.execute()?,
+            (false, _) => {}
         }
         Ok(run)
     }

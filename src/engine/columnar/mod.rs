@@ -124,7 +124,7 @@ impl ColumnarEngine {
         crate::exec::RunConfig::new()
             .with_engine(self.clone())
             .or(pipeline.config())
-            .resolve(&crate::exec::RunConfig::current())
+            .resolve_root(&crate::exec::RunConfig::current(), pipeline.name())
     }
 
     /// The most partitions large inputs are split into.
@@ -162,7 +162,8 @@ impl ColumnarEngine {
     /// As [`Pipeline::map`](crate::Pipeline::map) for invalid inputs.
     pub fn explain(&self, pipeline: &crate::Pipeline, inputs: &crate::Inputs, over: &[&str]) -> Result<String> {
         let plan = MapPlan::new(pipeline, inputs, over, MapMode::Zip, None, self.config_for(pipeline)?)?;
-        let mut run = Run::new(self, plan.run_plan(), Rows::Map(&plan));
+        // Explaining reports nothing to callbacks.
+        let mut run = Run::new(self, plan.run_plan(), Rows::Map(&plan)).quiet();
         run.explain = Some(String::new());
         run.execute()?;
         Ok(run.explain.unwrap_or_default())
