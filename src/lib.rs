@@ -33,6 +33,9 @@
 //!   any Rust type.
 //! - [`Cache`]: where a run keeps every node's results per item, in memory or on disk,
 //!   found again by a signature of the node's code and the item's input values.
+//! - [`Callback`](events::Callback): code that watches runs (pipeline, map, item, node,
+//!   cache and nested events, each with its [`Context`](events::Context)); progress bars
+//!   (`progress::ProgressBars`, feature `progress`) and traces ([`trace`]) are callbacks.
 //! - [`Error`]: the one error type; messages name the node, value, item and types.
 //!
 //! # Modules

@@ -7,16 +7,6 @@ use crate::common::*;
 use hypernodes::prelude::*;
 use hypernodes::{AsNode, Engine, MapOutputs, MapPlan, Outputs, RunPlan};
 
-#[node(output = "tokens")]
-fn count_tokens(sentence: &str) -> usize {
-    sentence.split_whitespace().count()
-}
-
-#[node(output = "total")]
-fn total(token_counts: Vec<usize>) -> usize {
-    token_counts.iter().sum()
-}
-
 #[node(output = "weighted")]
 fn weight(tokens: usize, factor: i64) -> i64 {
     tokens as i64 * factor

@@ -82,3 +82,27 @@ pub fn w2() -> Vec<Node> {
 pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
+
+#[node(output = "tokens")]
+pub fn count_tokens(sentence: &str) -> usize {
+    sentence.split_whitespace().count()
+}
+
+#[node(output = "total")]
+pub fn total(token_counts: Vec<usize>) -> usize {
+    token_counts.iter().sum()
+}
+
+/// `docs`: `per_sentence` (the inner pipeline `sentence`, `count_tokens`, mapped over
+/// each doc's sentences) then `total`, on `engine`.
+pub fn per_sentence_pipeline(engine: &Arc<dyn Engine>) -> Pipeline {
+    let inner = Pipeline::new([count_tokens::node()])
+        .with_name("sentence")
+        .as_node("per_sentence")
+        .with_input_mapping([("sentences", "sentence")])
+        .with_output_mapping([("tokens", "token_counts")])
+        .with_map_over(["sentences"])
+        .build()
+        .unwrap();
+    on(engine, [inner, total::node()]).with_name("docs")
+}

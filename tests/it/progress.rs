@@ -12,30 +12,6 @@ use hypernodes::progress::ProgressBars;
 
 use crate::common::*;
 
-#[node(output = "tokens")]
-fn count_tokens(sentence: &str) -> usize {
-    sentence.split_whitespace().count()
-}
-
-#[node(output = "total")]
-fn total(token_counts: Vec<usize>) -> usize {
-    token_counts.iter().sum()
-}
-
-/// docs -> per_sentence (the inner pipeline `sentence` mapped over each doc's
-/// sentences) -> total.
-fn nested_pipeline(engine: &std::sync::Arc<dyn hypernodes::Engine>) -> Pipeline {
-    let inner = Pipeline::new([count_tokens::node()])
-        .with_name("sentence")
-        .as_node("per_sentence")
-        .with_input_mapping([("sentences", "sentence")])
-        .with_output_mapping([("tokens", "token_counts")])
-        .with_map_over(["sentences"])
-        .build()
-        .unwrap();
-    on(engine, [inner, total::node()]).with_name("docs")
-}
-
 fn docs() -> Vec<Vec<String>> {
     vec![
         strings(&["a b c", "d e", "f"]),
@@ -81,7 +57,7 @@ engine_test!(
         let term = InMemoryTerm::new(20, 140);
         let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
         assert!(!bars.is_hidden());
-        let p = nested_pipeline(&engine).with_config(RunConfig::new().with_callback(bars));
+        let p = per_sentence_pipeline(&engine).with_config(RunConfig::new().with_callback(bars));
         let out = p.map(&Inputs::new().with("sentences", docs()), &["sentences"], MapMode::Zip)?;
         assert_eq!(out.column::<usize>("total")?, &[6, 2, 0, 7]);
         // The totals are the same on both engines: 4 documents, 7 sentences (the node
@@ -111,7 +87,7 @@ engine_test!(
         // engine once per batch.
         let term = InMemoryTerm::new(20, 140);
         let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
-        let p = nested_pipeline(&engine)
+        let p = per_sentence_pipeline(&engine)
             .with_config(RunConfig::new().with_callback(bars).with_map_executor("parallel"));
         let docs: Vec<Vec<String>> = (0..400).map(|i| docs()[i % 4].clone()).collect();
         p.map(&Inputs::new().with("sentences", docs), &["sentences"], MapMode::Zip)?;

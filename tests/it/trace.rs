@@ -11,28 +11,6 @@ use serde_json::Value as Json;
 
 use crate::common::*;
 
-#[node(output = "tokens")]
-fn count_tokens(sentence: &str) -> usize {
-    sentence.split_whitespace().count()
-}
-
-#[node(output = "total")]
-fn total(token_counts: Vec<usize>) -> usize {
-    token_counts.iter().sum()
-}
-
-fn nested_pipeline(engine: &std::sync::Arc<dyn hypernodes::Engine>) -> Pipeline {
-    let inner = Pipeline::new([count_tokens::node()])
-        .with_name("sentence")
-        .as_node("per_sentence")
-        .with_input_mapping([("sentences", "sentence")])
-        .with_output_mapping([("tokens", "token_counts")])
-        .with_map_over(["sentences"])
-        .build()
-        .unwrap();
-    on(engine, [inner, total::node()]).with_name("docs")
-}
-
 fn docs(n: usize) -> Vec<Vec<String>> {
     (0..n)
         .map(|i| (0..i % 4).map(|j| "w ".repeat(j + 1).trim_end().to_string()).collect())
@@ -161,7 +139,7 @@ engine_test!(
     fn a_parallel_nested_map_traces_well_formed_nested_slices(engine) {
         let file = temp_file(&format!("nested-{}", engine.name()));
         let trace = ChromeTrace::new(&file);
-        let p = nested_pipeline(&engine)
+        let p = per_sentence_pipeline(&engine)
             .with_config(RunConfig::new().with_callback(trace.clone()).with_map_executor("parallel"));
         let out = p.map(&Inputs::new().with("sentences", docs(200)), &["sentences"], MapMode::Zip)?;
         assert_eq!(out.len(), 200);
@@ -461,7 +439,7 @@ mod tracing_events {
         fn nodes_items_and_nested_runs_become_events_and_spans(engine) {
             let seen = seen();
             let name = format!("traced_{}", engine.name());
-            let p = nested_pipeline(&engine)
+            let p = per_sentence_pipeline(&engine)
                 .with_name(name.as_str())
                 .with_config(RunConfig::new().with_callback(Tracing::new()));
             p.map(&Inputs::new().with("sentences", docs(8)), &["sentences"], MapMode::Zip)?;
