@@ -308,6 +308,7 @@ impl Error {
     }
 
     /// The item a node's failure or panic names.
+    #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
     pub(crate) fn item(&self) -> Option<usize> {
         match self {
             Error::NodeFailed { item, .. } | Error::NodePanicked { item, .. } | Error::Timeout { item, .. } => *item,
@@ -327,6 +328,7 @@ impl Error {
 
     /// A node's failure or panic on an item, naming item `f(item)` instead (an error
     /// naming no item is returned as it is).
+    #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
     pub(crate) fn map_item(self, f: impl FnOnce(usize) -> Option<usize>) -> Error {
         match self {
             Error::NodeFailed {

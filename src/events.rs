@@ -441,6 +441,7 @@ impl Events {
 
 /// The ends of a map's items still to report: when each batch is done (the columnar
 /// engine's last segment), or at the end of the run.
+#[cfg_attr(not(feature = "columnar"), allow(dead_code))]
 #[derive(Clone)]
 pub(crate) struct ItemEnds {
     pub(crate) events: Events,
@@ -449,6 +450,7 @@ pub(crate) struct ItemEnds {
     pub(crate) computed: Option<Arc<Vec<std::sync::atomic::AtomicBool>>>,
 }
 
+#[cfg_attr(not(feature = "columnar"), allow(dead_code))]
 impl ItemEnds {
     /// Reports `items` ending.
     pub(crate) fn done(&self, items: Range<usize>) {

@@ -674,6 +674,7 @@ impl RunConfig {
     }
 
     /// The built-in defaults, resolved: for planning that runs nothing.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn built_in() -> Arc<RunConfig> {
         RunConfig::new()
             .resolve(&RunConfig::new())
