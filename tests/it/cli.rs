@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 
 use crate::parquet::{read_parquet, TempDir};
 
-fn hypernodes(args: &[&str]) -> Output {
+/// Runs the `hypernodes` binary from the crate's root.
+pub fn hypernodes(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hypernodes"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -13,7 +14,8 @@ fn hypernodes(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -174,16 +174,9 @@ fn hidden_bars_draw_nothing() {
 #[cfg(feature = "cli")]
 mod terminal {
     use super::*;
+    use crate::cli::hypernodes;
     use crate::parquet::{read_parquet, TempDir};
     use datafusion::arrow::array::{Array, AsArray};
-
-    fn hypernodes(args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_hypernodes"))
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap()
-    }
 
     /// The sum of the lengths of the `sentences` lists.
     fn sentences_in(path: &Path) -> u64 {

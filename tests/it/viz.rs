@@ -346,22 +346,11 @@ mod files {
 
 #[cfg(feature = "cli")]
 mod cli {
-    use std::process::{Command, Output};
 
     use super::*;
     use crate::parquet::TempDir;
 
-    fn hypernodes(args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hypernodes"))
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap()
-    }
-
-    fn text(bytes: &[u8]) -> String {
-        String::from_utf8_lossy(bytes).into_owned()
-    }
+    use crate::cli::{hypernodes, text};
 
     fn read_golden(name: &str) -> String {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)).unwrap()
