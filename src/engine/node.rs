@@ -527,39 +527,54 @@ impl Program {
         if item.is_some() {
             events.item_start(items.clone());
         }
-        let mut at = started;
         let done = match self.node_pool {
-            Some(pool) => self.exec_waves(pool, slots, item),
-            None => (|| {
-                for step in &self.steps {
-                    events.node_start(&step.node, items.clone());
-                    let args = self.args(step, slots);
-                    let out = match &step.plain {
-                        Some(f) => call_plain(&step.node, &**f, &args, item),
-                        None => invoke_node(&self.config, &step.node, &step.keep, &args, item),
-                    };
-                    drop(args);
-                    match out {
-                        Ok(out) => {
-                            let now = Tick::now();
-                            events.node_end(&step.node, items.clone(), now.since(at));
-                            at = now;
-                            Self::store(step, out, slots);
-                        }
-                        Err(e) => {
-                            events.node_error(&step.node, item, &e);
-                            return Err(e);
-                        }
-                    }
+            Some(pool) => self.exec_waves(pool, slots, item).map(|()| Tick::now()),
+            None => self.exec_steps_reporting(events, slots, item, started),
+        };
+        match done {
+            Ok(end) => {
+                if item.is_some() {
+                    events.item_end(items, end.since(started));
                 }
                 Ok(())
-            })(),
-        };
-        if done.is_ok() && item.is_some() {
-            let end = if self.node_pool.is_some() { Tick::now() } else { at };
-            events.item_end(items, end.since(started));
+            }
+            Err(e) => Err(e),
         }
-        done
+    }
+
+    /// The steps one after another, each reported, a node's time running from the end of
+    /// the one before (`started` for the first); returns the end of the last.
+    fn exec_steps_reporting(
+        &self,
+        events: &Events,
+        slots: &mut [Option<Value>],
+        item: Option<usize>,
+        started: Tick,
+    ) -> Result<Tick> {
+        let items = item.map_or(0..1, |i| i..i + 1);
+        let mut at = started;
+        for step in &self.steps {
+            events.node_start(&step.node, items.clone());
+            let args = self.args(step, slots);
+            let out = match &step.plain {
+                Some(f) => call_plain(&step.node, &**f, &args, item),
+                None => invoke_node(&self.config, &step.node, &step.keep, &args, item),
+            };
+            drop(args);
+            match out {
+                Ok(out) => {
+                    let now = Tick::now();
+                    events.node_end(&step.node, items.clone(), now.since(at));
+                    at = now;
+                    Self::store(step, out, slots);
+                }
+                Err(e) => {
+                    events.node_error(&step.node, item, &e);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(at)
     }
 
     /// Runs the steps wave by wave, the nodes of a wave at once on `pool`.
@@ -963,12 +978,12 @@ pub(crate) fn cached_node(
         }
         nc.count(rows.len() - todo.len(), todo.len());
         if let Some(events) = config.events() {
-            let mut missed = todo.iter().peekable();
-            let hits = (0..rows.len()).filter(|p| {
-                while missed.next_if(|&&m| m < *p).is_some() {}
-                missed.peek() != Some(&p)
-            });
-            runs(hits.map(|p| rows[p]), |items| events.node_cached(node, items));
+            let mut hit = vec![true; rows.len()];
+            for &p in &todo {
+                hit[p] = false;
+            }
+            let hits = (0..rows.len()).filter(|&p| hit[p]).map(|p| rows[p]);
+            runs(hits, |items| events.node_cached(node, items));
         }
     }
     let results = match executor {
@@ -1103,15 +1118,25 @@ pub(crate) fn call_node(
     let Some(events) = config.events() else {
         return invoke_node(config, node, keep, args, item);
     };
-    let items = item.map_or(0..1, |i| i..i + 1);
-    events.node_start(node, items.clone());
-    let started = Tick::now();
+    let started = node_started(events, node, item);
     let out = invoke_node(config, node, keep, args, item);
-    match &out {
-        Ok(_) => events.node_end(node, items, started.elapsed()),
+    node_done(events, node, item, started, &out);
+    out
+}
+
+/// Reports the start of a call of `node` on `item` (`0..1` outside a map), and returns
+/// when it started.
+fn node_started(events: &Events, node: &Node, item: Option<usize>) -> Tick {
+    events.node_start(node, item.map_or(0..1, |i| i..i + 1));
+    Tick::now()
+}
+
+/// Reports how a call of `node` on `item` started at `started` ended.
+fn node_done(events: &Events, node: &Node, item: Option<usize>, started: Tick, out: &Result<Produced>) {
+    match out {
+        Ok(_) => events.node_end(node, item.map_or(0..1, |i| i..i + 1), started.elapsed()),
         Err(e) => events.node_error(node, item, e),
     }
-    out
 }
 
 /// Calls one node on one item: a function node (its error or panic named with the node
@@ -1183,14 +1208,9 @@ pub(crate) async fn call_node_async(
     let Some(events) = config.events().cloned() else {
         return invoke_node_async(config, node, keep, args, item).await;
     };
-    let items = item.map_or(0..1, |i| i..i + 1);
-    events.node_start(&node, items.clone());
-    let started = Tick::now();
+    let started = node_started(&events, &node, item);
     let out = invoke_node_async(config, node.clone(), keep, args, item).await;
-    match &out {
-        Ok(_) => events.node_end(&node, items, started.elapsed()),
-        Err(e) => events.node_error(&node, item, e),
-    }
+    node_done(&events, &node, item, started, &out);
     out
 }
 

@@ -461,8 +461,9 @@ impl<'p> Run<'p> {
         };
         self.ends = incremental.then(|| ends.clone());
         let done = self.execute();
-        // Not ended by a segment: they end now.
-        if done.is_ok() && (self.ends.take().is_some() || !incremental) {
+        // A last segment that ended them took `self.ends`; otherwise they end now.
+        let ended_by_segment = incremental && self.ends.take().is_none();
+        if done.is_ok() && !ended_by_segment {
             for items in batches {
                 ends.done(items);
             }
