@@ -119,7 +119,16 @@ enum Command {
         /// call and nested pipeline.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Run on the Ballista cluster whose scheduler listens at URL (df://HOST[:PORT]):
+        /// the executors read the input at the same path and run the nodes, this
+        /// process writes the output. Needs the `cluster` feature.
+        #[arg(long, value_name = "URL")]
+        cluster: Option<String>,
     },
+    /// Start a Ballista scheduler or executor that runs pipelines with this program's
+    /// functions (see `run --cluster`). Needs the `cluster` feature.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Inspect or empty a cache directory (see `run --cache`).
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -160,6 +169,36 @@ enum Command {
     },
 }
 
+/// The processes of a cluster.
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Run a scheduler until stopped (Ctrl-C or SIGTERM).
+    Scheduler {
+        /// The address to listen at.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+        /// How long an executor may stay silent before its tasks go to others
+        /// (executors report every 2 s).
+        #[arg(long, default_value = "60s", value_name = "DURATION")]
+        executor_timeout: String,
+    },
+    /// Run an executor until stopped (Ctrl-C or SIGTERM).
+    Executor {
+        /// The scheduler to register with.
+        #[arg(long, default_value = "df://127.0.0.1:50050", value_name = "URL")]
+        scheduler: String,
+        /// The port results are served on (Arrow Flight); PORT + 1 is its gRPC port.
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// Task slots: how many partitions run at once [default: the cores].
+        #[arg(long)]
+        cores: Option<usize>,
+        /// Where intermediate results are kept [default: a temporary directory].
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
+}
+
 /// The commands on a cache directory.
 #[derive(Debug, Subcommand)]
 enum CacheCommand {
@@ -176,6 +215,59 @@ enum CacheCommand {
         #[arg(long)]
         node: Option<String>,
     },
+}
+
+/// `run` on the cluster at `url`.
+#[cfg(feature = "cluster")]
+fn on_cluster(run: ParquetRun, url: &str, registry: &Registry) -> Result<ParquetRun> {
+    Ok(run.with_cluster(crate::cluster::Cluster::remote(url)?.with_registry(registry.clone())))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn on_cluster(_: ParquetRun, _: &str, _: &Registry) -> Result<ParquetRun> {
+    Err(no_cluster())
+}
+
+/// Runs a scheduler or an executor until the process is stopped.
+#[cfg(feature = "cluster")]
+fn cluster_process(command: ClusterCommand, registry: &Registry, out: &mut dyn Write) -> Result<()> {
+    match command {
+        ClusterCommand::Scheduler { bind, executor_timeout } => {
+            let timeout = humantime::parse_duration(&executor_timeout).map_err(|e| {
+                Error::Invalid(format!(
+                    "--executor-timeout '{executor_timeout}' is not a duration: {e}"
+                ))
+            })?;
+            let _ = writeln!(out, "scheduler listening on df://{bind}");
+            let _ = out.flush();
+            crate::cluster::run_scheduler(bind, timeout, registry.clone())
+        }
+        ClusterCommand::Executor {
+            scheduler,
+            port,
+            cores,
+            work_dir,
+        } => {
+            let cores = cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let _ = writeln!(
+                out,
+                "executor on 127.0.0.1:{port} with {cores} task slots, scheduler {scheduler}"
+            );
+            let _ = out.flush();
+            crate::cluster::run_executor(&scheduler, port, cores, work_dir.as_deref(), registry.clone())
+        }
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_process(_: ClusterCommand, _: &Registry, _: &mut dyn Write) -> Result<()> {
+    Err(no_cluster())
+}
+
+/// The error of a cluster command in a build without the `cluster` feature.
+#[cfg(not(feature = "cluster"))]
+fn no_cluster() -> Error {
+    Error::Invalid("This hypernodes was built without the `cluster` feature: build it with `--features cluster`".into())
 }
 
 /// An existing cache directory (the commands that inspect one do not create it).
@@ -257,6 +349,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             progress: _,
             no_progress,
             trace,
+            cluster,
         } => {
             let engine: EngineChoice = engine.parse()?;
             let memory_limit = parse_size(&memory_limit)?;
@@ -323,6 +416,9 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             if let Some(s) = select.or(file.select.clone()) {
                 run = run.with_select(s);
             }
+            if let Some(url) = cluster {
+                run = on_cluster(run, &url, registry)?;
+            }
             let summary = run.run();
             // The trace of a failed run is written too; the run's error comes first.
             let written = trace.as_ref().map(ChromeTrace::finish).transpose();
@@ -332,6 +428,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             print(out, summary.to_string());
             Ok(())
         }
+        Command::Cluster(command) => cluster_process(command, registry, out),
         Command::Cache(CacheCommand::Stats { dir }) => {
             print(out, open_cache(&dir)?.stats()?.to_string());
             Ok(())

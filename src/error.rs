@@ -286,6 +286,17 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// The pipeline cannot become what was asked of it: one DataFusion plan
+    /// (`ColumnarEngine::apply_to_dataframe`) or a job on a cluster. Every node or input
+    /// in the way is named, with why; found before anything runs.
+    #[error("The pipeline cannot run {target}: {}", .reasons.join("; "))]
+    Unfit {
+        /// What was asked: `as one DataFusion plan`, `on a cluster`.
+        target: Box<str>,
+        /// One entry per node or input in the way, naming it and saying why.
+        reasons: Vec<String>,
+    },
+
     /// Several problems found at once while validating.
     #[error("{} problems found:{}", .0.len(), bullets(.0))]
     Multiple(Vec<Error>),

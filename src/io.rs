@@ -252,6 +252,8 @@ pub struct ParquetRun {
     batch_rows: usize,
     config: RunConfig,
     failed: Option<PathBuf>,
+    #[cfg(feature = "cluster")]
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 /// What a [`ParquetRun`] did. Displayed, the summary line of `hypernodes run`; a run
@@ -283,8 +285,11 @@ pub struct RunSummary {
     /// The checksum of `WORKLOADS.md` over the columns written: the sum of every
     /// integer value...
     pub int_sum: i128,
-    /// ... and the sum of every float value (print it rounded to 6 decimals).
+    /// ... and the sum of every float value (print it rounded to 6 decimals), summed
+    /// exactly: the same whatever the order of the rows.
     pub float_sum: f64,
+    /// The exact sum of the floats so far.
+    floats: FloatSum,
     /// What the cache did, per node, when the run had one (see
     /// [`RunConfig::with_cache`]); displayed as `cache: NODE H hits M misses, ...; `
     /// before the checksum.
@@ -351,6 +356,8 @@ impl ParquetRun {
             batch_rows: DEFAULT_BATCH_ROWS,
             config: RunConfig::new(),
             failed: None,
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
     }
 
@@ -410,6 +417,22 @@ impl ParquetRun {
     /// for a directory input); see [Failed rows](ParquetRun#failed-rows).
     pub fn with_failed(mut self, path: impl Into<PathBuf>) -> Self {
         self.failed = Some(path.into());
+        self
+    }
+
+    /// Runs on a Ballista cluster instead of this process (see [`crate::cluster`]): the
+    /// pipeline becomes one DataFusion plan, the executors read the input (at the same
+    /// path) and run the nodes in [`ParquetRun::with_partitions`] partitions, and this
+    /// process writes the rows they return as a local run does (atomically, with the
+    /// same summary and checksum). The rows of each partition (a range of the input)
+    /// keep their order; the partitions come in the order they finish, as on any
+    /// cluster, so the output holds the local run's rows, not always in its order.
+    ///
+    /// A cluster run cannot collect failed rows, use a cache or the node engine: each is
+    /// refused before anything runs.
+    #[cfg(feature = "cluster")]
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.cluster = Some(cluster);
         self
     }
 
@@ -544,12 +567,17 @@ impl ParquetRun {
             elapsed: Duration::ZERO,
             int_sum: 0,
             float_sum: 0.0,
+            floats: FloatSum::default(),
             cache: None,
         };
         // Every file is checked before anything is written.
         let mut plans = Vec::new();
         for input in &inputs {
             plans.push(self.plan(&pipeline, input, self.failed.is_some())?);
+        }
+        #[cfg(feature = "cluster")]
+        if self.cluster.is_some() {
+            self.check_cluster(&config, &plans)?;
         }
         let rows: usize = plans
             .iter()
@@ -568,7 +596,16 @@ impl ParquetRun {
                 events: events.as_ref(),
                 offset,
             };
-            match self.stream(input, output, failed.as_deref(), plan, at, &mut summary) {
+            #[cfg(feature = "cluster")]
+            let streamed_file = match &self.cluster {
+                Some(cluster) => self
+                    .stream_on(cluster, input, output, &plan, at, &mut summary)
+                    .map(|f| (f, None)),
+                None => self.stream(input, output, failed.as_deref(), plan, at, &mut summary),
+            };
+            #[cfg(not(feature = "cluster"))]
+            let streamed_file = self.stream(input, output, failed.as_deref(), plan, at, &mut summary);
+            match streamed_file {
                 Ok(files) => written.push(files),
                 Err(e) => {
                     streamed = Err(e);
@@ -593,6 +630,7 @@ impl ParquetRun {
             }
         }
         config.flush_cache()?;
+        summary.float_sum = summary.floats.total();
         summary.cache = session.map(|s| s.report());
         summary.elapsed = started.elapsed();
         Ok(summary)
@@ -739,6 +777,89 @@ impl ParquetRun {
             row_bytes,
             failed,
         })
+    }
+
+    /// Refuses what a cluster run cannot do, before anything runs.
+    #[cfg(feature = "cluster")]
+    fn check_cluster(&self, config: &RunConfig, plans: &[FilePlan]) -> Result<()> {
+        if self.engine == EngineChoice::Node {
+            return Err(Error::Invalid(
+                "A cluster runs the columnar engine's plan: the node engine cannot run on a cluster".into(),
+            ));
+        }
+        if self.failed.is_some() {
+            return Err(Error::Invalid(
+                "A cluster run cannot collect failed rows (on_error collect): it fails on the first failure".into(),
+            ));
+        }
+        if config.cache().is_some() {
+            return Err(Error::Invalid(
+                "A cluster run has no cache: the executors do not share one; run without --cache".into(),
+            ));
+        }
+        for plan in plans {
+            crate::cluster::check(&plan.pipeline)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one input file's plan on `cluster` and writes the rows it returns into a
+    /// temporary output file: each partition's rows (a range of the file) in order, the
+    /// partitions in the order they finish.
+    #[cfg(feature = "cluster")]
+    fn stream_on(
+        &self,
+        cluster: &crate::cluster::Cluster,
+        input: &Path,
+        output: &Path,
+        plan: &FilePlan,
+        report: Reporting<'_>,
+        summary: &mut RunSummary,
+    ) -> Result<OutputFile> {
+        use datafusion::prelude::ParquetReadOptions;
+        use futures::StreamExt;
+
+        let job = |e| crate::cluster::job_error(format!("The cluster job over '{}' failed", input.display()), e);
+        let path = std::path::absolute(input).map_err(|source| Error::Io {
+            action: "resolve",
+            path: input.display().to_string().into(),
+            source,
+        })?;
+        let (out_file, sink) = OutputFile::create(output)?;
+        let props = WriterProperties::builder().set_compression(self.compression).build();
+        let runtime = crate::cluster::runtime()?;
+        let sink = runtime.block_on(async {
+            let ctx = cluster.context(self.partitions).await?;
+            let frame = ctx
+                .read_parquet(path.display().to_string(), ParquetReadOptions::default())
+                .await
+                .map_err(job)?;
+            let frame = ColumnarEngine::apply_to_dataframe(&plan.pipeline, frame)?;
+            let select: Vec<&str> = plan.select.iter().map(String::as_str).collect();
+            let frame = frame.select_columns(&select).map_err(job)?;
+            let schema = Arc::new(frame.schema().as_arrow().clone());
+            let mut stream = frame.execute_stream().await.map_err(job)?;
+            let mut writer = ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| out_file.error(e))?;
+            let mut row = 0;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(job)?;
+                let (started, rows) = (Instant::now(), batch.num_rows());
+                report.item_start(row..row + rows);
+                writer.write(&batch).map_err(|e| out_file.error(e))?;
+                summary.rows_in += rows as u64;
+                summary.rows_out += rows as u64;
+                summary.batches += 1;
+                summary.peak_memory = summary
+                    .peak_memory
+                    .max((writer.memory_size() + batch.get_array_memory_size()) as u64);
+                checksum(&batch, summary);
+                report.items_written(row..row + rows, None, started);
+                row += rows;
+            }
+            writer.into_inner().map_err(|e| out_file.error(e))
+        })?;
+        out_file.finish(sink)?;
+        Ok(out_file)
     }
 
     /// Streams one input file through the pipeline into a temporary output file, and the
@@ -1279,10 +1400,9 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
                 $(DataType::$int => {
                     summary.int_sum += $c.as_primitive::<t::$it>().iter().flatten().map(i128::from).sum::<i128>()
                 })*
-                // Added one by one in row order, so batch sizes do not change the sum.
                 $(DataType::$float => {
                     for v in $c.as_primitive::<t::$ft>().iter().flatten() {
-                        summary.float_sum += f64::from(v);
+                        summary.floats.add(f64::from(v));
                     }
                 })*
                 _ => {}
@@ -1293,6 +1413,74 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
         sum!(c, Int8 => Int8Type, Int16 => Int16Type, Int32 => Int32Type, Int64 => Int64Type,
             UInt8 => UInt8Type, UInt16 => UInt16Type, UInt32 => UInt32Type, UInt64 => UInt64Type;
             Float32 => Float32Type, Float64 => Float64Type);
+    }
+}
+
+/// An exact sum of floats (Shewchuk's algorithm, as Python's `math.fsum`): the
+/// correctly rounded sum of the values added, in any order. A run whose rows come in
+/// another order (a cluster's partitions) or other batches prints the same checksum.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct FloatSum {
+    /// Non-overlapping partial sums, smallest first; their exact sum is the total.
+    partials: Vec<f64>,
+    /// The sum of the values that are not finite (infinities, NaN).
+    special: f64,
+}
+
+impl FloatSum {
+    fn add(&mut self, value: f64) {
+        if !value.is_finite() {
+            self.special += value;
+            return;
+        }
+        let mut x = value;
+        let mut kept = 0;
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                self.partials[kept] = lo;
+                kept += 1;
+            }
+            x = hi;
+        }
+        self.partials.truncate(kept);
+        self.partials.push(x);
+    }
+
+    /// The sum, rounded once.
+    fn total(&self) -> f64 {
+        if self.special != 0.0 || self.special.is_nan() {
+            return self.special;
+        }
+        let p = &self.partials;
+        let Some(mut n) = p.len().checked_sub(1) else {
+            return 0.0;
+        };
+        let mut hi = p[n];
+        let mut lo = 0.0;
+        while n > 0 {
+            n -= 1;
+            let (x, y) = (hi, p[n]);
+            hi = x + y;
+            lo = y - (hi - x);
+            if lo != 0.0 {
+                break;
+            }
+        }
+        // Round half-way cases the way the exact sum asks.
+        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            if y == x - hi {
+                hi = x;
+            }
+        }
+        hi
     }
 }
 
@@ -1500,5 +1688,31 @@ impl Drop for OutputFile {
         if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FloatSum;
+
+    fn sum(values: &[f64]) -> f64 {
+        let mut s = FloatSum::default();
+        values.iter().for_each(|&v| s.add(v));
+        s.total()
+    }
+
+    #[test]
+    fn float_sums_are_exact_whatever_the_order() {
+        assert_eq!(sum(&[0.1; 10]), 1.0);
+        assert_eq!(sum(&[1e16, 1.0, -1e16]), 1.0);
+        assert_eq!(sum(&[1.0, 1e16, -1e16]), 1.0);
+        assert_eq!(sum(&[]), 0.0);
+        assert_eq!(sum(&[1.0, f64::INFINITY]), f64::INFINITY);
+        let values: Vec<f64> = (0..10_000).map(|i| (i as f64 * 0.37).sin() * 1e3).collect();
+        let mut reversed = values.clone();
+        reversed.reverse();
+        assert_eq!(sum(&values).to_bits(), sum(&reversed).to_bits());
+        let naive: f64 = values.iter().sum();
+        assert!((sum(&values) - naive).abs() < 1e-6);
     }
 }

@@ -64,6 +64,8 @@ extern crate self as hypernodes;
 pub mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 #[cfg(feature = "parquet")]
 pub mod datagen;
 pub mod engine;

@@ -186,6 +186,8 @@ impl dyn NodeImpl {
 #[derive(Clone)]
 pub struct Node {
     kind: NodeKind,
+    /// The node this one was made from by [`Node::renamed`] or [`Node::uncached`].
+    from: Option<Arc<Node>>,
 }
 
 #[derive(Clone)]
@@ -199,6 +201,7 @@ impl Node {
     pub fn new(node: impl NodeImpl) -> Node {
         Node {
             kind: NodeKind::Func(Arc::new(node)),
+            from: None,
         }
     }
 
@@ -210,11 +213,25 @@ impl Node {
     pub(crate) fn nested(node: NestedNode) -> Node {
         Node {
             kind: NodeKind::Nested(Arc::new(node)),
+            from: None,
         }
     }
 
     pub(crate) fn kind(&self) -> &NodeKind {
         &self.kind
+    }
+
+    /// The node this one was made from by [`Node::renamed`] or [`Node::uncached`]
+    /// (how a cluster executor finds a renamed function in its registry).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn renamed_from(&self) -> Option<&Node> {
+        self.from.as_deref()
+    }
+
+    /// `self` marked as made from `from`.
+    fn made_from(mut self, from: &Node) -> Node {
+        self.from = Some(Arc::new(from.clone()));
+        self
     }
 
     /// The node's name.
@@ -360,7 +377,8 @@ impl Node {
             outputs,
             code_hash: hasher.finalize().to_hex().to_string(),
             volatility: inner.volatility(),
-        }))
+        })
+        .made_from(self))
     }
 
     /// The same node, never cached ([`Volatility::Volatile`]): it runs on every call,
@@ -388,8 +406,9 @@ impl Node {
                 outputs: inner.outputs().to_vec(),
                 code_hash: inner.code_hash().to_string(),
                 volatility: Volatility::Volatile,
-            }),
-            NodeKind::Nested(nested) => Node::nested(nested.as_ref().clone().uncached()),
+            })
+            .made_from(self),
+            NodeKind::Nested(nested) => Node::nested(nested.as_ref().clone().uncached()).made_from(self),
         }
     }
 }

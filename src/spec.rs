@@ -88,7 +88,7 @@ use crate::value::{TypeInfo, Value};
 /// assert!(registry.get("shout").is_some());
 /// assert_eq!(registry.names(), ["char_count", "clean_text", "count_words", "shout", "sum"]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Registry {
     functions: BTreeMap<String, Node>,
 }

@@ -365,8 +365,8 @@ mod interop {
         let err = ColumnarEngine::apply_to_dataframe(&mixed(), ctx.read_batch(batch()).unwrap()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Node 'score' has no vectorized kernel (a type that is not columnar, a closure or a nested \
-             pipeline); use apply_to_batch, which runs it row by row"
+            "The pipeline cannot run as one DataFusion plan: node 'score' reads 'model' as Model, which is not an \
+             Arrow type"
         );
     }
 

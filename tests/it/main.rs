@@ -12,6 +12,8 @@ mod cache;
 mod cache_store;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 #[cfg(feature = "columnar")]
 mod columnar;
 mod errors;
@@ -19,6 +21,8 @@ mod events;
 mod executors;
 mod map;
 mod nodes;
+#[cfg(feature = "columnar")]
+mod one_plan;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod pipeline;

@@ -13,7 +13,7 @@ use datafusion::prelude::SessionContext;
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
-use super::udf::{AsyncNodeUdf, NodeUdf};
+use super::udf::{AsyncNodeUdf, NodeUdf, PipelineUdf};
 use super::{
     column, df, df_arrow, gather, with_node_columns, Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel,
     Run,
@@ -66,21 +66,59 @@ impl ColumnarEngine {
         Ok(names)
     }
 
-    /// `frame` with every output of `pipeline` added as a column, computed by UDF calls
-    /// over the columns named like the pipeline's inputs. Lazy, like any DataFrame.
+    /// `frame` with every output of `pipeline` added as a column: the whole pipeline as
+    /// one DataFusion logical plan over the columns named like the pipeline's inputs.
+    /// Lazy, like any DataFrame. Every node is a scalar UDF or an expression: a node with
+    /// a vectorized kernel calls it once per batch; SQL expression nodes are native
+    /// DataFusion expressions; any other node over columnar types (a closure, an `async
+    /// fn`, a nested pipeline) runs through the columnar engine on each batch's rows, a
+    /// nested pipeline mapped over list columns over the flattened child arrays
+    /// ([`ColumnarEngine::apply_to_batch`] does the same without DataFusion). A node
+    /// with several outputs adds each as its own column.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::{ColumnarEngine, Error, Node};
+    /// use datafusion::prelude::SessionContext;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    /// struct Model;
+    ///
+    /// let ctx = SessionContext::new();
+    /// let frame = ctx.read_batch(datafusion::arrow::array::RecordBatch::try_from_iter([(
+    ///     "x",
+    ///     std::sync::Arc::new(datafusion::arrow::array::Int64Array::from(vec![1, 2])) as _,
+    /// )]).unwrap()).unwrap();
+    /// let add = Node::builder("add").params(["doubled"]).output("plus_one").build(|d: i64| d + 1)?;
+    /// let p = Pipeline::new([double::node(), add]);
+    /// let out = ColumnarEngine::apply_to_dataframe(&p, frame.clone())?;
+    /// assert_eq!(out.schema().field_names(), ["?table?.x", "doubled", "plus_one"]);
+    ///
+    /// let model = Node::builder("load").params(["path"]).output("model").build(|_: String| std::sync::Arc::new(Model))?;
+    /// let err = ColumnarEngine::apply_to_dataframe(&Pipeline::new([model]), frame).unwrap_err();
+    /// assert!(err.to_string().starts_with(
+    ///     "The pipeline cannot run as one DataFusion plan: node 'load' returns 'model' as alloc::sync::Arc<"
+    /// ));
+    /// # Ok::<(), Error>(())
+    /// ```
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] when a node has no vectorized kernel (use
-    /// [`ColumnarEngine::apply_to_batch`], which runs such nodes row by row) or a bound
-    /// value is not columnar; DataFusion's planning errors (a missing column).
+    /// [`Error::Unfit`] naming every node with a parameter or an output of a type that is
+    /// not columnar, and every bound input that is not; DataFusion's planning errors (a
+    /// missing column).
     pub fn apply_to_dataframe(pipeline: &Pipeline, frame: DataFrame) -> Result<DataFrame> {
+        let udfs = plan_udfs(pipeline, "as one DataFusion plan")?;
         let mut frame = frame;
         for (name, value) in pipeline.bound_inputs().iter() {
             let ct = pipeline
                 .input_type(name)
                 .and_then(|t| ColumnType::find(&t))
-                .ok_or_else(|| Error::Invalid(format!("Bound input '{name}' is not columnar")))?;
+                // Unreachable: `plan_udfs` refused bound inputs of other types.
+                .ok_or_else(|| Error::Internal(format!("bound input '{name}' is not columnar")))?;
             // Unreachable: `bind` checked the value's type, which is columnar.
             let array =
                 (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' is not convertible")))?;
@@ -93,21 +131,14 @@ impl ColumnarEngine {
                     source: Box::new(e),
                 })?;
         }
-        for node in pipeline.nodes() {
-            if let Some(e) = ExprNode::find(node) {
-                frame = with_node_columns(frame, node, e.expr().clone()).map_err(planning(node))?;
-                continue;
-            }
-            let Some(udf) = node_udf(pipeline, node)? else {
-                return Err(Error::Invalid(format!(
-                    "Node '{}' has no vectorized kernel (a type that is not columnar, a closure \
-                     or a nested pipeline); use apply_to_batch, which runs it row by row",
-                    node.name()
-                )));
+        for (node, udf) in pipeline.nodes().iter().zip(udfs) {
+            let expr = match (ExprNode::find(node), udf) {
+                (Some(e), _) => e.expr().clone(),
+                (None, Some(udf)) => udf.call(node.params().iter().map(|p| column(p.name())).collect()),
+                // Unreachable: `plan_udfs` gives a UDF for every node but expressions.
+                (None, None) => return Err(Error::Internal(format!("node '{}' has no UDF", node.name()))),
             };
-            let args = node.params().iter().map(|p| column(p.name())).collect();
-            let call = udf.call(args);
-            frame = with_node_columns(frame, node, call).map_err(planning(node))?;
+            frame = with_node_columns(frame, node, expr).map_err(planning(node))?;
         }
         Ok(frame)
     }
@@ -470,6 +501,75 @@ fn node_udf(pipeline: &Pipeline, node: &Node) -> Result<Option<ScalarUDF>> {
         _ => Executor::ASYNC_WIDTH,
     };
     Ok(AsyncNodeUdf::new(node, width).map(|udf| AsyncScalarUDF::new(Arc::new(udf)).into_scalar_udf()))
+}
+
+/// The UDF of every node of `pipeline` in one DataFusion plan (`None` for SQL
+/// expression nodes, which are expressions), or [`Error::Unfit`] for `target` naming
+/// every node and bound input whose type is not columnar.
+pub(crate) fn plan_udfs(pipeline: &Pipeline, target: &str) -> Result<Vec<Option<ScalarUDF>>> {
+    let config = pipeline.config().or(&RunConfig::current());
+    let mut reasons = Vec::new();
+    for (name, _) in pipeline.bound_inputs().iter() {
+        if let Some(ty) = pipeline.input_type(name).filter(|t| ColumnType::find(t).is_none()) {
+            reasons.push(format!("bound input '{name}' is a {ty}, which is not an Arrow type"));
+        }
+    }
+    let mut udfs = Vec::new();
+    for node in pipeline.nodes() {
+        match plan_udf(node, &config)? {
+            Some(udf) => udfs.push(udf),
+            None => reasons.push(unfit_node(node)),
+        }
+    }
+    if !reasons.is_empty() {
+        return Err(Error::Unfit {
+            target: target.into(),
+            reasons,
+        });
+    }
+    Ok(udfs)
+}
+
+/// The UDF of `node` in one DataFusion plan: `Some(None)` for a SQL expression node,
+/// the kernel for a node with one, else the node run by the columnar engine on each
+/// batch; `None` when a parameter or an output is not columnar.
+pub(crate) fn plan_udf(node: &Node, config: &RunConfig) -> Result<Option<Option<ScalarUDF>>> {
+    if ExprNode::find(node).is_some() {
+        return Ok(Some(None));
+    }
+    if Kernel::find(node).is_some() {
+        return Ok(Some(Some(ScalarUDF::new_from_impl(NodeUdf::try_new(
+            node, 0, false, None,
+        )?))));
+    }
+    Ok(PipelineUdf::new(node, config).map(|udf| Some(ScalarUDF::new_from_impl(udf))))
+}
+
+/// The node a UDF of [`plan_udf`] runs (`None` for any other UDF).
+pub(crate) fn node_of_udf(udf: &ScalarUDF) -> Option<&Node> {
+    let inner = udf.inner();
+    inner
+        .downcast_ref::<NodeUdf>()
+        .map(NodeUdf::node)
+        .or_else(|| inner.downcast_ref::<PipelineUdf>().map(PipelineUdf::node))
+}
+
+/// Why `node` cannot be part of one DataFusion plan: the ports whose types are not columnar.
+fn unfit_node(node: &Node) -> String {
+    let ports = |ports: &[crate::node::Port], verb: &str| -> Vec<String> {
+        ports
+            .iter()
+            .filter(|p| ColumnType::find(&p.type_info()).is_none())
+            .map(|p| format!("{verb} '{}' as {}", p.name(), p.type_info()))
+            .collect()
+    };
+    let mut parts = ports(node.params(), "reads");
+    parts.extend(ports(node.outputs(), "returns"));
+    format!(
+        "node '{}' {}, which is not an Arrow type",
+        node.name(),
+        parts.join(" and ")
+    )
 }
 
 /// Options for a batch of `n` rows (which may have no columns).

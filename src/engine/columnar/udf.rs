@@ -3,8 +3,11 @@
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int64Array, RunArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, RunArray, StructArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type, Schema};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
@@ -125,6 +128,11 @@ impl NodeUdf {
             return_type,
             errors,
         })
+    }
+
+    /// The node this UDF runs.
+    pub(super) fn node(&self) -> &Node {
+        &self.node
     }
 
     /// Keeps the earliest failure (by item, then node) in the slot, or hands the error
@@ -368,6 +376,138 @@ impl AsyncScalarUDFImpl for AsyncNodeUdf {
             columns,
             None,
         )?)))
+    }
+}
+
+/// A node without a kernel over columnar types (a closure, an `async fn`, a nested
+/// pipeline) as a scalar UDF: each call runs the node over the call's rows with the
+/// columnar engine, as a pipeline of that one node. A nested pipeline mapped over list
+/// columns runs its inner nodes over the flattened child arrays and rebuilds the lists
+/// from the same offsets; other nodes run row by row (`async fn` rows awaited
+/// concurrently by the map executor of `config`). A failure is a DataFusion error
+/// carrying the hypernodes error, naming no item (a row of one call is not an item of
+/// the pipeline).
+pub(crate) struct PipelineUdf {
+    node: Node,
+    /// The node alone, configured as the caller's pipeline, without callbacks.
+    pipeline: crate::Pipeline,
+    outputs: Vec<String>,
+    signature: Signature,
+    return_type: DataType,
+}
+
+impl PipelineUdf {
+    /// The UDF of `node` run with `config`, or `None` when a parameter or an output is
+    /// not of a columnar type.
+    pub(crate) fn new(node: &Node, config: &RunConfig) -> Option<PipelineUdf> {
+        let types = |ports: &[crate::node::Port]| {
+            ports
+                .iter()
+                .map(|p| ColumnType::find(&p.type_info()).map(|ct| (ct.data_type)()))
+                .collect::<Option<Vec<_>>>()
+        };
+        let params = types(node.params())?;
+        let outputs = types(node.outputs())?;
+        let return_type = if outputs.len() == 1 {
+            outputs[0].clone()
+        } else {
+            DataType::Struct(struct_fields(node, &outputs))
+        };
+        let volatility = match node.volatility() {
+            node::Volatility::Volatile => Volatility::Volatile,
+            _ => Volatility::Immutable,
+        };
+        let config = config.clone().without_callbacks().with_on_error(OnError::Fail);
+        Some(PipelineUdf {
+            node: node.clone(),
+            pipeline: crate::Pipeline::new([node.clone()]).with_config(config),
+            outputs: node.outputs().iter().map(|p| p.name().to_string()).collect(),
+            signature: Signature::exact(params, volatility),
+            return_type,
+        })
+    }
+
+    /// The node this UDF runs.
+    pub(crate) fn node(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl std::fmt::Debug for PipelineUdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineUdf").field("node", &self.node.name()).finish()
+    }
+}
+
+impl PartialEq for PipelineUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.node.name() == other.node.name() && self.node.code_hash() == other.node.code_hash()
+    }
+}
+
+impl Eq for PipelineUdf {}
+
+impl Hash for PipelineUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node.name().hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PipelineUdf {
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let mut fields = Vec::with_capacity(args.args.len());
+        let mut arrays = Vec::with_capacity(args.args.len());
+        for (p, a) in self.node.params().iter().zip(args.args) {
+            let array = a.into_array(rows)?;
+            fields.push(Field::new(p.name(), array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        let batch = RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        let external = |e: Error| DataFusionError::External(Box::new(e.map_item(|_| None)));
+        let engine = super::ColumnarEngine::new().with_partitions(1);
+        let (out, _) = engine
+            .apply_selected(&self.pipeline, &batch, Some(&self.outputs))
+            .map_err(external)?;
+        let mut columns = Vec::with_capacity(self.outputs.len());
+        for name in &self.outputs {
+            // Unreachable: the run returns the outputs selected.
+            let column = out.column_by_name(name).ok_or_else(|| {
+                DataFusionError::Internal(format!("node '{}' returned no '{name}'", self.node.name()))
+            })?;
+            columns.push(column.clone());
+        }
+        match &self.return_type {
+            DataType::Struct(fields) if self.outputs.len() > 1 => {
+                let columns = columns
+                    .into_iter()
+                    .zip(fields.iter())
+                    .map(|(c, f)| cast(&c, f.data_type()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
+                    fields.clone(),
+                    columns,
+                    None,
+                )?)))
+            }
+            ty => Ok(ColumnarValue::Array(cast(&columns[0], ty)?)),
+        }
     }
 }
 
