@@ -131,6 +131,7 @@ impl NodeUdf {
     }
 
     /// The node this UDF runs.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(super) fn node(&self) -> &Node {
         &self.node
     }
@@ -428,6 +429,7 @@ impl PipelineUdf {
     }
 
     /// The node this UDF runs.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub(crate) fn node(&self) -> &Node {
         &self.node
     }
