@@ -187,6 +187,10 @@ enum ClusterCommand {
         /// The scheduler to register with.
         #[arg(long, default_value = "df://127.0.0.1:50050", value_name = "URL")]
         scheduler: String,
+        /// The address this executor listens at, which the scheduler and clients reach
+        /// it at (on other machines: this machine's address on their network).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
         /// The port results are served on (Arrow Flight); PORT + 1 is its gRPC port.
         #[arg(long, default_value_t = 50051)]
         port: u16,
@@ -244,6 +248,7 @@ fn cluster_process(command: ClusterCommand, registry: &Registry, out: &mut dyn W
         }
         ClusterCommand::Executor {
             scheduler,
+            host,
             port,
             cores,
             work_dir,
@@ -251,10 +256,10 @@ fn cluster_process(command: ClusterCommand, registry: &Registry, out: &mut dyn W
             let cores = cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let _ = writeln!(
                 out,
-                "executor on 127.0.0.1:{port} with {cores} task slots, scheduler {scheduler}"
+                "executor on {host}:{port} with {cores} task slots, scheduler {scheduler}"
             );
             let _ = out.flush();
-            crate::cluster::run_executor(&scheduler, port, cores, work_dir.as_deref(), registry.clone())
+            crate::cluster::run_executor(&scheduler, &host, port, cores, work_dir.as_deref(), registry.clone())
         }
     }
 }

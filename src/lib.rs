@@ -56,6 +56,7 @@
 //! | `progress` | progress bars, a callback (feature `progress`, in `cli`) |
 //! | [`trace`] | timelines of runs: Chrome trace files for Perfetto, and `tracing` spans (feature `tracing`) |
 //! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) |
+//! | `cluster` | runs on an Apache Ballista cluster: scheduler, executors, the node codec (feature `cluster`) |
 #![deny(missing_docs)]
 
 // The `#[node]` macro names `::hypernodes`; this lets the crate use it too.

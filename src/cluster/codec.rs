@@ -126,7 +126,6 @@ fn describe(node: &Node) -> std::result::Result<NodeDesc, String> {
             Ok(NodeDesc::Function { levels })
         }
         NodeKind::Nested(nested) => {
-            // An uncached nested node keeps the structure of the node it was made from.
             let inner = nested.pipeline();
             let mut bound = Vec::new();
             for (name, value) in inner.bound_inputs().iter() {

@@ -203,9 +203,9 @@ pub fn run_scheduler(bind: SocketAddr, executor_timeout: std::time::Duration, re
 }
 
 /// Runs a Ballista executor with `cores` task slots that registers with the scheduler at
-/// `scheduler` (`df://host:port`), serves its results on `port` (and `port + 1` for
-/// gRPC), keeps its shuffle files under `work_dir`, and runs nodes from `registry`, until
-/// the process is stopped.
+/// `scheduler` (`df://host:port`), listens on `host` (the address other processes reach
+/// it at) and `port` for results (and `port + 1` for gRPC), keeps its shuffle files under
+/// `work_dir`, and runs nodes from `registry`, until the process is stopped.
 ///
 /// # Errors
 ///
@@ -213,6 +213,7 @@ pub fn run_scheduler(bind: SocketAddr, executor_timeout: std::time::Duration, re
 /// errors (a port in use, a scheduler that cannot be reached).
 pub fn run_executor(
     scheduler: &str,
+    host: &str,
     port: u16,
     cores: usize,
     work_dir: Option<&std::path::Path>,
@@ -221,7 +222,7 @@ pub fn run_executor(
     use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 
     let Target::Remote {
-        host,
+        host: scheduler_host,
         port: scheduler_port,
     } = Cluster::remote(scheduler)?.target
     else {
@@ -230,13 +231,13 @@ pub fn run_executor(
     };
     let codec = Arc::new(NodeCodec::new(registry));
     let config = ExecutorProcessConfig {
-        bind_host: "127.0.0.1".into(),
-        external_host: Some("127.0.0.1".into()),
+        bind_host: host.into(),
+        external_host: Some(host.into()),
         port,
         grpc_port: port
             .checked_add(1)
             .ok_or_else(|| Error::Invalid(format!("Executor port {port} is too high")))?,
-        scheduler_host: host,
+        scheduler_host,
         scheduler_port,
         scheduler_connect_timeout_seconds: 10,
         vcores: cores.max(1),
