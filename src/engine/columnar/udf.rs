@@ -96,10 +96,7 @@ impl NodeUdf {
         } else {
             DataType::Struct(struct_fields(node, types))
         };
-        let volatility = match node.volatility() {
-            node::Volatility::Volatile => Volatility::Volatile,
-            _ => Volatility::Immutable,
-        };
+        let volatility = volatility(node);
         // Inside the engine the arguments are the engine's own columns of the right types;
         // on a user's context DataFusion casts arguments to the parameters' types, or
         // refuses the call when planning.
@@ -148,6 +145,51 @@ impl NodeUdf {
             *slot = Some((item, self.order, error));
         }
         DataFusionError::Execution(message)
+    }
+}
+
+/// A node over columnar types as a UDF on a user's context sees it: its parameters'
+/// and outputs' column types, the signature (exactly the parameters' Arrow types) and the
+/// return type (a struct of the outputs when there are several).
+struct Shape {
+    params: Vec<&'static ColumnType>,
+    outputs: Vec<&'static ColumnType>,
+    signature: Signature,
+    return_type: DataType,
+}
+
+impl Shape {
+    /// `None` when a parameter or an output is not of a columnar type.
+    fn of(node: &Node) -> Option<Shape> {
+        let find = |ports: &[crate::node::Port]| {
+            ports
+                .iter()
+                .map(|p| ColumnType::find(&p.type_info()))
+                .collect::<Option<Vec<_>>>()
+        };
+        let params = find(node.params())?;
+        let outputs = find(node.outputs())?;
+        let types: Vec<DataType> = outputs.iter().map(|ct| (ct.data_type)()).collect();
+        let return_type = if types.len() == 1 {
+            types[0].clone()
+        } else {
+            DataType::Struct(struct_fields(node, &types))
+        };
+        let signature = Signature::exact(params.iter().map(|ct| (ct.data_type)()).collect(), volatility(node));
+        Some(Shape {
+            params,
+            outputs,
+            signature,
+            return_type,
+        })
+    }
+}
+
+/// DataFusion's volatility of a node: volatile nodes are never folded or deduplicated.
+fn volatility(node: &Node) -> Volatility {
+    match node.volatility() {
+        node::Volatility::Volatile => Volatility::Volatile,
+        _ => Volatility::Immutable,
     }
 }
 
@@ -237,32 +279,14 @@ impl AsyncNodeUdf {
         if !f.is_async() {
             return None;
         }
-        let find = |ports: &[crate::node::Port]| {
-            ports
-                .iter()
-                .map(|p| ColumnType::find(&p.type_info()))
-                .collect::<Option<Vec<_>>>()
-        };
-        let params = find(node.params())?;
-        let outputs = find(node.outputs())?;
-        let types: Vec<DataType> = outputs.iter().map(|ct| (ct.data_type)()).collect();
-        let return_type = if types.len() == 1 {
-            types[0].clone()
-        } else {
-            DataType::Struct(struct_fields(node, &types))
-        };
-        let volatility = match node.volatility() {
-            node::Volatility::Volatile => Volatility::Volatile,
-            _ => Volatility::Immutable,
-        };
-        let signature = Signature::exact(params.iter().map(|ct| (ct.data_type)()).collect(), volatility);
+        let shape = Shape::of(node)?;
         Some(AsyncNodeUdf {
             node: node.clone(),
-            params,
-            outputs,
+            params: shape.params,
+            outputs: shape.outputs,
             width: width.max(1),
-            signature,
-            return_type,
+            signature: shape.signature,
+            return_type: shape.return_type,
         })
     }
 
@@ -401,30 +425,14 @@ impl PipelineUdf {
     /// The UDF of `node` run with `config`, or `None` when a parameter or an output is
     /// not of a columnar type.
     pub(crate) fn new(node: &Node, config: &RunConfig) -> Option<PipelineUdf> {
-        let types = |ports: &[crate::node::Port]| {
-            ports
-                .iter()
-                .map(|p| ColumnType::find(&p.type_info()).map(|ct| (ct.data_type)()))
-                .collect::<Option<Vec<_>>>()
-        };
-        let params = types(node.params())?;
-        let outputs = types(node.outputs())?;
-        let return_type = if outputs.len() == 1 {
-            outputs[0].clone()
-        } else {
-            DataType::Struct(struct_fields(node, &outputs))
-        };
-        let volatility = match node.volatility() {
-            node::Volatility::Volatile => Volatility::Volatile,
-            _ => Volatility::Immutable,
-        };
+        let shape = Shape::of(node)?;
         let config = config.clone().without_callbacks().with_on_error(OnError::Fail);
         Some(PipelineUdf {
             node: node.clone(),
             pipeline: crate::Pipeline::new([node.clone()]).with_config(config),
             outputs: node.outputs().iter().map(|p| p.name().to_string()).collect(),
-            signature: Signature::exact(params, volatility),
-            return_type,
+            signature: shape.signature,
+            return_type: shape.return_type,
         })
     }
 
