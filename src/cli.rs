@@ -75,7 +75,8 @@ enum Command {
         /// Most memory for batches in flight and the writer's buffer (e.g. 256M, 2G).
         #[arg(long, default_value = "512M")]
         memory_limit: String,
-        /// Batches processed at once [default: the number of cores].
+        /// Batches processed at once; with --cluster, the jobs (ranges of row groups)
+        /// each input file is cut into [default: the number of cores].
         #[arg(long)]
         partitions: Option<usize>,
         /// Most rows per batch.

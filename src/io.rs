@@ -422,11 +422,10 @@ impl ParquetRun {
 
     /// Runs on a Ballista cluster instead of this process (see [`crate::cluster`]): the
     /// pipeline becomes one DataFusion plan, the executors read the input (at the same
-    /// path) and run the nodes in [`ParquetRun::with_partitions`] partitions, and this
-    /// process writes the rows they return as a local run does (atomically, with the
-    /// same summary and checksum). The rows of each partition (a range of the input)
-    /// keep their order; the partitions come in the order they finish, as on any
-    /// cluster, so the output holds the local run's rows, not always in its order.
+    /// path) and run the nodes, and this process writes the rows they return as a local
+    /// run does: in input order, atomically, with the same summary and checksum. Each
+    /// file is cut into [`ParquetRun::with_partitions`] ranges of whole row groups, one
+    /// job each, all submitted at once and written one after the other.
     ///
     /// A cluster run cannot collect failed rows, use a cache or the node engine: each is
     /// refused before anything runs.
@@ -803,9 +802,8 @@ impl ParquetRun {
         Ok(())
     }
 
-    /// Runs one input file's plan on `cluster` and writes the rows it returns into a
-    /// temporary output file: each partition's rows (a range of the file) in order, the
-    /// partitions in the order they finish.
+    /// Runs one input file's plan on `cluster`, a job per range of its row groups, and
+    /// writes the rows they return, in input order, into a temporary output file.
     #[cfg(feature = "cluster")]
     fn stream_on(
         &self,
@@ -816,7 +814,6 @@ impl ParquetRun {
         report: Reporting<'_>,
         summary: &mut RunSummary,
     ) -> Result<OutputFile> {
-        use datafusion::prelude::ParquetReadOptions;
         use futures::StreamExt;
 
         let job = |e| crate::cluster::job_error(format!("The cluster job over '{}' failed", input.display()), e);
@@ -825,36 +822,76 @@ impl ParquetRun {
             path: input.display().to_string().into(),
             source,
         })?;
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let ranges = crate::cluster::FileRange::split(
+            &path,
+            size,
+            plan.metadata.metadata(),
+            plan.metadata.schema().clone(),
+            self.partitions,
+        );
         let (out_file, sink) = OutputFile::create(output)?;
         let props = WriterProperties::builder().set_compression(self.compression).build();
         let runtime = crate::cluster::runtime()?;
         let sink = runtime.block_on(async {
-            let ctx = cluster.context(self.partitions).await?;
-            let frame = ctx
-                .read_parquet(path.display().to_string(), ParquetReadOptions::default())
-                .await
-                .map_err(job)?;
-            let frame = ColumnarEngine::apply_to_dataframe(&plan.pipeline, frame)?;
-            let select: Vec<&str> = plan.select.iter().map(String::as_str).collect();
-            let frame = frame.select_columns(&select).map_err(job)?;
-            let schema = Arc::new(frame.schema().as_arrow().clone());
-            let mut stream = frame.execute_stream().await.map_err(job)?;
+            let ctx = cluster.context().await?;
+            // One job per range, all submitted at once; their rows are written range by
+            // range, each job's stream held back (two batches ahead) until its turn.
+            let mut jobs = Vec::new();
+            let mut schema = None;
+            for (range, rows) in ranges {
+                let frame = ctx.read_table(Arc::new(range)).map_err(job)?;
+                let frame = ColumnarEngine::apply_to_dataframe(&plan.pipeline, frame)?;
+                let select: Vec<&str> = plan.select.iter().map(String::as_str).collect();
+                let frame = frame.select_columns(&select).map_err(job)?;
+                schema.get_or_insert_with(|| Arc::new(frame.schema().as_arrow().clone()));
+                let (tx, rx) = tokio::sync::mpsc::channel(2);
+                tokio::spawn(async move {
+                    let mut stream = match frame.execute_stream().await {
+                        Ok(s) => s,
+                        Err(e) => return drop(tx.send(Err(e)).await),
+                    };
+                    while let Some(batch) = stream.next().await {
+                        if tx.send(batch).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                jobs.push((rx, rows));
+            }
+            // Unreachable: a file is at least one range.
+            let schema = schema.ok_or_else(|| Error::Internal("a file without ranges".into()))?;
             let mut writer = ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| out_file.error(e))?;
-            let mut row = 0;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(job)?;
-                let (started, rows) = (Instant::now(), batch.num_rows());
-                report.item_start(row..row + rows);
-                writer.write(&batch).map_err(|e| out_file.error(e))?;
-                summary.rows_in += rows as u64;
-                summary.rows_out += rows as u64;
-                summary.batches += 1;
-                summary.peak_memory = summary
-                    .peak_memory
-                    .max((writer.memory_size() + batch.get_array_memory_size()) as u64);
-                checksum(&batch, summary);
-                report.items_written(row..row + rows, None, started);
-                row += rows;
+            for (mut rx, rows) in jobs {
+                let mut row = rows.start;
+                while let Some(batch) = rx.recv().await {
+                    let batch = batch.map_err(job)?;
+                    let (started, n) = (Instant::now(), batch.num_rows());
+                    report.item_start(row..row + n);
+                    writer.write(&batch).map_err(|e| out_file.error(e))?;
+                    summary.rows_in += n as u64;
+                    summary.rows_out += n as u64;
+                    summary.batches += 1;
+                    summary.peak_memory = summary
+                        .peak_memory
+                        .max((writer.memory_size() + batch.get_array_memory_size()) as u64);
+                    checksum(&batch, summary);
+                    report.items_written(row..row + n, None, started);
+                    row += n;
+                }
+                if row != rows.end {
+                    return Err(Error::Data {
+                        path: input.display().to_string().into(),
+                        message: format!(
+                            "the cluster returned {} rows for rows {}..{}, whose row groups hold {}",
+                            row - rows.start,
+                            rows.start,
+                            rows.end,
+                            rows.len()
+                        )
+                        .into(),
+                    });
+                }
             }
             writer.into_inner().map_err(|e| out_file.error(e))
         })?;

@@ -21,6 +21,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+use super::range::FileRange;
 use crate::engine::columnar::{node_of_udf, plan_udf, ColumnType, ExprNode};
 use crate::error::{Error, Result};
 use crate::exec::RunConfig;
@@ -423,7 +424,10 @@ impl LogicalExtensionCodec for NodeCodec {
         schema: datafusion::arrow::datatypes::SchemaRef,
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
-        self.logical.try_decode_table_provider(buf, table_ref, schema, ctx)
+        match FileRange::decode(buf, schema.clone()) {
+            Some(range) => range,
+            None => self.logical.try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
     }
 
     fn try_encode_table_provider(
@@ -432,7 +436,13 @@ impl LogicalExtensionCodec for NodeCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> DfResult<()> {
-        self.logical.try_encode_table_provider(table_ref, node, buf)
+        match FileRange::encode(&node) {
+            Some(encoded) => {
+                buf.extend(encoded?);
+                Ok(())
+            }
+            None => self.logical.try_encode_table_provider(table_ref, node, buf),
+        }
     }
 
     fn try_decode_file_format(&self, buf: &[u8], ctx: &TaskContext) -> DfResult<Arc<dyn FileFormatFactory>> {

@@ -7,9 +7,10 @@
 //! binary of your own built with your registry). A [`ParquetRun`](crate::io::ParquetRun)
 //! given a [`Cluster`] compiles the pipeline into one plan
 //! ([`ColumnarEngine::apply_to_dataframe`](crate::ColumnarEngine::apply_to_dataframe)),
-//! sends it to the scheduler, and writes the rows the executors return to its output as
-//! a local run does (atomically, with the same summary and checksum). Each partition (a
-//! range of the input) keeps its rows' order; partitions come in the order they finish.
+//! sends it to the scheduler as one job per range of each input file's row groups, and
+//! writes the rows the executors return to its output as a local run does: in input
+//! order, atomically, with the same summary and checksum. (One job of several partitions
+//! would return them in the order they finish.)
 //!
 //! Node UDFs travel as descriptions: the function's registry name, its code hash and
 //! its configuration (see [`NodeCodec`]). A process whose function has another code
@@ -21,6 +22,7 @@
 //! and by every executor.
 
 mod codec;
+mod range;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub(crate) use codec::check;
 pub use codec::NodeCodec;
+pub(crate) use range::FileRange;
 
 use crate::error::{Error, Result};
 use crate::spec::Registry;
@@ -122,11 +125,13 @@ impl Cluster {
         }
     }
 
-    /// A DataFusion context whose plans run on this cluster, in `partitions` partitions.
-    pub(crate) async fn context(&self, partitions: usize) -> Result<SessionContext> {
+    /// A DataFusion context whose plans run on this cluster, each in one partition: a run
+    /// is split into jobs by [`FileRange`], whose rows then come back in order.
+    pub(crate) async fn context(&self) -> Result<SessionContext> {
         let codec = Arc::new(NodeCodec::new(self.registry.as_ref().clone()));
         let mut config = SessionConfig::new_with_ballista()
-            .with_target_partitions(partitions.max(1))
+            .with_target_partitions(1)
+            .with_repartition_file_scans(false)
             .with_ballista_logical_extension_codec(codec.clone())
             .with_ballista_physical_extension_codec(codec);
         // Strings read as `Utf8`, as a local run reads them.

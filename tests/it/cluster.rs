@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::{sort_to_indices, take_record_batch};
 use hypernodes::cluster::Cluster;
 use hypernodes::io::{EngineChoice, ParquetRun, RunSummary};
 use hypernodes::prelude::*;
@@ -37,14 +36,8 @@ fn docs(path: &Path, rows: usize) {
     w.close().unwrap();
 }
 
-/// Equal column names and values, row by row once sorted by `id` (field nullability
-/// aside): a cluster returns its partitions in the order they finish.
+/// Equal column names and values, row by row (field nullability aside).
 fn assert_same_rows(a: &RecordBatch, b: &RecordBatch) {
-    let by_id = |x: &RecordBatch| {
-        let order = sort_to_indices(x.column_by_name("id").unwrap(), None, None).unwrap();
-        take_record_batch(x, &order).unwrap()
-    };
-    let (a, b) = (&by_id(a), &by_id(b));
     let names = |x: &RecordBatch| -> Vec<String> { x.schema().fields().iter().map(|f| f.name().clone()).collect() };
     assert_eq!(names(a), names(b));
     assert_eq!(a.num_rows(), b.num_rows());
