@@ -1454,8 +1454,8 @@ fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
 }
 
 /// An exact sum of floats (Shewchuk's algorithm, as Python's `math.fsum`): the
-/// correctly rounded sum of the values added, in any order. A run whose rows come in
-/// another order (a cluster's partitions) or other batches prints the same checksum.
+/// correctly rounded sum of the values added, in any order, so the checksum of the same
+/// rows does not depend on how they were batched or ordered.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct FloatSum {
     /// Non-overlapping partial sums, smallest first; their exact sum is the total.
