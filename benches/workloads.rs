@@ -18,10 +18,10 @@ mod common {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use arrow::array::{ArrayRef, RecordBatch};
+    use arrow::datatypes::{Field, Schema};
     use criterion::measurement::WallTime;
     use criterion::{BenchmarkGroup, BenchmarkId, SamplingMode};
-    use datafusion::arrow::array::{ArrayRef, RecordBatch};
-    use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::datasource::MemTable;
     use datafusion::logical_expr::Expr;
     use datafusion::prelude::{SessionConfig, SessionContext};
@@ -155,9 +155,9 @@ mod w1 {
     use std::hint::black_box;
     use std::sync::Arc;
 
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow::compute::kernels::arity::unary;
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
-    use datafusion::arrow::compute::kernels::arity::unary;
     use datafusion::prelude::{col, lit};
     use hypernodes::events::Callback;
     use hypernodes::prelude::*;
@@ -271,8 +271,8 @@ mod w2 {
     //! W2, text: clean_text -> count_words, char_count over generated passages.
     use std::sync::Arc;
 
+    use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder, UInt64Array};
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder, UInt64Array};
     use datafusion::functions::expr_fn::{btrim, character_length, lower};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
     use datafusion::prelude::{col, lit};
@@ -386,12 +386,10 @@ mod w4 {
     //! nested pipeline, then `total(tokens) = sum`.
     use std::sync::Arc;
 
+    use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, StringArray, UInt64Array};
+    use arrow::buffer::OffsetBuffer;
+    use arrow::datatypes::{DataType, Field, Schema};
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use datafusion::arrow::array::{
-        Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, StringArray, UInt64Array,
-    };
-    use datafusion::arrow::buffer::OffsetBuffer;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::functions_aggregate::expr_fn::{array_agg, sum};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
     use datafusion::prelude::{col, lit, SessionConfig, SessionContext};

@@ -15,8 +15,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -49,8 +49,8 @@ pub fn docs_schema() -> SchemaRef {
 /// # Examples
 ///
 /// ```
-/// use datafusion::arrow::array::AsArray;
-/// use datafusion::arrow::datatypes::Int64Type;
+/// use arrow::array::AsArray;
+/// use arrow::datatypes::Int64Type;
 /// use hypernodes::datagen::docs_block;
 ///
 /// let batch = docs_block(3, 42, 0);

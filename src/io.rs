@@ -22,8 +22,8 @@ use std::sync::mpsc::channel;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
@@ -716,8 +716,7 @@ impl ParquetRun {
             };
             let ty = pipeline.input_type(name).expect("an input");
             let found = type_info_for(field.data_type());
-            let nested_list =
-                found.is_none() && matches!(field.data_type(), datafusion::arrow::datatypes::DataType::List(_));
+            let nested_list = found.is_none() && matches!(field.data_type(), arrow::datatypes::DataType::List(_));
             if found != Some(ty) && !nested_list {
                 return Err(data(format!(
                     "column '{name}' has type {}, but node '{reader}' reads it as {ty}",
@@ -1378,12 +1377,12 @@ fn failed_rows(
 ) -> Result<RecordBatch> {
     // Unreachable: the failures name rows of `batch` (so `take` stays in bounds), and
     // the schema is the columns of `batch`, then the three made here.
-    let arrow = |e: datafusion::arrow::error::ArrowError| Error::Internal(format!("Arrow: {e}"));
+    let arrow = |e: arrow::error::ArrowError| Error::Internal(format!("Arrow: {e}"));
     let index = UInt32Array::from_iter_values(failures.iter().map(|f| f.item() as u32));
     let mut arrays: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(|c| datafusion::arrow::compute::take(c.as_ref(), &index, None))
+        .map(|c| arrow::compute::take(c.as_ref(), &index, None))
         .collect::<std::result::Result<_, _>>()
         .map_err(arrow)?;
     let rows = failures.len();
@@ -1429,8 +1428,8 @@ impl Accounting {
 
 /// Adds the integer and float values of `batch` to the checksum.
 fn checksum(batch: &RecordBatch, summary: &mut RunSummary) {
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::{self as t, DataType};
+    use arrow::array::AsArray;
+    use arrow::datatypes::{self as t, DataType};
     macro_rules! sum {
         ($c:expr, $($int:ident => $it:ident),* ; $($float:ident => $ft:ident),*) => {
             match $c.data_type() {

@@ -363,7 +363,7 @@ pub(crate) enum Column {
     Values(Arc<Vec<Value>>),
     /// As an Arrow array (the columnar engine's, or read from disk).
     #[cfg(feature = "columnar")]
-    Arrow(datafusion::arrow::array::ArrayRef),
+    Arrow(arrow::array::ArrayRef),
 }
 
 impl Column {

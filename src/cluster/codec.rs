@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::datasource::TableProvider;
@@ -421,7 +421,7 @@ impl LogicalExtensionCodec for NodeCodec {
         &self,
         buf: &[u8],
         table_ref: &datafusion::common::TableReference,
-        schema: datafusion::arrow::datatypes::SchemaRef,
+        schema: arrow::datatypes::SchemaRef,
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
         match FileRange::decode(buf, schema.clone()) {

@@ -8,8 +8,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::datasource::listing::PartitionedFile;
@@ -39,7 +39,7 @@ pub(crate) struct FileRange {
 }
 
 fn empty_schema() -> SchemaRef {
-    Arc::new(datafusion::arrow::datatypes::Schema::empty())
+    Arc::new(arrow::datatypes::Schema::empty())
 }
 
 impl FileRange {

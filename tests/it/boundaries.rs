@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch};
+use arrow::array::{Int64Array, RecordBatch};
 use datafusion::prelude::SessionContext;
 use hypernodes::engine::columnar::types::columnar_type_info;
 use hypernodes::engine::columnar::ExprNode;

@@ -241,8 +241,8 @@ fn collect_without_failures_writes_an_empty_failed_file() {
 /// holds the rows of `ids`, which are also their row numbers, and returns its string
 /// columns by position.
 fn failed_rows(path: &Path, ids: &[i64]) -> impl Fn(usize) -> Vec<String> {
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Int64Type, UInt64Type};
     let f = read_parquet(path);
     let names: Vec<String> = f.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, ["id", "_row", "_node", "_error"]);
@@ -258,8 +258,8 @@ fn failed_rows(path: &Path, ids: &[i64]) -> impl Fn(usize) -> Vec<String> {
     }
 }
 
-fn read_parquet_or_empty(path: &Path) -> datafusion::arrow::array::RecordBatch {
-    use datafusion::arrow::array::RecordBatchReader;
+fn read_parquet_or_empty(path: &Path) -> arrow::array::RecordBatch {
+    use arrow::array::RecordBatchReader;
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
             .unwrap()
@@ -267,7 +267,7 @@ fn read_parquet_or_empty(path: &Path) -> datafusion::arrow::array::RecordBatch {
             .unwrap();
     let schema = reader.schema();
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
-    datafusion::arrow::compute::concat_batches(&schema, &batches).unwrap()
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
 }
 
 /// A registry function that fails on the ids `100k + 7`.
@@ -282,8 +282,8 @@ fn check_id(id: i64) -> Result<i64, String> {
 
 #[test]
 fn collect_sends_the_rows_a_registry_function_fails_on_to_the_failed_file() {
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::Int64Type;
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
     let dir = TempDir::new("cli-collect");
     std::fs::write(
         dir.join("check.toml"),
@@ -364,8 +364,8 @@ fn collect_sends_the_rows_a_registry_function_fails_on_to_the_failed_file() {
 
 #[test]
 fn collect_catches_rows_a_sql_expression_fails_on() {
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::Int64Type;
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
     let dir = TempDir::new("cli-collect-sql");
     // Division by zero on the ids 7k + 3.
     std::fs::write(

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::RecordBatch;
+use arrow::array::RecordBatch;
 use hypernodes::cluster::Cluster;
 use hypernodes::io::{EngineChoice, ParquetRun, RunSummary};
 use hypernodes::prelude::*;

@@ -308,8 +308,8 @@ fn nested_maps_of_non_columnar_outputs_run_item_by_item() {
 mod interop {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
-    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{Int64Type, UInt64Type};
     use datafusion::execution::FunctionRegistry;
     use datafusion::prelude::{col, SessionContext};
 
@@ -442,7 +442,7 @@ mod interop {
         assert_eq!(rows, [10_000, 10_000, 5_000, 10_000, 10_000, 5_000]);
         let names: Vec<String> = out[0].schema().fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, ["x", "doubled", "incremented", "squared"]);
-        let joined = datafusion::arrow::compute::concat_batches(&out[0].schema(), &out).unwrap();
+        let joined = arrow::compute::concat_batches(&out[0].schema(), &out).unwrap();
         let whole = xs(0..50_000);
         assert_eq!(joined, engine.apply_to_batch(&p, &whole).unwrap());
         assert_eq!(
@@ -564,9 +564,9 @@ mod dual {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
-    use datafusion::arrow::compute::kernels::arity::unary;
-    use datafusion::arrow::datatypes::Int64Type;
+    use arrow::array::{ArrayRef, AsArray, Int64Array};
+    use arrow::compute::kernels::arity::unary;
+    use arrow::datatypes::Int64Type;
     use datafusion::common::ScalarValue;
     use datafusion::logical_expr::ColumnarValue;
     use hypernodes::engine::columnar::BatchArgs;
@@ -644,18 +644,18 @@ mod dual {
 fn null_lists_map_to_null_lists() {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch};
-    use datafusion::arrow::datatypes::UInt64Type;
+    use arrow::array::{Array, AsArray, ListArray, RecordBatch};
+    use arrow::datatypes::UInt64Type;
 
-    let lists = ListArray::from_iter_primitive::<datafusion::arrow::datatypes::Int64Type, _, _>(vec![
+    let lists = ListArray::from_iter_primitive::<arrow::datatypes::Int64Type, _, _>(vec![
         Some(vec![Some(1), Some(2)]),
         None,
         Some(vec![]),
     ]);
     // Strings are needed by `sentence_tokens`; build the same shape of string lists.
     let sentences = {
-        let values = datafusion::arrow::array::StringArray::from(vec!["a b", "c"]);
-        let field = Arc::new(datafusion::arrow::datatypes::Field::new_list_field(
+        let values = arrow::array::StringArray::from(vec!["a b", "c"]);
+        let field = Arc::new(arrow::datatypes::Field::new_list_field(
             values.data_type().clone(),
             true,
         ));

@@ -546,7 +546,7 @@ fn the_columnar_engine_ends_each_batch_when_its_last_segment_finishes_it() -> Re
 
 #[test]
 fn apply_to_batch_reports_as_a_map_over_the_rows() -> Result<()> {
-    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use arrow::array::{Int64Array, RecordBatch};
     let rec = Arc::new(Recorder::default());
     let engine = hypernodes::ColumnarEngine::new();
     let p = Pipeline::try_new([double::node()])?

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::UInt64Type;
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::UInt64Type;
 use datafusion::prelude::SessionContext;
 use hypernodes::prelude::*;
 use hypernodes::{ColumnarEngine, Engine, Error, Node};
@@ -19,7 +19,7 @@ async fn shout(passage: String) -> String {
 
 /// Rows of passages and their sentences.
 fn docs() -> RecordBatch {
-    let mut list = datafusion::arrow::array::ListBuilder::new(datafusion::arrow::array::StringBuilder::new());
+    let mut list = arrow::array::ListBuilder::new(arrow::array::StringBuilder::new());
     for row in [vec!["a b", "c"], vec![], vec!["d e f", "g h", "i"]] {
         for s in row {
             list.values().append_value(s);
@@ -66,7 +66,7 @@ fn collect(frame: datafusion::dataframe::DataFrame) -> RecordBatch {
         .build()
         .unwrap();
     let batches = rt.block_on(frame.collect()).unwrap();
-    datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
 engine_test!(

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use hypernodes::datagen::{docs_block, write_docs};
 use hypernodes::io::{parse_compression, EngineChoice, ParquetRun};
 use hypernodes::prelude::*;
@@ -280,7 +280,7 @@ fn odd_file(path: &Path, passage: Option<DataType>) {
         }
     }
     fields.push(Field::new("value", DataType::Float64, false));
-    columns.push(Arc::new(datafusion::arrow::array::Float64Array::from(vec![1.0, 2.0])));
+    columns.push(Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0])));
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
     let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
     w.write(&batch).unwrap();
@@ -580,7 +580,7 @@ engine_test!(
             let ids: Vec<i64> = failing.iter().map(|(id, _)| *id).collect();
             assert_eq!(ints(&f, "id"), ids, "{executor}");
             assert_eq!(texts(&f, "text"), ids.iter().map(|id| format!("t{id}")).collect::<Vec<_>>());
-            let rows: Vec<u64> = f.column_by_name("_row").unwrap().as_primitive::<datafusion::arrow::datatypes::UInt64Type>().values().to_vec();
+            let rows: Vec<u64> = f.column_by_name("_row").unwrap().as_primitive::<arrow::datatypes::UInt64Type>().values().to_vec();
             assert_eq!(rows, ids.iter().map(|id| *id as u64).collect::<Vec<_>>());
             assert_eq!(texts(&f, "_node"), failing.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>());
             let errors: Vec<String> = failing
@@ -684,7 +684,7 @@ engine_test!(
         // `_row` counts the rows of each file.
         for (file, rows) in [("a", vec![3u64, 10]), ("b", vec![3])] {
             let f = read_parquet(&dir.join(&format!("failed/{file}.parquet")));
-            let got: Vec<u64> = f.column_by_name("_row").unwrap().as_primitive::<datafusion::arrow::datatypes::UInt64Type>().values().to_vec();
+            let got: Vec<u64> = f.column_by_name("_row").unwrap().as_primitive::<arrow::datatypes::UInt64Type>().values().to_vec();
             assert_eq!(got, rows);
             let errors: Vec<String> = rows.iter().map(|r| format!("Node 'check' failed on item {r}: bad id {r}")).collect();
             assert_eq!(texts(&f, "_error"), errors);

@@ -176,7 +176,7 @@ mod terminal {
     use super::*;
     use crate::cli::hypernodes;
     use crate::parquet::{read_parquet, TempDir};
-    use datafusion::arrow::array::{Array, AsArray};
+    use arrow::array::{Array, AsArray};
 
     /// The sum of the lengths of the `sentences` lists.
     fn sentences_in(path: &Path) -> u64 {

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema};
 use hypernodes::datagen::write_docs;
 use hypernodes::io::ParquetRun;
 use hypernodes::prelude::*;
@@ -192,7 +192,7 @@ engine_test!(
         assert_eq!(p.pipeline.output_type("n").unwrap().name(), "i32");
         let batch = RecordBatch::try_new(
             Arc::new(schema),
-            vec![Arc::new(datafusion::arrow::array::StringArray::from(vec!["big red dog", "é"]))],
+            vec![Arc::new(arrow::array::StringArray::from(vec!["big red dog", "é"]))],
         )
         .unwrap();
         let out = hypernodes::ColumnarEngine::apply_to_batch_on(engine.clone(), &p.pipeline, &batch)?;

@@ -8,9 +8,9 @@
 //! only a consumer that needs one array (a nested map's lists, `apply_to_batch`) joins
 //! them.
 
-use datafusion::arrow::array::{new_empty_array, Array, ArrayRef};
-use datafusion::arrow::compute::concat;
-use datafusion::arrow::datatypes::DataType;
+use arrow::array::{new_empty_array, Array, ArrayRef};
+use arrow::compute::concat;
+use arrow::datatypes::DataType;
 
 use crate::error::{Error, Result};
 
@@ -94,7 +94,7 @@ impl Chunks {
             })
             .collect();
         let refs: Vec<&dyn Array> = self.arrays.iter().map(|a| a.as_ref()).collect();
-        datafusion::arrow::compute::interleave(&refs, &index).map_err(too_large)
+        arrow::compute::interleave(&refs, &index).map_err(too_large)
     }
 
     /// Rows `start..start + len` as one array: a slice (no copy) when they lie in one
@@ -119,7 +119,7 @@ impl Chunks {
 }
 
 /// The error of joining chunks that outgrow one Arrow array (over 2 GiB of strings).
-fn too_large(e: datafusion::arrow::error::ArrowError) -> Error {
+fn too_large(e: arrow::error::ArrowError) -> Error {
     Error::Arrow {
         context: "Cannot join a column's chunks into one array".into(),
         source: Box::new(e),
@@ -163,8 +163,8 @@ impl Split {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{AsArray, Int64Array};
-    use datafusion::arrow::datatypes::Int64Type;
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::Int64Type;
 
     use super::*;
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::physical_expr::PhysicalExpr;
@@ -191,7 +191,7 @@ impl ExprNode {
     /// [`ExprNode::evaluate`]) that is null although no argument of a type without nulls
     /// is: the expression made it (`nullif(x, 0)` where x is 0), and the output type has
     /// no null.
-    pub(crate) fn made_null(&self, result: &dyn datafusion::arrow::array::Array, args: &[ArrayRef]) -> Option<usize> {
+    pub(crate) fn made_null(&self, result: &dyn arrow::array::Array, args: &[ArrayRef]) -> Option<usize> {
         if result.null_count() == 0 {
             return None;
         }

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{Field, Schema};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::compute::cast;
+use arrow::datatypes::{Field, Schema};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
@@ -88,9 +88,9 @@ impl ColumnarEngine {
     /// struct Model;
     ///
     /// let ctx = SessionContext::new();
-    /// let frame = ctx.read_batch(datafusion::arrow::array::RecordBatch::try_from_iter([(
+    /// let frame = ctx.read_batch(arrow::array::RecordBatch::try_from_iter([(
     ///     "x",
-    ///     std::sync::Arc::new(datafusion::arrow::array::Int64Array::from(vec![1, 2])) as _,
+    ///     std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2])) as _,
     /// )]).unwrap()).unwrap();
     /// let add = Node::builder("add").params(["doubled"]).output("plus_one").build(|d: i64| d + 1)?;
     /// let p = Pipeline::new([double::node(), add]);
@@ -154,7 +154,7 @@ impl ColumnarEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use datafusion::arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::array::{Int64Array, RecordBatch};
     /// use hypernodes::prelude::*;
     /// use hypernodes::ColumnarEngine;
     ///
@@ -239,7 +239,7 @@ impl ColumnarEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use datafusion::arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::array::{Int64Array, RecordBatch};
     /// use hypernodes::prelude::*;
     /// use hypernodes::ColumnarEngine;
     ///
@@ -370,7 +370,7 @@ impl ColumnarEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use datafusion::arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::array::{Int64Array, RecordBatch};
     /// use hypernodes::prelude::*;
     /// use hypernodes::ColumnarEngine;
     ///
@@ -477,9 +477,9 @@ impl ColumnarEngine {
 
 /// The rows `good` of `batch`.
 fn rows_of(batch: &RecordBatch, good: &[u32]) -> Result<RecordBatch> {
-    let index = datafusion::arrow::array::UInt32Array::from(good.to_vec());
+    let index = arrow::array::UInt32Array::from(good.to_vec());
     // Unreachable: the indices are rows of the batch.
-    datafusion::arrow::compute::take_record_batch(batch, &index).map_err(df_arrow)
+    arrow::compute::take_record_batch(batch, &index).map_err(df_arrow)
 }
 
 /// The batch, or the error of its first failed row.

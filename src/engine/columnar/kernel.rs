@@ -12,8 +12,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use datafusion::arrow::array::{Array, ArrayRef, ListArray};
-use datafusion::arrow::datatypes::DataType;
+use arrow::array::{Array, ArrayRef, ListArray};
+use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
 
@@ -96,7 +96,7 @@ type BatchFn = dyn Fn(BatchArgs<'_>) -> Result<Vec<ArrayRef>, BoxError> + Send +
 /// "`Model` is not a columnar type (one that maps to Arrow)":
 ///
 /// ```compile_fail,E0277
-/// use datafusion::arrow::array::ArrayRef;
+/// use arrow::array::ArrayRef;
 /// use hypernodes::engine::columnar::BatchArgs;
 /// use hypernodes::prelude::*;
 ///
@@ -594,8 +594,8 @@ kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4, P5 a5 
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{AsArray, Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+    use arrow::array::{AsArray, Int64Array, StringArray};
+    use arrow::datatypes::{Int64Type, UInt64Type};
 
     use super::*;
 
@@ -625,9 +625,9 @@ mod tests {
 
     #[test]
     fn slice_parameters_borrow_primitive_lists_and_collect_others() {
-        use datafusion::arrow::array::{ListArray, UInt64Array};
-        use datafusion::arrow::buffer::OffsetBuffer;
-        use datafusion::arrow::datatypes::Field;
+        use arrow::array::{ListArray, UInt64Array};
+        use arrow::buffer::OffsetBuffer;
+        use arrow::datatypes::Field;
 
         let values = UInt64Array::from(vec![1, 2, 3, 4, 5]);
         assert!(matches!(

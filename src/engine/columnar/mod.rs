@@ -26,10 +26,10 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
-use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt32Array};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
@@ -1597,7 +1597,7 @@ fn df(e: datafusion::error::DataFusionError) -> Error {
 }
 
 /// The same for an Arrow error.
-fn df_arrow(e: datafusion::arrow::error::ArrowError) -> Error {
+fn df_arrow(e: arrow::error::ArrowError) -> Error {
     Error::Internal(format!("Arrow: {e}"))
 }
 

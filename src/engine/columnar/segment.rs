@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use datafusion::arrow::array::ArrayRef;
+use arrow::array::ArrayRef;
 use rayon::prelude::*;
 
 use super::chunks::{Chunks, Split};
@@ -509,7 +509,7 @@ fn cached_call(
                     if todo.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let index = datafusion::arrow::array::UInt32Array::from(todo.clone());
+                    let index = arrow::array::UInt32Array::from(todo.clone());
                     let taken = args
                         .iter()
                         .zip(&step.constant)
@@ -517,7 +517,7 @@ fn cached_call(
                             if c {
                                 Ok(a.clone())
                             } else {
-                                datafusion::arrow::compute::take(a.as_ref(), &index, None)
+                                arrow::compute::take(a.as_ref(), &index, None)
                             }
                         })
                         .collect::<std::result::Result<Vec<_>, _>>()
@@ -554,18 +554,16 @@ fn cached_call(
                     // Unreachable: a kernel's outputs are columnar.
                     sources.push(match computed.get(k) {
                         Some(a) => a.clone(),
-                        None => datafusion::arrow::array::new_empty_array(&(ColumnType::find(
-                            &step.node.outputs()[k].type_info(),
-                        )
-                        .ok_or_else(|| Failure::Node(Error::Internal("an output has no Arrow type".into())))?
-                        .data_type)()),
+                        None => arrow::array::new_empty_array(&(ColumnType::find(&step.node.outputs()[k].type_info())
+                            .ok_or_else(|| Failure::Node(Error::Internal("an output has no Arrow type".into())))?
+                            .data_type)()),
                     });
                     for b in &blocks {
                         sources.push(arrow(&b.columns[k])?);
                     }
-                    let refs: Vec<&dyn datafusion::arrow::array::Array> = sources.iter().map(|a| a.as_ref()).collect();
+                    let refs: Vec<&dyn arrow::array::Array> = sources.iter().map(|a| a.as_ref()).collect();
                     // Over 2 GiB of strings in one batch does not fit one array.
-                    datafusion::arrow::compute::interleave(&refs, &picks).map_err(|e| {
+                    arrow::compute::interleave(&refs, &picks).map_err(|e| {
                         Failure::Node(Error::Arrow {
                             context: format!("Cannot merge the cached and new results of node '{}'", step.node.name())
                                 .into(),

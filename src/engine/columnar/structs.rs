@@ -6,15 +6,15 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-pub use datafusion::arrow::array::{Array, ArrayRef};
-use datafusion::arrow::datatypes::FieldRef;
+pub use arrow::array::{Array, ArrayRef};
+use arrow::datatypes::FieldRef;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_arrow::schema::{SchemaLike, TracingOptions};
 use serde_arrow::utils::{Item, Items};
 
-pub use datafusion::arrow::array::StructArray;
-pub use datafusion::arrow::datatypes::DataType;
+pub use arrow::array::StructArray;
+pub use arrow::datatypes::DataType;
 
 /// The Arrow field of a column of `Option<T>` (traced once per type, then cached).
 ///

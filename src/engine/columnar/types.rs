@@ -7,13 +7,13 @@ use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::builder::{ArrayBuilder, NullBufferBuilder};
-use datafusion::arrow::array::{
+use arrow::array::builder::{ArrayBuilder, NullBufferBuilder};
+use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, GenericListArray, ListArray, PrimitiveArray, StringArray,
     StringBuilder,
 };
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
-use datafusion::arrow::datatypes::{self as adt, ArrowPrimitiveType, DataType, Field};
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{self as adt, ArrowPrimitiveType, DataType, Field};
 
 use crate::hash::{null_digest, StableHash, StableHasher};
 use crate::value::{TypeInfo, Value};
@@ -477,7 +477,7 @@ pub struct ColumnType {
     /// # Examples
     ///
     /// ```
-    /// use datafusion::arrow::array::StringArray;
+    /// use arrow::array::StringArray;
     /// use hypernodes::engine::columnar::types::ColumnType;
     /// use hypernodes::hash::{digest, null_digest};
     /// use hypernodes::Value;
@@ -564,7 +564,7 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// # Examples
 ///
 /// ```
-/// use datafusion::arrow::datatypes::DataType;
+/// use arrow::datatypes::DataType;
 /// use hypernodes::engine::columnar::types::type_info_for;
 ///
 /// assert_eq!(type_info_for(&DataType::Utf8View).unwrap().name(), "String");
@@ -797,13 +797,13 @@ mod tests {
 
     #[test]
     fn nulls_in_a_non_nullable_column_are_named() {
-        let array: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![Some(1), None]));
+        let array: ArrayRef = Arc::new(arrow::array::Int64Array::from(vec![Some(1), None]));
         let err = (ColumnType::of::<i64>().array_to_list)(&[array.as_ref()]).unwrap_err();
         assert_eq!(err, "row 1 is null");
         // Rows are counted across chunks.
         let err = (ColumnType::of::<i64>().array_to_list)(&[array.as_ref(), array.as_ref()]).unwrap_err();
         assert_eq!(err, "row 1 is null");
-        let first: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![7, 8, 9]));
+        let first: ArrayRef = Arc::new(arrow::array::Int64Array::from(vec![7, 8, 9]));
         let err = (ColumnType::of::<i64>().array_to_list)(&[first.as_ref(), array.as_ref()]).unwrap_err();
         assert_eq!(err, "row 4 is null");
         assert!((ColumnType::of::<i64>().array_value)(array.as_ref(), 1).is_none());
@@ -920,7 +920,7 @@ mod tests {
 
     #[test]
     fn null_rows_of_non_nullable_types_get_the_null_digest() {
-        let array = datafusion::arrow::array::Int64Array::from(vec![Some(1), None]);
+        let array = arrow::array::Int64Array::from(vec![Some(1), None]);
         let mut digests = Vec::new();
         assert!((ColumnType::of::<i64>().digest_rows)(&array, &mut digests));
         assert_eq!(digests[1], crate::hash::null_digest());

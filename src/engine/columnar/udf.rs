@@ -3,11 +3,11 @@
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{
+use arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, RunArray, StructArray,
 };
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type, Schema};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Fields, Int32Type, Int64Type, Schema};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
@@ -33,7 +33,7 @@ pub(super) fn item_type() -> DataType {
 /// The item column of a batch of `rows` rows whose first row is item `first`.
 pub(super) fn item_column(first: usize, rows: usize) -> ArrayRef {
     if rows == 0 {
-        return datafusion::arrow::array::new_empty_array(&item_type());
+        return arrow::array::new_empty_array(&item_type());
     }
     let run_ends = Int32Array::from(vec![i32::try_from(rows).expect("a batch under 2^31 rows")]);
     let values = Int64Array::from(vec![first as i64]);
@@ -533,8 +533,7 @@ mod tests {
         assert_eq!(item_at(items.as_ref(), 0), Some(100));
         assert_eq!(item_at(items.as_ref(), 4), Some(104));
         assert_eq!(item_at(items.slice(2, 3).as_ref(), 1), Some(103));
-        let joined =
-            datafusion::arrow::compute::concat(&[item_column(0, 3).as_ref(), item_column(10, 2).as_ref()]).unwrap();
+        let joined = arrow::compute::concat(&[item_column(0, 3).as_ref(), item_column(10, 2).as_ref()]).unwrap();
         let rows: Vec<Option<usize>> = (0..5).map(|r| item_at(joined.as_ref(), r)).collect();
         assert_eq!(rows, [Some(0), Some(1), Some(2), Some(10), Some(11)]);
         assert_eq!(item_at(joined.slice(1, 4).as_ref(), 2), Some(10));
