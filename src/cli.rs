@@ -22,15 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::cache::Cache;
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
-use crate::io::{parse_compression, parse_size, EngineChoice, ParquetRun, DEFAULT_BATCH_ROWS};
+use crate::io::{parse_compression, parse_size, EngineChoice, Format, ParquetRun, DEFAULT_BATCH_ROWS};
 use crate::progress::ProgressBars;
-use crate::spec::{load, read_schema, Registry};
+use crate::spec::{load, Registry};
 use crate::trace::ChromeTrace;
 
 /// Run data pipelines declared in TOML files over Parquet data.
@@ -54,17 +53,25 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a pipeline file over Parquet input and write Parquet output.
+    /// Run a pipeline file over Parquet, CSV, NDJSON or Arrow input and write any of them.
     Run {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
-        /// Input Parquet file or directory [default: the file's `[run] input`].
+        /// Input file or directory [default: the file's `[run] input`].
         #[arg(short, long)]
         input: Option<PathBuf>,
-        /// Output Parquet file (a directory for a directory input)
+        /// Output file (a directory for a directory input)
         /// [default: the file's `[run] output`, else PIPELINE with extension .out.parquet].
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// The input's format: parquet, csv, ndjson or arrow [default: by extension:
+        /// .csv, .ndjson or .jsonl, .arrow, .ipc or .feather; else parquet].
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// The output's format [default: by extension, as --format; for a directory,
+        /// the input's].
+        #[arg(long, value_name = "FORMAT")]
+        output_format: Option<String>,
         /// The engine: columnar (Arrow / DataFusion) or node (item by item).
         #[arg(long, default_value = "columnar")]
         engine: String,
@@ -82,9 +89,10 @@ enum Command {
         /// Most rows per batch.
         #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
         batch_rows: usize,
-        /// Output compression: snappy, zstd, gzip, lz4, brotli or none.
-        #[arg(long, default_value = "snappy")]
-        compression: String,
+        /// Parquet output compression: snappy, zstd, gzip, lz4, brotli or none
+        /// [default: snappy].
+        #[arg(long)]
+        compression: Option<String>,
         /// The map executor, for the rows of each batch that run one at a time (every row
         /// on the node engine; on the columnar engine, the rows of the nodes it runs row
         /// by row, such as async functions): sequential, threaded[:N], async[:N] or
@@ -97,9 +105,10 @@ enum Command {
         /// [default: fail].
         #[arg(long, value_name = "POLICY")]
         on_error: Option<String>,
-        /// With --on-error collect: the Parquet file the failed rows go to (a directory
-        /// for a directory input), with the columns read and _row (the row's index in its
-        /// input file), _node and _error; written, without rows, when no row fails.
+        /// With --on-error collect: the file the failed rows go to (a directory for a
+        /// directory input; of the format of its extension), with the columns read and
+        /// _row (the row's index in its input file), _node and _error; written, without
+        /// rows, when no row fails.
         #[arg(long, value_name = "FILE")]
         failed: Option<PathBuf>,
         /// Keep every node's results per row in this cache directory and reuse them: a
@@ -137,16 +146,20 @@ enum Command {
     Explain {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
-        /// Input Parquet file, for the column types [default: the file's `[run] input`].
+        /// Input file, for the column types [default: the file's `[run] input`].
         #[arg(short, long)]
         input: Option<PathBuf>,
+        /// The input's format [default: by extension, as for `run`].
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
     },
-    /// Write the benchmark data set (id, passage, value, sentences) as Parquet.
+    /// Write the benchmark data set (id, passage, value, sentences) as Parquet, CSV
+    /// (without sentences), NDJSON or Arrow, by the output's extension.
     GenData {
         /// Number of rows.
         #[arg(long)]
         rows: usize,
-        /// Output file.
+        /// Output file (.parquet, .csv, .ndjson, .arrow, ...).
         #[arg(long)]
         out: PathBuf,
         /// Random seed: the same rows and seed give the same file.
@@ -342,6 +355,8 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             pipeline,
             input,
             output,
+            format,
+            output_format,
             engine,
             select,
             memory_limit,
@@ -359,7 +374,9 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
         } => {
             let engine: EngineChoice = engine.parse()?;
             let memory_limit = parse_size(&memory_limit)?;
-            let compression = parse_compression(&compression)?;
+            let compression = compression.as_deref().map(parse_compression).transpose()?;
+            let format: Option<Format> = format.as_deref().map(str::parse).transpose()?;
+            let output_format: Option<Format> = output_format.as_deref().map(str::parse).transpose()?;
             let mut config = RunConfig::new();
             if let Some(e) = &executor {
                 config = config.with_map_executor(e.parse::<Executor>()?);
@@ -368,8 +385,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             match (on_error, &failed) {
                 (Some(OnError::Collect), None) => {
                     return Err(Error::Invalid(
-                        "--on-error collect needs --failed FILE, the Parquet file the failed rows are written to"
-                            .into(),
+                        "--on-error collect needs --failed FILE, the file the failed rows are written to".into(),
                     ))
                 }
                 (None | Some(OnError::Fail), Some(_)) => {
@@ -394,7 +410,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
                 config = config.with_callback(trace.clone());
             }
             let columns = match &input {
-                Some(i) => Some(schema_of(i)?),
+                Some(i) => Some(schema_of(i, format)?),
                 None => None,
             };
             let file = load(&pipeline, registry, columns.as_ref())?;
@@ -411,8 +427,16 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
                 .with_engine(engine)
                 .with_memory_limit(memory_limit)
                 .with_batch_rows(batch_rows)
-                .with_compression(compression)
                 .with_config(config);
+            if let Some(c) = compression {
+                run = run.with_compression(c);
+            }
+            if let Some(f) = format {
+                run = run.with_format(f);
+            }
+            if let Some(f) = output_format {
+                run = run.with_output_format(f);
+            }
             if let Some(f) = failed {
                 run = run.with_failed(f);
             }
@@ -444,20 +468,22 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             print(out, format!("{}: {cleared}", dir.display()));
             Ok(())
         }
-        Command::Explain { pipeline, input } => {
+        Command::Explain {
+            pipeline,
+            input,
+            format,
+        } => {
+            let format: Option<Format> = format.as_deref().map(str::parse).transpose()?;
             let columns = match &input {
-                Some(i) => Some(schema_of(i)?),
+                Some(i) => Some(schema_of(i, format)?),
                 None => None,
             };
             let file = load(&pipeline, registry, columns.as_ref())?;
             print(out, explain(&file.pipeline));
             // With data at hand, the plans the columnar engine makes of its first rows.
             if let Some(input) = input.or(file.input.clone()).filter(|p| p.is_file()) {
-                let reader = std::fs::File::open(&input)
-                    .ok()
-                    .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).ok())
-                    .and_then(|b| b.with_batch_size(100).build().ok());
-                if let Some(Ok(batch)) = reader.and_then(|mut r| r.next()) {
+                let format = format.unwrap_or_else(|| Format::of(&input));
+                if let Ok(batch) = crate::io::read_head(&input, format, 100) {
                     let plans = ColumnarEngine::new()
                         .with_partitions(1)
                         .explain_batch(&file.pipeline, &batch)?;
@@ -536,26 +562,11 @@ fn viz(
     Ok(())
 }
 
-/// The schema of an input: a Parquet file, or the first file of a directory.
-fn schema_of(input: &Path) -> Result<crate::spec::Columns> {
-    if input.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-            .map_err(|source| Error::Io {
-                action: "read",
-                path: input.display().to_string().into(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
-        files.sort();
-        let first = files.first().ok_or_else(|| Error::Data {
-            path: input.display().to_string().into(),
-            message: "the directory holds no .parquet files".into(),
-        })?;
-        return read_schema(first);
-    }
-    read_schema(input)
+/// The schema of an input: a file, or the first file of a directory, read as `format`
+/// (by default, by extension).
+fn schema_of(input: &Path, format: Option<Format>) -> Result<crate::spec::Columns> {
+    let (files, format) = crate::io::input_files(input, format)?;
+    crate::io::read_schema(&files[0], format)
 }
 
 /// The nodes in execution order with their kind, what they read and what they produce,

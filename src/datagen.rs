@@ -17,14 +17,13 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
-use crate::io::OutputFile;
+use crate::io::{BatchWriter, Format, OutputFile};
 
 /// Rows per block of generated data, and per Parquet row group in [`write_docs`].
 pub const BLOCK_ROWS: usize = 100_000;
@@ -105,25 +104,34 @@ pub fn docs_block(rows: usize, seed: u64, block: usize) -> RecordBatch {
     RecordBatch::try_new(docs_schema(), columns).expect("columns match the schema")
 }
 
-/// Writes the data set with `rows` rows to `path` as Parquet (snappy, a row group per
-/// [`BLOCK_ROWS`] rows). Written to a temporary file renamed into place at the end, so a
-/// failure leaves no partial file. Returns the bytes written.
+/// Writes the data set with `rows` rows to `path`, in the format of its extension (see
+/// [`Format::of`]): Parquet (snappy, a row group per [`BLOCK_ROWS`] rows), CSV (without
+/// the `sentences` column, which CSV cannot hold), NDJSON or Arrow. Written to a
+/// temporary file renamed into place at the end, so a failure leaves no partial file.
+/// Returns the bytes written.
 ///
 /// # Errors
 ///
 /// [`Error::Io`](crate::Error::Io) when the file cannot be written.
 pub fn write_docs(path: &Path, rows: usize, seed: u64) -> Result<u64> {
+    let format = Format::of(path);
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(BLOCK_ROWS))
         .build();
+    // CSV holds no lists: the columns before `sentences`.
+    let keep = |batch: RecordBatch| match format {
+        Format::Csv => batch.project(&[0, 1, 2]).expect("the first three columns"),
+        _ => batch,
+    };
+    let schema = keep(RecordBatch::new_empty(docs_schema())).schema();
     let (file, sink) = OutputFile::create(path)?;
-    let mut writer = ArrowWriter::try_new(sink, docs_schema(), Some(props)).map_err(|e| file.error(e))?;
+    let mut writer = BatchWriter::new(format, sink, schema.clone(), props).map_err(|e| file.error(e))?;
     for block in 0..rows.div_ceil(BLOCK_ROWS) {
         writer
-            .write(&docs_block(rows, seed, block))
+            .write(&keep(docs_block(rows, seed, block)))
             .map_err(|e| file.error(e))?;
     }
-    file.finish(writer.into_inner().map_err(|e| file.error(e))?)?;
+    file.finish(writer.finish(&schema).map_err(|e| file.error(e))?)?;
     file.commit()
 }

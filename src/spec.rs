@@ -260,7 +260,7 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
         Some(c) => Some(c),
         None => match &input {
             Some(p) if p.is_file() => {
-                from_input = read_schema(p)?;
+                from_input = crate::io::read_schema(p, crate::io::Format::of(p))?;
                 Some(&from_input)
             }
             _ => None,
@@ -289,6 +289,11 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
             )
         })?;
         match (columns, env.get(name)) {
+            // A CSV or NDJSON column's type is a guess: the declared one wins (the run
+            // parses the column as it).
+            (Some(c), Some(_)) if c.metadata().contains_key(crate::io::INFERRED) => {
+                env.insert(name.clone(), declared);
+            }
             (Some(_), Some(found)) if *found != declared => {
                 return Err(src.error(
                     line,
@@ -366,29 +371,6 @@ fn relative_to(dir: &Path, path: &str) -> PathBuf {
         }
     }
     out
-}
-
-/// The Arrow schema of a Parquet file.
-///
-/// # Errors
-///
-/// [`Error::Io`] when it cannot be opened; [`Error::Data`] when it is not Parquet.
-pub fn read_schema(path: &Path) -> Result<Schema> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        action: "read",
-        path: path.display().to_string().into(),
-        source,
-    })?;
-    let data = |message: String| Error::Data {
-        path: path.display().to_string().into(),
-        message: message.into(),
-    };
-    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(data("the file is empty (0 bytes), not a Parquet file".into()));
-    }
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| data(format!("not a readable Parquet file ({e})")))?;
-    Ok(builder.schema().as_ref().clone())
 }
 
 const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, list<T>";

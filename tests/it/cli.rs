@@ -192,7 +192,7 @@ fn executor_and_failure_policy_mistakes_are_one_line_errors() {
     );
     assert_eq!(
         run(&["--on-error", "collect"]),
-        "error: --on-error collect needs --failed FILE, the Parquet file the failed rows are written to\n"
+        "error: --on-error collect needs --failed FILE, the file the failed rows are written to\n"
     );
     for policy in [&["--on-error", "fail"][..], &[]] {
         let mut args = policy.to_vec();

@@ -19,6 +19,8 @@ mod columnar;
 mod errors;
 mod events;
 mod executors;
+#[cfg(feature = "parquet")]
+mod formats;
 mod map;
 mod nodes;
 #[cfg(feature = "columnar")]

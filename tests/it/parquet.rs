@@ -302,7 +302,7 @@ fn wrong_column_type() {
     let err = load(
         &text_toml(),
         &Registry::new(),
-        Some(&hypernodes::spec::read_schema(&input).unwrap()),
+        Some(&hypernodes::io::read_schema(&input, hypernodes::io::Format::Parquet).unwrap()),
     )
     .unwrap_err();
     assert_eq!(

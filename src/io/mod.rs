@@ -25,12 +25,19 @@ use std::time::{Duration, Instant};
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::arrow::ProjectionMask;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+mod format;
+
+pub(crate) use format::read_head;
+pub(crate) use format::BatchWriter;
+use format::StreamReader;
+pub use format::{read_schema, Format, INFERRED, INFER_RECORDS};
+
 use crate::cache::{CacheReport, Session};
-use crate::engine::columnar::types::type_info_for;
+use crate::engine::columnar::types::{type_info_for, ColumnType};
 use crate::engine::{ColumnarEngine, NodeEngine};
 use crate::error::{Error, Result};
 use crate::events::{runs, Callback, Context, End, Events};
@@ -246,7 +253,9 @@ pub struct ParquetRun {
     output: PathBuf,
     engine: EngineChoice,
     select: Option<Vec<String>>,
-    compression: Compression,
+    format: Option<Format>,
+    output_format: Option<Format>,
+    compression: Option<Compression>,
     memory_limit: u64,
     partitions: usize,
     batch_rows: usize,
@@ -350,7 +359,9 @@ impl ParquetRun {
             output: output.into(),
             engine: EngineChoice::Columnar,
             select: None,
-            compression: Compression::SNAPPY,
+            format: None,
+            output_format: None,
+            compression: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_rows: DEFAULT_BATCH_ROWS,
@@ -374,9 +385,24 @@ impl ParquetRun {
         self
     }
 
-    /// The output compression (see [`parse_compression`]).
+    /// The format of the input files (by default, each file's by its extension: see
+    /// [`Format::of`]; for a directory, the one format of the files it holds).
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// The format of the output files (by default, the output's by its extension; for a
+    /// directory, the input's).
+    pub fn with_output_format(mut self, format: Format) -> Self {
+        self.output_format = Some(format);
+        self
+    }
+
+    /// The compression of Parquet output (see [`parse_compression`]; snappy by default).
+    /// Other formats are written uncompressed: a compression set for them is refused.
     pub fn with_compression(mut self, compression: Compression) -> Self {
-        self.compression = compression;
+        self.compression = Some(compression);
         self
     }
 
@@ -492,17 +518,34 @@ impl ParquetRun {
             None => config,
         };
         let pipeline = self.pipeline.with_config(config.clone().with_on_error(on_error));
-        let inputs = input_files(&self.input)?;
+        let (inputs, format) = input_files(&self.input, self.format)?;
+        // The output's format: given, else its extension's, else (a directory) the input's.
+        let out_format = match self.output_format {
+            Some(f) => f,
+            None if self.input.is_dir() => format,
+            None => Format::of(&self.output),
+        };
+        if out_format != Format::Parquet && self.compression.is_some() {
+            return Err(Error::Invalid(format!(
+                "Compression is for Parquet output; '{}' is written as {out_format}, uncompressed",
+                self.output.display()
+            )));
+        }
+        // In an output directory, a file of the input's name with the output's extension.
+        let name_in = |dir: &Path, file: &Path, to: Format| {
+            let name = Path::new(file.file_name().expect("a file"));
+            match Format::of(name) == to {
+                true => dir.join(name),
+                false => dir.join(name.with_extension(to.extensions()[0])),
+            }
+        };
         let outputs: Vec<PathBuf> = if self.input.is_dir() {
             std::fs::create_dir_all(&self.output).map_err(|source| Error::Io {
                 action: "create directory",
                 path: self.output.display().to_string().into(),
                 source,
             })?;
-            inputs
-                .iter()
-                .map(|f| self.output.join(f.file_name().expect("a file")))
-                .collect()
+            inputs.iter().map(|f| name_in(&self.output, f, out_format)).collect()
         } else {
             vec![self.output.clone()]
         };
@@ -530,10 +573,7 @@ impl ParquetRun {
                         path: path.display().to_string().into(),
                         source,
                     })?;
-                    inputs
-                        .iter()
-                        .map(|f| path.join(f.file_name().expect("a file")))
-                        .collect()
+                    inputs.iter().map(|f| name_in(path, f, out_format)).collect()
                 } else {
                     vec![path.clone()]
                 };
@@ -570,27 +610,41 @@ impl ParquetRun {
             cache: None,
         };
         // Every file is checked before anything is written.
+        // The failed rows' files: of the output's format in a directory, else of their
+        // own extension's.
+        let side_format = match &self.failed {
+            Some(path) if !self.input.is_dir() => Format::of(path),
+            _ => out_format,
+        };
         let mut plans = Vec::new();
         for input in &inputs {
-            plans.push(self.plan(&pipeline, input, self.failed.is_some())?);
+            let formats = (format, out_format, side_format);
+            plans.push(self.plan(&pipeline, input, self.failed.is_some(), formats)?);
         }
         #[cfg(feature = "cluster")]
         if self.cluster.is_some() {
             self.check_cluster(&config, &plans)?;
         }
-        let rows: usize = plans
-            .iter()
-            .map(|p| p.metadata.metadata().file_metadata().num_rows().max(0) as usize)
-            .sum();
-        let map_started = events.as_ref().map(|e| {
-            e.pipeline_start();
-            e.map_start(rows)
-        });
+        // The callbacks learn the rows first: from the metadata, or counted.
+        let map_started = match &events {
+            Some(e) => {
+                let mut rows = 0;
+                for (input, plan) in inputs.iter().zip(&plans) {
+                    rows += match plan.rows {
+                        Some(r) => r,
+                        None => format::count_rows(input, plan.format)?,
+                    } as usize;
+                }
+                e.pipeline_start();
+                Some(e.map_start(rows))
+            }
+            None => None,
+        };
         let mut written = Vec::new();
         let mut offset = 0;
         let mut streamed = Ok(());
         for (((input, output), failed), plan) in inputs.iter().zip(&outputs).zip(&failed).zip(plans) {
-            let file_rows = plan.metadata.metadata().file_metadata().num_rows().max(0) as usize;
+            let rows_before = summary.rows_in;
             let at = Reporting {
                 events: events.as_ref(),
                 offset,
@@ -611,7 +665,7 @@ impl ParquetRun {
                     break;
                 }
             }
-            offset += file_rows;
+            offset += (summary.rows_in - rows_before) as usize;
         }
         if let (Some(events), Some(started)) = (&events, map_started) {
             events.map_end(started, streamed.as_ref().err());
@@ -635,25 +689,42 @@ impl ParquetRun {
         Ok(summary)
     }
 
-    /// Checks `input` against `pipeline` (this run's, configured): the columns to read
-    /// and the output schema, and, with `side`, the schema of the failed rows.
-    fn plan(&self, pipeline: &Pipeline, input: &Path, side: bool) -> Result<FilePlan> {
+    /// Checks `input` (read as `formats.0`) against `pipeline` (this run's, configured):
+    /// the columns to read and the output schema (written as `formats.1`), and, with
+    /// `side` (written as `formats.2`), the schema of the failed rows.
+    fn plan(
+        &self,
+        pipeline: &Pipeline,
+        input: &Path,
+        side: bool,
+        (format, out_format, side_format): (Format, Format, Format),
+    ) -> Result<FilePlan> {
         let data = |message: String| Error::Data {
             path: input.display().to_string().into(),
             message: message.into(),
         };
-        let file = File::open(input).map_err(|source| Error::Io {
-            action: "read",
-            path: input.display().to_string().into(),
-            source,
-        })?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if len == 0 {
-            return Err(data("the file is empty (0 bytes), not a Parquet file".into()));
-        }
-        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-            .map_err(|e| data(format!("not a readable Parquet file ({e})")))?;
-        let schema = metadata.schema().clone();
+        let metadata = match format {
+            Format::Parquet => {
+                let file = File::open(input).map_err(|source| Error::Io {
+                    action: "read",
+                    path: input.display().to_string().into(),
+                    source,
+                })?;
+                if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+                    return Err(data("the file is empty (0 bytes), not a Parquet file".into()));
+                }
+                Some(
+                    ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                        .map_err(|e| data(format!("not a readable Parquet file ({e})")))?,
+                )
+            }
+            _ => None,
+        };
+        let mut schema: Schema = match &metadata {
+            Some(m) => m.schema().as_ref().clone(),
+            None => read_schema(input, format)?,
+        };
+        schema.metadata.remove(INFERRED);
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
 
         // The output columns, and the pipeline pruned to the nodes they need. By default
@@ -702,6 +773,7 @@ impl ParquetRun {
         let outputs = pipeline.outputs();
 
         // The pipeline's inputs: present, and of the type their nodes read.
+        let mut retyped: Vec<(String, DataType)> = Vec::new();
         for name in pipeline.unfulfilled_args() {
             let reader = pipeline
                 .nodes()
@@ -717,12 +789,33 @@ impl ParquetRun {
             let ty = pipeline.input_type(name).expect("an input");
             let found = type_info_for(field.data_type());
             let nested_list = found.is_none() && matches!(field.data_type(), arrow::datatypes::DataType::List(_));
-            if found != Some(ty) && !nested_list {
-                return Err(data(format!(
-                    "column '{name}' has type {}, but node '{reader}' reads it as {ty}",
-                    field.data_type()
-                )));
+            if found == Some(ty) || nested_list {
+                continue;
             }
+            // An untyped file's column is parsed as the type its node reads.
+            let parsed = ColumnType::find(&ty).map(|c| (c.data_type)());
+            match parsed {
+                Some(dt) if format.inferred() && (format != Format::Csv || !dt.is_nested()) => {
+                    retyped.push((name.to_string(), dt));
+                }
+                _ => {
+                    return Err(data(format!(
+                        "column '{name}' has type {}, but node '{reader}' reads it as {ty}",
+                        field.data_type()
+                    )))
+                }
+            }
+        }
+        if !retyped.is_empty() {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .map(|f| match retyped.iter().find(|(n, _)| n == f.name()) {
+                    Some((_, dt)) => f.as_ref().clone().with_data_type(dt.clone()),
+                    None => f.as_ref().clone(),
+                })
+                .collect();
+            schema = Schema::new_with_metadata(fields, schema.metadata().clone());
         }
         // Read what the nodes need and what is selected from the file, nothing else.
         let needed: Vec<usize> = schema
@@ -735,15 +828,23 @@ impl ParquetRun {
             })
             .map(|(i, _)| i)
             .collect();
-        let rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
-        let row_bytes = {
-            let md = metadata.metadata();
-            let total: i64 = md
-                .row_groups()
-                .iter()
-                .map(|rg| needed.iter().map(|&c| rg.column(c).uncompressed_size()).sum::<i64>())
-                .sum();
-            (total.max(0) as u64).div_ceil(rows.max(1)).max(8)
+        let (rows, row_bytes) = match &metadata {
+            Some(metadata) => {
+                let md = metadata.metadata();
+                let rows = md.file_metadata().num_rows().max(0) as u64;
+                let total: i64 = md
+                    .row_groups()
+                    .iter()
+                    .map(|rg| needed.iter().map(|&c| rg.column(c).uncompressed_size()).sum::<i64>())
+                    .sum();
+                (Some(rows), (total.max(0) as u64).div_ceil(rows.max(1)).max(8))
+            }
+            None if format == Format::Arrow => {
+                let rows = format::count_rows(input, format)?;
+                let size = std::fs::metadata(input).map_or(0, |m| m.len());
+                (Some(rows), size.div_ceil(rows.max(1)).max(8))
+            }
+            None => (None, format::text_row_bytes(input, format)?),
         };
         // The failed rows: the columns read, then where and why each failed.
         let failed = if side {
@@ -766,15 +867,37 @@ impl ParquetRun {
         } else {
             None
         };
-        Ok(FilePlan {
-            metadata,
+        let schema = Arc::new(schema);
+        let source = match metadata {
+            Some(metadata) => Source::Parquet(metadata),
+            None => Source::Stream {
+                parse: StreamReader::parse_schema(format, &schema, &needed),
+                projection: needed.clone(),
+            },
+        };
+        let plan = FilePlan {
+            format,
+            source,
+            schema,
+            rows,
+            out_format,
+            side_format,
             pipeline,
             needed,
             select,
             outputs: wanted,
             row_bytes,
             failed,
-        })
+        };
+        // CSV holds no lists or structs: refused before anything is written.
+        if out_format == Format::Csv {
+            let schema = empty_output_schema(&plan, self.engine)?;
+            format::check_csv(&schema).map_err(|e| Error::Invalid(format!("The output: {e}")))?;
+        }
+        if let (Format::Csv, Some(schema)) = (side_format, &plan.failed) {
+            format::check_csv(schema).map_err(|e| Error::Invalid(format!("The failed rows' file: {e}")))?;
+        }
+        Ok(plan)
     }
 
     /// Refuses what a cluster run cannot do, before anything runs.
@@ -796,6 +919,12 @@ impl ParquetRun {
             ));
         }
         for plan in plans {
+            if plan.format != Format::Parquet {
+                return Err(Error::Invalid(format!(
+                    "A cluster run reads Parquet (the executors read row groups): the input is {}",
+                    plan.format
+                )));
+            }
             crate::cluster::check(&plan.pipeline)?;
         }
         Ok(())
@@ -822,15 +951,21 @@ impl ParquetRun {
             source,
         })?;
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let Source::Parquet(metadata) = &plan.source else {
+            // Unreachable: `check_cluster` refused other formats.
+            return Err(Error::Internal("a cluster run over a file that is not Parquet".into()));
+        };
         let ranges = crate::cluster::FileRange::split(
             &path,
             size,
-            plan.metadata.metadata(),
-            plan.metadata.schema().clone(),
+            metadata.metadata(),
+            metadata.schema().clone(),
             self.partitions,
         );
         let (out_file, sink) = OutputFile::create(output)?;
-        let props = WriterProperties::builder().set_compression(self.compression).build();
+        let props = WriterProperties::builder()
+            .set_compression(self.compression.unwrap_or(Compression::SNAPPY))
+            .build();
         let runtime = crate::cluster::runtime()?;
         let sink = runtime.block_on(async {
             let ctx = cluster.context().await?;
@@ -860,7 +995,8 @@ impl ParquetRun {
             }
             // Unreachable: a file is at least one range.
             let schema = schema.ok_or_else(|| Error::Internal("a file without ranges".into()))?;
-            let mut writer = ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| out_file.error(e))?;
+            let mut writer =
+                BatchWriter::new(plan.out_format, sink, schema.clone(), props).map_err(|e| out_file.error(e))?;
             for (mut rx, rows) in jobs {
                 let mut row = rows.start;
                 while let Some(batch) = rx.recv().await {
@@ -892,7 +1028,7 @@ impl ParquetRun {
                     });
                 }
             }
-            writer.into_inner().map_err(|e| out_file.error(e))
+            writer.finish(&schema).map_err(|e| out_file.error(e))
         })?;
         out_file.finish(sink)?;
         Ok(out_file)
@@ -940,34 +1076,45 @@ impl ParquetRun {
                 source,
             })
         };
-        let metadata = &plan.metadata;
-        let mask = ProjectionMask::roots(
-            metadata.metadata().file_metadata().schema_descr(),
-            plan.needed.iter().copied(),
-        );
-        // The work: row groups, each read by one worker into batches of `batch_rows`;
-        // batch `seq` (counted through the file) is written in that order.
+        // The work: for Parquet, row groups, each read by one worker into batches of
+        // `batch_rows`; for the other formats, the batches of the file's one reader, in
+        // turn. Batch `seq` (counted through the file) is written in that order.
         let mut groups = Vec::new();
-        let (mut seq, mut first_row) = (0u64, 0usize);
-        for (g, rg) in metadata.metadata().row_groups().iter().enumerate() {
-            let rows = rg.num_rows().max(0) as usize;
-            groups.push(Group {
-                index: g,
-                first_seq: seq,
-                first_row,
-                rows,
-            });
-            seq += rows.div_ceil(batch_rows) as u64;
-            first_row += rows;
+        let mut mask = None;
+        let stream = Mutex::new(None);
+        match &plan.source {
+            Source::Parquet(metadata) => {
+                mask = Some(ProjectionMask::roots(
+                    metadata.metadata().file_metadata().schema_descr(),
+                    plan.needed.iter().copied(),
+                ));
+                let (mut seq, mut first_row) = (0u64, 0usize);
+                for (g, rg) in metadata.metadata().row_groups().iter().enumerate() {
+                    let rows = rg.num_rows().max(0) as usize;
+                    groups.push(Group {
+                        index: g,
+                        first_seq: seq,
+                        first_row,
+                        rows,
+                    });
+                    seq += rows.div_ceil(batch_rows) as u64;
+                    first_row += rows;
+                }
+            }
+            Source::Stream { parse, projection } => {
+                let reader = StreamReader::open(input, plan.format, parse.clone(), projection, batch_rows)?;
+                *stream.lock().expect("reader") = Some(Sequence { reader, seq: 0, row: 0 });
+            }
         }
 
         let (out_file, sink) = OutputFile::create(output)?;
-        let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
+        let mut writer: Option<(BatchWriter, SchemaRef)> = None;
         // Pages no larger than a share of the writer's budget (1 MiB at most, Parquet's
         // default), so that what the writer buffers stays within it.
         let page = (writer_budget as usize / 8).clamp(4096, 1 << 20);
+        let compression = self.compression.unwrap_or(Compression::SNAPPY);
         let props = WriterProperties::builder()
-            .set_compression(self.compression)
+            .set_compression(compression)
             .set_data_page_size_limit(page)
             .set_dictionary_page_size_limit(page)
             .set_write_batch_size(page.min(1024))
@@ -978,12 +1125,13 @@ impl ParquetRun {
                 let (file, sink) = OutputFile::create(path)?;
                 let side_page = (side_budget as usize / 8).clamp(4096, 1 << 20);
                 let side_props = WriterProperties::builder()
-                    .set_compression(self.compression)
+                    .set_compression(compression)
                     .set_data_page_size_limit(side_page)
                     .set_dictionary_page_size_limit(side_page)
                     .set_write_batch_size(side_page.min(1024))
                     .build();
-                let writer = ArrowWriter::try_new(sink, schema.clone(), Some(side_props)).map_err(|e| file.error(e))?;
+                let writer =
+                    BatchWriter::new(plan.side_format, sink, schema.clone(), side_props).map_err(|e| file.error(e))?;
                 Some((file, writer))
             }
             _ => None,
@@ -997,11 +1145,11 @@ impl ParquetRun {
 
         let result: Result<()> = std::thread::scope(|scope| {
             let (done_tx, done_rx) = channel::<(u64, Result<Done>)>();
-            let (stop, accounted, next_group, groups) = (&stop, &accounted, &next_group, &groups);
+            let (stop, accounted, next_group, groups, stream) = (&stop, &accounted, &next_group, &groups, &stream);
             let mask = &mask;
 
-            // Workers: each reads a row group (only the columns needed), then runs the
-            // pipeline on its batches, one at a time.
+            // Workers: each reads a row group or a batch (only the columns needed), then
+            // runs the pipeline on its batches, one at a time.
             for _ in 0..workers {
                 let done_tx = done_tx.clone();
                 scope.spawn(move || {
@@ -1022,105 +1170,148 @@ impl ParquetRun {
                             acc = accounted.1.wait(acc).expect("accounting");
                         }
                     };
-                    loop {
-                        let Some(group) = groups.get(next_group.fetch_add(1, Ordering::Relaxed)) else {
-                            return;
+                    // A batch read: its estimate swapped for its size.
+                    let read = |reserve: u64, next: &Option<Result<RecordBatch>>| {
+                        let size = match next {
+                            Some(Ok(b)) => b.get_array_memory_size() as u64,
+                            _ => 0,
                         };
-                        if stop.load(Ordering::Relaxed) {
-                            return;
+                        let mut acc = accounted.0.lock().expect("accounting");
+                        acc.sub(reserve);
+                        acc.add(size);
+                        size
+                    };
+                    // Runs batch `seq`, whose first row is row `first` of the file, and
+                    // sends the result to the writer; false when the run stops.
+                    let run = |seq: u64, first: usize, batch: RecordBatch, input_size: u64| {
+                        let started = Instant::now();
+                        let rows = batch.num_rows();
+                        report.item_start(first..first + rows);
+                        let out = apply(engine, plan, &batch)
+                            .and_then(|(out, failures)| {
+                                let failed = match &plan.failed {
+                                    Some(schema) => Some(failed_rows(schema, &batch, first, failures)?),
+                                    None => match failures.into_iter().next() {
+                                        // Unreachable: the run collects only with a side file.
+                                        Some(f) => return Err(f.into_error()),
+                                        None => None,
+                                    },
+                                };
+                                Ok(Done {
+                                    out,
+                                    failed,
+                                    rows: first..first + rows,
+                                    started,
+                                })
+                            })
+                            // A failure names the row of the file, not of its batch.
+                            .map_err(|e| e.map_item(|i| Some(first + i)));
+                        drop(batch);
+                        let mut acc = accounted.0.lock().expect("accounting");
+                        acc.sub(input_size);
+                        if let Ok(done) = &out {
+                            acc.add(done.memory_size());
                         }
-                        let expected = group.rows.div_ceil(batch_rows) as u64;
-                        let reader = open().and_then(|file| {
-                            ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-                                .with_row_groups(vec![group.index])
-                                .with_projection(mask.clone())
-                                .with_batch_size(batch_rows)
-                                .build()
-                                .map_err(|e| data(format!("cannot read ({e})")))
-                        });
-                        let mut reader = match reader {
-                            Ok(r) => r,
-                            Err(e) => {
-                                let _ = done_tx.send((group.first_seq, Err(e)));
+                        drop(acc);
+                        accounted.1.notify_all();
+                        done_tx.send((seq, out)).is_ok()
+                    };
+                    match &plan.source {
+                        Source::Parquet(metadata) => loop {
+                            let Some(group) = groups.get(next_group.fetch_add(1, Ordering::Relaxed)) else {
+                                return;
+                            };
+                            if stop.load(Ordering::Relaxed) {
                                 return;
                             }
-                        };
-                        let mut read = 0u64;
-                        let mut row = group.first_row;
-                        // A row group's reader yields its rows (as many as its metadata
-                        // says) in batches of `batch_rows`, the last one shorter. A
-                        // batch is decoded only once admitted.
-                        while read < expected {
-                            let seq = group.first_seq + read;
-                            let rows = batch_rows.min(group.rows - (row - group.first_row));
-                            let reserve = rows as u64 * per_row;
+                            let expected = group.rows.div_ceil(batch_rows) as u64;
+                            let reader = open().and_then(|file| {
+                                ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+                                    .with_row_groups(vec![group.index])
+                                    .with_projection(mask.clone().expect("a Parquet projection"))
+                                    .with_batch_size(batch_rows)
+                                    .build()
+                                    .map_err(|e| data(format!("cannot read ({e})")))
+                            });
+                            let mut reader = match reader {
+                                Ok(r) => r,
+                                Err(e) => {
+                                    let _ = done_tx.send((group.first_seq, Err(e)));
+                                    return;
+                                }
+                            };
+                            let mut done = 0u64;
+                            let mut row = group.first_row;
+                            // A row group's reader yields its rows (as many as its
+                            // metadata says) in batches of `batch_rows`, the last one
+                            // shorter. A batch is decoded only once admitted.
+                            while done < expected {
+                                let seq = group.first_seq + done;
+                                let rows = batch_rows.min(group.rows - (row - group.first_row));
+                                let reserve = rows as u64 * per_row;
+                                if !admit(seq, reserve) {
+                                    return;
+                                }
+                                let next = reader.next().map(|b| b.map_err(|e| data(format!("cannot read ({e})"))));
+                                let input_size = read(reserve, &next);
+                                let batch = match next {
+                                    Some(Ok(b)) => b,
+                                    Some(Err(e)) => {
+                                        let _ = done_tx.send((seq, Err(e)));
+                                        return;
+                                    }
+                                    None => break,
+                                };
+                                let first = row;
+                                row += batch.num_rows();
+                                if !run(seq, first, batch, input_size) {
+                                    return;
+                                }
+                                done += 1;
+                            }
+                            if done < expected {
+                                let message = format!(
+                                    "row group {} holds {} rows by its metadata, but {} were read",
+                                    group.index,
+                                    group.rows,
+                                    row - group.first_row
+                                );
+                                let _ = done_tx.send((group.first_seq + done, Err(data(message))));
+                                return;
+                            }
+                        },
+                        // One batch at a time from the file's one reader, in order; the
+                        // batches then run on every worker.
+                        Source::Stream { .. } => loop {
+                            let reserve = batch_rows as u64 * per_row;
+                            let mut guard = stream.lock().expect("reader");
+                            let Some(reader) = guard.as_mut() else { return };
+                            let (seq, first) = (reader.seq, reader.row);
                             if !admit(seq, reserve) {
                                 return;
                             }
-                            let next = reader.next();
-                            let input_size = match &next {
-                                Some(Ok(b)) => b.get_array_memory_size() as u64,
-                                _ => 0,
-                            };
-                            let mut acc = accounted.0.lock().expect("accounting");
-                            acc.sub(reserve);
-                            acc.add(input_size);
-                            drop(acc);
+                            let next = reader.reader.next_batch();
+                            let input_size = read(reserve, &next);
                             let batch = match next {
                                 Some(Ok(b)) => b,
                                 Some(Err(e)) => {
-                                    let _ = done_tx.send((seq, Err(data(format!("cannot read ({e})")))));
+                                    *guard = None;
+                                    let _ = done_tx.send((seq, Err(e)));
                                     return;
                                 }
-                                None => break,
+                                None => {
+                                    // The end: the writer stops after batch `seq - 1`.
+                                    *guard = None;
+                                    return;
+                                }
                             };
-                            // A failure names the row of the file, not of its batch.
-                            let first = row;
-                            let started = Instant::now();
-                            let rows = batch.num_rows();
-                            report.item_start(first..first + rows);
-                            let out = apply(engine, plan, &batch)
-                                .and_then(|(out, failures)| {
-                                    let failed = match &plan.failed {
-                                        Some(schema) => Some(failed_rows(schema, &batch, first, failures)?),
-                                        None => match failures.into_iter().next() {
-                                            // Unreachable: the run collects only with a side file.
-                                            Some(f) => return Err(f.into_error()),
-                                            None => None,
-                                        },
-                                    };
-                                    Ok(Done {
-                                        out,
-                                        failed,
-                                        rows: first..first + rows,
-                                        started,
-                                    })
-                                })
-                                .map_err(|e| e.map_item(|i| Some(first + i)));
-                            row += batch.num_rows();
-                            drop(batch);
-                            let mut acc = accounted.0.lock().expect("accounting");
-                            acc.sub(input_size);
-                            if let Ok(done) = &out {
-                                acc.add(done.memory_size());
-                            }
-                            drop(acc);
-                            accounted.1.notify_all();
-                            if done_tx.send((seq, out)).is_err() {
+                            reader.seq += 1;
+                            reader.row += batch.num_rows();
+                            drop(guard);
+                            if !run(seq, first, batch, input_size) {
                                 return;
                             }
-                            read += 1;
-                        }
-                        if read < expected {
-                            let message = format!(
-                                "row group {} holds {} rows by its metadata, but {} were read",
-                                group.index,
-                                group.rows,
-                                row - group.first_row
-                            );
-                            let _ = done_tx.send((group.first_seq + read, Err(data(message))));
-                            return;
-                        }
+                        },
                     }
                 });
             }
@@ -1151,37 +1342,28 @@ impl ParquetRun {
                         started,
                     } = done;
                     let w = match &mut writer {
-                        Some(w) => w,
+                        Some((w, _)) => w,
                         None => {
-                            let w = ArrowWriter::try_new(
+                            let w = BatchWriter::new(
+                                plan.out_format,
                                 sink.take().expect("one writer"),
                                 batch.schema(),
-                                Some(props.clone()),
+                                props.clone(),
                             )
                             .map_err(|e| out_file.error(e));
                             match w {
-                                Ok(w) => writer.insert(w),
+                                Ok(w) => &mut writer.insert((w, batch.schema())).0,
                                 Err(e) => return fail(e),
                             }
                         }
                     };
-                    if let Err(e) = w.write(&batch) {
+                    if let Err(e) = w.write(&batch).and_then(|()| w.flush_over(writer_budget)) {
                         return fail(out_file.error(e));
-                    }
-                    if w.in_progress_size() as u64 > writer_budget {
-                        if let Err(e) = w.flush() {
-                            return fail(out_file.error(e));
-                        }
                     }
                     let mut writers_size = w.memory_size() as u64;
                     if let (Some(rows), Some((file, w))) = (&failed, &mut side) {
-                        if let Err(e) = w.write(rows) {
+                        if let Err(e) = w.write(rows).and_then(|()| w.flush_over(side_budget)) {
                             return fail(file.error(e));
-                        }
-                        if w.in_progress_size() as u64 > side_budget {
-                            if let Err(e) = w.flush() {
-                                return fail(file.error(e));
-                            }
                         }
                         writers_size += w.memory_size() as u64;
                     }
@@ -1205,19 +1387,26 @@ impl ParquetRun {
         });
         result?;
         summary.peak_memory = summary.peak_memory.max(accounted.0.lock().expect("accounting").peak);
-        let writer = match writer {
+        let (writer, schema) = match writer {
             Some(w) => w,
             None => {
                 // No rows: an empty file with the output schema.
                 let schema = empty_output_schema(plan, engine)?;
-                ArrowWriter::try_new(out_file.take_sink()?, schema, Some(props)).map_err(|e| out_file.error(e))?
+                let w = BatchWriter::new(plan.out_format, out_file.take_sink()?, schema.clone(), props)
+                    .map_err(|e| out_file.error(e))?;
+                (w, schema)
             }
         };
-        let sink = writer.into_inner().map_err(|e| out_file.error(e))?;
+        let sink = writer.finish(&schema).map_err(|e| out_file.error(e))?;
         out_file.finish(sink)?;
         let side = match side {
             Some((file, writer)) => {
-                let sink = writer.into_inner().map_err(|e| file.error(e))?;
+                // Unreachable: the side file exists only with its schema.
+                let schema = plan
+                    .failed
+                    .as_ref()
+                    .ok_or_else(|| Error::Internal("a side file without a schema".into()))?;
+                let sink = writer.finish(schema).map_err(|e| file.error(e))?;
                 file.finish(sink)?;
                 Some(file)
             }
@@ -1242,8 +1431,18 @@ struct Group {
 /// What one input file needs: the columns to read, the output columns, and the
 /// uncompressed bytes per row of the columns read.
 struct FilePlan {
-    /// The file's footer, read once.
-    metadata: ArrowReaderMetadata,
+    /// The input's format.
+    format: Format,
+    /// How the file is read.
+    source: Source,
+    /// The file's columns, with the types they are read as (for CSV and NDJSON, those
+    /// of the nodes that read them).
+    schema: SchemaRef,
+    /// The rows of the file, when its metadata tells.
+    rows: Option<u64>,
+    /// The output's format, and the failed rows' file's.
+    out_format: Format,
+    side_format: Format,
     /// The pipeline pruned to the nodes the selected outputs need.
     pipeline: Pipeline,
     needed: Vec<usize>,
@@ -1253,6 +1452,24 @@ struct FilePlan {
     row_bytes: u64,
     /// The schema of the failed rows' file, when there is one.
     failed: Option<SchemaRef>,
+}
+
+/// How an input file is read.
+enum Source {
+    /// By row group, from the footer read once.
+    Parquet(ArrowReaderMetadata),
+    /// Batch by batch with one reader, parsing with `parse`, keeping the columns at
+    /// `projection` (see [`StreamReader::open`]).
+    Stream { parse: SchemaRef, projection: Vec<usize> },
+}
+
+/// The one reader of a file read batch by batch, and where it is.
+struct Sequence {
+    reader: StreamReader,
+    /// The next batch's place among the file's batches.
+    seq: u64,
+    /// The next batch's first row.
+    row: usize,
 }
 
 /// A batch processed: the output rows, and the failed rows for the side file.
@@ -1561,8 +1778,7 @@ fn apply(engine: EngineChoice, plan: &FilePlan, batch: &RecordBatch) -> Result<(
 fn empty_output_schema(plan: &FilePlan, engine: EngineChoice) -> Result<SchemaRef> {
     // Unreachable: `needed` holds indices of this schema's fields.
     let schema = Arc::new(
-        plan.metadata
-            .schema()
+        plan.schema
             .project(&plan.needed)
             .map_err(|e| Error::Internal(e.to_string()))?,
     );
@@ -1591,9 +1807,10 @@ fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
     Ok(pruned.with_config(pipeline.config().clone()))
 }
 
-/// The Parquet files to read: `path` itself, or the `.parquet` files in the directory
-/// `path`, in name order.
-fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
+/// The files to read and their format: `path` itself (of format `format`, else its
+/// extension's), or the files in the directory `path`, in name order, of format `format`
+/// (by extension), else of the one format whose files it holds.
+pub(crate) fn input_files(path: &Path, format: Option<Format>) -> Result<(Vec<PathBuf>, Format)> {
     let io = |source| Error::Io {
         action: "read",
         path: path.display().to_string().into(),
@@ -1601,21 +1818,51 @@ fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
+        return Ok((vec![path.to_path_buf()], format.unwrap_or_else(|| Format::of(path))));
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+    let extension = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let mut files: Vec<(PathBuf, Format)> = std::fs::read_dir(path)
         .map_err(io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "parquet"))
+        .filter(|p| p.is_file())
+        .filter_map(|p| {
+            let ext = extension(&p)?;
+            let found = Format::ALL
+                .into_iter()
+                .find(|f| f.extensions().contains(&ext.as_str()))?;
+            Some((p, found))
+        })
+        .filter(|(_, f)| format.is_none_or(|wanted| *f == wanted))
         .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::Data {
-            path: path.display().to_string().into(),
-            message: "the directory holds no .parquet files".into(),
-        });
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut found: Vec<Format> = files.iter().map(|(_, f)| *f).collect();
+    found.sort();
+    found.dedup();
+    match found[..] {
+        [] => {
+            let wanted: Vec<String> = match format {
+                Some(f) => f.extensions().iter().map(|e| format!(".{e}")).collect(),
+                None => Format::ALL
+                    .iter()
+                    .flat_map(|f| f.extensions())
+                    .map(|e| format!(".{e}"))
+                    .collect(),
+            };
+            Err(Error::Data {
+                path: path.display().to_string().into(),
+                message: format!("the directory holds no {} files", wanted.join(", ")).into(),
+            })
+        }
+        [one] => Ok((files.into_iter().map(|(p, _)| p).collect(), one)),
+        _ => {
+            let names: Vec<&str> = found.iter().map(|f| f.name()).collect();
+            Err(Error::Invalid(format!(
+                "The directory '{}' holds files of several formats ({}); choose one with --format",
+                path.display(),
+                names.join(", ")
+            )))
+        }
     }
-    Ok(files)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
