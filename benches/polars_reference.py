@@ -4,6 +4,7 @@ the README and the issue notes compare hypernodes with.
     pip install polars numpy
     python3 benches/polars_reference.py w1              # in memory, 100 .. 1,000,000 rows
     python3 benches/polars_reference.py w3 IN.parquet OUT.parquet   # one whole W3 job
+                                                  # (IN may be .csv or .ndjson too)
     python3 benches/polars_reference.py check OUT.parquet   # its WORKLOADS.md checksum
 
 `w1` prints the median of repeated runs per size, like criterion. `w3` is meant to be
@@ -39,8 +40,14 @@ def w1():
 
 
 def w3(source, target):
+    if source.endswith(".csv"):
+        scan = pl.scan_csv(source)
+    elif source.endswith(".ndjson"):
+        scan = pl.scan_ndjson(source)
+    else:
+        scan = pl.scan_parquet(source)
     out = (
-        pl.scan_parquet(source)
+        scan
         .with_columns(cleaned_text=pl.col("passage").str.strip_chars().str.to_lowercase())
         .with_columns(word_count=pl.col("cleaned_text").str.count_matches(r"\S+").cast(pl.Int64))
         .with_columns(score=pl.col("value") * pl.col("word_count"))

@@ -27,7 +27,7 @@ use crate::cache::Cache;
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
-use crate::io::{parse_compression, parse_size, EngineChoice, Format, ParquetRun, DEFAULT_BATCH_ROWS};
+use crate::io::{parse_compression, parse_size, EngineChoice, Format, FileRun, DEFAULT_BATCH_ROWS};
 use crate::progress::ProgressBars;
 use crate::spec::{load, Registry};
 use crate::trace::ChromeTrace;
@@ -237,12 +237,12 @@ enum CacheCommand {
 
 /// `run` on the cluster at `url`.
 #[cfg(feature = "cluster")]
-fn on_cluster(run: ParquetRun, url: &str, registry: &Registry) -> Result<ParquetRun> {
+fn on_cluster(run: FileRun, url: &str, registry: &Registry) -> Result<FileRun> {
     Ok(run.with_cluster(crate::cluster::Cluster::remote(url)?.with_registry(registry.clone())))
 }
 
 #[cfg(not(feature = "cluster"))]
-fn on_cluster(_: ParquetRun, _: &str, _: &Registry) -> Result<ParquetRun> {
+fn on_cluster(_: FileRun, _: &str, _: &Registry) -> Result<FileRun> {
     Err(no_cluster())
 }
 
@@ -423,7 +423,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             let output = output
                 .or(file.output.clone())
                 .unwrap_or_else(|| pipeline.with_extension("out.parquet"));
-            let mut run = ParquetRun::new(file.pipeline.clone(), &input, &output)
+            let mut run = FileRun::new(file.pipeline.clone(), &input, &output)
                 .with_engine(engine)
                 .with_memory_limit(memory_limit)
                 .with_batch_rows(batch_rows)

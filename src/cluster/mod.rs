@@ -4,7 +4,7 @@
 //!
 //! A cluster is a scheduler and any number of executors (`hypernodes cluster scheduler`
 //! and `hypernodes cluster executor`, or [`run_scheduler`] and [`run_executor`] in a
-//! binary of your own built with your registry). A [`ParquetRun`](crate::io::ParquetRun)
+//! binary of your own built with your registry). A [`FileRun`](crate::io::FileRun)
 //! given a [`Cluster`] compiles the pipeline into one plan
 //! ([`ColumnarEngine::apply_to_dataframe`](crate::ColumnarEngine::apply_to_dataframe)),
 //! sends it to the scheduler as one job per range of each input file's row groups, and

@@ -2,7 +2,7 @@
 //! Arrow IPC file format, each with Arrow's own reader and writer.
 //!
 //! A file's format is chosen by its extension (see [`Format::of`]) or named outright
-//! ([`ParquetRun::with_format`](super::ParquetRun::with_format), `--format`). Parquet
+//! ([`FileRun::with_format`](super::FileRun::with_format), `--format`). Parquet
 //! and Arrow files carry their column types; CSV and NDJSON do not, so their types are
 //! inferred from the first [`INFER_RECORDS`] records, and a column a node reads is parsed
 //! as the type the node reads.

@@ -1,17 +1,20 @@
-//! Parquet in, Parquet out: a pipeline run over the rows of Parquet files, streaming
-//! batch by batch with bounded memory, on all cores, written atomically.
+//! Files in, files out: a pipeline run over the rows of Parquet, CSV, NDJSON or Arrow
+//! files (see [`Format`]), streaming batch by batch with bounded memory, on all cores,
+//! written atomically.
 //!
-//! Worker threads, one per partition, each take the next row group of the input, decode
-//! its batches (only the columns needed) and run the pipeline on them, so decoding runs
-//! on every core beside the nodes; the calling thread writes the results in input
-//! order. At most a fixed number of batches is in flight, chosen from the memory limit,
-//! so a file many times larger than the limit streams through. The output is written to a temporary file next to it and renamed into place
-//! only when everything succeeded: a failed run leaves no partial file and keeps an
-//! existing output as it was.
+//! Worker threads, one per partition, each take the next row group of a Parquet input,
+//! decode its batches (only the columns needed) and run the pipeline on them, so
+//! decoding runs on every core beside the nodes; the other formats are decoded by one
+//! reader, batch by batch, and the workers run the batches. The calling thread writes the
+//! results in input order. At most a fixed number of batches is in flight, chosen from
+//! the memory limit, so a file many times larger than the limit streams through. The
+//! output is written to a temporary file next to it and renamed into place only when
+//! everything succeeded: a failed run leaves no partial file and keeps an existing output
+//! as it was.
 //!
-//! Under [`OnError::Collect`] (see [`ParquetRun::with_config`]) a row that fails does not
+//! Under [`OnError::Collect`] (see [`FileRun::with_config`]) a row that fails does not
 //! fail the run: the rows that succeeded go to the output, the failed ones to a side file
-//! ([`ParquetRun::with_failed`]) written the same way.
+//! ([`FileRun::with_failed`]) written the same way.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -127,22 +130,27 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
     })
 }
 
-/// A run of a pipeline over Parquet input into Parquet output. Set it up with the
-/// `with_` methods and call [`ParquetRun::run`].
+/// A run of a pipeline over the rows of files into a file. Set it up with the `with_`
+/// methods and call [`FileRun::run`].
 ///
-/// The input is one Parquet file or a directory of them (read in name order); the
-/// output is one file, or, for a directory input, a directory with one output file per
-/// input file, of the same name. Every output row is an input row, in input order, with
-/// the columns chosen by [`ParquetRun::with_select`] (by default: the input columns
+/// The input is one file or a directory of files of one format (read in name order);
+/// the output is one file, or, for a directory input, a directory with one output file
+/// per input file, of the same name (with the output format's extension when the
+/// formats differ). Each is Parquet, CSV, NDJSON or Arrow IPC, by extension or as set
+/// with [`FileRun::with_format`] and [`FileRun::with_output_format`] (see [`Format`]).
+/// CSV and NDJSON columns have the types inferred from the first [`INFER_RECORDS`]
+/// records, and those a node reads are parsed as the type it reads; a value that does
+/// not parse fails the run with the file, line and column. Every output row is an input row, in input order, with
+/// the columns chosen by [`FileRun::with_select`] (by default: the input columns
 /// followed by the outputs a [`Pipeline::run`](crate::Pipeline::run) returns).
 ///
 /// # Failed rows
 ///
 /// By default ([`OnError::Fail`]) a row that fails fails the run with the error of the
 /// failing row that comes first in the input, and nothing is written. Under
-/// [`OnError::Collect`] (set with [`ParquetRun::with_config`], or on the pipeline) the
+/// [`OnError::Collect`] (set with [`FileRun::with_config`], or on the pipeline) the
 /// run goes on: the output holds the rows that succeeded, in input order, and the side
-/// file given to [`ParquetRun::with_failed`] (required then) holds the failed rows:
+/// file given to [`FileRun::with_failed`] (required then) holds the failed rows:
 /// their input columns (those read from the file), then
 ///
 /// | column | type | |
@@ -158,7 +166,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 ///
 /// ```
 /// use hypernodes::prelude::*;
-/// use hypernodes::io::ParquetRun;
+/// use hypernodes::io::FileRun;
 ///
 /// #[node(output = "checked")]
 /// fn check(id: i64) -> Result<i64, String> {
@@ -169,7 +177,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// std::fs::create_dir_all(&dir).unwrap();
 /// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
 ///
-/// let summary = ParquetRun::new(Pipeline::new([check::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+/// let summary = FileRun::new(Pipeline::new([check::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
 ///     .with_config(RunConfig::new().with_on_error(OnError::Collect).with_map_executor("parallel"))
 ///     .with_failed(dir.join("failed.parquet"))
 ///     .run()?;
@@ -180,7 +188,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 ///
 /// # Callbacks
 ///
-/// The callbacks of the run's configuration (see [`ParquetRun::with_config`] and
+/// The callbacks of the run's configuration (see [`FileRun::with_config`] and
 /// [`crate::events`]) see the whole run as one top-level map over the rows of the input
 /// files, in order: [`on_pipeline_start`](Callback::on_pipeline_start), then
 /// [`on_map_start`](Callback::on_map_start) with the number of rows (from the files'
@@ -197,7 +205,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// use std::sync::Arc;
 /// use hypernodes::events::{Callback, Context};
 /// use hypernodes::prelude::*;
-/// use hypernodes::io::ParquetRun;
+/// use hypernodes::io::FileRun;
 ///
 /// #[node(output = "word_count")]
 /// fn count_words(passage: &str) -> i64 { passage.split_whitespace().count() as i64 }
@@ -217,7 +225,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// std::fs::create_dir_all(&dir).unwrap();
 /// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
 /// let rows = Arc::new(Rows::default());
-/// ParquetRun::new(Pipeline::new([count_words::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+/// FileRun::new(Pipeline::new([count_words::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
 ///     .with_batch_rows(300)
 ///     .with_config(RunConfig::new().with_callback(rows.clone()))
 ///     .run()?;
@@ -230,7 +238,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 ///
 /// ```
 /// use hypernodes::prelude::*;
-/// use hypernodes::io::ParquetRun;
+/// use hypernodes::io::FileRun;
 ///
 /// #[node(output = "word_count")]
 /// fn count_words(passage: &str) -> i64 { passage.split_whitespace().count() as i64 }
@@ -239,7 +247,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// std::fs::create_dir_all(&dir).unwrap();
 /// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
 ///
-/// let summary = ParquetRun::new(Pipeline::new([count_words::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+/// let summary = FileRun::new(Pipeline::new([count_words::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
 ///     .with_select(["id", "word_count"])
 ///     .run()?;
 /// assert_eq!((summary.rows_in, summary.rows_out), (1000, 1000));
@@ -247,7 +255,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// # Ok::<(), hypernodes::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct ParquetRun {
+pub struct FileRun {
     pipeline: Pipeline,
     input: PathBuf,
     output: PathBuf,
@@ -265,7 +273,7 @@ pub struct ParquetRun {
     cluster: Option<crate::cluster::Cluster>,
 }
 
-/// What a [`ParquetRun`] did. Displayed, the summary line of `hypernodes run`; a run
+/// What a [`FileRun`] did. Displayed, the summary line of `hypernodes run`; a run
 /// that collected failures says how many rows failed and where they went before the
 /// checksum (`...; 3 failed rows -> failed.parquet; checksum: ...`).
 #[derive(Clone, Debug, PartialEq)]
@@ -283,7 +291,7 @@ pub struct RunSummary {
     /// Rows that failed, under [`OnError::Collect`] (written to the side files, not to
     /// the output; counted in `rows_in`, not in `rows_out`).
     pub failed_rows: u64,
-    /// The side files of failed rows written (see [`ParquetRun::with_failed`]); empty
+    /// The side files of failed rows written (see [`FileRun::with_failed`]); empty
     /// unless the run collected failures.
     pub failed_files: Vec<PathBuf>,
     /// The most memory held at once by batches in flight and the writer's buffer, in
@@ -348,12 +356,12 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 512 << 20;
 /// 145 MB (`--batch-rows`, same machine, same run).
 pub const DEFAULT_BATCH_ROWS: usize = 8_192;
 
-impl ParquetRun {
+impl FileRun {
     /// A run of `pipeline` from `input` (a Parquet file or a directory of them) to
     /// `output`, on the columnar engine, snappy-compressed, with a 512 MiB memory limit,
     /// on every core.
     pub fn new(pipeline: Pipeline, input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
-        ParquetRun {
+        FileRun {
             pipeline,
             input: input.into(),
             output: output.into(),
@@ -430,17 +438,18 @@ impl ParquetRun {
     /// runs the rows that run row by row (every row on the node engine; on the columnar
     /// engine the rows of the nodes it runs row by row, such as `async fn` nodes),
     /// alongside the batches already running at once
-    /// ([`ParquetRun::with_partitions`]); the failure policy decides what a failing row
-    /// does (see [Failed rows](ParquetRun#failed-rows)); retries and timeouts apply to
-    /// each row. The configuration's engine is not used: [`ParquetRun::with_engine`]
+    /// ([`FileRun::with_partitions`]); the failure policy decides what a failing row
+    /// does (see [Failed rows](FileRun#failed-rows)); retries and timeouts apply to
+    /// each row. The configuration's engine is not used: [`FileRun::with_engine`]
     /// chooses it.
     pub fn with_config(mut self, config: RunConfig) -> Self {
         self.config = config.or(&self.config);
         self
     }
 
-    /// Where the failed rows go under [`OnError::Collect`]: a Parquet file (a directory
-    /// for a directory input); see [Failed rows](ParquetRun#failed-rows).
+    /// Where the failed rows go under [`OnError::Collect`]: a file of the format of its
+    /// extension (for a directory input, a directory of files of the output's format);
+    /// see [Failed rows](FileRun#failed-rows).
     pub fn with_failed(mut self, path: impl Into<PathBuf>) -> Self {
         self.failed = Some(path.into());
         self
@@ -450,7 +459,7 @@ impl ParquetRun {
     /// pipeline becomes one DataFusion plan, the executors read the input (at the same
     /// path) and run the nodes, and this process writes the rows they return as a local
     /// run does: in input order, atomically, with the same summary and checksum. Each
-    /// file is cut into [`ParquetRun::with_partitions`] ranges of whole row groups, one
+    /// file is cut into [`FileRun::with_partitions`] ranges of whole row groups, one
     /// job each, all submitted at once and written one after the other.
     ///
     /// A cluster run cannot collect failed rows, use a cache or the node engine: each is
@@ -467,9 +476,11 @@ impl ParquetRun {
     /// # Errors
     ///
     /// [`Error::Io`] for a missing input or an output that cannot be created;
-    /// [`Error::Data`] for an input that is empty, not Parquet or truncated, lacks a
-    /// column the pipeline reads, or has a column of another type than the one its node
-    /// reads; [`Error::UnknownOutputs`] for a selected column that is neither an input
+    /// [`Error::Data`] for an input that is empty, not of its format or truncated, lacks
+    /// a column the pipeline reads, has a column of another type than the one its node
+    /// reads, or (CSV, NDJSON) holds a value that does not parse as its column's type;
+    /// [`Error::Invalid`] for a compression set for output that is not Parquet, a CSV
+    /// output of list or struct columns, or a directory of files of several formats; [`Error::UnknownOutputs`] for a selected column that is neither an input
     /// column nor an output; [`Error::Invalid`] for [`OnError::Collect`] without a file
     /// for the failed rows, or such a file under [`OnError::Fail`], or one that is the
     /// output or the input; [`Error::UnknownExecutor`] for an executor given by a name
@@ -484,7 +495,7 @@ impl ParquetRun {
         match (on_error, &self.failed) {
             (OnError::Collect, None) => {
                 return Err(Error::Invalid(
-                    "on_error collect needs a file for the failed rows: set one with ParquetRun::with_failed".into(),
+                    "on_error collect needs a file for the failed rows: set one with FileRun::with_failed".into(),
                 ))
             }
             (OnError::Fail, Some(path)) => {
@@ -1518,7 +1529,7 @@ impl Reporting<'_> {
     }
 }
 
-/// The callbacks of a [`ParquetRun`] as its batches see them: the run reports its own
+/// The callbacks of a [`FileRun`] as its batches see them: the run reports its own
 /// start, map and items (rows of the files), so the top-level pipeline, map and item
 /// events of each batch (a node engine batch is a top-level map) are left out; node and
 /// nested events go through.

@@ -498,3 +498,77 @@ fn run_with_a_cache_directory_then_show_and_clear_it() {
         )
     );
 }
+
+#[test]
+fn formats_by_extension_and_by_name() {
+    let dir = TempDir::new("cli-formats");
+    let csv = dir.join("docs.csv");
+    let o = hypernodes(&["gen-data", "--rows", "1000", "--out", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // The sample data as Parquet, and as CSV into NDJSON: the same checksum.
+    let checksum = |o: &Output| {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout).split("checksum: ").nth(1).unwrap().trim().to_string()
+    };
+    let parquet = hypernodes(&[
+        "run",
+        "examples/text.toml",
+        "--output",
+        dir.join("out.parquet").to_str().unwrap(),
+    ]);
+    let ndjson = dir.join("out.ndjson");
+    let from_csv = hypernodes(&[
+        "run",
+        "examples/text.toml",
+        "--input",
+        csv.to_str().unwrap(),
+        "--output",
+        ndjson.to_str().unwrap(),
+    ]);
+    assert_eq!(checksum(&from_csv), checksum(&parquet));
+    assert_eq!(checksum(&parquet), "integers 521922, floats 1104850.082512");
+    assert_eq!(std::fs::read_to_string(&ndjson).unwrap().lines().count(), 1000);
+    // A name without a known extension, with the formats named.
+    std::fs::copy(&csv, dir.join("docs.txt")).unwrap();
+    let o = hypernodes(&[
+        "run",
+        "examples/text.toml",
+        "--input",
+        dir.join("docs.txt").to_str().unwrap(),
+        "--format",
+        "csv",
+        "--select",
+        "id,score",
+        "--output",
+        dir.join("again").to_str().unwrap(),
+        "--output-format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let again = std::fs::read_to_string(dir.join("again")).unwrap();
+    assert_eq!(again.lines().next(), Some("id,score"));
+    assert_eq!(again.lines().count(), 1001);
+
+    let o = hypernodes(&["run", "examples/text.toml", "--format", "xlsx"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error: Unknown format 'xlsx'. Formats: parquet, csv, ndjson, arrow\n"
+    );
+    let o = hypernodes(&[
+        "run",
+        "examples/text.toml",
+        "--output",
+        dir.join("out.csv").to_str().unwrap(),
+        "--compression",
+        "zstd",
+    ]);
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "error: Compression is for Parquet output; '{}' is written as csv, uncompressed\n",
+            dir.join("out.csv").display()
+        )
+    );
+    assert!(!dir.join("out.csv").exists());
+}

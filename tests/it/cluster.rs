@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use hypernodes::cluster::Cluster;
-use hypernodes::io::{EngineChoice, ParquetRun, RunSummary};
+use hypernodes::io::{EngineChoice, FileRun, RunSummary};
 use hypernodes::prelude::*;
 use hypernodes::spec::{load, Registry};
 use hypernodes::{Cache, Error, Node};
@@ -50,7 +50,7 @@ fn assert_same_rows(a: &RecordBatch, b: &RecordBatch) {
 /// summaries, after checking that the outputs hold the same rows in the same order.
 fn local_and_on(cluster: Cluster, toml: &str, input: &Path, dir: &TempDir) -> (RunSummary, RunSummary) {
     let file = load(&example(toml), &Registry::new(), None).unwrap();
-    let run = |out: &Path| ParquetRun::new(file.pipeline.clone(), input, out).with_select(file.select.clone().unwrap());
+    let run = |out: &Path| FileRun::new(file.pipeline.clone(), input, out).with_select(file.select.clone().unwrap());
     let local = run(&dir.join("local.parquet")).run().unwrap();
     let remote = run(&dir.join("cluster.parquet"))
         .with_cluster(cluster)
@@ -113,11 +113,11 @@ fn renamed_uncached_and_nested_nodes_rebuild_on_the_executors() {
         .unwrap();
     let pipeline = Pipeline::new([louder, words]);
     let select = ["id", "shouted", "lengths"];
-    let local = ParquetRun::new(pipeline.clone(), &input, dir.join("local.parquet"))
+    let local = FileRun::new(pipeline.clone(), &input, dir.join("local.parquet"))
         .with_select(select)
         .run()
         .unwrap();
-    let remote = ParquetRun::new(pipeline, &input, dir.join("cluster.parquet"))
+    let remote = FileRun::new(pipeline, &input, dir.join("cluster.parquet"))
         .with_select(select)
         .with_cluster(Cluster::standalone(registry, 2))
         .run()
@@ -136,7 +136,7 @@ fn an_executor_with_other_code_or_without_the_function_refuses_the_plan() {
     docs(&input, 100);
     let pipeline = Pipeline::new([shout::node().renamed("loud", &[("text", "passage")], &[]).unwrap()]);
     let run = |registry: Registry| {
-        ParquetRun::new(pipeline.clone(), &input, dir.join("out.parquet"))
+        FileRun::new(pipeline.clone(), &input, dir.join("out.parquet"))
             .with_select(["id", "shout"])
             .with_cluster(Cluster::standalone(registry, 1))
             .run()
@@ -190,7 +190,7 @@ fn what_a_cluster_cannot_run_is_refused_before_anything_runs() {
         .output("scored")
         .build(|_: Arc<Model>| 1_i64)
         .unwrap();
-    let err = ParquetRun::new(Pipeline::new([load_model, apply]), &input, dir.join("out.parquet"))
+    let err = FileRun::new(Pipeline::new([load_model, apply]), &input, dir.join("out.parquet"))
         .with_select(["id", "scored"])
         .with_cluster(cluster())
         .run()
@@ -202,8 +202,8 @@ fn what_a_cluster_cannot_run_is_refused_before_anything_runs() {
          type; node 'apply' reads 'model' as Arc<Model>, which is not an Arrow type"
     );
     let count = Pipeline::new([shout::node().renamed("loud", &[("text", "passage")], &[]).unwrap()]);
-    let refused = |run: ParquetRun| run.with_cluster(cluster()).run().unwrap_err().to_string();
-    let run = || ParquetRun::new(count.clone(), &input, dir.join("out.parquet"));
+    let refused = |run: FileRun| run.with_cluster(cluster()).run().unwrap_err().to_string();
+    let run = || FileRun::new(count.clone(), &input, dir.join("out.parquet"));
     assert_eq!(
         refused(run().with_engine(EngineChoice::Node)),
         "A cluster runs the columnar engine's plan: the node engine cannot run on a cluster"
@@ -239,7 +239,7 @@ fn a_node_failing_on_an_executor_fails_the_run_and_writes_nothing() {
     std::fs::write(dir.join("out.parquet"), b"before").unwrap();
     let mut registry = Registry::new();
     registry.register(fail_on_42::node());
-    let err = ParquetRun::new(Pipeline::new([fail_on_42::node()]), &input, dir.join("out.parquet"))
+    let err = FileRun::new(Pipeline::new([fail_on_42::node()]), &input, dir.join("out.parquet"))
         .with_select(["id", "checked"])
         .with_cluster(Cluster::standalone(registry, 1))
         .run()

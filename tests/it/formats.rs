@@ -1,4 +1,4 @@
-//! CSV, NDJSON and Arrow in and out (`ParquetRun` with formats): the same rows and
+//! CSV, NDJSON and Arrow in and out (`FileRun` with formats): the same rows and
 //! checksums as Parquet on both engines, streaming under the memory limit, and every bad
 //! input named by file, line and column, with nothing left behind.
 
@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use hypernodes::datagen::write_docs;
 use hypernodes::events::{Callback, Context};
-use hypernodes::io::{read_schema, Format, ParquetRun, RunSummary};
+use hypernodes::io::{read_schema, Format, FileRun, RunSummary};
 use hypernodes::prelude::*;
 use hypernodes::spec::{load, Registry};
 
@@ -46,7 +46,7 @@ fn read_any(path: &Path, like: &RecordBatch) -> RecordBatch {
 fn w3(engine: &Arc<dyn hypernodes::Engine>, input: &Path, output: &Path) -> hypernodes::Result<RunSummary> {
     let columns = read_schema(input, Format::of(input))?;
     let file = load(&text_toml(), &Registry::new(), Some(&columns))?;
-    ParquetRun::new(file.pipeline, input, output)
+    FileRun::new(file.pipeline, input, output)
         .with_engine(choice(engine))
         .with_select(file.select.unwrap())
         .with_batch_rows(1_000)
@@ -223,7 +223,7 @@ fn a_csv_with_a_header_only_gives_a_csv_with_a_header_only() {
     let dir = TempDir::new("fmt-header");
     std::fs::write(dir.join("in.csv"), "id,passage,value\n").unwrap();
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
-    let summary = ParquetRun::new(file.pipeline, dir.join("in.csv"), dir.join("out.csv"))
+    let summary = FileRun::new(file.pipeline, dir.join("in.csv"), dir.join("out.csv"))
         .with_select(file.select.unwrap())
         .run()
         .unwrap();
@@ -239,7 +239,7 @@ fn formats_by_name_and_their_mistakes() {
     let dir = TempDir::new("fmt-choice");
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
     let run = |input: &str, output: &str| {
-        ParquetRun::new(file.pipeline.clone(), dir.join(input), dir.join(output))
+        FileRun::new(file.pipeline.clone(), dir.join(input), dir.join(output))
             .with_select(file.select.clone().unwrap())
     };
     write_docs(&dir.join("docs.csv"), 100, 1).unwrap();
@@ -285,7 +285,7 @@ fn formats_by_name_and_their_mistakes() {
     );
     // CSV holds no lists: refused before anything is written.
     write_docs(&dir.join("docs.parquet"), 100, 1).unwrap();
-    let err = ParquetRun::new(file.pipeline.clone(), dir.join("docs.parquet"), dir.join("lists.csv"))
+    let err = FileRun::new(file.pipeline.clone(), dir.join("docs.parquet"), dir.join("lists.csv"))
         .run()
         .unwrap_err();
     assert_eq!(
@@ -305,7 +305,7 @@ fn directories_of_one_format_and_of_several() {
     std::fs::write(dir.join("in/notes.txt"), "not data").unwrap();
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
     let run = || {
-        ParquetRun::new(file.pipeline.clone(), dir.join("in"), dir.join("out"))
+        FileRun::new(file.pipeline.clone(), dir.join("in"), dir.join("out"))
             .with_select(file.select.clone().unwrap())
     };
     // CSV in, Parquet out: each output named like its input, with the output's extension.
@@ -344,7 +344,7 @@ engine_test!(
         assert!(size > 6 * limit, "the input ({size} bytes) is more than 6x the limit");
         let file = load(&text_toml(), &Registry::new(), None)?;
         let run = |input: &str, output: &str| {
-            ParquetRun::new(file.pipeline.clone(), dir.join(input), dir.join(output))
+            FileRun::new(file.pipeline.clone(), dir.join(input), dir.join(output))
                 .with_engine(choice(&engine))
                 .with_select(file.select.clone().unwrap())
                 .with_memory_limit(limit)
@@ -392,7 +392,7 @@ fn callbacks_learn_the_rows_of_files_without_a_count() {
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
     for (name, rows) in [("in.csv", 3), ("in.ndjson", 2), ("in.arrow", 1_234)] {
         let counted = Arc::new(Rows::default());
-        let summary = ParquetRun::new(file.pipeline.clone(), dir.join(name), dir.join("out.parquet"))
+        let summary = FileRun::new(file.pipeline.clone(), dir.join(name), dir.join("out.parquet"))
             .with_select(file.select.clone().unwrap())
             .with_batch_rows(500)
             .with_config(RunConfig::new().with_callback(counted.clone()))

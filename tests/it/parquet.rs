@@ -1,4 +1,4 @@
-//! Parquet in, Parquet out (`ParquetRun`): results against an independent computation on
+//! Parquet in, Parquet out (`FileRun`): results against an independent computation on
 //! both engines, bounded memory, directories, atomic output, and every bad input.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use hypernodes::datagen::{docs_block, write_docs};
-use hypernodes::io::{parse_compression, EngineChoice, ParquetRun};
+use hypernodes::io::{parse_compression, EngineChoice, FileRun};
 use hypernodes::prelude::*;
 use hypernodes::spec::{load, Registry};
 use hypernodes::Engine;
@@ -88,7 +88,7 @@ engine_test!(
         let dir = TempDir::new(&format!("w3-{}", engine.name()));
         write_docs(&dir.join("docs.parquet"), 2_500, 7)?;
         let file = load(&text_toml(), &Registry::new(), None)?;
-        let summary = ParquetRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+        let summary = FileRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
             .with_engine(choice(&engine))
             .with_select(file.select.unwrap())
             .with_batch_rows(1_000)
@@ -109,7 +109,7 @@ engine_test!(
         let size = std::fs::metadata(dir.join("docs.parquet")).unwrap().len();
         assert!(size > 6 * limit, "the input ({size} bytes) is more than 6x the limit");
         let file = load(&text_toml(), &Registry::new(), None)?;
-        let summary = ParquetRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+        let summary = FileRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
             .with_engine(choice(&engine))
             .with_select(file.select.unwrap())
             .with_memory_limit(limit)
@@ -130,7 +130,7 @@ engine_test!(
         write_docs(&dir.join("in/b.parquet"), 200, 2)?;
         std::fs::write(dir.join("in/notes.txt"), "not data").unwrap();
         let file = load(&text_toml(), &Registry::new(), None)?;
-        let summary = ParquetRun::new(file.pipeline, dir.join("in"), dir.join("out"))
+        let summary = FileRun::new(file.pipeline, dir.join("in"), dir.join("out"))
             .with_engine(choice(&engine))
             .with_select(file.select.unwrap())
             .run()?;
@@ -146,7 +146,7 @@ engine_test!(
         let dir = TempDir::new(&format!("cols-{}", engine.name()));
         write_docs(&dir.join("docs.parquet"), 10, 1)?;
         let pipeline = Pipeline::try_new(vec![crate::common::clean_text::node(), crate::common::count_words::node()])?;
-        ParquetRun::new(pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+        FileRun::new(pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
             .with_engine(choice(&engine))
             .with_compression(parse_compression("zstd")?)
             .run()?;
@@ -177,7 +177,7 @@ engine_test!(
         let dir = TempDir::new(&format!("fail-{}", engine.name()));
         write_docs(&dir.join("docs.parquet"), 1_000, 1)?;
         std::fs::write(dir.join("out.parquet"), "the previous output").unwrap();
-        let err = ParquetRun::new(Pipeline::new([fail_at_250::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
+        let err = FileRun::new(Pipeline::new([fail_at_250::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
             .with_engine(choice(&engine))
             .with_batch_rows(100)
             .run()
@@ -193,7 +193,7 @@ engine_test!(
 /// that no output was written.
 fn w3_error(dir: &TempDir, input: &Path) -> String {
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
-    let err = ParquetRun::new(file.pipeline, input, dir.join("out.parquet"))
+    let err = FileRun::new(file.pipeline, input, dir.join("out.parquet"))
         .with_select(file.select.unwrap())
         .run()
         .unwrap_err();
@@ -290,7 +290,7 @@ fn odd_file(path: &Path, passage: Option<DataType>) {
 /// The error of running `clean_text` from `input` to `output`.
 fn clean_text_error(input: &Path, output: &Path) -> String {
     let pipeline = Pipeline::new([crate::common::clean_text::node()]);
-    ParquetRun::new(pipeline, input, output).run().unwrap_err().to_string()
+    FileRun::new(pipeline, input, output).run().unwrap_err().to_string()
 }
 
 #[test]
@@ -344,7 +344,7 @@ fn unwritable_output() {
     let input = dir.join("docs.parquet");
     write_docs(&input, 10, 1).unwrap();
     let output = dir.join("no/such/dir/out.parquet");
-    let err = ParquetRun::new(Pipeline::new([crate::common::clean_text::node()]), &input, &output)
+    let err = FileRun::new(Pipeline::new([crate::common::clean_text::node()]), &input, &output)
         .run()
         .unwrap_err();
     assert_eq!(
@@ -354,7 +354,7 @@ fn unwritable_output() {
             output.display()
         )
     );
-    let err = ParquetRun::new(Pipeline::new([crate::common::clean_text::node()]), &input, &input)
+    let err = FileRun::new(Pipeline::new([crate::common::clean_text::node()]), &input, &input)
         .run()
         .unwrap_err();
     assert_eq!(
@@ -372,7 +372,7 @@ fn a_file_without_rows_gives_a_file_without_rows() {
     let input = dir.join("docs.parquet");
     write_docs(&input, 0, 1).unwrap();
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
-    let summary = ParquetRun::new(file.pipeline, &input, dir.join("out.parquet"))
+    let summary = FileRun::new(file.pipeline, &input, dir.join("out.parquet"))
         .with_select(file.select.unwrap())
         .run()
         .unwrap();
@@ -427,14 +427,14 @@ engine_test!(
         let twice = Node::builder("twice").params(["words"]).output("twice").build(|w: i64| 2 * w)?;
         let pipeline = Pipeline::new([stats, twice]);
         // By default: the input columns, then what a run returns (not `chars`).
-        ParquetRun::new(pipeline.clone(), dir.join("docs.parquet"), dir.join("all.parquet"))
+        FileRun::new(pipeline.clone(), dir.join("docs.parquet"), dir.join("all.parquet"))
             .with_engine(choice(&engine))
             .run()?;
         let out = read_parquet(&dir.join("all.parquet"));
         let names: Vec<&str> = out.schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["id", "passage", "value", "sentences", "twice", "words"]);
         // Selected, `chars` is computed and written.
-        ParquetRun::new(pipeline, dir.join("docs.parquet"), dir.join("some.parquet"))
+        FileRun::new(pipeline, dir.join("docs.parquet"), dir.join("some.parquet"))
             .with_engine(choice(&engine))
             .with_select(["id", "chars", "twice"])
             .run()?;
@@ -547,7 +547,7 @@ engine_test!(
         let mut files = Vec::new();
         for executor in ["sequential", "threaded:4", "parallel:3", "async:4"] {
             let (out, failed) = (dir.join(&format!("out-{executor}.parquet")), dir.join(&format!("failed-{executor}.parquet")));
-            let summary = ParquetRun::new(pipeline.clone(), dir.join("ids.parquet"), &out)
+            let summary = FileRun::new(pipeline.clone(), dir.join("ids.parquet"), &out)
                 .with_engine(choice(&engine))
                 .with_select(["id", "checked", "label"])
                 .with_config(collect().with_map_executor(executor))
@@ -603,7 +603,7 @@ engine_test!(
     fn collect_without_failures_writes_a_side_file_without_rows(engine) {
         let dir = TempDir::new(&format!("collect-none-{}", engine.name()));
         ids_file(&dir.join("ids.parquet"), 3, 10);
-        let summary = ParquetRun::new(Pipeline::new([check::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
+        let summary = FileRun::new(Pipeline::new([check::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
             .with_engine(choice(&engine))
             .with_select(["id", "checked"])
             .with_config(collect())
@@ -652,7 +652,7 @@ engine_test!(
         let dir = TempDir::new(&format!("fail-first-{}", engine.name()));
         ids_file(&dir.join("ids.parquet"), 45, 10);
         for executor in ["sequential", "threaded:4", "parallel:3", "async:4"] {
-            let err = ParquetRun::new(Pipeline::new([late::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
+            let err = FileRun::new(Pipeline::new([late::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
                 .with_engine(choice(&engine))
                 .with_config(RunConfig::new().with_map_executor(executor))
                 .with_batch_rows(4)
@@ -671,7 +671,7 @@ engine_test!(
         std::fs::create_dir_all(dir.join("in")).unwrap();
         ids_file(&dir.join("in/a.parquet"), 12, 5);
         ids_file(&dir.join("in/b.parquet"), 5, 5);
-        let summary = ParquetRun::new(Pipeline::new([check::node()]), dir.join("in"), dir.join("out"))
+        let summary = FileRun::new(Pipeline::new([check::node()]), dir.join("in"), dir.join("out"))
             .with_engine(choice(&engine))
             .with_config(collect().with_map_executor("parallel"))
             .with_failed(dir.join("failed"))
@@ -705,7 +705,7 @@ fn a_collecting_run_that_fails_leaves_no_side_file() {
     std::fs::write(&input, &bytes).unwrap();
     std::fs::write(dir.join("failed.parquet"), "the previous failures").unwrap();
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
-    let err = ParquetRun::new(file.pipeline, &input, dir.join("out.parquet"))
+    let err = FileRun::new(file.pipeline, &input, dir.join("out.parquet"))
         .with_select(file.select.unwrap())
         .with_config(collect())
         .with_failed(dir.join("failed.parquet"))
@@ -728,17 +728,17 @@ fn failure_policy_and_side_file_mistakes() {
     let dir = TempDir::new("collect-errors");
     let input = dir.join("ids.parquet");
     ids_file(&input, 5, 10);
-    let run = || ParquetRun::new(Pipeline::new([check::node()]), &input, dir.join("out.parquet"));
-    let error = |run: ParquetRun| run.run().unwrap_err().to_string();
+    let run = || FileRun::new(Pipeline::new([check::node()]), &input, dir.join("out.parquet"));
+    let error = |run: FileRun| run.run().unwrap_err().to_string();
     assert_eq!(
         error(run().with_config(collect())),
-        "on_error collect needs a file for the failed rows: set one with ParquetRun::with_failed"
+        "on_error collect needs a file for the failed rows: set one with FileRun::with_failed"
     );
     // Collect set on the pipeline counts too.
     let collecting = Pipeline::new([check::node()]).with_config(collect());
     assert_eq!(
-        error(ParquetRun::new(collecting, &input, dir.join("out.parquet"))),
-        "on_error collect needs a file for the failed rows: set one with ParquetRun::with_failed"
+        error(FileRun::new(collecting, &input, dir.join("out.parquet"))),
+        "on_error collect needs a file for the failed rows: set one with FileRun::with_failed"
     );
     assert_eq!(
         error(run().with_failed(dir.join("failed.parquet"))),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema};
 use hypernodes::datagen::write_docs;
-use hypernodes::io::ParquetRun;
+use hypernodes::io::FileRun;
 use hypernodes::prelude::*;
 use hypernodes::spec::{load, Registry};
 
@@ -145,7 +145,7 @@ engine_test!(
         write_docs(&dir.join("docs.parquet"), 700, 5)?;
         let p = load(&file(&dir, NESTED), &Registry::new(), Some(&docs()))?;
         assert_eq!(p.pipeline.inputs(), ["passage", "sentences", "weight"]);
-        ParquetRun::new(p.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+        FileRun::new(p.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
             .with_engine(choice(&engine))
             .with_select(["id", "tokens", "total", "weighted"])
             .with_batch_rows(256)
