@@ -27,7 +27,7 @@ use crate::cache::Cache;
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
-use crate::io::{parse_compression, parse_size, EngineChoice, Format, FileRun, DEFAULT_BATCH_ROWS};
+use crate::io::{parse_compression, parse_size, EngineChoice, FileRun, Format, DEFAULT_BATCH_ROWS};
 use crate::progress::ProgressBars;
 use crate::spec::{load, Registry};
 use crate::trace::ChromeTrace;

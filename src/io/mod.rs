@@ -1120,29 +1120,24 @@ impl FileRun {
 
         let (out_file, sink) = OutputFile::create(output)?;
         let mut writer: Option<(BatchWriter, SchemaRef)> = None;
-        // Pages no larger than a share of the writer's budget (1 MiB at most, Parquet's
-        // default), so that what the writer buffers stays within it.
-        let page = (writer_budget as usize / 8).clamp(4096, 1 << 20);
-        let compression = self.compression.unwrap_or(Compression::SNAPPY);
-        let props = WriterProperties::builder()
-            .set_compression(compression)
-            .set_data_page_size_limit(page)
-            .set_dictionary_page_size_limit(page)
-            .set_write_batch_size(page.min(1024))
-            .build();
+        // Parquet pages no larger than a share of the writer's budget (1 MiB at most,
+        // Parquet's default), so that what the writer buffers stays within it.
+        let props_within = |budget: u64| {
+            let page = (budget as usize / 8).clamp(4096, 1 << 20);
+            WriterProperties::builder()
+                .set_compression(self.compression.unwrap_or(Compression::SNAPPY))
+                .set_data_page_size_limit(page)
+                .set_dictionary_page_size_limit(page)
+                .set_write_batch_size(page.min(1024))
+                .build()
+        };
+        let props = props_within(writer_budget);
         // The failed rows' file, made now: it is written even when no row fails.
         let mut side = match (failed, &plan.failed) {
             (Some(path), Some(schema)) => {
                 let (file, sink) = OutputFile::create(path)?;
-                let side_page = (side_budget as usize / 8).clamp(4096, 1 << 20);
-                let side_props = WriterProperties::builder()
-                    .set_compression(compression)
-                    .set_data_page_size_limit(side_page)
-                    .set_dictionary_page_size_limit(side_page)
-                    .set_write_batch_size(side_page.min(1024))
-                    .build();
-                let writer =
-                    BatchWriter::new(plan.side_format, sink, schema.clone(), side_props).map_err(|e| file.error(e))?;
+                let writer = BatchWriter::new(plan.side_format, sink, schema.clone(), props_within(side_budget))
+                    .map_err(|e| file.error(e))?;
                 Some((file, writer))
             }
             _ => None,

@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use hypernodes::datagen::write_docs;
 use hypernodes::events::{Callback, Context};
-use hypernodes::io::{read_schema, Format, FileRun, RunSummary};
+use hypernodes::io::{read_schema, FileRun, Format, RunSummary};
 use hypernodes::prelude::*;
 use hypernodes::spec::{load, Registry};
 
@@ -39,6 +39,11 @@ fn read_any(path: &Path, like: &RecordBatch) -> RecordBatch {
             .collect(),
     };
     concat_batches(&like.schema(), &batches).unwrap()
+}
+
+/// The columnar engine, for cases where the reader, not the engine, is tested.
+fn columnar() -> Arc<dyn hypernodes::Engine> {
+    Arc::new(hypernodes::ColumnarEngine::new())
 }
 
 /// W3 (`examples/text.toml`) from `input` into `output`, the file's types read from the
@@ -89,31 +94,31 @@ engine_test!(
     }
 );
 
-/// A small CSV file through W3 into a CSV file: the text in and out, exactly.
-#[test]
-fn csv_in_csv_out_exactly() {
-    let dir = TempDir::new("fmt-csv-text");
+// A small CSV file through W3 into a CSV file: the text in and out, exactly.
+engine_test!(
+    fn csv_in_csv_out_exactly(engine) {
+    let dir = TempDir::new(&format!("fmt-csv-text-{}", engine.name()));
     let input = dir.join("in.csv");
     std::fs::write(
         &input,
         "id,passage,value\n1,\"  Hello, World \",2.5\n2,\"a \"\"quoted\"\"\nword\",1\n3, ,4\n",
     )
     .unwrap();
-    let engine: Arc<dyn hypernodes::Engine> = Arc::new(hypernodes::ColumnarEngine::new());
-    let summary = w3(&engine, &input, &dir.join("out.csv")).unwrap();
+    let summary = w3(&engine, &input, &dir.join("out.csv"))?;
     assert_eq!((summary.rows_in, summary.rows_out), (3, 3));
     assert_eq!(
         std::fs::read_to_string(dir.join("out.csv")).unwrap(),
         "id,word_count,score\n1,2,5.0\n2,3,3.0\n3,0,0.0\n"
     );
-}
+    }
+);
 
 fn csv_error(dir: &TempDir, text: &str) -> String {
     let input = dir.join("bad.csv");
     std::fs::write(&input, text).unwrap();
     let output = dir.join("out.parquet");
     std::fs::write(&output, "previous").unwrap();
-    let engine: Arc<dyn hypernodes::Engine> = Arc::new(hypernodes::ColumnarEngine::new());
+    let engine = columnar();
     let err = w3(&engine, &input, &output).unwrap_err().to_string();
     // Nothing partial: the previous output as it was, no temporary file.
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "previous");
@@ -143,7 +148,7 @@ fn a_malformed_csv_row_names_the_file_line_and_column() {
     let id_error = {
         let input = dir.join("ids.csv");
         std::fs::write(&input, text.replace("2200,w2200", "2200.5,w2200")).unwrap();
-        let engine: Arc<dyn hypernodes::Engine> = Arc::new(hypernodes::ColumnarEngine::new());
+        let engine = columnar();
         w3(&engine, &input, &dir.join("ids.parquet")).unwrap_err().to_string()
     };
     assert_eq!(
@@ -157,7 +162,7 @@ fn a_malformed_csv_row_names_the_file_line_and_column() {
     // Too many fields on a line past the rows the types were inferred from.
     let input = dir.join("wide.csv");
     std::fs::write(&input, text.replace("2300,w2300,1\n", "2300,w2300,1,9\n")).unwrap();
-    let engine: Arc<dyn hypernodes::Engine> = Arc::new(hypernodes::ColumnarEngine::new());
+    let engine = columnar();
     assert_eq!(
         w3(&engine, &input, &dir.join("wide.parquet")).unwrap_err().to_string(),
         format!("{}: line 2302: 4 fields, but the header has 3", input.display())
@@ -173,7 +178,7 @@ fn a_malformed_ndjson_line_names_the_file_and_line() {
         "{\"id\": 1, \"passage\": \"a b\", \"value\": 1.5}\n\n{\"id\": 2, \"passage\": \"c\", \"value\": 2}\n{\"id\": 3, \"passage\": \"e\", \"value\": \"x\"}\n",
     )
     .unwrap();
-    let engine: Arc<dyn hypernodes::Engine> = Arc::new(hypernodes::ColumnarEngine::new());
+    let engine = columnar();
     let err = w3(&engine, &input, &dir.join("out.parquet")).unwrap_err().to_string();
     assert_eq!(
         err,
@@ -188,7 +193,7 @@ fn a_malformed_ndjson_line_names_the_file_and_line() {
 #[test]
 fn empty_and_unreadable_files_of_each_format() {
     let dir = TempDir::new("fmt-empty");
-    let engine: Arc<dyn hypernodes::Engine> = Arc::new(hypernodes::ColumnarEngine::new());
+    let engine = columnar();
     for (name, article) in [
         ("e.csv", "a CSV"),
         ("e.ndjson", "an NDJSON"),
@@ -239,8 +244,7 @@ fn formats_by_name_and_their_mistakes() {
     let dir = TempDir::new("fmt-choice");
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
     let run = |input: &str, output: &str| {
-        FileRun::new(file.pipeline.clone(), dir.join(input), dir.join(output))
-            .with_select(file.select.clone().unwrap())
+        FileRun::new(file.pipeline.clone(), dir.join(input), dir.join(output)).with_select(file.select.clone().unwrap())
     };
     write_docs(&dir.join("docs.csv"), 100, 1).unwrap();
     std::fs::copy(dir.join("docs.csv"), dir.join("docs.txt")).unwrap();
@@ -305,8 +309,7 @@ fn directories_of_one_format_and_of_several() {
     std::fs::write(dir.join("in/notes.txt"), "not data").unwrap();
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
     let run = || {
-        FileRun::new(file.pipeline.clone(), dir.join("in"), dir.join("out"))
-            .with_select(file.select.clone().unwrap())
+        FileRun::new(file.pipeline.clone(), dir.join("in"), dir.join("out")).with_select(file.select.clone().unwrap())
     };
     // CSV in, Parquet out: each output named like its input, with the output's extension.
     let summary = run().with_output_format(Format::Parquet).run().unwrap();
