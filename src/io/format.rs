@@ -192,7 +192,7 @@ pub fn read_schema(path: &Path, format: Format) -> Result<Schema> {
             let (schema, _) = arrow::csv::reader::Format::default()
                 .with_header(true)
                 .infer_schema(BufReader::new(file), Some(INFER_RECORDS))
-                .map_err(|e| csv_error(path, e, None))?;
+                .map_err(|e| csv_error(path, e, None, 0))?;
             if schema.fields().is_empty() {
                 return Err(data(path, "the CSV file has no header line".into()));
             }
@@ -212,20 +212,24 @@ fn first_line(e: &dyn std::fmt::Display) -> String {
 }
 
 /// A CSV reading error of `path` as one line that names the line of the file and the
-/// column. `schema` is the schema the reader parses with (for column names).
-fn csv_error(path: &Path, e: ArrowError, schema: Option<&Schema>) -> Error {
-    // Arrow counts a parse error's line from the first data record (1), and a record's
-    // fields from the header (1); both are records, which may span several lines.
+/// column. `schema` is the schema the reader parses with (for column names); the reader
+/// began at record `first` of the file (the header is record 0).
+fn csv_error(path: &Path, e: ArrowError, schema: Option<&Schema>, first: usize) -> Error {
+    // Arrow counts a parse error's records from 0, and a record's fields from 1, from
+    // where its decoder began; records may span several lines.
     let parsed = match &e {
         ArrowError::ParseError(m) => parse_error(m).map(|(value, ty, column, record)| {
             let name = schema
                 .and_then(|s| s.fields().get(column))
                 .map_or_else(|| format!("{}", column + 1), |f| format!("'{}'", f.name()));
-            (record, format!(", column {name}: cannot read '{value}' as {ty}"))
+            (
+                first + record,
+                format!(", column {name}: cannot read '{value}' as {ty}"),
+            )
         }),
         ArrowError::CsvError(m) => fields_error(m).map(|(record, expected, got)| {
             (
-                record.saturating_sub(1),
+                first + record.saturating_sub(1),
                 format!(": {got} fields, but the header has {expected}"),
             )
         }),
@@ -361,32 +365,12 @@ pub(crate) fn count_rows(path: &Path, format: Format) -> Result<u64> {
             Ok(rows)
         }
         Format::Csv | Format::Ndjson => {
-            let mut reader = BufReader::with_capacity(1 << 20, open(path)?);
-            let mut scan = CsvScan::default();
-            // Rows end at line breaks (outside quotes, for CSV); a last row may lack one.
-            let (mut rows, mut open_row) = (0u64, false);
-            loop {
-                let buf = reader.fill_buf().map_err(io)?;
-                if buf.is_empty() {
-                    break;
-                }
-                let n = buf.len();
-                for &b in buf {
-                    let end = match format {
-                        Format::Csv => scan.ends_record(b),
-                        _ => b == b'\n',
-                    };
-                    if end {
-                        rows += u64::from(open_row);
-                        open_row = false;
-                    } else if !b.is_ascii_whitespace() {
-                        open_row = true;
-                    }
-                }
-                reader.consume(n);
+            let mut split = Splitter::new(open(path)?, format == Format::Csv);
+            let mut rows = 0;
+            while let Some(cut) = split.next(1 << 16).map_err(io)? {
+                rows += cut.rows as u64;
             }
-            rows += u64::from(open_row);
-            // The header line is not a row.
+            // The header is not a row.
             Ok(if format == Format::Csv {
                 rows.saturating_sub(1)
             } else {
@@ -396,27 +380,15 @@ pub(crate) fn count_rows(path: &Path, format: Format) -> Result<u64> {
     }
 }
 
-/// Bytes per row of a CSV or NDJSON file, from its first MiB.
+/// Bytes per row of a CSV or NDJSON file, from its first thousand records.
 pub(crate) fn text_row_bytes(path: &Path, format: Format) -> Result<u64> {
-    let mut sample = Vec::new();
-    open(path)?
-        .take(1 << 20)
-        .read_to_end(&mut sample)
-        .map_err(|source| Error::Io {
-            action: "read",
-            path: path.display().to_string().into(),
-            source,
-        })?;
-    let mut scan = CsvScan::default();
-    let rows = sample
-        .iter()
-        .filter(|&&b| match format {
-            Format::Csv => scan.ends_record(b),
-            _ => b == b'\n',
-        })
-        .count()
-        .max(1);
-    Ok((sample.len() / rows).max(8) as u64)
+    let mut split = Splitter::new(open(path)?, format == Format::Csv);
+    let piece = split.next(1000).map_err(|source| Error::Io {
+        action: "read",
+        path: path.display().to_string().into(),
+        source,
+    })?;
+    Ok(piece.map_or(8, |cut| (cut.bytes.len() / cut.rows.max(1)).max(8) as u64))
 }
 
 /// The first rows of the file at `path` (at most `rows`), every column, as `format`.
@@ -437,37 +409,278 @@ pub(crate) fn read_head(path: &Path, format: Format, rows: usize) -> Result<Reco
     let all: Vec<usize> = (0..schema.fields().len()).collect();
     let parse = StreamReader::parse_schema(format, &schema, &all);
     let mut reader = StreamReader::open(path, format, parse, &all, rows)?;
-    reader.next_batch().transpose().map(|b| b.unwrap_or_else(empty))
+    match reader.next_piece() {
+        Some(piece) => piece?.decode(),
+        None => Ok(empty()),
+    }
 }
 
-/// A reader of a CSV, NDJSON or Arrow IPC file, batch by batch, in order (Parquet is
-/// read row group by row group instead).
+/// A reader of a CSV, NDJSON or Arrow IPC file, piece by piece, in order (Parquet is
+/// read row group by row group instead). CSV and NDJSON are cut into pieces of whole
+/// records as raw bytes, which is cheap, so that the pieces can be decoded at once on
+/// several threads ([`Piece::decode`]); Arrow batches are read whole and sliced.
 pub(crate) struct StreamReader {
-    path: std::path::PathBuf,
-    /// The schema rows are parsed with (every column of a CSV file, the columns read of
-    /// an NDJSON file).
-    schema: SchemaRef,
     inner: Inner,
-    /// Rows read so far.
-    rows: usize,
 }
 
 enum Inner {
-    Csv(Box<arrow::csv::Reader<File>>),
-    Ndjson(arrow::json::Reader<BufReader<File>>),
+    Text {
+        split: Splitter,
+        decode: Arc<TextDecode>,
+        batch_rows: usize,
+    },
     /// An Arrow file's batches are as the writer made them: each is cut into slices of
     /// at most `batch_rows` rows (sharing its buffers); `pending` is the rest of one.
     Arrow {
-        reader: arrow::ipc::reader::FileReader<BufReader<File>>,
+        path: std::path::PathBuf,
+        reader: Box<arrow::ipc::reader::FileReader<BufReader<File>>>,
         pending: Option<RecordBatch>,
         batch_rows: usize,
     },
 }
 
+/// What decodes the pieces of a CSV or NDJSON file.
+pub(crate) struct TextDecode {
+    path: std::path::PathBuf,
+    format: Format,
+    /// The schema rows are parsed with (every column of a CSV file, the columns read of
+    /// an NDJSON file).
+    schema: SchemaRef,
+    /// The columns kept (indices into `schema`; CSV only).
+    projection: Vec<usize>,
+}
+
+/// A piece of a file: a batch, or raw records to decode.
+pub(crate) enum Piece {
+    Batch(RecordBatch),
+    Text(Cut, Arc<TextDecode>),
+}
+
+impl Piece {
+    /// The rows it holds.
+    pub(crate) fn rows(&self) -> usize {
+        match self {
+            Piece::Batch(b) => b.num_rows(),
+            Piece::Text(cut, _) => cut.rows,
+        }
+    }
+
+    /// The piece as a batch; the error of a value that does not parse names the line of
+    /// the file (and, for CSV, the column).
+    pub(crate) fn decode(self) -> Result<RecordBatch> {
+        let (
+            Cut {
+                bytes,
+                rows,
+                record,
+                line,
+            },
+            d,
+        ) = match self {
+            Piece::Batch(b) => return Ok(b),
+            Piece::Text(cut, decode) => (cut, decode),
+        };
+        let batch = match d.format {
+            Format::Csv => {
+                let mut decoder = arrow::csv::ReaderBuilder::new(d.schema.clone())
+                    .with_header(false)
+                    .with_batch_size(rows)
+                    .with_projection(d.projection.clone())
+                    .build_decoder();
+                let mut at = 0;
+                (|| {
+                    while at < bytes.len() {
+                        let n = decoder.decode(&bytes[at..])?;
+                        if n == 0 {
+                            break;
+                        }
+                        at += n;
+                    }
+                    decoder.decode(&[])?;
+                    decoder.flush()
+                })()
+            }
+            _ => arrow::json::ReaderBuilder::new(d.schema.clone())
+                .with_batch_size(rows)
+                .build_decoder()
+                .and_then(|mut decoder| {
+                    decoder.decode(&bytes)?;
+                    decoder.flush()
+                }),
+        };
+        let batch = match batch {
+            Ok(b) => b.unwrap_or_else(|| RecordBatch::new_empty(d.output_schema())),
+            Err(e) => {
+                return Err(match d.format {
+                    Format::Csv => csv_error(&d.path, e, Some(&d.schema), record),
+                    _ => d.ndjson_error(&bytes, line, e),
+                })
+            }
+        };
+        if batch.num_rows() != rows {
+            // Unreachable: the splitter and the decoder agree on what a record is.
+            return Err(Error::Internal(format!(
+                "{}: {} rows decoded from {rows} records at line {line}",
+                d.path.display(),
+                batch.num_rows()
+            )));
+        }
+        Ok(batch)
+    }
+}
+
+impl TextDecode {
+    fn output_schema(&self) -> SchemaRef {
+        match self.format {
+            // Unreachable: the projection holds indices of the schema's fields.
+            Format::Csv => Arc::new(self.schema.project(&self.projection).expect("projected columns")),
+            _ => self.schema.clone(),
+        }
+    }
+
+    /// An NDJSON error in the piece `bytes`, which starts on line `line`, as one line
+    /// naming the line of the file: its lines are decoded one by one until one fails.
+    fn ndjson_error(&self, bytes: &[u8], line: usize, e: ArrowError) -> Error {
+        for (i, text) in bytes.split(|&b| b == b'\n').enumerate() {
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let decoded = arrow::json::ReaderBuilder::new(self.schema.clone())
+                .build_decoder()
+                .and_then(|mut d| {
+                    d.decode(text)?;
+                    d.flush()
+                });
+            if let Err(e) = decoded {
+                return data(&self.path, format!("line {}: {}", line + i, first_line(&e)));
+            }
+        }
+        data(&self.path, format!("not a readable NDJSON file ({})", first_line(&e)))
+    }
+}
+
+/// Whole records of a CSV or NDJSON file, as raw bytes.
+pub(crate) struct Cut {
+    bytes: Vec<u8>,
+    /// The records.
+    rows: usize,
+    /// The first record's index among the file's records (the CSV header is 0) and the
+    /// line it starts on (1-based).
+    record: usize,
+    line: usize,
+}
+
+/// Cuts a CSV or NDJSON file into pieces of whole records, as raw bytes: a record ends
+/// at a line break (outside quotes, for CSV); blank lines hold no record.
+struct Splitter {
+    file: File,
+    csv: bool,
+    /// Bytes read and not yet cut off; `buf[..scanned]` is scanned.
+    buf: Vec<u8>,
+    scanned: usize,
+    /// Inside quotes at `scanned`.
+    quoted: bool,
+    /// Records ended, and lines begun, in `buf[..scanned]`.
+    records: usize,
+    lines: usize,
+    /// Whether `buf[..scanned]` holds a record not yet ended (non-blank bytes).
+    open: bool,
+    eof: bool,
+    /// The index among the file's records, and the line, of the next piece's first.
+    next_record: usize,
+    next_line: usize,
+}
+
+impl Splitter {
+    fn new(file: File, csv: bool) -> Splitter {
+        Splitter {
+            file,
+            csv,
+            buf: Vec::new(),
+            scanned: 0,
+            quoted: false,
+            records: 0,
+            lines: 0,
+            open: false,
+            eof: false,
+            next_record: 0,
+            next_line: 1,
+        }
+    }
+
+    /// The next piece of at most `n` records: its bytes, records, first record and first
+    /// line; `None` at the end.
+    fn next(&mut self, n: usize) -> std::io::Result<Option<Cut>> {
+        loop {
+            // Scan on to the end of the `n`th record, or of the bytes read.
+            while self.records < n {
+                let rest = &self.buf[self.scanned..];
+                let hit = if self.csv {
+                    memchr::memchr2(b'"', b'\n', rest)
+                } else {
+                    memchr::memchr(b'\n', rest)
+                };
+                let Some(i) = hit else {
+                    self.open |= rest.iter().any(|b| !b.is_ascii_whitespace());
+                    self.scanned = self.buf.len();
+                    break;
+                };
+                let b = rest[i];
+                self.open |= rest[..i].iter().any(|b| !b.is_ascii_whitespace()) || b == b'"';
+                self.scanned += i + 1;
+                if b == b'"' {
+                    self.quoted = !self.quoted;
+                } else {
+                    self.lines += 1;
+                    if !self.quoted && self.open {
+                        self.records += 1;
+                        self.open = false;
+                    }
+                }
+            }
+            if self.records == n || (self.eof && !self.buf.is_empty()) {
+                let rows = self.records + usize::from(self.records < n && self.open);
+                let piece: Vec<u8> = self.buf.drain(..self.scanned).collect();
+                let (record, line) = (self.next_record, self.next_line);
+                self.next_record += rows;
+                self.next_line += self.lines;
+                self.scanned = 0;
+                self.records = 0;
+                self.lines = 0;
+                self.open = false;
+                if rows == 0 {
+                    continue;
+                }
+                return Ok(Some(Cut {
+                    bytes: piece,
+                    rows,
+                    record,
+                    line,
+                }));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            // Read on: a MiB at a time.
+            let len = self.buf.len();
+            self.buf.resize(len + (1 << 20), 0);
+            let read = loop {
+                match self.file.read(&mut self.buf[len..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let read = read.inspect_err(|_| self.buf.truncate(len))?;
+            self.buf.truncate(len + read);
+            self.eof = read == 0;
+        }
+    }
+}
+
 impl StreamReader {
     /// Opens `path` as `format` (not Parquet), parsing with `schema` (see
-    /// [`StreamReader::schema`]), `batch_rows` rows per batch, keeping the columns at
-    /// `projection` (indices into `schema` for CSV and Arrow; NDJSON keeps every field
+    /// [`StreamReader::parse_schema`]), `batch_rows` rows per piece, keeping the columns
+    /// at `projection` (indices into `schema` for CSV and Arrow; NDJSON keeps every field
     /// of `schema`).
     pub(crate) fn open(
         path: &Path,
@@ -477,44 +690,49 @@ impl StreamReader {
         batch_rows: usize,
     ) -> Result<StreamReader> {
         let file = open_nonempty(path, format)?;
+        let io = |source| Error::Io {
+            action: "read",
+            path: path.display().to_string().into(),
+            source,
+        };
         let inner = match format {
-            Format::Csv => Inner::Csv(Box::new(
-                arrow::csv::ReaderBuilder::new(schema.clone())
-                    .with_header(true)
-                    .with_batch_size(batch_rows)
-                    .with_projection(projection.to_vec())
-                    .build(file)
-                    .map_err(|e| csv_error(path, e, Some(&schema)))?,
-            )),
-            Format::Ndjson => Inner::Ndjson(
-                arrow::json::ReaderBuilder::new(schema.clone())
-                    .with_batch_size(batch_rows)
-                    .build(BufReader::with_capacity(1 << 20, file))
-                    .map_err(|e| data(path, format!("not a readable NDJSON file ({})", first_line(&e))))?,
-            ),
+            Format::Csv | Format::Ndjson => {
+                let mut split = Splitter::new(file, format == Format::Csv);
+                if format == Format::Csv {
+                    // The header: checked when the types were inferred.
+                    split.next(1).map_err(io)?;
+                }
+                Inner::Text {
+                    split,
+                    decode: Arc::new(TextDecode {
+                        path: path.to_path_buf(),
+                        format,
+                        schema,
+                        projection: projection.to_vec(),
+                    }),
+                    batch_rows: batch_rows.max(1),
+                }
+            }
             Format::Arrow => Inner::Arrow {
-                reader: arrow::ipc::reader::FileReader::try_new(
-                    BufReader::with_capacity(1 << 20, file),
-                    Some(projection.to_vec()),
-                )
-                .map_err(|e| data(path, format!("not a readable Arrow IPC file ({e})")))?,
+                path: path.to_path_buf(),
+                reader: Box::new(
+                    arrow::ipc::reader::FileReader::try_new(
+                        BufReader::with_capacity(1 << 20, file),
+                        Some(projection.to_vec()),
+                    )
+                    .map_err(|e| data(path, format!("not a readable Arrow IPC file ({e})")))?,
+                ),
                 pending: None,
                 batch_rows: batch_rows.max(1),
             },
             // Unreachable: Parquet files are read by row group, not through this reader.
             Format::Parquet => return Err(Error::Internal("a Parquet file read as a stream".into())),
         };
-        Ok(StreamReader {
-            path: path.to_path_buf(),
-            schema,
-            inner,
-            rows: 0,
-        })
+        Ok(StreamReader { inner })
     }
 
-    /// The schema for reading `file_schema` of an untyped file: the columns named in
-    /// `types` parsed as that type. For NDJSON only the columns of `keep` (indices) are
-    /// kept.
+    /// The schema for reading an untyped file of `file_schema` (with the types the
+    /// columns are read as): for NDJSON only the columns of `keep` (indices).
     pub(crate) fn parse_schema(format: Format, file_schema: &Schema, keep: &[usize]) -> SchemaRef {
         let mut metadata = file_schema.metadata().clone();
         metadata.remove(INFERRED);
@@ -525,14 +743,24 @@ impl StreamReader {
         Arc::new(Schema::new_with_metadata(fields, metadata))
     }
 
-    /// The next batch, `None` at the end of the file.
-    pub(crate) fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        let next = match &mut self.inner {
-            Inner::Csv(r) => r
-                .next()
-                .map(|b| b.map_err(|e| csv_error(&self.path, e, Some(&self.schema)))),
-            Inner::Ndjson(r) => r.next().map(|b| b.map_err(|e| self.ndjson_error(e))),
+    /// The next piece, `None` at the end of the file.
+    pub(crate) fn next_piece(&mut self) -> Option<Result<Piece>> {
+        match &mut self.inner {
+            Inner::Text {
+                split,
+                decode,
+                batch_rows,
+            } => match split.next(*batch_rows) {
+                Ok(Some(cut)) => Some(Ok(Piece::Text(cut, decode.clone()))),
+                Ok(None) => None,
+                Err(source) => Some(Err(Error::Io {
+                    action: "read",
+                    path: decode.path.display().to_string().into(),
+                    source,
+                })),
+            },
             Inner::Arrow {
+                path,
                 reader,
                 pending,
                 batch_rows,
@@ -541,9 +769,7 @@ impl StreamReader {
                 while pending.as_ref().is_none_or(|b| b.num_rows() == 0) {
                     match reader.next() {
                         Some(Ok(b)) => *pending = Some(b),
-                        Some(Err(e)) => {
-                            return Some(Err(data(&self.path, format!("not a readable Arrow IPC file ({e})"))))
-                        }
+                        Some(Err(e)) => return Some(Err(data(path, format!("not a readable Arrow IPC file ({e})")))),
                         None => return None,
                     }
                 }
@@ -552,43 +778,9 @@ impl StreamReader {
                 if n < batch.num_rows() {
                     *pending = Some(batch.slice(n, batch.num_rows() - n));
                 }
-                Some(Ok(batch.slice(0, n)))
-            }
-        };
-        if let Some(Ok(batch)) = &next {
-            self.rows += batch.num_rows();
-        }
-        next
-    }
-
-    /// An NDJSON error as one line naming the line of the file: the lines after the rows
-    /// read so far are decoded one by one until one fails.
-    fn ndjson_error(&self, e: ArrowError) -> Error {
-        let whole = || data(&self.path, format!("not a readable NDJSON file ({})", first_line(&e)));
-        let Ok(file) = File::open(&self.path) else {
-            return whole();
-        };
-        let mut row = 0usize;
-        for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
-            let Ok(line) = line else { return whole() };
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            row += 1;
-            if row <= self.rows {
-                continue;
-            }
-            let decoded = arrow::json::ReaderBuilder::new(self.schema.clone())
-                .build_decoder()
-                .and_then(|mut d| {
-                    d.decode(&line)?;
-                    d.flush()
-                });
-            if let Err(e) = decoded {
-                return data(&self.path, format!("line {}: {}", i + 1, first_line(&e)));
+                Some(Ok(Piece::Batch(batch.slice(0, n))))
             }
         }
-        whole()
     }
 }
 

@@ -1286,20 +1286,18 @@ impl FileRun {
                                 return;
                             }
                         },
-                        // One batch at a time from the file's one reader, in order; the
-                        // batches then run on every worker.
+                        // The pieces of the file's one reader, in order; each is decoded
+                        // and run by the worker that took it.
                         Source::Stream { .. } => loop {
                             let reserve = batch_rows as u64 * per_row;
                             let mut guard = stream.lock().expect("reader");
-                            let Some(reader) = guard.as_mut() else { return };
-                            let (seq, first) = (reader.seq, reader.row);
+                            let Some(sequence) = guard.as_mut() else { return };
+                            let (seq, first) = (sequence.seq, sequence.row);
                             if !admit(seq, reserve) {
                                 return;
                             }
-                            let next = reader.reader.next_batch();
-                            let input_size = read(reserve, &next);
-                            let batch = match next {
-                                Some(Ok(b)) => b,
+                            let piece = match sequence.reader.next_piece() {
+                                Some(Ok(piece)) => piece,
                                 Some(Err(e)) => {
                                     *guard = None;
                                     let _ = done_tx.send((seq, Err(e)));
@@ -1311,11 +1309,22 @@ impl FileRun {
                                     return;
                                 }
                             };
-                            reader.seq += 1;
-                            reader.row += batch.num_rows();
+                            sequence.seq += 1;
+                            sequence.row += piece.rows();
                             drop(guard);
-                            if !run(seq, first, batch, input_size) {
-                                return;
+                            let next = Some(piece.decode());
+                            let input_size = read(reserve, &next);
+                            match next {
+                                Some(Ok(batch)) => {
+                                    if !run(seq, first, batch, input_size) {
+                                        return;
+                                    }
+                                }
+                                Some(Err(e)) => {
+                                    let _ = done_tx.send((seq, Err(e)));
+                                    return;
+                                }
+                                None => return,
                             }
                         },
                     }

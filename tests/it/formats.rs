@@ -384,8 +384,9 @@ impl Callback for Rows {
 #[test]
 fn callbacks_learn_the_rows_of_files_without_a_count() {
     let dir = TempDir::new("fmt-rows");
-    // A passage over two lines is one row; a last line without a line break is a row.
-    std::fs::write(dir.join("in.csv"), "id,passage,value\n1,\"a\nb\",1\n2,c,2\n3,d,3").unwrap();
+    // A passage over two lines is one row, a blank line none, and a last line without a
+    // line break is a row.
+    std::fs::write(dir.join("in.csv"), "id,passage,value\n1,\"a\nb\",1\n\n2,c,2\n3,d,3").unwrap();
     std::fs::write(
         dir.join("in.ndjson"),
         "{\"id\":1,\"passage\":\"a\",\"value\":1}\n\n{\"id\":2,\"passage\":\"b\",\"value\":2}\n",
