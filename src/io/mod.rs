@@ -1177,8 +1177,17 @@ impl FileRun {
                         }
                     };
                     // A batch read: its estimate swapped for its size.
+                    // A slice of a larger batch (an Arrow file's) holds its share of it.
                     let read = |reserve: u64, next: &Option<Result<RecordBatch>>| {
                         let size = match next {
+                            Some(Ok(b)) if plan.format == Format::Arrow => b
+                                .columns()
+                                .iter()
+                                .map(|c| {
+                                    let whole = c.get_array_memory_size();
+                                    c.to_data().get_slice_memory_size().map_or(whole, |s| s.min(whole)) as u64
+                                })
+                                .sum(),
                             Some(Ok(b)) => b.get_array_memory_size() as u64,
                             _ => 0,
                         };
