@@ -1092,6 +1092,14 @@ impl FileRun {
         // turn. Batch `seq` (counted through the file) is written in that order.
         let mut groups = Vec::new();
         let mut mask = None;
+        // A file's rows, for a reader's pieces: known, or about its size over a row's.
+        let file_rows = plan.rows.map_or_else(
+            || {
+                let size = std::fs::metadata(input).map_or(0, |m| m.len());
+                size.div_ceil(plan.row_bytes.max(1)) as usize
+            },
+            |r| r as usize,
+        );
         let stream = Mutex::new(None);
         match &plan.source {
             Source::Parquet(metadata) => {
@@ -1298,7 +1306,7 @@ impl FileRun {
                         // The pieces of the file's one reader, in order; each is decoded
                         // and run by the worker that took it.
                         Source::Stream { .. } => loop {
-                            let reserve = batch_rows as u64 * per_row;
+                            let reserve = batch_rows.min(file_rows) as u64 * per_row;
                             let mut guard = stream.lock().expect("reader");
                             let Some(sequence) = guard.as_mut() else { return };
                             let (seq, first) = (sequence.seq, sequence.row);
