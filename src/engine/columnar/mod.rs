@@ -43,6 +43,8 @@ pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};
 
 use chunks::{Chunks, Split};
+#[cfg(feature = "polars")]
+pub(crate) use interop::output_fields;
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use interop::{node_of_udf, plan_udf, plan_udfs};
 use segment::{Failure, Input, Segment};
