@@ -458,3 +458,69 @@ mod ffi {
         Ok(PolarsType::from_arrow_field(&field))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ::polars::prelude::NamedFrom;
+    use ::polars_arrow::array::{PrimitiveArray, Utf8ViewArray};
+    use arrow::array::{AsArray, Int64Array, StringViewArray};
+    use arrow::datatypes::Int64Type;
+
+    use super::*;
+
+    /// Polars' chunk of `series` as arrow-rs, through [`ffi::to_arrow`].
+    fn exported(series: &Series) -> ArrayRef {
+        let field = series.field().to_arrow(CompatLevel::newest());
+        ffi::to_arrow(series.chunks()[0].clone(), &field).unwrap()
+    }
+
+    #[test]
+    fn numbers_cross_both_ways_without_a_copy() {
+        let series = Series::new("x".into(), [1_i64, 2, 3]);
+        let polars_values = series.i64().unwrap().downcast_iter().next().unwrap().values().as_ptr();
+        let array = exported(&series);
+        assert_eq!(array.as_primitive::<Int64Type>().values().as_ptr(), polars_values);
+
+        let array: ArrayRef = Arc::new(Int64Array::from(vec![4, 5]));
+        let imported = ffi::to_polars(&array).unwrap();
+        let imported = imported.as_any().downcast_ref::<PrimitiveArray<i64>>().unwrap();
+        assert_eq!(
+            imported.values().as_ptr(),
+            array.as_primitive::<Int64Type>().values().as_ptr()
+        );
+        assert_eq!(imported.values().as_slice(), [4, 5]);
+    }
+
+    #[test]
+    fn string_views_cross_without_a_copy() {
+        let series = Series::new("s".into(), ["short", "a string longer than twelve bytes"]);
+        let chunk = series.str().unwrap().downcast_iter().next().unwrap();
+        let polars_bytes = chunk.data_buffers()[0].as_ptr();
+        let array = exported(&series);
+        let views: &StringViewArray = array.as_string_view();
+        assert_eq!(views.data_buffers()[0].as_ptr(), polars_bytes);
+        assert_eq!(views.value(1), "a string longer than twelve bytes");
+
+        let imported = ffi::to_polars(&array).unwrap();
+        let imported = imported.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        assert_eq!(imported.data_buffers()[0].as_ptr(), polars_bytes);
+        assert_eq!(imported.value(0), "short");
+    }
+
+    #[test]
+    fn layouts_are_not_types() {
+        let list = |dt: DataType| DataType::LargeList(Arc::new(Field::new_list_field(dt, true)));
+        assert!(stores(
+            &list(DataType::Utf8View),
+            &<Vec<String> as crate::engine::columnar::Columnar>::data_type()
+        ));
+        assert!(stores(&DataType::Null, &DataType::Int64));
+        assert!(!stores(&DataType::Int32, &DataType::Int64));
+        assert!(!stores(&DataType::Utf8View, &DataType::Int64));
+        assert!(!stores(&DataType::BinaryView, &DataType::Utf8));
+        assert!(!stores(
+            &list(DataType::Int64),
+            &<Vec<String> as crate::engine::columnar::Columnar>::data_type()
+        ));
+    }
+}
