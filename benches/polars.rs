@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --features polars --bench polars`. W2's Polars reference needs Polars'
 //! `strings` feature, which would rebuild Polars for every test build:
-//! `python3 benches/polars_reference.py w2` times it with Python Polars instead.
+//! `python3 benches/polars_reference.py w2 docs_1000000.parquet` (the same passages,
+//! from `hypernodes gen-data --rows 1000000`) times it with Python Polars instead.
 
 use std::sync::Arc;
 
@@ -130,6 +131,8 @@ fn w2(c: &mut Criterion) {
         words(&engine.apply_to_polars(&pipeline, &polars_frame).unwrap()),
         expected
     );
+    // To check against `polars_reference.py w2` on `hypernodes gen-data --rows 1000000`.
+    println!("w2: word_count sum {expected}");
 
     let mut group = c.benchmark_group("polars_w2");
     group.sample_size(10).throughput(Throughput::Elements(N as u64));

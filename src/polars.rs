@@ -26,7 +26,7 @@ use ::polars::prelude::{
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::engine::columnar::{output_fields, ColumnType};
+use crate::engine::columnar::{output_fields, reader_of, ColumnType};
 use crate::engine::{ColumnarEngine, Engine};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -103,12 +103,14 @@ impl ColumnarEngine {
     }
 
     /// `frame` with the pipeline's outputs added, as a [`LazyFrame`] whose batches are
-    /// mapped through the pipeline as Polars executes it: each `DataFrame` the query
-    /// hands over goes through [`ColumnarEngine::apply_to_polars`] (a row-wise step,
-    /// which Polars' streaming engine may call on each morsel and its in-memory engine
-    /// calls once with the frame so far, chunk by chunk). The columns and their
-    /// types are checked now, against the frame's schema, and the outputs' types are
-    /// part of the result's schema, so later steps can use them before anything runs.
+    /// mapped through the pipeline as Polars executes it: a `LazyFrame::map` step,
+    /// marked streamable (the pipeline is row-wise), through which each `DataFrame` the
+    /// query hands over goes by [`ColumnarEngine::apply_to_polars`]. Polars' in-memory
+    /// engine hands over the whole frame once, processed chunk by chunk; its streaming
+    /// engine (Polars' `new_streaming` feature) may call the step once per morsel. The
+    /// columns and their types are checked now, against the frame's schema, and the
+    /// outputs' types are part of the result's schema, so later steps can use them
+    /// before anything runs.
     ///
     /// A node's failure while the query runs is a Polars compute error carrying this
     /// crate's message.
@@ -311,15 +313,6 @@ fn stores(found: &DataType, wanted: &DataType) -> bool {
         }
         _ => found == wanted,
     }
-}
-
-/// The first node reading input `name` (for messages).
-fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
-    pipeline
-        .nodes()
-        .iter()
-        .find(|n| n.params().iter().any(|p| p.name() == name))
-        .map_or("", |n| n.name())
 }
 
 /// The arrow-rs field of a column read, named as in Polars, with the type it arrived as.

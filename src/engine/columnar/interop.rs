@@ -647,7 +647,7 @@ fn mapped_output_type(pipeline: &Pipeline, name: &str) -> Option<&'static Column
 }
 
 /// The first node reading input `name` (for messages).
-fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
+pub(crate) fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
     pipeline
         .nodes()
         .iter()
