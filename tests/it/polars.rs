@@ -86,6 +86,23 @@ engine_test!(
 );
 
 engine_test!(
+    fn an_empty_frame_gets_empty_outputs_of_their_types(engine) {
+        let out = apply(&engine, &on(&engine, w2()), &::polars::df!("passage" => Vec::<String>::new()).unwrap())?;
+        assert_eq!(out.height(), 0);
+        let types: Vec<(&str, &PolarsType)> = out.columns().iter().map(|c| (c.name().as_str(), c.dtype())).collect();
+        assert_eq!(
+            types,
+            [
+                ("passage", &PolarsType::String),
+                ("char_count", &PolarsType::UInt64),
+                ("cleaned_text", &PolarsType::String),
+                ("word_count", &PolarsType::UInt64)
+            ]
+        );
+    }
+);
+
+engine_test!(
     fn w2_reads_polars_strings(engine) {
         let frame = ::polars::df!("passage" => ["  Hello World ", "One two THREE", "", "Ünï  Çödé"]).unwrap();
         assert_eq!(frame.column("passage").unwrap().dtype(), &PolarsType::String);
