@@ -100,7 +100,7 @@ fn w2(c: &mut Criterion) {
     let blocks = N.div_ceil(hypernodes::datagen::BLOCK_ROWS);
     let passages: Vec<String> = (0..blocks)
         .flat_map(|b| {
-            let block = hypernodes::datagen::docs_block(hypernodes::datagen::BLOCK_ROWS, 42, b);
+            let block = hypernodes::datagen::docs_block(N, 42, b);
             let column = block.column_by_name("passage").unwrap().clone();
             let strings = column.as_any().downcast_ref::<StringArray>().unwrap().clone();
             strings.iter().map(|s| s.unwrap().to_string()).collect::<Vec<_>>()

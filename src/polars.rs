@@ -212,7 +212,7 @@ impl Runner {
                     true => vec![arrow::array::new_empty_array(field.data_type())],
                     false => done.iter().map(|b| b.column(first + k).clone()).collect(),
                 };
-                to_column(field.name(), &chunks)
+                to_column(field, &chunks)
             })
             .collect::<Result<Vec<Column>>>()?;
         // Unreachable: the outputs have the frame's rows and names it lacks (checked above).
@@ -327,12 +327,17 @@ fn read_schema(batches: &[RecordBatch]) -> Arc<Schema> {
         .map_or_else(|| Arc::new(Schema::empty()), RecordBatch::schema)
 }
 
-/// `chunks` of an output as a Polars column named `name`.
-fn to_column(name: &str, chunks: &[ArrayRef]) -> Result<Column> {
-    let chunks = chunks.iter().map(ffi::to_polars).collect::<Result<Vec<_>>>()?;
+/// `chunks` of an output, all of Arrow type `field`'s, as a Polars column named like it.
+fn to_column(field: &Field, chunks: &[ArrayRef]) -> Result<Column> {
+    // The type crosses once, not with every chunk (the engine cuts 8,192-row batches).
+    let dtype = ffi::polars_field(field)?.dtype;
+    let chunks = chunks
+        .iter()
+        .map(|c| ffi::to_polars(c, &dtype))
+        .collect::<Result<Vec<_>>>()?;
     // Unreachable: the chunks are arrays of one Arrow type Polars reads.
-    let series =
-        Series::from_arrow_chunks(name.into(), chunks).map_err(polars("Cannot make a Polars column of an output"))?;
+    let series = Series::from_arrow_chunks(field.name().as_str().into(), chunks)
+        .map_err(polars("Cannot make a Polars column of an output"))?;
     Ok(series.into_column())
 }
 
@@ -411,21 +416,17 @@ mod ffi {
         ))
     }
 
-    /// An arrow-rs array as a Polars array sharing its buffers.
-    pub(super) fn to_polars(array: &ArrayRef) -> Result<Box<dyn PolarsArray>> {
-        // Unreachable: the engine's arrays are valid Arrow arrays of exportable types.
-        let (exported, schema) =
-            arrow::ffi::to_ffi(&array.to_data()).map_err(arrow_error("Cannot export an output to Polars"))?;
-        let schema = schema_to_polars(schema);
-        // SAFETY: both structs were just made by arrow-rs' exporter from one array, so
-        // they are valid and describe each other; `import_array_from_c` takes the array
-        // struct and calls its `release` when Polars drops the last use of the buffers.
-        // The layouts are equal (see `schema_to_arrow`).
+    /// An arrow-rs array as a Polars array of type `dtype` (its type, as Polars names
+    /// it) sharing its buffers.
+    pub(super) fn to_polars(array: &ArrayRef, dtype: &ArrowDataType) -> Result<Box<dyn PolarsArray>> {
+        let exported = FFI_ArrowArray::new(&array.to_data());
+        // SAFETY: the struct was just made by arrow-rs' exporter from the array, so it is
+        // valid; `dtype` is the array's type (the caller's contract, held by the tests);
+        // `import_array_from_c` takes the struct and calls its `release` when Polars drops
+        // the last use of the buffers. The layouts are equal (see `schema_to_arrow`).
         let imported = unsafe {
-            ::polars_arrow::ffi::import_field_from_c(&schema).and_then(|field| {
-                let exported = std::mem::transmute::<FFI_ArrowArray, ArrowArray>(exported);
-                ::polars_arrow::ffi::import_array_from_c(exported, field.dtype)
-            })
+            let exported = std::mem::transmute::<FFI_ArrowArray, ArrowArray>(exported);
+            ::polars_arrow::ffi::import_array_from_c(exported, dtype.clone())
         };
         // Unreachable: Polars imports every type the engine's outputs have.
         imported.map_err(polars("Cannot import an output into Polars"))
@@ -438,8 +439,8 @@ mod ffi {
         Field::try_from(&schema).ok().map(|f| f.data_type().clone())
     }
 
-    /// The Polars type of an arrow-rs field.
-    pub(super) fn polars_type(field: &Field) -> Result<PolarsType> {
+    /// An arrow-rs field as Polars' Arrow field.
+    pub(super) fn polars_field(field: &Field) -> Result<PolarsField> {
         // Unreachable: the engine's output types are plain Arrow types.
         let schema = FFI_ArrowSchema::try_from(field).map_err(arrow_error("Cannot export an output's type"))?;
         let schema = schema_to_polars(schema);
@@ -447,8 +448,12 @@ mod ffi {
         // Interface schema; it is read, not consumed, and released when dropped.
         let imported = unsafe { ::polars_arrow::ffi::import_field_from_c(&schema) };
         // Unreachable: Polars imports every type the engine's outputs have.
-        let field = imported.map_err(polars("Cannot import an output's type into Polars"))?;
-        Ok(PolarsType::from_arrow_field(&field))
+        imported.map_err(polars("Cannot import an output's type into Polars"))
+    }
+
+    /// The Polars type of an arrow-rs field.
+    pub(super) fn polars_type(field: &Field) -> Result<PolarsType> {
+        Ok(PolarsType::from_arrow_field(&polars_field(field)?))
     }
 }
 
@@ -475,7 +480,10 @@ mod tests {
         assert_eq!(array.as_primitive::<Int64Type>().values().as_ptr(), polars_values);
 
         let array: ArrayRef = Arc::new(Int64Array::from(vec![4, 5]));
-        let imported = ffi::to_polars(&array).unwrap();
+        let dtype = ffi::polars_field(&Field::new("x", DataType::Int64, true))
+            .unwrap()
+            .dtype;
+        let imported = ffi::to_polars(&array, &dtype).unwrap();
         let imported = imported.as_any().downcast_ref::<PrimitiveArray<i64>>().unwrap();
         assert_eq!(
             imported.values().as_ptr(),
@@ -494,7 +502,10 @@ mod tests {
         assert_eq!(views.data_buffers()[0].as_ptr(), polars_bytes);
         assert_eq!(views.value(1), "a string longer than twelve bytes");
 
-        let imported = ffi::to_polars(&array).unwrap();
+        let dtype = ffi::polars_field(&Field::new("s", DataType::Utf8View, true))
+            .unwrap()
+            .dtype;
+        let imported = ffi::to_polars(&array, &dtype).unwrap();
         let imported = imported.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
         assert_eq!(imported.data_buffers()[0].as_ptr(), polars_bytes);
         assert_eq!(imported.value(0), "short");
