@@ -3,6 +3,7 @@ the README and the issue notes compare hypernodes with.
 
     pip install polars numpy
     python3 benches/polars_reference.py w1              # in memory, 100 .. 1,000,000 rows
+    python3 benches/polars_reference.py w2 IN.parquet   # the passages of IN, in memory
     python3 benches/polars_reference.py w3 IN.parquet OUT.parquet   # one whole W3 job
                                                   # (IN may be .csv or .ndjson too)
     python3 benches/polars_reference.py check OUT.parquet   # its WORKLOADS.md checksum
@@ -39,6 +40,26 @@ def w1():
         print(f"w1/polars_expressions/{n}: median {statistics.median(times) * 1e3:.4f} ms over {len(times)} runs")
 
 
+def w2(source):
+    frame = pl.read_parquet(source, columns=["passage"])
+    query = (
+        frame.lazy()
+        .with_columns(cleaned_text=pl.col("passage").str.strip_chars().str.to_lowercase())
+        .with_columns(
+            word_count=pl.col("cleaned_text").str.count_matches(r"\S+"),
+            char_count=pl.col("cleaned_text").str.len_chars(),
+        )
+    )
+    times = []
+    deadline = time.perf_counter() + 10.0
+    while len(times) < 10 or (time.perf_counter() < deadline and len(times) < 100):
+        start = time.perf_counter()
+        out = query.collect()
+        times.append(time.perf_counter() - start)
+    words = out["word_count"].sum()
+    print(f"w2/polars_expressions/{frame.height}: median {statistics.median(times) * 1e3:.2f} ms over {len(times)} runs (word_count sum {words})")
+
+
 def w3(source, target):
     if source.endswith(".csv"):
         scan = pl.scan_csv(source)
@@ -67,6 +88,8 @@ def check(target):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["w1"]:
         w1()
+    elif sys.argv[1:2] == ["w2"] and len(sys.argv) == 3:
+        w2(sys.argv[2])
     elif sys.argv[1:2] == ["w3"] and len(sys.argv) == 4:
         w3(sys.argv[2], sys.argv[3])
     elif sys.argv[1:2] == ["check"] and len(sys.argv) == 3:

@@ -268,11 +268,12 @@ pub enum Error {
         message: String,
     },
 
-    /// Apache Arrow or DataFusion could not do what was asked: a column outgrew what one
-    /// Arrow array can hold (more than 2 GiB of strings), a `DataFrame` given to
-    /// `ColumnarEngine::apply_to_dataframe` lacks a column,
-    /// or a plan failed in a way no single node explains. `context` says what was being
-    /// done; the source is the `DataFusionError` or `ArrowError`.
+    /// Apache Arrow, DataFusion or Polars could not do what was asked: a column outgrew
+    /// what one Arrow array can hold (more than 2 GiB of strings), a `DataFrame` given to
+    /// `ColumnarEngine::apply_to_dataframe` lacks a column, a Polars `LazyFrame`'s plan
+    /// does not resolve, or a plan failed in a way no single node explains. `context`
+    /// says what was being done; the source is the `DataFusionError`, `ArrowError` or
+    /// `PolarsError`.
     #[error("{context}: {source}")]
     Arrow {
         /// What was being done.

@@ -56,6 +56,7 @@
 //! | `progress` | progress bars, a callback (feature `progress`, in `cli`) |
 //! | [`trace`] | timelines of runs: Chrome trace files for Perfetto, and `tracing` spans (feature `tracing`) |
 //! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) |
+//! | `polars` | pipelines over Polars `DataFrame`s and `LazyFrame`s, zero-copy through the Arrow C Data Interface (feature `polars`) |
 //! | `cluster` | runs on an Apache Ballista cluster: scheduler, executors, the node codec (feature `cluster`) |
 #![deny(missing_docs)]
 
@@ -83,6 +84,8 @@ pub mod nested;
 pub mod node;
 pub mod outputs;
 pub mod pipeline;
+#[cfg(feature = "polars")]
+pub mod polars;
 #[cfg(feature = "progress")]
 pub mod progress;
 #[cfg(feature = "parquet")]

@@ -28,6 +28,8 @@ mod one_plan;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod pipeline;
+#[cfg(feature = "polars")]
+mod polars;
 #[cfg(feature = "progress")]
 mod progress;
 mod resources;

@@ -612,6 +612,24 @@ fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
     Ok(outputs)
 }
 
+/// The columns [`ColumnarEngine::apply_to_batches`] appends for `pipeline`: every
+/// output, sorted by name, with its Arrow type (for a schema known before any batch runs).
+#[cfg(feature = "polars")]
+pub(crate) fn output_fields(pipeline: &Pipeline) -> Result<Vec<Field>> {
+    let fields = pipeline.outputs().into_iter().map(|name| {
+        let ty = pipeline.output_type(name).expect("an output");
+        let data_type = match ColumnType::find(&ty) {
+            Some(ct) => (ct.data_type)(),
+            // The lists of a nested map: lists of the inner output's type.
+            None => mapped_output_type(pipeline, name)
+                .map(|ct| arrow::datatypes::DataType::List(Arc::new(Field::new_list_field((ct.data_type)(), true))))
+                .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?,
+        };
+        Ok(Field::new(name, data_type, true))
+    });
+    fields.collect()
+}
+
 /// For output `name` of a nested pipeline mapped over lists, the columnar type of the
 /// inner output behind it.
 fn mapped_output_type(pipeline: &Pipeline, name: &str) -> Option<&'static ColumnType> {
@@ -629,7 +647,7 @@ fn mapped_output_type(pipeline: &Pipeline, name: &str) -> Option<&'static Column
 }
 
 /// The first node reading input `name` (for messages).
-fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
+pub(crate) fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
     pipeline
         .nodes()
         .iter()

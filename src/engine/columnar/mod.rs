@@ -45,6 +45,8 @@ pub use types::{ColumnType, Columnar};
 use chunks::{Chunks, Split};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use interop::{node_of_udf, plan_udf, plan_udfs};
+#[cfg(feature = "polars")]
+pub(crate) use interop::{output_fields, reader_of};
 use segment::{Failure, Input, Segment};
 
 use super::node::{
