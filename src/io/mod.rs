@@ -1923,8 +1923,34 @@ fn same_path(a: &Path, b: &Path) -> bool {
     resolved(a) == resolved(b)
 }
 
+/// Removes the temporary files (`.NAME.PID.tmp`, see [`OutputFile`]) that runs left in
+/// `dir` when they were killed: those whose process is gone. A process is known to be
+/// gone when `/proc` lists processes and not it; without `/proc` nothing is removed, and
+/// a file that cannot be removed is left.
+fn remove_orphans(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_prefix('.')?.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let Some(pid) = stem.rsplit_once('.').and_then(|(_, pid)| pid.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// An output file written under a temporary name in the same directory and renamed into
 /// place by [`OutputFile::commit`]; dropped before that, the temporary file is removed.
+/// A killed process cannot remove it: the next output created in that directory does
+/// (see [`remove_orphans`]).
 pub(crate) struct OutputFile {
     path: PathBuf,
     tmp: PathBuf,
@@ -1948,6 +1974,7 @@ impl OutputFile {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        remove_orphans(dir);
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(|source| Error::Io {
             action: "create",

@@ -767,3 +767,36 @@ fn failure_policy_and_side_file_mistakes() {
     );
     assert_eq!(dir.files(), ["ids.parquet"]);
 }
+
+#[test]
+fn a_run_removes_the_temporary_files_of_killed_runs_only() {
+    let dir = TempDir::new("orphans");
+    write_docs(&dir.join("docs.parquet"), 100, 1).unwrap();
+    // A process that is gone: a child that has exited.
+    let gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    let mut gone = gone;
+    gone.wait().unwrap();
+    let orphan = format!(".out.parquet.{gone_pid}.tmp");
+    std::fs::write(dir.join(&orphan), "partial").unwrap();
+    std::fs::write(dir.join(&format!(".other.csv.{gone_pid}.tmp")), "partial").unwrap();
+    // Files of live processes (this one, and process 1) and other names stay.
+    let mine = format!(".elsewhere.parquet.{}.tmp", std::process::id());
+    std::fs::write(dir.join(&mine), "being written").unwrap();
+    std::fs::write(dir.join(".out.parquet.1.tmp"), "being written").unwrap();
+    std::fs::write(dir.join(".notes.tmp"), "not ours").unwrap();
+    let file = load(&text_toml(), &Registry::new(), None).unwrap();
+    FileRun::new(file.pipeline, dir.join("docs.parquet"), dir.join("out.parquet"))
+        .with_select(file.select.unwrap())
+        .run()
+        .unwrap();
+    let mut expected = vec![
+        ".notes.tmp".to_string(),
+        ".out.parquet.1.tmp".into(),
+        mine,
+        "docs.parquet".into(),
+        "out.parquet".into(),
+    ];
+    expected.sort();
+    assert_eq!(dir.files(), expected);
+}
