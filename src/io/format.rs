@@ -8,7 +8,7 @@
 //! as the type the node reads.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read};
+use std::io::{BufReader, BufWriter, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -290,53 +290,14 @@ fn unequal_lengths(m: &str) -> Option<(usize, usize, usize)> {
 }
 
 /// The line (1-based) on which record `record` (0-based, the header is 0) of the CSV
-/// file at `path` starts: records end at line breaks outside quotes.
+/// file at `path` starts, as the pieces are cut (see [`Splitter`]).
 fn csv_line_of(path: &Path, record: usize) -> Option<usize> {
-    let mut reader = BufReader::new(File::open(path).ok()?);
-    let mut scan = CsvScan::default();
-    let (mut line, mut records) = (1usize, 0usize);
-    loop {
-        if records == record {
-            return Some(line);
-        }
-        let buf = reader.fill_buf().ok()?;
-        if buf.is_empty() {
-            return None;
-        }
-        let n = buf.len();
-        for &b in buf {
-            if b == b'\n' {
-                line += 1;
-            }
-            if scan.ends_record(b) {
-                records += 1;
-                if records == record {
-                    return Some(line);
-                }
-            }
-        }
-        reader.consume(n);
+    let mut split = Splitter::new(File::open(path).ok()?, true);
+    while split.next_record < record {
+        // In pieces, so that memory stays bounded however far the record is.
+        split.next((record - split.next_record).min(1 << 16)).ok()??;
     }
-}
-
-/// Finds the ends of CSV records in bytes: a line break outside quotes (a doubled quote
-/// inside quotes toggles twice, so it needs no special case).
-#[derive(Default)]
-struct CsvScan {
-    quoted: bool,
-}
-
-impl CsvScan {
-    fn ends_record(&mut self, b: u8) -> bool {
-        match b {
-            b'"' => {
-                self.quoted = !self.quoted;
-                false
-            }
-            b'\n' => !self.quoted,
-            _ => false,
-        }
-    }
+    Some(split.next_line)
 }
 
 /// The data rows of the file at `path` (for CSV, its records after the header; for
