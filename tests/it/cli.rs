@@ -5,13 +5,16 @@ use std::process::{Command, Output};
 
 use crate::parquet::{read_parquet, TempDir};
 
+/// The `hypernodes` binary with `args`, to run from the crate's root.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hypernodes"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
 /// Runs the `hypernodes` binary from the crate's root.
 pub fn hypernodes(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hypernodes"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
+    command(args).output().unwrap()
 }
 
 /// Output bytes as text.
@@ -128,7 +131,7 @@ fn help_names_every_command() {
 }
 
 /// The checksum of a `run` summary line.
-fn checksum_of(stdout: &str) -> String {
+pub fn checksum_of(stdout: &str) -> String {
     stdout
         .lines()
         .nth(1)

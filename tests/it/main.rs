@@ -21,6 +21,9 @@ mod events;
 mod executors;
 #[cfg(feature = "parquet")]
 mod formats;
+// SIGKILL and the process ids in temporary files' names: Unix.
+#[cfg(all(feature = "cli", unix))]
+mod kill;
 mod map;
 mod nodes;
 #[cfg(feature = "columnar")]

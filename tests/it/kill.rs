@@ -1,0 +1,371 @@
+//! Kill tests: a child `hypernodes run` is SIGKILLed at pseudo-random points (a fixed
+//! seed: the same points, as fractions of a measured run, every time), then what it left
+//! is checked. An output it replaces is byte for byte the previous one or the new one,
+//! never partial; its temporary files are removed by the next run into the directory; a
+//! cache directory it was writing serves the next run, which gives the uncached result.
+//!
+//! The tests run one at a time (they time runs of the program; two at once on a small
+//! machine would skew each other's timings), and each prints its figures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hypernodes::datagen::write_docs;
+
+use crate::cli::{checksum_of, command, hypernodes, text};
+use crate::parquet::{files_in, TempDir};
+
+/// Kill runs per test.
+const RUNS: usize = 20;
+
+/// The signal `Child::kill` sends on Unix.
+const SIGKILL: i32 = 9;
+
+/// Held by each test for its whole run: one kill test at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Two registry functions, and a SQL expression that fails (division by zero) on the ids
+/// 7k + 3, whose rows go to the failed rows' file.
+const COLLECT_TOML: &str = r#"[inputs]
+id = "i64"
+passage = "string"
+value = "f64"
+
+[[nodes]]
+function = "clean_text"
+inputs = { text = "passage" }
+
+[[nodes]]
+function = "count_words"
+inputs = { text = "cleaned_text" }
+
+[[nodes]]
+name = "ratio"
+sql = "100 / (id % 7 - 3)"
+"#;
+
+/// A seeded splitmix64 stream.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1_u64 << 53) as f64
+    }
+}
+
+/// `n` points spread over `span`: one at a random place in each of `n` equal slices, in
+/// a random order (so that a drift in the machine's speed does not favour the late ones).
+fn kill_points(seed: u64, n: usize, span: Duration) -> Vec<Duration> {
+    let mut rng = SplitMix(seed);
+    let mut points: Vec<Duration> = (0..n)
+        .map(|i| span.mul_f64((i as f64 + rng.unit()) / n as f64))
+        .collect();
+    for i in (1..n).rev() {
+        points.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+    }
+    points
+}
+
+/// Runs `hypernodes` with `args`, calls `wait` with the child (it sleeps, or watches the
+/// child), kills it, and returns its process id and how it ended.
+fn kill_run(args: &[&str], wait: impl FnOnce(&mut Child)) -> (u32, Output) {
+    let mut child = command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(&mut child);
+    // An exited child is a zombie until waited for: the kill then does nothing.
+    child.kill().unwrap();
+    (child.id(), child.wait_with_output().unwrap())
+}
+
+/// Whether the child was killed (else it ran to the end; a failure panics with its error).
+fn was_killed(out: &Output) -> bool {
+    match out.status.signal() {
+        Some(SIGKILL) => true,
+        _ => {
+            assert!(out.status.success(), "{}: {}", out.status, text(&out.stderr));
+            false
+        }
+    }
+}
+
+/// `args` as the `&str`s [`hypernodes`] takes.
+fn args(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A run that must succeed, and how long it took.
+fn timed(args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = hypernodes(args);
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (out, took)
+}
+
+/// A file the kill runs replace: its contents before them, and after a whole run.
+struct Replaced {
+    path: PathBuf,
+    previous: Vec<u8>,
+    new: Vec<u8>,
+}
+
+impl Replaced {
+    /// `path` as it is now (the previous output), with the contents of `new`, the same
+    /// output of a whole run.
+    fn new(path: PathBuf, new: &Path) -> Replaced {
+        let (previous, new) = (std::fs::read(&path).unwrap(), std::fs::read(new).unwrap());
+        assert_ne!(previous, new, "{}", path.display());
+        Replaced { path, previous, new }
+    }
+}
+
+/// What the rounds of [`kill_rounds`] saw.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Killed before replacing anything: every file held its previous contents.
+    midway: usize,
+    /// Killed after replacing every file (while exiting).
+    after: usize,
+    /// Killed between two renames: some files new, the others previous.
+    between: usize,
+    /// Ran to the end before the kill came.
+    finished: usize,
+    /// Killed runs that left temporary files.
+    left_tmp: usize,
+    /// Runs that removed the temporary files earlier runs left.
+    cleaned: usize,
+}
+
+/// The process id in a temporary file's name `.NAME.PID.tmp`, where NAME is one of `names`.
+fn tmp_pid(file: &str, names: &[String]) -> Option<u32> {
+    let stem = file.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (name, pid) = stem.rsplit_once('.')?;
+    names.iter().any(|n| n == name).then(|| pid.parse().ok())?
+}
+
+/// Runs `args` [`RUNS`] times, killing each run at the points [`kill_points`] spreads
+/// over `span`, with every file of `files` holding its previous contents before each
+/// run. After each kill every file is whole, previous or new (new only for a run that
+/// got to its renames), the files' directories hold only what they held before and the
+/// temporary files of killed runs, and a run that created its own temporary files has
+/// removed those of the runs before it. A last, whole run leaves the directories as they
+/// were before, with the new files.
+fn kill_rounds(args: &[&str], files: &[Replaced], seed: u64, span: Duration) -> Tally {
+    let mut dirs: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for f in files {
+        let name = f.path.file_name().unwrap().to_string_lossy().into_owned();
+        dirs.entry(f.path.parent().unwrap().to_path_buf())
+            .or_default()
+            .push(name);
+    }
+    let before: BTreeMap<&PathBuf, Vec<String>> = dirs.keys().map(|d| (d, files_in(d))).collect();
+    let mut leftovers: BTreeMap<&PathBuf, BTreeSet<String>> = BTreeMap::new();
+    let mut tally = Tally::default();
+    for (round, point) in kill_points(seed, RUNS, span).into_iter().enumerate() {
+        let (pid, out) = kill_run(args, |_| std::thread::sleep(point));
+        let killed = was_killed(&out);
+        let mut new = 0;
+        for f in files {
+            let bytes = std::fs::read(&f.path).unwrap();
+            if bytes == f.new {
+                new += 1;
+                std::fs::write(&f.path, &f.previous).unwrap();
+            } else {
+                assert!(
+                    bytes == f.previous,
+                    "round {round} (killed after {point:?}): '{}' is neither the previous nor the new output ({} bytes)",
+                    f.path.display(),
+                    bytes.len()
+                );
+            }
+        }
+        match (killed, new) {
+            (true, 0) => tally.midway += 1,
+            (true, n) if n == files.len() => tally.after += 1,
+            (true, _) => tally.between += 1,
+            (false, n) => {
+                assert_eq!(n, files.len(), "round {round}: a whole run left previous files");
+                tally.finished += 1;
+            }
+        }
+        let mut left = false;
+        for (dir, names) in &dirs {
+            let now = files_in(dir);
+            let extra: BTreeSet<String> = now.iter().filter(|n| !before[dir].contains(n)).cloned().collect();
+            assert!(
+                before[dir].iter().all(|n| now.contains(n)),
+                "round {round}: {now:?} in {}",
+                dir.display()
+            );
+            let earlier = leftovers.entry(dir).or_default();
+            let mine: BTreeSet<String> = extra
+                .iter()
+                .filter(|n| tmp_pid(n, names) == Some(pid))
+                .cloned()
+                .collect();
+            for name in extra.difference(&mine) {
+                assert!(
+                    earlier.contains(name),
+                    "round {round}: '{name}' in {} is no file a killed run left",
+                    dir.display()
+                );
+            }
+            // A run removes the temporary files of dead runs before it creates its own.
+            if !mine.is_empty() {
+                assert!(killed, "round {round}: a whole run left {mine:?}");
+                assert!(
+                    extra.is_subset(&mine),
+                    "round {round}: the run created {mine:?} but left the earlier {:?} in {}",
+                    extra.difference(&mine).collect::<Vec<_>>(),
+                    dir.display()
+                );
+                left = true;
+            }
+            if !earlier.is_empty() && earlier.is_disjoint(&extra) {
+                tally.cleaned += 1;
+            }
+            *earlier = extra;
+        }
+        tally.left_tmp += usize::from(left);
+    }
+    let out = hypernodes(args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for f in files {
+        assert!(std::fs::read(&f.path).unwrap() == f.new, "{}", f.path.display());
+    }
+    for (dir, names) in &before {
+        assert_eq!(&files_in(dir), names, "{}", dir.display());
+    }
+    tally
+}
+
+/// Checks the figures of [`kill_rounds`]: most runs were killed before replacing
+/// anything, some left temporary files that a later run removed. Prints them.
+fn check_tally(test: &str, tally: &Tally, run: Duration, started: Instant) {
+    println!(
+        "{test}: a whole run {run:?}; {RUNS} runs: {tally:?}; the test took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(tally.midway + tally.after + tally.between + tally.finished, RUNS);
+    assert!(tally.midway >= RUNS * 3 / 4, "{tally:?}");
+    assert!(tally.left_tmp >= 1 && tally.cleaned >= 1, "{tally:?}");
+}
+
+#[test]
+fn a_killed_run_leaves_the_previous_output_and_failed_rows_whole() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let dir = TempDir::new("kill-file");
+    let toml = dir.join("collect.toml");
+    std::fs::write(&toml, COLLECT_TOML).unwrap();
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 12_000, 5).unwrap();
+    let run = |input: &Path, output: &str, failed: &str| -> Vec<String> {
+        [
+            "run",
+            toml.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.join(output).to_str().unwrap(),
+            "--select",
+            "id,word_count,ratio",
+            "--on-error",
+            "collect",
+            "--failed",
+            dir.join(failed).to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    // The previous output, of other data; the new one, twice: equal bytes, and the time.
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/docs_1000.parquet");
+    timed(&args(&run(&bundled, "out.parquet", "failed.parquet")));
+    let (first, took) = timed(&args(&run(&input, "new.parquet", "new-failed.parquet")));
+    let second = std::fs::read(dir.join("new.parquet")).unwrap();
+    let (_, again) = timed(&args(&run(&input, "new.parquet", "new-failed.parquet")));
+    assert!(std::fs::read(dir.join("new.parquet")).unwrap() == second);
+    assert_eq!(checksum_of(&text(&first.stdout)), "integers 61943770, floats 0.000000");
+    let files = [
+        Replaced::new(dir.join("out.parquet"), &dir.join("new.parquet")),
+        Replaced::new(dir.join("failed.parquet"), &dir.join("new-failed.parquet")),
+    ];
+    let whole = took.min(again);
+    let tally = kill_rounds(
+        &args(&run(&input, "out.parquet", "failed.parquet")),
+        &files,
+        0x6b69_6c6c,
+        whole.mul_f64(0.95),
+    );
+    check_tally("single file", &tally, whole, started);
+}
+
+#[test]
+fn a_killed_directory_run_leaves_each_previous_output_whole() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let dir = TempDir::new("kill-dir");
+    let toml = dir.join("collect.toml");
+    std::fs::write(&toml, COLLECT_TOML).unwrap();
+    let names = ["a.parquet", "b.parquet", "c.parquet", "d.parquet"];
+    for (seed, name) in names.iter().enumerate() {
+        for (sub, rows) in [("before", 300), ("in", 3_000)] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            write_docs(&dir.join(sub).join(name), rows, seed as u64).unwrap();
+        }
+    }
+    let run = |input: &str, output: &str, failed: &str| -> Vec<String> {
+        [
+            "run",
+            toml.to_str().unwrap(),
+            "--input",
+            dir.join(input).to_str().unwrap(),
+            "--output",
+            dir.join(output).to_str().unwrap(),
+            "--select",
+            "id,word_count,ratio",
+            "--on-error",
+            "collect",
+            "--failed",
+            dir.join(failed).to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    timed(&args(&run("before", "out", "failed")));
+    let (first, took) = timed(&args(&run("in", "new", "new-failed")));
+    let (_, again) = timed(&args(&run("in", "again", "again-failed")));
+    assert_eq!(checksum_of(&text(&first.stdout)), "integers 15648678, floats 0.000000");
+    let mut files = Vec::new();
+    for name in names {
+        for (out, new, again) in [("out", "new", "again"), ("failed", "new-failed", "again-failed")] {
+            let whole = std::fs::read(dir.join(new).join(name)).unwrap();
+            assert!(whole == std::fs::read(dir.join(again).join(name)).unwrap());
+            files.push(Replaced::new(dir.join(out).join(name), &dir.join(new).join(name)));
+        }
+    }
+    let whole = took.min(again);
+    let tally = kill_rounds(
+        &args(&run("in", "out", "failed")),
+        &files,
+        0x6469_72,
+        whole.mul_f64(0.95),
+    );
+    check_tally("directory", &tally, whole, started);
+}
