@@ -369,3 +369,233 @@ fn a_killed_directory_run_leaves_each_previous_output_whole() {
     );
     check_tally("directory", &tally, whole, started);
 }
+
+/// Two registry functions, both cached; `clean_text`'s strings are most of the bytes.
+const CACHE_TOML: &str = r#"[inputs]
+passage = "string"
+
+[[nodes]]
+function = "clean_text"
+inputs = { text = "passage" }
+
+[[nodes]]
+function = "count_words"
+inputs = { text = "cleaned_text" }
+"#;
+
+/// Waits until `path` exists or `child` has exited; returns whether `path` exists.
+fn until_written(path: &Path, child: &mut Child) -> bool {
+    loop {
+        if path.exists() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return path.exists();
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// The rows of `hypernodes cache stats DIR` (node, blocks, items, bytes), without the
+/// header and the size of `data.mdb`.
+fn stats_rows(dir: &Path) -> Vec<Vec<String>> {
+    let out = hypernodes(&["cache", "stats", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter(|line| !line.is_empty() && !line.starts_with("data.mdb: "))
+        .map(|line| line.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+/// The `cache: ...` part of a `run` summary.
+fn cache_report(out: &Output) -> String {
+    let stdout = text(&out.stdout);
+    let summary = stdout.lines().nth(1).unwrap();
+    summary
+        .split("; ")
+        .find(|p| p.starts_with("cache: "))
+        .unwrap()
+        .to_string()
+}
+
+/// `hypernodes cache clear DIR [--node NODE]`, which must remove what `row` (a row of
+/// [`stats_rows`]) counts, of `keys` node keys.
+fn clear(dir: &Path, node: Option<&str>, row: &[String], keys: usize) {
+    let mut args = vec!["cache", "clear", dir.to_str().unwrap()];
+    args.extend(node.map(|n| ["--node", n]).into_iter().flatten());
+    let out = hypernodes(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: removed {} blocks ({} items, {} bytes) of {keys} node keys\n",
+            dir.display(),
+            row[1],
+            row[2],
+            row[3]
+        )
+    );
+}
+
+/// What [`a_killed_cache_writer_leaves_a_store_the_next_run_uses`] saw.
+#[derive(Debug, Default)]
+struct CacheTally {
+    /// Killed before its output was in place (before it wrote the cache).
+    before_output: usize,
+    /// Killed after its output was in place: while committing the cache, or exiting.
+    writing_cache: usize,
+    /// Ran to the end before the kill came.
+    finished: usize,
+    /// Killed runs whose cache entries were all kept (the commit was done).
+    kept: usize,
+    /// Killed runs whose cache entries were all lost (the store as before the run).
+    lost: usize,
+}
+
+#[test]
+fn a_killed_cache_writer_leaves_a_store_the_next_run_uses() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+    let dir = TempDir::new("kill-cache");
+    let toml = dir.join("cache.toml");
+    std::fs::write(&toml, CACHE_TOML).unwrap();
+    let input = dir.join("docs.parquet");
+    write_docs(&input, 20_000, 7).unwrap();
+    let run = |output: &Path, cache: Option<&Path>| -> Vec<String> {
+        let mut args = vec![
+            "run",
+            toml.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--select",
+            "word_count",
+        ];
+        args.extend(cache.map(|c| ["--cache", c.to_str().unwrap()]).into_iter().flatten());
+        args.into_iter().map(String::from).collect()
+    };
+    // Without a cache: the result every run must give.
+    let plain = dir.join("plain.parquet");
+    let (out, _) = timed(&args(&run(&plain, None)));
+    let expected = std::fs::read(&plain).unwrap();
+    let checksum = checksum_of(&text(&out.stdout));
+    assert_eq!(checksum, "integers 450013, floats 0.000000");
+    // Two whole runs that store everything, into a new store and into one emptied by
+    // `cache clear`, watched: when the output is in place (then a run writes the cache)
+    // and when the run ends.
+    let (reference, watched) = (dir.join("reference"), dir.join("watched.parquet"));
+    let all_misses = "cache: clean_text 0 hits 20000 misses, count_words 0 hits 20000 misses";
+    let watch = || {
+        let _ = std::fs::remove_file(&watched);
+        let (mut written, mut ended) = (Duration::ZERO, Duration::ZERO);
+        let (_, out) = kill_run(&args(&run(&watched, Some(&reference))), |child| {
+            let spawned = Instant::now();
+            assert!(until_written(&watched, child));
+            written = spawned.elapsed();
+            child.wait().unwrap();
+            ended = spawned.elapsed();
+        });
+        assert!(!was_killed(&out));
+        assert_eq!(cache_report(&out), all_misses);
+        assert!(std::fs::read(&watched).unwrap() == expected);
+        (ended, ended - written)
+    };
+    let (run1, cache1) = watch();
+    let full = stats_rows(&reference);
+    assert_eq!(
+        full,
+        [
+            ["clean_text", "3", "20000", "4041319"],
+            ["count_words", "3", "20000", "800999"],
+            ["total", "6", "40000", "4842318"],
+        ]
+    );
+    clear(&reference, None, &full[2], 2);
+    let (run2, cache2) = watch();
+    assert_eq!(stats_rows(&reference), full);
+    let (whole, window) = (run1.min(run2), cache1.min(cache2));
+    let empty = vec![vec!["total".to_string(), "0".into(), "0".into(), "0".into()]];
+    let mut total = full[1].clone();
+    total[0] = "total".into();
+    let count_words_only = vec![full[1].clone(), total];
+    let all_hits = "cache: clean_text 20000 hits 0 misses, count_words 20000 hits 0 misses";
+
+    // Even rounds: killed anywhere in the run; odd rounds: while it writes the cache.
+    let anywhere = kill_points(0x6361_6368, RUNS / 2, whole.mul_f64(0.9));
+    let writing = kill_points(0x6361_6369, RUNS / 2, window);
+    let (cache, out_path) = (dir.join("cache"), dir.join("out.parquet"));
+    let mut tally = CacheTally::default();
+    for round in 0..RUNS {
+        // The store the killed run starts from: none, emptied, or without clean_text's
+        // entries (the last run stored everything).
+        let before = match round % 3 {
+            0 => {
+                let _ = std::fs::remove_dir_all(&cache);
+                &empty
+            }
+            1 => {
+                clear(&cache, None, &full[2], 2);
+                &empty
+            }
+            _ => {
+                clear(&cache, Some("clean_text"), &full[0], 1);
+                &count_words_only
+            }
+        };
+        let _ = std::fs::remove_file(&out_path);
+        let (_, out) = kill_run(&args(&run(&out_path, Some(&cache))), |child| {
+            if round % 2 == 0 {
+                std::thread::sleep(anywhere[round / 2]);
+            } else if until_written(&out_path, child) {
+                std::thread::sleep(writing[round / 2]);
+            }
+        });
+        let killed = was_killed(&out);
+        let output_in_place = out_path.exists();
+        if output_in_place {
+            assert!(std::fs::read(&out_path).unwrap() == expected, "round {round}");
+        }
+        match (killed, output_in_place) {
+            (true, false) => tally.before_output += 1,
+            (true, true) => tally.writing_cache += 1,
+            (false, _) => tally.finished += 1,
+        }
+        // The first process after the kill is `cache stats` or a run, by turns; the store
+        // holds all the killed run wrote, or none of it.
+        let mut kept = None;
+        if round / 2 % 2 == 0 && cache.exists() {
+            let rows = stats_rows(&cache);
+            if rows != full {
+                assert_eq!(&rows, before, "round {round}: the store after the kill");
+            }
+            kept = Some(rows == full);
+        }
+        let (out, _) = timed(&args(&run(&out_path, Some(&cache))));
+        assert!(std::fs::read(&out_path).unwrap() == expected, "round {round}");
+        assert_eq!(checksum_of(&text(&out.stdout)), checksum);
+        let report = cache_report(&out);
+        let lost = match before == &count_words_only {
+            true => "cache: clean_text 0 hits 20000 misses, count_words 20000 hits 0 misses",
+            false => all_misses,
+        };
+        let kept = kept.unwrap_or(report == all_hits);
+        assert_eq!(report, if kept { all_hits } else { lost }, "round {round}");
+        if killed {
+            *(if kept { &mut tally.kept } else { &mut tally.lost }) += 1;
+        }
+        assert_eq!(stats_rows(&cache), full, "round {round}");
+    }
+    // A run that finds everything cached gives the same result.
+    let (out, _) = timed(&args(&run(&out_path, Some(&cache))));
+    assert_eq!(cache_report(&out), all_hits);
+    assert!(std::fs::read(&out_path).unwrap() == expected);
+    println!(
+        "cache: whole runs {run1:?} and {run2:?}, the cache written in their last {cache1:?} and {cache2:?}; {RUNS} runs: {tally:?}; the test took {:?}",
+        started.elapsed()
+    );
+    assert!(tally.before_output + tally.writing_cache >= RUNS / 2, "{tally:?}");
+    assert!(tally.writing_cache >= RUNS / 5, "{tally:?}");
+}
