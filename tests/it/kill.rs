@@ -2,7 +2,8 @@
 //! seed: the same points, as fractions of a measured run, every time), then what it left
 //! is checked. An output it replaces is byte for byte the previous one or the new one,
 //! never partial; its temporary files are removed by the next run into the directory; a
-//! cache directory it was writing serves the next run, which gives the uncached result.
+//! cache directory (LMDB, see `hypernodes::cache::disk`) it was writing holds all or none
+//! of its entries and serves the next run, which gives the uncached result.
 //!
 //! The tests run one at a time (they time runs of the program; two at once on a small
 //! machine would skew each other's timings), and each prints its figures.
@@ -253,11 +254,12 @@ fn kill_rounds(args: &[&str], files: &[Replaced], seed: u64, span: Duration) -> 
     tally
 }
 
-/// Kills runs of [`TEXT_NODES`] and a SQL expression that fails (division by zero) on
-/// the ids 7k + 3, whose rows go to the failed rows' file, over `input` (with [`kill_rounds`]) that replace the
-/// output of a run over `previous`: the output `out` and the failed rows `failed`, files
-/// (`names` empty) or directories holding `names`, `ext` the files' extension. Checks
-/// two whole runs give the same bytes and the summary's `checksum`, and the figures.
+/// Kills runs (with [`kill_rounds`]) of [`TEXT_NODES`] and a SQL expression that fails
+/// (division by zero) on the ids 7k + 3, whose rows go to the failed rows' file. The runs
+/// read `input` and replace the output of a run over `previous`: the output `out` and
+/// the failed rows `failed`, files (`names` empty) or directories holding `names`, `ext`
+/// the files' extension. Checks that two whole runs give the same bytes and the
+/// summary's `checksum`, and the figures.
 fn kill_collect(test: &str, previous: &Path, input: &Path, names: &[&str], ext: &str, checksum: &str) {
     let started = Instant::now();
     let dir = previous.parent().unwrap();
@@ -571,6 +573,7 @@ fn a_killed_cache_writer_leaves_a_store_the_next_run_uses() {
             false => all_misses,
         };
         let kept = kept.unwrap_or(report == all_hits);
+        assert!(killed || kept, "round {round}: a whole run lost its cache entries");
         let found = match (first, kept) {
             (2, _) => all_misses,
             (_, true) => all_hits,
