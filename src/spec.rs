@@ -331,6 +331,9 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
         bound.insert_value(name.clone(), v);
     }
 
+    if decl.nodes.is_empty() {
+        return Err(src.error(1, "the file declares no nodes (no [[nodes]] table)"));
+    }
     let builder = Builder {
         src: &src,
         registry,
@@ -653,7 +656,7 @@ impl Builder<'_> {
             if !d.inputs.is_empty() || !d.outputs.is_empty() || !d.map_over.is_empty() || d.mode.is_some() {
                 return Err(err("a `sql` node takes only `name`, `sql`, `output` and `cache`".into()));
             }
-            let mut reads = identifiers(sql).map_err(|e| err(format!("`{sql}`: not a SQL expression: {e}")))?;
+            let mut reads = identifiers(sql).map_err(|e| err(format!("`{sql}`: {e}")))?;
             reads.dedup();
             (reads, vec![d.output.clone().unwrap_or_else(|| name.clone())])
         } else if let Some(f) = &d.function {

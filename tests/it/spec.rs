@@ -10,6 +10,7 @@ use hypernodes::datagen::write_docs;
 use hypernodes::io::FileRun;
 use hypernodes::prelude::*;
 use hypernodes::spec::{load, Registry};
+use hypernodes::Volatility;
 
 use crate::parquet::{choice, read_parquet, TempDir};
 
@@ -214,4 +215,22 @@ fn the_bundled_examples_load() {
     );
     let nested = load(&root.join("examples/sentences.toml"), &Registry::new(), None).unwrap();
     assert_eq!(nested.pipeline.outputs(), ["tokens", "total"]);
+}
+
+#[test]
+fn a_volatile_expression_is_never_cached() {
+    let dir = TempDir::new("spec-volatile");
+    let text = "[inputs]\nvalue = \"f64\"\n\n[[nodes]]\nname = \"noise\"\nsql = \"value + random()\"\n\n\
+                [[nodes]]\nname = \"twice\"\nsql = \"value * 2\"\n";
+    let loaded = load(&file(&dir, text), &Registry::new(), Some(&docs())).unwrap();
+    let volatility: Vec<(&str, Volatility)> = loaded
+        .pipeline
+        .nodes()
+        .iter()
+        .map(|n| (n.name(), n.volatility()))
+        .collect();
+    assert_eq!(
+        volatility,
+        [("noise", Volatility::Volatile), ("twice", Volatility::Immutable)]
+    );
 }

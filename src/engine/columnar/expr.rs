@@ -22,7 +22,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use super::types::type_info_for;
 use super::ColumnType;
 use crate::error::{closest, BoxError, Error, Result};
-use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs, Port};
+use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs, Port, Volatility};
 use crate::value::TypeInfo;
 
 /// A node computing one output from a SQL expression over the values it names.
@@ -83,7 +83,7 @@ impl ExprNode {
 
         let mut params: Vec<Port> = Vec::new();
         let mut fields: Vec<Field> = Vec::new();
-        for read in identifiers(sql).map_err(|e| invalid(format!("not a SQL expression: {}", first_line(&e))))? {
+        for read in identifiers(sql).map_err(invalid)? {
             if params.iter().any(|p| p.name() == read) {
                 continue;
             }
@@ -114,6 +114,9 @@ impl ExprNode {
         let mut expr = state
             .create_logical_expr(sql, &df_schema)
             .map_err(|e| invalid(first_line(&e)))?;
+        if let Some(message) = not_per_row(&expr) {
+            return Err(invalid(message));
+        }
         let mut physical = plan(&expr)?;
         let found = physical.data_type(&schema).map_err(|e| invalid(first_line(&e)))?;
         let ty = type_info_for(&found).ok_or_else(|| {
@@ -224,6 +227,13 @@ impl NodeImpl for ExprNode {
     fn code_hash(&self) -> &str {
         &self.code_hash
     }
+    /// Volatile when the expression is (`random()`, `uuid()`): never cached.
+    fn volatility(&self) -> Volatility {
+        match self.expr.is_volatile() {
+            true => Volatility::Volatile,
+            false => Volatility::Immutable,
+        }
+    }
     fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(args.args.len());
         for (p, v) in self.params.iter().zip(args.args) {
@@ -242,6 +252,30 @@ impl NodeImpl for ExprNode {
     }
 }
 
+/// Why `expr` does not compute one value per row from that row alone, if it does not: an
+/// aggregate (`sum(x)`) or `unnest`, which the SQL text alone does not tell.
+fn not_per_row(expr: &Expr) -> Option<String> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut found = None;
+    let _ = expr.apply(|e| {
+        found = match e {
+            Expr::AggregateFunction(f) => Some(format!(
+                "'{}' is an aggregate function: a node's `sql` computes one value per row, from that row alone",
+                f.func.name()
+            )),
+            Expr::Unnest(_) => Some(
+                "'unnest' makes rows: a node's `sql` computes one value per row; map over lists instead".to_string(),
+            ),
+            _ => None,
+        };
+        Ok(match found {
+            Some(_) => TreeNodeRecursion::Stop,
+            None => TreeNodeRecursion::Continue,
+        })
+    });
+    found
+}
+
 /// Why an expression node fails where its expression is null although its arguments are
 /// not: its output type has no null.
 pub(crate) fn null_result(sql: &str) -> String {
@@ -250,8 +284,44 @@ pub(crate) fn null_result(sql: &str) -> String {
 
 /// The column names `sql` reads, in order, normalized as DataFusion does (unquoted names
 /// lower-cased).
-pub(crate) fn identifiers(sql: &str) -> std::result::Result<Vec<String>, BoxError> {
-    let expr = Parser::new(&GenericDialect {}).try_with_sql(sql)?.parse_expr()?;
+///
+/// `sql` must be one expression over a row's values, so that a pipeline file is data:
+/// `Err` (the message for after "`sql`: ") for text that does not parse, text after the
+/// expression (`x; DROP TABLE t`), a subquery (which alone could name tables, table
+/// functions and so files), a window (`OVER`) or a parameter placeholder (`$1`).
+/// Aggregates are refused by [`ExprNode::node`], once the function names are resolved.
+pub(crate) fn identifiers(sql: &str) -> std::result::Result<Vec<String>, String> {
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let not_sql = |e: &dyn std::fmt::Display| format!("not a SQL expression: {e}");
+    let mut parser = Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .map_err(|e| not_sql(&e))?;
+    let expr = parser.parse_expr().map_err(|e| not_sql(&e))?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        let at = next.span.start;
+        return Err(format!(
+            "`{}` at line {}, column {} follows the expression: a node's `sql` is one expression, not statements",
+            next.token, at.line, at.column
+        ));
+    }
+    let refused = ast::visit_expressions(&expr, |e| match e {
+        ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => ControlFlow::Break(
+            "a subquery: a node's `sql` is one expression over a row's values, and reads no table or file".to_string(),
+        ),
+        ast::Expr::Function(f) if f.over.is_some() => ControlFlow::Break(format!(
+            "'{}' over a window: a node's `sql` computes one value per row, from that row alone",
+            f.name
+        )),
+        ast::Expr::Value(v) if matches!(v.value, ast::Value::Placeholder(_)) => ControlFlow::Break(format!(
+            "'{}' is a parameter placeholder; give constants as literals or in [bind]",
+            v.value
+        )),
+        _ => ControlFlow::Continue(()),
+    });
+    if let ControlFlow::Break(message) = refused {
+        return Err(message);
+    }
     let normalize = |id: &ast::Ident| match id.quote_style {
         None => id.value.to_lowercase(),
         Some(_) => id.value.clone(),
