@@ -309,6 +309,7 @@ pub fn main() -> ExitCode {
 /// arguments, runs, prints the summary; on error prints `error: <cause>` (one line) and
 /// exits with 1 (2 for bad arguments).
 pub fn main_with(registry: Registry) -> ExitCode {
+    return_freed_buffers();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -328,6 +329,21 @@ pub fn main_with(registry: Registry) -> ExitCode {
             eprintln!("error: {text}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Makes glibc's allocator give every freed buffer of 1 MiB or more back to the system
+/// at once, so that the process's resident memory follows `--memory-limit`. By default
+/// glibc raises that threshold to the size of the largest buffer freed (up to 32 MiB),
+/// then serves batch-sized buffers from per-thread heaps whose freed memory it keeps:
+/// measured on a 5 GB input with `--memory-limit 256M`, 450 MiB resident instead of 290.
+fn return_freed_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` sets one of the allocator's parameters; it is called before the
+    // program starts any thread, and any value is valid for M_MMAP_THRESHOLD.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
@@ -374,6 +390,11 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
         } => {
             let engine: EngineChoice = engine.parse()?;
             let memory_limit = parse_size(&memory_limit)?;
+            for (option, value) in [("--partitions", partitions.unwrap_or(1)), ("--batch-rows", batch_rows)] {
+                if value == 0 {
+                    return Err(Error::Invalid(format!("{option} must be at least 1")));
+                }
+            }
             let compression = compression.as_deref().map(parse_compression).transpose()?;
             let format: Option<Format> = format.as_deref().map(str::parse).transpose()?;
             let output_format: Option<Format> = output_format.as_deref().map(str::parse).transpose()?;
