@@ -487,6 +487,9 @@ impl Inner {
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options.map_size(MAP_SIZE).max_dbs(2).max_readers(MAX_READERS);
         let started = Instant::now();
+        // LMDB makes `lock.mdb` before it reads `data.mdb`: a store refused leaves none.
+        let lock_file = path.join("lock.mdb");
+        let had_lock = lock_file.exists();
         let env = loop {
             // SAFETY: what `EnvOpenOptions::open` asks of its caller:
             // - The environment is opened at most once in this process: `DiskStore::open`
@@ -506,7 +509,12 @@ impl Inner {
                 Err(heed::Error::EnvAlreadyOpened) if started.elapsed() < REOPEN_WAIT => {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                Err(e) => return Err(lmdb_error(&path, "cannot open the store", e)),
+                Err(e) => {
+                    if !had_lock {
+                        let _ = std::fs::remove_file(&lock_file);
+                    }
+                    return Err(lmdb_error(&path, "cannot open the store", e));
+                }
             }
         };
         env.clear_stale_readers()

@@ -550,6 +550,12 @@ impl FileRun {
                 false => dir.join(name.with_extension(to.extensions()[0])),
             }
         };
+        if !self.input.is_dir() && self.output.is_dir() {
+            return Err(Error::Invalid(format!(
+                "The output '{}' is a directory; name a file (a directory is the output of a directory input)",
+                self.output.display()
+            )));
+        }
         let outputs: Vec<PathBuf> = if self.input.is_dir() {
             std::fs::create_dir_all(&self.output).map_err(|source| Error::Io {
                 action: "create directory",

@@ -25,6 +25,8 @@ mod formats;
 #[cfg(all(feature = "cli", unix))]
 mod kill;
 mod map;
+#[cfg(feature = "cli")]
+mod matrix;
 mod nodes;
 #[cfg(feature = "columnar")]
 mod one_plan;

@@ -4,7 +4,6 @@
 //! no output and no temporary file left, and the output a previous run wrote unchanged.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use hypernodes::datagen::write_docs;
@@ -474,8 +473,8 @@ fn pipeline_files() {
 /// Runs the `hypernodes` binary in `dir`, its file writes limited to `max_file` bytes
 /// if given (as a full disk would stop them: a write past it fails with EFBIG).
 fn hypernodes_in(dir: &Path, args: &[&str], max_file: Option<u64>) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hypernodes"));
-    command.args(args).current_dir(dir);
+    let mut command = crate::cli::command(args);
+    command.current_dir(dir);
     if let Some(bytes) = max_file {
         use std::os::unix::process::CommandExt;
         // SAFETY: between fork and exec the child only calls `signal` and `setrlimit`,
@@ -500,7 +499,11 @@ fn hypernodes_in(dir: &Path, args: &[&str], max_file: Option<u64>) -> std::proce
 
 /// The command-line rows: arguments (run in the row's directory, `W3` standing for the
 /// bundled W3 pipeline file), the exit code, and standard error's exact text.
-fn cli_rows() -> Vec<(&'static str, Vec<&'static str>, Option<u64>, i32, &'static str)> {
+/// A command-line row: its name, the arguments, the most bytes a file may take, the exit
+/// code and the error.
+type CliRow = (&'static str, Vec<&'static str>, Option<u64>, i32, &'static str);
+
+fn cli_rows() -> Vec<CliRow> {
     let run = |more: &[&'static str]| {
         let mut args = vec!["run", "W3", "--input", "docs.parquet", "--output", "out.parquet"];
         args.extend_from_slice(more);
@@ -569,7 +572,9 @@ fn a_directory_run_writes_only_inside_its_output_directory() {
     symlink("../victim.parquet", dir.join("out/a.parquet")).unwrap();
     let elsewhere = std::fs::read(dir.join("elsewhere/b.parquet")).unwrap();
 
-    w3(EngineChoice::Columnar, dir.join("in"), dir.join("out")).run().unwrap();
+    w3(EngineChoice::Columnar, dir.join("in"), dir.join("out"))
+        .run()
+        .unwrap();
     // Each output is a new file in the output directory, named as its input: the link
     // is replaced, not written through, and nothing outside the directory changes.
     assert_eq!(std::fs::read(dir.join("victim.parquet")).unwrap(), PREVIOUS);
@@ -580,10 +585,5 @@ fn a_directory_run_writes_only_inside_its_output_directory() {
         assert_eq!(crate::parquet::read_parquet(&path).num_rows(), rows, "{name}");
     }
     assert_eq!(dir.files(), ["elsewhere", "in", "out", "victim.parquet"]);
-    let mut outs: Vec<String> = std::fs::read_dir(dir.join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    outs.sort();
-    assert_eq!(outs, ["a.parquet", "b.parquet"]);
+    assert_eq!(crate::parquet::files_in(&dir.join("out")), ["a.parquet", "b.parquet"]);
 }
