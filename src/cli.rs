@@ -309,7 +309,6 @@ pub fn main() -> ExitCode {
 /// arguments, runs, prints the summary; on error prints `error: <cause>` (one line) and
 /// exits with 1 (2 for bad arguments).
 pub fn main_with(registry: Registry) -> ExitCode {
-    return_freed_buffers();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -329,21 +328,6 @@ pub fn main_with(registry: Registry) -> ExitCode {
             eprintln!("error: {text}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// Makes glibc's allocator give every freed buffer of 1 MiB or more back to the system
-/// at once, so that the process's resident memory follows `--memory-limit`. By default
-/// glibc raises that threshold to the size of the largest buffer freed (up to 32 MiB),
-/// then serves batch-sized buffers from per-thread heaps whose freed memory it keeps:
-/// measured on a 5 GB input with `--memory-limit 256M`, 450 MiB resident instead of 290.
-fn return_freed_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` sets one of the allocator's parameters; it is called before the
-    // program starts any thread, and any value is valid for M_MMAP_THRESHOLD.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -1079,6 +1079,8 @@ impl FileRun {
             batch_rows /= 2;
         }
         let estimate = batch_rows as u64 * per_row;
+        // Freed memory goes back to the system each time batches of this size were freed.
+        let trim_every = (self.memory_limit / 8).max(1 << 20);
         // The writers' buffers: the output's, and a quarter of it for the failed rows'.
         let mut writer_budget = (self.memory_limit / 4).max(1);
         let side_budget = writer_budget / 4;
@@ -1416,9 +1418,16 @@ impl FileRun {
                     acc.writer = writers_size;
                     acc.sub(size);
                     acc.written = next;
+                    let trim = acc.freed >= trim_every;
+                    if trim {
+                        acc.freed = 0;
+                    }
                     drop(acc);
                     drop((batch, failed));
                     accounted.1.notify_all();
+                    if trim {
+                        return_freed_memory();
+                    }
                 }
             }
             Ok(())
@@ -1669,6 +1678,8 @@ struct Accounting {
     peak: u64,
     /// Batches written.
     written: u64,
+    /// Bytes of batches freed since the allocator last returned freed memory.
+    freed: u64,
 }
 
 impl Accounting {
@@ -1678,6 +1689,23 @@ impl Accounting {
     }
     fn sub(&mut self, bytes: u64) {
         self.batches = self.batches.saturating_sub(bytes);
+        self.freed += bytes;
+    }
+}
+
+/// Has the allocator return the memory freed to the system (glibc's `malloc_trim`; other
+/// allocators return it themselves). glibc keeps freed blocks of up to 32 MiB in its
+/// per-thread heaps for reuse, so without it a run's resident memory grows far past its
+/// memory limit as batches come and go: measured on 5 GB of Parquet with a limit of
+/// 256 MiB, 508 MiB instead of 300. A file run calls it each time batches of an eighth of
+/// the limit have been freed.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` takes no pointer and only releases free memory; glibc's
+    // allocator is thread-safe, so any thread may call it at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -60,6 +60,8 @@ pub struct ExprNode {
     physical: Arc<dyn PhysicalExpr>,
     schema: SchemaRef,
     output: &'static ColumnType,
+    /// Volatile when the expression is (`random()`, `uuid()`): never cached.
+    volatility: Volatility,
 }
 
 impl std::fmt::Debug for ExprNode {
@@ -131,6 +133,7 @@ impl ExprNode {
             physical = plan(&expr)?;
         }
 
+        let expr_volatile = expr.is_volatile();
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"sql\0");
         hasher.update(sql.as_bytes());
@@ -147,6 +150,10 @@ impl ExprNode {
             physical,
             schema,
             output: ct,
+            volatility: match expr_volatile {
+                true => Volatility::Volatile,
+                false => Volatility::Immutable,
+            },
         }))
     }
 
@@ -227,12 +234,8 @@ impl NodeImpl for ExprNode {
     fn code_hash(&self) -> &str {
         &self.code_hash
     }
-    /// Volatile when the expression is (`random()`, `uuid()`): never cached.
     fn volatility(&self) -> Volatility {
-        match self.expr.is_volatile() {
-            true => Volatility::Volatile,
-            false => Volatility::Immutable,
-        }
+        self.volatility
     }
     fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(args.args.len());
