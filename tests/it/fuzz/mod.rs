@@ -1,6 +1,6 @@
-//! Property-based fuzzing on stable Rust (proptest): the Arrow-to-Rust value readers
-//! ([`readers`]); the cache entry decoder's target sits beside it, in
-//! `src/cache/encode.rs`. Every target checks that no input
+//! Property-based fuzzing on stable Rust (proptest): the pipeline-file loader
+//! ([`spec`]) and the Arrow-to-Rust value readers ([`readers`]); the cache entry decoder's
+//! target sits beside it, in `src/cache/encode.rs`. Every target checks that no input
 //! panics, hangs or allocates without bound, that an error is one line naming what is
 //! wrong, and that good input reads back exactly.
 //!
@@ -18,7 +18,7 @@
 //!
 //! ```text
 //! HYPERNODES_FUZZ_CASES=1000000 HYPERNODES_FUZZ_SEED=$RANDOM PROPTEST_FORK=true PROPTEST_TIMEOUT=10000 \
-//!     cargo test --release --test it fuzz::readers::arbitrary_arrays -- --exact
+//!     cargo test --release --test it fuzz::spec::structured -- --exact
 //! ```
 //!
 //! A failure prints the input, shrunk; it then becomes a named regression test with that
@@ -27,3 +27,5 @@
 mod harness;
 #[cfg(feature = "columnar")]
 mod readers;
+#[cfg(feature = "parquet")]
+mod spec;
