@@ -407,52 +407,27 @@ macro_rules! int_case {
 }
 int_case!(i8, i16, i32, i64, u8, u16, u32, u64, usize);
 
-impl Case for f32 {
-    fn strategy() -> BoxedStrategy<Self> {
-        any::<f32>().boxed()
-    }
-    fn from_v(v: &V) -> Option<Self> {
-        match v {
-            V::Float(f) => Some(*f as f32),
-            _ => None,
+/// `Case` for a type without elements: its values, and the kind of row value it reads.
+macro_rules! leaf_case {
+    ($($t:ty: $strategy:expr, $row:pat => $value:expr;)*) => {$(
+        impl Case for $t {
+            fn strategy() -> BoxedStrategy<Self> {
+                $strategy.boxed()
+            }
+            fn from_v(v: &V) -> Option<Self> {
+                match v {
+                    $row => Some($value),
+                    _ => None,
+                }
+            }
         }
-    }
+    )*};
 }
-
-impl Case for f64 {
-    fn strategy() -> BoxedStrategy<Self> {
-        any::<f64>().boxed()
-    }
-    fn from_v(v: &V) -> Option<Self> {
-        match v {
-            V::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-}
-
-impl Case for bool {
-    fn strategy() -> BoxedStrategy<Self> {
-        any::<bool>().boxed()
-    }
-    fn from_v(v: &V) -> Option<Self> {
-        match v {
-            V::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-}
-
-impl Case for String {
-    fn strategy() -> BoxedStrategy<Self> {
-        ".{0,6}".boxed()
-    }
-    fn from_v(v: &V) -> Option<Self> {
-        match v {
-            V::Str(s) => Some(s.clone()),
-            _ => None,
-        }
-    }
+leaf_case! {
+    f32: any::<f32>(), V::Float(f) => *f as f32;
+    f64: any::<f64>(), V::Float(f) => *f;
+    bool: any::<bool>(), V::Bool(b) => *b;
+    String: ".{0,6}", V::Str(s) => s.clone();
 }
 
 impl<T: Case> Case for Option<T> {
@@ -515,35 +490,16 @@ impl Case for Point {
 
 /// Calls `$check::<T>($args)` for every type under test.
 macro_rules! every_type {
-    ($check:ident($($arg:expr),*)) => {{
-        $check::<i8>($($arg),*)?;
-        $check::<i16>($($arg),*)?;
-        $check::<i32>($($arg),*)?;
-        $check::<i64>($($arg),*)?;
-        $check::<u8>($($arg),*)?;
-        $check::<u16>($($arg),*)?;
-        $check::<u32>($($arg),*)?;
-        $check::<u64>($($arg),*)?;
-        $check::<usize>($($arg),*)?;
-        $check::<f32>($($arg),*)?;
-        $check::<f64>($($arg),*)?;
-        $check::<bool>($($arg),*)?;
-        $check::<String>($($arg),*)?;
-        $check::<Option<i64>>($($arg),*)?;
-        $check::<Option<f32>>($($arg),*)?;
-        $check::<Option<bool>>($($arg),*)?;
-        $check::<Option<String>>($($arg),*)?;
-        $check::<Vec<i64>>($($arg),*)?;
-        $check::<Vec<u8>>($($arg),*)?;
-        $check::<Vec<String>>($($arg),*)?;
-        $check::<Vec<Option<f64>>>($($arg),*)?;
-        $check::<Vec<Option<String>>>($($arg),*)?;
-        $check::<Option<Vec<i64>>>($($arg),*)?;
-        $check::<Vec<Vec<i32>>>($($arg),*)?;
-        $check::<Vec<Vec<String>>>($($arg),*)?;
-        $check::<Point>($($arg),*)?;
-        $check::<Option<Point>>($($arg),*)?;
-        $check::<Vec<Point>>($($arg),*)?;
+    ($check:ident $args:tt) => {
+        every_type!(@ $check $args;
+            i8, i16, i32, i64, u8, u16, u32, u64, usize, f32, f64, bool, String,
+            Option<i64>, Option<f32>, Option<bool>, Option<String>,
+            Vec<i64>, Vec<u8>, Vec<String>, Vec<Option<f64>>, Vec<Option<String>>, Option<Vec<i64>>,
+            Vec<Vec<i32>>, Vec<Vec<String>>,
+            Point, Option<Point>, Vec<Point>)
+    };
+    (@ $check:ident $args:tt; $($t:ty),*) => {{
+        $($check::<$t> $args?;)*
     }};
 }
 
