@@ -42,9 +42,12 @@
 //! nodes = [ { name = "tokens", sql = "cardinality(string_to_array(sentence, ' '))" } ]
 //! ```
 //!
-//! Every mistake is an [`Error::Spec`] naming the file, the line and the node: TOML
-//! syntax, an unknown key, function or column, a type error in an expression, a cycle,
-//! a duplicate output.
+//! Every mistake is an [`Error::Spec`] naming the file, the line and the node, on one
+//! line: TOML syntax, an unknown key, function or column, a type error in an expression,
+//! a cycle, a duplicate output. So that any file loads in bounded time, memory and stack,
+//! a `sql` expression has at most 4,096 tokens and nests at most 64 deep, and the
+//! pipelines of a file make at most 10,000 nodes (a nested pipeline counted once per use),
+//! nested at most 16 deep.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
