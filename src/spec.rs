@@ -42,9 +42,12 @@
 //! nodes = [ { name = "tokens", sql = "cardinality(string_to_array(sentence, ' '))" } ]
 //! ```
 //!
-//! Every mistake is an [`Error::Spec`] naming the file, the line and the node: TOML
-//! syntax, an unknown key, function or column, a type error in an expression, a cycle,
-//! a duplicate output.
+//! Every mistake is an [`Error::Spec`] naming the file, the line and the node, on one
+//! line: TOML syntax, an unknown key, function or column, a type error in an expression,
+//! a cycle, a duplicate output. So that any file loads in bounded time, memory and stack,
+//! a `sql` expression has at most 4,096 tokens and nests at most 64 deep, and the
+//! pipelines of a file make at most 10,000 nodes (a nested pipeline counted once per use),
+//! nested at most 16 deep.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -53,7 +56,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::engine::columnar::expr::identifiers;
+use crate::engine::columnar::expr::{self, identifiers};
 use crate::engine::columnar::types::{columnar_type_info, type_info_for};
 use crate::engine::columnar::{ColumnType, ExprNode};
 use crate::error::{closest, Error, Result};
@@ -242,12 +245,45 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
         path: path.display().to_string().into(),
         source,
     })?;
+    load_str(&text, path, registry, columns)
+}
+
+/// Builds the pipeline file whose text is `text` (one embedded in a program with
+/// `include_str!`, or made by one), as [`load`] builds the file at `path`. `path` is not
+/// read and need not exist: messages name it, and the `[run]` paths are relative to its
+/// directory.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use hypernodes::spec::{load_str, Registry};
+///
+/// let text = "[inputs]\npassage = \"string\"\n\n[[nodes]]\nfunction = \"count_words\"\ninputs = { text = \"passage\" }\n";
+/// let file = load_str(text, Path::new("pipelines/words.toml"), &Registry::new(), None)?;
+/// assert_eq!(file.pipeline.outputs(), ["word_count"]);
+///
+/// let err = load_str("[[nodes]]\nfunction = \"count_word\"\n", Path::new("words.toml"), &Registry::new(), None)
+///     .unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "words.toml:1: node 'count_word': unknown function 'count_word'. Functions: char_count, clean_text, \
+///      count_words, sum. Did you mean 'count_words'?"
+/// );
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Spec`] for any mistake in the text; [`Error::Io`] when the `[run] input` file
+/// exists (and `columns` is `None`) but its schema cannot be read.
+pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&Columns>) -> Result<PipelineFile> {
     let dir = path.parent().unwrap_or(Path::new(""));
     let src = Source {
         file: path.display().to_string(),
-        text: &text,
+        text,
     };
-    let decl: FileDecl = toml::from_str(&text).map_err(|e| {
+    let decl: FileDecl = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| src.line(s.start));
         src.error(line, e.message().trim().replace('\n', " "))
     })?;
@@ -322,13 +358,13 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
             }
         }
     }
-    let mut bound = Inputs::new();
+    let mut bound = Vec::new();
     for (name, value) in &decl.bind {
         let line = src.line(value.span().start);
         let (v, t) = bind_value(value.get_ref())
             .ok_or_else(|| src.error(line, format!("bind '{name}': unsupported value (use integers, floats, strings, booleans or arrays of one of them)")))?;
         env.insert(name.clone(), t);
-        bound.insert_value(name.clone(), v);
+        bound.push((name, line, v));
     }
 
     if decl.nodes.is_empty() {
@@ -340,12 +376,14 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
         pipelines: &decl.pipelines,
         unsupported: &unsupported,
     };
-    let pipeline = builder.build(&decl.nodes, env, &mut Vec::new())?;
-    let pipeline = if bound.is_empty() {
-        pipeline
-    } else {
-        pipeline.bind(bound).map_err(|e| src.error(1, e.to_string()))?
-    };
+    builder.check_expansion(&decl.nodes)?;
+    let mut pipeline = builder.build(&decl.nodes, env, &mut Vec::new())?;
+    // One value at a time: a mistake is one error, at its own line.
+    for (name, line, v) in bound {
+        pipeline = pipeline
+            .bind(Inputs::new().with_value(name.as_str(), v))
+            .map_err(|e| src.error(line, one_line(&e)))?;
+    }
     let pipeline = match &decl.name {
         Some(n) => pipeline.with_name(n),
         None => pipeline,
@@ -485,6 +523,15 @@ struct NodeDecl {
     cache: Option<bool>,
 }
 
+/// An error of a pipeline built from the file as one line (a message is `FILE:LINE:
+/// message`): several problems found at once are joined with "; ".
+fn one_line(e: &Error) -> String {
+    match e {
+        Error::Multiple(errors) => errors.iter().map(one_line).collect::<Vec<_>>().join("; "),
+        e => e.to_string(),
+    }
+}
+
 /// The file's text, to turn byte offsets into lines.
 struct Source<'a> {
     file: String,
@@ -504,6 +551,11 @@ impl Source<'_> {
         }
     }
 }
+
+/// The most nodes the pipelines of a file may make, each nested pipeline counted once per
+/// use, and the deepest they may nest.
+const MAX_NODES: u64 = 10_000;
+const MAX_NESTING: usize = 16;
 
 /// A node declaration with what is known before types: its name, line, the names it
 /// reads and the names it produces.
@@ -599,7 +651,7 @@ impl Builder<'_> {
             ));
         }
         let nodes: Vec<Node> = built.into_iter().map(|n| n.expect("all built")).collect();
-        Pipeline::try_new(nodes).map_err(|e| self.src.error(decls.first().map_or(1, |d| d.line), e.to_string()))
+        Pipeline::try_new(nodes).map_err(|e| self.src.error(decls.first().map_or(1, |d| d.line), one_line(&e)))
     }
 
     fn unknown(&self, d: &Decl, name: &str, env: &BTreeMap<String, TypeInfo>) -> Error {
@@ -656,7 +708,7 @@ impl Builder<'_> {
             if !d.inputs.is_empty() || !d.outputs.is_empty() || !d.map_over.is_empty() || d.mode.is_some() {
                 return Err(err("a `sql` node takes only `name`, `sql`, `output` and `cache`".into()));
             }
-            let mut reads = identifiers(sql).map_err(|e| err(format!("`{sql}`: {e}")))?;
+            let mut reads = identifiers(sql).map_err(|e| err(format!("`{}`: {e}", expr::one_line(sql))))?;
             reads.dedup();
             (reads, vec![d.output.clone().unwrap_or_else(|| name.clone())])
         } else if let Some(f) = &d.function {
@@ -734,6 +786,73 @@ impl Builder<'_> {
         })
     }
 
+    /// Checks that the pipelines of the file, each nested pipeline built once per use,
+    /// make at most [`MAX_NODES`] nodes in all, nested at most [`MAX_NESTING`] deep: two
+    /// uses of a pipeline that uses another twice, and so on, would otherwise make a
+    /// small file take exponential time and memory to load, and deep nesting overflow
+    /// the stack. Pipelines that are unknown or contain themselves count as empty here
+    /// ([`Builder::describe`] names them).
+    fn check_expansion(&self, nodes: &[Spanned<NodeDecl>]) -> Result<()> {
+        let mut sizes = BTreeMap::new();
+        let mut total: u64 = 0;
+        for n in nodes {
+            let d = n.get_ref();
+            let size = match &d.pipeline {
+                Some(p) => self.expanded(p, &mut sizes, &mut Vec::new()),
+                None => Ok(0),
+            };
+            let label = d.name.as_ref().or(d.function.as_ref()).or(d.pipeline.as_ref());
+            let who = label.map_or_else(|| "node".to_string(), |l| format!("node '{l}'"));
+            let line = self.src.line(n.span().start);
+            total = total
+                .saturating_add(1)
+                .saturating_add(size.map_err(|e| self.src.error(line, format!("{who}: {e}")))?);
+            if total > MAX_NODES {
+                return Err(self.src.error(
+                    line,
+                    format!(
+                        "{who}: the pipelines of this file make more than {MAX_NODES} nodes, each nested pipeline counted once per use"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes pipeline `name` makes, nested ones counted once per use (memoized in
+    /// `sizes`); `Err` when its pipelines nest deeper than [`MAX_NESTING`].
+    fn expanded(
+        &self,
+        name: &str,
+        sizes: &mut BTreeMap<String, u64>,
+        stack: &mut Vec<String>,
+    ) -> std::result::Result<u64, String> {
+        if let Some(&size) = sizes.get(name) {
+            return Ok(size);
+        }
+        let Some(sub) = self.pipelines.get(name).filter(|_| !stack.iter().any(|s| s == name)) else {
+            return Ok(0);
+        };
+        if stack.len() == MAX_NESTING {
+            return Err(format!(
+                "pipelines nest more than {MAX_NESTING} deep: {} -> {name}",
+                stack.join(" -> ")
+            ));
+        }
+        stack.push(name.to_string());
+        let mut size: u64 = 0;
+        for n in &sub.get_ref().nodes {
+            let nested = match &n.get_ref().pipeline {
+                Some(p) => self.expanded(p, sizes, stack)?,
+                None => 0,
+            };
+            size = size.saturating_add(1).saturating_add(nested);
+        }
+        stack.pop();
+        sizes.insert(name.to_string(), size);
+        Ok(size)
+    }
+
     fn sub(&self, name: &str, _stack: &[String]) -> std::result::Result<&SubDecl, String> {
         self.pipelines.get(name).map(Spanned::get_ref).ok_or_else(|| {
             let known: Vec<&str> = self.pipelines.keys().map(String::as_str).collect();
@@ -767,7 +886,7 @@ impl Builder<'_> {
             }
             outputs.push((node.outputs()[0].name(), o.as_str()));
         }
-        node.renamed(name, &params, &outputs).map_err(|e| e.to_string())
+        node.renamed(name, &params, &outputs).map_err(|e| one_line(&e))
     }
 
     /// The node of a declaration whose reads all have known types, uncached when it
@@ -786,7 +905,7 @@ impl Builder<'_> {
         let decl = d.decl;
         if let Some(sql) = &decl.sql {
             let names: BTreeMap<String, TypeInfo> = d.reads.iter().map(|r| (r.clone(), env[r])).collect();
-            return ExprNode::node(&d.name, &d.produces[0], sql, &names).map_err(|e| err(e.to_string()));
+            return ExprNode::node(&d.name, &d.produces[0], sql, &names).map_err(|e| err(one_line(&e)));
         }
         if let Some(f) = &decl.function {
             let node = self.function(f, decl, &d.name).map_err(err)?;
@@ -841,7 +960,7 @@ impl Builder<'_> {
         if let Some(mode) = &decl.mode {
             node = node.with_map_mode(mode.as_str());
         }
-        node.build().map_err(|e| err(e.to_string()))
+        node.build().map_err(|e| err(one_line(&e)))
     }
 }
 

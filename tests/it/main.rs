@@ -21,6 +21,8 @@ mod events;
 mod executors;
 #[cfg(feature = "parquet")]
 mod formats;
+#[cfg(feature = "columnar")]
+mod fuzz;
 // SIGKILL and the process ids in temporary files' names: Unix.
 #[cfg(all(feature = "cli", unix))]
 mod kill;

@@ -18,6 +18,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::types::type_info_for;
 use super::ColumnType;
@@ -76,11 +77,12 @@ impl ExprNode {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] for SQL that does not parse, a name the expression reads that
-    /// is not in `names` (with the closest one), a value that is not columnar, a type
-    /// error (`passage * 2` on a string), or a result type without a Rust counterpart.
+    /// [`Error::Invalid`] for SQL that does not parse (or is larger than an expression may
+    /// be: 4,096 tokens, nested 64 levels deep), a name the expression reads that is not
+    /// in `names` (with the closest one), a value that is not columnar, a type error
+    /// (`passage * 2` on a string), or a result type without a Rust counterpart.
     pub fn node(name: &str, output: &str, sql: &str, names: &BTreeMap<String, TypeInfo>) -> Result<Node> {
-        let invalid = |message: String| Error::Invalid(format!("`{sql}`: {message}"));
+        let invalid = |message: String| Error::Invalid(format!("`{}`: {message}", one_line(sql)));
         let first_line = |e: &dyn std::fmt::Display| e.to_string().lines().next().unwrap_or_default().to_string();
 
         let mut params: Vec<Port> = Vec::new();
@@ -282,8 +284,16 @@ fn not_per_row(expr: &Expr) -> Option<String> {
 /// Why an expression node fails where its expression is null although its arguments are
 /// not: its output type has no null.
 pub(crate) fn null_result(sql: &str) -> String {
-    format!("`{sql}` is null for these inputs")
+    format!("`{}` is null for these inputs", one_line(sql))
 }
+
+/// The most tokens a SQL expression may have, and the deepest its expressions may nest.
+/// An expression is parsed, planned and dropped by recursion as deep as it nests (a chain
+/// `a + b + ...` of `n` terms nests `n` deep). So that no expression overflows a stack,
+/// both are bounded: a debug build plans a chain of 64 list concatenations (`l || l ||
+/// ...`, the heaviest found) in under 2 MiB, a thread's stack, and overflows it at 126.
+const MAX_TOKENS: usize = 4096;
+const MAX_DEPTH: usize = 64;
 
 /// The column names `sql` reads, in order, normalized as DataFusion does (unquoted names
 /// lower-cased).
@@ -291,14 +301,25 @@ pub(crate) fn null_result(sql: &str) -> String {
 /// `sql` must be one expression over a row's values, so that a pipeline file is data:
 /// `Err` (the message for after "`sql`: ") for text that does not parse, text after the
 /// expression (`x; DROP TABLE t`), a subquery (which alone could name tables, table
-/// functions and so files), a window (`OVER`) or a parameter placeholder (`$1`).
-/// Aggregates are refused by [`ExprNode::node`], once the function names are resolved.
+/// functions and so files), a window (`OVER`) or a parameter placeholder (`$1`), and for
+/// an expression longer than [`MAX_TOKENS`] tokens or nested deeper than [`MAX_DEPTH`]
+/// levels. Aggregates are refused by [`ExprNode::node`], once the function names are
+/// resolved.
 pub(crate) fn identifiers(sql: &str) -> std::result::Result<Vec<String>, String> {
-    use datafusion::sql::sqlparser::tokenizer::Token;
-    let not_sql = |e: &dyn std::fmt::Display| format!("not a SQL expression: {e}");
-    let mut parser = Parser::new(&GenericDialect {})
-        .try_with_sql(sql)
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
         .map_err(|e| not_sql(&e))?;
+    let count = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .count();
+    if count > MAX_TOKENS {
+        return Err(not_sql(&format!(
+            "{count} tokens, more than the {MAX_TOKENS} an expression may have"
+        )));
+    }
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let expr = parser.parse_expr().map_err(|e| not_sql(&e))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
@@ -308,35 +329,72 @@ pub(crate) fn identifiers(sql: &str) -> std::result::Result<Vec<String>, String>
             next.token, at.line, at.column
         ));
     }
-    let refused = ast::visit_expressions(&expr, |e| match e {
-        ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => ControlFlow::Break(
-            "a subquery: a node's `sql` is one expression over a row's values, and reads no table or file".to_string(),
-        ),
-        ast::Expr::Function(f) if f.over.is_some() => ControlFlow::Break(format!(
-            "'{}' over a window: a node's `sql` computes one value per row, from that row alone",
-            f.name
-        )),
-        ast::Expr::Value(v) if matches!(v.value, ast::Value::Placeholder(_)) => ControlFlow::Break(format!(
-            "'{}' is a parameter placeholder; give constants as literals or in [bind]",
-            v.value
-        )),
-        _ => ControlFlow::Continue(()),
-    });
-    if let ControlFlow::Break(message) = refused {
+
+    /// Collects the names read; breaks with the reason at what a node's `sql` may not
+    /// hold, and below `MAX_DEPTH` levels.
+    struct Names {
+        names: Vec<String>,
+        depth: usize,
+    }
+    impl ast::Visitor for Names {
+        type Break = String;
+        fn pre_visit_expr(&mut self, e: &ast::Expr) -> ControlFlow<String> {
+            let normalize = |id: &ast::Ident| match id.quote_style {
+                None => id.value.to_lowercase(),
+                Some(_) => id.value.clone(),
+            };
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return ControlFlow::Break(not_sql(&format!(
+                    "nested deeper than the {MAX_DEPTH} levels an expression may have"
+                )));
+            }
+            match e {
+                ast::Expr::Identifier(id) => self.names.push(normalize(id)),
+                ast::Expr::CompoundIdentifier(ids) => self.names.extend(ids.last().map(normalize)),
+                ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => {
+                    return ControlFlow::Break(
+                        "a subquery: a node's `sql` is one expression over a row's values, and reads no table or file"
+                            .to_string(),
+                    )
+                }
+                ast::Expr::Function(f) if f.over.is_some() => {
+                    return ControlFlow::Break(format!(
+                        "'{}' over a window: a node's `sql` computes one value per row, from that row alone",
+                        f.name
+                    ))
+                }
+                ast::Expr::Value(v) if matches!(v.value, ast::Value::Placeholder(_)) => {
+                    return ControlFlow::Break(format!(
+                        "'{}' is a parameter placeholder; give constants as literals or in [bind]",
+                        v.value
+                    ))
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, _: &ast::Expr) -> ControlFlow<String> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let mut names = Names {
+        names: Vec::new(),
+        depth: 0,
+    };
+    if let ControlFlow::Break(message) = ast::Visit::visit(&expr, &mut names) {
         return Err(message);
     }
-    let normalize = |id: &ast::Ident| match id.quote_style {
-        None => id.value.to_lowercase(),
-        Some(_) => id.value.clone(),
-    };
-    let mut names = Vec::new();
-    let _ = ast::visit_expressions(&expr, |e| {
-        match e {
-            ast::Expr::Identifier(id) => names.push(normalize(id)),
-            ast::Expr::CompoundIdentifier(ids) => names.extend(ids.last().map(normalize)),
-            _ => {}
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    Ok(names)
+    Ok(names.names)
+}
+
+/// Why text is not a SQL expression, as [`identifiers`] says it.
+fn not_sql(e: &dyn std::fmt::Display) -> String {
+    format!("not a SQL expression: {e}")
+}
+
+/// `sql` on one line, as messages show it.
+pub(crate) fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }

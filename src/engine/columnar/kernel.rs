@@ -4,7 +4,8 @@
 //! function is [`Columnar`]; if so it gets a [`Kernel`]: one monomorphized loop per node
 //! that reads typed values straight from the input arrays (`&str` borrowed, no copy),
 //! calls the function inline, and appends to typed builders. Rows where a non-`Option`
-//! parameter is null are not passed to the function and yield null.
+//! parameter is null, or holds a null where its type has none (an element of a
+//! `Vec<i64>`), are not passed to the function and yield null.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -540,7 +541,8 @@ macro_rules! kernel_arity {
                             n => return Err(wrong_length($i, n, rows)),
                         };
                     )*
-                    let any_nulls = false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.null_count() > 0))*;
+                    // Rows that hold a null where a parameter's type has none are skipped.
+                    let any_nulls = false $(|| !<$p::Stored as Columnar>::all_hold($a))*;
                     let all_rows = true $(&& $m == usize::MAX)*;
                     // String outputs are sized like the largest string argument.
                     let bytes = 0 $(.max(super::types::data_bytes(args.args[$i].as_ref())))*;
@@ -548,7 +550,7 @@ macro_rules! kernel_arity {
                     let run = catch_unwind(AssertUnwindSafe(|| {
                         if any_nulls {
                             for row in 0..rows {
-                                if false $(|| (!<$p::Stored as Columnar>::NULLABLE && $a.is_null(row & $m)))* {
+                                if false $(|| !<$p::Stored as Columnar>::holds($a, row & $m))* {
                                     O::append_null(&mut out);
                                     continue;
                                 }

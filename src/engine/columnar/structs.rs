@@ -98,7 +98,12 @@ macro_rules! columnar_struct {
             fn data_type() -> $crate::engine::columnar::structs::DataType {
                 $crate::engine::columnar::structs::field::<$t>().data_type().clone()
             }
+            /// A struct array of exactly this type (a struct of other fields is another
+            /// type, which `value` could not read).
             fn downcast(array: &dyn $crate::engine::columnar::structs::Array) -> ::std::option::Option<&Self::Array> {
+                if *array.data_type() != <Self as $crate::engine::columnar::Columnar>::data_type() {
+                    return ::std::option::Option::None;
+                }
                 array.as_any().downcast_ref()
             }
             fn value(array: &Self::Array, i: usize) -> Self {

@@ -51,6 +51,28 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     fn iter(array: &Self::Array) -> impl Iterator<Item = Self> + '_ {
         (0..array.len()).map(move |i| Self::value(array, i))
     }
+    /// Whether row `i` holds a value of this type: it is not null (unless the type is
+    /// nullable), and holds no null below where the type has none (an element of a
+    /// `Vec<i64>`). A row that does not is read as a null row is: not at all (a node is
+    /// not called on it).
+    #[inline]
+    fn holds(array: &Self::Array, i: usize) -> bool {
+        Self::NULLABLE || !array.is_null(i)
+    }
+    /// Whether no row of `array` holds a null below its top level where the type has
+    /// none; `false` when that is not known without looking at each row with
+    /// [`Columnar::holds`]. Always `true` for types without elements.
+    #[inline]
+    fn elements_hold(array: &Self::Array) -> bool {
+        let _ = array;
+        true
+    }
+    /// Whether every row of `array` holds a value of this type (see [`Columnar::holds`]);
+    /// `false` when that is not known without looking at each row.
+    #[inline]
+    fn all_hold(array: &Self::Array) -> bool {
+        (Self::NULLABLE || array.null_count() == 0) && Self::elements_hold(array)
+    }
     /// An empty builder for `capacity` rows.
     fn builder(capacity: usize) -> Self::Builder;
     /// An empty builder for `capacity` rows made from arguments that hold `bytes` bytes
@@ -329,6 +351,14 @@ impl<T: Columnar> Columnar for Option<T> {
         }
     }
     #[inline]
+    fn holds(array: &Self::Array, i: usize) -> bool {
+        array.is_null(i) || T::holds(array, i)
+    }
+    #[inline]
+    fn elements_hold(array: &Self::Array) -> bool {
+        T::elements_hold(array)
+    }
+    #[inline]
     fn digest_row(array: &Self::Array, i: usize, h: &mut StableHasher) -> bool {
         let some = !array.is_null(i);
         h.option_header(some);
@@ -368,20 +398,42 @@ impl<T: Columnar> Columnar for Vec<T> {
     fn data_type() -> DataType {
         DataType::List(Arc::new(Field::new_list_field(T::data_type(), true)))
     }
+    /// A list array whose elements `T` reads (a list of other elements is another type).
     fn downcast(array: &dyn Array) -> Option<&Self::Array> {
-        array.as_list_opt::<i32>()
+        array
+            .as_list_opt::<i32>()
+            .filter(|list| T::downcast(list.values().as_ref()).is_some())
     }
     fn value(array: &Self::Array, i: usize) -> Self {
         let child = array.value(i);
         match T::downcast(child.as_ref()) {
             Some(typed) => (0..typed.len()).map(|j| T::value(typed, j)).collect(),
+            // Unreachable: `downcast` checked the elements' type.
             None => Vec::new(),
         }
+    }
+    #[inline]
+    fn holds(array: &Self::Array, i: usize) -> bool {
+        if array.is_null(i) {
+            return false;
+        }
+        let offsets = array.value_offsets();
+        // Unreachable: `downcast` checked the elements' type.
+        let Some(child) = T::downcast(array.values().as_ref()) else {
+            return false;
+        };
+        (offsets[i] as usize..offsets[i + 1] as usize).all(|j| T::holds(child, j))
+    }
+    /// Whether every element of the child array (those of other rows too) holds a `T`.
+    #[inline]
+    fn elements_hold(array: &Self::Array) -> bool {
+        T::downcast(array.values().as_ref()).is_some_and(T::all_hold)
     }
     /// The elements, read in place from the child array.
     fn digest_row(array: &Self::Array, i: usize, h: &mut StableHasher) -> bool {
         let offsets = array.value_offsets();
         let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+        // Unreachable: `downcast` checked the elements' type.
         let Some(child) = T::downcast(array.values().as_ref()) else {
             return false;
         };
@@ -460,19 +512,21 @@ pub struct ColumnType {
     /// A `T` value as a one-row array.
     pub value_to_array: fn(&Value) -> Option<ArrayRef>,
     /// The rows of consecutive arrays (the chunks of one column) as one `Vec<T>` value;
-    /// `Err` names the first null row (counted across the chunks) of a non-nullable type.
+    /// `Err` names the first row (counted across the chunks) that does not hold a `T`
+    /// (see [`Columnar::holds`]: null, or a null inside where `T` has none).
     pub array_to_list: fn(&[&dyn Array]) -> Result<Value, String>,
-    /// Row `i` of an array as a `T` value (`None` for a null row of a non-nullable type).
+    /// Row `i` of an array as a `T` value (`None` for a row that does not hold a `T`: see
+    /// [`Columnar::holds`]).
     pub array_value: fn(&dyn Array, usize) -> Option<Value>,
     /// A `Vec<Vec<T>>` value as a list array, taking the rows in `index` (or all).
     pub lists_to_array: fn(&Value, Option<&[u32]>) -> Option<ArrayRef>,
     /// Appends one digest per row of an array to `out`: the digest
     /// [`digest`](crate::hash::digest) gives the row's value as a `T`
-    /// (`stable_hash(&T::value(array, i))`), computed without building the value. A null
-    /// row of a non-nullable `T` (a row no node is called on) gets
-    /// [`null_digest`](crate::hash::null_digest), the digest of the tag `null`. `false`
-    /// (and nothing appended) when the array is not of `T`'s Arrow type or a row cannot
-    /// be hashed (see [`Columnar::digest_row`]).
+    /// (`stable_hash(&T::value(array, i))`), computed without building the value. A row
+    /// that does not hold a `T` (see [`Columnar::holds`]: a null row of a non-nullable
+    /// `T`, which no node is called on) gets [`null_digest`](crate::hash::null_digest),
+    /// the digest of the tag `null`. `false` (and nothing appended) when the array is not
+    /// of `T`'s Arrow type or a row cannot be hashed (see [`Columnar::digest_row`]).
     ///
     /// # Examples
     ///
@@ -641,8 +695,9 @@ impl<T: Columnar> Conversions<T> {
         out.reserve(typed.len());
         let null = null_digest();
         let mut h = StableHasher::new();
+        let all_hold = T::all_hold(typed);
         for i in 0..typed.len() {
-            if !T::NULLABLE && typed.is_null(i) {
+            if !all_hold && !T::holds(typed, i) {
                 out.push(null);
                 continue;
             }
@@ -693,9 +748,15 @@ impl<T: Columnar> Conversions<T> {
         for array in chunks {
             let typed = T::downcast(*array)
                 .ok_or_else(|| format!("expected a column of {}, found {}", T::data_type(), array.data_type()))?;
-            if !T::NULLABLE && typed.null_count() > 0 {
-                let row = (0..typed.len()).find(|&i| typed.is_null(i)).expect("a null row");
-                return Err(format!("row {} is null", values.len() + row));
+            if !T::all_hold(typed) {
+                if let Some(row) = (0..typed.len()).find(|&i| !T::holds(typed, i)) {
+                    let at = values.len() + row;
+                    return Err(if typed.is_null(row) {
+                        format!("row {at} is null")
+                    } else {
+                        format!("row {at} holds a null, which {} cannot hold", TypeInfo::of::<T>())
+                    });
+                }
             }
             values.extend(T::iter(typed));
         }
@@ -716,7 +777,7 @@ impl<T: Columnar> Conversions<T> {
 
     fn array_value(array: &dyn Array, i: usize) -> Option<Value> {
         let typed = T::downcast(array)?;
-        if !T::NULLABLE && typed.is_null(i) {
+        if !T::holds(typed, i) {
             return None;
         }
         Some(Value::new(T::value(typed, i)))
