@@ -252,38 +252,38 @@ fn file_rows() -> Vec<Row<FileAttempt>> {
             std::fs::write(d.join("cache/data.mdb"), vec![0x5a; 64 * 1024]).unwrap();
         }),
     ];
-    for executor in ["sequential", "threaded:4", "async:4", "parallel:2"] {
-        let config = move || RunConfig::new().with_map_executor(executor);
-        rows.push(row::<FileAttempt>(
-            "failing node",
-            Box::new(move |e, d: &Path| {
-                FileRun::new(
-                    Pipeline::new([fail_at_250::node()]),
-                    d.join("docs.parquet"),
-                    d.join("out.parquet"),
-                )
-                .with_engine(e)
-                .with_batch_rows(100)
-                .with_config(config())
-                .run()
-            }),
+    let failing = [
+        (
+            fail_at_250::node(),
             "Node 'fail_at_250' failed on item 250: row 250 is bad",
-        ));
-        rows.push(row::<FileAttempt>(
-            "panicking node",
-            Box::new(move |e, d: &Path| {
-                FileRun::new(
-                    Pipeline::new([panic_at_250::node()]),
-                    d.join("docs.parquet"),
-                    d.join("out.parquet"),
-                )
-                .with_engine(e)
-                .with_batch_rows(100)
-                .with_config(config())
-                .run()
-            }),
+        ),
+        (
+            panic_at_250::node(),
             "Node 'panic_at_250' panicked on item 250: row 250 exploded",
-        ));
+        ),
+    ];
+    for executor in ["sequential", "threaded:4", "async:4", "parallel:2"] {
+        for (node, expected) in failing.clone() {
+            let name = match expected.contains("panicked") {
+                true => "panicking node",
+                false => "failing node",
+            };
+            rows.push(row::<FileAttempt>(
+                name,
+                Box::new(move |e, d: &Path| {
+                    FileRun::new(
+                        Pipeline::new([node.clone()]),
+                        d.join("docs.parquet"),
+                        d.join("out.parquet"),
+                    )
+                    .with_engine(e)
+                    .with_batch_rows(100)
+                    .with_config(RunConfig::new().with_map_executor(executor))
+                    .run()
+                }),
+                expected,
+            ));
+        }
     }
     rows
 }
