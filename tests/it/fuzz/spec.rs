@@ -729,6 +729,21 @@ fn sql_expressions_that_nest_too_deep_are_refused() {
     );
 }
 
+/// Found by `structured` in its 1,000,000-case run: a name holding a line break (here the
+/// parser reads `@` and the line break after it as one name) made a message of two lines.
+#[test]
+fn a_name_holding_a_line_break_is_shown_escaped() {
+    assert_eq!(
+        error("\n[[nodes]]\nname = \"x\"\nsql = \"0 + NOT @\\u000A\"\n", false),
+        "fuzz/p.toml:2: node 'x': unknown column '@\\n'. Known: ."
+    );
+    assert_eq!(
+        error("[[nodes]]\nfunction = \"count\\twords\\n\"\n", false),
+        "fuzz/p.toml:1: node 'count\\twords\\n': unknown function 'count\\twords\\n'. Functions: char_count, \
+         clean_text, count_words, sum. Did you mean 'count_words'?"
+    );
+}
+
 /// An expression over several lines is shown on one.
 #[test]
 fn sql_over_several_lines_is_named_on_one_line() {
