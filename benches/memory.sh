@@ -10,9 +10,10 @@
 #   benches/memory.sh [ROWS] [LIMIT]        # defaults: 25000000 rows, 256M
 #
 # The bound checked: peak RSS <= LIMIT + OVERHEAD (96 MiB: the process at rest, about
-# 60 MiB on a 1,000-row run, most of it code, plus the allocator's and the Parquet
+# 47-60 MiB on a 1,000-row run, most of it code, plus the allocator's and the Parquet
 # codec's buffers that the limit's accounting does not see). Exits non-zero when a run
-# breaks it or a checksum differs. Needs about 3 × the input's size of free disk in BENCH_DIR.
+# breaks it or a checksum differs. Needs about 3 × the input's size of free disk in
+# BENCH_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
