@@ -546,20 +546,18 @@ impl Source<'_> {
     /// The error at `line`, its message on one line whatever the file holds: a control
     /// character in a name or a value it shows (a line break, say) is escaped (`\n`).
     fn error(&self, line: usize, message: impl Into<String>) -> Error {
-        let message: String = message.into();
-        let message = if message.contains(char::is_control) {
-            let escaped = |c: char| match c.is_control() {
-                true => c.escape_default().to_string(),
-                false => c.to_string(),
-            };
-            message.chars().map(escaped).collect()
-        } else {
-            message
-        };
+        let mut escaped = String::new();
+        for c in message.into().chars() {
+            if c.is_control() {
+                escaped.extend(c.escape_default());
+            } else {
+                escaped.push(c);
+            }
+        }
         Error::Spec {
             file: self.file.as_str().into(),
             line,
-            message: message.into(),
+            message: escaped.into(),
         }
     }
 }
