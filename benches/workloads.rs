@@ -540,11 +540,16 @@ mod w4 {
 
 mod w5 {
     //! W5, the cache: W2 with a disk cache, cold (emptied before each run), warm (every
-    //! item found) and without a cache, on both engines; W5-heavy: W2 plus
-    //! `embed(cleaned_text)`, a 50 µs integer hash mix per item, at 100,000 rows.
+    //! item found) and without a cache, on both engines through `Pipeline::map`, and on
+    //! the columnar engine through `apply_to_batches` over 8,192-row batches (what a
+    //! Parquet reader hands over); W5-heavy: W2 plus `embed(cleaned_text)`, a 50 µs
+    //! integer hash mix per item, at 100,000 rows.
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
     use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
     use hypernodes::prelude::*;
-    use hypernodes::{ColumnarEngine, MapOutputs};
+    use hypernodes::{CacheReport, ColumnarEngine};
 
     use super::w2::{char_count, clean_text, count_words};
 
@@ -558,41 +563,67 @@ mod w5 {
         h as i64
     }
 
-    fn check(out: &MapOutputs, n: usize) {
-        assert_eq!(out.len(), n);
+    /// How a bench calls the pipeline.
+    #[derive(Clone, Copy)]
+    enum Call {
+        /// `Pipeline::map` over a list of passages.
+        Map,
+        /// `ColumnarEngine::apply_to_batches` over the passages' batches.
+        Batches,
     }
 
     fn group(c: &mut Criterion, name: &str, n: usize, nodes: Vec<Node>, samples: usize) {
         let dir = std::env::temp_dir().join(format!("hypernodes-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let cache = Cache::disk(&dir).unwrap();
-        let inputs = Inputs::new().with("passage", super::w2::passages(n, 42));
+        let passages = super::w2::passages(n, 42);
+        let column: ArrayRef = Arc::new(StringArray::from(passages.clone()));
+        let whole = RecordBatch::try_from_iter([("passage", column)]).unwrap();
+        let batches: Vec<RecordBatch> = (0..n).step_by(8192).map(|o| whole.slice(o, 8192.min(n - o))).collect();
+        let inputs = Inputs::new().with("passage", passages);
         let mut group = c.benchmark_group(name);
         group.sample_size(samples);
         group.throughput(Throughput::Elements(n as u64));
-        let engines: [(&str, Pipeline); 2] = [
-            ("node", Pipeline::new(nodes.clone()).with_engine(NodeEngine::new())),
-            ("columnar", Pipeline::new(nodes).with_engine(ColumnarEngine::new())),
+        let columnar = Pipeline::new(nodes.clone()).with_engine(ColumnarEngine::new());
+        let engines: [(&str, Pipeline, Call); 3] = [
+            ("node", Pipeline::new(nodes).with_engine(NodeEngine::new()), Call::Map),
+            ("columnar", columnar.clone(), Call::Map),
+            ("apply_to_batches", columnar, Call::Batches),
         ];
-        for (engine, plain) in engines {
+        for (engine, plain, call) in engines {
             let with_cache = plain.with_config(RunConfig::new().with_cache(cache.clone()));
-            let map = |p: &Pipeline| p.map(&inputs, &["passage"], MapMode::Zip).unwrap();
+            // The rows out, and the cache's report where the call gives one.
+            let run = |p: &Pipeline| -> (usize, Option<CacheReport>) {
+                match call {
+                    Call::Map => {
+                        let out = p.map(&inputs, &["passage"], MapMode::Zip).unwrap();
+                        (out.len(), out.cache_report().cloned())
+                    }
+                    Call::Batches => {
+                        let out = ColumnarEngine::new().apply_to_batches(p, &batches).unwrap();
+                        (out.iter().map(RecordBatch::num_rows).sum(), None)
+                    }
+                }
+            };
             group.bench_function(BenchmarkId::new(engine, "no_cache"), |b| {
-                b.iter(|| check(&map(&plain), n))
+                b.iter(|| assert_eq!(run(&plain).0, n))
             });
             group.bench_function(BenchmarkId::new(engine, "cold"), |b| {
                 b.iter_batched(
                     || cache.clear(None).unwrap(),
                     |_| {
-                        let out = map(&with_cache);
-                        assert_eq!(out.cache_report().unwrap().hits(), 0);
-                        check(&out, n)
+                        let (rows, report) = run(&with_cache);
+                        assert_eq!(rows, n);
+                        assert!(report.is_none_or(|r| r.hits() == 0));
                     },
                     BatchSize::PerIteration,
                 )
             });
-            map(&with_cache);
+            cache.clear(None).unwrap();
+            run(&with_cache);
             let stats = cache.stats().unwrap();
+            // Every item of every node is committed when the call returns.
+            assert_eq!(stats.items, (n * with_cache.nodes().len()) as u64);
             println!(
                 "{name} {engine}: {} items in {} blocks, {} payload bytes, data.mdb {} bytes ({:.1} MB per million items)",
                 stats.items,
@@ -603,9 +634,9 @@ mod w5 {
             );
             group.bench_function(BenchmarkId::new(engine, "warm"), |b| {
                 b.iter(|| {
-                    let out = map(&with_cache);
-                    assert_eq!(out.cache_report().unwrap().misses(), 0);
-                    check(&out, n)
+                    let (rows, report) = run(&with_cache);
+                    assert_eq!(rows, n);
+                    assert!(report.is_none_or(|r| r.misses() == 0));
                 })
             });
         }

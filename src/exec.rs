@@ -320,9 +320,13 @@ pub struct RunConfig {
     timeout: Option<Duration>,
     /// The result cache, or `Off` to run without the one inherited.
     cache: Option<CacheChoice>,
-    /// The run's use of the cache (set when a configuration with a cache is resolved for
-    /// a top-level run, and passed on to its nested runs).
+    /// The run's use of its caches (set when a configuration is resolved for a top-level
+    /// run, and passed on to its nested runs).
     session: Option<Arc<Session>>,
+    /// Whether this run opened `session`, and so commits what it stored when it ends (a
+    /// run that is part of a larger one, as a file run's batches are, leaves the commit
+    /// to the larger one).
+    commits: bool,
     /// A setting given by name that did not parse: reported when the config is used.
     invalid: Option<Arc<Error>>,
     /// The callbacks that watch the run (`Some` of none: none, whatever is inherited).
@@ -439,6 +443,7 @@ impl RunConfig {
     #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn with_session(mut self, session: Arc<Session>) -> RunConfig {
         self.session = Some(session);
+        self.commits = false;
         self
     }
 
@@ -447,9 +452,17 @@ impl RunConfig {
         self.cache_session().map(|(_, s)| s.report())
     }
 
-    /// Makes what the run stored in its cache visible to other processes.
-    pub(crate) fn flush_cache(&self) -> Result<()> {
-        self.cache().map_or(Ok(()), Cache::flush)
+    /// `out`, after committing what the run stored in its caches when this run opened
+    /// its session (every top-level call: `run`, `map`, `apply_to_batches`, a UDF's
+    /// call...), also when the run failed, so that the items that succeeded are kept.
+    /// The run's error wins over the commit's.
+    pub(crate) fn commit_cache<T>(&self, out: Result<T>) -> Result<T> {
+        let Some(session) = self.session.as_ref().filter(|_| self.commits) else {
+            return out;
+        };
+        let committed = session.commit();
+        let out = out?;
+        committed.map(|()| out)
     }
 
     /// Adds `callback` to the callbacks that watch runs (see [`crate::events`]); the
@@ -585,6 +598,8 @@ impl RunConfig {
             timeout: self.timeout.or(parent.timeout),
             cache: self.cache.clone().or_else(|| parent.cache.clone()),
             session: self.session.clone().or_else(|| parent.session.clone()),
+            // Only the run that opens a session commits it.
+            commits: false,
             invalid: self.invalid.clone().or_else(|| parent.invalid.clone()),
             callbacks: self.callbacks.clone().or_else(|| parent.callbacks.clone()),
             // Where the run is, and what it reports to, are set for each run.
@@ -664,8 +679,11 @@ impl RunConfig {
             .or_else(|| engine.map_executor())
             .or(Some(Executor::Sequential));
         c.on_error = c.on_error.or(Some(OnError::Fail));
-        if c.cache().is_some() && c.session.is_none() {
+        // A top-level run opens the session its nested runs share (they may set caches of
+        // their own), and commits it when it ends.
+        if c.session.is_none() {
             c.session = Some(Arc::default());
+            c.commits = true;
         }
         Ok(match c.context.clone() {
             Some(ctx) => c.in_context(ctx),

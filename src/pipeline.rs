@@ -479,37 +479,28 @@ impl Pipeline {
     }
 }
 
-/// Runs a top-level run between its pipeline start and end events, and returns its
-/// results with what its cache did; what it stored is flushed, also when the run failed
-/// (the nodes that succeeded keep their results).
+/// Runs a top-level run between its pipeline start and end events (see [`top_level`]),
+/// and returns its results with what its cache did.
 fn finish_run(config: &RunConfig, run: impl FnOnce() -> Result<Outputs>) -> Result<Outputs> {
-    top_level(config, || {
-        let out = run();
-        let flushed = config.flush_cache();
-        let out = out?;
-        flushed?;
-        Ok(out.with_cache_report(config.cache_report()))
-    })
+    let out = top_level(config, run)?;
+    Ok(out.with_cache_report(config.cache_report()))
 }
 
 /// [`finish_run`] for a map of `len` items, between its map start and end events.
 fn finish_map(config: &RunConfig, len: usize, map: impl FnOnce() -> Result<MapOutputs>) -> Result<MapOutputs> {
-    top_level(config, || {
-        let out = events_of_map(config, len, map);
-        let flushed = config.flush_cache();
-        let out = out?;
-        flushed?;
-        Ok(out.with_cache_report(config.cache_report()))
-    })
+    let out = top_level(config, || events_of_map(config, len, map))?;
+    Ok(out.with_cache_report(config.cache_report()))
 }
 
-/// Runs a top-level run between its pipeline start and end events.
+/// Runs a top-level call between its pipeline start and end events, and commits what
+/// it stored in its caches before the end event, also when the call failed (the items
+/// that succeeded keep their results): see [`RunConfig::commit_cache`].
 pub(crate) fn top_level<T>(config: &RunConfig, run: impl FnOnce() -> Result<T>) -> Result<T> {
     let Some(events) = config.events() else {
-        return run();
+        return config.commit_cache(run());
     };
     events.pipeline_start();
-    let out = run();
+    let out = config.commit_cache(run());
     events.pipeline_end(out.as_ref().err());
     out
 }

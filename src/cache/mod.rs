@@ -547,13 +547,17 @@ impl fmt::Display for CacheReport {
     }
 }
 
-/// One top-level run's (or Parquet run's) use of the cache, shared with its nested runs
-/// through the resolved configuration: the counts, the warnings, and each node's index
-/// of stored items (built at most once per run).
+/// One top-level run's (or file run's) use of the cache, shared with its nested runs
+/// through the resolved configuration: the counts, the warnings, each node's index of
+/// stored items (built at most once per run), and the stores the run wrote to, which
+/// [`Session::commit`] commits when the run ends.
 #[derive(Default)]
 pub(crate) struct Session {
     report: Mutex<CacheReport>,
     indexes: Mutex<HashMap<Digest, Arc<OnceLock<Arc<Index>>>>>,
+    /// Every cache the run stored results in (the run's own, and those nested
+    /// pipelines set for themselves), each once.
+    written: Mutex<Vec<Cache>>,
 }
 
 impl fmt::Debug for Session {
@@ -586,6 +590,27 @@ impl Session {
     /// The report so far.
     pub(crate) fn report(&self) -> CacheReport {
         self.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Notes that the run stored results in `cache`.
+    fn wrote(&self, cache: &Cache) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if !written.iter().any(|c| Arc::ptr_eq(&c.store, &cache.store)) {
+            written.push(cache.clone());
+        }
+    }
+
+    /// Commits what the run stored, in every cache it wrote to, so that other processes
+    /// and later runs see it; the first error, after trying every cache.
+    pub(crate) fn commit(&self) -> Result<()> {
+        let written = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut first = Ok(());
+        for cache in &written {
+            if let (Err(e), Ok(())) = (cache.flush(), &first) {
+                first = Err(e);
+            }
+        }
+        first
     }
 }
 
@@ -755,6 +780,7 @@ impl NodeCache {
             return;
         }
         let key = block_key(&items);
+        self.session.wrote(&self.cache);
         if let Err(e) = self.cache.put(
             &self.key,
             self.node.name(),

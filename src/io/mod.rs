@@ -506,12 +506,10 @@ impl FileRun {
             }
             _ => {}
         }
-        // One count of cache hits and misses over every batch.
-        let session = config.cache().map(|_| Arc::new(Session::default()));
-        let config = match &session {
-            Some(s) => config.with_session(s.clone()),
-            None => config,
-        };
+        // One count of cache hits and misses over every batch, and one commit at the end.
+        let session = Arc::new(Session::default());
+        let report = config.cache().is_some();
+        let config = config.with_session(session.clone());
         // With callbacks: the run's own events go to them in a top-level context, and the
         // batches report to them in the same context (see `BatchEvents`).
         let events = match config.callbacks() {
@@ -688,20 +686,26 @@ impl FileRun {
             events.map_end(started, streamed.as_ref().err());
             events.pipeline_end(streamed.as_ref().err());
         }
-        streamed?;
-        for (file, failed) in written {
-            let path = file.path.clone();
-            summary.bytes_out += file.commit()?;
-            summary.files.push(path);
-            if let Some(failed) = failed {
-                let path = failed.path.clone();
-                failed.commit()?;
-                summary.failed_files.push(path);
+        // The outputs are renamed into place, then the cache commits what the batches
+        // that ran stored, also when the run failed.
+        let placed = streamed.and_then(|()| {
+            for (file, failed) in written {
+                let path = file.path.clone();
+                summary.bytes_out += file.commit()?;
+                summary.files.push(path);
+                if let Some(failed) = failed {
+                    let path = failed.path.clone();
+                    failed.commit()?;
+                    summary.failed_files.push(path);
+                }
             }
-        }
-        config.flush_cache()?;
+            Ok(())
+        });
+        let committed = session.commit();
+        placed?;
+        committed?;
         summary.float_sum = summary.floats.total();
-        summary.cache = session.map(|s| s.report());
+        summary.cache = report.then(|| session.report());
         summary.elapsed = started.elapsed();
         Ok(summary)
     }

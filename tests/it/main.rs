@@ -16,6 +16,9 @@ mod cli;
 mod cluster;
 #[cfg(feature = "columnar")]
 mod columnar;
+// Disk caches.
+#[cfg(feature = "columnar")]
+mod commit;
 mod errors;
 mod events;
 mod executors;

@@ -372,3 +372,31 @@ fn outputs_come_back_as_the_chunks_the_engine_made() {
     let squared = out.column("squared").unwrap().as_materialized_series();
     assert_eq!(squared.chunk_lengths().collect::<Vec<_>>(), rows);
 }
+
+engine_test!(
+    fn apply_to_polars_and_apply_to_lazy_commit_what_they_stored(engine) {
+        use crate::commit::{cached, Calls, Store};
+        let frame = ::polars::df!("x" => [1_i64, 2, 3]).unwrap();
+        let (store, calls) = (Store::new(&format!("polars-{}", engine.name())), Calls::default());
+        let p = cached(&engine, "polars", &calls, &store);
+        apply(&engine, &p, &frame)?;
+        // `double` and `label` computed once per row (the columnar engine's second call,
+        // `apply_to_polars`, found them), `triple` stored by the kernel: 9 items.
+        assert_eq!((calls.take(), store.committed()), (6, 9));
+        let again = apply(&engine, &p, &frame)?;
+        assert_eq!(calls.take(), 0);
+        assert_eq!(strs(&again, "label"), [Some("#2".into()), Some("#4".into()), Some("#6".into())]);
+
+        let (store, calls) = (Store::new(&format!("lazy-{}", engine.name())), Calls::default());
+        let p = cached(&engine, "lazy", &calls, &store);
+        let collect = || -> hypernodes::Result<DataFrame> {
+            let lazy = ColumnarEngine::apply_to_lazy_on(engine.clone(), &p, frame.clone().lazy())?;
+            Ok(lazy.collect().unwrap())
+        };
+        collect()?;
+        assert_eq!((calls.take(), store.committed()), (6, 9));
+        let again = collect()?;
+        assert_eq!(calls.take(), 0);
+        assert_eq!(i64s(&again, "tripled"), [Some(3), Some(6), Some(9)]);
+    }
+);

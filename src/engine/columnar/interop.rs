@@ -308,7 +308,10 @@ impl ColumnarEngine {
     /// As [`ColumnarEngine::apply_to_batch`].
     pub fn explain_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<String> {
         let plan = RunPlan::for_columns(pipeline, None, self.config_for(pipeline)?)?;
-        let run = self.batch_run(&plan, std::slice::from_ref(batch), true, true)?;
+        // What explaining stored is committed.
+        let run = plan
+            .config()
+            .commit_cache(self.batch_run(&plan, std::slice::from_ref(batch), true, true))?;
         Ok(run.explain.unwrap_or_default())
     }
 

@@ -166,11 +166,14 @@ impl ColumnarEngine {
     /// As [`Pipeline::map`](crate::Pipeline::map) for invalid inputs.
     pub fn explain(&self, pipeline: &crate::Pipeline, inputs: &crate::Inputs, over: &[&str]) -> Result<String> {
         let plan = MapPlan::new(pipeline, inputs, over, MapMode::Zip, None, self.config_for(pipeline)?)?;
-        // Explaining reports nothing to callbacks.
-        let mut run = Run::new(self, plan.run_plan(), Rows::Map(&plan)).quiet();
-        run.explain = Some(String::new());
-        run.execute()?;
-        Ok(run.explain.unwrap_or_default())
+        // Explaining reports nothing to callbacks; what it stored is committed.
+        let explained = || {
+            let mut run = Run::new(self, plan.run_plan(), Rows::Map(&plan)).quiet();
+            run.explain = Some(String::new());
+            run.execute()?;
+            Ok(run.explain.unwrap_or_default())
+        };
+        plan.run_plan().config().commit_cache(explained())
     }
 }
 
