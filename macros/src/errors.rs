@@ -41,3 +41,26 @@ impl Errors {
         Err(first)
     }
 }
+
+/// Tokens as a person would write them, for messages: `Vec<(i64, u8)>`, not
+/// `Vec < (i64 , u8) >`.
+pub(crate) fn shown(tokens: &impl ToTokens) -> String {
+    let mut s = tokens.to_token_stream().to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}

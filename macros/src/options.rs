@@ -100,7 +100,7 @@ impl Options {
                 set(&mut self.batch, meta, &key, batch)
             }
             _ => {
-                let shown = crate::expand::shown(&meta.path);
+                let shown = crate::errors::shown(&meta.path);
                 Err(meta.error(format_args!("unknown #[node] option `{shown}`; valid options: {VALID}")))
             }
         }
