@@ -34,22 +34,30 @@
 //! keep, runs uncached, said once as a warning in the run's [`CacheReport`] (and on
 //! standard error); a corrupt entry is a miss with a warning.
 
+mod block;
 pub mod disk;
 #[cfg(feature = "columnar")]
 mod encode;
+mod keys;
+mod memory;
+mod report;
+mod session;
 
 #[cfg(feature = "columnar")]
 pub(crate) use encode::to_array;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+
+use block::StoredBlock;
+pub(crate) use block::{Block, Column};
+pub(crate) use keys::{item_keys, ArgDigests};
+use memory::Memory;
+pub use report::{CacheReport, NodeCounts};
+pub(crate) use session::{Lookup, NodeCache, Session};
 
 use crate::error::Result;
-use crate::hash::StableHasher;
-use crate::node::{Node, NodeKind, Volatility};
-use crate::value::Value;
 
 /// A digest: 32 bytes of blake3.
 pub(crate) type Digest = [u8; 32];
@@ -91,18 +99,6 @@ enum Store {
     Memory(Memory),
     #[cfg(feature = "columnar")]
     Disk(disk::DiskStore),
-}
-
-/// The in-process store: blocks as the engines made them, by node key and block key.
-#[derive(Default)]
-struct Memory {
-    blocks: Mutex<HashMap<Digest, NodeBlocks>>,
-}
-
-#[derive(Default)]
-struct NodeBlocks {
-    name: String,
-    blocks: HashMap<Digest, Arc<Block>>,
 }
 
 impl fmt::Debug for Cache {
@@ -218,12 +214,7 @@ impl Cache {
         outputs: &[crate::node::Port],
     ) -> std::result::Result<Option<Arc<Block>>, String> {
         match &*self.store {
-            Store::Memory(m) => Ok(m
-                .blocks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(node)
-                .and_then(|n| n.blocks.get(block).cloned())),
+            Store::Memory(m) => Ok(m.get(node, block)),
             #[cfg(feature = "columnar")]
             Store::Disk(d) => match d.get(node, block, |payload| encode::decode(payload, outputs)) {
                 Ok(Some(Ok(b))) => Ok(Some(Arc::new(b))),
@@ -238,22 +229,7 @@ impl Cache {
     fn put(&self, node: &Digest, name: &str, block: &Digest, value: Arc<Block>) -> std::result::Result<(), String> {
         match &*self.store {
             Store::Memory(m) => {
-                // Columnar results are kept as Arrow: a hit then gives fresh values that
-                // a map can collect, and the other engine reads them without converting.
-                #[cfg(feature = "columnar")]
-                let value = Arc::new(Block {
-                    items: value.items.clone(),
-                    digests: value.digests.clone(),
-                    columns: value
-                        .columns
-                        .iter()
-                        .map(|c| encode::to_array(c).map_or_else(|| c.clone(), Column::Arrow))
-                        .collect(),
-                });
-                let mut blocks = m.blocks.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = blocks.entry(*node).or_default();
-                entry.name = name.to_string();
-                entry.blocks.insert(*block, value);
+                m.put(node, name, block, value);
                 Ok(())
             }
             #[cfg(feature = "columnar")]
@@ -269,15 +245,7 @@ impl Cache {
     /// blocks are skipped (their count is returned).
     fn item_keys(&self, node: &Digest) -> std::result::Result<(Vec<StoredBlock>, usize), String> {
         match &*self.store {
-            Store::Memory(m) => Ok((
-                m.blocks
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(node)
-                    .map(|n| n.blocks.iter().map(|(k, b)| (*k, b.items.clone())).collect())
-                    .unwrap_or_default(),
-                0,
-            )),
+            Store::Memory(m) => Ok((m.item_keys(node), 0)),
             #[cfg(feature = "columnar")]
             Store::Disk(d) => {
                 let mut out = Vec::new();
@@ -294,511 +262,9 @@ impl Cache {
     }
 }
 
-impl Memory {
-    fn stats(&self) -> disk::StoreStats {
-        let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        let mut per: BTreeMap<String, disk::NodeStats> = BTreeMap::new();
-        for n in blocks.values() {
-            let s = per.entry(n.name.clone()).or_insert_with(|| disk::NodeStats {
-                name: n.name.clone(),
-                ..Default::default()
-            });
-            s.keys += 1;
-            s.blocks += n.blocks.len() as u64;
-            s.items += n.blocks.values().map(|b| b.items.len() as u64).sum::<u64>();
-        }
-        let nodes: Vec<disk::NodeStats> = per.into_values().collect();
-        disk::StoreStats {
-            blocks: nodes.iter().map(|n| n.blocks).sum(),
-            items: nodes.iter().map(|n| n.items).sum(),
-            nodes,
-            ..Default::default()
-        }
-    }
-
-    fn clear(&self, node: Option<&str>) -> Result<disk::ClearStats> {
-        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(name) = node {
-            if !blocks.values().any(|n| n.name == name) {
-                let names: BTreeSet<&str> = blocks.values().map(|n| n.name.as_str()).collect();
-                let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
-                return Err(crate::Error::Invalid(format!(
-                    "No cached node is named '{name}'. Cached nodes: [{}]",
-                    quoted.join(", ")
-                )));
-            }
-        }
-        let mut cleared = disk::ClearStats::default();
-        blocks.retain(|_, n| {
-            let remove = node.is_none_or(|name| n.name == name);
-            if remove {
-                cleared.keys += 1;
-                cleared.blocks += n.blocks.len() as u64;
-                cleared.items += n.blocks.values().map(|b| b.items.len() as u64).sum::<u64>();
-            }
-            !remove
-        });
-        Ok(cleared)
-    }
-}
-
-/// A stored block's key and its item keys.
-type StoredBlock = (Digest, Vec<Digest>);
-
-/// The results of one node for a batch of items: the item keys and one column per
-/// output, rows in item order.
-pub(crate) struct Block {
-    pub(crate) items: Vec<Digest>,
-    pub(crate) columns: Vec<Column>,
-    /// Per output, the digests of its values (when a later node read them): a run that
-    /// finds the block hands them to the nodes reading the output, which then hash
-    /// nothing.
-    pub(crate) digests: Vec<Option<Arc<Vec<Digest>>>>,
-}
-
-/// One output's results for the items of a block.
-#[derive(Clone)]
-pub(crate) enum Column {
-    /// As Rust values (the node engine's, in a memory cache).
-    Values(Arc<Vec<Value>>),
-    /// As an Arrow array (the columnar engine's, or read from disk).
-    #[cfg(feature = "columnar")]
-    Arrow(arrow::array::ArrayRef),
-}
-
-impl Column {
-    /// Row `row` as a value of the type of `port`.
-    pub(crate) fn value(&self, row: usize, port: &crate::node::Port) -> Result<Value> {
-        // Unreachable: a block is stored under a node key that names the output types,
-        // and a block read from disk is checked against them (a mismatch is a miss).
-        let bad = || {
-            crate::Error::Internal(format!(
-                "a cached block has no value of type {} at row {row} for '{}'",
-                port.type_info(),
-                port.name()
-            ))
-        };
-        match self {
-            Column::Values(values) => values.get(row).cloned().ok_or_else(bad),
-            #[cfg(feature = "columnar")]
-            Column::Arrow(array) => crate::engine::columnar::ColumnType::find(&port.type_info())
-                .and_then(|ct| (ct.array_value)(array.as_ref(), row))
-                .ok_or_else(bad),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Keys.
-
-/// blake3 over item keys: a block's key.
-pub(crate) fn block_key(items: &[Digest]) -> Digest {
-    *blake3::hash(items.as_flattened()).as_bytes()
-}
-
-/// The digests of one argument over the items of a batch.
-pub(crate) enum ArgDigests<'a> {
-    /// The same value for every item.
-    Const(Digest),
-    /// One digest per item.
-    Rows(&'a [Digest]),
-}
-
-/// The item keys of `n` items from the digests of their arguments, in parameter order.
-pub(crate) fn item_keys(n: usize, args: &[ArgDigests]) -> Vec<Digest> {
-    match args {
-        [] => vec![*blake3::hash(b"no arguments").as_bytes(); n],
-        [ArgDigests::Const(d)] => vec![*d; n],
-        [ArgDigests::Rows(rows)] => rows.to_vec(),
-        many => {
-            let mut buf = Vec::with_capacity(32 * many.len());
-            (0..n)
-                .map(|i| {
-                    buf.clear();
-                    for a in many {
-                        buf.extend_from_slice(match a {
-                            ArgDigests::Const(d) => d,
-                            ArgDigests::Rows(rows) => &rows[i],
-                        });
-                    }
-                    *blake3::hash(&buf).as_bytes()
-                })
-                .collect()
-        }
-    }
-}
-
-/// The node key of `node` computing the outputs in `keep` (a nested pipeline computes
-/// only those; a function node always computes all): `Err` names why it cannot be
-/// cached, `Ok(None)` when it must not be (volatile).
-pub(crate) fn node_key(node: &Node, keep: &[bool]) -> std::result::Result<Option<Digest>, String> {
-    if node.volatility() == Volatility::Volatile {
-        return Ok(None);
-    }
-    let mut h = StableHasher::new();
-    h.tag("hypernodes.node.v1").value(node.name()).value(node.code_hash());
-    for p in node.params() {
-        h.value(p.name()).value(&p.type_info().name());
-    }
-    for p in node.outputs() {
-        h.value(p.name()).value(&p.type_info().name());
-    }
-    if let NodeKind::Nested(nested) = node.kind() {
-        h.value(keep);
-        bound_values(nested.pipeline(), node.name(), &mut h)?;
-    }
-    Ok(Some(h.finish()))
-}
-
-/// Feeds the digests of the values bound in `pipeline` and, recursively, in the
-/// pipelines nested in it.
-fn bound_values(pipeline: &crate::Pipeline, node: &str, h: &mut StableHasher) -> std::result::Result<(), String> {
-    for (name, value) in pipeline.bound_inputs().iter() {
-        let d = crate::hash::digest(value).ok_or_else(|| {
-            format!(
-                "node '{node}' is not cached: the value bound to '{name}' inside it has type {}, which cannot be hashed",
-                value.type_name()
-            )
-        })?;
-        h.value(name).bytes(&d);
-    }
-    for inner in pipeline.nodes() {
-        if let NodeKind::Nested(nested) = inner.kind() {
-            bound_values(nested.pipeline(), node, h)?;
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// A run's use of the cache.
-
-/// Hits and misses of one node in a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NodeCounts {
-    /// Items whose results came from the cache.
-    pub hits: u64,
-    /// Items computed (and stored).
-    pub misses: u64,
-}
-
-/// What the cache did in one run: hits and misses per node, and the warnings (nodes
-/// that could not be cached, entries that could not be read).
-///
-/// # Examples
-///
-/// ```
-/// use hypernodes::prelude::*;
-///
-/// #[node(output = "y")]
-/// fn inc(x: i64) -> i64 { x + 1 }
-///
-/// let p = Pipeline::new([inc::node()]).with_config(RunConfig::new().with_cache(Cache::memory()));
-/// let inputs = Inputs::new().with("x", vec![1_i64, 2]);
-/// p.map(&inputs, &["x"], "zip")?;
-/// let report = p.map(&inputs, &["x"], "zip")?.cache_report().unwrap().clone();
-/// assert_eq!(report.to_string(), "inc 2 hits 0 misses");
-/// # Ok::<(), hypernodes::Error>(())
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CacheReport {
-    nodes: BTreeMap<String, NodeCounts>,
-    warnings: Vec<String>,
-}
-
-impl CacheReport {
-    /// The counts of the node named `name`, if it ran with the cache.
-    pub fn node(&self, name: &str) -> Option<NodeCounts> {
-        self.nodes.get(name).copied()
-    }
-
-    /// Every node's counts, by name.
-    pub fn nodes(&self) -> impl Iterator<Item = (&str, NodeCounts)> {
-        self.nodes.iter().map(|(n, c)| (n.as_str(), *c))
-    }
-
-    /// Hits over all nodes.
-    pub fn hits(&self) -> u64 {
-        self.nodes.values().map(|c| c.hits).sum()
-    }
-
-    /// Misses over all nodes.
-    pub fn misses(&self) -> u64 {
-        self.nodes.values().map(|c| c.misses).sum()
-    }
-
-    /// The warnings, each once, in the order they were first given.
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-}
-
-/// `name H hits M misses` per node, comma-separated.
-impl fmt::Display for CacheReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (name, c)) in self.nodes.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{name} {} hits {} misses", c.hits, c.misses)?;
-        }
-        Ok(())
-    }
-}
-
-/// One top-level run's (or file run's) use of the cache, shared with its nested runs
-/// through the resolved configuration: the counts, the warnings, each node's index of
-/// stored items (built at most once per run), and the stores the run wrote to, which
-/// [`Session::commit`] commits when the run ends.
-#[derive(Default)]
-pub(crate) struct Session {
-    report: Mutex<CacheReport>,
-    indexes: Mutex<HashMap<Digest, Arc<OnceLock<Arc<Index>>>>>,
-    /// Every cache the run stored results in (the run's own, and those nested
-    /// pipelines set for themselves), each once.
-    written: Mutex<Vec<Cache>>,
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Session")
-    }
-}
-
-impl Session {
-    /// Records a warning once, and writes it to standard error the first time this
-    /// process sees it.
-    pub(crate) fn warn(&self, message: String) {
-        static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-        if SAID.lock().unwrap_or_else(|e| e.into_inner()).insert(message.clone()) {
-            eprintln!("hypernodes: warning: {message}");
-        }
-        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
-        if !report.warnings.contains(&message) {
-            report.warnings.push(message);
-        }
-    }
-
-    fn count(&self, node: &str, hits: usize, misses: usize) {
-        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
-        let c = report.nodes.entry(node.to_string()).or_default();
-        c.hits += hits as u64;
-        c.misses += misses as u64;
-    }
-
-    /// The report so far.
-    pub(crate) fn report(&self) -> CacheReport {
-        self.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Notes that the run stored results in `cache`.
-    fn wrote(&self, cache: &Cache) {
-        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        if !written.iter().any(|c| Arc::ptr_eq(&c.store, &cache.store)) {
-            written.push(cache.clone());
-        }
-    }
-
-    /// Commits what the run stored, in every cache it wrote to, so that other processes
-    /// and later runs see it; the first error, after trying every cache.
-    pub(crate) fn commit(&self) -> Result<()> {
-        let written = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut first = Ok(());
-        for cache in &written {
-            if let (Err(e), Ok(())) = (cache.flush(), &first) {
-                first = Err(e);
-            }
-        }
-        first
-    }
-}
-
-/// The stored items of one node: item key to block and row.
-struct Index {
-    rows: HashMap<Digest, (u32, u32)>,
-    blocks: Vec<(Digest, OnceLock<Option<Arc<Block>>>)>,
-}
-
-/// One node's cache in a run: what the engines call.
-pub(crate) struct NodeCache {
-    cache: Cache,
-    session: Arc<Session>,
-    key: Digest,
-    node: Node,
-    /// The outputs a block holds: every output of a function node, the computed ones
-    /// of a nested pipeline.
-    outputs: Vec<usize>,
-    ports: Vec<crate::node::Port>,
-}
-
-/// What a lookup found for the items of a batch.
-pub(crate) enum Lookup {
-    /// Every item, in one stored block.
-    All(Arc<Block>),
-    /// Some items: for each, its block and row, or `None` to compute.
-    Some(Vec<Option<(Arc<Block>, usize)>>),
-    /// No item.
-    None,
-}
-
-impl NodeCache {
-    /// The cache of `node` computing the outputs in `keep` in a run configured with
-    /// `config`: `None` without a cache, for a volatile node or a SQL expression node,
-    /// or (with a warning) for a node that cannot be cached.
-    pub(crate) fn new(config: &crate::exec::RunConfig, node: &Node, keep: &[bool]) -> Option<NodeCache> {
-        let (cache, session) = config.cache_session()?;
-        // A SQL expression costs less than a lookup: never cached, in either engine.
-        #[cfg(feature = "columnar")]
-        if crate::engine::columnar::ExprNode::find(node).is_some() {
-            return None;
-        }
-        match node_key(node, keep) {
-            Ok(Some(key)) => {
-                let outputs: Vec<usize> = match node.kind() {
-                    NodeKind::Nested(_) => (0..node.outputs().len()).filter(|&k| keep[k]).collect(),
-                    NodeKind::Func(_) => (0..node.outputs().len()).collect(),
-                };
-                Some(NodeCache {
-                    cache: cache.clone(),
-                    session: session.clone(),
-                    key,
-                    ports: outputs.iter().map(|&k| node.outputs()[k].clone()).collect(),
-                    outputs,
-                    node: node.clone(),
-                })
-            }
-            Ok(None) => None,
-            Err(warning) => {
-                session.warn(warning);
-                None
-            }
-        }
-    }
-
-    /// The outputs a block holds, by index among the node's outputs.
-    pub(crate) fn outputs(&self) -> &[usize] {
-        &self.outputs
-    }
-
-    /// Warns that an argument cannot be hashed: the node runs uncached.
-    pub(crate) fn unhashable(&self, param: &str, type_name: &str) {
-        self.session.warn(format!(
-            "node '{}' is not cached: its argument '{param}' has type {type_name}, which cannot be hashed",
-            self.node.name()
-        ));
-    }
-
-    /// Looks up the items with these keys.
-    pub(crate) fn lookup(&self, items: &[Digest]) -> Lookup {
-        if items.is_empty() {
-            return Lookup::None;
-        }
-        match self.cache.get(&self.key, &block_key(items), &self.ports) {
-            Ok(Some(block)) if block.items.len() == items.len() => return Lookup::All(block),
-            Ok(_) => {}
-            Err(e) => self.corrupt(e),
-        }
-        let index = self.index();
-        if index.rows.is_empty() {
-            return Lookup::None;
-        }
-        let mut any = false;
-        let found = items
-            .iter()
-            .map(|k| {
-                let &(b, row) = index.rows.get(k)?;
-                let (key, cell) = &index.blocks[b as usize];
-                let block = cell
-                    .get_or_init(|| match self.cache.get(&self.key, key, &self.ports) {
-                        Ok(block) => block,
-                        Err(e) => {
-                            self.corrupt(e);
-                            None
-                        }
-                    })
-                    .clone()?;
-                any = true;
-                Some((block, row as usize))
-            })
-            .collect();
-        if any {
-            Lookup::Some(found)
-        } else {
-            Lookup::None
-        }
-    }
-
-    fn corrupt(&self, e: String) {
-        self.session.warn(format!(
-            "a cache entry of node '{}' cannot be read, computed again: {e}",
-            self.node.name()
-        ));
-    }
-
-    /// The node's index of stored items, built once per run.
-    fn index(&self) -> Arc<Index> {
-        let cell = self
-            .session
-            .indexes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(self.key)
-            .or_default()
-            .clone();
-        cell.get_or_init(|| {
-            let (blocks, bad) = self.cache.item_keys(&self.key).unwrap_or_else(|e| {
-                self.corrupt(e);
-                (Vec::new(), 0)
-            });
-            if bad > 0 {
-                self.corrupt(format!("{bad} unreadable block(s) skipped"));
-            }
-            let mut rows = HashMap::new();
-            let mut keys = Vec::with_capacity(blocks.len());
-            for (b, (key, items)) in blocks.into_iter().enumerate() {
-                for (row, item) in items.into_iter().enumerate() {
-                    rows.entry(item).or_insert((b as u32, row as u32));
-                }
-                keys.push((key, OnceLock::new()));
-            }
-            Arc::new(Index { rows, blocks: keys })
-        })
-        .clone()
-    }
-
-    /// Counts a batch's hits and misses.
-    pub(crate) fn count(&self, hits: usize, misses: usize) {
-        self.session.count(self.node.name(), hits, misses);
-    }
-
-    /// Stores the results of the items with keys `items` (every output, rows in item
-    /// order, with the digests of its values where known); a store that cannot keep
-    /// them says so once.
-    pub(crate) fn store(&self, items: Vec<Digest>, columns: Vec<Column>, digests: Vec<Option<Arc<Vec<Digest>>>>) {
-        if items.is_empty() {
-            return;
-        }
-        let key = block_key(&items);
-        self.session.wrote(&self.cache);
-        if let Err(e) = self.cache.put(
-            &self.key,
-            self.node.name(),
-            &key,
-            Arc::new(Block {
-                items,
-                columns,
-                digests,
-            }),
-        ) {
-            self.session
-                .warn(format!("results of node '{}' are not cached: {e}", self.node.name()));
-        }
-    }
-}
-
 #[cfg(all(test, feature = "columnar"))]
 mod tests {
+    use super::keys::{block_key, node_key};
     use super::*;
     use crate::prelude::*;
 

@@ -1,0 +1,84 @@
+//! The keys of cache entries: a node's key, the items' keys, a block's key.
+
+use super::Digest;
+use crate::hash::StableHasher;
+use crate::node::{Node, NodeKind, Volatility};
+
+/// blake3 over item keys: a block's key.
+pub(crate) fn block_key(items: &[Digest]) -> Digest {
+    *blake3::hash(items.as_flattened()).as_bytes()
+}
+
+/// The digests of one argument over the items of a batch.
+pub(crate) enum ArgDigests<'a> {
+    /// The same value for every item.
+    Const(Digest),
+    /// One digest per item.
+    Rows(&'a [Digest]),
+}
+
+/// The item keys of `n` items from the digests of their arguments, in parameter order.
+pub(crate) fn item_keys(n: usize, args: &[ArgDigests]) -> Vec<Digest> {
+    match args {
+        [] => vec![*blake3::hash(b"no arguments").as_bytes(); n],
+        [ArgDigests::Const(d)] => vec![*d; n],
+        [ArgDigests::Rows(rows)] => rows.to_vec(),
+        many => {
+            let mut buf = Vec::with_capacity(32 * many.len());
+            (0..n)
+                .map(|i| {
+                    buf.clear();
+                    for a in many {
+                        buf.extend_from_slice(match a {
+                            ArgDigests::Const(d) => d,
+                            ArgDigests::Rows(rows) => &rows[i],
+                        });
+                    }
+                    *blake3::hash(&buf).as_bytes()
+                })
+                .collect()
+        }
+    }
+}
+
+/// The node key of `node` computing the outputs in `keep` (a nested pipeline computes
+/// only those; a function node always computes all): `Err` names why it cannot be
+/// cached, `Ok(None)` when it must not be (volatile).
+pub(crate) fn node_key(node: &Node, keep: &[bool]) -> std::result::Result<Option<Digest>, String> {
+    if node.volatility() == Volatility::Volatile {
+        return Ok(None);
+    }
+    let mut h = StableHasher::new();
+    h.tag("hypernodes.node.v1").value(node.name()).value(node.code_hash());
+    for p in node.params() {
+        h.value(p.name()).value(&p.type_info().name());
+    }
+    for p in node.outputs() {
+        h.value(p.name()).value(&p.type_info().name());
+    }
+    if let NodeKind::Nested(nested) = node.kind() {
+        h.value(keep);
+        bound_values(nested.pipeline(), node.name(), &mut h)?;
+    }
+    Ok(Some(h.finish()))
+}
+
+/// Feeds the digests of the values bound in `pipeline` and, recursively, in the
+/// pipelines nested in it.
+fn bound_values(pipeline: &crate::Pipeline, node: &str, h: &mut StableHasher) -> std::result::Result<(), String> {
+    for (name, value) in pipeline.bound_inputs().iter() {
+        let d = crate::hash::digest(value).ok_or_else(|| {
+            format!(
+                "node '{node}' is not cached: the value bound to '{name}' inside it has type {}, which cannot be hashed",
+                value.type_name()
+            )
+        })?;
+        h.value(name).bytes(&d);
+    }
+    for inner in pipeline.nodes() {
+        if let NodeKind::Nested(nested) = inner.kind() {
+            bound_values(nested.pipeline(), node, h)?;
+        }
+    }
+    Ok(())
+}
