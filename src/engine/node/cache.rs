@@ -66,7 +66,7 @@ impl Cells {
 /// What [`cached_node`] returns: each output's values (per item, or the whole list
 /// found in the cache), with their digests where asked for and known, and the items
 /// that failed (with their error; `None` for items skipped after a failure under
-/// [`OnError::Fail`]).
+/// [`OnError::Fail`](crate::OnError::Fail)).
 pub(crate) struct NodeResults {
     pub(crate) outs: Vec<Cells>,
     pub(crate) failed: Vec<(usize, Option<Error>)>,
