@@ -1,0 +1,60 @@
+//! `Option<T>` of a columnar type: nulls are its `None`s.
+
+use arrow::array::{Array, ArrayRef};
+use arrow::datatypes::DataType;
+
+use super::Columnar;
+use crate::hash::StableHasher;
+
+impl<T: Columnar> Columnar for Option<T> {
+    type Array = T::Array;
+    type Builder = T::Builder;
+    const NULLABLE: bool = true;
+
+    fn data_type() -> DataType {
+        T::data_type()
+    }
+    fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+        T::downcast(array)
+    }
+    #[inline]
+    fn value(array: &Self::Array, i: usize) -> Self {
+        if array.is_null(i) {
+            None
+        } else {
+            Some(T::value(array, i))
+        }
+    }
+    #[inline]
+    fn holds(array: &Self::Array, i: usize) -> bool {
+        array.is_null(i) || T::holds(array, i)
+    }
+    #[inline]
+    fn elements_hold(array: &Self::Array) -> bool {
+        T::elements_hold(array)
+    }
+    #[inline]
+    fn digest_row(array: &Self::Array, i: usize, h: &mut StableHasher) -> bool {
+        let some = !array.is_null(i);
+        h.option_header(some);
+        !some || T::digest_row(array, i, h)
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        T::builder(capacity)
+    }
+    fn append(builder: &mut Self::Builder, value: &Self) {
+        match value {
+            Some(v) => T::append(builder, v),
+            None => T::append_null(builder),
+        }
+    }
+    fn append_null(builder: &mut Self::Builder) {
+        T::append_null(builder)
+    }
+    fn finish(builder: Self::Builder) -> ArrayRef {
+        T::finish(builder)
+    }
+    fn builder_len(builder: &Self::Builder) -> usize {
+        T::builder_len(builder)
+    }
+}

@@ -1,0 +1,117 @@
+//! The [`TypeInfo`]s of columnar types, with their Arrow conversions attached: of a Rust
+//! type (picked at compile time by [`TypeProbe`]) or of an Arrow type known at run time.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use arrow::datatypes::DataType;
+
+use super::{ColumnType, Columnar};
+use crate::value::TypeInfo;
+
+/// The [`TypeInfo`] (with Arrow conversions) of a columnar Rust type.
+pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
+    (&&TypeProbe::<T>::new()).type_info()
+}
+
+/// The Rust type, as a [`TypeInfo`] with Arrow conversions, whose values make columns of
+/// Arrow type `data_type`, for data whose types are known only at run time (Parquet
+/// columns, SQL expressions). Every string type maps to `String` and every list type to
+/// `Vec` (cast the column to the [`ColumnType::data_type`] of the result before use).
+/// `None` for types without a Rust counterpart here (dates, decimals, structs, ...).
+///
+/// # Examples
+///
+/// ```
+/// use arrow::datatypes::DataType;
+/// use hypernodes::engine::columnar::types::type_info_for;
+///
+/// assert_eq!(type_info_for(&DataType::Utf8View).unwrap().name(), "String");
+/// assert!(type_info_for(&DataType::Date32).is_none());
+/// ```
+pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
+    fn at<T: Columnar>(depth: usize) -> TypeInfo {
+        match depth {
+            0 => columnar_type_info::<T>(),
+            1 => columnar_type_info::<Vec<T>>(),
+            _ => columnar_type_info::<Vec<Vec<T>>>(),
+        }
+    }
+    let (mut dt, mut depth) = (data_type, 0);
+    while let DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) = dt {
+        dt = f.data_type();
+        depth += 1;
+    }
+    if depth > 2 {
+        return None;
+    }
+    Some(match dt {
+        DataType::Boolean => at::<bool>(depth),
+        DataType::Int8 => at::<i8>(depth),
+        DataType::Int16 => at::<i16>(depth),
+        DataType::Int32 => at::<i32>(depth),
+        DataType::Int64 => at::<i64>(depth),
+        DataType::UInt8 => at::<u8>(depth),
+        DataType::UInt16 => at::<u16>(depth),
+        DataType::UInt32 => at::<u32>(depth),
+        DataType::UInt64 => at::<u64>(depth),
+        DataType::Float32 => at::<f32>(depth),
+        DataType::Float64 => at::<f64>(depth),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => at::<String>(depth),
+        _ => return None,
+    })
+}
+
+/// Picks, at compile time, the [`TypeInfo`] of `T` with its Arrow conversions when `T`
+/// is [`Columnar`], and the plain one otherwise (autoref specialization: the `#[node]`
+/// macro calls `(&&TypeProbe::<T>::new()).type_info()` with concrete types).
+#[doc(hidden)]
+pub struct TypeProbe<T>(PhantomData<fn() -> T>);
+
+impl<T> TypeProbe<T> {
+    /// A probe for `T`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        TypeProbe(PhantomData)
+    }
+}
+
+/// The columnar case of [`TypeProbe`].
+#[doc(hidden)]
+pub trait ViaColumnarType {
+    /// The type's description, with Arrow conversions.
+    fn type_info(self) -> TypeInfo;
+}
+
+/// The fallback case of [`TypeProbe`].
+#[doc(hidden)]
+pub trait ViaAnyType {
+    /// The type's description.
+    fn type_info(self) -> TypeInfo;
+}
+
+impl<T: Columnar> ViaColumnarType for &&TypeProbe<T> {
+    fn type_info(self) -> TypeInfo {
+        TypeInfo::of::<T>().with_extension(ColumnType::of::<T>() as &'static (dyn Any + Send + Sync))
+    }
+}
+
+impl<T: Send + Sync + 'static> ViaAnyType for &TypeProbe<T> {
+    fn type_info(self) -> TypeInfo {
+        TypeInfo::of::<T>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::needless_borrow)] // the double borrow is how the probe picks
+    fn the_probe_attaches_conversions_only_to_columnar_types() {
+        struct Model;
+        assert!(ColumnType::find(&(&&TypeProbe::<Vec<String>>::new()).type_info()).is_some());
+        assert!(ColumnType::find(&(&&TypeProbe::<Model>::new()).type_info()).is_none());
+        assert!(TypeInfo::of::<i64>().extension().is_none());
+    }
+}
