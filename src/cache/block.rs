@@ -46,7 +46,7 @@ impl Column {
         match self {
             Column::Values(values) => values.get(row).cloned().ok_or_else(bad),
             #[cfg(feature = "columnar")]
-            Column::Arrow(array) => crate::engine::columnar::ColumnType::find(&port.type_info())
+            Column::Arrow(array) => crate::engine::columnar::types::ColumnType::find(&port.type_info())
                 .and_then(|ct| (ct.array_value)(array.as_ref(), row))
                 .ok_or_else(bad),
         }

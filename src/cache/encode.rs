@@ -15,7 +15,7 @@ use arrow::ipc::writer::StreamWriter;
 use arrow::ipc::{FieldNode, MetadataVersion};
 
 use super::{Block, Column, Digest};
-use crate::engine::columnar::ColumnType;
+use crate::engine::columnar::types::ColumnType;
 use crate::node::Port;
 
 /// The bytes of `block`; `Err` names an output whose values are not columnar.
@@ -338,7 +338,7 @@ mod fuzz {
 
     use super::harness::{config, largest_allocation};
     use super::*;
-    use crate::engine::columnar::Columnar;
+    use crate::engine::columnar::types::Columnar;
     use crate::hash::digest;
     use crate::value::{TypeInfo, Value};
 

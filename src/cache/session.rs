@@ -115,7 +115,7 @@ impl NodeCache {
         let (cache, session) = config.cache_session()?;
         // A SQL expression costs less than a lookup: never cached, in either engine.
         #[cfg(feature = "columnar")]
-        if crate::engine::columnar::ExprNode::find(node).is_some() {
+        if crate::engine::columnar::expr::ExprNode::find(node).is_some() {
             return None;
         }
         match node_key(node, keep) {
