@@ -21,7 +21,7 @@ pub(super) const MAP_SIZE: usize = if usize::BITS >= 64 { 1 << 40 } else { 1 << 
 /// transaction holds one while it is open (rayon threads reading at once each hold one).
 const MAX_READERS: u32 = 1024;
 
-/// How long [`DiskStore::open`] waits for the environment of a store that is being
+/// How long [`DiskStore::open`](super::DiskStore::open) waits for the environment of a store that is being
 /// dropped in this process (it is flushed, then closed) before opening it again.
 const REOPEN_WAIT: Duration = Duration::from_secs(30);
 

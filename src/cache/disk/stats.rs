@@ -10,7 +10,7 @@ use crate::error::{closest, Result};
 use super::env::{cache_error, Environment};
 use super::frame::{hex8, unframe};
 
-/// What [`DiskStore::stats`] counts for one node name (every node key with that name).
+/// What [`DiskStore::stats`](super::DiskStore::stats) counts for one node name (every node key with that name).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeStats {
     /// The node's name.
@@ -65,7 +65,7 @@ pub struct StoreStats {
     pub file_bytes: u64,
 }
 
-/// What [`DiskStore::clear`] removed.
+/// What [`DiskStore::clear`](super::DiskStore::clear) removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClearStats {
     /// Node keys removed.

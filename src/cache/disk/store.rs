@@ -24,7 +24,7 @@ static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> = LazyLock::new(Defa
 /// every handle in this process and usable by other processes at the same time.
 ///
 /// A cheap clone (an `Arc` inside); `put`, `flush` and `get` may be called from any
-/// number of threads at once. See the [module documentation](self) for the data model.
+/// number of threads at once. See the [module documentation](super) for the data model.
 #[derive(Clone)]
 pub struct DiskStore {
     pub(super) inner: Arc<Inner>,
