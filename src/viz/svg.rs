@@ -1,0 +1,246 @@
+//! The picture as a standalone SVG document, drawn at the coordinates of its
+//! [layout](super::layout).
+
+use std::fmt::Write as _;
+
+use crate::error::Result;
+
+use super::layout::{
+    label_size, layout, Layout, BASELINE, LABEL_LINE, LABEL_PX, MARGIN, NAME_PX, NOTE_LINE, NOTE_PX, TITLE_LINE,
+};
+use super::scene::{Cluster, Edge, Kind, Scene, Shape};
+
+/// Draws a [`Scene`] as SVG.
+pub(super) struct Svg<'a> {
+    scene: &'a Scene,
+}
+
+impl<'a> Svg<'a> {
+    pub(super) fn new(scene: &'a Scene) -> Self {
+        Svg { scene }
+    }
+
+    /// The SVG document: a white ground, clusters, edges, shapes.
+    pub(super) fn render(&self, name: &str) -> Result<String> {
+        let g = layout(self.scene, name)?;
+        let (width, height) = g
+            .graph_label::<dagre::GraphLabel>()
+            .map_or((0.0, 0.0), |l| (l.width, l.height));
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"{SANS}\">",
+            w = num(width + MARGIN),
+            h = num(height + MARGIN)
+        );
+        let _ = writeln!(out, "<title>{}</title>", xml(&self.scene.title));
+        out.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker></defs>\n");
+        let _ = writeln!(
+            out,
+            "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
+            num(width + MARGIN),
+            num(height + MARGIN)
+        );
+
+        // Clusters first (outer before inner: creation order), then edges, then shapes.
+        for k in &self.scene.clusters {
+            self.cluster(&mut out, &g, k);
+        }
+        for (i, e) in self.scene.edges.iter().enumerate() {
+            self.edge(&mut out, &g, i, e);
+        }
+        for s in &self.scene.shapes {
+            self.shape(&mut out, &g, s);
+        }
+        out.push_str("</svg>\n");
+        Ok(out)
+    }
+
+    /// A cluster: its box and its title, centred on the title node of the layout.
+    fn cluster(&self, out: &mut String, g: &Layout, k: &Cluster) {
+        let Some(n) = g.node(&k.id) else { return };
+        let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
+        let (left, top) = (x - n.width / 2.0, y - n.height / 2.0);
+        let _ = writeln!(out, "<g id=\"{}\" class=\"cluster\">", k.id);
+        let _ = writeln!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\" fill=\"#f5f3ff\" stroke=\"#7c3aed\" stroke-width=\"1.2\"/>",
+            num(left),
+            num(top),
+            num(n.width),
+            num(n.height)
+        );
+        let title = g.node(&format!("{}#title", k.id));
+        let (tx, ty) = title.map_or((x, top + 12.0), |t| (t.x.unwrap_or(x), t.y.unwrap_or(top + 12.0)));
+        let first = ty - (k.lines.len() - 1) as f64 * TITLE_LINE / 2.0;
+        for (j, line) in k.lines.iter().enumerate() {
+            let weight = if j == 0 { " font-weight=\"bold\"" } else { "" };
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{NOTE_PX}\" fill=\"#5b21b6\" text-anchor=\"middle\"{weight}>{}</text>",
+                num(tx),
+                num(first + j as f64 * TITLE_LINE + NOTE_PX * BASELINE),
+                xml(line)
+            );
+        }
+        out.push_str("</g>\n");
+    }
+
+    /// Edge `i`: its path through dagre's points and its label on a white ground.
+    fn edge(&self, out: &mut String, g: &Layout, i: usize, e: &Edge) {
+        let (from, to) = (&self.scene.shapes[e.from].id, &self.scene.shapes[e.to].id);
+        let Some(label) = g.edge(from, to, Some(&i.to_string())) else {
+            return;
+        };
+        let _ = writeln!(out, "<g class=\"edge\" data-from=\"{from}\" data-to=\"{to}\">");
+        let _ = writeln!(
+            out,
+            "<path d=\"{}\" fill=\"none\" stroke=\"#475569\" stroke-width=\"1.3\" marker-end=\"url(#arrow)\"/>",
+            smooth_path(&label.points)
+        );
+        if !e.label.is_empty() {
+            let (w, h) = label_size(&e.label);
+            let (x, y) = (label.x.unwrap_or(0.0), label.y.unwrap_or(0.0));
+            let _ = writeln!(
+                out,
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.9\"/>",
+                num(x - w / 2.0),
+                num(y - h / 2.0),
+                num(w),
+                num(h)
+            );
+            for (j, line) in e.label.iter().enumerate() {
+                let dy = (j as f64 - (e.label.len() - 1) as f64 / 2.0) * LABEL_LINE;
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" font-family=\"{MONO}\" font-size=\"{LABEL_PX}\" fill=\"#334155\" text-anchor=\"middle\">{}</text>",
+                    num(x),
+                    num(y + dy + LABEL_PX * BASELINE),
+                    xml(line)
+                );
+            }
+        }
+        out.push_str("</g>\n");
+    }
+
+    /// A shape: its outline by kind and its lines of text, the name first.
+    fn shape(&self, out: &mut String, g: &Layout, s: &Shape) {
+        let Some(n) = g.node(&s.id) else { return };
+        let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
+        let (w, h) = (n.width, n.height);
+        let (left, top) = (x - w / 2.0, y - h / 2.0);
+        let _ = writeln!(out, "<g id=\"{}\" class=\"node {}\">", s.id, s.kind.class());
+        let rect = |rx: f64, fill: &str, stroke: &str, extra: &str| {
+            format!(
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\"{extra}/>\n",
+                num(left),
+                num(top),
+                num(w),
+                num(h),
+                num(rx)
+            )
+        };
+        match s.kind {
+            Kind::Input => out.push_str(&rect(h / 2.0, "#dbeafe", "#2563eb", " stroke-width=\"1.3\"")),
+            Kind::Bound => out.push_str(&rect(
+                h / 2.0,
+                "#f1f5f9",
+                "#64748b",
+                " stroke-width=\"1.3\" stroke-dasharray=\"5 3\"",
+            )),
+            Kind::Value => out.push_str(&rect(6.0, "#ffffff", "#94a3b8", " stroke-width=\"1.3\"")),
+            Kind::Output => out.push_str(&rect(6.0, "#dcfce7", "#16a34a", " stroke-width=\"2.4\"")),
+            Kind::Function => out.push_str(&rect(2.0, "#fef3c7", "#d97706", " stroke-width=\"1.3\"")),
+            Kind::Nested => {
+                // A 3-D box: a shadow box behind, offset up and right.
+                let _ = writeln!(
+                    out,
+                    "<path d=\"M{l},{t} l4,-4 h{w} v{h} l-4,4\" fill=\"#ddd6fe\" stroke=\"#7c3aed\" stroke-width=\"1.3\"/>",
+                    l = num(left),
+                    t = num(top),
+                    w = num(w),
+                    h = num(h)
+                );
+                out.push_str(&rect(2.0, "#ede9fe", "#7c3aed", " stroke-width=\"1.3\""));
+            }
+        }
+        let first = y - (s.lines.len() - 1) as f64 * NOTE_LINE / 2.0;
+        for (j, line) in s.lines.iter().enumerate() {
+            let px = if j == 0 { NAME_PX } else { NOTE_PX };
+            let style = if j == 0 {
+                let weight = if matches!(s.kind, Kind::Function | Kind::Nested) {
+                    " font-weight=\"bold\""
+                } else {
+                    ""
+                };
+                format!("font-size=\"{px}\" fill=\"#0f172a\"{weight}")
+            } else {
+                format!("font-size=\"{px}\" fill=\"#475569\"")
+            };
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" {style} text-anchor=\"middle\">{}</text>",
+                num(x),
+                num(first + j as f64 * NOTE_LINE + px * BASELINE),
+                xml(line)
+            );
+        }
+        out.push_str("</g>\n");
+    }
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A coordinate with at most one decimal, without a trailing `.0`.
+fn num(x: f64) -> String {
+    let r = (x * 10.0).round() / 10.0;
+    if r == r.trunc() {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// An edge through dagre's points: straight at the ends, curved through the bends.
+fn smooth_path(points: &[dagre::Point]) -> String {
+    let mut d = String::new();
+    let Some(first) = points.first() else { return d };
+    let _ = write!(d, "M{},{}", num(first.x), num(first.y));
+    if points.len() <= 2 {
+        for p in &points[1..] {
+            let _ = write!(d, " L{},{}", num(p.x), num(p.y));
+        }
+        return d;
+    }
+    // Quadratic curves with the bends as control points, between the midpoints.
+    for pair in points[1..points.len() - 1].windows(2) {
+        let (c, next) = (&pair[0], &pair[1]);
+        let _ = write!(
+            d,
+            " Q{},{} {},{}",
+            num(c.x),
+            num(c.y),
+            num((c.x + next.x) / 2.0),
+            num((c.y + next.y) / 2.0)
+        );
+    }
+    let (c, last) = (&points[points.len() - 2], &points[points.len() - 1]);
+    let _ = write!(d, " Q{},{} {},{}", num(c.x), num(c.y), num(last.x), num(last.y));
+    d
+}
+
+const SANS: &str = "DejaVu Sans, Helvetica, Arial, sans-serif";
+const MONO: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
