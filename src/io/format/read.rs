@@ -1,0 +1,267 @@
+//! Reading a CSV, NDJSON or Arrow IPC file piece by piece, in order: the pieces of text
+//! are decoded into batches where they are run, on several threads at once.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::error::ArrowError;
+
+use super::errors::{csv_error, first_line};
+use super::split::{Cut, Splitter};
+use super::{data, open_nonempty, Format, INFERRED};
+use crate::error::{Error, Result};
+
+/// A reader of a CSV, NDJSON or Arrow IPC file, piece by piece, in order (Parquet is
+/// read row group by row group instead). CSV and NDJSON are cut into pieces of whole
+/// records as raw bytes, which is cheap, so that the pieces can be decoded at once on
+/// several threads ([`Piece::decode`]); Arrow batches are read whole and sliced.
+pub(crate) struct StreamReader {
+    inner: Inner,
+}
+
+enum Inner {
+    Text {
+        split: Splitter,
+        decode: Arc<TextDecode>,
+        batch_rows: usize,
+    },
+    /// An Arrow file's batches are as the writer made them: each is cut into slices of
+    /// at most `batch_rows` rows (sharing its buffers); `pending` is the rest of one.
+    Arrow {
+        path: std::path::PathBuf,
+        reader: Box<arrow::ipc::reader::FileReader<BufReader<File>>>,
+        pending: Option<RecordBatch>,
+        batch_rows: usize,
+    },
+}
+
+/// What decodes the pieces of a CSV or NDJSON file.
+pub(crate) struct TextDecode {
+    path: std::path::PathBuf,
+    format: Format,
+    /// The schema rows are parsed with (every column of a CSV file, the columns read of
+    /// an NDJSON file).
+    schema: SchemaRef,
+    /// The columns kept (indices into `schema`; CSV only).
+    projection: Vec<usize>,
+}
+
+/// A piece of a file: a batch, or raw records to decode.
+pub(crate) enum Piece {
+    Batch(RecordBatch),
+    Text(Cut, Arc<TextDecode>),
+}
+
+impl Piece {
+    /// The rows it holds.
+    pub(crate) fn rows(&self) -> usize {
+        match self {
+            Piece::Batch(b) => b.num_rows(),
+            Piece::Text(cut, _) => cut.rows,
+        }
+    }
+
+    /// The piece as a batch; the error of a value that does not parse names the line of
+    /// the file (and, for CSV, the column).
+    pub(crate) fn decode(self) -> Result<RecordBatch> {
+        let (
+            Cut {
+                bytes,
+                rows,
+                record,
+                line,
+            },
+            d,
+        ) = match self {
+            Piece::Batch(b) => return Ok(b),
+            Piece::Text(cut, decode) => (cut, decode),
+        };
+        let batch = match d.format {
+            Format::Csv => {
+                let mut decoder = arrow::csv::ReaderBuilder::new(d.schema.clone())
+                    .with_header(false)
+                    .with_batch_size(rows)
+                    .with_projection(d.projection.clone())
+                    .build_decoder();
+                let mut at = 0;
+                (|| {
+                    while at < bytes.len() {
+                        let n = decoder.decode(&bytes[at..])?;
+                        if n == 0 {
+                            break;
+                        }
+                        at += n;
+                    }
+                    decoder.decode(&[])?;
+                    decoder.flush()
+                })()
+            }
+            _ => arrow::json::ReaderBuilder::new(d.schema.clone())
+                .with_batch_size(rows)
+                .build_decoder()
+                .and_then(|mut decoder| {
+                    decoder.decode(&bytes)?;
+                    decoder.flush()
+                }),
+        };
+        let batch = match batch {
+            Ok(b) => b.unwrap_or_else(|| RecordBatch::new_empty(d.output_schema())),
+            Err(e) => {
+                return Err(match d.format {
+                    Format::Csv => csv_error(&d.path, e, Some(&d.schema), record),
+                    _ => d.ndjson_error(&bytes, line, e),
+                })
+            }
+        };
+        if batch.num_rows() != rows {
+            // Unreachable: the splitter and the decoder agree on what a record is.
+            return Err(Error::Internal(format!(
+                "{}: {} rows decoded from {rows} records at line {line}",
+                d.path.display(),
+                batch.num_rows()
+            )));
+        }
+        Ok(batch)
+    }
+}
+
+impl TextDecode {
+    fn output_schema(&self) -> SchemaRef {
+        match self.format {
+            // Unreachable: the projection holds indices of the schema's fields.
+            Format::Csv => Arc::new(self.schema.project(&self.projection).expect("projected columns")),
+            _ => self.schema.clone(),
+        }
+    }
+
+    /// An NDJSON error in the piece `bytes`, which starts on line `line`, as one line
+    /// naming the line of the file: its lines are decoded one by one until one fails.
+    fn ndjson_error(&self, bytes: &[u8], line: usize, e: ArrowError) -> Error {
+        for (i, text) in bytes.split(|&b| b == b'\n').enumerate() {
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let decoded = arrow::json::ReaderBuilder::new(self.schema.clone())
+                .build_decoder()
+                .and_then(|mut d| {
+                    d.decode(text)?;
+                    d.flush()
+                });
+            if let Err(e) = decoded {
+                return data(&self.path, format!("line {}: {}", line + i, first_line(&e)));
+            }
+        }
+        data(&self.path, format!("not a readable NDJSON file ({})", first_line(&e)))
+    }
+}
+
+impl StreamReader {
+    /// Opens `path` as `format` (not Parquet), parsing with `schema` (see
+    /// [`StreamReader::parse_schema`]), `batch_rows` rows per piece, keeping the columns
+    /// at `projection` (indices into `schema` for CSV and Arrow; NDJSON keeps every field
+    /// of `schema`).
+    pub(crate) fn open(
+        path: &Path,
+        format: Format,
+        schema: SchemaRef,
+        projection: &[usize],
+        batch_rows: usize,
+    ) -> Result<StreamReader> {
+        let file = open_nonempty(path, format)?;
+        let io = |source| Error::Io {
+            action: "read",
+            path: path.display().to_string().into(),
+            source,
+        };
+        let inner = match format {
+            Format::Csv | Format::Ndjson => {
+                let mut split = Splitter::new(file, format == Format::Csv);
+                if format == Format::Csv {
+                    // The header: checked when the types were inferred.
+                    split.next(1).map_err(io)?;
+                }
+                Inner::Text {
+                    split,
+                    decode: Arc::new(TextDecode {
+                        path: path.to_path_buf(),
+                        format,
+                        schema,
+                        projection: projection.to_vec(),
+                    }),
+                    batch_rows: batch_rows.max(1),
+                }
+            }
+            Format::Arrow => Inner::Arrow {
+                path: path.to_path_buf(),
+                reader: Box::new(
+                    arrow::ipc::reader::FileReader::try_new(
+                        BufReader::with_capacity(1 << 20, file),
+                        Some(projection.to_vec()),
+                    )
+                    .map_err(|e| data(path, format!("not a readable Arrow IPC file ({e})")))?,
+                ),
+                pending: None,
+                batch_rows: batch_rows.max(1),
+            },
+            // Unreachable: Parquet files are read by row group, not through this reader.
+            Format::Parquet => return Err(Error::Internal("a Parquet file read as a stream".into())),
+        };
+        Ok(StreamReader { inner })
+    }
+
+    /// The schema for reading an untyped file of `file_schema` (with the types the
+    /// columns are read as): for NDJSON only the columns of `keep` (indices).
+    pub(crate) fn parse_schema(format: Format, file_schema: &Schema, keep: &[usize]) -> SchemaRef {
+        let mut metadata = file_schema.metadata().clone();
+        metadata.remove(INFERRED);
+        let fields: Vec<_> = match format {
+            Format::Ndjson => keep.iter().map(|&i| file_schema.field(i).clone()).collect(),
+            _ => file_schema.fields().iter().map(|f| f.as_ref().clone()).collect(),
+        };
+        Arc::new(Schema::new_with_metadata(fields, metadata))
+    }
+
+    /// The next piece, `None` at the end of the file.
+    pub(crate) fn next_piece(&mut self) -> Option<Result<Piece>> {
+        match &mut self.inner {
+            Inner::Text {
+                split,
+                decode,
+                batch_rows,
+            } => match split.next(*batch_rows) {
+                Ok(Some(cut)) => Some(Ok(Piece::Text(cut, decode.clone()))),
+                Ok(None) => None,
+                Err(source) => Some(Err(Error::Io {
+                    action: "read",
+                    path: decode.path.display().to_string().into(),
+                    source,
+                })),
+            },
+            Inner::Arrow {
+                path,
+                reader,
+                pending,
+                batch_rows,
+            } => {
+                // The next batch of rows, skipping batches without rows.
+                while pending.as_ref().is_none_or(|b| b.num_rows() == 0) {
+                    match reader.next() {
+                        Some(Ok(b)) => *pending = Some(b),
+                        Some(Err(e)) => return Some(Err(data(path, format!("not a readable Arrow IPC file ({e})")))),
+                        None => return None,
+                    }
+                }
+                let batch = pending.take()?;
+                let n = batch.num_rows().min(*batch_rows);
+                if n < batch.num_rows() {
+                    *pending = Some(batch.slice(n, batch.num_rows() - n));
+                }
+                Some(Ok(Piece::Batch(batch.slice(0, n))))
+            }
+        }
+    }
+}

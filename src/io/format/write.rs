@@ -1,0 +1,115 @@
+//! Writing record batches into a file of one format.
+
+use std::fs::File;
+use std::io::BufWriter;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use super::Format;
+
+/// A writer of record batches into a file of one format.
+pub(crate) enum BatchWriter {
+    Parquet(ArrowWriter<BufWriter<File>>),
+    Csv(arrow::csv::Writer<BufWriter<File>>),
+    Ndjson(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+    Arrow(arrow::ipc::writer::FileWriter<BufWriter<File>>),
+}
+
+impl BatchWriter {
+    /// A writer of batches of `schema` as `format` into `sink`; `props` are Parquet's.
+    pub(crate) fn new(
+        format: Format,
+        sink: BufWriter<File>,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> std::result::Result<BatchWriter, String> {
+        Ok(match format {
+            Format::Parquet => {
+                BatchWriter::Parquet(ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| e.to_string())?)
+            }
+            Format::Csv => {
+                check_csv(&schema)?;
+                BatchWriter::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(sink))
+            }
+            Format::Ndjson => BatchWriter::Ndjson(arrow::json::LineDelimitedWriter::new(sink)),
+            Format::Arrow => {
+                BatchWriter::Arrow(arrow::ipc::writer::FileWriter::try_new(sink, &schema).map_err(|e| e.to_string())?)
+            }
+        })
+    }
+
+    /// Writes a batch.
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), String> {
+        match self {
+            BatchWriter::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
+            BatchWriter::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
+            BatchWriter::Ndjson(w) => w.write(batch).map_err(|e| e.to_string()),
+            BatchWriter::Arrow(w) => w.write(batch).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Writes out what the writer holds in memory once it holds more than `budget`
+    /// bytes (Parquet buffers a row group; the other formats write each batch at once).
+    pub(crate) fn flush_over(&mut self, budget: u64) -> std::result::Result<(), String> {
+        match self {
+            BatchWriter::Parquet(w) if w.in_progress_size() as u64 > budget => w.flush().map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bytes the writer holds in memory.
+    pub(crate) fn memory_size(&self) -> usize {
+        match self {
+            BatchWriter::Parquet(w) => w.memory_size(),
+            _ => 0,
+        }
+    }
+
+    /// Finishes the file (footer, header of an empty CSV) and returns the sink.
+    pub(crate) fn finish(self, schema: &SchemaRef) -> std::result::Result<BufWriter<File>, String> {
+        match self {
+            BatchWriter::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
+            BatchWriter::Csv(mut w) => {
+                // A CSV writer writes its header with the first batch: an empty one
+                // writes the header of a file without rows.
+                w.write(&RecordBatch::new_empty(schema.clone()))
+                    .map_err(|e| e.to_string())?;
+                Ok(w.into_inner())
+            }
+            BatchWriter::Ndjson(mut w) => {
+                w.finish().map_err(|e| e.to_string())?;
+                Ok(w.into_inner())
+            }
+            BatchWriter::Arrow(w) => w.into_inner().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Refuses columns CSV cannot hold (lists, structs, maps, unions), naming the first.
+pub(crate) fn check_csv(schema: &Schema) -> std::result::Result<(), String> {
+    use arrow::datatypes::DataType as D;
+    match schema.fields().iter().find(|f| {
+        matches!(
+            f.data_type(),
+            D::List(_)
+                | D::LargeList(_)
+                | D::ListView(_)
+                | D::LargeListView(_)
+                | D::FixedSizeList(..)
+                | D::Struct(_)
+                | D::Map(..)
+                | D::Union(..)
+                | D::RunEndEncoded(..)
+        )
+    }) {
+        Some(f) => Err(format!(
+            "CSV cannot hold column '{}' of type {}: select other columns, or write Parquet, NDJSON or Arrow",
+            f.name(),
+            f.data_type()
+        )),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,266 @@
+//! Reading a file run's input: the batches of one file, each read by the worker that
+//! runs it, within the memory limit. A Parquet file is read row group by row group, each
+//! by one worker and decoded there; the other formats by one reader, piece by piece, each
+//! piece decoded by the worker that took it.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use arrow::array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use super::format::{Format, StreamReader};
+use super::memory::Memory;
+use super::plan::{FilePlan, Source};
+use crate::error::{Error, Result};
+
+/// The batches of one input file, as the workers take them. Batch `seq` (counted through
+/// the file) is written in that order.
+pub(super) struct Reader<'a> {
+    input: &'a Path,
+    plan: &'a FilePlan,
+    /// Admits each batch before it is read, and learns its size.
+    memory: &'a Memory,
+    /// For Parquet, the row groups, each read by one worker into batches, and the columns
+    /// read.
+    groups: Vec<Group>,
+    mask: Option<ProjectionMask>,
+    /// The next row group to take.
+    next_group: AtomicUsize,
+    /// For the other formats, the file's one reader, whose batches the workers take in
+    /// turn; `None` once it ended or failed.
+    stream: Mutex<Option<Sequence>>,
+    /// A file's rows, for a reader's pieces: known, or about its size over a row's.
+    file_rows: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The reader of `input`, as `plan` reads it, in batches of `memory`'s rows.
+    pub(super) fn new(input: &'a Path, plan: &'a FilePlan, memory: &'a Memory) -> Result<Reader<'a>> {
+        let batch_rows = memory.batch_rows();
+        // The work: for Parquet, row groups, each read by one worker into batches of
+        // `batch_rows`; for the other formats, the batches of the file's one reader, in
+        // turn. Batch `seq` (counted through the file) is written in that order.
+        let mut groups = Vec::new();
+        let mut mask = None;
+        // A file's rows, for a reader's pieces: known, or about its size over a row's.
+        let file_rows = plan.rows.map_or_else(
+            || {
+                let size = std::fs::metadata(input).map_or(0, |m| m.len());
+                size.div_ceil(plan.row_bytes.max(1)) as usize
+            },
+            |r| r as usize,
+        );
+        let stream = Mutex::new(None);
+        match &plan.source {
+            Source::Parquet(metadata) => {
+                mask = Some(ProjectionMask::roots(
+                    metadata.metadata().file_metadata().schema_descr(),
+                    plan.needed.iter().copied(),
+                ));
+                let (mut seq, mut first_row) = (0u64, 0usize);
+                for (g, rg) in metadata.metadata().row_groups().iter().enumerate() {
+                    let rows = rg.num_rows().max(0) as usize;
+                    groups.push(Group {
+                        index: g,
+                        first_seq: seq,
+                        first_row,
+                        rows,
+                    });
+                    seq += rows.div_ceil(batch_rows) as u64;
+                    first_row += rows;
+                }
+            }
+            Source::Stream { parse, projection } => {
+                let reader = StreamReader::open(input, plan.format, parse.clone(), projection, batch_rows)?;
+                *stream.lock().expect("reader") = Some(Sequence { reader, seq: 0, row: 0 });
+            }
+        }
+
+        Ok(Reader {
+            input,
+            plan,
+            memory,
+            groups,
+            mask,
+            next_group: AtomicUsize::new(0),
+            stream,
+            file_rows,
+        })
+    }
+
+    /// A worker's reading: takes the next batch (a row group's, or the reader's), waits
+    /// for room for it, reads it (only the columns needed) and hands it to `run` with its
+    /// place among the file's batches, its first row in the file and its size in bytes,
+    /// until the file ends, the run stops or `run` returns false. A batch that cannot be
+    /// read goes to `fail` with its place, and the worker stops.
+    pub(super) fn work(&self, run: impl Fn(u64, usize, RecordBatch, u64) -> bool, fail: impl Fn(u64, Error)) {
+        let batch_rows = self.memory.batch_rows();
+        match &self.plan.source {
+            Source::Parquet(metadata) => loop {
+                let Some(group) = self.groups.get(self.next_group.fetch_add(1, Ordering::Relaxed)) else {
+                    return;
+                };
+                if self.memory.stopped() {
+                    return;
+                }
+                let expected = group.rows.div_ceil(batch_rows) as u64;
+                let reader = self.open().and_then(|file| {
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+                        .with_row_groups(vec![group.index])
+                        .with_projection(self.mask.clone().expect("a Parquet projection"))
+                        .with_batch_size(batch_rows)
+                        .build()
+                        .map_err(|e| self.data(format!("cannot read ({e})")))
+                });
+                let mut reader = match reader {
+                    Ok(r) => r,
+                    Err(e) => {
+                        fail(group.first_seq, e);
+                        return;
+                    }
+                };
+                let mut done = 0u64;
+                let mut row = group.first_row;
+                // A row group's reader yields its rows (as many as its
+                // metadata says) in batches of `batch_rows`, the last one
+                // shorter. A batch is decoded only once admitted.
+                while done < expected {
+                    let seq = group.first_seq + done;
+                    let rows = batch_rows.min(group.rows - (row - group.first_row));
+                    let reserve = self.memory.reserve(rows);
+                    if !self.memory.admit(seq, reserve) {
+                        return;
+                    }
+                    let next = reader
+                        .next()
+                        .map(|b| b.map_err(|e| self.data(format!("cannot read ({e})"))));
+                    let input_size = self.read(reserve, &next);
+                    let batch = match next {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => {
+                            fail(seq, e);
+                            return;
+                        }
+                        None => break,
+                    };
+                    let first = row;
+                    row += batch.num_rows();
+                    if !run(seq, first, batch, input_size) {
+                        return;
+                    }
+                    done += 1;
+                }
+                if done < expected {
+                    let message = format!(
+                        "row group {} holds {} rows by its metadata, but {} were read",
+                        group.index,
+                        group.rows,
+                        row - group.first_row
+                    );
+                    fail(group.first_seq + done, self.data(message));
+                    return;
+                }
+            },
+            // The pieces of the file's one reader, in order; each is decoded
+            // and run by the worker that took it.
+            Source::Stream { .. } => loop {
+                let reserve = self.memory.reserve(batch_rows.min(self.file_rows));
+                let mut guard = self.stream.lock().expect("reader");
+                let Some(sequence) = guard.as_mut() else { return };
+                let (seq, first) = (sequence.seq, sequence.row);
+                if !self.memory.admit(seq, reserve) {
+                    return;
+                }
+                let piece = match sequence.reader.next_piece() {
+                    Some(Ok(piece)) => piece,
+                    Some(Err(e)) => {
+                        *guard = None;
+                        fail(seq, e);
+                        return;
+                    }
+                    None => {
+                        // The end: the writer stops after batch `seq - 1`.
+                        *guard = None;
+                        return;
+                    }
+                };
+                sequence.seq += 1;
+                sequence.row += piece.rows();
+                drop(guard);
+                let next = Some(piece.decode());
+                let input_size = self.read(reserve, &next);
+                match next {
+                    Some(Ok(batch)) => {
+                        if !run(seq, first, batch, input_size) {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        fail(seq, e);
+                        return;
+                    }
+                    None => return,
+                }
+            },
+        }
+    }
+
+    /// A batch read: its estimate swapped for its size, which it returns.
+    /// A slice of a larger batch (an Arrow file's) holds its share of it.
+    fn read(&self, reserve: u64, next: &Option<Result<RecordBatch>>) -> u64 {
+        let size = match next {
+            Some(Ok(b)) if self.plan.format == Format::Arrow => b
+                .columns()
+                .iter()
+                .map(|c| {
+                    let whole = c.get_array_memory_size();
+                    c.to_data().get_slice_memory_size().map_or(whole, |s| s.min(whole)) as u64
+                })
+                .sum(),
+            Some(Ok(b)) => b.get_array_memory_size() as u64,
+            _ => 0,
+        };
+        self.memory.read(reserve, size);
+        size
+    }
+
+    fn open(&self) -> Result<File> {
+        File::open(self.input).map_err(|source| Error::Io {
+            action: "read",
+            path: self.input.display().to_string().into(),
+            source,
+        })
+    }
+
+    fn data(&self, message: String) -> Error {
+        Error::Data {
+            path: self.input.display().to_string().into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A row group of an input file as a unit of work.
+struct Group {
+    /// Its index in the file.
+    index: usize,
+    /// The place of its first batch among the file's batches.
+    first_seq: u64,
+    /// The file's row number of its first row.
+    first_row: usize,
+    /// Its rows.
+    rows: usize,
+}
+
+/// The one reader of a file read batch by batch, and where it is.
+struct Sequence {
+    reader: StreamReader,
+    /// The next batch's place among the file's batches.
+    seq: u64,
+    /// The next batch's first row.
+    row: usize,
+}

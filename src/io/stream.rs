@@ -1,0 +1,111 @@
+//! One input file's run: workers, one per partition, each read a batch and run the
+//! pipeline on it, on every core; the calling thread writes the results in input order.
+//! At most a fixed number of batches is in flight, chosen from the memory limit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc::channel;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+
+use super::compute::Done;
+use super::memory::Memory;
+use super::plan::FilePlan;
+use super::read::Reader;
+use super::report::Reporting;
+use super::summary::RunSummary;
+use super::write::{OutputFile, Writer};
+use super::FileRun;
+use crate::error::{Error, Result};
+
+/// Streams one input file through the pipeline of its `plan` into a temporary output
+/// file, and the failed rows into a temporary side file at `failed`, as `file_run` says
+/// (partitions, memory limit, batch rows, compression).
+pub(super) fn stream(
+    file_run: &FileRun,
+    input: &Path,
+    output: &Path,
+    failed: Option<&Path>,
+    plan: FilePlan,
+    report: Reporting<'_>,
+    summary: &mut RunSummary,
+) -> Result<(OutputFile, Option<OutputFile>)> {
+    let workers = file_run.partitions.max(1);
+    let memory = Memory::new(
+        file_run.memory_limit,
+        workers,
+        file_run.batch_rows,
+        plan.row_bytes,
+        failed.is_some(),
+    );
+    let plan = &plan;
+    let reader = Reader::new(input, plan, &memory)?;
+    let mut writer = Writer::create(output, failed, plan, file_run.compression, memory.writer_budgets())?;
+
+    let result: Result<()> = std::thread::scope(|scope| {
+        let (done_tx, done_rx) = channel::<(u64, Result<Done>)>();
+        let (reader, memory) = (&reader, &memory);
+
+        // Workers: each reads a row group or a batch (only the columns needed), then
+        // runs the pipeline on its batches, one at a time.
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                // Runs batch `seq`, whose first row is row `first` of the file, and
+                // sends the result to the writer; false when the run stops.
+                let run = |seq: u64, first: usize, batch: RecordBatch, input_size: u64| {
+                    let started = Instant::now();
+                    let rows = batch.num_rows();
+                    report.item_start(first..first + rows);
+                    let out = plan.compute.batch(&batch, first, plan.failed.as_ref(), started);
+                    drop(batch);
+                    memory.processed(input_size, out.as_ref().ok().map(Done::memory_size));
+                    done_tx.send((seq, out)).is_ok()
+                };
+                let fail = |seq: u64, e: Error| {
+                    let _ = done_tx.send((seq, Err(e)));
+                };
+                reader.work(run, fail);
+            });
+        }
+        drop(done_tx);
+        let fail = |e: Error| {
+            memory.stop();
+            Err(e)
+        };
+
+        // Writer: results in input order.
+        let mut pending: BTreeMap<u64, Result<Done>> = BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, out) in done_rx.iter() {
+            pending.insert(seq, out);
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                let done = match out {
+                    Ok(d) => d,
+                    Err(e) => return fail(e),
+                };
+                let size = done.memory_size();
+                let Done {
+                    out: batch,
+                    failed,
+                    rows,
+                    started,
+                } = done;
+                let writers_size = match writer.write(&batch, failed.as_ref()) {
+                    Ok(size) => size,
+                    Err(e) => return fail(e),
+                };
+                let failed_rows = failed.as_ref().map_or(0, |f| f.num_rows() as u64);
+                summary.add_batch(&batch, failed_rows);
+                report.items_written(rows, failed.as_ref(), started);
+                memory.written(next, size, writers_size, (batch, failed));
+            }
+        }
+        Ok(())
+    });
+    result?;
+    summary.peak_memory = summary.peak_memory.max(memory.peak());
+    writer.finish()
+}

@@ -1,0 +1,264 @@
+//! Writing a file run's output: each file under a temporary name in its directory,
+//! renamed into place only when the whole run succeeded ([`OutputFile`]), and the
+//! batches of one input, in order, into its output and the side file of its failed rows
+//! ([`Writer`]).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::format::BatchWriter;
+use super::plan::FilePlan;
+use crate::error::{Error, Result};
+
+/// The files one input's run writes: its output and, under
+/// [`OnError::Collect`](crate::exec::OnError::Collect), the side file of its failed
+/// rows, each a temporary file until committed. Dropped unfinished, they are removed.
+pub(super) struct Writer<'a> {
+    plan: &'a FilePlan,
+    /// The output's writer, made with the first batch (of its schema) on `sink`.
+    writer: Option<(BatchWriter, SchemaRef)>,
+    sink: Option<BufWriter<File>>,
+    /// The failed rows' file and its writer.
+    side: Option<(OutputFile, BatchWriter)>,
+    out_file: OutputFile,
+    /// The output's Parquet properties.
+    props: WriterProperties,
+    /// The most bytes the output's writer, and the failed rows' writer, buffer.
+    budget: u64,
+    side_budget: u64,
+}
+
+impl<'a> Writer<'a> {
+    /// Creates the temporary files of `output` and, when given, of `failed`, for the
+    /// batches of `plan`: Parquet compressed with `compression` (snappy by default), and
+    /// its writers buffering at most `budgets` bytes (the output's, the failed rows').
+    pub(super) fn create(
+        output: &Path,
+        failed: Option<&Path>,
+        plan: &'a FilePlan,
+        compression: Option<Compression>,
+        (writer_budget, side_budget): (u64, u64),
+    ) -> Result<Writer<'a>> {
+        let (out_file, sink) = OutputFile::create(output)?;
+        // Parquet pages no larger than a share of the writer's budget (1 MiB at most,
+        // Parquet's default), so that what the writer buffers stays within it.
+        let props_within = |budget: u64| {
+            let page = (budget as usize / 8).clamp(4096, 1 << 20);
+            WriterProperties::builder()
+                .set_compression(compression.unwrap_or(Compression::SNAPPY))
+                .set_data_page_size_limit(page)
+                .set_dictionary_page_size_limit(page)
+                .set_write_batch_size(page.min(1024))
+                .build()
+        };
+        let props = props_within(writer_budget);
+        // The failed rows' file, made now: it is written even when no row fails.
+        let side = match (failed, &plan.failed) {
+            (Some(path), Some(schema)) => {
+                let (file, sink) = OutputFile::create(path)?;
+                let writer = BatchWriter::new(plan.side_format, sink, schema.clone(), props_within(side_budget))
+                    .map_err(|e| file.error(e))?;
+                Some((file, writer))
+            }
+            _ => None,
+        };
+        Ok(Writer {
+            plan,
+            writer: None,
+            sink: Some(sink),
+            side,
+            out_file,
+            props,
+            budget: writer_budget,
+            side_budget,
+        })
+    }
+
+    /// Writes a batch of output rows, and its `failed` rows into the side file; returns
+    /// the bytes the writers hold in memory.
+    pub(super) fn write(&mut self, batch: &RecordBatch, failed: Option<&RecordBatch>) -> Result<u64> {
+        let w = match &mut self.writer {
+            Some((w, _)) => w,
+            None => {
+                let w = BatchWriter::new(
+                    self.plan.out_format,
+                    self.sink.take().expect("one writer"),
+                    batch.schema(),
+                    self.props.clone(),
+                )
+                .map_err(|e| self.out_file.error(e))?;
+                &mut self.writer.insert((w, batch.schema())).0
+            }
+        };
+        w.write(batch)
+            .and_then(|()| w.flush_over(self.budget))
+            .map_err(|e| self.out_file.error(e))?;
+        let mut writers_size = w.memory_size() as u64;
+        if let (Some(rows), Some((file, w))) = (failed, &mut self.side) {
+            w.write(rows)
+                .and_then(|()| w.flush_over(self.side_budget))
+                .map_err(|e| file.error(e))?;
+            writers_size += w.memory_size() as u64;
+        }
+        Ok(writers_size)
+    }
+
+    /// Finishes the files (an output without rows gets the output schema), complete but
+    /// not yet in place: the output, and the side file.
+    pub(super) fn finish(self) -> Result<(OutputFile, Option<OutputFile>)> {
+        let Writer {
+            plan,
+            writer,
+            sink,
+            side,
+            out_file,
+            props,
+            ..
+        } = self;
+        let (writer, schema) = match writer {
+            Some(w) => w,
+            None => {
+                // No rows: an empty file with the output schema, on a second sink (the
+                // first, never used, is dropped unwritten).
+                drop(sink);
+                let schema = plan.empty_output_schema()?;
+                let w = BatchWriter::new(plan.out_format, out_file.take_sink()?, schema.clone(), props)
+                    .map_err(|e| out_file.error(e))?;
+                (w, schema)
+            }
+        };
+        let sink = writer.finish(&schema).map_err(|e| out_file.error(e))?;
+        out_file.finish(sink)?;
+        let side = match side {
+            Some((file, writer)) => {
+                // Unreachable: the side file exists only with its schema.
+                let schema = plan
+                    .failed
+                    .as_ref()
+                    .ok_or_else(|| Error::Internal("a side file without a schema".into()))?;
+                let sink = writer.finish(schema).map_err(|e| file.error(e))?;
+                file.finish(sink)?;
+                Some(file)
+            }
+            None => None,
+        };
+        Ok((out_file, side))
+    }
+}
+
+/// Removes the temporary files (`.NAME.PID.tmp`, see [`OutputFile`]) that runs left in
+/// `dir` when they were killed: those whose process is gone. A process is known to be
+/// gone when `/proc` lists processes and not it; without `/proc` nothing is removed, and
+/// a file that cannot be removed is left.
+fn remove_orphans(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_prefix('.')?.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let Some(pid) = stem.rsplit_once('.').and_then(|(_, pid)| pid.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// An output file written under a temporary name in the same directory and renamed into
+/// place by [`OutputFile::commit`]; dropped before that, the temporary file is removed.
+/// A killed process cannot remove it: the next output created in that directory does
+/// (see [`remove_orphans`]).
+pub(crate) struct OutputFile {
+    /// Where it goes.
+    pub(super) path: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl OutputFile {
+    /// Creates the temporary file for `path`.
+    pub(crate) fn create(path: &Path) -> Result<(OutputFile, BufWriter<File>)> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() {
+            return Err(Error::Invalid(format!(
+                "The output '{}' is not a file name",
+                path.display()
+            )));
+        }
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        remove_orphans(dir);
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&tmp).map_err(|source| Error::Io {
+            action: "create",
+            path: path.display().to_string().into(),
+            source,
+        })?;
+        let out = OutputFile {
+            path: path.to_path_buf(),
+            tmp,
+            committed: false,
+        };
+        Ok((out, BufWriter::with_capacity(1 << 20, file)))
+    }
+
+    /// A second sink on the temporary file, when the first was never used.
+    fn take_sink(&self) -> Result<BufWriter<File>> {
+        let file = File::create(&self.tmp).map_err(|source| self.io("create", source))?;
+        Ok(BufWriter::new(file))
+    }
+
+    /// An error writing this file.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Data {
+            path: self.path.display().to_string().into(),
+            message: format!("cannot write ({e})").into(),
+        }
+    }
+
+    fn io(&self, action: &'static str, source: std::io::Error) -> Error {
+        Error::Io {
+            action,
+            path: self.path.display().to_string().into(),
+            source,
+        }
+    }
+
+    /// Flushes and syncs the written sink; the file is complete but not yet in place.
+    pub(crate) fn finish(&self, sink: BufWriter<File>) -> Result<()> {
+        let file = sink.into_inner().map_err(|e| self.io("write", e.into_error()))?;
+        file.sync_all().map_err(|e| self.io("write", e))
+    }
+
+    /// Renames the finished file into place; returns its size.
+    pub(crate) fn commit(mut self) -> Result<u64> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| self.io("write", e))?;
+        self.committed = true;
+        Ok(std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0))
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
