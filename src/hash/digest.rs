@@ -4,7 +4,7 @@ use super::{HashFn, StableHasher};
 use crate::value::{TypeInfo, Value};
 
 /// The digest of a value, as a cache key part: its declared key's (see
-/// [`Value::with_key`]) when it has one, else the [`stable_hash`] of the value through
+/// [`Value::with_key`]) when it has one, else the [`stable_hash`](super::stable_hash) of the value through
 /// the hash function of its type (see [`digest_as`]). `None` when neither is known: the
 /// caller does not cache what depends on the value.
 ///

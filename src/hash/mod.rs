@@ -9,10 +9,10 @@
 //!
 //! Types with no [`StableHash`] impl that implement serde's `Serialize` hash through
 //! [`hash_serde`], with the same encoding for the same shapes. [`digest`] and
-//! [`digest_as`] give the digest of a type-erased [`Value`] (a node's input) for cache
-//! keys: through the hash function attached to its [`TypeInfo`] (the `#[node]` macro
+//! [`digest_as`] give the digest of a type-erased [`Value`](crate::Value) (a node's input) for cache
+//! keys: through the hash function attached to its [`TypeInfo`](crate::TypeInfo) (the `#[node]` macro
 //! finds one with [`HashProbe`]) or a built-in one, or the key declared with
-//! [`Value::with_key`]. The columnar engine gives the same digests for Arrow rows
+//! [`Value::with_key`](crate::Value::with_key). The columnar engine gives the same digests for Arrow rows
 //! (`ColumnType::digest_rows`).
 
 mod digest;

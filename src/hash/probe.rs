@@ -13,7 +13,7 @@ use super::{hash_serde, StableHash, StableHasher};
 
 /// Feeds a type-erased value to a hasher; `false` when this value could not be hashed
 /// (it is not of the type the function was made for, or its `Serialize` failed).
-/// What [`TypeInfo::with_hasher`] attaches to a type.
+/// What [`TypeInfo::with_hasher`](crate::TypeInfo::with_hasher) attaches to a type.
 pub type HashFn = fn(&(dyn Any + Send + Sync), &mut StableHasher) -> bool;
 
 /// The [`HashFn`] of a [`StableHash`] type.

@@ -1,4 +1,4 @@
-//! Hashing any `Serialize` value with the encoding of [`StableHash`]: a serde
+//! Hashing any `Serialize` value with the encoding of [`StableHash`](super::StableHash): a serde
 //! `Serializer` that feeds a [`StableHasher`].
 
 use serde::Serialize;
@@ -6,11 +6,11 @@ use serde::Serialize;
 use super::{put_bytes, put_len, put_tag, unordered, Sink, StableHasher};
 
 /// Feeds the encoding of any [`Serialize`] value to `h`: a value of a shape
-/// [`StableHash`] knows hashes exactly as it would through [`StableHash`].
+/// [`StableHash`](super::StableHash) knows hashes exactly as it would through [`StableHash`](super::StableHash).
 ///
 /// | serde shape | encoding |
 /// |---|---|
-/// | integers, floats, `bool`, `char`, `str`, `Option`, `()` | as their [`StableHash`] impls |
+/// | integers, floats, `bool`, `char`, `str`, `Option`, `()` | as their [`StableHash`](super::StableHash) impls |
 /// | sequence | as a slice (a `list`) |
 /// | tuple (and fixed-size array, which serde serializes as one) | as a tuple |
 /// | bytes (`serialize_bytes`) | tag `bytes`, then [`StableHasher::bytes`] |
@@ -21,7 +21,7 @@ use super::{put_bytes, put_len, put_tag, unordered, Sink, StableHasher};
 /// | map | unordered, as a `HashMap`: the entries' digests, sorted |
 ///
 /// serde does not tell an ordered map from an unordered one, so every map hashes like a
-/// `HashMap` (a `BTreeMap` through [`StableHash`] hashes in key order, differently). A
+/// `HashMap` (a `BTreeMap` through [`StableHash`](super::StableHash) hashes in key order, differently). A
 /// `HashSet` serializes as a sequence in its iteration order, which changes from process
 /// to process: its digest is not stable (a cache keyed by it misses, it is never wrong).
 ///
