@@ -25,8 +25,9 @@
 //!   [`Node::builder`] from a closure, or from a pipeline with [`Pipeline::as_node`].
 //!   Behind the handle is a [`NodeImpl`](node::NodeImpl).
 //! - [`Pipeline`]: nodes wired by name, checked when built (duplicate outputs, cycles,
-//!   type mismatches), with [`run`](Pipeline::run), [`map`](Pipeline::map),
-//!   [`bind`](Pipeline::bind) and [`as_node`](Pipeline::as_node).
+//!   type mismatches), with [`bind`](Pipeline::bind) and [`as_node`](Pipeline::as_node),
+//!   run with [`run`](Run::run) and [`map`](Run::map) of the [`Run`] trait (in the
+//!   prelude), on the node engine unless the configuration sets another.
 //! - [`Inputs`], [`Outputs`], [`MapOutputs`]: values in, results out, read back typed.
 //!   [`Value::lazy`] makes a resource (a model, a client) built once on first use.
 //! - [`Engine`]: what executes a planned run. [`NodeEngine`] runs node by node and takes
@@ -84,10 +85,12 @@ pub mod nested;
 pub mod node;
 pub mod outputs;
 pub mod pipeline;
+pub mod plan;
 #[cfg(feature = "polars")]
 pub mod polars;
 #[cfg(feature = "progress")]
 pub mod progress;
+pub mod run;
 #[cfg(feature = "parquet")]
 pub mod spec;
 pub mod trace;
@@ -97,15 +100,17 @@ pub mod viz;
 pub use cache::{Cache, CacheReport};
 #[cfg(feature = "columnar")]
 pub use engine::ColumnarEngine;
-pub use engine::{Engine, NodeEngine};
+pub use engine::{Engine, NodeEngine, Run};
 pub use error::{BoxError, Error, Result};
 pub use exec::{Executor, OnError, RunConfig};
 pub use inputs::Inputs;
-pub use map::{MapMode, MapPlan};
+pub use map::MapMode;
 pub use nested::AsNode;
 pub use node::{Node, NodeBuilder, Volatility};
 pub use outputs::{MapItem, MapOutputs, Outputs};
-pub use pipeline::{Pipeline, RunOptions, RunPlan};
+pub use pipeline::Pipeline;
+pub use plan::{MapPlan, RunPlan};
+pub use run::RunOptions;
 pub use value::{TypeInfo, Value};
 
 /// Makes a pipeline node of a plain function; see the crate `hypernodes-macros`.
@@ -142,7 +147,7 @@ pub use hypernodes_macros::node;
 /// The names most programs need: `use hypernodes::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        node, Cache, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, RunConfig, RunOptions,
+        node, Cache, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, Run, RunConfig, RunOptions,
         Value,
     };
 }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use crate::error::{closest, Error, Result};
 use crate::exec::{OnError, RunConfig};
+use crate::hash::StableHasher;
 use crate::inputs::Inputs;
-use crate::map::{AsMapMode, MapMode, MapPlan};
-use crate::node::{Node, Port, Volatility};
-use crate::pipeline::{quoted, Pipeline, RunPlan};
+use crate::map::{AsMapMode, MapMode};
+use crate::node::{Composite, Node, NodeImpl, Port, Volatility};
+use crate::pipeline::{quoted, Pipeline};
+use crate::plan::{MapPlan, RunPlan};
 use crate::value::{TypeInfo, Value};
 
 /// Configures a pipeline as a node; finish with [`AsNode::build`].
@@ -223,7 +225,7 @@ impl AsNode {
         hasher.update(format!("\0over:{:?}:{mode}", self.map_over).as_bytes());
         let volatile = inner.nodes().iter().any(|n| n.volatility() == Volatility::Volatile);
 
-        Ok(Node::nested(NestedNode {
+        Ok(Node::composite(Arc::new(NestedNode {
             name: self.name,
             pipeline: self.pipeline,
             params,
@@ -238,7 +240,7 @@ impl AsNode {
             } else {
                 Volatility::Immutable
             },
-        }))
+        })))
     }
 }
 
@@ -249,6 +251,22 @@ fn list_type(node: &str, ty: TypeInfo, errors: &mut Vec<Error>) -> TypeInfo {
         )));
         ty
     })
+}
+
+/// What a node is, for the layers that run or show it.
+pub enum NodeKind<'a> {
+    /// A function node.
+    Func(&'a Arc<dyn NodeImpl>),
+    /// A nested pipeline.
+    Nested(&'a NestedNode),
+}
+
+/// What `node` is.
+pub fn kind(node: &Node) -> NodeKind<'_> {
+    match NestedNode::of(node) {
+        Some(nested) => NodeKind::Nested(nested),
+        None => NodeKind::Func(node.as_func().expect("a node is a function or a nested pipeline")),
+    }
 }
 
 /// A pipeline used as a node: the behaviour behind [`AsNode::build`].
@@ -295,10 +313,9 @@ impl NestedNode {
         self.volatility
     }
 
-    /// This node, never cached as a whole (its inner nodes keep their own settings).
-    pub(crate) fn uncached(mut self) -> NestedNode {
-        self.volatility = Volatility::Volatile;
-        self
+    /// The nested pipeline behind `node`; `None` for a function node.
+    pub fn of(node: &Node) -> Option<&NestedNode> {
+        node.as_composite()?.as_any().downcast_ref()
     }
 
     /// The inner pipeline.
@@ -391,14 +408,14 @@ impl NestedNode {
             .filter(|(_, k)| **k)
             .map(|(n, _)| n.clone())
             .collect();
-        let engine = config.resolved_engine().clone();
+        let engine = config.resolved_engine()?.clone();
         let mut values = if self.map_over.is_empty() {
             let plan = RunPlan::new(&self.pipeline, &inputs, Some(&select), &[], config.clone())?;
             engine.run(&plan)?.into_values()
         } else {
             let over: Vec<&str> = self.map_over.iter().map(String::as_str).collect();
             let plan = MapPlan::new(&self.pipeline, &inputs, &over, self.mode, Some(&select), config.clone())?;
-            crate::pipeline::events_of_map(config, plan.len(), || engine.map(&plan))?.into_columns()
+            crate::run::events_of_map(config, plan.len(), || engine.map(&plan))?.into_columns()
         };
         // Each kept output, as the engine (possibly one of the user's) returned it: one
         // value of the output's type.
@@ -425,5 +442,56 @@ impl NestedNode {
             out.push(Some(value));
         }
         Ok(out)
+    }
+}
+
+impl Composite for NestedNode {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn params(&self) -> &[Port] {
+        &self.params
+    }
+
+    fn outputs(&self) -> &[Port] {
+        &self.outputs
+    }
+
+    fn code_hash(&self) -> &str {
+        &self.code_hash
+    }
+
+    fn volatility(&self) -> Volatility {
+        self.volatility
+    }
+
+    fn uncached(&self) -> Arc<dyn Composite> {
+        Arc::new(NestedNode {
+            volatility: Volatility::Volatile,
+            ..self.clone()
+        })
+    }
+
+    fn hash_bound(&self, node: &str, h: &mut StableHasher) -> std::result::Result<(), String> {
+        for (name, value) in self.pipeline.bound_inputs().iter() {
+            let d = crate::hash::digest(value).ok_or_else(|| {
+                format!(
+                    "node '{node}' is not cached: the value bound to '{name}' inside it has type {}, which cannot be hashed",
+                    value.type_name()
+                )
+            })?;
+            h.value(name).bytes(&d);
+        }
+        for inner in self.pipeline.nodes() {
+            if let Some(nested) = inner.as_composite() {
+                nested.hash_bound(node, h)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

@@ -33,7 +33,7 @@ use crate::pipeline::Pipeline;
 
 impl ColumnarEngine {
     /// [`ColumnarEngine::apply_to_batches`] over a Polars [`DataFrame`]: `frame` with
-    /// the outputs a [`Pipeline::run`] returns added, sorted by name. The columns named
+    /// the outputs a [`Pipeline::run`](crate::Run::run) returns added, sorted by name. The columns named
     /// like the pipeline's inputs feed the nodes, one `RecordBatch` per chunk of the
     /// frame, crossing to Arrow without a copy; every column of `frame` is kept as it
     /// is, and each output is a Series of the chunks the engine made.

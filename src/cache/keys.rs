@@ -2,7 +2,7 @@
 
 use super::Digest;
 use crate::hash::StableHasher;
-use crate::node::{Node, NodeKind, Volatility};
+use crate::node::{Node, Volatility};
 
 /// blake3 over item keys: a block's key.
 pub(crate) fn block_key(items: &[Digest]) -> Digest {
@@ -56,29 +56,9 @@ pub(crate) fn node_key(node: &Node, keep: &[bool]) -> std::result::Result<Option
     for p in node.outputs() {
         h.value(p.name()).value(&p.type_info().name());
     }
-    if let NodeKind::Nested(nested) = node.kind() {
+    if let Some(nested) = node.as_composite() {
         h.value(keep);
-        bound_values(nested.pipeline(), node.name(), &mut h)?;
+        nested.hash_bound(node.name(), &mut h)?;
     }
     Ok(Some(h.finish()))
-}
-
-/// Feeds the digests of the values bound in `pipeline` and, recursively, in the
-/// pipelines nested in it.
-fn bound_values(pipeline: &crate::Pipeline, node: &str, h: &mut StableHasher) -> std::result::Result<(), String> {
-    for (name, value) in pipeline.bound_inputs().iter() {
-        let d = crate::hash::digest(value).ok_or_else(|| {
-            format!(
-                "node '{node}' is not cached: the value bound to '{name}' inside it has type {}, which cannot be hashed",
-                value.type_name()
-            )
-        })?;
-        h.value(name).bytes(&d);
-    }
-    for inner in pipeline.nodes() {
-        if let NodeKind::Nested(nested) = inner.kind() {
-            bound_values(nested.pipeline(), node, h)?;
-        }
-    }
-    Ok(())
 }

@@ -10,7 +10,7 @@ use super::keys::{block_key, node_key};
 use super::report::CacheReport;
 use super::{Cache, Digest};
 use crate::error::Result;
-use crate::node::{Node, NodeKind};
+use crate::node::Node;
 
 /// One top-level run's (or file run's) use of the cache, shared with its nested runs
 /// through the resolved configuration: the counts, the warnings, each node's index of
@@ -120,9 +120,10 @@ impl NodeCache {
         }
         match node_key(node, keep) {
             Ok(Some(key)) => {
-                let outputs: Vec<usize> = match node.kind() {
-                    NodeKind::Nested(_) => (0..node.outputs().len()).filter(|&k| keep[k]).collect(),
-                    NodeKind::Func(_) => (0..node.outputs().len()).collect(),
+                let outputs: Vec<usize> = if node.is_nested() {
+                    (0..node.outputs().len()).filter(|&k| keep[k]).collect()
+                } else {
+                    (0..node.outputs().len()).collect()
                 };
                 Some(NodeCache {
                     cache: cache.clone(),

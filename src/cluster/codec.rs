@@ -27,7 +27,8 @@ use crate::error::{Error, Result};
 use crate::exec::RunConfig;
 use crate::inputs::Inputs;
 use crate::map::MapMode;
-use crate::node::{Node, NodeKind, Volatility};
+use crate::nested::{kind, NodeKind};
+use crate::node::{Node, Volatility};
 use crate::pipeline::Pipeline;
 use crate::spec::Registry;
 
@@ -110,7 +111,7 @@ fn describe(node: &Node) -> std::result::Result<NodeDesc, String> {
             inputs,
         });
     }
-    match node.kind() {
+    match kind(node) {
         NodeKind::Func(_) => {
             let mut levels = Vec::new();
             let mut at = Some(node);

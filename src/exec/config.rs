@@ -1,6 +1,7 @@
 //! The [`RunConfig`]: the settings of a run, from the call site, the pipeline, its
 //! parents and the process default, and their resolution for one run.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -8,7 +9,6 @@ use std::time::Duration;
 
 use super::policy::{AsExecutor, Executor, OnError, Retry};
 use crate::cache::{Cache, CacheReport, Session};
-use crate::engine::{Engine, NodeEngine};
 use crate::error::{Error, Result};
 use crate::events::{Callback, Context, Events};
 
@@ -58,7 +58,7 @@ use crate::events::{Callback, Context, Events};
 /// ```
 #[derive(Clone, Default)]
 pub struct RunConfig {
-    engine: Option<Arc<dyn Engine>>,
+    engine: Option<EngineSlot>,
     node_executor: Option<Executor>,
     map_executor: Option<Executor>,
     on_error: Option<OnError>,
@@ -84,6 +84,39 @@ pub struct RunConfig {
     events: Option<Events>,
 }
 
+/// An engine as a configuration keeps it: its name and executors, read when the
+/// configuration is built, and the engine itself (an `Arc<dyn Engine>`), which only the
+/// run layer ([`crate::run`]) that defines the trait takes out. The configuration is
+/// plain data below the engine trait, whose methods take plans that hold it.
+#[derive(Clone)]
+pub(crate) struct EngineSlot {
+    name: Arc<str>,
+    node_executor: Option<Executor>,
+    map_executor: Option<Executor>,
+    engine: Arc<dyn Any + Send + Sync>,
+}
+
+impl EngineSlot {
+    pub(crate) fn new(
+        name: &str,
+        node_executor: Option<Executor>,
+        map_executor: Option<Executor>,
+        engine: Arc<dyn Any + Send + Sync>,
+    ) -> EngineSlot {
+        EngineSlot {
+            name: name.into(),
+            node_executor,
+            map_executor,
+            engine,
+        }
+    }
+
+    /// The engine, as the type it was stored as.
+    pub(crate) fn get<T: 'static>(&self) -> Option<&T> {
+        self.engine.downcast_ref()
+    }
+}
+
 #[derive(Clone, Debug)]
 enum CacheChoice {
     On(Cache),
@@ -93,7 +126,7 @@ enum CacheChoice {
 impl fmt::Debug for RunConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunConfig")
-            .field("engine", &self.engine.as_ref().map(|e| e.name().to_string()))
+            .field("engine", &self.engine.as_ref().map(|e| e.name.to_string()))
             .field("node_executor", &self.node_executor)
             .field("map_executor", &self.map_executor)
             .field("on_error", &self.on_error)
@@ -117,14 +150,9 @@ impl RunConfig {
         RunConfig::default()
     }
 
-    /// Runs on `engine`.
-    pub fn with_engine(self, engine: impl Engine + 'static) -> RunConfig {
-        self.with_shared_engine(Arc::new(engine))
-    }
-
-    /// Runs on a shared engine.
-    pub fn with_shared_engine(mut self, engine: Arc<dyn Engine>) -> RunConfig {
-        self.engine = Some(engine);
+    /// Runs on the engine in `slot`.
+    pub(crate) fn with_engine_slot(mut self, slot: EngineSlot) -> RunConfig {
+        self.engine = Some(slot);
         self
     }
 
@@ -290,19 +318,19 @@ impl RunConfig {
         self
     }
 
-    /// The engine, if set.
-    pub fn engine(&self) -> Option<&Arc<dyn Engine>> {
+    /// The engine's slot, if an engine is set.
+    pub(crate) fn engine_slot(&self) -> Option<&EngineSlot> {
         self.engine.as_ref()
     }
 
     /// The node executor, if set (here or by the engine set here).
     pub fn node_executor(&self) -> Option<Executor> {
-        self.node_executor.or_else(|| self.engine.as_ref()?.node_executor())
+        self.node_executor.or_else(|| self.engine.as_ref()?.node_executor)
     }
 
     /// The map executor, if set (here or by the engine set here).
     pub fn map_executor(&self) -> Option<Executor> {
-        self.map_executor.or_else(|| self.engine.as_ref()?.map_executor())
+        self.map_executor.or_else(|| self.engine.as_ref()?.map_executor)
     }
 
     /// The failure policy, if set.
@@ -415,15 +443,8 @@ impl RunConfig {
         if let Some(e) = c.invalid.take() {
             return Err(reported(&e));
         }
-        let engine = c.engine.get_or_insert_with(|| Arc::new(NodeEngine::DEFAULT)).clone();
-        c.node_executor = c
-            .node_executor
-            .or_else(|| engine.node_executor())
-            .or(Some(Executor::Sequential));
-        c.map_executor = c
-            .map_executor
-            .or_else(|| engine.map_executor())
-            .or(Some(Executor::Sequential));
+        c.node_executor = c.node_executor().or(Some(Executor::Sequential));
+        c.map_executor = c.map_executor().or(Some(Executor::Sequential));
         c.on_error = c.on_error.or(Some(OnError::Fail));
         // A top-level run opens the session its nested runs share (they may set caches of
         // their own), and commits it when it ends.
@@ -443,11 +464,6 @@ impl RunConfig {
         RunConfig::new()
             .resolve(&RunConfig::new())
             .expect("an empty configuration resolves")
-    }
-
-    /// The engine of a resolved configuration.
-    pub(crate) fn resolved_engine(&self) -> &Arc<dyn Engine> {
-        self.engine.as_ref().expect("a resolved configuration has an engine")
     }
 }
 

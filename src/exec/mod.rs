@@ -37,6 +37,6 @@ mod policy;
 mod pool;
 
 pub use config::RunConfig;
-pub(crate) use config::{reported, set_executor};
+pub(crate) use config::{reported, set_executor, EngineSlot};
 pub use policy::{parse_duration, AsExecutor, Executor, ItemFailure, OnError, Retry};
 pub(crate) use pool::{block_on, for_items, for_items_async, spawn_blocking};

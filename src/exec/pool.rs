@@ -55,7 +55,7 @@ fn pool(kind: Kind, width: usize) -> &'static rayon::ThreadPool {
 }
 
 /// The process-wide multi-threaded tokio runtime: async nodes, timeouts of sync nodes,
-/// [`Pipeline::run_async`](crate::Pipeline::run_async).
+/// [`Pipeline::run_async`](crate::Run::run_async).
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {

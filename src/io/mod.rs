@@ -150,7 +150,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// records, and those a node reads are parsed as the type it reads; a value that does
 /// not parse fails the run with the file, line and column. Every output row is an input row, in input order, with
 /// the columns chosen by [`FileRun::with_select`] (by default: the input columns
-/// followed by the outputs a [`Pipeline::run`](crate::Pipeline::run) returns).
+/// followed by the outputs a [`Pipeline::run`](crate::Run::run) returns).
 ///
 /// # Failed rows
 ///

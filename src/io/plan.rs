@@ -219,8 +219,7 @@ impl FilePlan {
         let select: Vec<String> = match select {
             Some(s) => s.to_vec(),
             None => {
-                let returned =
-                    crate::pipeline::RunPlan::for_columns(pipeline, None, crate::exec::RunConfig::built_in())?;
+                let returned = crate::plan::RunPlan::for_columns(pipeline, None, crate::exec::RunConfig::built_in())?;
                 columns
                     .iter()
                     .map(|c| c.to_string())
@@ -405,7 +404,7 @@ impl FilePlan {
 /// `pipeline` with only the nodes that `outputs` need (and the bound values they read),
 /// and its configuration.
 fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
-    let plan = crate::pipeline::RunPlan::for_columns(pipeline, Some(outputs), crate::exec::RunConfig::built_in())?;
+    let plan = crate::plan::RunPlan::for_columns(pipeline, Some(outputs), crate::exec::RunConfig::built_in())?;
     let pruned = Pipeline::try_new(plan.nodes().iter().map(|&i| pipeline.nodes()[i].clone()))?;
     let inputs = pruned.inputs();
     let bound: crate::Inputs = pipeline

@@ -19,7 +19,7 @@ mod func;
 
 use crate::error::{BoxError, Error, Result};
 use crate::exec::Retry;
-use crate::nested::NestedNode;
+use crate::hash::StableHasher;
 use crate::value::{TypeInfo, Value};
 
 /// The values a node returns, one per declared output, in declaration order.
@@ -193,9 +193,27 @@ pub struct Node {
 }
 
 #[derive(Clone)]
-pub(crate) enum NodeKind {
+enum NodeKind {
     Func(Arc<dyn NodeImpl>),
-    Nested(Arc<NestedNode>),
+    Nested(Arc<dyn Composite>),
+}
+
+/// A node made of a pipeline, as the node layer sees it: its signature, and what the
+/// cache needs of the pipeline inside. Implemented by
+/// [`NestedNode`](crate::nested::NestedNode), the one kind of composite node, which
+/// the layers above find with [`NestedNode::of`](crate::nested::NestedNode::of).
+pub(crate) trait Composite: Send + Sync + fmt::Debug {
+    fn name(&self) -> &str;
+    fn params(&self) -> &[Port];
+    fn outputs(&self) -> &[Port];
+    fn code_hash(&self) -> &str;
+    fn volatility(&self) -> Volatility;
+    /// This node, never cached as a whole (its inner nodes keep their own settings).
+    fn uncached(&self) -> Arc<dyn Composite>;
+    /// Feeds the digests of the values bound inside it, recursively, into `h`; `Err`
+    /// says why the node named `node` cannot be cached.
+    fn hash_bound(&self, node: &str, h: &mut StableHasher) -> std::result::Result<(), String>;
+    fn as_any(&self) -> &dyn Any;
 }
 
 impl Node {
@@ -212,15 +230,27 @@ impl Node {
         NodeBuilder::new(name)
     }
 
-    pub(crate) fn nested(node: NestedNode) -> Node {
+    pub(crate) fn composite(node: Arc<dyn Composite>) -> Node {
         Node {
-            kind: NodeKind::Nested(Arc::new(node)),
+            kind: NodeKind::Nested(node),
             from: None,
         }
     }
 
-    pub(crate) fn kind(&self) -> &NodeKind {
-        &self.kind
+    /// The implementation of a function node; `None` for a nested pipeline.
+    pub fn as_func(&self) -> Option<&Arc<dyn NodeImpl>> {
+        match &self.kind {
+            NodeKind::Func(f) => Some(f),
+            NodeKind::Nested(_) => None,
+        }
+    }
+
+    /// The composite behind a nested pipeline node.
+    pub(crate) fn as_composite(&self) -> Option<&dyn Composite> {
+        match &self.kind {
+            NodeKind::Nested(n) => Some(n.as_ref()),
+            NodeKind::Func(_) => None,
+        }
     }
 
     /// The node this one was made from by [`Node::renamed`] or [`Node::uncached`]
@@ -410,7 +440,7 @@ impl Node {
                 volatility: Volatility::Volatile,
             })
             .made_from(self),
-            NodeKind::Nested(nested) => Node::nested(nested.as_ref().clone().uncached()).made_from(self),
+            NodeKind::Nested(nested) => Node::composite(nested.uncached()).made_from(self),
         }
     }
 }

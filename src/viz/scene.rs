@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use crate::nested::NestedNode;
-use crate::node::NodeKind;
 use crate::pipeline::Pipeline;
 
 use super::VizOptions;
@@ -185,10 +184,7 @@ impl Scene {
         };
 
         for node in pipeline.nodes() {
-            let nested: Option<&NestedNode> = match node.kind() {
-                NodeKind::Nested(n) => Some(n),
-                NodeKind::Func(_) => None,
-            };
+            let nested: Option<&NestedNode> = NestedNode::of(node);
             // The value read by each parameter; a name nothing produced is an input
             // (every name is: the pipeline validated it), drawn once.
             let mut read = Vec::new();

@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field};
 use super::chunks::Chunks;
 use super::types::ColumnType;
 use crate::error::{Error, Result};
-use crate::node::NodeKind;
+use crate::nested::{kind, NodeKind};
 use crate::value::{TypeInfo, Value};
 
 /// A value for every row.
@@ -55,7 +55,7 @@ impl Conv {
             return Some(Conv::Leaf(ct));
         }
         pipeline.nodes().iter().find_map(|n| {
-            let NodeKind::Nested(nested) = n.kind() else {
+            let NodeKind::Nested(nested) = kind(n) else {
                 return None;
             };
             let k = n.params().iter().position(|p| p.name() == name)?;

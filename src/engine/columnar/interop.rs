@@ -19,12 +19,15 @@ use super::{
     Run,
 };
 use crate::engine::Engine;
+use crate::engine::Run as _;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::inputs::Inputs;
 use crate::map::MapMode;
 use crate::node::Node;
-use crate::pipeline::{events_of_map, top_level, Pipeline, RunOptions, RunPlan};
+use crate::pipeline::Pipeline;
+use crate::plan::RunPlan;
+use crate::run::{events_of_map, top_level, RunOptions};
 
 impl ColumnarEngine {
     /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF
@@ -147,7 +150,7 @@ impl ColumnarEngine {
 
     /// Runs `pipeline` over the rows of `batch`, whose columns named like the pipeline's
     /// inputs feed the nodes (other columns are kept and ignored), and returns the batch
-    /// with the outputs a [`Pipeline::run`] returns appended, sorted by name. Nodes without
+    /// with the outputs a [`Pipeline::run`](crate::Run::run) returns appended, sorted by name. Nodes without
     /// kernels run row by row.
     ///
     /// # Examples
@@ -637,7 +640,7 @@ pub(crate) fn output_fields(pipeline: &Pipeline) -> Result<Vec<Field>> {
 /// inner output behind it.
 fn mapped_output_type(pipeline: &Pipeline, name: &str) -> Option<&'static ColumnType> {
     pipeline.nodes().iter().find_map(|n| {
-        let crate::node::NodeKind::Nested(nested) = n.kind() else {
+        let Some(nested) = crate::nested::NestedNode::of(n) else {
             return None;
         };
         let k = n.outputs().iter().position(|p| p.name() == name)?;

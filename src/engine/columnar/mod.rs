@@ -50,9 +50,10 @@ use run::{Rows, Run};
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::exec::OnError;
-use crate::map::{MapMode, MapPlan};
+use crate::map::MapMode;
 use crate::outputs::{MapOutputs, Outputs};
-use crate::pipeline::RunPlan;
+use crate::plan::MapPlan;
+use crate::plan::RunPlan;
 
 /// The name of the hidden column holding each row's item index.
 const ITEM: &str = "__hypernodes_item";
@@ -113,7 +114,7 @@ impl ColumnarEngine {
     }
 
     /// The configuration a call on this engine directly (not through
-    /// [`Pipeline::run`](crate::Pipeline::run)) runs `pipeline` with: this engine, the
+    /// [`Pipeline::run`](crate::Run::run)) runs `pipeline` with: this engine, the
     /// pipeline's other settings, the current default.
     pub(crate) fn config_for(&self, pipeline: &crate::Pipeline) -> Result<Arc<crate::exec::RunConfig>> {
         crate::exec::RunConfig::new()
@@ -154,7 +155,7 @@ impl ColumnarEngine {
     ///
     /// # Errors
     ///
-    /// As [`Pipeline::map`](crate::Pipeline::map) for invalid inputs.
+    /// As [`Pipeline::map`](crate::Run::map) for invalid inputs.
     pub fn explain(&self, pipeline: &crate::Pipeline, inputs: &crate::Inputs, over: &[&str]) -> Result<String> {
         let plan = MapPlan::new(pipeline, inputs, over, MapMode::Zip, None, self.config_for(pipeline)?)?;
         // Explaining reports nothing to callbacks; what it stored is committed.

@@ -18,7 +18,7 @@ use super::ColumnType;
 use crate::engine::node::call_node_async;
 use crate::error::{Error, Result};
 use crate::exec::{for_items_async, OnError, RunConfig};
-use crate::node::{self, Node, NodeKind};
+use crate::node::{self, Node};
 use crate::value::Value;
 
 /// The Arrow type of the hidden item column: run-end encoded, one run per batch whose
@@ -273,7 +273,7 @@ pub(super) struct AsyncNodeUdf {
 impl AsyncNodeUdf {
     /// The UDF of `node`, or `None` when it is not an `async fn` over columnar types.
     pub(super) fn new(node: &Node, width: usize) -> Option<AsyncNodeUdf> {
-        let NodeKind::Func(f) = node.kind() else {
+        let Some(f) = node.as_func() else {
             return None;
         };
         if !f.is_async() {
@@ -360,7 +360,9 @@ impl AsyncScalarUDFImpl for AsyncNodeUdf {
             .map(|a| a.into_array(rows))
             .collect::<DfResult<Vec<_>>>()?;
         let external = |e: Error| DataFusionError::External(Box::new(e));
-        let config = RunConfig::current().resolve(&RunConfig::new()).map_err(external)?;
+        let config = RunConfig::current()
+            .resolve(&RunConfig::new().with_shared_engine(crate::engine::default_engine().clone()))
+            .map_err(external)?;
         let keep: Arc<[bool]> = vec![true; self.outputs.len()].into();
         let results = for_items_async(self.width, rows, OnError::Fail, |row| {
             let args = self.args_at(&arrays, row);

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::events::{Events, Tick};
 use crate::exec::{block_on, spawn_blocking, RunConfig};
-use crate::node::{InvokeArgs, Node, NodeImpl, NodeKind, NodeOutputs};
+use crate::nested::{kind, NodeKind};
+use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs};
 use crate::value::Value;
 
 /// What one call of a node produced: every output of a function node, or the kept
@@ -78,7 +79,7 @@ pub(crate) fn invoke_node(
     args: &[&Value],
     item: Option<usize>,
 ) -> Result<Produced> {
-    match node.kind() {
+    match kind(node) {
         NodeKind::Func(f) if config.retry().is_none() && config.timeout().is_none() && f.plain() => {
             call_plain(node, &**f, args, item)
         }
@@ -149,7 +150,7 @@ async fn invoke_node_async(
     args: Vec<Value>,
     item: Option<usize>,
 ) -> Result<Produced> {
-    let f = match node.kind() {
+    let f = match kind(&node) {
         NodeKind::Func(f) if f.is_async() => f.clone(),
         _ => {
             let name = node.name().to_string();

@@ -20,9 +20,9 @@ use crate::error::{Error, Result};
 use crate::exec::{
     block_on, for_items, for_items_async, reported, set_executor, AsExecutor, Executor, ItemFailure, OnError,
 };
-use crate::map::MapPlan;
 use crate::outputs::{MapOutputs, Outputs};
-use crate::pipeline::RunPlan;
+use crate::plan::MapPlan;
+use crate::plan::RunPlan;
 use crate::value::{ColumnBuilder, Value};
 
 use program::{take, Program};

@@ -13,10 +13,11 @@ use super::call::{call_node, call_node_async, call_plain, invoke_node, Produced}
 use crate::error::{Error, Result};
 use crate::events::{runs, Events, Tick};
 use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
-use crate::map::MapPlan;
-use crate::node::{Node, NodeImpl, NodeKind};
+use crate::nested::{kind, NodeKind};
+use crate::node::{Node, NodeImpl};
 use crate::outputs::Outputs;
-use crate::pipeline::RunPlan;
+use crate::plan::MapPlan;
+use crate::plan::RunPlan;
 use crate::value::{TypeInfo, Value};
 
 /// A plan compiled to slot numbers: each value a run holds has a slot, each node reads
@@ -113,7 +114,7 @@ impl Program {
                 waves[wave].push(steps.len());
             }
             let config = plan.config();
-            let plain = match node.kind() {
+            let plain = match kind(node) {
                 NodeKind::Func(f) if config.retry().is_none() && config.timeout().is_none() && f.plain() => {
                     Some(f.clone())
                 }

@@ -19,10 +19,12 @@ use super::{ColumnType, ColumnarEngine, ExprNode, Kernel, MIN_ROWS_PER_PARTITION
 use crate::error::{Error, Result};
 use crate::events::{runs, ItemEnds, Tick};
 use crate::exec::{Executor, ItemFailure, RunConfig};
-use crate::map::{MapMode, MapPlan};
+use crate::map::MapMode;
 use crate::nested::NestedNode;
-use crate::node::{Node, NodeKind};
-use crate::pipeline::RunPlan;
+use crate::nested::{kind, NodeKind};
+use crate::node::Node;
+use crate::plan::MapPlan;
+use crate::plan::RunPlan;
 use crate::value::{TypeInfo, Value};
 
 use nested::NestedRun;
@@ -311,7 +313,7 @@ impl<'p> Run<'p> {
                 at = end;
             } else {
                 let node = self.node(order[at]);
-                if let NodeKind::Nested(nested) = node.kind() {
+                if let NodeKind::Nested(nested) = kind(node) {
                     if self.can_vectorize(order[at], nested) {
                         NestedRun::new(self).execute(order[at], nested)?;
                         at += 1;
@@ -333,7 +335,7 @@ impl<'p> Run<'p> {
     /// flattened columns).
     fn runs_row_by_row(&self, i: usize) -> bool {
         let node = self.node(i);
-        match node.kind() {
+        match kind(node) {
             NodeKind::Nested(nested) => !self.can_vectorize(i, nested),
             NodeKind::Func(_) => !self.vectorizable(node),
         }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::events::Tick;
 use crate::map::MapMode;
 use crate::nested::NestedNode;
-use crate::pipeline::RunPlan;
+use crate::plan::RunPlan;
 
 /// Runs a nested pipeline node of a run over all of the run's rows at once, its outputs
 /// stored into the run as columns.
@@ -223,7 +223,7 @@ impl<'r, 'p> NestedRun<'r, 'p> {
             child.computed = self.run.computed.clone();
             child.execute()
         } else {
-            let result = crate::pipeline::events_of_map(&child.config.clone(), rows, || child.execute_items(true));
+            let result = crate::run::events_of_map(&child.config.clone(), rows, || child.execute_items(true));
             if let (Some(outer), Some(inner)) = (&self.run.computed, &child.computed) {
                 for o in 0..self.run.rows {
                     if (starts[o]..starts[o + 1]).any(|r| inner[r].load(Ordering::Relaxed)) {
