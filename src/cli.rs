@@ -238,7 +238,7 @@ enum CacheCommand {
 /// `run` on the cluster at `url`.
 #[cfg(feature = "cluster")]
 fn on_cluster(run: FileRun, url: &str, registry: &Registry) -> Result<FileRun> {
-    Ok(run.with_cluster(crate::cluster::Cluster::remote(url)?.with_registry(registry.clone())))
+    Ok(run.with_remote(crate::cluster::Cluster::remote(url)?.with_registry(registry.clone())))
 }
 
 #[cfg(not(feature = "cluster"))]

@@ -178,7 +178,7 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
         Some(c) => Some(c),
         None => match &input {
             Some(p) if p.is_file() => {
-                from_input = crate::io::read_schema(p, crate::io::Format::of(p))?;
+                from_input = crate::io::format::read_schema(p, crate::io::format::Format::of(p))?;
                 Some(&from_input)
             }
             _ => None,
@@ -209,7 +209,7 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
         match (columns, env.get(name)) {
             // A CSV or NDJSON column's type is a guess: the declared one wins (the run
             // parses the column as it).
-            (Some(c), Some(_)) if c.metadata().contains_key(crate::io::INFERRED) => {
+            (Some(c), Some(_)) if c.metadata().contains_key(crate::io::format::INFERRED) => {
                 env.insert(name.clone(), declared);
             }
             (Some(_), Some(found)) if *found != declared => {

@@ -5,7 +5,7 @@
 //! A cluster is a scheduler and any number of executors (`hypernodes cluster scheduler`
 //! and `hypernodes cluster executor`, or [`run_scheduler`] and [`run_executor`] in a
 //! binary of your own built with your registry). A [`FileRun`](crate::io::FileRun)
-//! given a [`Cluster`] compiles the pipeline into one plan
+//! given a [`Cluster`] ([`FileRun::with_remote`](crate::io::FileRun::with_remote)) compiles the pipeline into one plan
 //! ([`ColumnarEngine::apply_to_dataframe`](crate::ColumnarEngine::apply_to_dataframe)),
 //! sends it to the scheduler as one job per range of each input file's row groups, and
 //! writes the rows the executors return to its output as a local run does: in input
@@ -23,6 +23,7 @@
 
 mod codec;
 mod range;
+mod remote;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,7 +33,6 @@ use ballista_core::extension::SessionConfigExt;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-pub(crate) use codec::check;
 pub use codec::NodeCodec;
 pub(crate) use range::FileRange;
 

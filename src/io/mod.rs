@@ -28,12 +28,11 @@ use std::time::Instant;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 
 mod compute;
-mod format;
+pub(crate) mod format;
 mod memory;
-#[cfg(feature = "cluster")]
-mod on_cluster;
 mod plan;
 mod read;
+mod remote;
 mod report;
 mod stream;
 mod summary;
@@ -45,6 +44,7 @@ pub(crate) use format::BatchWriter;
 pub use format::{read_schema, Format, INFERRED, INFER_RECORDS};
 pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
+pub use remote::{Remote, RemoteFile, RemoteSink};
 use report::{BatchEvents, Reporting};
 use stream::stream;
 pub use summary::RunSummary;
@@ -279,8 +279,7 @@ pub struct FileRun {
     batch_rows: usize,
     config: RunConfig,
     failed: Option<PathBuf>,
-    #[cfg(feature = "cluster")]
-    cluster: Option<crate::cluster::Cluster>,
+    remote: Option<Arc<dyn Remote>>,
 }
 
 /// The default memory limit: 512 MiB.
@@ -311,8 +310,7 @@ impl FileRun {
             batch_rows: DEFAULT_BATCH_ROWS,
             config: RunConfig::new(),
             failed: None,
-            #[cfg(feature = "cluster")]
-            cluster: None,
+            remote: None,
         }
     }
 
@@ -391,18 +389,18 @@ impl FileRun {
         self
     }
 
-    /// Runs on a Ballista cluster instead of this process (see [`crate::cluster`]): the
-    /// pipeline becomes one DataFusion plan, the executors read the input (at the same
-    /// path) and run the nodes, and this process writes the rows they return as a local
-    /// run does: in input order, atomically, with the same summary and checksum. Each
-    /// file is cut into [`FileRun::with_partitions`] ranges of whole row groups, one
-    /// job each, all submitted at once and written one after the other.
+    /// Runs on `remote` instead of this process, such as a Ballista cluster
+    /// (`hypernodes::cluster::Cluster`, feature `cluster`): the pipeline becomes one
+    /// DataFusion plan, the executors read the input (at the same path) and run the
+    /// nodes, and this process writes the rows they return as a local run does: in
+    /// input order, atomically, with the same summary and checksum. Each file is cut
+    /// into [`FileRun::with_partitions`] ranges of whole row groups, one job each, all
+    /// submitted at once and written one after the other.
     ///
-    /// A cluster run cannot collect failed rows, use a cache or the node engine: each is
+    /// A remote run cannot collect failed rows, use a cache or the node engine: each is
     /// refused before anything runs.
-    #[cfg(feature = "cluster")]
-    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> Self {
-        self.cluster = Some(cluster);
+    pub fn with_remote(mut self, remote: impl Remote + 'static) -> Self {
+        self.remote = Some(Arc::new(remote));
         self
     }
 
@@ -479,9 +477,8 @@ impl FileRun {
             let formats = (format, out_format, side_format);
             plans.push(FilePlan::new(&pipeline, input, select, self.engine, side, formats)?);
         }
-        #[cfg(feature = "cluster")]
-        if self.cluster.is_some() {
-            on_cluster::check(self, &config, &plans)?;
+        if let Some(remote) = &self.remote {
+            remote::check(self, remote.as_ref(), &config, &plans)?;
         }
         // The callbacks learn the rows first: from the metadata, or counted.
         let map_started = match &events {
@@ -507,15 +504,12 @@ impl FileRun {
                 events: events.as_ref(),
                 offset,
             };
-            #[cfg(feature = "cluster")]
-            let streamed_file = match &self.cluster {
-                Some(cluster) => {
-                    on_cluster::stream_on(self, cluster, input, output, &plan, at, &mut summary).map(|f| (f, None))
+            let streamed_file = match &self.remote {
+                Some(remote) => {
+                    remote::stream_on(self, remote.as_ref(), input, output, &plan, at, &mut summary).map(|f| (f, None))
                 }
                 None => stream(self, input, output, failed.as_deref(), plan, at, &mut summary),
             };
-            #[cfg(not(feature = "cluster"))]
-            let streamed_file = stream(self, input, output, failed.as_deref(), plan, at, &mut summary);
             match streamed_file {
                 Ok(files) => written.push(files),
                 Err(e) => {

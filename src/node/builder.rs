@@ -33,7 +33,7 @@ use crate::value::{TypeInfo, Value};
 /// # Examples
 ///
 /// ```
-/// use hypernodes::{Inputs, Node, Pipeline, Volatility};
+/// use hypernodes::{Inputs, Node, Pipeline, Run, Volatility};
 ///
 /// let offset = 10;
 /// let add = Node::builder("add").params(["a", "b"]).output("sum").captures(&offset).build(move |a: i64, b: i64| a + b + offset)?;

@@ -91,7 +91,7 @@ impl<'a> InvokeArgs<'a> {
 ///
 /// ```
 /// use hypernodes::node::{InvokeArgs, NodeImpl, NodeOutputs, Port};
-/// use hypernodes::{BoxError, Inputs, Node, Pipeline, TypeInfo, Value};
+/// use hypernodes::{BoxError, Inputs, Node, Pipeline, Run, TypeInfo, Value};
 ///
 /// struct Len { params: Vec<Port>, outputs: Vec<Port> }
 ///

@@ -53,7 +53,7 @@ fn local_and_on(cluster: Cluster, toml: &str, input: &Path, dir: &TempDir) -> (R
     let run = |out: &Path| FileRun::new(file.pipeline.clone(), input, out).with_select(file.select.clone().unwrap());
     let local = run(&dir.join("local.parquet")).run().unwrap();
     let remote = run(&dir.join("cluster.parquet"))
-        .with_cluster(cluster)
+        .with_remote(cluster)
         .with_partitions(3)
         .run()
         .unwrap();
@@ -119,7 +119,7 @@ fn renamed_uncached_and_nested_nodes_rebuild_on_the_executors() {
         .unwrap();
     let remote = FileRun::new(pipeline, &input, dir.join("cluster.parquet"))
         .with_select(select)
-        .with_cluster(Cluster::standalone(registry, 2))
+        .with_remote(Cluster::standalone(registry, 2))
         .run()
         .unwrap();
     assert_same_rows(
@@ -138,7 +138,7 @@ fn an_executor_with_other_code_or_without_the_function_refuses_the_plan() {
     let run = |registry: Registry| {
         FileRun::new(pipeline.clone(), &input, dir.join("out.parquet"))
             .with_select(["id", "shout"])
-            .with_cluster(Cluster::standalone(registry, 1))
+            .with_remote(Cluster::standalone(registry, 1))
             .run()
             .unwrap_err()
             .to_string()
@@ -192,7 +192,7 @@ fn what_a_cluster_cannot_run_is_refused_before_anything_runs() {
         .unwrap();
     let err = FileRun::new(Pipeline::new([load_model, apply]), &input, dir.join("out.parquet"))
         .with_select(["id", "scored"])
-        .with_cluster(cluster())
+        .with_remote(cluster())
         .run()
         .unwrap_err();
     assert!(matches!(err, Error::Unfit { .. }));
@@ -202,7 +202,7 @@ fn what_a_cluster_cannot_run_is_refused_before_anything_runs() {
          type; node 'apply' reads 'model' as Arc<Model>, which is not an Arrow type"
     );
     let count = Pipeline::new([shout::node().renamed("loud", &[("text", "passage")], &[]).unwrap()]);
-    let refused = |run: FileRun| run.with_cluster(cluster()).run().unwrap_err().to_string();
+    let refused = |run: FileRun| run.with_remote(cluster()).run().unwrap_err().to_string();
     let run = || FileRun::new(count.clone(), &input, dir.join("out.parquet"));
     assert_eq!(
         refused(run().with_engine(EngineChoice::Node)),
@@ -241,7 +241,7 @@ fn a_node_failing_on_an_executor_fails_the_run_and_writes_nothing() {
     registry.register(fail_on_42::node());
     let err = FileRun::new(Pipeline::new([fail_on_42::node()]), &input, dir.join("out.parquet"))
         .with_select(["id", "checked"])
-        .with_cluster(Cluster::standalone(registry, 1))
+        .with_remote(Cluster::standalone(registry, 1))
         .run()
         .unwrap_err();
     assert_eq!(

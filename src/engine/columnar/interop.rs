@@ -640,9 +640,7 @@ pub(crate) fn output_fields(pipeline: &Pipeline) -> Result<Vec<Field>> {
 /// inner output behind it.
 fn mapped_output_type(pipeline: &Pipeline, name: &str) -> Option<&'static ColumnType> {
     pipeline.nodes().iter().find_map(|n| {
-        let Some(nested) = crate::nested::NestedNode::of(n) else {
-            return None;
-        };
+        let nested = crate::nested::NestedNode::of(n)?;
         let k = n.outputs().iter().position(|p| p.name() == name)?;
         if nested.map_over().is_empty() {
             return None;

@@ -273,9 +273,7 @@ pub(super) struct AsyncNodeUdf {
 impl AsyncNodeUdf {
     /// The UDF of `node`, or `None` when it is not an `async fn` over columnar types.
     pub(super) fn new(node: &Node, width: usize) -> Option<AsyncNodeUdf> {
-        let Some(f) = node.as_func() else {
-            return None;
-        };
+        let f = node.as_func()?;
         if !f.is_async() {
             return None;
         }
