@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cache::Cache;
+use crate::engine::disk::DiskCache;
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};

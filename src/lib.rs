@@ -150,6 +150,9 @@ pub mod prelude {
         node, Cache, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, Run, RunConfig, RunOptions,
         Value,
     };
+
+    #[cfg(feature = "columnar")]
+    pub use crate::engine::disk::DiskCache;
 }
 
 /// What the `#[node]` macro's expansion names. Not a public API.

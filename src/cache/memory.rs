@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-#[cfg(feature = "columnar")]
-use super::block::Column;
+use std::fmt;
+use std::path::Path;
+
 use super::block::{Block, StoredBlock};
-use super::{disk, Digest};
+use super::{ClearStats, Digest, NodeStats, Store, StoreStats};
 use crate::error::Result;
+use crate::node::Port;
 
 #[derive(Default)]
 pub(super) struct Memory {
@@ -22,7 +24,7 @@ struct NodeBlocks {
 
 impl Memory {
     /// The block stored under `node` and `block`.
-    pub(super) fn get(&self, node: &Digest, block: &Digest) -> Option<Arc<Block>> {
+    fn get_block(&self, node: &Digest, block: &Digest) -> Option<Arc<Block>> {
         self.blocks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -31,19 +33,7 @@ impl Memory {
     }
 
     /// Stores a block of the node named `name`.
-    pub(super) fn put(&self, node: &Digest, name: &str, block: &Digest, value: Arc<Block>) {
-        // Columnar results are kept as Arrow: a hit then gives fresh values that
-        // a map can collect, and the other engine reads them without converting.
-        #[cfg(feature = "columnar")]
-        let value = Arc::new(Block {
-            items: value.items.clone(),
-            digests: value.digests.clone(),
-            columns: value
-                .columns
-                .iter()
-                .map(|c| super::encode::to_array(c).map_or_else(|| c.clone(), Column::Arrow))
-                .collect(),
-        });
+    fn put_block(&self, node: &Digest, name: &str, block: &Digest, value: Arc<Block>) {
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
         let entry = blocks.entry(*node).or_default();
         entry.name = name.to_string();
@@ -51,7 +41,7 @@ impl Memory {
     }
 
     /// The item keys of every block stored under `node`, by block key.
-    pub(super) fn item_keys(&self, node: &Digest) -> Vec<StoredBlock> {
+    fn block_item_keys(&self, node: &Digest) -> Vec<StoredBlock> {
         self.blocks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -60,11 +50,11 @@ impl Memory {
             .unwrap_or_default()
     }
 
-    pub(super) fn stats(&self) -> disk::StoreStats {
+    fn census(&self) -> StoreStats {
         let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        let mut per: BTreeMap<String, disk::NodeStats> = BTreeMap::new();
+        let mut per: BTreeMap<String, NodeStats> = BTreeMap::new();
         for n in blocks.values() {
-            let s = per.entry(n.name.clone()).or_insert_with(|| disk::NodeStats {
+            let s = per.entry(n.name.clone()).or_insert_with(|| NodeStats {
                 name: n.name.clone(),
                 ..Default::default()
             });
@@ -72,8 +62,8 @@ impl Memory {
             s.blocks += n.blocks.len() as u64;
             s.items += n.blocks.values().map(|b| b.items.len() as u64).sum::<u64>();
         }
-        let nodes: Vec<disk::NodeStats> = per.into_values().collect();
-        disk::StoreStats {
+        let nodes: Vec<NodeStats> = per.into_values().collect();
+        StoreStats {
             blocks: nodes.iter().map(|n| n.blocks).sum(),
             items: nodes.iter().map(|n| n.items).sum(),
             nodes,
@@ -81,7 +71,7 @@ impl Memory {
         }
     }
 
-    pub(super) fn clear(&self, node: Option<&str>) -> Result<disk::ClearStats> {
+    fn clear_blocks(&self, node: Option<&str>) -> Result<ClearStats> {
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(name) = node {
             if !blocks.values().any(|n| n.name == name) {
@@ -93,7 +83,7 @@ impl Memory {
                 )));
             }
         }
-        let mut cleared = disk::ClearStats::default();
+        let mut cleared = ClearStats::default();
         blocks.retain(|_, n| {
             let remove = node.is_none_or(|name| n.name == name);
             if remove {
@@ -104,5 +94,42 @@ impl Memory {
             !remove
         });
         Ok(cleared)
+    }
+}
+
+impl fmt::Debug for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cache::memory()")
+    }
+}
+
+impl Store for Memory {
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        Ok(self.census())
+    }
+
+    fn clear(&self, node: Option<&str>) -> Result<ClearStats> {
+        self.clear_blocks(node)
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn get(&self, node: &Digest, block: &Digest, _outputs: &[Port]) -> std::result::Result<Option<Arc<Block>>, String> {
+        Ok(self.get_block(node, block))
+    }
+
+    fn put(&self, node: &Digest, name: &str, block: &Digest, value: Arc<Block>) -> std::result::Result<(), String> {
+        self.put_block(node, name, block, value);
+        Ok(())
+    }
+
+    fn item_keys(&self, node: &Digest) -> std::result::Result<(Vec<StoredBlock>, usize), String> {
+        Ok((self.block_item_keys(node), 0))
     }
 }

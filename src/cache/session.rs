@@ -60,7 +60,7 @@ impl Session {
     /// Notes that the run stored results in `cache`.
     fn wrote(&self, cache: &Cache) {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        if !written.iter().any(|c| Arc::ptr_eq(&c.store, &cache.store)) {
+        if !written.iter().any(|c| Arc::ptr_eq(c.store(), cache.store())) {
             written.push(cache.clone());
         }
     }
@@ -113,9 +113,9 @@ impl NodeCache {
     /// or (with a warning) for a node that cannot be cached.
     pub(crate) fn new(config: &crate::exec::RunConfig, node: &Node, keep: &[bool]) -> Option<NodeCache> {
         let (cache, session) = config.cache_session()?;
-        // A SQL expression costs less than a lookup: never cached, in either engine.
-        #[cfg(feature = "columnar")]
-        if crate::engine::columnar::expr::ExprNode::find(node).is_some() {
+        // A node that costs less than a lookup (a SQL expression) is never cached, in
+        // either engine.
+        if !node.worth_caching() {
             return None;
         }
         match node_key(node, keep) {
@@ -160,7 +160,7 @@ impl NodeCache {
         if items.is_empty() {
             return Lookup::None;
         }
-        match self.cache.get(&self.key, &block_key(items), &self.ports) {
+        match self.cache.store().get(&self.key, &block_key(items), &self.ports) {
             Ok(Some(block)) if block.items.len() == items.len() => return Lookup::All(block),
             Ok(_) => {}
             Err(e) => self.corrupt(e),
@@ -176,7 +176,7 @@ impl NodeCache {
                 let &(b, row) = index.rows.get(k)?;
                 let (key, cell) = &index.blocks[b as usize];
                 let block = cell
-                    .get_or_init(|| match self.cache.get(&self.key, key, &self.ports) {
+                    .get_or_init(|| match self.cache.store().get(&self.key, key, &self.ports) {
                         Ok(block) => block,
                         Err(e) => {
                             self.corrupt(e);
@@ -213,7 +213,7 @@ impl NodeCache {
             .or_default()
             .clone();
         cell.get_or_init(|| {
-            let (blocks, bad) = self.cache.item_keys(&self.key).unwrap_or_else(|e| {
+            let (blocks, bad) = self.cache.store().item_keys(&self.key).unwrap_or_else(|e| {
                 self.corrupt(e);
                 (Vec::new(), 0)
             });
@@ -247,7 +247,7 @@ impl NodeCache {
         }
         let key = block_key(&items);
         self.session.wrote(&self.cache);
-        if let Err(e) = self.cache.put(
+        if let Err(e) = self.cache.store().put(
             &self.key,
             self.node.name(),
             &key,

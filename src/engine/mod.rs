@@ -4,6 +4,7 @@
 
 #[cfg(feature = "columnar")]
 pub mod columnar;
+pub mod disk;
 mod node;
 
 use std::future::Future;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{BoxFuture, InvokeArgs, Node, NodeImpl, NodeOutputs, Port, Volatility};
 use crate::error::BoxError;
-use crate::exec::{block_on, Retry};
+use crate::exec::Retry;
 use crate::value::{TypeInfo, Value};
 
 /// A node's declaration as the `#[node]` macro writes it.
@@ -116,8 +116,10 @@ where
 {
     signature_methods!();
 
+    /// Polls the future on the calling thread. The engines never call this: they await
+    /// an `async fn` node on their runtime (they check [`NodeImpl::is_async`]).
     fn invoke(&self, args: InvokeArgs<'_>) -> std::result::Result<NodeOutputs, BoxError> {
-        block_on((self.f)(args.args.iter().map(|v| (*v).clone()).collect()))
+        futures::executor::block_on((self.f)(args.args.iter().map(|v| (*v).clone()).collect()))
     }
 
     fn is_async(&self) -> bool {

@@ -164,6 +164,13 @@ pub trait NodeImpl: Send + Sync + 'static {
         None
     }
 
+    /// Whether a cache lookup is worth its cost: `false` for a node that costs less
+    /// than the lookup (a SQL expression), which runs uncached in every engine.
+    /// Default: `true`.
+    fn worth_caching(&self) -> bool {
+        true
+    }
+
     /// Calls the node as a future. Default: runs [`NodeImpl::invoke`] at once.
     fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
         let refs: Vec<&Value> = args.iter().collect();
@@ -173,10 +180,12 @@ pub trait NodeImpl: Send + Sync + 'static {
 }
 
 impl dyn NodeImpl {
-    /// Whether the node has neither retries nor a timeout of its own.
+    /// Whether one call of [`NodeImpl::invoke`] on the calling thread runs the node: a
+    /// sync function without retries or a timeout of its own (an engine awaits an
+    /// `async fn` node on its runtime).
     #[inline]
-    pub(crate) fn plain(&self) -> bool {
-        self.retry().is_none() && self.timeout().is_none()
+    pub fn plain(&self) -> bool {
+        self.retry().is_none() && self.timeout().is_none() && !self.is_async()
     }
 }
 
@@ -312,6 +321,15 @@ impl Node {
         match &self.kind {
             NodeKind::Func(f) => f.extension(),
             NodeKind::Nested(_) => None,
+        }
+    }
+
+    /// Whether a cache lookup is worth its cost ([`NodeImpl::worth_caching`]); a
+    /// nested pipeline always is.
+    pub fn worth_caching(&self) -> bool {
+        match &self.kind {
+            NodeKind::Func(f) => f.worth_caching(),
+            NodeKind::Nested(_) => true,
         }
     }
 
@@ -485,6 +503,9 @@ impl NodeImpl for Renamed {
     }
     fn extension(&self) -> Option<&(dyn Any + Send + Sync)> {
         self.inner.extension()
+    }
+    fn worth_caching(&self) -> bool {
+        self.inner.worth_caching()
     }
     fn invoke_async(&self, args: Vec<Value>) -> BoxFuture {
         self.inner.invoke_async(args)

@@ -255,6 +255,10 @@ impl NodeImpl for ExprNode {
     fn extension(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
         Some(self)
     }
+    /// A SQL expression costs less than a cache lookup.
+    fn worth_caching(&self) -> bool {
+        false
+    }
 }
 
 /// Why `expr` does not compute one value per row from that row alone, if it does not: an

@@ -16,6 +16,7 @@
 //! `segment` over `chunks`; kernels, types, expressions and UDFs in their own modules;
 //! `interop` for DataFusion code of your own.
 
+pub(crate) mod cached;
 mod chunks;
 mod col;
 pub mod expr;

@@ -481,7 +481,7 @@ fn cached_call(
     // Unreachable: a kernel's outputs are columnar, and a store keeps columnar results
     // as Arrow (the memory store converts them, the disk store reads them back so).
     let arrow = |c: &Column| {
-        crate::cache::to_array(c).ok_or_else(|| Failure::Node(Error::Internal("a cached column is not Arrow".into())))
+        super::cached::to_array(c).ok_or_else(|| Failure::Node(Error::Internal("a cached column is not Arrow".into())))
     };
     let outputs = match cache.lookup(&keys) {
         Lookup::All(block) => {
@@ -594,7 +594,7 @@ fn cached_call(
     }
     cache.store(
         keys,
-        outputs.iter().map(|a| Column::Arrow(a.clone())).collect(),
+        outputs.iter().map(|a| super::cached::arrow_column(a.clone())).collect(),
         out_digests,
     );
     Ok(outputs)

@@ -260,6 +260,11 @@ pub(crate) fn cached_node(
             block_digests.push(d.map(Arc::new));
             columns.push(Column::Values(Arc::new(values)));
         }
+        #[cfg(feature = "columnar")]
+        let columns = columns
+            .into_iter()
+            .map(crate::engine::columnar::cached::as_stored)
+            .collect();
         nc.store(done.iter().map(|&p| keys[p]).collect(), columns, block_digests);
     }
     NodeResults {
@@ -288,9 +293,7 @@ fn whole_lists(node: &Node, outputs: &[usize], block: &Block, digest_out: &[bool
         .enumerate()
         .map(|(c, &k)| {
             let ty = node.outputs()[k].type_info();
-            let Column::Arrow(array) = &block.columns[c] else {
-                return None;
-            };
+            let array = crate::engine::columnar::cached::as_arrow(&block.columns[c])?;
             let ct = crate::engine::columnar::types::ColumnType::find(&ty)?;
             let list = (ct.array_to_list)(&[array.as_ref()]).ok()?;
             let digests = block.digests.get(c).cloned().flatten().filter(|_| digest_out[k]);

@@ -86,6 +86,12 @@ pub(crate) fn invoke_node(
         NodeKind::Func(f) => {
             let timeout = f.timeout().or(config.timeout());
             let once = || match timeout {
+                None if f.is_async() => {
+                    let owned: Vec<Value> = args.iter().map(|v| (*v).clone()).collect();
+                    catch_unwind(AssertUnwindSafe(|| block_on(f.invoke_async(owned))))
+                        .map_err(|panic| panicked(node, item, panic))?
+                        .map_err(|e| failed(node, item, e))
+                }
                 None => catch_unwind(AssertUnwindSafe(|| f.invoke(InvokeArgs::new(args))))
                     .map_err(|panic| panicked(node, item, panic))?
                     .map_err(|e| failed(node, item, e)),

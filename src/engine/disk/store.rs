@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 
 use super::env::{cache_error, Environment};
 use super::frame::{block_key, checksum, unframe, HEADER, MAGIC};
-use super::stats::{self, ClearStats, StoreStats};
+use super::stats;
+use crate::cache::{ClearStats, StoreStats};
 
 /// Buffered puts past this many bytes are flushed by the put that crosses it.
 const FLUSH_BYTES: usize = 64 << 20;

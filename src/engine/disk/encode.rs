@@ -14,7 +14,8 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::ipc::writer::StreamWriter;
 use arrow::ipc::{FieldNode, MetadataVersion};
 
-use super::{Block, Column, Digest};
+use crate::cache::{Block, Column, Digest};
+use crate::engine::columnar::cached::{arrow_column, to_array};
 use crate::engine::columnar::types::ColumnType;
 use crate::node::Port;
 
@@ -53,20 +54,9 @@ pub(super) fn encode(block: &Block) -> Result<Vec<u8>, String> {
 fn not_columnar(k: usize, c: &Column) -> String {
     let ty = match c {
         Column::Values(v) => v.first().map_or_else(|| "?".to_string(), |v| v.type_name()),
-        Column::Arrow(a) => a.data_type().to_string(),
+        Column::Native(_) => to_array(c).map_or_else(|| "?".to_string(), |a| a.data_type().to_string()),
     };
     format!("output {k} has type {ty}, which a disk cache cannot store (only types that map to Arrow)")
-}
-
-/// A column as an Arrow array.
-pub(crate) fn to_array(c: &Column) -> Option<ArrayRef> {
-    match c {
-        Column::Arrow(a) => Some(a.clone()),
-        Column::Values(values) => {
-            let ct = ColumnType::find(&values.first()?.type_info())?;
-            (ct.values_to_array)(values)
-        }
-    }
 }
 
 /// The item keys of an encoded block, without decoding its columns.
@@ -136,7 +126,7 @@ pub(super) fn decode(payload: &[u8], outputs: &[Port]) -> Result<Block, String> 
                 port.type_info()
             ));
         }
-        columns.push(Column::Arrow(array.clone()));
+        columns.push(arrow_column(array.clone()));
     }
     Ok(Block {
         items,
@@ -318,7 +308,7 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
 /// The fuzz targets' configuration and allocation watch, shared with the integration
 /// tests' (this binary's global allocator).
 #[cfg(test)]
-#[path = "../../tests/it/fuzz/harness.rs"]
+#[path = "../../../tests/it/fuzz/harness.rs"]
 mod harness;
 
 #[cfg(test)]
@@ -332,7 +322,7 @@ mod fuzz {
     //! `HYPERNODES_FUZZ_CASES` sets the cases per property (default 256: the short
     //! fixed-seed pass of `cargo test`), `HYPERNODES_FUZZ_SEED` the seed (default 16); see
     //! `tests/it/fuzz/harness.rs`. A long run: `HYPERNODES_FUZZ_CASES=1000000
-    //! HYPERNODES_FUZZ_SEED=$RANDOM cargo test --release --lib cache::encode::fuzz`.
+    //! HYPERNODES_FUZZ_SEED=$RANDOM cargo test --release --lib engine::disk::encode::fuzz`.
 
     use proptest::prelude::*;
 
@@ -416,7 +406,7 @@ mod fuzz {
                         longer.push(longer[0].clone());
                         let ct = ColumnType::find(&o.ty).expect("a columnar type");
                         match (ct.values_to_array)(&longer) {
-                            Some(a) => Column::Arrow(a.slice(1, n)),
+                            Some(a) => arrow_column(a.slice(1, n)),
                             None => Column::Values(Arc::new(o.values.clone())),
                         }
                     } else {
@@ -545,7 +535,7 @@ mod fuzz {
                 prop_assert_eq!(block.columns.len(), outputs.len());
                 prop_assert_eq!(block.digests.len(), outputs.len());
                 for ((c, port), d) in block.columns.iter().zip(outputs).zip(&block.digests) {
-                    let Column::Arrow(array) = c else {
+                    let Some(array) = crate::engine::columnar::cached::as_arrow(c) else {
                         return Err(TestCaseError::fail("a decoded column is not Arrow"));
                     };
                     let ct = ColumnType::find(&port.type_info()).expect("a columnar type");
