@@ -39,63 +39,86 @@
 //!   (`progress::ProgressBars`, feature `progress`) and traces ([`trace`]) are callbacks.
 //! - [`Error`]: the one error type; messages name the node, value, item and types.
 //!
-//! # Modules
+//! # Layers and modules
 //!
-//! | module | what it holds |
-//! |---|---|
-//! | [`value`] | type-erased values, type descriptions, typed result columns |
-//! | [`node`] | nodes, the [`NodeImpl`](node::NodeImpl) trait, the closure builder |
-//! | [`pipeline`] | pipelines, run options, run plans |
-//! | [`map`] | map modes and map plans |
-//! | [`nested`] | pipelines as nodes |
-//! | [`engine`] | the [`Engine`] trait and the node engine |
-//! | [`exec`] | executors, run configuration, failure policy, retries and timeouts |
-//! | [`error`] | [`Error`] and [`Result`] |
-//! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys |
-//! | [`cache`] | the result cache; [`cache::disk`] is its on-disk store, shared by processes |
-//! | [`events`] | callbacks: what a run reports to the code that watches it |
-//! | `progress` | progress bars, a callback (feature `progress`, in `cli`) |
-//! | [`trace`] | timelines of runs: Chrome trace files for Perfetto, and `tracing` spans (feature `tracing`) |
-//! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) |
-//! | `polars` | pipelines over Polars `DataFrame`s and `LazyFrame`s, zero-copy through the Arrow C Data Interface (feature `polars`) |
-//! | `cluster` | runs on an Apache Ballista cluster: scheduler, executors, the node codec (feature `cluster`) |
+//! The crate is a facade over a workspace of layers, each depending only on those
+//! below: `hypernodes-core` (values and the model: no engine, pool, runtime or store),
+//! `hypernodes-engine` (the pools, the node and columnar engines, the disk cache), and
+//! this crate's front ends. Their modules are re-exported here:
+//!
+//! | module | what it holds | crate |
+//! |---|---|---|
+//! | [`value`] | type-erased values, type descriptions, typed result columns | core |
+//! | [`node`] | nodes, the [`NodeImpl`](node::NodeImpl) trait, the closure builder | core |
+//! | [`pipeline`], [`plan`] | pipelines; run and map plans | core |
+//! | [`map`] | map modes | core |
+//! | [`nested`] | pipelines as nodes | core |
+//! | [`run`] | the [`Engine`] trait, run options, the top-level call | core |
+//! | [`engine`] | [`Run`], the node engine and the columnar engine | engine |
+//! | [`exec`] | executors, run configuration, failure policy, retries and timeouts; the pools | core, engine |
+//! | [`error`] | [`Error`] and [`Result`] | core |
+//! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys | core |
+//! | [`cache`] | the result cache and its stores; [`cache::disk`] is the on-disk store, shared by processes | core, engine |
+//! | [`events`] | callbacks: what a run reports to the code that watches it | core |
+//! | `io`, `spec` | file runs and their formats; pipeline files (feature `parquet`) | hypernodes |
+//! | `progress` | progress bars, a callback (feature `progress`, in `cli`) | hypernodes |
+//! | [`trace`] | timelines of runs: Chrome trace files for Perfetto, and `tracing` spans (feature `tracing`) | hypernodes |
+//! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) | hypernodes |
+//! | `polars` | pipelines over Polars `DataFrame`s and `LazyFrame`s, zero-copy through the Arrow C Data Interface (feature `polars`) | hypernodes |
+//! | `cluster` | runs on an Apache Ballista cluster: scheduler, executors, the node codec (feature `cluster`) | hypernodes |
 #![deny(missing_docs)]
 
 // The `#[node]` macro names `::hypernodes`; this lets the crate use it too.
 extern crate self as hypernodes;
 
-pub mod cache;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 #[cfg(feature = "parquet")]
 pub mod datagen;
-pub mod engine;
-pub mod error;
-pub mod events;
-pub mod exec;
-mod graph;
-pub mod hash;
-pub mod inputs;
 #[cfg(feature = "parquet")]
 pub mod io;
-pub mod map;
-pub mod nested;
-pub mod node;
-pub mod outputs;
-pub mod pipeline;
-pub mod plan;
 #[cfg(feature = "polars")]
 pub mod polars;
 #[cfg(feature = "progress")]
 pub mod progress;
-pub mod run;
 #[cfg(feature = "parquet")]
 pub mod spec;
 pub mod trace;
-pub mod value;
 pub mod viz;
+
+// The model (`hypernodes-core`): its modules under this crate's root.
+#[doc(hidden)]
+pub use hypernodes_core::graph;
+pub use hypernodes_core::{error, events, hash, inputs, map, nested, node, outputs, pipeline, plan, run, value};
+
+/// The result cache: every node's results per item, found again by content (see
+/// [`hypernodes_core::cache`]); [`disk`](cache::disk) is its on-disk store, shared by
+/// processes.
+pub mod cache {
+    pub use hypernodes_core::cache::*;
+    pub use hypernodes_engine::disk;
+    #[cfg(feature = "columnar")]
+    pub use hypernodes_engine::disk::DiskCache;
+}
+
+/// Engines: what runs a planned pipeline (see [`hypernodes_engine`]).
+pub mod engine {
+    #[cfg(feature = "columnar")]
+    pub use hypernodes_engine::columnar;
+    #[cfg(feature = "columnar")]
+    pub use hypernodes_engine::ColumnarEngine;
+    #[doc(hidden)]
+    pub use hypernodes_engine::{default_engine, disk};
+    pub use hypernodes_engine::{Engine, NodeEngine, Run};
+}
+
+/// How a run executes: executors, run configuration, failure policy, retries and
+/// timeouts (see [`hypernodes_engine::exec`]).
+pub mod exec {
+    pub use hypernodes_engine::exec::*;
+}
 
 pub use cache::{Cache, CacheReport};
 #[cfg(feature = "columnar")]
@@ -103,6 +126,8 @@ pub use engine::ColumnarEngine;
 pub use engine::{Engine, NodeEngine, Run};
 pub use error::{BoxError, Error, Result};
 pub use exec::{Executor, OnError, RunConfig};
+#[cfg(feature = "columnar")]
+pub use hypernodes_engine::columnar_struct;
 pub use inputs::Inputs;
 pub use map::MapMode;
 pub use nested::AsNode;
@@ -152,27 +177,16 @@ pub mod prelude {
     };
 
     #[cfg(feature = "columnar")]
-    pub use crate::engine::disk::DiskCache;
+    pub use crate::cache::DiskCache;
+    #[cfg(feature = "polars")]
+    pub use crate::polars::PolarsFrames;
+    pub use crate::viz::Draw;
 }
 
 /// What the `#[node]` macro's expansion names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::error::BoxError;
-    pub use crate::exec::Retry;
-    pub use crate::hash::{HashProbe, ViaNoHash, ViaSerialize, ViaStableHash};
-    pub use crate::node::{
-        arg_clone, arg_ref, arg_str, async_node, box_err, sync_node, BoxFuture, NodeOutputs, NodeSpec,
-    };
-    pub use crate::value::{TypeInfo, Value};
-
-    /// A type's description with the hash function its [`HashProbe`] found, if any.
-    pub fn with_hasher(ty: TypeInfo, hasher: Option<crate::hash::HashFn>) -> TypeInfo {
-        match hasher {
-            Some(f) => ty.with_hasher(f),
-            None => ty,
-        }
-    }
+    pub use hypernodes_core::__private::*;
 
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::kernel::{
@@ -191,7 +205,7 @@ pub mod __private {
         use std::any::Any;
         use std::marker::PhantomData;
 
-        use crate::value::TypeInfo;
+        use hypernodes_core::value::TypeInfo;
 
         pub struct Str;
         pub struct Own<T>(PhantomData<fn() -> T>);

@@ -1,6 +1,6 @@
 //! Pipelines over Polars: a [`DataFrame`] in, the same frame with the pipeline's outputs
-//! added out ([`ColumnarEngine::apply_to_polars`]), and a [`LazyFrame`] mapped batch by
-//! batch ([`ColumnarEngine::apply_to_lazy`]) (feature `polars`).
+//! added out ([`PolarsFrames::apply_to_polars`]), and a [`LazyFrame`] mapped batch by
+//! batch ([`PolarsFrames::apply_to_lazy`]) (feature `polars`).
 //!
 //! Columns cross between Polars and arrow-rs through the Arrow C Data Interface, without
 //! a copy of their buffers, chunk by chunk: a frame of several chunks becomes one
@@ -31,7 +31,9 @@ use crate::engine::{ColumnarEngine, Engine};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 
-impl ColumnarEngine {
+/// Pipelines applied to Polars frames by the columnar engine. In the prelude (feature
+/// `polars`).
+pub trait PolarsFrames {
     /// [`ColumnarEngine::apply_to_batches`] over a Polars [`DataFrame`]: `frame` with
     /// the outputs a [`Pipeline::run`](crate::Run::run) returns added, sorted by name. The columns named
     /// like the pipeline's inputs feed the nodes, one `RecordBatch` per chunk of the
@@ -66,11 +68,9 @@ impl ColumnarEngine {
     /// for a column whose Polars type does not store its input's type, [`Error::Invalid`]
     /// for an output named like a column of the frame, and node failures (the item is
     /// the row), as [`ColumnarEngine::apply_to_batches`].
-    pub fn apply_to_polars(&self, pipeline: &Pipeline, frame: &DataFrame) -> Result<DataFrame> {
-        Runner::Columnar(self.clone()).apply(pipeline, frame)
-    }
+    fn apply_to_polars(&self, pipeline: &Pipeline, frame: &DataFrame) -> Result<DataFrame>;
 
-    /// What [`ColumnarEngine::apply_to_polars`] does, on another engine, as
+    /// What [`PolarsFrames::apply_to_polars`] does, on another engine, as
     /// [`ColumnarEngine::apply_to_batch_on`] does it: the chunks of the columns the
     /// pipeline reads are joined into one batch (a copy of those columns when the frame
     /// has several chunks), `engine` maps the pipeline over its rows, and each output is
@@ -96,16 +96,14 @@ impl ColumnarEngine {
     ///
     /// # Errors
     ///
-    /// As [`ColumnarEngine::apply_to_polars`]; a null in a column of a type that is not
+    /// As [`PolarsFrames::apply_to_polars`]; a null in a column of a type that is not
     /// an `Option` is an [`Error::InputType`] naming the row.
-    pub fn apply_to_polars_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, frame: &DataFrame) -> Result<DataFrame> {
-        Runner::On(engine).apply(pipeline, frame)
-    }
+    fn apply_to_polars_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, frame: &DataFrame) -> Result<DataFrame>;
 
     /// `frame` with the pipeline's outputs added, as a [`LazyFrame`] whose batches are
     /// mapped through the pipeline as Polars executes it: a `LazyFrame::map` step,
     /// marked streamable (the pipeline is row-wise), through which each `DataFrame` the
-    /// query hands over goes by [`ColumnarEngine::apply_to_polars`]. Polars' in-memory
+    /// query hands over goes by [`PolarsFrames::apply_to_polars`]. Polars' in-memory
     /// engine hands over the whole frame once, processed chunk by chunk; its streaming
     /// engine (Polars' `new_streaming` feature) may call the step once per morsel. The
     /// columns and their types are checked now, against the frame's schema, and the
@@ -135,19 +133,33 @@ impl ColumnarEngine {
     /// # Errors
     ///
     /// Before anything runs: the frame's plan failing to resolve its schema
-    /// ([`Error::Arrow`]), and the errors of [`ColumnarEngine::apply_to_polars`] about
+    /// ([`Error::Arrow`]), and the errors of [`PolarsFrames::apply_to_polars`] about
     /// columns and types.
-    pub fn apply_to_lazy(&self, pipeline: &Pipeline, frame: LazyFrame) -> Result<LazyFrame> {
-        Runner::Columnar(self.clone()).lazy(pipeline, frame)
-    }
+    fn apply_to_lazy(&self, pipeline: &Pipeline, frame: LazyFrame) -> Result<LazyFrame>;
 
-    /// [`ColumnarEngine::apply_to_lazy`] on another engine: each batch goes through
-    /// [`ColumnarEngine::apply_to_polars_on`].
+    /// [`PolarsFrames::apply_to_lazy`] on another engine: each batch goes through
+    /// [`PolarsFrames::apply_to_polars_on`].
     ///
     /// # Errors
     ///
-    /// As [`ColumnarEngine::apply_to_lazy`].
-    pub fn apply_to_lazy_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, frame: LazyFrame) -> Result<LazyFrame> {
+    /// As [`PolarsFrames::apply_to_lazy`].
+    fn apply_to_lazy_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, frame: LazyFrame) -> Result<LazyFrame>;
+}
+
+impl PolarsFrames for ColumnarEngine {
+    fn apply_to_polars(&self, pipeline: &Pipeline, frame: &DataFrame) -> Result<DataFrame> {
+        Runner::Columnar(self.clone()).apply(pipeline, frame)
+    }
+
+    fn apply_to_polars_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, frame: &DataFrame) -> Result<DataFrame> {
+        Runner::On(engine).apply(pipeline, frame)
+    }
+
+    fn apply_to_lazy(&self, pipeline: &Pipeline, frame: LazyFrame) -> Result<LazyFrame> {
+        Runner::Columnar(self.clone()).lazy(pipeline, frame)
+    }
+
+    fn apply_to_lazy_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, frame: LazyFrame) -> Result<LazyFrame> {
         Runner::On(engine).lazy(pipeline, frame)
     }
 }

@@ -1,6 +1,6 @@
 //! Pictures of pipelines: Graphviz DOT, Mermaid and SVG, the SVG laid out in pure Rust.
 //!
-//! [`Pipeline::to_dot`], [`Pipeline::to_mermaid`] and [`Pipeline::to_svg`] draw the same
+//! [`Pipeline::to_dot`], [`Pipeline::to_mermaid`] and [`Draw::to_svg`] draw the same
 //! picture, built once from the pipeline (the shapes named are the SVG's; DOT and
 //! Mermaid use their nearest ones, with the same colours):
 //!
@@ -140,7 +140,7 @@ pub enum VizFormat {
     Dot,
     /// A Mermaid flowchart ([`Pipeline::to_mermaid`]).
     Mermaid,
-    /// SVG ([`Pipeline::to_svg`]).
+    /// SVG ([`Draw::to_svg`]).
     Svg,
 }
 
@@ -182,7 +182,7 @@ impl VizFormat {
     ///
     /// # Errors
     ///
-    /// As [`Pipeline::to_svg`] for SVG; never for DOT and Mermaid.
+    /// As [`Draw::to_svg`] for SVG; never for DOT and Mermaid.
     pub fn render(self, pipeline: &Pipeline, options: &VizOptions) -> Result<String> {
         match self {
             VizFormat::Dot => Ok(pipeline.to_dot(options)),
@@ -217,9 +217,10 @@ impl FromStr for VizFormat {
     }
 }
 
-impl Pipeline {
+/// Pictures of a [`Pipeline`]: `to_dot`, `to_mermaid` and `to_svg`. In the prelude.
+pub trait Draw {
     /// The pipeline as a Graphviz DOT digraph; see [the module docs](crate::viz) for
-    /// what is drawn how. Render it with `dot -Tsvg`, or use [`Pipeline::to_svg`].
+    /// what is drawn how. Render it with `dot -Tsvg`, or use [`Draw::to_svg`].
     ///
     /// # Examples
     ///
@@ -237,9 +238,7 @@ impl Pipeline {
     /// assert!(dot.contains("\"n_add\" -> \"v_sum\" [label=\"i64\"];"));
     /// # Ok::<(), hypernodes::Error>(())
     /// ```
-    pub fn to_dot(&self, options: &VizOptions) -> String {
-        Dot::new(&Scene::new(self, options)).render()
-    }
+    fn to_dot(&self, options: &VizOptions) -> String;
 
     /// The pipeline as a Mermaid flowchart (`flowchart TD`), for Markdown that renders
     /// Mermaid; see [the module docs](crate::viz) for what is drawn how.
@@ -258,9 +257,7 @@ impl Pipeline {
     /// assert!(mermaid.contains("  v_a([\"a\"]):::input\n"));
     /// assert!(mermaid.contains("  n_add -->|\"i64\"| v_sum\n"));
     /// ```
-    pub fn to_mermaid(&self, options: &VizOptions) -> String {
-        Mermaid::new(&Scene::new(self, options)).render()
-    }
+    fn to_mermaid(&self, options: &VizOptions) -> String;
 
     /// The pipeline as a standalone SVG document, laid out in-process (no Graphviz
     /// needed); see [the module docs](crate::viz) for the layout engine.
@@ -285,7 +282,19 @@ impl Pipeline {
     ///
     /// [`Error::Invalid`] if the layout engine fails (a bug in it, reported rather than
     /// panicking).
-    pub fn to_svg(&self, options: &VizOptions) -> Result<String> {
+    fn to_svg(&self, options: &VizOptions) -> Result<String>;
+}
+
+impl Draw for Pipeline {
+    fn to_dot(&self, options: &VizOptions) -> String {
+        Dot::new(&Scene::new(self, options)).render()
+    }
+
+    fn to_mermaid(&self, options: &VizOptions) -> String {
+        Mermaid::new(&Scene::new(self, options)).render()
+    }
+
+    fn to_svg(&self, options: &VizOptions) -> Result<String> {
         Svg::new(&Scene::new(self, options)).render(self.name().unwrap_or("pipeline"))
     }
 }

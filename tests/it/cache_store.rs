@@ -463,3 +463,56 @@ fn a_path_that_is_not_a_cache_directory_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// An entry that passes the store's frame check but does not decode (here: written
+/// over with other bytes) is a miss with a warning, computed and stored again.
+#[test]
+fn an_entry_that_does_not_decode_is_a_miss_with_a_warning() {
+    use hypernodes::cache::{block_key, node_key, Digest};
+    use hypernodes::prelude::*;
+
+    #[node(output = "y")]
+    fn plus_one(x: i64) -> i64 {
+        x + 1
+    }
+
+    let dir = std::env::temp_dir().join(format!("hn-cache-undecodable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pipeline =
+        |cache: &Cache| Pipeline::new([plus_one::node()]).with_config(RunConfig::new().with_cache(cache.clone()));
+    let inputs = Inputs::new().with("x", vec![1_i64, 2]);
+    let cache = Cache::disk(&dir).unwrap();
+    pipeline(&cache).map(&inputs, &["x"], "zip").unwrap();
+    drop(cache);
+
+    let key = node_key(&plus_one::node(), &[true]).unwrap().unwrap();
+    let items: Vec<Digest> = [1_i64, 2]
+        .iter()
+        .map(|x| hypernodes::hash::digest(&Value::new(*x)).unwrap())
+        .collect();
+    let store = DiskStore::open(&dir).unwrap();
+    let mut garbage = 2_u32.to_le_bytes().to_vec();
+    garbage.extend_from_slice(items.as_flattened());
+    garbage.extend_from_slice(b"\0not arrow");
+    store.put(&key, "plus_one", &block_key(&items), 2, garbage);
+    store.flush().unwrap();
+    drop(store);
+
+    let cache = Cache::disk(&dir).unwrap();
+    let p = pipeline(&cache);
+    let out = p.map(&inputs, &["x"], "zip").unwrap();
+    assert_eq!(out.column::<i64>("y").unwrap(), [2, 3]);
+    let report = out.cache_report().unwrap();
+    assert_eq!((report.hits(), report.misses()), (0, 2));
+    assert_eq!(report.warnings().len(), 1);
+    assert!(
+        report.warnings()[0].starts_with("a cache entry of node 'plus_one' cannot be read, computed again: "),
+        "{:?}",
+        report.warnings()
+    );
+    // Stored again: found the next time.
+    let again = p.map(&inputs, &["x"], "zip").unwrap();
+    assert_eq!(again.cache_report().unwrap().hits(), 2);
+    drop((p, cache));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

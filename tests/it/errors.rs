@@ -52,7 +52,9 @@ fn internal_error_sites() -> Vec<(String, usize, String)> {
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    walk(&root.join("src"), &mut files);
+    for dir in ["src", "crates/core/src", "crates/engine/src"] {
+        walk(&root.join(dir), &mut files);
+    }
     files.sort();
     let makers = ["Error::Internal(", "map_err(df)", "map_err(df_arrow)"];
     let mut sites = Vec::new();

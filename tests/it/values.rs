@@ -57,3 +57,59 @@ fn values_report_their_type() {
     assert_eq!(format!("{v:?}"), "Value<Vec<Point>>");
     assert!(v.downcast_ref::<Vec<Point>>().is_some());
 }
+
+/// The `#[node]` macro attaches the hasher its probe found to each parameter's type:
+/// none for a type that cannot be hashed, serde's for a `Serialize` one, the type's own
+/// for a `StableHash` one.
+#[test]
+fn node_types_carry_the_hasher_the_macro_found() {
+    use hypernodes::hash::{digest, digest_as, stable_hash, StableHash, StableHasher};
+    fn serde_hex<T: serde::Serialize>(value: &T) -> String {
+        let mut h = StableHasher::new();
+        hypernodes::hash::hash_serde(value, &mut h).unwrap();
+        h.finish_hex()
+    }
+    use hypernodes::node::Node;
+    struct Model;
+    #[derive(Clone, serde::Serialize)]
+    struct Params {
+        k: usize,
+    }
+    #[derive(Clone)]
+    struct Threshold(f64);
+    impl StableHash for Threshold {
+        fn stable_hash(&self, h: &mut StableHasher) {
+            h.tag("Threshold").value(&self.0);
+        }
+    }
+    #[node(output = "y")]
+    fn score(model: &Model, params: &Params, t: Threshold, text: &str) -> f64 {
+        let _ = (model, params, text);
+        t.0
+    }
+    let node: Node = score::node();
+    let types: Vec<_> = node.params().iter().map(|p| p.type_info()).collect();
+    assert!(types[0].hasher().is_none());
+    assert_eq!(digest_as(&Value::new(Model), &types[0]), None);
+    assert_eq!(digest(&Value::new(Model)), None);
+    assert_eq!(
+        digest_as(&Value::new(Params { k: 2 }), &types[1]).map(hex),
+        Some(serde_hex(&Params { k: 2 }))
+    );
+    assert_eq!(
+        digest_as(&Value::new(Threshold(0.5)), &types[2]).map(hex),
+        Some(stable_hash(&Threshold(0.5)))
+    );
+    assert_eq!(
+        digest_as(&Value::new("t".to_string()), &types[3]),
+        digest(&Value::new("t".to_string()))
+    );
+    // The wrong type hashes to nothing; equality still compares only types.
+    assert_eq!(digest_as(&Value::new(3_usize), &types[1]), None);
+    assert_eq!(types[1], hypernodes::value::TypeInfo::of::<Params>());
+    assert!(node.outputs()[0].type_info().hasher().is_some());
+}
+
+fn hex(d: [u8; 32]) -> String {
+    blake3::Hash::from(d).to_hex().to_string()
+}

@@ -1,0 +1,63 @@
+//! `String` as a columnar type (Arrow `Utf8`), and the size of string data.
+
+use std::sync::Arc;
+
+use arrow::array::builder::ArrayBuilder;
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
+use arrow::datatypes::DataType;
+
+use super::Columnar;
+use crate::hash::{StableHash, StableHasher};
+
+impl Columnar for String {
+    type Array = StringArray;
+    type Builder = StringBuilder;
+
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+    fn downcast(array: &dyn Array) -> Option<&Self::Array> {
+        array.as_string_opt::<i32>()
+    }
+    fn value(array: &Self::Array, i: usize) -> Self {
+        array.value(i).to_string()
+    }
+    /// The row as `&str`, which hashes as the `String` would.
+    #[inline]
+    fn digest_row(array: &Self::Array, i: usize, h: &mut StableHasher) -> bool {
+        array.value(i).stable_hash(h);
+        true
+    }
+
+    fn builder(capacity: usize) -> Self::Builder {
+        StringBuilder::with_capacity(capacity, capacity * 16)
+    }
+    fn builder_for(capacity: usize, bytes: usize) -> Self::Builder {
+        StringBuilder::with_capacity(capacity, bytes.max(capacity * 16))
+    }
+    fn append(builder: &mut Self::Builder, value: &Self) {
+        builder.append_value(value)
+    }
+    fn append_null(builder: &mut Self::Builder) {
+        builder.append_null()
+    }
+    fn finish(mut builder: Self::Builder) -> ArrayRef {
+        Arc::new(builder.finish())
+    }
+    fn builder_len(builder: &Self::Builder) -> usize {
+        builder.len()
+    }
+}
+
+/// The bytes of data `array` holds beyond its fixed-width parts: the characters of a
+/// string array (sliced or not), else 0. What a kernel sizes string outputs by.
+#[doc(hidden)]
+pub fn data_bytes(array: &dyn Array) -> usize {
+    match array.as_string_opt::<i32>() {
+        Some(s) => {
+            let offsets = s.value_offsets();
+            (offsets[offsets.len() - 1] - offsets[0]) as usize
+        }
+        None => 0,
+    }
+}
