@@ -12,10 +12,10 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, StringViewArray};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hypernodes::prelude::*;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hypernodes::ColumnarEngine;
-use polars::prelude::{col, lit, DataFrame, IntoColumn, IntoLazy, NamedFrom, Series};
+use hypernodes::prelude::*;
+use polars::prelude::{DataFrame, IntoColumn, IntoLazy, NamedFrom, Series, col, lit};
 
 /// As in the workloads bench (and Polars' own builds).
 #[global_allocator]

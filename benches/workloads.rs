@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench workloads -- w1` runs one workload.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 
 /// As in the `hypernodes` command (and DataFusion's and Polars' own builds): the system
 /// allocator returns the megabytes a run frees to the kernel and faults them in again on
@@ -159,10 +159,10 @@ mod w1 {
     use arrow::compute::kernels::arity::unary;
     use criterion::{BenchmarkId, Criterion, Throughput};
     use datafusion::prelude::{col, lit};
+    use hypernodes::ColumnarEngine;
     use hypernodes::events::Callback;
     use hypernodes::prelude::*;
     use hypernodes::progress::ProgressBars;
-    use hypernodes::ColumnarEngine;
 
     #[node(output = "doubled")]
     fn double(x: i64) -> i64 {
@@ -276,8 +276,8 @@ mod w2 {
     use datafusion::functions::expr_fn::{btrim, character_length, lower};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
     use datafusion::prelude::{col, lit};
-    use hypernodes::prelude::*;
     use hypernodes::ColumnarEngine;
+    use hypernodes::prelude::*;
 
     #[node(output = "cleaned_text")]
     pub fn clean_text(passage: &str) -> String {
@@ -392,9 +392,9 @@ mod w4 {
     use criterion::{BenchmarkId, Criterion, Throughput};
     use datafusion::functions_aggregate::expr_fn::{array_agg, sum};
     use datafusion::functions_nested::expr_fn::{cardinality, string_to_array};
-    use datafusion::prelude::{col, lit, SessionConfig, SessionContext};
-    use hypernodes::prelude::*;
+    use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
     use hypernodes::ColumnarEngine;
+    use hypernodes::prelude::*;
 
     #[node(output = "tokens")]
     fn tokens(sentence: &str) -> usize {

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use hypernodes::prelude::*;
 use hypernodes::ColumnarEngine;
+use hypernodes::prelude::*;
 use polars::prelude::*;
 
 /// Trims and lower-cases a passage.

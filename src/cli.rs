@@ -24,13 +24,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cache::Cache;
-use crate::engine::disk::DiskCache;
 use crate::engine::ColumnarEngine;
+use crate::engine::disk::DiskCache;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
-use crate::io::{parse_compression, parse_size, EngineChoice, FileRun, Format, DEFAULT_BATCH_ROWS};
+use crate::io::{DEFAULT_BATCH_ROWS, EngineChoice, FileRun, Format, parse_compression, parse_size};
 use crate::progress::ProgressBars;
-use crate::spec::{load, Registry};
+use crate::spec::{Registry, load};
 use crate::trace::ChromeTrace;
 
 /// Run data pipelines declared in TOML files over Parquet data.
@@ -392,10 +392,10 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
                 (Some(OnError::Collect), None) => {
                     return Err(Error::Invalid(
                         "--on-error collect needs --failed FILE, the file the failed rows are written to".into(),
-                    ))
+                    ));
                 }
                 (None | Some(OnError::Fail), Some(_)) => {
-                    return Err(Error::Invalid("--failed FILE needs --on-error collect".into()))
+                    return Err(Error::Invalid("--failed FILE needs --on-error collect".into()));
                 }
                 _ => {}
             }

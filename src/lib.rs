@@ -106,12 +106,12 @@ pub mod cache {
 /// Engines: what runs a planned pipeline (see [`hypernodes_engine`]).
 pub mod engine {
     #[cfg(feature = "columnar")]
-    pub use hypernodes_engine::columnar;
-    #[cfg(feature = "columnar")]
     pub use hypernodes_engine::ColumnarEngine;
+    #[cfg(feature = "columnar")]
+    pub use hypernodes_engine::columnar;
+    pub use hypernodes_engine::{Engine, NodeEngine, Run};
     #[doc(hidden)]
     pub use hypernodes_engine::{default_engine, disk};
-    pub use hypernodes_engine::{Engine, NodeEngine, Run};
 }
 
 /// How a run executes: executors, run configuration, failure policy, retries and
@@ -172,8 +172,8 @@ pub use hypernodes_macros::node;
 /// The names most programs need: `use hypernodes::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        node, Cache, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, Run, RunConfig, RunOptions,
-        Value,
+        Cache, Error, Executor, Inputs, MapMode, Node, NodeEngine, OnError, Pipeline, Run, RunConfig, RunOptions,
+        Value, node,
     };
 
     #[cfg(feature = "columnar")]
@@ -189,13 +189,13 @@ pub mod __private {
     pub use hypernodes_core::__private::*;
 
     #[cfg(feature = "columnar")]
+    pub use crate::engine::columnar::Columnar;
+    #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::kernel::{
-        batch_kernel, batch_param, KernelProbe, Many, One, Own, Slice, Str, ViaKernel, ViaNoKernel,
+        KernelProbe, Many, One, Own, Slice, Str, ViaKernel, ViaNoKernel, batch_kernel, batch_param,
     };
     #[cfg(feature = "columnar")]
     pub use crate::engine::columnar::types::{TypeProbe, ViaAnyType, ViaColumnarType};
-    #[cfg(feature = "columnar")]
-    pub use crate::engine::columnar::Columnar;
     #[cfg(not(feature = "columnar"))]
     pub use stub::*;
 

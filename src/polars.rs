@@ -26,7 +26,7 @@ use ::polars::prelude::{
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::engine::columnar::{output_fields, reader_of, ColumnType};
+use crate::engine::columnar::{ColumnType, output_fields, reader_of};
 use crate::engine::{ColumnarEngine, Engine};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -379,7 +379,7 @@ mod ffi {
 
     use ::polars_arrow::datatypes::{ArrowDataType, Field as PolarsField};
     use ::polars_arrow::ffi::{ArrowArray, ArrowSchema};
-    use arrow::array::{make_array, ArrayRef, NullArray};
+    use arrow::array::{ArrayRef, NullArray, make_array};
     use arrow::datatypes::{DataType, Field};
     use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 

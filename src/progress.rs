@@ -507,24 +507,26 @@ impl ProgressBars {
         let weak: Weak<Shared> = Arc::downgrade(&self.shared);
         let spawned = std::thread::Builder::new()
             .name("hypernodes-progress".into())
-            .spawn(move || loop {
-                // The bars are gone: so is the thread.
-                let Some(shared) = weak.upgrade() else { return };
-                let ticker = shared.ticker.0.lock().unwrap_or_else(|e| e.into_inner());
-                let wait = if ticker.idle { 1000 } else { 1000 / HZ as u64 };
-                let (ticker, _) = shared
-                    .ticker
-                    .1
-                    .wait_timeout(ticker, Duration::from_millis(wait))
-                    .unwrap_or_else(|e| e.into_inner());
-                let idle = ticker.idle;
-                drop(ticker);
-                if !idle {
-                    // Under the lock, so that no tick draws a row once it is finished (a
-                    // draw then would move the cursor over what the program printed since).
-                    let state = shared.lock();
-                    for row in &state.order {
-                        row.tick();
+            .spawn(move || {
+                loop {
+                    // The bars are gone: so is the thread.
+                    let Some(shared) = weak.upgrade() else { return };
+                    let ticker = shared.ticker.0.lock().unwrap_or_else(|e| e.into_inner());
+                    let wait = if ticker.idle { 1000 } else { 1000 / HZ as u64 };
+                    let (ticker, _) = shared
+                        .ticker
+                        .1
+                        .wait_timeout(ticker, Duration::from_millis(wait))
+                        .unwrap_or_else(|e| e.into_inner());
+                    let idle = ticker.idle;
+                    drop(ticker);
+                    if !idle {
+                        // Under the lock, so that no tick draws a row once it is finished (a
+                        // draw then would move the cursor over what the program printed since).
+                        let state = shared.lock();
+                        for row in &state.order {
+                            row.tick();
+                        }
                     }
                 }
             });

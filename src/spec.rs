@@ -68,9 +68,9 @@ use crate::value::TypeInfo;
 
 use self::build::Builder;
 use self::expansion::Expansion;
-use self::file::{one_line, FileDecl, Source};
+use self::file::{FileDecl, Source, one_line};
 pub use self::registry::Registry;
-use self::types::{bind_value, parse_type, TYPE_NAMES};
+use self::types::{TYPE_NAMES, bind_value, parse_type};
 
 /// A pipeline file, loaded: the pipeline and the defaults of its `[run]` section.
 #[derive(Clone, Debug)]

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
-use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
@@ -22,12 +22,12 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::range::FileRange;
-use crate::engine::columnar::{node_of_udf, plan_udf, ColumnType, ExprNode};
+use crate::engine::columnar::{ColumnType, ExprNode, node_of_udf, plan_udf};
 use crate::error::{Error, Result};
 use crate::exec::RunConfig;
 use crate::inputs::Inputs;
 use crate::map::MapMode;
-use crate::nested::{kind, NodeKind};
+use crate::nested::{NodeKind, kind};
 use crate::node::{Node, Volatility};
 use crate::pipeline::Pipeline;
 use crate::spec::Registry;
@@ -313,11 +313,7 @@ fn rebuild_function(levels: &[Level], registry: &Registry) -> Result<Node> {
             let params: Vec<(&str, &str)> = params.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             let outputs: Vec<(&str, &str)> = outputs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             let renamed = node.renamed(&l.name, &params, &outputs)?;
-            if l.volatile {
-                renamed.uncached()
-            } else {
-                renamed
-            }
+            if l.volatile { renamed.uncached() } else { renamed }
         };
         below = l;
     }

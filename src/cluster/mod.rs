@@ -224,7 +224,7 @@ pub fn run_executor(
     work_dir: Option<&std::path::Path>,
     registry: Registry,
 ) -> Result<()> {
-    use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 
     let Target::Remote {
         host: scheduler_host,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use super::{codec, job_error, runtime, Cluster, FileRange};
+use super::{Cluster, FileRange, codec, job_error, runtime};
 use crate::engine::ColumnarEngine;
 use crate::error::{Error, Result};
 use crate::io::{Remote, RemoteFile, RemoteSink};

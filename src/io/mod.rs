@@ -38,10 +38,10 @@ mod stream;
 mod summary;
 mod write;
 
+pub(crate) use format::BatchWriter;
 use format::count_rows;
 pub(crate) use format::read_head;
-pub(crate) use format::BatchWriter;
-pub use format::{read_schema, Format, INFERRED, INFER_RECORDS};
+pub use format::{Format, INFER_RECORDS, INFERRED, read_schema};
 pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
 pub use remote::{Remote, RemoteFile, RemoteSink};
@@ -133,7 +133,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
         _ => {
             return Err(Error::Invalid(format!(
                 "Unknown compression '{name}'. Codecs: snappy, zstd, gzip, lz4, brotli, none"
-            )))
+            )));
         }
     })
 }
@@ -430,13 +430,13 @@ impl FileRun {
             (OnError::Collect, None) => {
                 return Err(Error::Invalid(
                     "on_error collect needs a file for the failed rows: set one with FileRun::with_failed".into(),
-                ))
+                ));
             }
             (OnError::Fail, Some(path)) => {
                 return Err(Error::Invalid(format!(
                     "The failed rows' file '{}' needs on_error collect: a run that fails writes no rows",
                     path.display()
-                )))
+                )));
             }
             _ => {}
         }

@@ -11,9 +11,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
 use super::compute::Compute;
-use super::format::{check_csv, count_rows, read_schema, text_row_bytes, StreamReader, INFERRED};
+use super::format::{INFERRED, StreamReader, check_csv, count_rows, read_schema, text_row_bytes};
 use super::{EngineChoice, FileRun, Format};
-use crate::engine::columnar::types::{type_info_for, ColumnType};
+use crate::engine::columnar::types::{ColumnType, type_info_for};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 
@@ -287,7 +287,7 @@ impl FilePlan {
                     return Err(data(format!(
                         "column '{name}' has type {}, but node '{reader}' reads it as {ty}",
                         field.data_type()
-                    )))
+                    )));
                 }
             }
         }

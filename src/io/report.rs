@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{RecordBatch, UInt64Array};
 
 use crate::error::Error;
-use crate::events::{runs, Callback, Context, End, Events};
+use crate::events::{Callback, Context, End, Events, runs};
 use crate::node::Node;
 
 /// Where a file's batches report their items: the run's events, and the file's first

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 
+use super::FileRun;
 use super::compute::Done;
 use super::memory::Memory;
 use super::plan::FilePlan;
@@ -16,7 +17,6 @@ use super::read::Reader;
 use super::report::Reporting;
 use super::summary::RunSummary;
 use super::write::{OutputFile, Writer};
-use super::FileRun;
 use crate::error::{Error, Result};
 
 /// Streams one input file through the pipeline of its `plan` into a temporary output

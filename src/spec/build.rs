@@ -10,12 +10,12 @@ use toml::Spanned;
 use crate::engine::columnar::expr::{self, identifiers};
 use crate::engine::columnar::types::type_info_for;
 use crate::engine::columnar::{ColumnType, ExprNode};
-use crate::error::{closest, Error, Result};
+use crate::error::{Error, Result, closest};
 use crate::node::Node;
 use crate::pipeline::Pipeline;
 use crate::value::TypeInfo;
 
-use super::file::{one_line, NodeDecl, Source, SubDecl};
+use super::file::{NodeDecl, Source, SubDecl, one_line};
 use super::registry::Registry;
 
 /// A node declaration with what is known before types: its name, line, the names it

@@ -140,11 +140,7 @@ impl Scene {
 
     /// A type label, when types are shown.
     fn typed(&self, ty: String) -> Vec<String> {
-        if self.types {
-            vec![ty]
-        } else {
-            Vec::new()
-        }
+        if self.types { vec![ty] } else { Vec::new() }
     }
 
     /// Draws `pipeline` (at `path`, inside `cluster`); `feeds` maps inner inputs to the

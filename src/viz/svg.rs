@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::error::Result;
 
 use super::layout::{
-    label_size, layout, Layout, BASELINE, LABEL_LINE, LABEL_PX, MARGIN, NAME_PX, NOTE_LINE, NOTE_PX, TITLE_LINE,
+    BASELINE, LABEL_LINE, LABEL_PX, Layout, MARGIN, NAME_PX, NOTE_LINE, NOTE_PX, TITLE_LINE, label_size, layout,
 };
 use super::scene::{Cluster, Edge, Kind, Scene, Shape};
 

@@ -1,7 +1,7 @@
 //! Nested pipelines: mappings, map_over, bound values, pruning, depth, engines.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::common::*;
 use hypernodes::prelude::*;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch};
 use datafusion::prelude::SessionContext;
-use hypernodes::engine::columnar::types::columnar_type_info;
 use hypernodes::engine::columnar::ExprNode;
+use hypernodes::engine::columnar::types::columnar_type_info;
 use hypernodes::node::{InvokeArgs, NodeImpl, NodeOutputs, Port};
 use hypernodes::{BoxError, ColumnarEngine, Engine, MapOutputs, MapPlan, Outputs, RunPlan, TypeInfo};
 

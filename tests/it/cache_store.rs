@@ -468,7 +468,7 @@ fn a_path_that_is_not_a_cache_directory_is_a_clear_error() {
 /// over with other bytes) is a miss with a warning, computed and stored again.
 #[test]
 fn an_entry_that_does_not_decode_is_a_miss_with_a_warning() {
-    use hypernodes::cache::{block_key, node_key, Digest};
+    use hypernodes::cache::{Digest, block_key, node_key};
     use hypernodes::prelude::*;
 
     #[node(output = "y")]

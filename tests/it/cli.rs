@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::parquet::{read_parquet, TempDir};
+use crate::parquet::{TempDir, read_parquet};
 
 /// The `hypernodes` binary with `args`, to run from the crate's root.
 pub fn command(args: &[&str]) -> Command {
@@ -243,7 +243,7 @@ fn collect_without_failures_writes_an_empty_failed_file() {
 /// Checks the side file of failed rows (an `id` column, then `_row`, `_node`, `_error`)
 /// holds the rows of `ids`, which are also their row numbers, and returns its string
 /// columns by position.
-fn failed_rows(path: &Path, ids: &[i64]) -> impl Fn(usize) -> Vec<String> {
+fn failed_rows(path: &Path, ids: &[i64]) -> impl Fn(usize) -> Vec<String> + use<> {
     use arrow::array::AsArray;
     use arrow::datatypes::{Int64Type, UInt64Type};
     let f = read_parquet(path);
@@ -479,7 +479,9 @@ fn run_with_a_cache_directory_then_show_and_clear_it() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
-        format!("error: Cache directory '{cache}': no cached node is named 'count_word'. Cached nodes: ['count_words']. Did you mean 'count_words'?\n")
+        format!(
+            "error: Cache directory '{cache}': no cached node is named 'count_word'. Cached nodes: ['count_words']. Did you mean 'count_words'?\n"
+        )
     );
     let o = hypernodes(&["cache", "clear", cache, "--node", "count_words"]);
     assert!(o.status.success(), "{}", text(&o.stderr));

@@ -13,12 +13,12 @@ use arrow::array::RecordBatch;
 use hypernodes::cluster::Cluster;
 use hypernodes::io::{EngineChoice, FileRun, RunSummary};
 use hypernodes::prelude::*;
-use hypernodes::spec::{load, Registry};
+use hypernodes::spec::{Registry, load};
 use hypernodes::{Cache, Error, Node};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
-use crate::parquet::{read_parquet, TempDir};
+use crate::parquet::{TempDir, read_parquet};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)

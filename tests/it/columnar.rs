@@ -2,9 +2,9 @@
 //! already runs every other case on it.
 
 use crate::common::*;
+use hypernodes::ColumnarEngine;
 use hypernodes::engine::columnar::Kernel;
 use hypernodes::prelude::*;
-use hypernodes::ColumnarEngine;
 
 /// Not columnar: nodes reading it run node by node.
 pub struct Model {
@@ -311,7 +311,7 @@ mod interop {
     use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
     use arrow::datatypes::{Int64Type, UInt64Type};
     use datafusion::execution::FunctionRegistry;
-    use datafusion::prelude::{col, SessionContext};
+    use datafusion::prelude::{SessionContext, col};
 
     use super::*;
 
@@ -561,16 +561,16 @@ mod structs {
 }
 
 mod dual {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use arrow::array::{ArrayRef, AsArray, Int64Array};
     use arrow::compute::kernels::arity::unary;
     use arrow::datatypes::Int64Type;
     use datafusion::common::ScalarValue;
     use datafusion::logical_expr::ColumnarValue;
-    use hypernodes::engine::columnar::BatchArgs;
     use hypernodes::BoxError;
+    use hypernodes::engine::columnar::BatchArgs;
 
     use super::*;
 

@@ -1,7 +1,7 @@
 //! Shared test nodes and the `engine_test!` macro.
 
-use hypernodes::prelude::*;
 use hypernodes::Engine;
+use hypernodes::prelude::*;
 use std::sync::Arc;
 
 /// Writes a test once and runs it on each engine: `engine_test!(fn name(engine) { .. })`

@@ -15,7 +15,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use hypernodes::exec::{parse_duration, AsExecutor, Retry};
+use hypernodes::exec::{AsExecutor, Retry, parse_duration};
 use hypernodes::prelude::*;
 use hypernodes::{Engine, MapOutputs, MapPlan, NodeBuilder, Outputs, RunPlan};
 

@@ -3,18 +3,18 @@
 //! input named by file, line and column, with nothing left behind.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use hypernodes::datagen::write_docs;
 use hypernodes::events::{Callback, Context};
-use hypernodes::io::{read_schema, FileRun, Format, RunSummary};
+use hypernodes::io::{FileRun, Format, RunSummary, read_schema};
 use hypernodes::prelude::*;
-use hypernodes::spec::{load, Registry};
+use hypernodes::spec::{Registry, load};
 
-use crate::parquet::{choice, read_parquet, text_toml, TempDir};
+use crate::parquet::{TempDir, choice, read_parquet, text_toml};
 
 /// Every row of a file of any format, in one batch, read with Arrow's own readers (the
 /// column types of CSV and NDJSON taken from `like`).

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use hypernodes::datagen::write_docs;
 
 use crate::cli::{checksum_of, command, hypernodes, text};
-use crate::parquet::{files_in, TempDir};
+use crate::parquet::{TempDir, files_in};
 
 /// Kill runs per test.
 const RUNS: usize = 20;

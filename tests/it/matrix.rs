@@ -6,14 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hypernodes::Engine;
 use hypernodes::datagen::write_docs;
 use hypernodes::io::{EngineChoice, FileRun};
 use hypernodes::prelude::*;
-use hypernodes::spec::{load, Registry};
-use hypernodes::Engine;
+use hypernodes::spec::{Registry, load};
 
 use crate::cli::text;
-use crate::parquet::{choice, text_toml, TempDir};
+use crate::parquet::{TempDir, choice, text_toml};
 
 /// What a previous run left under the output's name.
 const PREVIOUS: &[u8] = b"the previous output";
@@ -510,28 +510,169 @@ fn cli_rows() -> Vec<CliRow> {
         args
     };
     vec![
-        ("no arguments", vec![], None, 2, "Run data pipelines declared in TOML files over Parquet data"),
-        ("unknown command", vec!["frobnicate"], None, 2, "unrecognized subcommand 'frobnicate'"),
-        ("run without a pipeline file", vec!["run"], None, 2, "the following required arguments were not provided:"),
-        ("unknown option", run(&["--colour", "red"]), None, 2, "unexpected argument '--colour' found"),
-        ("missing pipeline file", vec!["run", "nope.toml"], None, 1, "Cannot read 'nope.toml': No such file or directory (os error 2)"),
-        ("missing input", vec!["run", "W3", "--input", "nope.parquet", "--output", "out.parquet"], None, 1, "Cannot read 'nope.parquet': No such file or directory (os error 2)"),
-        ("unknown engine", run(&["--engine", "gpu"]), None, 1, "Unknown engine 'gpu'. Engines: columnar, node"),
-        ("bad memory limit", run(&["--memory-limit", "lots"]), None, 1, "Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M"),
-        ("zero partitions", run(&["--partitions", "0"]), None, 1, "--partitions must be at least 1"),
-        ("zero batch rows", run(&["--batch-rows", "0"]), None, 1, "--batch-rows must be at least 1"),
-        ("unknown format", run(&["--format", "xls"]), None, 1, "Unknown format 'xls'. Formats: parquet, csv, ndjson, arrow"),
-        ("unknown compression", run(&["--compression", "rar"]), None, 1, "Unknown compression 'rar'. Codecs: snappy, zstd, gzip, lz4, brotli, none"),
-        ("compression of CSV output", vec!["run", "W3", "--input", "docs.parquet", "--output", "out.csv", "--compression", "zstd"], None, 1, "Compression is for Parquet output; 'out.csv' is written as csv, uncompressed"),
-        ("unknown executor", run(&["--executor", "warp:3"]), None, 1, "Unknown executor 'warp:3'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]"),
-        ("unknown failure policy", run(&["--on-error", "ignore"]), None, 1, "Unknown on_error policy 'ignore'. Valid policies: fail, collect"),
-        ("failed file without collect", run(&["--failed", "failed.parquet"]), None, 1, "--failed FILE needs --on-error collect"),
-        ("unknown selected column", run(&["--select", "id,word_cuont"]), None, 1, "Output name(s) ['word_cuont'] not found in pipeline. Available outputs: ['char_count', 'cleaned_text', 'id', 'passage', 'score', 'sentences', 'value', 'word_count']. Did you mean 'word_count'?"),
-        ("output is the input", vec!["run", "W3", "--input", "docs.parquet", "--output", "docs.parquet"], None, 1, "The output 'docs.parquet' is the input file; choose another output"),
-        ("output directory missing", vec!["run", "W3", "--input", "docs.parquet", "--output", "no/out.parquet"], None, 1, "Cannot create 'no/out.parquet': No such file or directory (os error 2)"),
-        ("cache directory is a file", run(&["--cache", "docs.parquet"]), None, 1, "Cache directory 'docs.parquet': not a directory"),
-        ("output past the disk's room", run(&["--select", "id,passage,word_count"]), Some(64 * 1024), 1, "Cannot write 'out.parquet': File too large (os error 27)"),
-        ("a failing row", vec!["run", "bad.toml", "--input", "docs.parquet", "--output", "out.parquet"], None, 1, "Node 'inverse' failed on item 250: Arrow error: Divide by zero error"),
+        (
+            "no arguments",
+            vec![],
+            None,
+            2,
+            "Run data pipelines declared in TOML files over Parquet data",
+        ),
+        (
+            "unknown command",
+            vec!["frobnicate"],
+            None,
+            2,
+            "unrecognized subcommand 'frobnicate'",
+        ),
+        (
+            "run without a pipeline file",
+            vec!["run"],
+            None,
+            2,
+            "the following required arguments were not provided:",
+        ),
+        (
+            "unknown option",
+            run(&["--colour", "red"]),
+            None,
+            2,
+            "unexpected argument '--colour' found",
+        ),
+        (
+            "missing pipeline file",
+            vec!["run", "nope.toml"],
+            None,
+            1,
+            "Cannot read 'nope.toml': No such file or directory (os error 2)",
+        ),
+        (
+            "missing input",
+            vec!["run", "W3", "--input", "nope.parquet", "--output", "out.parquet"],
+            None,
+            1,
+            "Cannot read 'nope.parquet': No such file or directory (os error 2)",
+        ),
+        (
+            "unknown engine",
+            run(&["--engine", "gpu"]),
+            None,
+            1,
+            "Unknown engine 'gpu'. Engines: columnar, node",
+        ),
+        (
+            "bad memory limit",
+            run(&["--memory-limit", "lots"]),
+            None,
+            1,
+            "Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M",
+        ),
+        (
+            "zero partitions",
+            run(&["--partitions", "0"]),
+            None,
+            1,
+            "--partitions must be at least 1",
+        ),
+        (
+            "zero batch rows",
+            run(&["--batch-rows", "0"]),
+            None,
+            1,
+            "--batch-rows must be at least 1",
+        ),
+        (
+            "unknown format",
+            run(&["--format", "xls"]),
+            None,
+            1,
+            "Unknown format 'xls'. Formats: parquet, csv, ndjson, arrow",
+        ),
+        (
+            "unknown compression",
+            run(&["--compression", "rar"]),
+            None,
+            1,
+            "Unknown compression 'rar'. Codecs: snappy, zstd, gzip, lz4, brotli, none",
+        ),
+        (
+            "compression of CSV output",
+            vec![
+                "run",
+                "W3",
+                "--input",
+                "docs.parquet",
+                "--output",
+                "out.csv",
+                "--compression",
+                "zstd",
+            ],
+            None,
+            1,
+            "Compression is for Parquet output; 'out.csv' is written as csv, uncompressed",
+        ),
+        (
+            "unknown executor",
+            run(&["--executor", "warp:3"]),
+            None,
+            1,
+            "Unknown executor 'warp:3'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]",
+        ),
+        (
+            "unknown failure policy",
+            run(&["--on-error", "ignore"]),
+            None,
+            1,
+            "Unknown on_error policy 'ignore'. Valid policies: fail, collect",
+        ),
+        (
+            "failed file without collect",
+            run(&["--failed", "failed.parquet"]),
+            None,
+            1,
+            "--failed FILE needs --on-error collect",
+        ),
+        (
+            "unknown selected column",
+            run(&["--select", "id,word_cuont"]),
+            None,
+            1,
+            "Output name(s) ['word_cuont'] not found in pipeline. Available outputs: ['char_count', 'cleaned_text', 'id', 'passage', 'score', 'sentences', 'value', 'word_count']. Did you mean 'word_count'?",
+        ),
+        (
+            "output is the input",
+            vec!["run", "W3", "--input", "docs.parquet", "--output", "docs.parquet"],
+            None,
+            1,
+            "The output 'docs.parquet' is the input file; choose another output",
+        ),
+        (
+            "output directory missing",
+            vec!["run", "W3", "--input", "docs.parquet", "--output", "no/out.parquet"],
+            None,
+            1,
+            "Cannot create 'no/out.parquet': No such file or directory (os error 2)",
+        ),
+        (
+            "cache directory is a file",
+            run(&["--cache", "docs.parquet"]),
+            None,
+            1,
+            "Cache directory 'docs.parquet': not a directory",
+        ),
+        (
+            "output past the disk's room",
+            run(&["--select", "id,passage,word_count"]),
+            Some(64 * 1024),
+            1,
+            "Cannot write 'out.parquet': File too large (os error 27)",
+        ),
+        (
+            "a failing row",
+            vec!["run", "bad.toml", "--input", "docs.parquet", "--output", "out.parquet"],
+            None,
+            1,
+            "Node 'inverse' failed on item 250: Arrow error: Divide by zero error",
+        ),
     ]
 }
 

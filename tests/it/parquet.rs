@@ -7,13 +7,13 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
-use hypernodes::datagen::{docs_block, write_docs};
-use hypernodes::io::{parse_compression, EngineChoice, FileRun};
-use hypernodes::prelude::*;
-use hypernodes::spec::{load, Registry};
 use hypernodes::Engine;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use hypernodes::datagen::{docs_block, write_docs};
+use hypernodes::io::{EngineChoice, FileRun, parse_compression};
+use hypernodes::prelude::*;
+use hypernodes::spec::{Registry, load};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// A fresh directory for one test, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -399,9 +399,11 @@ fn generated_data_is_deterministic_and_follows_the_spec() {
         assert!(lead <= 3 && trail <= 3, "{p:?}");
         let words: Vec<&str> = p.split_whitespace().collect();
         assert!((5..=40).contains(&words.len()));
-        assert!(words
-            .iter()
-            .all(|w| w.len() == 5 && (w.starts_with('w') || w.starts_with('W')) && w[1..].parse::<u32>().is_ok()));
+        assert!(
+            words
+                .iter()
+                .all(|w| w.len() == 5 && (w.starts_with('w') || w.starts_with('W')) && w[1..].parse::<u32>().is_ok())
+        );
         assert_eq!(p.trim().split(' ').count(), words.len(), "single spaces: {p:?}");
     }
     let values = a.column(2).as_primitive::<Float64Type>();

@@ -140,7 +140,10 @@ fn pipelines_are_cheap_clones_with_names() {
     let p = Pipeline::new(w1()).with_name("w1");
     let q = p.clone();
     assert_eq!(q.name(), Some("w1"));
-    assert_eq!(format!("{q:?}"), "Pipeline { name: Some(\"w1\"), nodes: [\"double\", \"add_one\", \"square\"], inputs: [\"x\"], outputs: [\"doubled\", \"incremented\", \"squared\"], bound: [] }");
+    assert_eq!(
+        format!("{q:?}"),
+        "Pipeline { name: Some(\"w1\"), nodes: [\"double\", \"add_one\", \"square\"], inputs: [\"x\"], outputs: [\"doubled\", \"incremented\", \"squared\"], bound: [] }"
+    );
 }
 
 #[test]

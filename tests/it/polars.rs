@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use ::polars::prelude::{
-    col, lit, DataFrame, DataType as PolarsType, IntoColumn, IntoLazy, IntoSeries, LazyFrame, NamedFrom, Series,
+    DataFrame, DataType as PolarsType, IntoColumn, IntoLazy, IntoSeries, LazyFrame, NamedFrom, Series, col, lit,
 };
 use hypernodes::prelude::*;
-use hypernodes::{columnar_struct, ColumnarEngine, Engine};
+use hypernodes::{ColumnarEngine, Engine, columnar_struct};
 use serde::{Deserialize, Serialize};
 
 use crate::common::*;
@@ -333,11 +333,7 @@ engine_test!(
 
 #[node(output = "checked")]
 fn fail_at(x: i64) -> Result<i64, String> {
-    if x == 4 {
-        Err(format!("bad {x}"))
-    } else {
-        Ok(x)
-    }
+    if x == 4 { Err(format!("bad {x}")) } else { Ok(x) }
 }
 
 engine_test!(

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hypernodes::prelude::*;
-use hypernodes::progress::indicatif::{InMemoryTerm, ProgressDrawTarget};
 use hypernodes::progress::ProgressBars;
+use hypernodes::progress::indicatif::{InMemoryTerm, ProgressDrawTarget};
 
 use crate::common::*;
 
@@ -175,7 +175,7 @@ fn hidden_bars_draw_nothing() {
 mod terminal {
     use super::*;
     use crate::cli::hypernodes;
-    use crate::parquet::{read_parquet, TempDir};
+    use crate::parquet::{TempDir, read_parquet};
     use arrow::array::{Array, AsArray};
 
     /// The sum of the lengths of the `sentences` lists.

@@ -1,7 +1,7 @@
 //! Resources: lazily built shared objects passed as inputs.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::common::*;
 use hypernodes::prelude::*;

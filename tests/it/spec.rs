@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema};
+use hypernodes::Volatility;
 use hypernodes::datagen::write_docs;
 use hypernodes::io::FileRun;
 use hypernodes::prelude::*;
-use hypernodes::spec::{load, Registry};
-use hypernodes::Volatility;
+use hypernodes::spec::{Registry, load};
 
-use crate::parquet::{choice, read_parquet, TempDir};
+use crate::parquet::{TempDir, choice, read_parquet};
 
 /// Writes `text` as a pipeline file in `dir`.
 fn file(dir: &TempDir, text: &str) -> PathBuf {
@@ -57,7 +57,9 @@ fn unknown_column() {
 fn type_error_in_an_expression() {
     let message = error("[[nodes]]\nname = \"a\"\nsql = \"passage * 2\"\n");
     assert!(
-        message.starts_with("p.toml:1: node 'a': `passage * 2`: Error during planning: Cannot coerce arithmetic expression Utf8 * Int64"),
+        message.starts_with(
+            "p.toml:1: node 'a': `passage * 2`: Error during planning: Cannot coerce arithmetic expression Utf8 * Int64"
+        ),
         "{message}"
     );
 }
@@ -84,7 +86,9 @@ fn cycle() {
 #[test]
 fn duplicate_output() {
     assert_eq!(
-        error("[[nodes]]\nname = \"a\"\nsql = \"id + 1\"\noutput = \"x\"\n\n[[nodes]]\nname = \"b\"\nsql = \"id + 2\"\noutput = \"x\"\n"),
+        error(
+            "[[nodes]]\nname = \"a\"\nsql = \"id + 1\"\noutput = \"x\"\n\n[[nodes]]\nname = \"b\"\nsql = \"id + 2\"\noutput = \"x\"\n"
+        ),
         "p.toml:6: Multiple nodes produce output 'x': a (line 1) and b"
     );
 }

@@ -308,11 +308,13 @@ fn the_binary_writes_the_trace_of_a_nested_run() {
             file.to_str().unwrap(),
         ]);
         // The summary is as without a trace.
-        assert!(stdout
-            .lines()
-            .nth(1)
-            .unwrap()
-            .starts_with("3000 rows in, 3000 rows out, 6 batches in "));
+        assert!(
+            stdout
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("3000 rows in, 3000 rows out, 6 batches in ")
+        );
         let (slices, events) = check(&file);
         // The run: one slice, its map over the 3000 rows.
         let top: Vec<&Slice> = slices.iter().filter(|s| s.cat == "pipeline").collect();
@@ -329,10 +331,11 @@ fn the_binary_writes_the_trace_of_a_nested_run() {
             .iter()
             .filter(|e| e["cat"] == "item" && e["ph"] == "b" && e["tid"] != 0)
         {
-            if let Some(n) = e["args"]["count"].as_u64() {
-                if e["name"].as_str().unwrap().starts_with("items ") && n == 500 {
-                    *batches.entry(e["name"].as_str().unwrap().to_string()).or_default() += n;
-                }
+            if let Some(n) = e["args"]["count"].as_u64()
+                && e["name"].as_str().unwrap().starts_with("items ")
+                && n == 500
+            {
+                *batches.entry(e["name"].as_str().unwrap().to_string()).or_default() += n;
             }
         }
         assert!(

@@ -63,7 +63,7 @@ fn values_report_their_type() {
 /// for a `StableHash` one.
 #[test]
 fn node_types_carry_the_hasher_the_macro_found() {
-    use hypernodes::hash::{digest, digest_as, stable_hash, StableHash, StableHasher};
+    use hypernodes::hash::{StableHash, StableHasher, digest, digest_as, stable_hash};
     fn serde_hex<T: serde::Serialize>(value: &T) -> String {
         let mut h = StableHasher::new();
         hypernodes::hash::hash_serde(value, &mut h).unwrap();

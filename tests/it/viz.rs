@@ -290,7 +290,7 @@ fn format_names_and_extensions() {
 #[cfg(feature = "parquet")]
 mod files {
     use super::*;
-    use hypernodes::spec::{load, Registry};
+    use hypernodes::spec::{Registry, load};
 
     fn example(name: &str) -> Pipeline {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);

@@ -54,7 +54,7 @@ pub mod __private {
     pub use crate::exec::Retry;
     pub use crate::hash::{HashProbe, ViaNoHash, ViaSerialize, ViaStableHash};
     pub use crate::node::{
-        arg_clone, arg_ref, arg_str, async_node, box_err, sync_node, BoxFuture, NodeOutputs, NodeSpec,
+        BoxFuture, NodeOutputs, NodeSpec, arg_clone, arg_ref, arg_str, async_node, box_err, sync_node,
     };
     pub use crate::value::{TypeInfo, Value};
 

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::error::{closest, Error, Result};
+use crate::error::{Error, Result, closest};
 use crate::exec::{OnError, RunConfig};
 use crate::hash::StableHasher;
 use crate::inputs::Inputs;
 use crate::map::{AsMapMode, MapMode};
 use crate::node::{Composite, Node, NodeImpl, Port, Volatility};
-use crate::pipeline::{quoted, Pipeline};
+use crate::pipeline::{Pipeline, quoted};
 use crate::plan::{MapPlan, RunPlan};
 use crate::value::{TypeInfo, Value};
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::cache::CacheReport;
-use crate::error::{closest, Error, Result};
+use crate::error::{Error, Result, closest};
 use crate::exec::ItemFailure;
 use crate::value::{TypeInfo, Value};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::exec::RunConfig;
-use crate::graph::{analyze, Graph};
+use crate::graph::{Graph, analyze};
 use crate::inputs::Inputs;
 use crate::node::Node;
 use crate::value::TypeInfo;

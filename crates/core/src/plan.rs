@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::error::{closest, Error, Result};
+use crate::error::{Error, Result, closest};
 use crate::exec::RunConfig;
 use crate::inputs::Inputs;
 use crate::map::MapMode;
@@ -279,7 +279,7 @@ impl MapPlan {
                     return Err(Error::MissingInputs {
                         missing: vec![name.to_string()],
                         required: run.inputs().names().chain([*name]).map(String::from).collect(),
-                    })
+                    });
                 }
             };
             let len = elem.list_len(value).ok_or_else(|| Error::NotAList {

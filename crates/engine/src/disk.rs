@@ -77,7 +77,7 @@ mod arrow_store {
     use std::path::Path;
     use std::sync::Arc;
 
-    use super::{encode, DiskStore};
+    use super::{DiskStore, encode};
     use crate::cache::{Block, Cache, ClearStats, Digest, Store, StoreStats, StoredBlock};
     use crate::error::Result;
     use crate::node::Port;

@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr};
 
-use super::{code_hash, unraw, Read, Signature};
+use super::{Read, Signature, code_hash, unraw};
 use crate::options::Options;
 
 /// A local of the generated code, invisible to (and unshadowable by) the user's names.

@@ -2,14 +2,14 @@
 //! [`generate`].
 
 use proc_macro2::{Group, Ident, TokenStream, TokenTree};
-use quote::{quote, ToTokens};
+use quote::{ToTokens, quote};
 use syn::{FnArg, GenericParam, ItemFn, LitStr, Pat, ReturnType, Type};
 
 mod generate;
 #[cfg(test)]
 mod tests;
 
-use crate::errors::{shown, Errors};
+use crate::errors::{Errors, shown};
 use crate::options::Options;
 use generate::generate;
 
@@ -229,14 +229,12 @@ fn output_names(func: &ItemFn, opts: &Options, errors: &Errors) -> Vec<String> {
 /// The value type of a return type, and whether it is a `Result` (by its last path
 /// segment, so `io::Result<T>` and `anyhow::Result<T>` count).
 fn value_type(ret: &Type) -> (Type, bool) {
-    if let Type::Path(p) = peel(ret) {
-        if let Some(last) = p.path.segments.last().filter(|s| s.ident == "Result") {
-            if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                if let Some(syn::GenericArgument::Type(ok)) = args.args.first() {
-                    return (ok.clone(), true);
-                }
-            }
-        }
+    if let Type::Path(p) = peel(ret)
+        && let Some(last) = p.path.segments.last().filter(|s| s.ident == "Result")
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
+    {
+        return (ok.clone(), true);
     }
     (ret.clone(), false)
 }

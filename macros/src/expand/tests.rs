@@ -255,7 +255,9 @@ fn cfg_attributes_apply_to_the_node_too() {
 fn option_errors() {
     assert_eq!(
         errors_of(quote!(outptu = "x"), simple_fn()),
-        ["unknown #[node] option `outptu`; valid options: output, name, cache, version, batch, retries, backoff, timeout"]
+        [
+            "unknown #[node] option `outptu`; valid options: output, name, cache, version, batch, retries, backoff, timeout"
+        ]
     );
     assert_eq!(
         errors_of(quote!(output = "x", output = "y"), simple_fn()),
@@ -278,7 +280,9 @@ fn option_errors() {
     );
     assert_eq!(
         errors_of(quote!(retries = 2, backoff = "100 parsecs"), simple_fn()),
-        ["cannot read \"100 parsecs\" as a duration (unknown time unit \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like \"100ms\", \"2s\" or \"1m\""]
+        [
+            "cannot read \"100 parsecs\" as a duration (unknown time unit \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like \"100ms\", \"2s\" or \"1m\""
+        ]
     );
     assert_eq!(
         errors_of(quote!(backoff = "1s"), simple_fn()),

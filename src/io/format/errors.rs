@@ -42,13 +42,13 @@ pub(super) fn csv_error(path: &Path, e: ArrowError, schema: Option<&Schema>, fir
         _ => None,
     };
     // Inferring types, the csv crate names the line itself.
-    if let ArrowError::CsvError(m) = &e {
-        if let Some((line, expected, got)) = unequal_lengths(m) {
-            return data(
-                path,
-                format!("line {line}: {got} fields, but the header has {expected}"),
-            );
-        }
+    if let ArrowError::CsvError(m) = &e
+        && let Some((line, expected, got)) = unequal_lengths(m)
+    {
+        return data(
+            path,
+            format!("line {line}: {got} fields, but the header has {expected}"),
+        );
     }
     match parsed {
         Some((record, what)) => {

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use errors::{csv_error, first_line};
 pub(crate) use read::StreamReader;
 use split::Splitter;
-pub(crate) use write::{check_csv, BatchWriter};
+pub(crate) use write::{BatchWriter, check_csv};
 
 /// A file format of run input and output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,7 +12,7 @@ use arrow::error::ArrowError;
 
 use super::errors::{csv_error, first_line};
 use super::split::{Cut, Splitter};
-use super::{data, open_nonempty, Format, INFERRED};
+use super::{Format, INFERRED, data, open_nonempty};
 use crate::error::{Error, Result};
 
 /// A reader of a CSV, NDJSON or Arrow IPC file, piece by piece, in order (Parquet is
@@ -114,7 +114,7 @@ impl Piece {
                 return Err(match d.format {
                     Format::Csv => csv_error(&d.path, e, Some(&d.schema), record),
                     _ => d.ndjson_error(&bytes, line, e),
-                })
+                });
             }
         };
         if batch.num_rows() != rows {

@@ -13,16 +13,16 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array, Int32Array,
-    Int64Array, Int8Array, LargeListArray, LargeStringArray, ListArray, StringArray, StringViewArray, StructArray,
-    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Int64Array, LargeListArray, LargeStringArray, ListArray, StringArray, StringViewArray, StructArray,
+    UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, Fields};
 use hypernodes::engine::columnar::types::{ColumnType, Columnar, Elements};
 use hypernodes::hash::{digest_as, null_digest};
 use hypernodes::prelude::*;
-use hypernodes::{columnar_struct, TypeInfo, Value};
+use hypernodes::{TypeInfo, Value, columnar_struct};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
-use hypernodes::spec::{load, load_str, Columns, PipelineFile, Registry};
 use hypernodes::Error;
+use hypernodes::spec::{Columns, PipelineFile, Registry, load, load_str};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -713,7 +713,9 @@ fn sql_expressions_that_nest_too_deep_are_refused() {
     let long = chain("x", 5000, " + ");
     assert_eq!(
         error(&sql_file(&long), true),
-        format!("fuzz/p.toml:1: node 'a': `{long}`: not a SQL expression: 9999 tokens, more than the 4096 an expression may have")
+        format!(
+            "fuzz/p.toml:1: node 'a': `{long}`: not a SQL expression: 9999 tokens, more than the 4096 an expression may have"
+        )
     );
     // 40 prefix operators overflowed the parser's stack in a debug build; past 50 the
     // parser stops nesting (and reads `NOT` as a name, which another `NOT` follows).

@@ -73,15 +73,15 @@ impl Memory {
 
     fn clear_blocks(&self, node: Option<&str>) -> Result<ClearStats> {
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(name) = node {
-            if !blocks.values().any(|n| n.name == name) {
-                let names: BTreeSet<&str> = blocks.values().map(|n| n.name.as_str()).collect();
-                let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
-                return Err(crate::Error::Invalid(format!(
-                    "No cached node is named '{name}'. Cached nodes: [{}]",
-                    quoted.join(", ")
-                )));
-            }
+        if let Some(name) = node
+            && !blocks.values().any(|n| n.name == name)
+        {
+            let names: BTreeSet<&str> = blocks.values().map(|n| n.name.as_str()).collect();
+            let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+            return Err(crate::Error::Invalid(format!(
+                "No cached node is named '{name}'. Cached nodes: [{}]",
+                quoted.join(", ")
+            )));
         }
         let mut cleared = ClearStats::default();
         blocks.retain(|_, n| {

@@ -48,9 +48,9 @@ use std::sync::Arc;
 
 pub use block::{Block, Column, NativeColumn, StoredBlock};
 #[doc(hidden)]
-pub use keys::{block_key, node_key};
+pub use keys::{ArgDigests, item_keys};
 #[doc(hidden)]
-pub use keys::{item_keys, ArgDigests};
+pub use keys::{block_key, node_key};
 use memory::Memory;
 pub use report::{CacheReport, NodeCounts};
 #[doc(hidden)]

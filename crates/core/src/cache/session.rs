@@ -198,11 +198,7 @@ impl NodeCache {
                 Some((block, row as usize))
             })
             .collect();
-        if any {
-            Lookup::Some(found)
-        } else {
-            Lookup::None
-        }
+        if any { Lookup::Some(found) } else { Lookup::None }
     }
 
     fn corrupt(&self, e: String) {

@@ -37,5 +37,5 @@ mod policy;
 
 pub use config::RunConfig;
 #[doc(hidden)]
-pub use config::{reported, set_executor, EngineSlot};
-pub use policy::{parse_duration, AsExecutor, Executor, ItemFailure, OnError, Retry};
+pub use config::{EngineSlot, reported, set_executor};
+pub use policy::{AsExecutor, Executor, ItemFailure, OnError, Retry, parse_duration};

@@ -71,7 +71,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::hash::{declared_digest, serde_hex, stable_hash, HashProbe, StableHash, ViaSerialize, ViaStableHash};
+    use crate::hash::{HashProbe, StableHash, ViaSerialize, ViaStableHash, declared_digest, serde_hex, stable_hash};
 
     #[test]
     fn values_of_equal_content_and_different_types_differ() {

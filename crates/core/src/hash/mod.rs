@@ -25,8 +25,8 @@ use std::sync::Arc;
 pub use digest::{digest, digest_as};
 #[doc(hidden)]
 pub use probe::builtin_hasher;
-pub use probe::{hash_fn, serde_hash_fn, HashFn, HashProbe, ViaNoHash, ViaSerialize, ViaStableHash};
-pub use serialize::{hash_serde, HashError};
+pub use probe::{HashFn, HashProbe, ViaNoHash, ViaSerialize, ViaStableHash, hash_fn, serde_hash_fn};
+pub use serialize::{HashError, hash_serde};
 
 /// A value that can be hashed the same way in every process.
 ///

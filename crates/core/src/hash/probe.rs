@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::{hash_serde, StableHash, StableHasher};
+use super::{StableHash, StableHasher, hash_serde};
 
 /// Feeds a type-erased value to a hasher; `false` when this value could not be hashed
 /// (it is not of the type the function was made for, or its `Serialize` failed).

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{put_bytes, put_len, put_tag, unordered, Sink, StableHasher};
+use super::{Sink, StableHasher, put_bytes, put_len, put_tag, unordered};
 
 /// Feeds the encoding of any [`Serialize`] value to `h`: a value of a shape
 /// [`StableHash`](super::StableHash) knows hashes exactly as it would through [`StableHash`](super::StableHash).

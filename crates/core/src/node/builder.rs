@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::func::{arg_clone, Signature, SyncFn};
+use super::func::{Signature, SyncFn, arg_clone};
 use super::{Node, NodeOutputs, Port, Volatility};
 use crate::error::{BoxError, Error, Result};
 use crate::exec::Retry;

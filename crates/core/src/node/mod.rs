@@ -534,4 +534,4 @@ impl fmt::Debug for Node {
 
 pub use builder::{NodeBuilder, NodeFn, Tuple};
 #[doc(hidden)]
-pub use func::{arg_clone, arg_ref, arg_str, async_node, box_err, sync_node, NodeSpec};
+pub use func::{NodeSpec, arg_clone, arg_ref, arg_str, async_node, box_err, sync_node};

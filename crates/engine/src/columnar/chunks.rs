@@ -8,7 +8,7 @@
 //! only a consumer that needs one array (a nested map's lists, `apply_to_batch`) joins
 //! them.
 
-use arrow::array::{new_empty_array, Array, ArrayRef};
+use arrow::array::{Array, ArrayRef, new_empty_array};
 use arrow::compute::concat;
 use arrow::datatypes::DataType;
 

@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field};
 use super::chunks::Chunks;
 use super::types::ColumnType;
 use crate::error::{Error, Result};
-use crate::nested::{kind, NodeKind};
+use crate::nested::{NodeKind, kind};
 use crate::value::{TypeInfo, Value};
 
 /// A value for every row.

@@ -20,9 +20,9 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::types::type_info_for;
 use super::ColumnType;
-use crate::error::{closest, BoxError, Error, Result};
+use super::types::type_info_for;
+use crate::error::{BoxError, Error, Result, closest};
 use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs, Port, Volatility};
 use crate::value::TypeInfo;
 
@@ -364,19 +364,19 @@ pub fn identifiers(sql: &str) -> std::result::Result<Vec<String>, String> {
                     return ControlFlow::Break(
                         "a subquery: a node's `sql` is one expression over a row's values, and reads no table or file"
                             .to_string(),
-                    )
+                    );
                 }
                 ast::Expr::Function(f) if f.over.is_some() => {
                     return ControlFlow::Break(format!(
                         "'{}' over a window: a node's `sql` computes one value per row, from that row alone",
                         f.name
-                    ))
+                    ));
                 }
                 ast::Expr::Value(v) if matches!(v.value, ast::Value::Placeholder(_)) => {
                     return ControlFlow::Break(format!(
                         "'{}' is a parameter placeholder; give constants as literals or in [bind]",
                         v.value
-                    ))
+                    ));
                 }
                 _ => {}
             }

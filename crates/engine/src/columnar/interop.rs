@@ -15,9 +15,11 @@ use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
 use super::udf::{AsyncNodeUdf, NodeUdf, PipelineUdf};
 use super::{
-    column, df, df_arrow, gather, with_node_columns, Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel,
-    Run,
+    Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run, column, df, df_arrow, gather,
+    with_node_columns,
 };
+use crate::Engine;
+use crate::Run as _;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::inputs::Inputs;
@@ -25,9 +27,7 @@ use crate::map::MapMode;
 use crate::node::Node;
 use crate::pipeline::Pipeline;
 use crate::plan::RunPlan;
-use crate::run::{events_of_map, top_level, RunOptions};
-use crate::Engine;
-use crate::Run as _;
+use crate::run::{RunOptions, events_of_map, top_level};
 
 impl ColumnarEngine {
     /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF

@@ -11,7 +11,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use arrow::array::{Array, ArrayRef, ListArray};
 use arrow::datatypes::DataType;
@@ -206,7 +206,7 @@ impl Kernel {
                         return Err(RowError {
                             row: None,
                             kind: RowErrorKind::Panicked(panic_message(panic)),
-                        })
+                        });
                     }
                 };
                 if out.len() != self.outputs.len() {

@@ -41,7 +41,7 @@ pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};
 
 use chunks::Chunks;
-use col::{list_of, Col, Conv};
+use col::{Col, Conv, list_of};
 use frame::{column, with_node_columns};
 #[doc(hidden)]
 pub use interop::{node_of_udf, plan_udf, plan_udfs};

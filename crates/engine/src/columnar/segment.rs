@@ -9,8 +9,8 @@
 //! segment as a DataFusion plan is what [`ColumnarEngine::explain`](super::ColumnarEngine::explain)
 //! shows and what `apply_to_dataframe` builds.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow::array::ArrayRef;
 use rayon::prelude::*;
@@ -19,9 +19,9 @@ use super::chunks::{Chunks, Split};
 use super::kernel::Kernel;
 use super::types::Elements;
 use super::{ColumnType, ExprNode};
-use crate::cache::{item_keys, ArgDigests, Column, Digest, Lookup, NodeCache};
+use crate::cache::{ArgDigests, Column, Digest, Lookup, NodeCache, item_keys};
 use crate::error::{Error, Result};
-use crate::events::{runs, Events, ItemEnds, Tick};
+use crate::events::{Events, ItemEnds, Tick, runs};
 use crate::exec::RunConfig;
 use crate::node::Node;
 use crate::value::Value;
@@ -143,7 +143,7 @@ impl<'a> Segment<'a> {
                     return Err(Error::Internal(format!(
                         "node '{}' is neither a kernel nor an expression",
                         node.name()
-                    )))
+                    )));
                 }
             };
             let mut args = Vec::with_capacity(node.params().len());

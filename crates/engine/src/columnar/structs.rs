@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 pub use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::FieldRef;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_arrow::schema::{SchemaLike, TracingOptions};
 use serde_arrow::utils::{Item, Items};
 

@@ -13,10 +13,10 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl,
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDFImpl;
 
-use super::kernel::Kernel;
 use super::ColumnType;
+use super::kernel::Kernel;
 use crate::error::{Error, Result};
-use crate::exec::{for_items_async, OnError, RunConfig};
+use crate::exec::{OnError, RunConfig, for_items_async};
 use crate::node::{self, Node};
 use crate::node_engine::call_node_async;
 use crate::value::Value;

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use crate::error::{closest, Result};
+use crate::error::{Result, closest};
 
-use super::env::{cache_error, Environment};
+use super::env::{Environment, cache_error};
 use super::frame::{hex8, unframe};
 use crate::cache::{ClearStats, NodeStats, StoreStats};
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::error::{Error, Result};
 
-use super::env::{cache_error, Environment};
-use super::frame::{block_key, checksum, unframe, HEADER, MAGIC};
+use super::env::{Environment, cache_error};
+use super::frame::{HEADER, MAGIC, block_key, checksum, unframe};
 use super::stats;
 use crate::cache::{ClearStats, StoreStats};
 
@@ -160,10 +160,8 @@ impl DiskStore {
             });
             pending.bytes > FLUSH_BYTES
         };
-        if full {
-            if let Err(e) = self.inner.flush() {
-                lock(&self.inner.pending).error.get_or_insert(e);
-            }
+        if full && let Err(e) = self.inner.flush() {
+            lock(&self.inner.pending).error.get_or_insert(e);
         }
     }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use heed::MdbError;
 
-use super::env::{lmdb_error, MAP_SIZE};
-use super::frame::{block_key, checksum, unframe, HEADER, MAGIC};
+use super::env::{MAP_SIZE, lmdb_error};
+use super::frame::{HEADER, MAGIC, block_key, checksum, unframe};
 use super::*;
 
 /// A fresh directory, removed when dropped.
@@ -257,10 +257,12 @@ fn throughput_figures() {
             let started = Instant::now();
             let missing = 10_000;
             for i in 0..missing {
-                assert!(store
-                    .get(&node, &key(i as u8).map(|b| b ^ 0x5a), <[u8]>::len)
-                    .unwrap()
-                    .is_none());
+                assert!(
+                    store
+                        .get(&node, &key(i as u8).map(|b| b ^ 0x5a), <[u8]>::len)
+                        .unwrap()
+                        .is_none()
+                );
             }
             println!("get of a missing block: {:?} each", started.elapsed() / missing);
         }

@@ -8,10 +8,10 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::call::{call_node, call_node_async};
-use crate::cache::{item_keys, ArgDigests, Block, Column, Digest, Lookup, NodeCache};
+use crate::cache::{ArgDigests, Block, Column, Digest, Lookup, NodeCache, item_keys};
 use crate::error::{Error, Result};
 use crate::events::runs;
-use crate::exec::{block_on, for_items, for_items_async, Executor, RunConfig};
+use crate::exec::{Executor, RunConfig, block_on, for_items, for_items_async};
 use crate::hash::digest_as;
 use crate::node::Node;
 use crate::value::{TypeInfo, Value};
@@ -156,22 +156,22 @@ pub fn cached_node(
         let found: Vec<Option<(Arc<Block>, usize)>> = match nc.lookup(keys) {
             Lookup::All(block) => {
                 // Every item, found whole: each output converted at once, if it can be.
-                if rows.len() == n {
-                    if let Some(lists) = whole_lists(node, cached_outputs, &block, digest_out) {
-                        nc.count(n, 0);
-                        if let Some(events) = config.events() {
-                            events.node_cached(node, 0..n);
-                        }
-                        let mut cells: Vec<Cells> = (0..n_out).map(|_| Cells::Items(Vec::new(), None)).collect();
-                        for (&k, list) in cached_outputs.iter().zip(lists) {
-                            cells[k] = list;
-                        }
-                        return NodeResults {
-                            outs: cells,
-                            failed,
-                            computed: Vec::new(),
-                        };
+                if rows.len() == n
+                    && let Some(lists) = whole_lists(node, cached_outputs, &block, digest_out)
+                {
+                    nc.count(n, 0);
+                    if let Some(events) = config.events() {
+                        events.node_cached(node, 0..n);
                     }
+                    let mut cells: Vec<Cells> = (0..n_out).map(|_| Cells::Items(Vec::new(), None)).collect();
+                    for (&k, list) in cached_outputs.iter().zip(lists) {
+                        cells[k] = list;
+                    }
+                    return NodeResults {
+                        outs: cells,
+                        failed,
+                        computed: Vec::new(),
+                    };
                 }
                 for (c, &k) in cached_outputs.iter().enumerate() {
                     if let (true, Some(Some(d))) = (digest_out[k], block.digests.get(c)) {

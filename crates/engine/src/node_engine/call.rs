@@ -2,14 +2,14 @@
 //! timed out, its results checked) or a nested pipeline, reported to the run's callbacks,
 //! directly or as a future.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::events::{Events, Tick};
-use crate::exec::{block_on, spawn_blocking, RunConfig};
-use crate::nested::{kind, NodeKind};
+use crate::exec::{RunConfig, block_on, spawn_blocking};
+use crate::nested::{NodeKind, kind};
 use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs};
 use crate::value::Value;
 

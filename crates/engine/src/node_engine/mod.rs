@@ -18,28 +18,28 @@ use smallvec::SmallVec;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::exec::{
-    block_on, for_items, for_items_async, reported, set_executor, AsExecutor, Executor, ItemFailure, OnError,
+    AsExecutor, Executor, ItemFailure, OnError, block_on, for_items, for_items_async, reported, set_executor,
 };
 use crate::outputs::{MapOutputs, Outputs};
 use crate::plan::MapPlan;
 use crate::plan::RunPlan;
 use crate::value::{ColumnBuilder, Value};
 
-use program::{take, Program};
+use program::{Program, take};
 
 // The paths the columnar engine calls the node engine by.
+#[doc(hidden)]
+pub use cache::Cells;
 #[cfg_attr(not(feature = "columnar"), allow(unused_imports))]
 #[doc(hidden)]
 pub use cache::cached_node;
-#[doc(hidden)]
-pub use cache::Cells;
 // Named by no caller today: kept at the path it had before the node engine was split.
 #[allow(unused_imports)]
 #[doc(hidden)]
 pub use cache::NodeResults;
 #[cfg_attr(not(feature = "columnar"), allow(unused_imports))]
 #[doc(hidden)]
-pub use call::{call_node, call_node_async, invoke_node, panic_message, Produced};
+pub use call::{Produced, call_node, call_node_async, invoke_node, panic_message};
 #[doc(hidden)]
 pub use collect::{collect, collect_shared, not_owned};
 

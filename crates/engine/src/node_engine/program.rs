@@ -8,13 +8,13 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-use super::cache::{cached_node, Cells};
-use super::call::{call_node, call_node_async, call_plain, invoke_node, Produced};
+use super::cache::{Cells, cached_node};
+use super::call::{Produced, call_node, call_node_async, call_plain, invoke_node};
 use crate::error::{Error, Result};
-use crate::events::{runs, Events, Tick};
+use crate::events::{Events, Tick, runs};
 use crate::exec::ExecutorPool;
 use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
-use crate::nested::{kind, NodeKind};
+use crate::nested::{NodeKind, kind};
 use crate::node::{Node, NodeImpl};
 use crate::outputs::Outputs;
 use crate::plan::MapPlan;

@@ -9,19 +9,19 @@ mod vectorized;
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::chunks::{Chunks, Split};
 use super::col::{Col, Conv};
 use super::segment::Input;
 use super::{ColumnType, ColumnarEngine, ExprNode, Kernel, MIN_ROWS_PER_PARTITION};
 use crate::error::{Error, Result};
-use crate::events::{runs, ItemEnds, Tick};
+use crate::events::{ItemEnds, Tick, runs};
 use crate::exec::{Executor, ItemFailure, RunConfig};
 use crate::map::MapMode;
 use crate::nested::NestedNode;
-use crate::nested::{kind, NodeKind};
+use crate::nested::{NodeKind, kind};
 use crate::node::Node;
 use crate::plan::MapPlan;
 use crate::plan::RunPlan;
@@ -313,12 +313,12 @@ impl<'p> Run<'p> {
                 at = end;
             } else {
                 let node = self.node(order[at]);
-                if let NodeKind::Nested(nested) = kind(node) {
-                    if self.can_vectorize(order[at], nested) {
-                        NestedRun::new(self).execute(order[at], nested)?;
-                        at += 1;
-                        continue;
-                    }
+                if let NodeKind::Nested(nested) = kind(node)
+                    && self.can_vectorize(order[at], nested)
+                {
+                    NestedRun::new(self).execute(order[at], nested)?;
+                    at += 1;
+                    continue;
                 }
                 // The nodes that run row by row from here on, run wave by wave.
                 let end = (at..order.len())

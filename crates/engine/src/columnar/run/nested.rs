@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use arrow::array::{Array, ArrayRef, AsArray, ListArray};
 use arrow::buffer::{NullBuffer, OffsetBuffer};

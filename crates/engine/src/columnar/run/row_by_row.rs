@@ -14,10 +14,10 @@ use crate::columnar::col::Col;
 use crate::columnar::segment;
 use crate::error::{Error, Result};
 use crate::exec::ExecutorPool;
-use crate::exec::{block_on, for_items, for_items_async, Executor, OnError};
+use crate::exec::{Executor, OnError, block_on, for_items, for_items_async};
 use crate::node::Node;
 use crate::node_engine::{
-    cached_node, call_node, call_node_async, collect, collect_shared, not_owned, Cells, Produced,
+    Cells, Produced, cached_node, call_node, call_node_async, collect, collect_shared, not_owned,
 };
 use crate::value::{ColumnBuilder, Value};
 
@@ -123,10 +123,10 @@ impl<'r, 'p> RowByRow<'r, 'p> {
         let push = |row: usize, out: Produced, builders: &mut Vec<Option<Box<dyn ColumnBuilder>>>| {
             let mut shared = None;
             out.for_each(|k, v| {
-                if let Some(b) = &mut builders[k] {
-                    if b.push(v).is_err() {
-                        shared = shared.or(Some(k));
-                    }
+                if let Some(b) = &mut builders[k]
+                    && b.push(v).is_err()
+                {
+                    shared = shared.or(Some(k));
                 }
             });
             match shared {

@@ -19,11 +19,11 @@ use crate::columnar::chunks::{Chunks, Split};
 use crate::columnar::col::{Col, Conv};
 use crate::columnar::frame::{column, with_literals, with_node_columns};
 use crate::columnar::segment::{Failure, Input, Segment};
-use crate::columnar::{df, df_arrow, gather, udf, ExprNode, ITEM};
+use crate::columnar::{ExprNode, ITEM, df, df_arrow, gather, udf};
 use crate::error::{Error, Result};
 use crate::events::ItemEnds;
 use crate::exec::ExecutorPool;
-use crate::exec::{block_on, Executor};
+use crate::exec::{Executor, block_on};
 use crate::node::Node;
 use crate::node_engine::invoke_node;
 use crate::value::Value;
@@ -103,10 +103,10 @@ impl<'r, 'p> SegmentRun<'r, 'p> {
                         source: Box::new(error),
                     }
                 });
-                if let Some(events) = self.run.config.events() {
-                    if let Some(node) = members.iter().find(|n| Some(n.name()) == e.node()) {
-                        events.node_error(node, e.item(), &e);
-                    }
+                if let Some(events) = self.run.config.events()
+                    && let Some(node) = members.iter().find(|n| Some(n.name()) == e.node())
+                {
+                    events.node_error(node, e.item(), &e);
                 }
                 Err(e)
             }

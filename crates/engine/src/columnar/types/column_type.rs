@@ -8,7 +8,7 @@ use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::DataType;
 
 use super::Columnar;
-use crate::hash::{null_digest, StableHasher};
+use crate::hash::{StableHasher, null_digest};
 use crate::value::{TypeInfo, Value};
 
 /// Which elements of a list [`ColumnType::list_rows_to_array`] takes.
@@ -216,15 +216,15 @@ impl<T: Columnar> Conversions<T> {
         for array in chunks {
             let typed = T::downcast(*array)
                 .ok_or_else(|| format!("expected a column of {}, found {}", T::data_type(), array.data_type()))?;
-            if !T::all_hold(typed) {
-                if let Some(row) = (0..typed.len()).find(|&i| !T::holds(typed, i)) {
-                    let at = values.len() + row;
-                    return Err(if typed.is_null(row) {
-                        format!("row {at} is null")
-                    } else {
-                        format!("row {at} holds a null, which {} cannot hold", TypeInfo::of::<T>())
-                    });
-                }
+            if !T::all_hold(typed)
+                && let Some(row) = (0..typed.len()).find(|&i| !T::holds(typed, i))
+            {
+                let at = values.len() + row;
+                return Err(if typed.is_null(row) {
+                    format!("row {at} is null")
+                } else {
+                    format!("row {at} holds a null, which {} cannot hold", TypeInfo::of::<T>())
+                });
             }
             values.extend(T::iter(typed));
         }

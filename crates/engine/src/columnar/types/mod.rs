@@ -26,7 +26,7 @@ pub use list::ListCollector;
 pub use primitive::PrimitiveCollector;
 #[doc(hidden)]
 pub use string::data_bytes;
-pub use type_info::{columnar_type_info, type_info_for, TypeProbe, ViaAnyType, ViaColumnarType};
+pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, type_info_for};
 
 /// A Rust type that maps to an Arrow type, so values of it can live in Arrow columns.
 ///
