@@ -33,12 +33,12 @@ use crate::progress::ProgressBars;
 use crate::spec::{Registry, load};
 use crate::trace::ChromeTrace;
 
-/// Run data pipelines declared in TOML files over Parquet data.
+/// Run data pipelines declared in TOML files over Parquet, CSV, NDJSON or Arrow files.
 ///
 /// A pipeline file lists nodes: SQL expressions over columns, functions from the
-/// registry, and nested pipelines mapped over list columns. `run` streams a Parquet file
-/// (or a directory of them) through it into a Parquet file, with bounded memory, on all
-/// cores; the output appears only if the whole run succeeds.
+/// registry, and nested pipelines mapped over list columns. `run` streams a file (or a
+/// directory of them) through it into another, with bounded memory, on all cores; the
+/// output appears only if the whole run succeeds.
 #[derive(Debug, Parser)]
 #[command(
     name = "hypernodes",

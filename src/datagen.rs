@@ -6,7 +6,7 @@
 //! | `id` | Int64 | `0..N-1`, in order |
 //! | `passage` | Utf8 | 5..=40 words from `w0000`..`w0999`, each upper-cased with probability 0.1, joined by single spaces, with 0..=3 leading and 0..=3 trailing spaces |
 //! | `value` | Float64 | uniform in `[0, 100)` |
-//! | `sentences` | List<Utf8> | 1..=8 sentences of 3..=12 lower-case vocabulary words |
+//! | `sentences` | `List<Utf8>` | 1..=8 sentences of 3..=12 lower-case vocabulary words |
 //!
 //! Rows are made in blocks of [`BLOCK_ROWS`]; block `b` draws from its own random stream
 //! (ChaCha8 seeded with the seed, stream `b`), so any block can be made on its own.

@@ -20,7 +20,7 @@
 //!
 //! # The principal types
 //!
-//! - [`Node`]: a function with named parameters and outputs. Made by the [`node`]
+//! - [`Node`]: a function with named parameters and outputs. Made by the [`node`](macro@node)
 //!   attribute (`my_fn::node()`; the function stays callable as written), by
 //!   [`Node::builder`] from a closure, or from a pipeline with [`Pipeline::as_node`].
 //!   Behind the handle is a [`NodeImpl`](node::NodeImpl).
@@ -49,7 +49,7 @@
 //! | module | what it holds | crate |
 //! |---|---|---|
 //! | [`value`] | type-erased values, type descriptions, typed result columns | core |
-//! | [`node`] | nodes, the [`NodeImpl`](node::NodeImpl) trait, the closure builder | core |
+//! | [`node`](mod@node) | nodes, the [`NodeImpl`](node::NodeImpl) trait, the closure builder | core |
 //! | [`pipeline`], [`plan`] | pipelines; run and map plans | core |
 //! | [`map`] | map modes | core |
 //! | [`nested`] | pipelines as nodes | core |
@@ -242,3 +242,34 @@ pub mod __private {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The guide's pages (`docs/`) as documentation of modules that only doctests build, so
+/// that every Rust example of the guide compiles and runs in `cargo test`.
+#[cfg(doctest)]
+pub mod guide {
+    #[doc = include_str!("../docs/pipelines.md")]
+    pub mod pipelines {}
+    #[doc = include_str!("../docs/engines.md")]
+    pub mod engines {}
+    #[doc = include_str!("../docs/executors.md")]
+    pub mod executors {}
+    #[doc = include_str!("../docs/caching.md")]
+    pub mod caching {}
+    #[doc = include_str!("../docs/files.md")]
+    pub mod files {}
+    #[doc = include_str!("../docs/cli.md")]
+    pub mod cli {}
+    #[doc = include_str!("../docs/pictures.md")]
+    pub mod pictures {}
+    #[doc = include_str!("../docs/clusters.md")]
+    pub mod clusters {}
+    #[cfg(feature = "polars")]
+    #[doc = include_str!("../docs/polars.md")]
+    pub mod polars {}
+    #[doc = include_str!("../docs/reliability.md")]
+    pub mod reliability {}
+    #[doc = include_str!("../docs/performance.md")]
+    pub mod performance {}
+    #[doc = include_str!("../docs/layout.md")]
+    pub mod layout {}
+}

@@ -26,6 +26,8 @@ mod executors;
 mod formats;
 #[cfg(feature = "columnar")]
 mod fuzz;
+#[cfg(feature = "cli")]
+mod guide;
 // SIGKILL and the process ids in temporary files' names: Unix.
 #[cfg(all(feature = "cli", unix))]
 mod kill;

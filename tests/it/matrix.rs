@@ -515,7 +515,7 @@ fn cli_rows() -> Vec<CliRow> {
             vec![],
             None,
             2,
-            "Run data pipelines declared in TOML files over Parquet data",
+            "Run data pipelines declared in TOML files over Parquet, CSV, NDJSON or Arrow files",
         ),
         (
             "unknown command",
