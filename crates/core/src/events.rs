@@ -13,7 +13,7 @@
 //! carries a [`Context`]: depth, parent, path of names from the root, the items of the
 //! enclosing maps, and when the context started.
 //!
-//! 1. A top-level [`Pipeline::run`](crate::Run::run) or [`map`](crate::Run::map)
+//! 1. A top-level `Pipeline::run` or `map` (the `Run` trait)
 //!    begins with [`on_pipeline_start`](Callback::on_pipeline_start) and ends with
 //!    [`on_pipeline_end`](Callback::on_pipeline_end), on the calling thread, also when
 //!    it fails (the end then carries the error). Bad inputs rejected before anything

@@ -4,8 +4,8 @@
 //! events, and commits what it cached.
 //!
 //! The model never names a concrete engine: a top-level call is given the engine to
-//! use when no level of the configuration sets one. [`Run`](crate::Run), in the
-//! prelude, gives every pipeline `run` and `map` on the node engine by default.
+//! use when no level of the configuration sets one. The `Run` trait of hypernodes-engine,
+//! in the prelude, gives every pipeline `run` and `map` on the node engine by default.
 
 use std::fmt;
 use std::sync::Arc;
@@ -41,8 +41,8 @@ pub trait Engine: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// A node's failure or panic ([`Error::NodeFailed`](crate::Error::NodeFailed),
-    /// [`Error::NodePanicked`](crate::Error::NodePanicked)); no partial results.
+    /// A node's failure or panic ([`Error::NodeFailed`],
+    /// [`Error::NodePanicked`]); no partial results.
     fn run(&self, plan: &RunPlan) -> Result<Outputs>;
 
     /// Runs the plan once per item and returns one column per output, in item order.
@@ -56,7 +56,7 @@ pub trait Engine: Send + Sync + fmt::Debug {
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs>;
 }
 
-/// Options of one call of [`Run::run_with`](crate::Run::run_with) / [`Run::map_with`](crate::Run::map_with): the outputs
+/// Options of one call of `Run::run_with` / `Run::map_with`: the outputs
 /// to return and the call's [`RunConfig`], which wins over every other level.
 ///
 /// # Examples
@@ -177,7 +177,7 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// As [`Run::run_with`](crate::Run::run_with) before anything runs.
+    /// As `Run::run_with` before anything runs.
     pub fn plan_run(&self, inputs: &Inputs, options: &RunOptions, default: &Arc<dyn Engine>) -> Result<RunPlan> {
         RunPlan::new(self, inputs, options.outputs(), &[], self.config_for(options, default)?)
     }
@@ -186,7 +186,7 @@ impl Pipeline {
     ///
     /// # Errors
     ///
-    /// As [`Run::map_with`](crate::Run::map_with) before anything runs.
+    /// As `Run::map_with` before anything runs.
     pub fn plan_map(
         &self,
         inputs: &Inputs,
@@ -216,7 +216,7 @@ impl Pipeline {
 impl RunPlan {
     /// Runs this planned top-level run on its engine, between its pipeline start and
     /// end events, commits what it cached, and returns its results with its
-    /// [`CacheReport`](crate::CacheReport).
+    /// [`CacheReport`](crate::cache::CacheReport).
     ///
     /// # Errors
     ///

@@ -22,8 +22,8 @@ use hypernodes_core::*;
 #[doc(hidden)]
 pub use hypernodes_core as __core;
 
-/// How a run executes: the model's configuration ([`RunConfig`](hypernodes_core::RunConfig),
-/// [`Executor`](hypernodes_core::Executor)) and the pools and runtime that carry it out.
+/// How a run executes: the model's configuration ([`RunConfig`],
+/// [`Executor`]) and the pools and runtime that carry it out.
 pub mod exec {
     pub use hypernodes_core::exec::*;
 
@@ -63,15 +63,15 @@ pub fn default_engine() -> &'static Arc<dyn Engine> {
 /// gives it the default one.
 pub trait Run {
     /// Runs the pipeline once and returns every output, except that a nested pipeline
-    /// node ([`Pipeline::as_node`](crate::Pipeline::as_node)) returns, and computes, only its outputs that other
+    /// node ([`Pipeline::as_node`]) returns, and computes, only its outputs that other
     /// nodes consume; a nested node whose outputs nothing consumes (a terminal node)
-    /// returns all of them. [`RunOptions::with_outputs`](crate::RunOptions::with_outputs) returns exactly the outputs
+    /// returns all of them. [`RunOptions::with_outputs`] returns exactly the outputs
     /// named, consumed or not.
     ///
     /// # Errors
     ///
-    /// [`Error::MissingInputs`](crate::Error::MissingInputs), [`Error::InputType`](crate::Error::InputType), and [`Error::NodeFailed`](crate::Error::NodeFailed) /
-    /// [`Error::NodePanicked`](crate::Error::NodePanicked) when a node fails (no partial results are returned).
+    /// [`Error::MissingInputs`], [`Error::InputType`], and [`Error::NodeFailed`] /
+    /// [`Error::NodePanicked`] when a node fails (no partial results are returned).
     fn run(&self, inputs: &Inputs) -> Result<Outputs> {
         self.run_with(inputs, &RunOptions::new())
     }
@@ -80,13 +80,13 @@ pub trait Run {
     ///
     /// # Errors
     ///
-    /// As [`Run::run`], and [`Error::UnknownOutputs`](crate::Error::UnknownOutputs) for a selected name that no
+    /// As [`Run::run`], and [`Error::UnknownOutputs`] for a selected name that no
     /// node produces.
     fn run_with(&self, inputs: &Inputs, options: &RunOptions) -> Result<Outputs>;
 
     /// Runs the pipeline once per item of the lists named in `over`, and returns one
-    /// column per output in item order. `mode` is [`MapMode::Zip`](crate::MapMode::Zip)
-    /// (item i of every list), [`MapMode::Product`](crate::MapMode::Product) (every
+    /// column per output in item order. `mode` is [`MapMode::Zip`]
+    /// (item i of every list), [`MapMode::Product`] (every
     /// combination, the first name the outer loop), or `"zip"` / `"product"`. Inputs not
     /// in `over` are the same for every item.
     ///
@@ -113,8 +113,8 @@ pub trait Run {
     /// # Errors
     ///
     /// As [`Run::run`] (a node's error names the item index), and
-    /// [`Error::UnknownMapMode`](crate::Error::UnknownMapMode), [`Error::EmptyMapOver`](crate::Error::EmptyMapOver), [`Error::MapOverNotInput`](crate::Error::MapOverNotInput),
-    /// [`Error::NotAList`](crate::Error::NotAList), [`Error::ZipLengthMismatch`](crate::Error::ZipLengthMismatch).
+    /// [`Error::UnknownMapMode`], [`Error::EmptyMapOver`], [`Error::MapOverNotInput`],
+    /// [`Error::NotAList`], [`Error::ZipLengthMismatch`].
     fn map(&self, inputs: &Inputs, over: &[&str], mode: impl AsMapMode) -> Result<MapOutputs> {
         self.map_with(inputs, over, mode, &RunOptions::new())
     }
@@ -136,7 +136,7 @@ pub trait Run {
     /// runtime (tokio or any other): the inputs are checked at once, then the run
     /// executes on hypernodes' own runtime's blocking pool, so awaiting it never blocks
     /// the caller's runtime. The configuration is resolved when this is called, on the
-    /// calling thread (a [`RunConfig::scoped`](crate::RunConfig::scoped) around the call applies).
+    /// calling thread (a [`RunConfig::scoped`] around the call applies).
     ///
     /// The blocking [`Run::run`] works inside a runtime too (from `async` code it
     /// blocks that task's thread while it runs).

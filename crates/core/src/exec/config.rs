@@ -30,7 +30,7 @@ use crate::events::{Callback, Context, Events};
 ///    retries, no timeout, [`OnError::Fail`].
 ///
 /// An engine set at a level brings the executors it was built with
-/// ([`NodeEngine::with_map_executor`]) to that level; an executor set at the same level
+/// (`NodeEngine::with_map_executor`) to that level; an executor set at the same level
 /// wins over the engine's.
 ///
 /// The failure policy applies to the map it is given to; the maps of nested pipelines

@@ -30,7 +30,7 @@ use crate::value::TypeInfo;
 ///
 /// Its parameters are the names the expression reads, in order of first use; its output
 /// type is the expression's Arrow type as a Rust type (see
-/// [`type_info_for`](super::types::type_info_for)): `character_length(s)` gives `i32`,
+/// [`type_info_for`]): `character_length(s)` gives `i32`,
 /// `a * b` over `f64` and `i64` gives `f64`.
 ///
 /// # Examples
