@@ -216,6 +216,7 @@ pub mod __private {
         pub trait ViaColumnarType {}
         pub trait ViaAnyType {}
 
+        #[allow(clippy::type_complexity)]
         pub struct KernelProbe<P, O, F>(PhantomData<fn() -> (P, O, F)>);
         impl<P, O, F> KernelProbe<P, O, F> {
             pub fn new(_f: F) -> Self {
