@@ -262,6 +262,7 @@ pub mod guide {
     pub mod cli {}
     #[doc = include_str!("../docs/pictures.md")]
     pub mod pictures {}
+    #[cfg(feature = "cluster")]
     #[doc = include_str!("../docs/clusters.md")]
     pub mod clusters {}
     #[cfg(feature = "polars")]
