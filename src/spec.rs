@@ -213,7 +213,10 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
                 env.insert(name.clone(), declared);
             }
             // A declared `timestamp` may read a zoned column (the UTC date and time).
-            (Some(c), Some(_)) if c.field_with_name(name).is_ok_and(|f| reads_as(f.data_type(), &declared)) => {
+            (Some(c), Some(_))
+                if c.field_with_name(name)
+                    .is_ok_and(|f| reads_as(f.data_type(), &declared)) =>
+            {
                 env.insert(name.clone(), declared);
             }
             (Some(_), Some(found)) if *found != declared => {

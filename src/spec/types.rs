@@ -99,10 +99,20 @@ mod tests {
         assert_eq!(name("timestamp").as_deref(), Some("NaiveDateTime"));
         assert_eq!(name("TIMESTAMP[ns]").as_deref(), Some("NaiveDateTime"));
         assert_eq!(name("timestamp[us, UTC]").as_deref(), Some("DateTime<Utc>"));
-        assert_eq!(name(" timestamp[ ns , America/New_York ] ").as_deref(), Some("DateTime<Utc>"));
+        assert_eq!(
+            name(" timestamp[ ns , America/New_York ] ").as_deref(),
+            Some("DateTime<Utc>")
+        );
         assert_eq!(name("duration[s]").as_deref(), Some("TimeDelta"));
         assert_eq!(name("list<date>").as_deref(), Some("Vec<NaiveDate>"));
-        for bad in ["timestamp[minutes]", "timestamp[us, ]", "timestamp[us", "i64[s]", "date[s]", "duration[us, UTC]"] {
+        for bad in [
+            "timestamp[minutes]",
+            "timestamp[us, ]",
+            "timestamp[us",
+            "i64[s]",
+            "date[s]",
+            "duration[us, UTC]",
+        ] {
             assert!(parse_type(bad).is_none(), "{bad}");
         }
     }

@@ -12,10 +12,10 @@ use arrow::array::{
 };
 use arrow::datatypes::{Int32Type, Int64Type};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
+use hypernodes::ColumnarEngine;
 use hypernodes::engine::columnar::types::{ColumnType, Columnar};
 use hypernodes::hash::digest;
 use hypernodes::prelude::*;
-use hypernodes::ColumnarEngine;
 
 use crate::common::*;
 
@@ -146,51 +146,101 @@ fn ints(node: Node, name: &str, array: ArrayRef, output: &str) -> Vec<Option<i64
     let out = ColumnarEngine::new().apply_to_batch(&p, &b).unwrap();
     let by_rows = ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), &p, &b).unwrap();
     assert_eq!(out, by_rows);
-    out.column_by_name(output).unwrap().as_primitive::<Int64Type>().iter().collect()
+    out.column_by_name(output)
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .iter()
+        .collect()
 }
 
 #[test]
 fn timestamp_columns_of_every_unit_and_zone_are_read_exactly() {
     assert_eq!(
-        ints(micros::node(), "ts", Arc::new(TimestampSecondArray::from(vec![1, -2])), "micros"),
+        ints(
+            micros::node(),
+            "ts",
+            Arc::new(TimestampSecondArray::from(vec![1, -2])),
+            "micros"
+        ),
         [Some(1_000_000), Some(-2_000_000)]
     );
     assert_eq!(
-        ints(micros::node(), "ts", Arc::new(TimestampMillisecondArray::from(vec![3])), "micros"),
+        ints(
+            micros::node(),
+            "ts",
+            Arc::new(TimestampMillisecondArray::from(vec![3])),
+            "micros"
+        ),
         [Some(3_000)]
     );
     assert_eq!(
-        ints(micros::node(), "ts", Arc::new(TimestampMicrosecondArray::from(vec![253_402_300_799_000_000])), "micros"),
+        ints(
+            micros::node(),
+            "ts",
+            Arc::new(TimestampMicrosecondArray::from(vec![253_402_300_799_000_000])),
+            "micros"
+        ),
         [Some(253_402_300_799_000_000)]
     );
     assert_eq!(
-        ints(micros::node(), "ts", Arc::new(TimestampNanosecondArray::from(vec![5_000, -6_000])), "micros"),
+        ints(
+            micros::node(),
+            "ts",
+            Arc::new(TimestampNanosecondArray::from(vec![5_000, -6_000])),
+            "micros"
+        ),
         [Some(5), Some(-6)]
     );
     // A zoned column: the same instants, whatever the zone.
     let zoned = TimestampNanosecondArray::from(vec![7_000]).with_timezone("America/New_York");
-    assert_eq!(ints(utc_micros::node(), "at", Arc::new(zoned.clone()), "utc_micros"), [Some(7)]);
+    assert_eq!(
+        ints(utc_micros::node(), "at", Arc::new(zoned.clone()), "utc_micros"),
+        [Some(7)]
+    );
     assert_eq!(ints(micros::node(), "ts", Arc::new(zoned), "micros"), [Some(7)]);
     let naive_s = TimestampSecondArray::from(vec![8]);
-    assert_eq!(ints(utc_micros::node(), "at", Arc::new(naive_s), "utc_micros"), [Some(8_000_000)]);
+    assert_eq!(
+        ints(utc_micros::node(), "at", Arc::new(naive_s), "utc_micros"),
+        [Some(8_000_000)]
+    );
 }
 
 #[test]
 fn time_and_duration_columns_of_every_unit() {
     assert_eq!(
-        ints(nanos_of_day::node(), "t", Arc::new(Time32MillisecondArray::from(vec![1_500])), "nanos"),
+        ints(
+            nanos_of_day::node(),
+            "t",
+            Arc::new(Time32MillisecondArray::from(vec![1_500])),
+            "nanos"
+        ),
         [Some(1_500_000_000)]
     );
     assert_eq!(
-        ints(nanos_of_day::node(), "t", Arc::new(Time64MicrosecondArray::from(vec![86_399_999_999])), "nanos"),
+        ints(
+            nanos_of_day::node(),
+            "t",
+            Arc::new(Time64MicrosecondArray::from(vec![86_399_999_999])),
+            "nanos"
+        ),
         [Some(86_399_999_999_000)]
     );
     assert_eq!(
-        ints(wait_micros::node(), "wait", Arc::new(DurationSecondArray::from(vec![-3])), "wait_micros"),
+        ints(
+            wait_micros::node(),
+            "wait",
+            Arc::new(DurationSecondArray::from(vec![-3])),
+            "wait_micros"
+        ),
         [Some(-3_000_000)]
     );
     assert_eq!(
-        ints(wait_micros::node(), "wait", Arc::new(DurationNanosecondArray::from(vec![4_000])), "wait_micros"),
+        ints(
+            wait_micros::node(),
+            "wait",
+            Arc::new(DurationNanosecondArray::from(vec![4_000])),
+            "wait_micros"
+        ),
         [Some(4)]
     );
 }
@@ -201,12 +251,21 @@ fn date_columns_read_date64_in_whole_days() {
     let days: ArrayRef = Arc::new(Date64Array::from(vec![0, 86_400_000 * 365]));
     let out = ColumnarEngine::new().apply_to_batch(&p, &batch("d", days)).unwrap();
     assert_eq!(
-        out.column_by_name("day_number").unwrap().as_primitive::<Int32Type>().values(),
+        out.column_by_name("day_number")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .values(),
         &[719_163, 719_528]
     );
     let days: ArrayRef = Arc::new(Date32Array::from(vec![-719_162]));
     let out = ColumnarEngine::new().apply_to_batch(&p, &batch("d", days)).unwrap();
-    assert_eq!(out.column_by_name("day_number").unwrap().as_primitive::<Int32Type>().values(), &[1]);
+    assert_eq!(
+        out.column_by_name("day_number")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .values(),
+        &[1]
+    );
 }
 
 #[test]
@@ -215,7 +274,9 @@ fn a_fraction_of_the_unit_read_in_is_an_error_naming_the_column_and_the_row() {
     let ns: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![1_000, 1_001]));
     let message = "Node 'micros' failed on item 1: column 'ts' holds 1970-01-01T00:00:00.000001001, which is not a \
                    whole microsecond (timestamps are read in microseconds)";
-    let err = ColumnarEngine::new().apply_to_batch(&p, &batch("ts", ns.clone())).unwrap_err();
+    let err = ColumnarEngine::new()
+        .apply_to_batch(&p, &batch("ts", ns.clone()))
+        .unwrap_err();
     assert_eq!(err.to_string(), message);
     let err = ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), &p, &batch("ts", ns.clone())).unwrap_err();
     assert_eq!(err.to_string(), message);
@@ -258,7 +319,10 @@ fn rows_from_arrow_and_rust_values_have_one_digest_apart_from_integers() {
     assert_ne!(Some(rows[0]), digest(&Value::new(1_i32)));
     // A column made elsewhere reads the same.
     let mut foreign = Vec::new();
-    assert!((ColumnType::of::<NaiveDate>().digest_rows)(&Date32Array::from(vec![1]), &mut foreign));
+    assert!((ColumnType::of::<NaiveDate>().digest_rows)(
+        &Date32Array::from(vec![1]),
+        &mut foreign
+    ));
     assert_eq!(foreign, rows[..1]);
 
     let rows = digests_match(vec![NaiveTime::from_hms_nano_opt(0, 0, 0, 1).unwrap()]);
@@ -271,7 +335,11 @@ fn rows_from_arrow_and_rust_values_have_one_digest_apart_from_integers() {
     assert_ne!(Some(rows[0]), digest(&Value::new(1_i64)));
 
     digests_match(vec![Some(at(2024, 1, 1, 0, 0, 0)), None]);
-    digests_match(vec![vec![date(2024, 1, 1)], vec![], vec![date(1, 1, 1), date(-5, 3, 1)]]);
+    digests_match(vec![
+        vec![date(2024, 1, 1)],
+        vec![],
+        vec![date(1, 1, 1), date(-5, 3, 1)],
+    ]);
     digests_match(vec![Some(vec![TimeDelta::seconds(-1)]), None]);
 }
 
@@ -317,7 +385,10 @@ sql = "day + INTERVAL '7 days'"
     /// `ts` (`Timestamp(µs, "UTC")`, with a null) and `day` (`Date32`).
     fn write_input(path: &std::path::Path) -> Schema {
         let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let schema = Schema::new(vec![Field::new("ts", utc, true), Field::new("day", DataType::Date32, false)]);
+        let schema = Schema::new(vec![
+            Field::new("ts", utc, true),
+            Field::new("day", DataType::Date32, false),
+        ]);
         let ts = TimestampMicrosecondArray::from(vec![
             Some(at(2024, 3, 10, 1, 30, 0).and_utc().timestamp_micros()),
             None,
@@ -330,8 +401,8 @@ sql = "day + INTERVAL '7 days'"
             date(9999, 12, 24).to_epoch_days(),
         ]);
         let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(ts), Arc::new(days)]).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None)
-            .unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
         w.close().unwrap();
         schema
@@ -371,7 +442,11 @@ sql = "day + INTERVAL '7 days'"
     fn declared_temporal_types_name_the_choices_when_unknown() {
         let dir = TempDir::new("temporal-unknown-type");
         let path = dir.join("p.toml");
-        std::fs::write(&path, "[inputs]\nts = \"timestamp[minutes]\"\n\n[[nodes]]\nname = \"n\"\nsql = \"ts\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[inputs]\nts = \"timestamp[minutes]\"\n\n[[nodes]]\nname = \"n\"\nsql = \"ts\"\n",
+        )
+        .unwrap();
         let err = load(&path, &Registry::new(), None).unwrap_err().to_string();
         assert_eq!(
             err,

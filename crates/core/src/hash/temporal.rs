@@ -109,9 +109,15 @@ mod tests {
         assert_eq!(stable_hash(&day), encoding("Date", &1_i32.to_le_bytes()));
         assert_ne!(stable_hash(&day), stable_hash(&1_i32));
         let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap();
-        assert_eq!(stable_hash(&noon), encoding("Time", &43_200_000_000_000_i64.to_le_bytes()));
+        assert_eq!(
+            stable_hash(&noon),
+            encoding("Time", &43_200_000_000_000_i64.to_le_bytes())
+        );
         let t = day.and_hms_micro_opt(0, 0, 0, 5).unwrap();
-        assert_eq!(stable_hash(&t), encoding("Timestamp", &86_400_000_005_i64.to_le_bytes()));
+        assert_eq!(
+            stable_hash(&t),
+            encoding("Timestamp", &86_400_000_005_i64.to_le_bytes())
+        );
         assert_eq!(
             stable_hash(&t.and_utc()),
             encoding("TimestampUtc", &86_400_000_005_i64.to_le_bytes())
@@ -138,10 +144,7 @@ mod tests {
         );
         assert_eq!(
             stable_hash(&TimeDelta::MAX),
-            encoding(
-                "DurationNs",
-                &(i128::from(i64::MAX) * 1_000_000).to_le_bytes()
-            )
+            encoding("DurationNs", &(i128::from(i64::MAX) * 1_000_000).to_le_bytes())
         );
     }
 }

@@ -22,7 +22,10 @@ pub struct CastError {
 
 impl CastError {
     fn at(row: usize, message: String) -> CastError {
-        CastError { row: Some(row), message }
+        CastError {
+            row: Some(row),
+            message,
+        }
     }
 }
 
@@ -308,9 +311,11 @@ fn list(array: &ArrayRef, to: &Arc<Field>) -> Result<ArrayRef, CastError> {
     let child = list.values().slice(start as usize, (end - start) as usize);
     let child = cast_exact(&child, to.data_type()).map_err(|e| CastError {
         // The last row starting at or before the element (empty rows hold none).
-        row: e
-            .row
-            .map(|j| offsets.partition_point(|&o| ((o - start) as usize) <= j).saturating_sub(1)),
+        row: e.row.map(|j| {
+            offsets
+                .partition_point(|&o| ((o - start) as usize) <= j)
+                .saturating_sub(1)
+        }),
         message: e.message,
     })?;
     let offsets = OffsetBuffer::new(offsets.iter().map(|&o| o - start).collect::<ScalarBuffer<i32>>());
@@ -345,8 +350,14 @@ mod tests {
             micros(Arc::new(TimestampSecondArray::from(vec![Some(1), None, Some(-2)])), &US),
             [Some(1_000_000), None, Some(-2_000_000)]
         );
-        assert_eq!(micros(Arc::new(TimestampMillisecondArray::from(vec![3])), &US), [Some(3_000)]);
-        assert_eq!(micros(Arc::new(TimestampMicrosecondArray::from(vec![4])), &US), [Some(4)]);
+        assert_eq!(
+            micros(Arc::new(TimestampMillisecondArray::from(vec![3])), &US),
+            [Some(3_000)]
+        );
+        assert_eq!(
+            micros(Arc::new(TimestampMicrosecondArray::from(vec![4])), &US),
+            [Some(4)]
+        );
         assert_eq!(
             micros(Arc::new(TimestampNanosecondArray::from(vec![-5_000, 6_000])), &US),
             [Some(-5), Some(6)]
@@ -356,7 +367,10 @@ mod tests {
         let ny = TimestampSecondArray::from(vec![7]).with_timezone("America/New_York");
         assert_eq!(micros(Arc::new(ny.clone()), &utc), [Some(7_000_000)]);
         assert_eq!(micros(Arc::new(ny), &US), [Some(7_000_000)]);
-        assert_eq!(micros(Arc::new(TimestampSecondArray::from(vec![8])), &utc), [Some(8_000_000)]);
+        assert_eq!(
+            micros(Arc::new(TimestampSecondArray::from(vec![8])), &utc),
+            [Some(8_000_000)]
+        );
     }
 
     #[test]
@@ -373,7 +387,8 @@ mod tests {
             )
         );
         // A null row's value is never looked at.
-        let nulls = TimestampNanosecondArray::new(ScalarBuffer::from(vec![1_i64, 2_000]), Some(vec![false, true].into()));
+        let nulls =
+            TimestampNanosecondArray::new(ScalarBuffer::from(vec![1_i64, 2_000]), Some(vec![false, true].into()));
         assert_eq!(micros(Arc::new(nulls), &US), [None, Some(2)]);
     }
 
@@ -397,7 +412,10 @@ mod tests {
     fn date64_becomes_date32_only_in_whole_days() {
         let days: ArrayRef = Arc::new(Date64Array::from(vec![Some(86_400_000), None, Some(-86_400_000)]));
         let out = cast_exact(&days, &DataType::Date32).unwrap();
-        assert_eq!(out.as_ref(), &Date32Array::from(vec![Some(1), None, Some(-1)]) as &dyn Array);
+        assert_eq!(
+            out.as_ref(),
+            &Date32Array::from(vec![Some(1), None, Some(-1)]) as &dyn Array
+        );
         let noon: ArrayRef = Arc::new(Date64Array::from(vec![0, 86_400_000 + 43_200_000]));
         let err = cast_exact(&noon, &DataType::Date32).unwrap_err();
         assert_eq!(
@@ -410,7 +428,10 @@ mod tests {
         let far: ArrayRef = Arc::new(Date32Array::from(vec![i32::MAX]));
         assert_eq!(
             cast_exact(&far, &DataType::Date32).unwrap_err().message,
-            format!("holds {} days (a Date32), which is outside the range of NaiveDate", i32::MAX)
+            format!(
+                "holds {} days (a Date32), which is outside the range of NaiveDate",
+                i32::MAX
+            )
         );
     }
 
@@ -431,7 +452,10 @@ mod tests {
         let d = DataType::Duration(TimeUnit::Microsecond);
         let secs: ArrayRef = Arc::new(DurationSecondArray::from(vec![2]));
         let out = cast_exact(&secs, &d).unwrap();
-        assert_eq!(out.as_ref(), &DurationMicrosecondArray::from(vec![2_000_000]) as &dyn Array);
+        assert_eq!(
+            out.as_ref(),
+            &DurationMicrosecondArray::from(vec![2_000_000]) as &dyn Array
+        );
         let nanos: ArrayRef = Arc::new(DurationNanosecondArray::from(vec![1_000, 1_001]));
         let err = cast_exact(&nanos, &d).unwrap_err();
         assert_eq!(
@@ -461,7 +485,10 @@ mod tests {
         assert_eq!(cast_exact(&lists, &to).unwrap_err().row, Some(2));
         // Other types are Arrow's cast.
         let ints: ArrayRef = Arc::new(Int64Array::from(vec![1]));
-        assert_eq!(cast_exact(&ints, &DataType::Int32).unwrap().data_type(), &DataType::Int32);
+        assert_eq!(
+            cast_exact(&ints, &DataType::Int32).unwrap().data_type(),
+            &DataType::Int32
+        );
         assert!(cast_exact(&lists, &DataType::Int32).unwrap_err().row.is_none());
     }
 }

@@ -296,7 +296,10 @@ mod tests {
         round_trip(vec![day, chrono::NaiveDate::MIN]);
         round_trip(vec![Some(day.and_hms_opt(23, 59, 59).unwrap()), None]);
         round_trip(vec![vec![day.and_hms_opt(0, 0, 0).unwrap().and_utc()], vec![]]);
-        round_trip(vec![chrono::NaiveTime::MIN, chrono::NaiveTime::from_hms_nano_opt(1, 2, 3, 4).unwrap()]);
+        round_trip(vec![
+            chrono::NaiveTime::MIN,
+            chrono::NaiveTime::from_hms_nano_opt(1, 2, 3, 4).unwrap(),
+        ]);
         round_trip(vec![chrono::TimeDelta::microseconds(-7)]);
     }
 
@@ -386,10 +389,15 @@ mod tests {
         digests_match_builtin(vec![Some(vec![1_i64]), None, Some(vec![])]);
         let day = chrono::NaiveDate::from_ymd_opt(1970, 1, 2).unwrap();
         digests_match_builtin(vec![day, chrono::NaiveDate::MAX]);
-        digests_match_builtin(vec![chrono::NaiveTime::from_hms_nano_opt(23, 59, 59, 1_999_999_999).unwrap()]);
+        digests_match_builtin(vec![
+            chrono::NaiveTime::from_hms_nano_opt(23, 59, 59, 1_999_999_999).unwrap(),
+        ]);
         digests_match_builtin(vec![Some(day.and_hms_micro_opt(1, 2, 3, 4).unwrap()), None]);
         digests_match_builtin(vec![vec![day.and_hms_opt(0, 0, 0).unwrap().and_utc()], vec![]]);
-        digests_match_builtin(vec![chrono::TimeDelta::microseconds(i64::MIN), chrono::TimeDelta::zero()]);
+        digests_match_builtin(vec![
+            chrono::TimeDelta::microseconds(i64::MIN),
+            chrono::TimeDelta::zero(),
+        ]);
     }
 
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -301,14 +301,26 @@ mod tests {
 
     #[test]
     fn values_round_trip_at_the_edges_of_their_ranges() {
-        round_trip(&[NaiveDate::MIN, NaiveDate::MAX, NaiveDate::from_ymd_opt(1969, 12, 31).unwrap()]);
+        round_trip(&[
+            NaiveDate::MIN,
+            NaiveDate::MAX,
+            NaiveDate::from_ymd_opt(1969, 12, 31).unwrap(),
+        ]);
         let leap = NaiveTime::from_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap();
-        round_trip(&[NaiveTime::MIN, leap, NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).unwrap()]);
+        round_trip(&[
+            NaiveTime::MIN,
+            leap,
+            NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).unwrap(),
+        ]);
         let max = NaiveDate::MAX.and_hms_micro_opt(23, 59, 59, 999_999).unwrap();
         let min = NaiveDate::MIN.and_hms_opt(0, 0, 0).unwrap();
         round_trip(&[min, max]);
         round_trip(&[min.and_utc(), max.and_utc()]);
-        round_trip(&[TimeDelta::microseconds(i64::MIN), TimeDelta::microseconds(-1), TimeDelta::zero()]);
+        round_trip(&[
+            TimeDelta::microseconds(i64::MIN),
+            TimeDelta::microseconds(-1),
+            TimeDelta::zero(),
+        ]);
     }
 
     #[test]

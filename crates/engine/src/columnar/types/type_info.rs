@@ -96,7 +96,10 @@ pub fn reads_as(data_type: &DataType, ty: &TypeInfo) -> bool {
         match dt {
             DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
             DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
-                DataType::List(std::sync::Arc::new(Field::new_list_field(without_zone(f.data_type()), true)))
+                DataType::List(std::sync::Arc::new(Field::new_list_field(
+                    without_zone(f.data_type()),
+                    true,
+                )))
             }
             other => other.clone(),
         }
