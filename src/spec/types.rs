@@ -85,6 +85,35 @@ fn is_zone(zone: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-' | ':'))
 }
 
+/// A TOML value as a bound value and its type.
+pub(super) fn bind_value(v: &toml::Value) -> Option<(Value, TypeInfo)> {
+    use toml::Value as T;
+    Some(match v {
+        T::Integer(i) => (Value::new(*i), columnar_type_info::<i64>()),
+        T::Float(f) => (Value::new(*f), columnar_type_info::<f64>()),
+        T::String(s) => (Value::new(s.clone()), columnar_type_info::<String>()),
+        T::Boolean(b) => (Value::new(*b), columnar_type_info::<bool>()),
+        T::Array(items) => {
+            if let Some(all) = items.iter().map(T::as_integer).collect::<Option<Vec<i64>>>() {
+                (Value::new(all), columnar_type_info::<Vec<i64>>())
+            } else if let Some(all) = items.iter().map(T::as_float).collect::<Option<Vec<f64>>>() {
+                (Value::new(all), columnar_type_info::<Vec<f64>>())
+            } else if let Some(all) = items
+                .iter()
+                .map(|i| i.as_str().map(String::from))
+                .collect::<Option<Vec<String>>>()
+            {
+                (Value::new(all), columnar_type_info::<Vec<String>>())
+            } else if let Some(all) = items.iter().map(T::as_bool).collect::<Option<Vec<bool>>>() {
+                (Value::new(all), columnar_type_info::<Vec<bool>>())
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,33 +145,4 @@ mod tests {
             assert!(parse_type(bad).is_none(), "{bad}");
         }
     }
-}
-
-/// A TOML value as a bound value and its type.
-pub(super) fn bind_value(v: &toml::Value) -> Option<(Value, TypeInfo)> {
-    use toml::Value as T;
-    Some(match v {
-        T::Integer(i) => (Value::new(*i), columnar_type_info::<i64>()),
-        T::Float(f) => (Value::new(*f), columnar_type_info::<f64>()),
-        T::String(s) => (Value::new(s.clone()), columnar_type_info::<String>()),
-        T::Boolean(b) => (Value::new(*b), columnar_type_info::<bool>()),
-        T::Array(items) => {
-            if let Some(all) = items.iter().map(T::as_integer).collect::<Option<Vec<i64>>>() {
-                (Value::new(all), columnar_type_info::<Vec<i64>>())
-            } else if let Some(all) = items.iter().map(T::as_float).collect::<Option<Vec<f64>>>() {
-                (Value::new(all), columnar_type_info::<Vec<f64>>())
-            } else if let Some(all) = items
-                .iter()
-                .map(|i| i.as_str().map(String::from))
-                .collect::<Option<Vec<String>>>()
-            {
-                (Value::new(all), columnar_type_info::<Vec<String>>())
-            } else if let Some(all) = items.iter().map(T::as_bool).collect::<Option<Vec<bool>>>() {
-                (Value::new(all), columnar_type_info::<Vec<bool>>())
-            } else {
-                return None;
-            }
-        }
-        _ => return None,
-    })
 }
