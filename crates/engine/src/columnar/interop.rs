@@ -181,7 +181,7 @@ impl ColumnarEngine {
     /// input or output of a type that is not columnar, and node failures (the item is
     /// the row), among them a value that does not convert exactly to the type its node
     /// reads (a nanosecond timestamp that is not a whole microsecond: see
-    /// [`cast_exact`](super::types::cast_exact)).
+    /// [`cast_exact`]).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
         let (out, failures) = self.apply_selected(pipeline, batch, None)?;
         failed_first(out, failures)
