@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::datatypes::{DataType, Schema};
 
-use crate::engine::columnar::types::type_info_for;
+use crate::engine::columnar::types::{reads_as, type_info_for};
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::pipeline::Pipeline;
@@ -70,7 +70,7 @@ use self::build::Builder;
 use self::expansion::Expansion;
 use self::file::{FileDecl, Source, one_line};
 pub use self::registry::Registry;
-use self::types::{TYPE_NAMES, bind_value, parse_type};
+use self::types::{TYPE_NAMES, bind_value, parse_data_type, parse_type};
 
 /// A pipeline file, loaded: the pipeline and the defaults of its `[run]` section.
 #[derive(Clone, Debug)]
@@ -212,6 +212,13 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
             (Some(c), Some(_)) if c.metadata().contains_key(crate::io::format::INFERRED) => {
                 env.insert(name.clone(), declared);
             }
+            // A declared `timestamp` may read a zoned column (the UTC date and time).
+            (Some(c), Some(_))
+                if c.field_with_name(name)
+                    .is_ok_and(|f| reads_as(f.data_type(), &declared)) =>
+            {
+                env.insert(name.clone(), declared);
+            }
             (Some(_), Some(found)) if *found != declared => {
                 return Err(src.error(
                     line,
@@ -252,11 +259,23 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
     if decl.nodes.is_empty() {
         return Err(src.error(1, "the file declares no nodes (no [[nodes]] table)"));
     }
+    // The Arrow type of each input column: the input's, else the declared one.
+    let mut column_types: BTreeMap<String, DataType> = columns
+        .into_iter()
+        .flat_map(|c| c.fields())
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    for (name, ty) in &decl.inputs {
+        if let Some(dt) = parse_data_type(ty.get_ref()) {
+            column_types.entry(name.clone()).or_insert(dt);
+        }
+    }
     let builder = Builder {
         src: &src,
         registry,
         pipelines: &decl.pipelines,
         unsupported: &unsupported,
+        columns: &column_types,
     };
     Expansion {
         src: &src,

@@ -13,7 +13,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use super::compute::Compute;
 use super::format::{INFERRED, StreamReader, check_csv, count_rows, read_schema, text_row_bytes};
 use super::{EngineChoice, FileRun, Format};
-use crate::engine::columnar::types::{ColumnType, type_info_for};
+use crate::engine::columnar::types::{ColumnType, reads_as, type_info_for};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 
@@ -274,7 +274,7 @@ impl FilePlan {
             let ty = pipeline.input_type(name).expect("an input");
             let found = type_info_for(field.data_type());
             let nested_list = found.is_none() && matches!(field.data_type(), arrow::datatypes::DataType::List(_));
-            if found == Some(ty) || nested_list {
+            if reads_as(field.data_type(), &ty) || nested_list {
                 continue;
             }
             // An untyped file's column is parsed as the type its node reads.

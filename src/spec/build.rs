@@ -8,7 +8,7 @@ use arrow::datatypes::DataType;
 use toml::Spanned;
 
 use crate::engine::columnar::expr::{self, identifiers};
-use crate::engine::columnar::types::type_info_for;
+use crate::engine::columnar::types::{reads_as, type_info_for};
 use crate::engine::columnar::{ColumnType, ExprNode};
 use crate::error::{Error, Result, closest};
 use crate::node::Node;
@@ -34,6 +34,9 @@ pub(super) struct Builder<'a> {
     pub(super) registry: &'a Registry,
     pub(super) pipelines: &'a BTreeMap<String, Spanned<SubDecl>>,
     pub(super) unsupported: &'a BTreeMap<String, DataType>,
+    /// The input columns' Arrow types: a function may read one as a type other than the
+    /// one it is known as (a `NaiveDateTime` reading a zoned timestamp column).
+    pub(super) columns: &'a BTreeMap<String, DataType>,
 }
 
 impl Builder<'_> {
@@ -306,7 +309,8 @@ impl Builder<'_> {
             let node = self.function(f, decl, &d.name).map_err(err)?;
             for p in node.params() {
                 let found = env[p.name()];
-                if found != p.type_info() {
+                let column = self.columns.get(p.name()).filter(|dt| type_info_for(dt) == Some(found));
+                if found != p.type_info() && !column.is_some_and(|dt| reads_as(dt, &p.type_info())) {
                     return Err(err(format!(
                         "function '{f}' reads '{}' as {}, but it is {found}",
                         p.name(),

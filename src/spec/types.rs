@@ -1,40 +1,88 @@
 //! The type names a pipeline file declares its inputs with, and the values it binds.
 
-use arrow::datatypes::{DataType, Field};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, TimeUnit};
 
 use crate::engine::columnar::types::{columnar_type_info, type_info_for};
 use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
-pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, list<T>";
+pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], list<T>";
 
-/// A declared type: `string`, `i64`, `list<string>`, ... (Arrow names work too).
+/// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `list<string>`, ...
+/// (Arrow names work too; case and spaces do not matter).
 pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
-    fn data_type(t: &str) -> Option<DataType> {
-        let t = t.trim().to_ascii_lowercase();
-        if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
-            return Some(DataType::List(std::sync::Arc::new(Field::new_list_field(
-                data_type(inner)?,
-                true,
-            ))));
-        }
-        Some(match t.as_str() {
-            "string" | "str" | "utf8" | "text" => DataType::Utf8,
-            "bool" | "boolean" => DataType::Boolean,
-            "i8" | "int8" => DataType::Int8,
-            "i16" | "int16" => DataType::Int16,
-            "i32" | "int32" => DataType::Int32,
-            "i64" | "int64" => DataType::Int64,
-            "u8" | "uint8" => DataType::UInt8,
-            "u16" | "uint16" => DataType::UInt16,
-            "u32" | "uint32" => DataType::UInt32,
-            "u64" | "uint64" => DataType::UInt64,
-            "f32" | "float32" => DataType::Float32,
-            "f64" | "float64" | "double" => DataType::Float64,
+    type_info_for(&parse_data_type(text)?)
+}
+
+/// The Arrow type of a declared type (see [`parse_type`]).
+pub(super) fn parse_data_type(text: &str) -> Option<DataType> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    data_type(&compact.to_ascii_lowercase())
+}
+
+/// The Arrow type of a declared type name, lowercase and without spaces.
+fn data_type(t: &str) -> Option<DataType> {
+    if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        return Some(DataType::List(Arc::new(Field::new_list_field(data_type(inner)?, true))));
+    }
+    // `name[unit]` or `name[unit,zone]`.
+    let (name, args) = match t.split_once('[') {
+        Some((name, rest)) => (name, Some(rest.strip_suffix(']')?)),
+        None => (t, None),
+    };
+    let unit = |u: &str| {
+        Some(match u {
+            "s" => TimeUnit::Second,
+            "ms" => TimeUnit::Millisecond,
+            "us" | "µs" => TimeUnit::Microsecond,
+            "ns" => TimeUnit::Nanosecond,
             _ => return None,
         })
-    }
-    type_info_for(&data_type(text)?)
+    };
+    Some(match (name, args) {
+        ("date" | "date32", None) => DataType::Date32,
+        ("date64", None) => DataType::Date64,
+        ("time" | "time64", None) => DataType::Time64(TimeUnit::Nanosecond),
+        ("time" | "time64", Some(u)) => match unit(u)? {
+            u @ (TimeUnit::Second | TimeUnit::Millisecond) => DataType::Time32(u),
+            u => DataType::Time64(u),
+        },
+        ("timestamp", None) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ("timestamp", Some(args)) => match args.split_once(',') {
+            None => DataType::Timestamp(unit(args)?, None),
+            Some((u, zone)) if is_zone(zone) => DataType::Timestamp(unit(u)?, Some(zone.into())),
+            Some(_) => return None,
+        },
+        ("duration", None) => DataType::Duration(TimeUnit::Microsecond),
+        ("duration", Some(u)) => DataType::Duration(unit(u)?),
+        (_, Some(_)) => return None,
+        ("string" | "str" | "utf8" | "text", None) => DataType::Utf8,
+        ("bool" | "boolean", None) => DataType::Boolean,
+        ("i8" | "int8", None) => DataType::Int8,
+        ("i16" | "int16", None) => DataType::Int16,
+        ("i32" | "int32", None) => DataType::Int32,
+        ("i64" | "int64", None) => DataType::Int64,
+        ("u8" | "uint8", None) => DataType::UInt8,
+        ("u16" | "uint16", None) => DataType::UInt16,
+        ("u32" | "uint32", None) => DataType::UInt32,
+        ("u64" | "uint64", None) => DataType::UInt64,
+        ("f32" | "float32", None) => DataType::Float32,
+        ("f64" | "float64" | "double", None) => DataType::Float64,
+        _ => return None,
+    })
+}
+
+/// Whether `zone` (lowercased) looks like a time zone: `utc`, an offset (`+05:30`) or a
+/// name (`america/new_york`). The zone only says the column holds instants: they are
+/// read as `DateTime<Utc>` whatever it is.
+fn is_zone(zone: &str) -> bool {
+    !zone.is_empty()
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-' | ':'))
 }
 
 /// A TOML value as a bound value and its type.
@@ -64,4 +112,37 @@ pub(super) fn bind_value(v: &toml::Value) -> Option<(Value, TypeInfo)> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporal_names_in_any_case_with_spaces() {
+        let name = |t: &str| parse_type(t).map(|t| t.name());
+        assert_eq!(name("date").as_deref(), Some("NaiveDate"));
+        assert_eq!(name("Date64").as_deref(), Some("NaiveDate"));
+        assert_eq!(name("time").as_deref(), Some("NaiveTime"));
+        assert_eq!(name("time[ms]").as_deref(), Some("NaiveTime"));
+        assert_eq!(name("timestamp").as_deref(), Some("NaiveDateTime"));
+        assert_eq!(name("TIMESTAMP[ns]").as_deref(), Some("NaiveDateTime"));
+        assert_eq!(name("timestamp[us, UTC]").as_deref(), Some("DateTime<Utc>"));
+        assert_eq!(
+            name(" timestamp[ ns , America/New_York ] ").as_deref(),
+            Some("DateTime<Utc>")
+        );
+        assert_eq!(name("duration[s]").as_deref(), Some("TimeDelta"));
+        assert_eq!(name("list<date>").as_deref(), Some("Vec<NaiveDate>"));
+        for bad in [
+            "timestamp[minutes]",
+            "timestamp[us, ]",
+            "timestamp[us",
+            "i64[s]",
+            "date[s]",
+            "duration[us, UTC]",
+        ] {
+            assert!(parse_type(bad).is_none(), "{bad}");
+        }
+    }
 }

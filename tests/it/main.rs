@@ -48,6 +48,8 @@ mod resources;
 mod run;
 #[cfg(feature = "parquet")]
 mod spec;
+#[cfg(feature = "parquet")]
+mod temporal;
 mod trace;
 mod values;
 mod viz;

@@ -25,7 +25,7 @@ const PATH: &str = "fuzz/p.toml";
 /// the text says.
 const ALLOCATION_BOUND: usize = 64 << 20;
 
-/// Columns of every kind: read by pipeline files, and one they cannot read.
+/// Columns of every kind: read by pipeline files, and one they cannot read (a decimal).
 fn columns() -> Columns {
     let list = |t: DataType| DataType::List(Arc::new(Field::new_list_field(t, true)));
     Schema::new(vec![
@@ -36,6 +36,7 @@ fn columns() -> Columns {
         Field::new("sentences", list(DataType::Utf8), true),
         Field::new("grid", list(list(DataType::Int32)), true),
         Field::new("day", DataType::Date32, true),
+        Field::new("price", DataType::Decimal128(10, 2), true),
     ])
 }
 

@@ -34,8 +34,9 @@ pub fn serde_hash_fn<T: Serialize + Send + Sync + 'static>() -> HashFn {
 
 /// The hash functions of the built-in types by `TypeId`, for types described without the
 /// `#[node]` macro (closure nodes, `Value::new`): each primitive, `bool`, `char` and
-/// `String`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`, and
-/// `()`. The same shapes as the columnar engine's built-in Arrow conversions, and more.
+/// `String`, chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` and
+/// `TimeDelta`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`,
+/// and `()`. The same shapes as the columnar engine's built-in Arrow conversions, and more.
 #[doc(hidden)]
 pub fn builtin_hasher(id: TypeId) -> Option<HashFn> {
     static FNS: OnceLock<HashMap<TypeId, HashFn, BuildTypeIdHasher>> = OnceLock::new();
@@ -66,6 +67,11 @@ pub fn builtin_hasher(id: TypeId) -> Option<HashFn> {
         shapes::<bool>(&mut map);
         shapes::<char>(&mut map);
         shapes::<String>(&mut map);
+        shapes::<chrono::NaiveDate>(&mut map);
+        shapes::<chrono::NaiveTime>(&mut map);
+        shapes::<chrono::NaiveDateTime>(&mut map);
+        shapes::<chrono::DateTime<chrono::Utc>>(&mut map);
+        shapes::<chrono::TimeDelta>(&mut map);
         map.insert(TypeId::of::<()>(), hash_fn::<()>());
         map
     })

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::compute::cast;
 use arrow::datatypes::{Field, Schema};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::ScalarUDF;
@@ -13,6 +12,7 @@ use datafusion::prelude::SessionContext;
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
+use super::types::cast_exact;
 use super::udf::{AsyncNodeUdf, NodeUdf, PipelineUdf};
 use super::{
     Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run, column, df, df_arrow, gather,
@@ -179,7 +179,9 @@ impl ColumnarEngine {
     /// [`Error::MissingInputs`] for input columns the batch lacks, [`Error::InputType`]
     /// for a column that cannot be read as its input's type, [`Error::Invalid`] for an
     /// input or output of a type that is not columnar, and node failures (the item is
-    /// the row).
+    /// the row), among them a value that does not convert exactly to the type its node
+    /// reads (a nanosecond timestamp that is not a whole microsecond: see
+    /// [`cast_exact`]).
     pub fn apply_to_batch(&self, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
         let (out, failures) = self.apply_selected(pipeline, batch, None)?;
         failed_first(out, failures)
@@ -344,10 +346,12 @@ impl ColumnarEngine {
             )));
         }
         let mut chunks: HashMap<String, (Vec<ArrayRef>, Conv)> = HashMap::new();
+        let mut first = 0;
         for batch in batches {
-            for (name, array, conv) in input_columns(plan.pipeline(), batch)? {
+            for (name, array, conv) in input_columns(plan.pipeline(), batch, first)? {
                 chunks.entry(name).or_insert_with(|| (Vec::new(), conv)).0.push(array);
             }
+            first += batch.num_rows();
         }
         let mut cols = HashMap::new();
         for (name, (arrays, conv)) in chunks {
@@ -410,7 +414,7 @@ impl ColumnarEngine {
     ) -> Result<(RecordBatch, Vec<ItemFailure>)> {
         let mut inputs = Inputs::new();
         let mut over = Vec::new();
-        for (name, array, conv) in input_columns(pipeline, batch)? {
+        for (name, array, conv) in input_columns(pipeline, batch, 0)? {
             let ty = pipeline.input_type(&name).expect("an input");
             let reader = reader_of(pipeline, &name);
             let values = conv
@@ -665,8 +669,10 @@ pub fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
 }
 
 /// The columns of `batch` that feed the pipeline's unbound inputs, cast to the Arrow type
-/// of each input, with their conversions.
-fn input_columns(pipeline: &Pipeline, batch: &RecordBatch) -> Result<Vec<(String, ArrayRef, Conv)>> {
+/// of each input (exactly: see [`cast_exact`]), with their conversions. `first` is the
+/// row (of all the rows run) that `batch` starts at: a value that does not convert
+/// exactly fails the node reading it on that item.
+fn input_columns(pipeline: &Pipeline, batch: &RecordBatch, first: usize) -> Result<Vec<(String, ArrayRef, Conv)>> {
     let required = pipeline.unfulfilled_args();
     let missing: Vec<String> = required
         .iter()
@@ -685,11 +691,18 @@ fn input_columns(pipeline: &Pipeline, batch: &RecordBatch) -> Result<Vec<(String
         let conv = Conv::find(pipeline, name)
             .ok_or_else(|| Error::Invalid(format!("Input '{name}' has type {ty}, which is not columnar")))?;
         let array = batch.column_by_name(name).expect("checked above");
-        let array = cast(array, &conv.data_type()).map_err(|_| Error::InputType {
-            input: name.into(),
-            node: reader_of(pipeline, name).into(),
-            expected: ty.name().into(),
-            found: array.data_type().to_string().into(),
+        let array = cast_exact(array, &conv.data_type()).map_err(|e| match e.row {
+            Some(row) => Error::NodeFailed {
+                node: reader_of(pipeline, name).into(),
+                item: Some(first + row),
+                source: format!("column '{name}' {}", e.message).into(),
+            },
+            None => Error::InputType {
+                input: name.into(),
+                node: reader_of(pipeline, name).into(),
+                expected: ty.name().into(),
+                found: array.data_type().to_string().into(),
+            },
         })?;
         columns.push((name.to_string(), array, conv));
     }

@@ -88,8 +88,9 @@ impl ColumnType {
     }
 }
 
-/// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool` and
-/// `String`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
+/// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool`,
+/// `String` and chrono's dates, times, timestamps and durations, as itself, `Option`,
+/// `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
 fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
     use std::any::TypeId;
     use std::collections::HashMap;
@@ -119,6 +120,11 @@ fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
             shapes::<f32>(&mut map);
             shapes::<f64>(&mut map);
             shapes::<String>(&mut map);
+            shapes::<chrono::NaiveDate>(&mut map);
+            shapes::<chrono::NaiveTime>(&mut map);
+            shapes::<chrono::NaiveDateTime>(&mut map);
+            shapes::<chrono::DateTime<chrono::Utc>>(&mut map);
+            shapes::<chrono::TimeDelta>(&mut map);
             map
         })
         .get(&id)
@@ -286,6 +292,15 @@ mod tests {
         round_trip(vec![vec![vec!["a".to_string()]], vec![]]);
         round_trip(vec![Some(vec![1_i64]), None, Some(vec![])]);
         round_trip(Vec::<i64>::new());
+        let day = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        round_trip(vec![day, chrono::NaiveDate::MIN]);
+        round_trip(vec![Some(day.and_hms_opt(23, 59, 59).unwrap()), None]);
+        round_trip(vec![vec![day.and_hms_opt(0, 0, 0).unwrap().and_utc()], vec![]]);
+        round_trip(vec![
+            chrono::NaiveTime::MIN,
+            chrono::NaiveTime::from_hms_nano_opt(1, 2, 3, 4).unwrap(),
+        ]);
+        round_trip(vec![chrono::TimeDelta::microseconds(-7)]);
     }
 
     #[test]
@@ -372,6 +387,17 @@ mod tests {
         digests_match_builtin(vec![vec![Some(1.5_f64), None], vec![None], vec![]]);
         digests_match_builtin(vec![vec![vec![1_i64], vec![]], vec![], vec![vec![2, 3]]]);
         digests_match_builtin(vec![Some(vec![1_i64]), None, Some(vec![])]);
+        let day = chrono::NaiveDate::from_ymd_opt(1970, 1, 2).unwrap();
+        digests_match_builtin(vec![day, chrono::NaiveDate::MAX]);
+        digests_match_builtin(vec![
+            chrono::NaiveTime::from_hms_nano_opt(23, 59, 59, 1_999_999_999).unwrap(),
+        ]);
+        digests_match_builtin(vec![Some(day.and_hms_micro_opt(1, 2, 3, 4).unwrap()), None]);
+        digests_match_builtin(vec![vec![day.and_hms_opt(0, 0, 0).unwrap().and_utc()], vec![]]);
+        digests_match_builtin(vec![
+            chrono::TimeDelta::microseconds(i64::MIN),
+            chrono::TimeDelta::zero(),
+        ]);
     }
 
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -2,15 +2,18 @@
 //! implementations, and the type-erased [`ColumnType`] attached to a
 //! [`TypeInfo`](crate::value::TypeInfo).
 //!
-//! By kind of type: `primitive` (integers, floats, `bool`), `string`, `option` (nulls)
-//! and `list` (`Vec`); `column_type` holds the type-erased conversions and `type_info`
-//! the `TypeInfo`s that carry them.
+//! By kind of type: `primitive` (integers, floats, `bool`), `string`, `temporal`
+//! (chrono's dates, times, timestamps and durations), `option` (nulls) and `list`
+//! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
+//! that carry them, and `cast` how a column of another Arrow type is read as one.
 
+mod cast;
 mod column_type;
 mod list;
 mod option;
 mod primitive;
 mod string;
+mod temporal;
 mod type_info;
 
 use std::borrow::Cow;
@@ -21,17 +24,20 @@ use arrow::datatypes::DataType;
 
 use crate::hash::StableHasher;
 
+pub use cast::{CastError, cast_exact};
 pub use column_type::{ColumnType, Elements};
 pub use list::ListCollector;
 pub use primitive::PrimitiveCollector;
 #[doc(hidden)]
 pub use string::data_bytes;
-pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, type_info_for};
+pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, reads_as, type_info_for};
 
 /// A Rust type that maps to an Arrow type, so values of it can live in Arrow columns.
 ///
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
-/// `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
+/// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
+/// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
+/// (`Duration(µs)`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
 /// outputs are all columnar run as vectorized UDFs in the columnar engine; any other
 /// type works too, node by node.
 #[diagnostic::on_unimplemented(

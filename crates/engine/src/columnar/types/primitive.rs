@@ -15,12 +15,12 @@ use crate::hash::{StableHash, StableHasher};
 
 /// Collects primitive values and their validity (materialized only once a null appears).
 pub struct PrimitiveCollector<T> {
-    values: Vec<T>,
-    nulls: NullBufferBuilder,
+    pub(super) values: Vec<T>,
+    pub(super) nulls: NullBufferBuilder,
 }
 
 impl<T: Default> PrimitiveCollector<T> {
-    fn with_capacity(capacity: usize) -> Self {
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         PrimitiveCollector {
             values: Vec::with_capacity(capacity),
             nulls: NullBufferBuilder::new(capacity),
@@ -28,12 +28,12 @@ impl<T: Default> PrimitiveCollector<T> {
     }
 
     #[inline]
-    fn push(&mut self, v: T) {
+    pub(super) fn push(&mut self, v: T) {
         self.values.push(v);
         self.nulls.append_non_null();
     }
 
-    fn push_null(&mut self) {
+    pub(super) fn push_null(&mut self) {
         self.values.push(T::default());
         self.nulls.append_null();
     }

@@ -4,7 +4,8 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Field};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 
 use super::{ColumnType, Columnar};
 use crate::value::TypeInfo;
@@ -16,18 +17,23 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 
 /// The Rust type, as a [`TypeInfo`] with Arrow conversions, whose values make columns of
 /// Arrow type `data_type`, for data whose types are known only at run time (Parquet
-/// columns, SQL expressions). Every string type maps to `String` and every list type to
-/// `Vec` (cast the column to the [`ColumnType::data_type`] of the result before use).
-/// `None` for types without a Rust counterpart here (dates, decimals, structs, ...).
+/// columns, SQL expressions). Every string type maps to `String`, every list type to
+/// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
+/// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
+/// (with any), and every duration to `TimeDelta` (cast the column to the
+/// [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
+/// use). `None` for types without a Rust counterpart here (decimals, structs, ...).
 ///
 /// # Examples
 ///
 /// ```
-/// use arrow::datatypes::DataType;
+/// use arrow::datatypes::{DataType, TimeUnit};
 /// use hypernodes::engine::columnar::types::type_info_for;
 ///
 /// assert_eq!(type_info_for(&DataType::Utf8View).unwrap().name(), "String");
-/// assert!(type_info_for(&DataType::Date32).is_none());
+/// let zoned = DataType::Timestamp(TimeUnit::Nanosecond, Some("America/New_York".into()));
+/// assert_eq!(type_info_for(&zoned).unwrap().name(), "DateTime<Utc>");
+/// assert!(type_info_for(&DataType::Decimal128(10, 2)).is_none());
 /// ```
 pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
     fn at<T: Columnar>(depth: usize) -> TypeInfo {
@@ -58,8 +64,54 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Float32 => at::<f32>(depth),
         DataType::Float64 => at::<f64>(depth),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => at::<String>(depth),
+        DataType::Date32 | DataType::Date64 => at::<NaiveDate>(depth),
+        DataType::Time32(_) | DataType::Time64(_) => at::<NaiveTime>(depth),
+        DataType::Timestamp(_, None) => at::<NaiveDateTime>(depth),
+        DataType::Timestamp(_, Some(_)) => at::<DateTime<Utc>>(depth),
+        DataType::Duration(_) => at::<TimeDelta>(depth),
         _ => return None,
     })
+}
+
+/// Whether a column of Arrow type `data_type` can be read as `ty`: `ty` is the type
+/// [`type_info_for`] gives it, or one with the same Arrow type that also holds nulls
+/// (`Option<String>` reads a `Utf8` column, `Vec<Option<i64>>` a list of `Int64`), or a
+/// `NaiveDateTime` (or lists of them, or options) reading a timestamp column with a time
+/// zone, as the UTC date and time (Arrow stores instants as UTC; the zone is only how
+/// they are shown).
+///
+/// # Examples
+///
+/// ```
+/// use arrow::datatypes::{DataType, TimeUnit};
+/// use hypernodes::engine::columnar::types::{columnar_type_info, reads_as};
+///
+/// let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+/// assert!(reads_as(&utc, &columnar_type_info::<chrono::DateTime<chrono::Utc>>()));
+/// assert!(reads_as(&utc, &columnar_type_info::<Option<chrono::NaiveDateTime>>()));
+/// assert!(!reads_as(&utc, &columnar_type_info::<i64>()));
+/// ```
+pub fn reads_as(data_type: &DataType, ty: &TypeInfo) -> bool {
+    fn without_zone(dt: &DataType) -> DataType {
+        match dt {
+            DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
+            DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
+                DataType::List(std::sync::Arc::new(Field::new_list_field(
+                    without_zone(f.data_type()),
+                    true,
+                )))
+            }
+            other => other.clone(),
+        }
+    }
+    let Some(wanted) = ColumnType::find(ty).map(|ct| (ct.data_type)()) else {
+        return false;
+    };
+    [type_info_for(data_type), type_info_for(&without_zone(data_type))]
+        .iter()
+        .flatten()
+        .filter_map(ColumnType::find)
+        .any(|ct| (ct.data_type)() == wanted)
 }
 
 /// Picks, at compile time, the [`TypeInfo`] of `T` with its Arrow conversions when `T`
