@@ -37,6 +37,40 @@ impl<T: Default> PrimitiveCollector<T> {
         self.values.push(T::default());
         self.nulls.append_null();
     }
+
+    /// [`Columnar::fill`] of a type stored as `T`: each value converted by `native`,
+    /// straight into the value buffer (the primitives' and the temporal types').
+    #[inline]
+    pub(super) fn fill_with<V, E>(
+        &mut self,
+        values: impl Iterator<Item = Result<V, E>>,
+        native: impl Fn(V) -> T,
+    ) -> Result<(), (usize, E)> {
+        // `extend` over an iterator of known length writes without capacity checks and
+        // keeps the length right if the iterator panics. So it is not cut short, rows
+        // after an error are still computed, then dropped.
+        let start = self.values.len();
+        let mut failed = None;
+        self.values.extend(values.enumerate().map(|(row, v)| match v {
+            Ok(v) => native(v),
+            Err(e) => {
+                failed.get_or_insert((row, e));
+                T::default()
+            }
+        }));
+        let rows = self.values.len() - start;
+        match failed {
+            None => {
+                self.nulls.append_n_non_nulls(rows);
+                Ok(())
+            }
+            Some((row, e)) => {
+                self.values.truncate(start + row);
+                self.nulls.append_n_non_nulls(row);
+                Err((row, e))
+            }
+        }
+    }
 }
 
 macro_rules! primitive {
@@ -100,30 +134,7 @@ macro_rules! primitive {
                 builder: &mut Self::Builder,
                 values: impl Iterator<Item = Result<Self, E>>,
             ) -> Result<(), (usize, E)> {
-                // `extend` over an iterator of known length writes without capacity
-                // checks and keeps the length right if the iterator panics. So it is
-                // not cut short, rows after an error are still computed, then dropped.
-                let start = builder.values.len();
-                let mut failed = None;
-                builder.values.extend(values.enumerate().map(|(row, v)| match v {
-                    Ok(v) => v as <$arrow as ArrowPrimitiveType>::Native,
-                    Err(e) => {
-                        failed.get_or_insert((row, e));
-                        Default::default()
-                    }
-                }));
-                let rows = builder.values.len() - start;
-                match failed {
-                    None => {
-                        builder.nulls.append_n_non_nulls(rows);
-                        Ok(())
-                    }
-                    Some((row, e)) => {
-                        builder.values.truncate(start + row);
-                        builder.nulls.append_n_non_nulls(row);
-                        Err((row, e))
-                    }
-                }
+                builder.fill_with(values, |v| v as <$arrow as ArrowPrimitiveType>::Native)
             }
         }
     )*};

@@ -177,38 +177,6 @@ fn decode<T: Temporal>(v: <T::Arrow as ArrowPrimitiveType>::Native) -> T {
     }
 }
 
-type Native<T> = <<T as Temporal>::Arrow as ArrowPrimitiveType>::Native;
-
-/// [`Columnar::fill`] of a temporal type: straight into the value buffer, as the
-/// primitives fill theirs.
-#[inline]
-fn fill<T: Temporal, E>(
-    builder: &mut PrimitiveCollector<Native<T>>,
-    values: impl Iterator<Item = Result<T, E>>,
-) -> Result<(), (usize, E)> {
-    let start = builder.values.len();
-    let mut failed = None;
-    builder.values.extend(values.enumerate().map(|(row, v)| match v {
-        Ok(v) => v.to_native(),
-        Err(e) => {
-            failed.get_or_insert((row, e));
-            Default::default()
-        }
-    }));
-    let rows = builder.values.len() - start;
-    match failed {
-        None => {
-            builder.nulls.append_n_non_nulls(rows);
-            Ok(())
-        }
-        Some((row, e)) => {
-            builder.values.truncate(start + row);
-            builder.nulls.append_n_non_nulls(row);
-            Err((row, e))
-        }
-    }
-}
-
 macro_rules! temporal {
     ($($rust:ty => $arrow:ty),* $(,)?) => {$(
         impl Columnar for $rust {
@@ -271,7 +239,7 @@ macro_rules! temporal {
                 builder: &mut Self::Builder,
                 values: impl Iterator<Item = Result<Self, E>>,
             ) -> Result<(), (usize, E)> {
-                fill(builder, values)
+                builder.fill_with(values, |v| v.to_native())
             }
         }
     )*};
