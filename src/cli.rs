@@ -154,9 +154,14 @@ enum Command {
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
     },
-    /// Write the benchmark data set (id, passage, value, sentences) as Parquet, CSV
-    /// (without sentences), NDJSON or Arrow, by the output's extension.
+    /// Write a benchmark data set as Parquet, CSV, NDJSON or Arrow, by the output's
+    /// extension: `docs` (id, passage, value, sentences; CSV without sentences) or
+    /// `events` (id, ts, day, amount, category, note, uid, embedding: timestamps, dates,
+    /// decimals, a dictionary, binary and nulls; CSV and NDJSON without uid and embedding).
     GenData {
+        /// Which data set: docs or events.
+        #[arg(long, default_value = "docs", value_parser = ["docs", "events"])]
+        set: String,
         /// Number of rows.
         #[arg(long)]
         rows: usize,
@@ -506,9 +511,15 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
-        Command::GenData { rows, out: path, seed } => {
+        Command::GenData {
+            set,
+            rows,
+            out: path,
+            seed,
+        } => {
             let started = std::time::Instant::now();
-            let bytes = crate::datagen::write_docs(&path, rows, seed)?;
+            let set = crate::datagen::DataSet::named(&set).expect("clap checked the name");
+            let bytes = crate::datagen::write_data_set(set, &path, rows, seed)?;
             print(
                 out,
                 format!(

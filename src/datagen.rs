@@ -1,5 +1,6 @@
-//! The benchmark data set (`docs_N.parquet` of `WORKLOADS.md`), generated
-//! deterministically from a seed: the same rows and seed always give the same rows.
+//! The benchmark data sets, generated deterministically from a seed: the same rows and
+//! seed always give the same rows. [`DataSet::Docs`] is `docs_N.parquet` of
+//! `WORKLOADS.md`:
 //!
 //! | column | Arrow type | content |
 //! |---|---|---|
@@ -8,8 +9,13 @@
 //! | `value` | Float64 | uniform in `[0, 100)` |
 //! | `sentences` | `List<Utf8>` | 1..=8 sentences of 3..=12 lower-case vocabulary words |
 //!
+//! [`DataSet::Events`] is the typed data set of workload W8 (dates, timestamps,
+//! decimals, a dictionary, binary, embeddings, nulls): see [`events_schema`].
+//!
 //! Rows are made in blocks of [`BLOCK_ROWS`]; block `b` draws from its own random stream
 //! (ChaCha8 seeded with the seed, stream `b`), so any block can be made on its own.
+
+mod events;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,6 +30,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
 use crate::io::{BatchWriter, Format, OutputFile};
+
+pub use events::{CATEGORIES, EMBEDDING_WIDTH, events_block, events_schema};
 
 /// Rows per block of generated data, and per Parquet row group in [`write_docs`].
 pub const BLOCK_ROWS: usize = 100_000;
@@ -104,32 +112,88 @@ pub fn docs_block(rows: usize, seed: u64, block: usize) -> RecordBatch {
     RecordBatch::try_new(docs_schema(), columns).expect("columns match the schema")
 }
 
-/// Writes the data set with `rows` rows to `path`, in the format of its extension (see
-/// [`Format::of`]): Parquet (snappy, a row group per [`BLOCK_ROWS`] rows), CSV (without
-/// the `sentences` column, which CSV cannot hold), NDJSON or Arrow. Written to a
+/// A generated data set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSet {
+    /// `id, passage, value, sentences` ([`docs_schema`]): workloads W1 to W7.
+    Docs,
+    /// `id, ts, day, amount, category, note, uid, embedding` ([`events_schema`]):
+    /// workload W8.
+    Events,
+}
+
+impl DataSet {
+    /// The data set named `name` (`docs` or `events`).
+    pub fn named(name: &str) -> Option<DataSet> {
+        match name {
+            "docs" => Some(DataSet::Docs),
+            "events" => Some(DataSet::Events),
+            _ => None,
+        }
+    }
+
+    /// Its schema.
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            DataSet::Docs => docs_schema(),
+            DataSet::Events => events_schema(),
+        }
+    }
+
+    /// Rows `block * BLOCK_ROWS ..` of it (see [`docs_block`], [`events_block`]).
+    pub fn block(self, rows: usize, seed: u64, block: usize) -> RecordBatch {
+        match self {
+            DataSet::Docs => docs_block(rows, seed, block),
+            DataSet::Events => events_block(rows, seed, block),
+        }
+    }
+
+    /// The columns a file of `format` holds: CSV and NDJSON hold no lists or binary
+    /// (`docs` without `sentences`; `events` without `uid` and `embedding`).
+    fn columns_for(self, format: Format) -> Option<Vec<usize>> {
+        match (self, format) {
+            (DataSet::Docs, Format::Csv) => Some(vec![0, 1, 2]),
+            (DataSet::Events, Format::Csv | Format::Ndjson) => Some(vec![0, 1, 2, 3, 4, 5]),
+            _ => None,
+        }
+    }
+}
+
+/// Writes the benchmark data set with `rows` rows to `path` (see [`write_data_set`]).
+///
+/// # Errors
+///
+/// [`Error::Io`](crate::Error::Io) when the file cannot be written.
+pub fn write_docs(path: &Path, rows: usize, seed: u64) -> Result<u64> {
+    write_data_set(DataSet::Docs, path, rows, seed)
+}
+
+/// Writes `set` with `rows` rows to `path`, in the format of its extension (see
+/// [`Format::of`]): Parquet (snappy, a row group per [`BLOCK_ROWS`] rows), CSV or NDJSON
+/// (without the columns they cannot hold: see [`DataSet`]), or Arrow. Written to a
 /// temporary file renamed into place at the end, so a failure leaves no partial file.
 /// Returns the bytes written.
 ///
 /// # Errors
 ///
 /// [`Error::Io`](crate::Error::Io) when the file cannot be written.
-pub fn write_docs(path: &Path, rows: usize, seed: u64) -> Result<u64> {
+pub fn write_data_set(set: DataSet, path: &Path, rows: usize, seed: u64) -> Result<u64> {
     let format = Format::of(path);
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(BLOCK_ROWS))
         .build();
-    // CSV holds no lists: the columns before `sentences`.
-    let keep = |batch: RecordBatch| match format {
-        Format::Csv => batch.project(&[0, 1, 2]).expect("the first three columns"),
-        _ => batch,
+    let columns = set.columns_for(format);
+    let keep = |batch: RecordBatch| match &columns {
+        Some(columns) => batch.project(columns).expect("columns of the data set"),
+        None => batch,
     };
-    let schema = keep(RecordBatch::new_empty(docs_schema())).schema();
+    let schema = keep(RecordBatch::new_empty(set.schema())).schema();
     let (file, sink) = OutputFile::create(path)?;
     let mut writer = BatchWriter::new(format, sink, schema.clone(), props).map_err(|e| file.error(e))?;
     for block in 0..rows.div_ceil(BLOCK_ROWS) {
         writer
-            .write(&keep(docs_block(rows, seed, block)))
+            .write(&keep(set.block(rows, seed, block)))
             .map_err(|e| file.error(e))?;
     }
     file.finish(writer.finish(&schema).map_err(|e| file.error(e))?)?;
