@@ -7,6 +7,8 @@ the README and the issue notes compare hypernodes with.
     python3 benches/polars_reference.py w3 IN.parquet OUT.parquet   # one whole W3 job
                                                   # (IN may be .csv or .ndjson too)
     python3 benches/polars_reference.py check OUT.parquet   # its WORKLOADS.md checksum
+    python3 benches/polars_reference.py w8 EVENTS.parquet OUT.parquet   # one whole W8 job
+    python3 benches/polars_reference.py check8 OUT.parquet  # W8's checksum (either system's)
 
 `w1` prints the median of repeated runs per size, like criterion. `w3` is meant to be
 timed from outside as a whole process (`/usr/bin/time -v python3 ... w3 ...`), import
@@ -85,6 +87,47 @@ def check(target):
     print(f"{target}: checksum integers {row[0]}, floats {row[1]:.6f}")
 
 
+# W8's bound exchange rate (docs/performance.md).
+W8_RATE = "1.0837"
+
+
+def w8(source, target):
+    """W8 over the typed data set (`hypernodes gen-data --set events`): the hour of each
+    timestamp, the amount converted at a bound rate and rounded to cents (half away from
+    zero, as rust_decimal's `round_dp`), the category normalised; `note` passed on."""
+    from decimal import Decimal
+
+    rate = pl.lit(Decimal(W8_RATE), dtype=pl.Decimal(10, 4))
+    out = pl.scan_parquet(source).select(
+        "id",
+        hour=pl.col("ts").dt.truncate("1h"),
+        amount_eur=(pl.col("amount") * rate).round(2),
+        category_clean=pl.col("category").cast(pl.String).str.strip_chars().str.to_lowercase(),
+        note=pl.col("note"),
+    )
+    out.sink_parquet(target)
+
+
+def check8(target):
+    """W8's checksum: rows, the exact sum of `amount_eur`, the sum of `hour` in epoch
+    seconds, the distinct `category_clean` values and the non-null notes."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(target)
+    amounts = sum((Decimal(str(v)) for v in t["amount_eur"].to_pylist() if v is not None), Decimal(0))
+    hours = pc.sum(pc.divide(pc.cast(pc.cast(t["hour"], pa.timestamp("us", tz="UTC")), "int64"), 1_000_000)).as_py()
+    categories = sorted(set(t["category_clean"].to_pylist()))
+    notes = len(t) - t["note"].null_count
+    print(
+        f"{target}: {len(t)} rows, amount_eur sum {amounts.normalize():f}, hour sum {hours} s, "
+        f"categories {categories}, {notes} notes"
+    )
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["w1"]:
         w1()
@@ -94,5 +137,9 @@ if __name__ == "__main__":
         w3(sys.argv[2], sys.argv[3])
     elif sys.argv[1:2] == ["check"] and len(sys.argv) == 3:
         check(sys.argv[2])
+    elif sys.argv[1:2] == ["w8"] and len(sys.argv) == 4:
+        w8(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["check8"] and len(sys.argv) == 3:
+        check8(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -825,6 +825,8 @@ mod w7 {
     }
 }
 
+mod w8;
+
 fn workloads(c: &mut Criterion) {
     w1::bench(c);
     w2::bench(c);
@@ -832,6 +834,7 @@ fn workloads(c: &mut Criterion) {
     w5::bench(c);
     w6::bench(c);
     w7::bench(c);
+    w8::bench(c);
 }
 
 criterion_group!(benches, workloads);
