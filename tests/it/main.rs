@@ -44,6 +44,8 @@ mod pipeline;
 mod polars;
 #[cfg(feature = "progress")]
 mod progress;
+#[cfg(feature = "parquet")]
+mod real_files;
 mod resources;
 mod run;
 #[cfg(feature = "parquet")]
