@@ -35,7 +35,7 @@ pub fn serde_hash_fn<T: Serialize + Send + Sync + 'static>() -> HashFn {
 /// The hash functions of the built-in types by `TypeId`, for types described without the
 /// `#[node]` macro (closure nodes, `Value::new`): each primitive, `bool`, `char` and
 /// `String`, chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` and
-/// `TimeDelta`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`,
+/// `TimeDelta`, and `rust_decimal::Decimal`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`,
 /// and `()`. The same shapes as the columnar engine's built-in Arrow conversions, and more.
 #[doc(hidden)]
 pub fn builtin_hasher(id: TypeId) -> Option<HashFn> {
@@ -72,6 +72,7 @@ pub fn builtin_hasher(id: TypeId) -> Option<HashFn> {
         shapes::<chrono::NaiveDateTime>(&mut map);
         shapes::<chrono::DateTime<chrono::Utc>>(&mut map);
         shapes::<chrono::TimeDelta>(&mut map);
+        shapes::<rust_decimal::Decimal>(&mut map);
         map.insert(TypeId::of::<()>(), hash_fn::<()>());
         map
     })

@@ -1,5 +1,6 @@
 //! Casting a column to the Arrow type a Rust type reads ([`cast_exact`]): Arrow's cast,
-//! except that dates, times, timestamps and durations convert exactly or not at all.
+//! except that dates, times, timestamps, durations and decimals convert exactly or not at
+//! all.
 
 use std::sync::Arc;
 
@@ -40,7 +41,11 @@ impl CastError {
 ///   microsecond; with or without a time zone, the instants unchanged (Arrow stores UTC:
 ///   a zoned column read without a zone gives the UTC date and time, a column without a
 ///   zone read with `UTC` is taken as UTC);
-/// - `Duration(µs)` likewise from the other units.
+/// - `Duration(µs)` likewise from the other units;
+/// - to any `Decimal128` (what `rust_decimal::Decimal` reads), a `Decimal128` column of
+///   any precision and scale is kept as it is, and a `Decimal32`, `Decimal64` or
+///   `Decimal256` becomes a `Decimal128` of its scale, where every value is one a
+///   `Decimal` holds exactly (28 significant digits).
 ///
 /// Lists convert their elements so (an error names the row holding the element). Null
 /// rows are never looked at.
@@ -84,6 +89,7 @@ pub fn cast_exact(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError
         (_, DataType::Time64(TimeUnit::Nanosecond)) => time64(array),
         (_, DataType::Timestamp(TimeUnit::Microsecond, zone)) => timestamp(array, zone.clone()),
         (_, DataType::Duration(TimeUnit::Microsecond)) => duration(array),
+        (_, DataType::Decimal128(_, _)) => super::decimal::readable(array),
         _ if from == to => Ok(array.clone()),
         _ => arrow_cast(array, to),
     }
@@ -116,7 +122,7 @@ fn micros_range() -> std::ops::RangeInclusive<i64> {
     NaiveDateTime::MIN.and_utc().timestamp_micros()..=NaiveDateTime::MAX.and_utc().timestamp_micros()
 }
 
-fn arrow_cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError> {
+pub(super) fn arrow_cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError> {
     cast(array, to).map_err(|e| CastError {
         row: None,
         message: e.to_string(),
@@ -319,7 +325,12 @@ fn list(array: &ArrayRef, to: &Arc<Field>) -> Result<ArrayRef, CastError> {
         message: e.message,
     })?;
     let offsets = OffsetBuffer::new(offsets.iter().map(|&o| o - start).collect::<ScalarBuffer<i32>>());
-    let out = ListArray::try_new(to.clone(), offsets, child, list.nulls().cloned()).map_err(|e| CastError {
+    // The elements' type as read (a decimal keeps its precision and scale).
+    let field = match child.data_type() == to.data_type() {
+        true => to.clone(),
+        false => Arc::new(to.as_ref().clone().with_data_type(child.data_type().clone())),
+    };
+    let out = ListArray::try_new(field, offsets, child, list.nulls().cloned()).map_err(|e| CastError {
         row: None,
         message: e.to_string(),
     })?;

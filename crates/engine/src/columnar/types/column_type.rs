@@ -89,7 +89,8 @@ impl ColumnType {
 }
 
 /// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool`,
-/// `String` and chrono's dates, times, timestamps and durations, as itself, `Option`,
+/// `String`, chrono's dates, times, timestamps and durations and `rust_decimal::Decimal`,
+/// as itself, `Option`,
 /// `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
 fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
     use std::any::TypeId;
@@ -125,6 +126,7 @@ fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
             shapes::<chrono::NaiveDateTime>(&mut map);
             shapes::<chrono::DateTime<chrono::Utc>>(&mut map);
             shapes::<chrono::TimeDelta>(&mut map);
+            shapes::<rust_decimal::Decimal>(&mut map);
             map
         })
         .get(&id)
@@ -398,6 +400,22 @@ mod tests {
             chrono::TimeDelta::microseconds(i64::MIN),
             chrono::TimeDelta::zero(),
         ]);
+        let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        digests_match_builtin(vec![dec("1.50"), dec("-0.000000000000000001"), dec("99999999999999999999")]);
+        digests_match_builtin(vec![Some(dec("12.34")), None]);
+        digests_match_builtin(vec![vec![dec("0")], vec![]]);
+    }
+
+    #[test]
+    fn decimal_rows_of_any_scale_digest_as_the_value() {
+        use arrow::array::Decimal128Array;
+        let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        let array = Decimal128Array::from(vec![150, -5, 0]).with_precision_and_scale(12, 2).unwrap();
+        let mut digests = Vec::new();
+        assert!((ColumnType::of::<rust_decimal::Decimal>().digest_rows)(&array, &mut digests));
+        for (d, v) in digests.iter().zip(["1.5", "-0.050", "-0.0"]) {
+            assert_eq!(Some(*d), crate::hash::digest(&Value::new(dec(v))), "{v}");
+        }
     }
 
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

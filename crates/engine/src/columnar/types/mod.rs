@@ -3,12 +3,13 @@
 //! [`TypeInfo`](crate::value::TypeInfo).
 //!
 //! By kind of type: `primitive` (integers, floats, `bool`), `string`, `temporal`
-//! (chrono's dates, times, timestamps and durations), `option` (nulls) and `list`
+//! (chrono's dates, times, timestamps and durations), `decimal` (`rust_decimal::Decimal`), `option` (nulls) and `list`
 //! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
 
 mod cast;
 mod column_type;
+mod decimal;
 mod list;
 mod option;
 mod primitive;
@@ -37,7 +38,8 @@ pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, 
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
 /// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
 /// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
-/// (`Duration(µs)`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
+/// (`Duration(µs)`), `rust_decimal::Decimal` (`Decimal128(38, 18)`, reading any
+/// `Decimal128`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
 /// outputs are all columnar run as vectorized UDFs in the columnar engine; any other
 /// type works too, node by node.
 #[diagnostic::on_unimplemented(

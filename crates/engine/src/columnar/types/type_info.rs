@@ -20,9 +20,10 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// columns, SQL expressions). Every string type maps to `String`, every list type to
 /// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
 /// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
-/// (with any), and every duration to `TimeDelta` (cast the column to the
-/// [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
-/// use). `None` for types without a Rust counterpart here (decimals, structs, ...).
+/// (with any), every duration to `TimeDelta` and every decimal to
+/// `rust_decimal::Decimal` (cast the column to the [`ColumnType::data_type`] of the
+/// result with [`cast_exact`](super::cast_exact) before use). `None` for types without a
+/// Rust counterpart here (structs, ...).
 ///
 /// # Examples
 ///
@@ -33,7 +34,8 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// assert_eq!(type_info_for(&DataType::Utf8View).unwrap().name(), "String");
 /// let zoned = DataType::Timestamp(TimeUnit::Nanosecond, Some("America/New_York".into()));
 /// assert_eq!(type_info_for(&zoned).unwrap().name(), "DateTime<Utc>");
-/// assert!(type_info_for(&DataType::Decimal128(10, 2)).is_none());
+/// assert_eq!(type_info_for(&DataType::Decimal128(10, 2)).unwrap().name(), "Decimal");
+/// assert!(type_info_for(&DataType::Binary).is_none());
 /// ```
 pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
     fn at<T: Columnar>(depth: usize) -> TypeInfo {
@@ -69,6 +71,9 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Timestamp(_, None) => at::<NaiveDateTime>(depth),
         DataType::Timestamp(_, Some(_)) => at::<DateTime<Utc>>(depth),
         DataType::Duration(_) => at::<TimeDelta>(depth),
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+            at::<rust_decimal::Decimal>(depth)
+        }
         _ => return None,
     })
 }
