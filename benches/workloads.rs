@@ -825,6 +825,7 @@ mod w7 {
     }
 }
 
+#[path = "workloads/w8.rs"]
 mod w8;
 
 fn workloads(c: &mut Criterion) {

@@ -39,8 +39,8 @@ fn main() -> hypernodes::Result<()> {
         std::process::exit(2);
     };
     let rate = Decimal::new(10_837, 4);
-    let pipeline = Pipeline::new([hour::node(), convert::node(), normalise::node()])
-        .bind(Inputs::new().with("rate", rate))?;
+    let pipeline =
+        Pipeline::new([hour::node(), convert::node(), normalise::node()]).bind(Inputs::new().with("rate", rate))?;
     let summary = FileRun::new(pipeline, input, output)
         .with_select(["id", "hour", "amount_eur", "category_clean", "note"])
         .run()?;

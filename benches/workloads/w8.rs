@@ -5,9 +5,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, RecordBatch, StringBuilder, TimestampMicrosecondArray,
-};
+use arrow::array::{ArrayRef, AsArray, Decimal128Array, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use arrow::datatypes::{Decimal128Type, Int32Type, TimestampMicrosecondType};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -39,7 +37,10 @@ fn rate() -> Decimal {
 /// arrays, the functions called, the results appended, as the engine stores them
 /// (`Decimal` as `Decimal128(38, 18)`).
 fn hand(batch: &RecordBatch, rate: Decimal) -> Vec<ArrayRef> {
-    let ts = batch.column_by_name("ts").unwrap().as_primitive::<TimestampMicrosecondType>();
+    let ts = batch
+        .column_by_name("ts")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
     let amounts = batch.column_by_name("amount").unwrap().as_primitive::<Decimal128Type>();
     let scale = amounts.scale() as u32;
     let category = batch.column_by_name("category").unwrap().as_dictionary::<Int32Type>();
@@ -72,7 +73,7 @@ fn hand(batch: &RecordBatch, rate: Decimal) -> Vec<ArrayRef> {
 }
 
 pub fn bench(c: &mut Criterion) {
-    let n = 1_000_000;
+    let n: usize = 1_000_000;
     let blocks: Vec<RecordBatch> = (0..n.div_ceil(hypernodes::datagen::BLOCK_ROWS))
         .map(|b| hypernodes::datagen::events_block(n, 42, b))
         .collect();

@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Array, Decimal128Array, DictionaryArray, FixedSizeBinaryArray, FixedSizeListArray,
-    Float32Array, Int32Array, Int64Array, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+    ArrayRef, Date32Array, Decimal128Array, DictionaryArray, FixedSizeBinaryArray, FixedSizeListArray, Float32Array,
+    Int32Array, Int64Array, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use rand::{Rng, SeedableRng};
@@ -56,7 +56,11 @@ pub const EMBEDDING_WIDTH: i32 = 8;
 pub fn events_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("day", DataType::Date32, true),
         Field::new("amount", DataType::Decimal128(12, 2), false),
         Field::new(
@@ -68,7 +72,10 @@ pub fn events_schema() -> SchemaRef {
         Field::new("uid", DataType::FixedSizeBinary(16), false),
         Field::new(
             "embedding",
-            DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Float32, false)), EMBEDDING_WIDTH),
+            DataType::FixedSizeList(
+                Arc::new(Field::new_list_field(DataType::Float32, false)),
+                EMBEDDING_WIDTH,
+            ),
             false,
         ),
     ]))
@@ -126,8 +133,11 @@ pub fn events_block(rows: usize, seed: u64, block: usize) -> RecordBatch {
         uids.extend((0..16).map(|_| rng.random::<u8>()));
         embedding.extend((0..EMBEDDING_WIDTH).map(|_| rng.random_range(-1.0_f32..1.0)));
     }
-    let category = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(StringArray::from_iter_values(CATEGORIES)))
-        .expect("keys index the dictionary");
+    let category = DictionaryArray::<Int32Type>::try_new(
+        Int32Array::from(keys),
+        Arc::new(StringArray::from_iter_values(CATEGORIES)),
+    )
+    .expect("keys index the dictionary");
     let embedding = FixedSizeListArray::new(
         Arc::new(Field::new_list_field(DataType::Float32, false)),
         EMBEDDING_WIDTH,
