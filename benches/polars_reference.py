@@ -93,8 +93,9 @@ W8_RATE = "1.0837"
 
 def w8(source, target):
     """W8 over the typed data set (`hypernodes gen-data --set events`): the hour of each
-    timestamp, the amount converted at a bound rate and rounded to cents (half away from
-    zero, as rust_decimal's `round_dp`), the category normalised; `note` passed on."""
+    timestamp, the amount converted at a bound rate and rounded to cents (half to even,
+    as Polars' `round` on decimals and rust_decimal's `round_dp` do), the category
+    normalised; `note` passed on."""
     from decimal import Decimal
 
     rate = pl.lit(Decimal(W8_RATE), dtype=pl.Decimal(10, 4))
