@@ -60,7 +60,9 @@ fn decimal(t: &str) -> Option<Result<DataType, String>> {
     Some(if !(1..=max).contains(&p) {
         Err(format!("{shown} has precision {p}: a {name} holds 1 to {max} digits"))
     } else if s > p {
-        Err(format!("{shown} has scale {s}, more digits after the point than its precision {p}"))
+        Err(format!(
+            "{shown} has scale {s}, more digits after the point than its precision {p}"
+        ))
     } else if max == 38 {
         Ok(DataType::Decimal128(p, s as i8))
     } else {
@@ -202,23 +204,38 @@ mod tests {
         assert_eq!(dt("decimal128(38, 0)"), Some(DataType::Decimal128(38, 0)));
         assert_eq!(dt("decimal256(76, 10)"), Some(DataType::Decimal256(76, 10)));
         assert_eq!(dt("decimal"), Some(DataType::Decimal128(38, 18)));
-        assert_eq!(parse_type("decimal(12, 2)").map(|t| t.name()).as_deref(), Some("Decimal"));
+        assert_eq!(
+            parse_type("decimal(12, 2)").map(|t| t.name()).as_deref(),
+            Some("Decimal")
+        );
         assert_eq!(
             parse_type("list<decimal256(40, 2)>").map(|t| t.name()).as_deref(),
             Some("Vec<Decimal>")
         );
-        for bad in ["decimal128", "decimal(12)", "decimal(12, 2", "decimal(a, 2)", "decimal(12, -1)"] {
+        for bad in [
+            "decimal128",
+            "decimal(12)",
+            "decimal(12, 2",
+            "decimal(a, 2)",
+            "decimal(12, -1)",
+        ] {
             assert!(parse_type(bad).is_none(), "{bad}");
             assert_eq!(type_problem(bad), None, "{bad}");
         }
         let problem = |t: &str| (parse_type(t).is_none(), type_problem(t));
         assert_eq!(
             problem("decimal(39, 2)"),
-            (true, Some("decimal(39, 2) has precision 39: a decimal holds 1 to 38 digits".into()))
+            (
+                true,
+                Some("decimal(39, 2) has precision 39: a decimal holds 1 to 38 digits".into())
+            )
         );
         assert_eq!(
             problem("list<decimal256(0, 0)>"),
-            (true, Some("decimal256(0, 0) has precision 0: a decimal256 holds 1 to 76 digits".into()))
+            (
+                true,
+                Some("decimal256(0, 0) has precision 0: a decimal256 holds 1 to 76 digits".into())
+            )
         );
         assert_eq!(
             problem("decimal128(5, 6)"),

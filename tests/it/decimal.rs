@@ -76,7 +76,11 @@ fn batch(name: &str, array: ArrayRef) -> RecordBatch {
 }
 
 fn decimal128(values: Vec<Option<i128>>, precision: u8, scale: i8) -> ArrayRef {
-    Arc::new(Decimal128Array::from(values).with_precision_and_scale(precision, scale).unwrap())
+    Arc::new(
+        Decimal128Array::from(values)
+            .with_precision_and_scale(precision, scale)
+            .unwrap(),
+    )
 }
 
 /// The outputs of `node` over `batch` on the columnar engine, checked equal to the node
@@ -110,7 +114,11 @@ fn decimal128_columns_are_read_at_their_own_precision_and_scale() {
     // Negative scales and scales beyond 28 where the digits allow.
     let out = apply(show::node(), &batch("amount", decimal128(vec![Some(7)], 5, -3))).unwrap();
     assert_eq!(strings(&out, "shown"), [Some("7000".into())]);
-    let out = apply(show::node(), &batch("amount", decimal128(vec![Some(15 * 10_i128.pow(29))], 38, 30))).unwrap();
+    let out = apply(
+        show::node(),
+        &batch("amount", decimal128(vec![Some(15 * 10_i128.pow(29))], 38, 30)),
+    )
+    .unwrap();
     // Stripped of as many trailing zeros as it takes (to 28 places).
     assert_eq!(strings(&out, "shown"), [Some("1.5000000000000000000000000000".into())]);
 }
@@ -306,7 +314,10 @@ sql = "price * 2"
         let dir = TempDir::new("decimal-bad-type");
         let path = dir.join("p.toml");
         for (ty, why) in [
-            ("decimal(39, 2)", "decimal(39, 2) has precision 39: a decimal holds 1 to 38 digits"),
+            (
+                "decimal(39, 2)",
+                "decimal(39, 2) has precision 39: a decimal holds 1 to 38 digits",
+            ),
             (
                 "decimal256(10, 11)",
                 "decimal256(10, 11) has scale 11, more digits after the point than its precision 10",
@@ -320,5 +331,122 @@ sql = "price * 2"
             let err = load(&path, &Registry::new(), None).unwrap_err().to_string();
             assert_eq!(err, format!("{}:2: input 'amount': {why}", path.display()));
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Struct fields (`columnar_struct!`) of dates, times, timestamps and decimals.
+
+mod structs {
+    use arrow::datatypes::Fields;
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Trade {
+        day: NaiveDate,
+        at: NaiveTime,
+        local: NaiveDateTime,
+        instant: DateTime<Utc>,
+        amount: Decimal,
+        fee: Option<Decimal>,
+        legs: Vec<Decimal>,
+    }
+    hypernodes::columnar_struct!(Trade);
+
+    #[node(output = "settled")]
+    fn settle(trade: Trade) -> Trade {
+        Trade {
+            day: trade.day.succ_opt().expect("a next day"),
+            instant: trade.instant + TimeDelta::hours(1),
+            amount: trade.amount - trade.fee.unwrap_or_default(),
+            ..trade
+        }
+    }
+
+    #[node(output = "net")]
+    fn net(settled: Trade) -> Decimal {
+        settled.amount
+    }
+
+    fn trades() -> Vec<Trade> {
+        let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        let local = day.and_hms_micro_opt(9, 30, 0, 123_456).unwrap();
+        vec![
+            Trade {
+                day,
+                at: NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).unwrap(),
+                local,
+                instant: local.and_utc(),
+                amount: dec("1234.56"),
+                fee: Some(dec("0.05")),
+                legs: decs(&["1000", "234.56"]),
+            },
+            Trade {
+                day: NaiveDate::from_ymd_opt(9999, 12, 30).unwrap(),
+                at: NaiveTime::MIN,
+                local: NaiveDate::from_ymd_opt(1900, 1, 1)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap(),
+                instant: DateTime::from_timestamp_micros(-1).unwrap(),
+                amount: dec("-0.000000000000000001"),
+                fee: None,
+                legs: vec![],
+            },
+        ]
+    }
+
+    engine_test!(
+        fn struct_fields_of_dates_times_timestamps_and_decimals_round_trip(engine) {
+            let out = on(&engine, [settle::node(), net::node()]).map(&Inputs::new().with("trade", trades()), &["trade"], MapMode::Zip)?;
+            let expected: Vec<Trade> = trades().into_iter().map(settle).collect();
+            assert_eq!(out.column::<Trade>("settled")?, expected);
+            assert_eq!(out.column::<Decimal>("net")?, decs(&["1234.51", "-0.000000000000000001"]));
+        }
+    );
+
+    #[test]
+    fn struct_fields_have_the_arrow_types_of_the_types_alone() {
+        let ct = ColumnType::of::<Trade>();
+        let DataType::Struct(fields) = (ct.data_type)() else {
+            panic!("not a struct");
+        };
+        let types = |fields: &Fields| -> Vec<String> { fields.iter().map(|f| f.data_type().to_string()).collect() };
+        assert_eq!(
+            types(&fields),
+            [
+                "Date32",
+                "Time64(ns)",
+                "Timestamp(µs)",
+                "Timestamp(µs, \"UTC\")",
+                "Decimal128(38, 18)",
+                "Decimal128(38, 18)",
+                "LargeList(Decimal128(38, 18), field: 'element')",
+            ]
+        );
+        let array = (ct.list_to_array)(&Value::new(trades())).unwrap();
+        let out = ColumnarEngine::new()
+            .apply_to_batch(&Pipeline::new([settle::node()]), &batch("trade", array))
+            .unwrap();
+        let settled = out.column_by_name("settled").unwrap().as_struct();
+        let days = settled
+            .column_by_name("day")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Date32Type>();
+        assert_eq!(
+            days.values(),
+            &[
+                NaiveDate::from_ymd_opt(2024, 3, 1).unwrap().to_epoch_days(),
+                NaiveDate::from_ymd_opt(9999, 12, 31).unwrap().to_epoch_days()
+            ]
+        );
+        let amounts = settled
+            .column_by_name("amount")
+            .unwrap()
+            .as_primitive::<Decimal128Type>();
+        assert_eq!(amounts.values(), &[1_234_510_000_000_000_000_000, -1]);
     }
 }

@@ -41,7 +41,10 @@ mod tests {
         assert_eq!(stable_hash(&d(-1_000, 3)), encoding(-1, 0));
         assert_eq!(stable_hash(&d(0, 5)), encoding(0, 0));
         assert_eq!(stable_hash(&-d(0, 5)), stable_hash(&Decimal::ZERO));
-        assert_eq!(stable_hash(&Decimal::MAX), encoding(i128::from(u64::MAX) << 32 | 0xFFFF_FFFF, 0));
+        assert_eq!(
+            stable_hash(&Decimal::MAX),
+            encoding(i128::from(u64::MAX) << 32 | 0xFFFF_FFFF, 0)
+        );
         assert_ne!(stable_hash(&d(1, 0)), stable_hash(&1_i64));
         assert_ne!(stable_hash(&d(15, 1)), stable_hash(&1.5_f64));
         assert_ne!(stable_hash(&d(15, 1)), stable_hash(&d(15, 2)));

@@ -629,13 +629,22 @@ fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
 /// The items of output `name` (a `Vec` of `ct`'s type) as an array. A value that cannot
 /// be stored (a `Decimal` of more than 20 digits before the point) is the panic of the
 /// node producing it on that item, as in the columnar engine, not a panic of the run.
-fn list_to_arrow(pipeline: &Pipeline, name: &str, ct: &ColumnType, value: &crate::value::Value) -> Result<Option<ArrayRef>> {
+fn list_to_arrow(
+    pipeline: &Pipeline,
+    name: &str,
+    ct: &ColumnType,
+    value: &crate::value::Value,
+) -> Result<Option<ArrayRef>> {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     let panic = match catch_unwind(AssertUnwindSafe(|| (ct.list_to_array)(value))) {
         Ok(array) => return Ok(array),
         Err(panic) => panic,
     };
-    let one = |i: usize| catch_unwind(AssertUnwindSafe(|| (ct.list_rows_to_array)(value, Elements::Range(i..i + 1))));
+    let one = |i: usize| {
+        catch_unwind(AssertUnwindSafe(|| {
+            (ct.list_rows_to_array)(value, Elements::Range(i..i + 1))
+        }))
+    };
     let mut item = None;
     for i in 0.. {
         match one(i) {
@@ -646,7 +655,10 @@ fn list_to_arrow(pipeline: &Pipeline, name: &str, ct: &ColumnType, value: &crate
         }
         break;
     }
-    let node = pipeline.nodes().iter().find(|n| n.outputs().iter().any(|p| p.name() == name));
+    let node = pipeline
+        .nodes()
+        .iter()
+        .find(|n| n.outputs().iter().any(|p| p.name() == name));
     Err(Error::NodePanicked {
         node: node.map_or(name, |n| n.name()).into(),
         item,

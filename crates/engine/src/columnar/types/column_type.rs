@@ -401,7 +401,11 @@ mod tests {
             chrono::TimeDelta::zero(),
         ]);
         let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
-        digests_match_builtin(vec![dec("1.50"), dec("-0.000000000000000001"), dec("99999999999999999999")]);
+        digests_match_builtin(vec![
+            dec("1.50"),
+            dec("-0.000000000000000001"),
+            dec("99999999999999999999"),
+        ]);
         digests_match_builtin(vec![Some(dec("12.34")), None]);
         digests_match_builtin(vec![vec![dec("0")], vec![]]);
     }
@@ -410,9 +414,14 @@ mod tests {
     fn decimal_rows_of_any_scale_digest_as_the_value() {
         use arrow::array::Decimal128Array;
         let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
-        let array = Decimal128Array::from(vec![150, -5, 0]).with_precision_and_scale(12, 2).unwrap();
+        let array = Decimal128Array::from(vec![150, -5, 0])
+            .with_precision_and_scale(12, 2)
+            .unwrap();
         let mut digests = Vec::new();
-        assert!((ColumnType::of::<rust_decimal::Decimal>().digest_rows)(&array, &mut digests));
+        assert!((ColumnType::of::<rust_decimal::Decimal>().digest_rows)(
+            &array,
+            &mut digests
+        ));
         for (d, v) in digests.iter().zip(["1.5", "-0.050", "-0.0"]) {
             assert_eq!(Some(*d), crate::hash::digest(&Value::new(dec(v))), "{v}");
         }

@@ -140,9 +140,7 @@ fn encode(d: &Decimal) -> i128 {
 #[cold]
 #[inline(never)]
 fn too_wide(d: &Decimal) -> ! {
-    panic!(
-        "the decimal {d} has more than 20 digits before the point, more than an Arrow Decimal128(38, 18) holds"
-    )
+    panic!("the decimal {d} has more than 20 digits before the point, more than an Arrow Decimal128(38, 18) holds")
 }
 
 /// Why value `v` (shown as text) cannot be read as a `Decimal`.
@@ -169,8 +167,7 @@ pub(super) fn readable(array: &ArrayRef) -> Result<ArrayRef, CastError> {
     };
     let decimals = array.as_primitive::<adt::Decimal128Type>();
     let (precision, scale) = (decimals.precision(), decimals.scale());
-    let fits = (0..=MAX_SCALE).contains(&scale)
-        && decimals.values().iter().all(|m| m.unsigned_abs() < MANTISSA_LIMIT);
+    let fits = (0..=MAX_SCALE).contains(&scale) && decimals.values().iter().all(|m| m.unsigned_abs() < MANTISSA_LIMIT);
     if !fits {
         let bad = |(row, &m): (usize, &i128)| (decimals.is_valid(row) && decimal_of(m, scale).is_none()).then_some(row);
         if let Some(row) = decimals.values().iter().enumerate().find_map(bad) {
@@ -189,7 +186,12 @@ fn narrow(array: &PrimitiveArray<adt::Decimal256Type>, precision: u8, scale: i8)
         match v.to_i128() {
             Some(m) => out.push(m),
             None if array.is_null(row) => out.push(0),
-            None => return Err(cannot_hold(row, adt::Decimal256Type::format_decimal(*v, precision, scale))),
+            None => {
+                return Err(cannot_hold(
+                    row,
+                    adt::Decimal256Type::format_decimal(*v, precision, scale),
+                ));
+            }
         }
     }
     let narrowed = PrimitiveArray::<adt::Decimal128Type>::new(ScalarBuffer::from(out), array.nulls().cloned());
@@ -324,9 +326,13 @@ mod tests {
         assert_eq!(Decimal::iter(typed).nth(2), Some(dec("-0.05")));
 
         let too_big: ArrayRef = Arc::new(
-            Decimal128Array::from(vec![Some(1), None, Some(12_345_678_901_234_567_890_123_456_789_012_i128)])
-                .with_precision_and_scale(38, 2)
-                .unwrap(),
+            Decimal128Array::from(vec![
+                Some(1),
+                None,
+                Some(12_345_678_901_234_567_890_123_456_789_012_i128),
+            ])
+            .with_precision_and_scale(38, 2)
+            .unwrap(),
         );
         let err = readable(&too_big).unwrap_err();
         assert_eq!(err.row, Some(2));
@@ -345,11 +351,17 @@ mod tests {
         );
         let read = readable(&array).unwrap();
         assert_eq!(read.data_type(), &DataType::Decimal128(38, 3));
-        assert_eq!(Decimal::value(Decimal::downcast(read.as_ref()).unwrap(), 0), dec("-1.234"));
+        assert_eq!(
+            Decimal::value(Decimal::downcast(read.as_ref()).unwrap(), 0),
+            dec("-1.234")
+        );
         let huge: ArrayRef = Arc::new(
-            Decimal256Array::from(vec![i256::from_i128(1), i256::from_i128(i128::MAX).wrapping_mul(i256::from_i128(10))])
-                .with_precision_and_scale(76, 0)
-                .unwrap(),
+            Decimal256Array::from(vec![
+                i256::from_i128(1),
+                i256::from_i128(i128::MAX).wrapping_mul(i256::from_i128(10)),
+            ])
+            .with_precision_and_scale(76, 0)
+            .unwrap(),
         );
         let err = readable(&huge).unwrap_err();
         assert_eq!(err.row, Some(1));
