@@ -22,8 +22,10 @@ pub use arrow::datatypes::DataType;
 /// chrono's `serde` feature) and of `rust_decimal::Decimal` have the Arrow types those
 /// types have alone (`Date32`, `Time64(ns)`, `Timestamp(µs)`, `Timestamp(µs, "UTC")`,
 /// `Decimal128(38, 18)`), so a struct column's date is a date; serde_arrow cannot trace
-/// them from the type (see `sample`). A `TimeDelta` field is what chrono serializes it
-/// as: a struct of its seconds and nanoseconds.
+/// them from the type (see `sample`). serde_arrow writes them from their text: a
+/// decimal field's digits past the 18th are dropped (not rounded, as a `Decimal` column's
+/// are), and a `DateTime` of another zone is stored as its UTC instant. A `TimeDelta`
+/// field is what chrono serializes it as: a struct of its seconds and nanoseconds.
 ///
 /// # Panics
 ///
