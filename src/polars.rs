@@ -13,9 +13,13 @@
 //!
 //! A column is read when its Polars type stores the node's type: the same numbers (an
 //! `i32` column is not read as `i64`), strings as `String`, lists and structs of such
-//! columns as `Vec` and [`columnar_struct!`](crate::columnar_struct) types, and an
-//! all-null column as anything. Any other type (a date, bytes, a string read as a number) is
-//! an [`Error::InputType`] naming the column and both types.
+//! columns as `Vec` and [`columnar_struct!`](crate::columnar_struct) types, dates,
+//! times, datetimes (of any unit, with or without a time zone) and durations as chrono's
+//! types, decimals (of any precision and scale) as `rust_decimal::Decimal`, and an
+//! all-null column as anything. Any other type (bytes, a string read as a number) is an
+//! [`Error::InputType`] naming the column and both types. Outputs of those types are
+//! Polars `Date`, `Time`, `Datetime(µs)` (`Datetime(µs, "UTC")` for `DateTime<Utc>`),
+//! `Duration(µs)` and `Decimal(38, 18)` columns.
 
 use std::sync::Arc;
 
@@ -308,11 +312,19 @@ fn checked_outputs(pipeline: &Pipeline, schema: &PolarsSchema) -> Result<Vec<Fie
 
 /// Whether a column of Arrow type `found` holds what a column of `wanted` holds, so
 /// that casting it is a change of layout only: strings in any layout, lists with any
-/// offsets, structs with the same field names field by field, nulls as anything.
+/// offsets, structs with the same field names field by field, nulls as anything; and
+/// dates, times, timestamps, durations and decimals of any unit, zone, precision and
+/// scale, which the engine reads exactly or refuses naming the row (see
+/// [`cast_exact`](crate::engine::columnar::types::cast_exact)).
 fn stores(found: &DataType, wanted: &DataType) -> bool {
     use DataType::*;
     match (found, wanted) {
         (Null, _) => true,
+        (Date32 | Date64, Date32)
+        | (Time32(_) | Time64(_), Time64(_))
+        | (Timestamp(..), Timestamp(..))
+        | (Duration(_), Duration(_))
+        | (Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..), Decimal128(..)) => true,
         (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View) => true,
         (List(f) | LargeList(f) | ListView(f) | LargeListView(f), List(w) | LargeList(w)) => {
             stores(f.data_type(), w.data_type())
@@ -534,6 +546,13 @@ mod tests {
         assert!(!stores(&DataType::Int32, &DataType::Int64));
         assert!(!stores(&DataType::Utf8View, &DataType::Int64));
         assert!(!stores(&DataType::BinaryView, &DataType::Utf8));
+        // Units, zones, precisions and scales the engine converts exactly.
+        assert!(stores(&DataType::Decimal128(12, 2), &DataType::Decimal128(38, 18)));
+        assert!(stores(
+            &DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None),
+            &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))
+        ));
+        assert!(!stores(&DataType::Int64, &DataType::Decimal128(38, 18)));
         assert!(!stores(
             &list(DataType::Int64),
             &<Vec<String> as crate::engine::columnar::Columnar>::data_type()

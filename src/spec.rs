@@ -70,7 +70,7 @@ use self::build::Builder;
 use self::expansion::Expansion;
 use self::file::{FileDecl, Source, one_line};
 pub use self::registry::Registry;
-use self::types::{TYPE_NAMES, bind_value, parse_data_type, parse_type};
+use self::types::{TYPE_NAMES, bind_value, parse_data_type, parse_type, type_problem};
 
 /// A pipeline file, loaded: the pipeline and the defaults of its `[run]` section.
 #[derive(Clone, Debug)]
@@ -201,10 +201,9 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
     for (name, ty) in &decl.inputs {
         let line = src.line(ty.span().start);
         let declared = parse_type(ty.get_ref()).ok_or_else(|| {
-            src.error(
-                line,
-                format!("input '{name}': unknown type '{}'. Types: {TYPE_NAMES}", ty.get_ref()),
-            )
+            let why = type_problem(ty.get_ref())
+                .unwrap_or_else(|| format!("unknown type '{}'. Types: {TYPE_NAMES}", ty.get_ref()));
+            src.error(line, format!("input '{name}': {why}"))
         })?;
         match (columns, env.get(name)) {
             // A CSV or NDJSON column's type is a guess: the declared one wins (the run

@@ -15,6 +15,14 @@ use crate::node::Node;
 /// | `count_words` | `text: String` | `word_count: i64`, whitespace-separated tokens |
 /// | `char_count` | `text: String` | `char_count: i64`, Unicode scalar values |
 /// | `sum` | `values: Vec<i64>` | `total: i64` |
+/// | `round_decimal` | `amount: Decimal`, `places: i64` | `rounded: Decimal`, `amount` to `places` digits after the point (tens, hundreds, ... when negative), half away from zero |
+///
+/// `round_decimal` rounds a midpoint away from zero (`2.345` to `2.35`, `-2.345` to
+/// `-2.35`), as SQL's `ROUND` on decimals does (PostgreSQL, MySQL, SQL Server) and as a
+/// spreadsheet's does, so totals match the database's and the
+/// invoice's; banker's rounding (half to even) is only how a value with more than 18
+/// digits after the point is stored (see the `Decimal128(38, 18)` of a written
+/// `rust_decimal::Decimal`).
 ///
 /// # Examples
 ///
@@ -28,7 +36,7 @@ use crate::node::Node;
 /// let mut registry = Registry::new();
 /// registry.register(shout::node());
 /// assert!(registry.get("shout").is_some());
-/// assert_eq!(registry.names(), ["char_count", "clean_text", "count_words", "shout", "sum"]);
+/// assert_eq!(registry.names(), ["char_count", "clean_text", "count_words", "round_decimal", "shout", "sum"]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -50,7 +58,8 @@ impl Registry {
         r.register(builtins::clean_text::node())
             .register(builtins::count_words::node())
             .register(builtins::char_count::node())
-            .register(builtins::sum::node());
+            .register(builtins::sum::node())
+            .register(builtins::round_decimal::node());
         r
     }
 
@@ -80,6 +89,8 @@ impl Registry {
 
 /// The built-in registry functions.
 mod builtins {
+    use rust_decimal::{Decimal, RoundingStrategy};
+
     use crate::node;
 
     /// Trimmed and lower-cased.
@@ -127,11 +138,52 @@ mod builtins {
     pub fn sum(values: Vec<i64>) -> i64 {
         values.iter().sum()
     }
+
+    /// `amount` rounded to `places` digits after the point, a midpoint away from zero; a
+    /// negative `places` rounds to tens (`-1`), hundreds (`-2`), ... An `amount` with no
+    /// more than `places` digits after the point is returned as it is.
+    #[node(output = "rounded")]
+    pub fn round_decimal(amount: Decimal, places: i64) -> Decimal {
+        if let Ok(places) = u32::try_from(places) {
+            return amount.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+        }
+        // To 10^k: the mantissa rounded to a multiple of 10^(scale + k), exactly. A
+        // mantissa holds fewer than 30 digits: past that the result is 0.
+        let shift = u64::from(amount.scale()) + places.unsigned_abs();
+        if shift >= 30 {
+            return Decimal::ZERO;
+        }
+        let unit = 10_i128.pow(shift as u32);
+        let (m, r) = (amount.mantissa() / unit, amount.mantissa() % unit);
+        let m = m + i128::from(2 * r.abs() >= unit) * r.signum();
+        let k = places.unsigned_abs() as u32;
+        Decimal::try_from_i128_with_scale(m * 10_i128.pow(k), 0)
+            .unwrap_or_else(|_| panic!("{amount} rounded to 10^{k} is beyond rust_decimal::Decimal's range"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::builtins::count_words;
+    use rust_decimal::Decimal;
+
+    use super::builtins::{count_words, round_decimal};
+
+    #[test]
+    fn round_decimal_rounds_half_away_from_zero() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let round = |s: &str, places| round_decimal(d(s), places).to_string();
+        assert_eq!(round("2.345", 2), "2.35");
+        assert_eq!(round("-2.345", 2), "-2.35");
+        assert_eq!(round("2.344", 2), "2.34");
+        assert_eq!(round("2.5", 0), "3");
+        assert_eq!(round("1.5", 5), "1.5");
+        assert_eq!(round("1250", -2), "1300");
+        assert_eq!(round("-1249.99", -2), "-1200");
+        assert_eq!(round("-1250.00", -2), "-1300");
+        assert_eq!(round("4.9999", -1), "0");
+        assert_eq!(round("5", -1), "10");
+        assert_eq!(round("79228162514264337593543950335", -30), "0");
+    }
 
     #[test]
     fn count_words_counts_as_split_whitespace_does() {

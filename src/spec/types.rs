@@ -9,10 +9,11 @@ use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
 pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
-     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], list<T>";
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], decimal, decimal(P, S), \
+     decimal128(P, S), decimal256(P, S), list<T>";
 
-/// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `list<string>`, ...
-/// (Arrow names work too; case and spaces do not matter).
+/// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `decimal(12, 2)`,
+/// `list<string>`, ... (Arrow names work too; case and spaces do not matter).
 pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
     type_info_for(&parse_data_type(text)?)
 }
@@ -23,10 +24,59 @@ pub(super) fn parse_data_type(text: &str) -> Option<DataType> {
     data_type(&compact.to_ascii_lowercase())
 }
 
+/// Why a declared type that names a decimal is not one (its precision or scale is out of
+/// range), for the message of an unknown type.
+pub(super) fn type_problem(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut t = compact.to_ascii_lowercase();
+    while let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        t = inner.to_string();
+    }
+    decimal(&t)?.err()
+}
+
+/// `decimal`, `decimal(P, S)`, `decimal128(P, S)` or `decimal256(P, S)` (square brackets
+/// work too), lowercase and without spaces: `None` when `t` is not a decimal's name, the
+/// problem when its precision or scale is out of range. `decimal` alone is
+/// `Decimal128(38, 18)`, what a `rust_decimal::Decimal` is written as.
+fn decimal(t: &str) -> Option<Result<DataType, String>> {
+    let split = t.find(['(', '[']).unwrap_or(t.len());
+    let (name, rest) = t.split_at(split);
+    let max = match name {
+        "decimal" | "decimal128" => 38,
+        "decimal256" => 76,
+        _ => return None,
+    };
+    if rest.is_empty() {
+        return (name == "decimal").then_some(Ok(DataType::Decimal128(38, 18)));
+    }
+    let args = rest
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .or_else(|| rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')))?;
+    let (p, s) = args.split_once(',')?;
+    let (p, s): (u8, u8) = (p.parse().ok()?, s.parse().ok()?);
+    let shown = format!("{name}({p}, {s})");
+    Some(if !(1..=max).contains(&p) {
+        Err(format!("{shown} has precision {p}: a {name} holds 1 to {max} digits"))
+    } else if s > p {
+        Err(format!(
+            "{shown} has scale {s}, more digits after the point than its precision {p}"
+        ))
+    } else if max == 38 {
+        Ok(DataType::Decimal128(p, s as i8))
+    } else {
+        Ok(DataType::Decimal256(p, s as i8))
+    })
+}
+
 /// The Arrow type of a declared type name, lowercase and without spaces.
 fn data_type(t: &str) -> Option<DataType> {
     if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
         return Some(DataType::List(Arc::new(Field::new_list_field(data_type(inner)?, true))));
+    }
+    if let Some(decimal) = decimal(t) {
+        return decimal.ok();
     }
     // `name[unit]` or `name[unit,zone]`.
     let (name, args) = match t.split_once('[') {
@@ -144,5 +194,55 @@ mod tests {
         ] {
             assert!(parse_type(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn decimal_names_with_precision_and_scale() {
+        let dt = |t: &str| parse_data_type(t);
+        assert_eq!(dt("decimal(12, 2)"), Some(DataType::Decimal128(12, 2)));
+        assert_eq!(dt("Decimal[12,2]"), Some(DataType::Decimal128(12, 2)));
+        assert_eq!(dt("decimal128(38, 0)"), Some(DataType::Decimal128(38, 0)));
+        assert_eq!(dt("decimal256(76, 10)"), Some(DataType::Decimal256(76, 10)));
+        assert_eq!(dt("decimal"), Some(DataType::Decimal128(38, 18)));
+        assert_eq!(
+            parse_type("decimal(12, 2)").map(|t| t.name()).as_deref(),
+            Some("Decimal")
+        );
+        assert_eq!(
+            parse_type("list<decimal256(40, 2)>").map(|t| t.name()).as_deref(),
+            Some("Vec<Decimal>")
+        );
+        for bad in [
+            "decimal128",
+            "decimal(12)",
+            "decimal(12, 2",
+            "decimal(a, 2)",
+            "decimal(12, -1)",
+        ] {
+            assert!(parse_type(bad).is_none(), "{bad}");
+            assert_eq!(type_problem(bad), None, "{bad}");
+        }
+        let problem = |t: &str| (parse_type(t).is_none(), type_problem(t));
+        assert_eq!(
+            problem("decimal(39, 2)"),
+            (
+                true,
+                Some("decimal(39, 2) has precision 39: a decimal holds 1 to 38 digits".into())
+            )
+        );
+        assert_eq!(
+            problem("list<decimal256(0, 0)>"),
+            (
+                true,
+                Some("decimal256(0, 0) has precision 0: a decimal256 holds 1 to 76 digits".into())
+            )
+        );
+        assert_eq!(
+            problem("decimal128(5, 6)"),
+            (
+                true,
+                Some("decimal128(5, 6) has scale 6, more digits after the point than its precision 5".into())
+            )
+        );
     }
 }

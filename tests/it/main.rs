@@ -19,6 +19,8 @@ mod columnar;
 // Disk caches.
 #[cfg(feature = "columnar")]
 mod commit;
+#[cfg(feature = "parquet")]
+mod decimal;
 mod errors;
 mod events;
 mod executors;

@@ -396,3 +396,97 @@ engine_test!(
         assert_eq!(i64s(&again, "tripled"), [Some(3), Some(6), Some(9)]);
     }
 );
+
+/// Dates, times, datetimes (µs without and with a zone, and ns), durations and decimals,
+/// with nulls.
+fn temporal_and_decimal() -> DataFrame {
+    use ::polars::prelude::{TimeUnit, TimeZone};
+    use ::polars_arrow::array::PrimitiveArray;
+    use ::polars_arrow::datatypes::ArrowDataType;
+    let cast = |s: Series, dtype: PolarsType| s.cast(&dtype).unwrap().into_column();
+    let micros = [Some(1_709_199_000_123_456_i64), None, Some(-1)];
+    let amounts = PrimitiveArray::<i128>::from([Some(1_234_i128), None, Some(-5)]).to(ArrowDataType::Decimal(12, 2));
+    let amount = Series::from_arrow("amount".into(), Box::new(amounts)).unwrap();
+    // A zoned column through Arrow: Polars' cast drops the zone without its `timezones`.
+    let zoned = ArrowDataType::Timestamp(::polars_arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    let utc = Series::from_arrow("utc".into(), Box::new(PrimitiveArray::<i64>::from(micros).to(zoned))).unwrap();
+    assert_eq!(
+        utc.dtype(),
+        &PolarsType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+    );
+    assert_eq!(amount.dtype(), &PolarsType::Decimal(12, 2));
+    DataFrame::new(
+        3,
+        vec![
+            cast(
+                Series::new("day".into(), [Some(19_782_i32), None, Some(-719_162)]),
+                PolarsType::Date,
+            ),
+            cast(
+                Series::new("clock".into(), [Some(86_399_999_999_999_i64), None, Some(0)]),
+                PolarsType::Time,
+            ),
+            cast(
+                Series::new("ts".into(), micros),
+                PolarsType::Datetime(TimeUnit::Microseconds, None),
+            ),
+            utc.into_column(),
+            cast(
+                Series::new("ns".into(), [Some(1_000_i64), None, Some(-3_000)]),
+                PolarsType::Datetime(TimeUnit::Nanoseconds, None),
+            ),
+            cast(
+                Series::new("wait".into(), micros),
+                PolarsType::Duration(TimeUnit::Microseconds),
+            ),
+            amount.into_column(),
+        ],
+    )
+    .unwrap()
+}
+
+engine_test!(
+    fn dates_times_datetimes_durations_and_decimals_round_trip_with_their_types(engine) {
+        use ::polars::prelude::{TimeUnit, TimeZone};
+        use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+        use rust_decimal::Decimal;
+
+        let frame = temporal_and_decimal();
+        let nodes = vec![
+            same::<Option<NaiveDate>>("day"),
+            same::<Option<NaiveTime>>("clock"),
+            same::<Option<NaiveDateTime>>("ts"),
+            same::<Option<DateTime<Utc>>>("utc"),
+            same::<Option<NaiveDateTime>>("ns"),
+            same::<Option<TimeDelta>>("wait"),
+            same::<Option<Decimal>>("amount"),
+        ];
+        let p = on(&engine, nodes);
+        let out = apply(&engine, &p, &frame)?;
+        // Same types and values, but the decimal's (written at 18 places) and the ns
+        // datetime's (written in µs).
+        for name in ["day", "clock", "ts", "utc", "wait"] {
+            let input = frame.column(name).unwrap();
+            let output = out.column(&format!("{name}_out")).unwrap();
+            assert_eq!(output.dtype(), input.dtype(), "{name}");
+            assert!(output.clone().with_name(name.into()).equals_missing(input), "{name}: {output:?}");
+        }
+        let utc = PolarsType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+        assert_eq!(out.column("utc_out").unwrap().dtype(), &utc);
+        let cast_to = |name: &str, dtype: &PolarsType| frame.column(name).unwrap().cast(dtype).unwrap().with_name(format!("{name}_out").into());
+        let ns_out = out.column("ns_out").unwrap();
+        assert_eq!(ns_out.dtype(), &PolarsType::Datetime(TimeUnit::Microseconds, None));
+        assert!(ns_out.equals_missing(&cast_to("ns", ns_out.dtype())));
+        let amount_out = out.column("amount_out").unwrap();
+        assert_eq!(amount_out.dtype(), &PolarsType::Decimal(38, 18));
+        assert!(amount_out.equals_missing(&cast_to("amount", amount_out.dtype())), "{amount_out:?}");
+        // The frame's own columns are returned as they were.
+        assert!(out.select(frame.get_column_names_owned()).unwrap().equals_missing(&frame));
+        // Lazily, with the same types planned.
+        let mut lazy = apply_lazy(&engine, &p, frame.clone().lazy())?;
+        let schema = lazy.collect_schema().unwrap();
+        assert_eq!(schema.get("utc_out"), Some(&utc));
+        assert_eq!(schema.get("amount_out"), Some(&PolarsType::Decimal(38, 18)));
+        assert!(lazy.collect().unwrap().equals_missing(&out));
+    }
+);

@@ -184,7 +184,19 @@ impl ExprNode {
     pub fn evaluate(&self, args: &[ArrayRef], rows: usize) -> datafusion::error::Result<ArrayRef> {
         let columns = args
             .iter()
-            .map(|a| {
+            .zip(self.schema.fields())
+            .map(|(a, field)| {
+                // A decimal input column is read at its own precision and scale (see
+                // `cast_exact`); the expression is planned over the Arrow type of the
+                // parameter's Rust type (a value beyond it is an error, not a null).
+                let exact = arrow::compute::CastOptions {
+                    safe: false,
+                    ..Default::default()
+                };
+                let a = match a.data_type() != field.data_type() && a.data_type().is_decimal() {
+                    true => &arrow::compute::cast_with_options(a, field.data_type(), &exact)?,
+                    false => a,
+                };
                 if a.len() == rows {
                     Ok(a.clone())
                 } else {

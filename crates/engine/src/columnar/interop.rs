@@ -12,7 +12,7 @@ use datafusion::prelude::SessionContext;
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
-use super::types::cast_exact;
+use super::types::{Elements, cast_exact};
 use super::udf::{AsyncNodeUdf, NodeUdf, PipelineUdf};
 use super::{
     Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run, column, df, df_arrow, gather,
@@ -455,7 +455,7 @@ impl ColumnarEngine {
                 let value = out.column_value(name)?;
                 let ty = pipeline.output_type(name).expect("an output");
                 let array = match ColumnType::find(&ty) {
-                    Some(ct) => (ct.list_to_array)(value),
+                    Some(ct) => list_to_arrow(pipeline, name, ct, value)?,
                     // The lists of a nested map: lists of the inner output's type.
                     None => mapped_output_type(pipeline, name).and_then(|ct| (ct.lists_to_array)(value, None)),
                 };
@@ -624,6 +624,46 @@ fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
         outputs.push((name.clone(), column));
     }
     Ok(outputs)
+}
+
+/// The items of output `name` (a `Vec` of `ct`'s type) as an array. A value that cannot
+/// be stored (a `Decimal` of more than 20 digits before the point) is the panic of the
+/// node producing it on that item, as in the columnar engine, not a panic of the run.
+fn list_to_arrow(
+    pipeline: &Pipeline,
+    name: &str,
+    ct: &ColumnType,
+    value: &crate::value::Value,
+) -> Result<Option<ArrayRef>> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let panic = match catch_unwind(AssertUnwindSafe(|| (ct.list_to_array)(value))) {
+        Ok(array) => return Ok(array),
+        Err(panic) => panic,
+    };
+    let one = |i: usize| {
+        catch_unwind(AssertUnwindSafe(|| {
+            (ct.list_rows_to_array)(value, Elements::Range(i..i + 1))
+        }))
+    };
+    let mut item = None;
+    for i in 0.. {
+        match one(i) {
+            Err(_) => item = Some(i),
+            // Each item stores, or it is past the last one.
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+        }
+        break;
+    }
+    let node = pipeline
+        .nodes()
+        .iter()
+        .find(|n| n.outputs().iter().any(|p| p.name() == name));
+    Err(Error::NodePanicked {
+        node: node.map_or(name, |n| n.name()).into(),
+        item,
+        message: crate::node_engine::panic_message(panic).into(),
+    })
 }
 
 /// The columns [`ColumnarEngine::apply_to_batches`] appends for `pipeline`: every

@@ -25,6 +25,7 @@ mod frame;
 mod interop;
 pub mod kernel;
 mod run;
+mod sample;
 mod segment;
 pub mod structs;
 pub mod types;

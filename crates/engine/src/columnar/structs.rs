@@ -18,18 +18,29 @@ pub use arrow::datatypes::DataType;
 
 /// The Arrow field of a column of `Option<T>` (traced once per type, then cached).
 ///
+/// Fields of chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Utc>` (with
+/// chrono's `serde` feature) and of `rust_decimal::Decimal` have the Arrow types those
+/// types have alone (`Date32`, `Time64(ns)`, `Timestamp(µs)`, `Timestamp(µs, "UTC")`,
+/// `Decimal128(38, 18)`), so a struct column's date is a date; serde_arrow cannot trace
+/// them from the type (see `sample`). serde_arrow writes them from their text: a
+/// decimal field's digits past the 18th are dropped (not rounded, as a `Decimal` column's
+/// are), and a `DateTime` of another zone is stored as its UTC instant. A `TimeDelta`
+/// field is what chrono serializes it as: a struct of its seconds and nanoseconds.
+///
 /// # Panics
 ///
 /// When serde_arrow cannot trace `T` (a type serde cannot describe without samples).
-pub fn field<T: DeserializeOwned + 'static>() -> FieldRef {
+pub fn field<T: Serialize + DeserializeOwned + 'static>() -> FieldRef {
     static CACHE: OnceLock<RwLock<HashMap<TypeId, FieldRef>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(f) = cache.read().expect("field cache").get(&TypeId::of::<T>()) {
         return f.clone();
     }
-    let traced = Vec::<FieldRef>::from_type::<Item<Option<T>>>(TracingOptions::default())
-        .unwrap_or_else(|e| panic!("{} cannot be an Arrow struct: {e}", std::any::type_name::<T>()));
-    let field = traced[0].clone();
+    let field = match Vec::<FieldRef>::from_type::<Item<Option<T>>>(TracingOptions::default()) {
+        Ok(traced) => traced[0].clone(),
+        Err(e) => super::sample::field::<T>()
+            .unwrap_or_else(|| panic!("{} cannot be an Arrow struct: {e}", std::any::type_name::<T>())),
+    };
     cache
         .write()
         .expect("field cache")
@@ -53,7 +64,7 @@ pub fn to_array<T: Serialize + DeserializeOwned + 'static>(values: &[Option<T>])
 /// # Panics
 ///
 /// For a null row or a struct that does not deserialize into `T`.
-pub fn row<T: DeserializeOwned + 'static>(array: &StructArray, i: usize) -> T {
+pub fn row<T: Serialize + DeserializeOwned + 'static>(array: &StructArray, i: usize) -> T {
     let one: ArrayRef = Arc::new(array.slice(i, 1));
     let Items(mut rows): Items<Vec<Option<T>>> = serde_arrow::from_arrow(&[field::<T>()], &[one])
         .unwrap_or_else(|e| panic!("reading {} from row {i}: {e}", std::any::type_name::<T>()));
