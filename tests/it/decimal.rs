@@ -259,7 +259,7 @@ sql = "price * 2"
             Field::new("amount", DataType::Decimal128(12, 2), true),
             Field::new("price", DataType::Decimal128(10, 3), false),
         ]);
-        let amounts = decimal128(vec![Some(1_234_567_890_15), None, Some(-25)], 12, 2);
+        let amounts = decimal128(vec![Some(123_456_789_015), None, Some(-25)], 12, 2);
         let prices = decimal128(vec![Some(1_250), Some(-1_250), Some(1_249)], 10, 3);
         let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![amounts, prices]).unwrap();
         let mut w =

@@ -16,6 +16,8 @@ mod cli;
 mod cluster;
 #[cfg(feature = "columnar")]
 mod columnar;
+#[cfg(feature = "parquet")]
+mod columns;
 // Disk caches.
 #[cfg(feature = "columnar")]
 mod commit;

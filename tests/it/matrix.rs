@@ -396,10 +396,10 @@ fn pipeline_file_rows() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         r("TOML syntax", &toml("[[nodes]\nname = \"n\"\n"), "{file}:6: unclosed array table, expected `]`"),
         r("unknown key", &toml("[[nodes]]\nname = \"n\"\nsql = \"id\"\ncolour = \"red\"\n"), "{file}:9: unknown field `colour`, expected one of `name`, `sql`, `function`, `pipeline`, `output`, `outputs`, `inputs`, `map_over`, `mode`, `cache`"),
         r("two kinds of node", &toml("[[nodes]]\nname = \"n\"\nsql = \"id\"\nfunction = \"clean_text\"\n"), "{file}:6: node 'n': give exactly one of `sql`, `function` or `pipeline`"),
-        r("unknown function", &toml("[[nodes]]\nfunction = \"cleen_text\"\ninputs = { text = \"passage\" }\n"), "{file}:6: node 'cleen_text': unknown function 'cleen_text'. Functions: char_count, clean_text, count_words, sum. Did you mean 'clean_text'?"),
+        r("unknown function", &toml("[[nodes]]\nfunction = \"cleen_text\"\ninputs = { text = \"passage\" }\n"), "{file}:6: node 'cleen_text': unknown function 'cleen_text'. Functions: char_count, clean_text, count_words, round_decimal, sum. Did you mean 'clean_text'?"),
         r("unknown column", &node("lower(pasage)"), "{file}:6: node 'n': unknown column 'pasage'. Known: id, passage, sentences, value. Did you mean 'passage'?"),
         r("type error", &node("passage * 2"), "{file}:6: node 'n': `passage * 2`: Error during planning: Cannot coerce arithmetic expression Utf8 * Int64 to valid types"),
-        r("unknown type", &"[inputs]\npassage = \"money\"\n\n[[nodes]]\nname = \"n\"\nsql = \"passage\"\n".to_string(), "{file}:2: input 'passage': unknown type 'money'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], list<T>"),
+        r("unknown type", &"[inputs]\npassage = \"money\"\n\n[[nodes]]\nname = \"n\"\nsql = \"passage\"\n".to_string(), "{file}:2: input 'passage': unknown type 'money'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], decimal, decimal(P, S), decimal128(P, S), decimal256(P, S), list<T>"),
         r("declared type differs from the file", &"[inputs]\npassage = \"i64\"\n\n[[nodes]]\nname = \"n\"\nsql = \"passage + 1\"\n".to_string(), "{file}:2: input 'passage' is declared i64 but the input column has type String"),
         r(
             "duplicate outputs",

@@ -39,7 +39,7 @@ fn unknown_function() {
     assert_eq!(
         error("[[nodes]]\nfunction = \"count_word\"\ninputs = { text = \"passage\" }\n"),
         "p.toml:1: node 'count_word': unknown function 'count_word'. Functions: char_count, clean_text, \
-         count_words, sum. Did you mean 'count_words'?"
+         count_words, round_decimal, sum. Did you mean 'count_words'?"
     );
 }
 
@@ -109,10 +109,10 @@ fn toml_mistakes() {
         "p.toml:1: node 'a': give exactly one of `sql`, `function` or `pipeline`"
     );
     assert_eq!(
-        error("[inputs]\npassage = \"text\"\nvalue = \"decimal\"\n"),
-        "p.toml:3: input 'value': unknown type 'decimal'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, \
+        error("[inputs]\npassage = \"text\"\nvalue = \"money\"\n"),
+        "p.toml:3: input 'value': unknown type 'money'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, \
          u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], \
-         list<T>"
+         decimal, decimal(P, S), decimal128(P, S), decimal256(P, S), list<T>"
     );
     assert_eq!(
         error("[[nodes]]\nname = \"n\"\npipeline = \"inner\"\n"),

@@ -84,7 +84,7 @@ pub(super) fn field<T: for<'de> Deserialize<'de> + serde::Serialize>() -> Option
         options = options.overwrite(&path, Overwrite { name, data_type }).ok()?;
     }
     let samples = [Some(full), Some(empty), None];
-    Vec::<FieldRef>::from_samples(&Items(&samples[..]), options)
+    Vec::<FieldRef>::from_samples(Items(&samples[..]), options)
         .ok()
         .and_then(|mut f| f.pop())
 }

@@ -47,8 +47,9 @@ impl CastError {
 ///   `Decimal256` becomes a `Decimal128` of its scale, where every value is one a
 ///   `Decimal` holds exactly (28 significant digits).
 ///
-/// Lists convert their elements so (an error names the row holding the element). Null
-/// rows are never looked at.
+/// Lists convert their elements so (an error names the row holding the element). A
+/// dictionary-encoded column is unpacked to its values (Arrow's cast), which then
+/// convert as above. Null rows are never looked at.
 ///
 /// # Examples
 ///
@@ -79,6 +80,8 @@ impl CastError {
 pub fn cast_exact(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError> {
     let from = array.data_type();
     match (from, to) {
+        // Unpacked by Arrow (a `take` of the values by the keys), then read as its values.
+        (DataType::Dictionary(_, values), _) if from != to => cast_exact(&arrow_cast(array, values)?, to),
         (DataType::List(_), DataType::List(to_field)) => list(array, to_field),
         (DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f), DataType::List(_)) => {
             // The list structure by Arrow, then the elements exactly.

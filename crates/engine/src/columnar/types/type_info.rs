@@ -20,8 +20,9 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// columns, SQL expressions). Every string type maps to `String`, every list type to
 /// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
 /// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
-/// (with any), every duration to `TimeDelta` and every decimal to
-/// `rust_decimal::Decimal` (cast the column to the [`ColumnType::data_type`] of the
+/// (with any), every duration to `TimeDelta`, every decimal to `rust_decimal::Decimal`,
+/// and a dictionary-encoded column (what Parquet writers make of low-cardinality strings)
+/// to the type of its values (cast the column to the [`ColumnType::data_type`] of the
 /// result with [`cast_exact`](super::cast_exact) before use). `None` for types without a
 /// Rust counterpart here (structs, ...).
 ///
@@ -35,7 +36,8 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// let zoned = DataType::Timestamp(TimeUnit::Nanosecond, Some("America/New_York".into()));
 /// assert_eq!(type_info_for(&zoned).unwrap().name(), "DateTime<Utc>");
 /// assert_eq!(type_info_for(&DataType::Decimal128(10, 2)).unwrap().name(), "Decimal");
-/// assert!(type_info_for(&DataType::Binary).is_none());
+/// let categories = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+/// assert_eq!(type_info_for(&categories).unwrap().name(), "String");
 /// ```
 pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
     fn at<T: Columnar>(depth: usize) -> TypeInfo {
@@ -45,9 +47,9 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
             _ => columnar_type_info::<Vec<Vec<T>>>(),
         }
     }
-    let (mut dt, mut depth) = (data_type, 0);
+    let (mut dt, mut depth) = (dictionary_values(data_type), 0);
     while let DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) = dt {
-        dt = f.data_type();
+        dt = dictionary_values(f.data_type());
         depth += 1;
     }
     if depth > 2 {
@@ -78,6 +80,15 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
     })
 }
 
+/// The type of a dictionary's values (a dictionary-encoded column is read as its
+/// values), else `data_type` itself.
+fn dictionary_values(data_type: &DataType) -> &DataType {
+    match data_type {
+        DataType::Dictionary(_, values) => values,
+        other => other,
+    }
+}
+
 /// Whether a column of Arrow type `data_type` can be read as `ty`: `ty` is the type
 /// [`type_info_for`] gives it, or one with the same Arrow type that also holds nulls
 /// (`Option<String>` reads a `Utf8` column, `Vec<Option<i64>>` a list of `Int64`), or a
@@ -100,6 +111,7 @@ pub fn reads_as(data_type: &DataType, ty: &TypeInfo) -> bool {
     fn without_zone(dt: &DataType) -> DataType {
         match dt {
             DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
+            DataType::Dictionary(_, values) => without_zone(values),
             DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
                 DataType::List(std::sync::Arc::new(Field::new_list_field(
                     without_zone(f.data_type()),
