@@ -255,6 +255,55 @@ fn a_node_failing_on_an_executor_fails_the_run_and_writes_nothing() {
     assert_eq!(dir.files(), ["docs.parquet", "out.parquet"]);
 }
 
+#[node(output = "hour")]
+fn hour(ts: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    ts.duration_trunc(chrono::TimeDelta::hours(1)).unwrap()
+}
+
+#[node(output = "amount_eur")]
+fn convert(amount: rust_decimal::Decimal, rate: rust_decimal::Decimal) -> rust_decimal::Decimal {
+    (amount * rate).round_dp(2)
+}
+
+#[node(output = "category_clean")]
+fn normalise(category: &str) -> String {
+    category.trim().to_lowercase()
+}
+
+/// W8's typed columns (a zoned timestamp, a decimal with a bound decimal rate, a
+/// dictionary, binary and an embedding passed through) cross the cluster's plan codec
+/// and give the local rows.
+#[test]
+fn typed_columns_and_a_bound_decimal_give_the_local_rows() {
+    let dir = TempDir::new("cluster-typed");
+    let input = dir.join("events.parquet");
+    hypernodes::datagen::write_data_set(hypernodes::datagen::DataSet::Events, &input, 5_000, 3).unwrap();
+    let mut registry = Registry::new();
+    registry
+        .register(hour::node())
+        .register(convert::node())
+        .register(normalise::node());
+    let pipeline = Pipeline::new([hour::node(), convert::node(), normalise::node()])
+        .bind(Inputs::new().with("rate", rust_decimal::Decimal::new(10_837, 4)))
+        .unwrap();
+    let select = ["id", "hour", "amount_eur", "category_clean", "note", "uid", "embedding"];
+    let run = |out: &str| FileRun::new(pipeline.clone(), &input, dir.join(out)).with_select(select);
+    run("local.parquet").run().unwrap();
+    let remote = run("cluster.parquet")
+        .with_remote(Cluster::standalone(registry, 2))
+        .with_partitions(3)
+        .run()
+        .unwrap();
+    assert_eq!(remote.rows_out, 5_000);
+    let local = read_parquet(&dir.join("local.parquet"));
+    assert_same_rows(&local, &read_parquet(&dir.join("cluster.parquet")));
+    assert_eq!(
+        local.schema().field_with_name("amount_eur").unwrap().data_type(),
+        &arrow::datatypes::DataType::Decimal128(38, 18)
+    );
+}
+
 /// Processes started by a test, killed when it ends however it ends.
 struct Processes(Vec<Child>);
 
