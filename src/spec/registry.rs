@@ -1,5 +1,7 @@
 //! The registry of named functions that pipeline files call, and the built-in ones.
 
+mod cleaning;
+
 use std::collections::BTreeMap;
 
 use crate::node::Node;
@@ -15,6 +17,12 @@ use crate::node::Node;
 /// | `count_words` | `text: String` | `word_count: i64`, whitespace-separated tokens |
 /// | `char_count` | `text: String` | `char_count: i64`, Unicode scalar values |
 /// | `sum` | `values: Vec<i64>` | `total: i64` |
+/// | `parse_timestamp` | `text: String`, `format: String` | `timestamp: NaiveDateTime`, `text` parsed with the chrono (strftime) `format`; a row whose text does not match fails |
+/// | `truncate_timestamp` | `timestamp: NaiveDateTime`, `unit: String` | `bucket: NaiveDateTime`, the start of its `minute`, `hour`, `day`, `week` (Monday) or `month` |
+/// | `hash_hex` | `text: String` | `hash: String`, blake3 of the text, 64 hex digits |
+///
+/// Constant arguments (a format, a unit) are bound in the file's `[bind]` table and
+/// passed by name: `inputs = { text = "raw", format = "day_format" }`.
 ///
 /// # Examples
 ///
@@ -28,7 +36,10 @@ use crate::node::Node;
 /// let mut registry = Registry::new();
 /// registry.register(shout::node());
 /// assert!(registry.get("shout").is_some());
-/// assert_eq!(registry.names(), ["char_count", "clean_text", "count_words", "shout", "sum"]);
+/// assert_eq!(
+///     registry.names(),
+///     ["char_count", "clean_text", "count_words", "hash_hex", "parse_timestamp", "shout", "sum", "truncate_timestamp"]
+/// );
 /// ```
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -50,7 +61,10 @@ impl Registry {
         r.register(builtins::clean_text::node())
             .register(builtins::count_words::node())
             .register(builtins::char_count::node())
-            .register(builtins::sum::node());
+            .register(builtins::sum::node())
+            .register(cleaning::parse_timestamp::node())
+            .register(cleaning::truncate_timestamp::node())
+            .register(cleaning::hash_hex::node());
         r
     }
 
