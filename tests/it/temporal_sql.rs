@@ -368,3 +368,14 @@ engine_test!(
         );
     }
 );
+
+#[test]
+fn the_clock_is_not_a_per_row_value() {
+    let text = "[inputs]\nts = \"timestamp\"\n\n[[nodes]]\nname = \"age\"\nsql = \"now() - ts\"\n";
+    let err = hypernodes::spec::load_str(text, Path::new("p.toml"), &Registry::new(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "p.toml:4: node 'age': `now() - ts`: 'now' reads the clock: a node's `sql` computes one value per row, \
+         from that row alone; bind the time as a string in [bind] and read it with to_timestamp"
+    );
+}

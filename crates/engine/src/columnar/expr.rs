@@ -340,7 +340,8 @@ pub(super) fn as_written(pipeline: &Pipeline, name: &str, array: ArrayRef) -> Re
 }
 
 /// Why `expr` does not compute one value per row from that row alone, if it does not: an
-/// aggregate (`sum(x)`) or `unnest`, which the SQL text alone does not tell.
+/// aggregate (`sum(x)`), `unnest` or the clock (`now()`), which the SQL text alone does
+/// not tell.
 fn not_per_row(expr: &Expr) -> Option<String> {
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
     let mut found = None;
@@ -350,6 +351,13 @@ fn not_per_row(expr: &Expr) -> Option<String> {
                 "'{}' is an aggregate function: a node's `sql` computes one value per row, from that row alone",
                 f.func.name()
             )),
+            Expr::ScalarFunction(f) if matches!(f.func.name(), "now" | "current_date" | "current_time") => {
+                Some(format!(
+                    "'{}' reads the clock: a node's `sql` computes one value per row, from that row alone; bind the \
+                 time as a string in [bind] and read it with to_timestamp",
+                    f.func.name()
+                ))
+            }
             Expr::Unnest(_) => Some(
                 "'unnest' makes rows: a node's `sql` computes one value per row; map over lists instead".to_string(),
             ),
