@@ -34,7 +34,9 @@ use crate::value::TypeInfo;
 /// Its parameters are the names the expression reads, in order of first use; its output
 /// type is the expression's Arrow type as a Rust type (see
 /// [`type_info_for`]): `character_length(s)` gives `i32`,
-/// `a * b` over `f64` and `i64` gives `f64`.
+/// `a * b` over `f64` and `i64` gives `f64`. The result converts exactly to that type's
+/// Arrow type or fails its row (a `Timestamp(ns)` with a part of a microsecond), and the
+/// output column a run returns keeps the expression's own type ([`ExprNode::data_type`]).
 ///
 /// # Examples
 ///
