@@ -150,7 +150,7 @@ pub fn load(path: &Path, registry: &Registry, columns: Option<&Columns>) -> Resu
 /// assert_eq!(
 ///     err.to_string(),
 ///     "words.toml:1: node 'count_word': unknown function 'count_word'. Functions: char_count, clean_text, \
-///      count_words, round_decimal, sum. Did you mean 'count_words'?"
+///      count_words, hash_hex, parse_timestamp, round_decimal, sum, truncate_timestamp. Did you mean 'count_words'?"
 /// );
 /// # Ok::<(), hypernodes::Error>(())
 /// ```

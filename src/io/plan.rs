@@ -274,13 +274,23 @@ impl FilePlan {
             let ty = pipeline.input_type(name).expect("an input");
             let found = type_info_for(field.data_type());
             let nested_list = found.is_none() && matches!(field.data_type(), arrow::datatypes::DataType::List(_));
-            if reads_as(field.data_type(), &ty) || nested_list {
+            let parsed = ColumnType::find(&ty).map(|c| (c.data_type)());
+            // A date or time inferred from an untyped file is parsed as the type its node
+            // reads all the same: inferred in seconds from the first records, a later
+            // record's fraction of a second would be dropped.
+            let temporal = parsed
+                .as_ref()
+                .is_some_and(|dt| format.inferred() && dt.is_temporal() && dt != field.data_type());
+            if (reads_as(field.data_type(), &ty) && !temporal) || nested_list {
                 continue;
             }
             // An untyped file's column is parsed as the type its node reads.
-            let parsed = ColumnType::find(&ty).map(|c| (c.data_type)());
             match parsed {
-                Some(dt) if format.inferred() && (format != Format::Csv || !dt.is_nested()) => {
+                // Arrow's CSV reader parses no lists and no durations.
+                Some(dt)
+                    if format.inferred()
+                        && (format != Format::Csv || !(dt.is_nested() || matches!(dt, DataType::Duration(_)))) =>
+                {
                     retyped.push((name.to_string(), dt));
                 }
                 _ => {

@@ -1,5 +1,7 @@
 //! The registry of named functions that pipeline files call, and the built-in ones.
 
+mod cleaning;
+
 use std::collections::BTreeMap;
 
 use crate::node::Node;
@@ -15,14 +17,19 @@ use crate::node::Node;
 /// | `count_words` | `text: String` | `word_count: i64`, whitespace-separated tokens |
 /// | `char_count` | `text: String` | `char_count: i64`, Unicode scalar values |
 /// | `sum` | `values: Vec<i64>` | `total: i64` |
+/// | `parse_timestamp` | `text: String`, `format: String` | `timestamp: NaiveDateTime`, `text` parsed with the chrono (strftime) `format`; a row whose text does not match fails |
+/// | `truncate_timestamp` | `timestamp: NaiveDateTime`, `unit: String` | `bucket: NaiveDateTime`, the start of its `minute`, `hour`, `day`, `week` (Monday) or `month` |
+/// | `hash_hex` | `text: String` | `hash: String`, blake3 of the text, 64 hex digits |
 /// | `round_decimal` | `amount: Decimal`, `places: i64` | `rounded: Decimal`, `amount` to `places` digits after the point (tens, hundreds, ... when negative), half away from zero |
 ///
 /// `round_decimal` rounds a midpoint away from zero (`2.345` to `2.35`, `-2.345` to
 /// `-2.35`), as SQL's `ROUND` on decimals does (PostgreSQL, MySQL, SQL Server) and as a
-/// spreadsheet's does, so totals match the database's and the
-/// invoice's; banker's rounding (half to even) is only how a value with more than 18
-/// digits after the point is stored (see the `Decimal128(38, 18)` of a written
-/// `rust_decimal::Decimal`).
+/// spreadsheet's does, so totals match the database's and the invoice's; banker's
+/// rounding (half to even) is only how a value with more than 18 digits after the point
+/// is stored (see the `Decimal128(38, 18)` of a written `rust_decimal::Decimal`).
+///
+/// Constant arguments (a format, a unit, a number of places) are bound in the file's `[bind]` table and
+/// passed by name: `inputs = { text = "raw", format = "day_format" }`.
 ///
 /// # Examples
 ///
@@ -36,7 +43,10 @@ use crate::node::Node;
 /// let mut registry = Registry::new();
 /// registry.register(shout::node());
 /// assert!(registry.get("shout").is_some());
-/// assert_eq!(registry.names(), ["char_count", "clean_text", "count_words", "round_decimal", "shout", "sum"]);
+/// assert_eq!(
+///     registry.names(),
+///     ["char_count", "clean_text", "count_words", "hash_hex", "parse_timestamp", "round_decimal", "shout", "sum", "truncate_timestamp"]
+/// );
 /// ```
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -59,6 +69,9 @@ impl Registry {
             .register(builtins::count_words::node())
             .register(builtins::char_count::node())
             .register(builtins::sum::node())
+            .register(cleaning::parse_timestamp::node())
+            .register(cleaning::truncate_timestamp::node())
+            .register(cleaning::hash_hex::node())
             .register(builtins::round_decimal::node());
         r
     }

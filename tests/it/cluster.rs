@@ -166,7 +166,8 @@ fn an_executor_with_other_code_or_without_the_function_refuses_the_plan() {
         run(Registry::new()),
         format!(
             "The cluster job over '{input_name}' failed: node 'loud': function 'shout' is not in this process's \
-             registry. Functions: char_count, clean_text, count_words, round_decimal, sum"
+             registry. Functions: char_count, clean_text, count_words, hash_hex, parse_timestamp, round_decimal, sum, \
+             truncate_timestamp"
         )
     );
     assert_eq!(dir.files(), ["docs.parquet"]);

@@ -56,6 +56,8 @@ mod run;
 mod spec;
 #[cfg(feature = "parquet")]
 mod temporal;
+#[cfg(feature = "parquet")]
+mod temporal_sql;
 mod trace;
 mod values;
 mod viz;

@@ -39,7 +39,7 @@ fn unknown_function() {
     assert_eq!(
         error("[[nodes]]\nfunction = \"count_word\"\ninputs = { text = \"passage\" }\n"),
         "p.toml:1: node 'count_word': unknown function 'count_word'. Functions: char_count, clean_text, \
-         count_words, round_decimal, sum. Did you mean 'count_words'?"
+         count_words, hash_hex, parse_timestamp, round_decimal, sum, truncate_timestamp. Did you mean 'count_words'?"
     );
 }
 

@@ -24,15 +24,19 @@ pub(super) fn csv_error(path: &Path, e: ArrowError, schema: Option<&Schema>, fir
     // Arrow counts a parse error's records from 0, and a record's fields from 1, from
     // where its decoder began; records may span several lines.
     let parsed = match &e {
-        ArrowError::ParseError(m) => parse_error(m).map(|(value, ty, column, record)| {
-            let name = schema
-                .and_then(|s| s.fields().get(column))
-                .map_or_else(|| format!("{}", column + 1), |f| format!("'{}'", f.name()));
-            (
-                first + record,
-                format!(", column {name}: cannot read '{value}' as {ty}"),
-            )
-        }),
+        ArrowError::ParseError(m) => {
+            parse_error(m)
+                .or_else(|| timestamp_error(m, schema))
+                .map(|(value, ty, column, record)| {
+                    let name = schema
+                        .and_then(|s| s.fields().get(column))
+                        .map_or_else(|| format!("{}", column + 1), |f| format!("'{}'", f.name()));
+                    (
+                        first + record,
+                        format!(", column {name}: cannot read '{value}' as {ty}"),
+                    )
+                })
+        }
         ArrowError::CsvError(m) => fields_error(m).map(|(record, expected, got)| {
             (
                 first + record.saturating_sub(1),
@@ -74,6 +78,22 @@ fn parse_error(m: &str) -> Option<(String, String, usize, usize)> {
         column.parse().ok()?,
         line.parse().ok()?,
     ))
+}
+
+/// `Error parsing column C at line L: Parser error: Error parsing timestamp from 'V':
+/// why`, Arrow's words for a timestamp that does not parse: as [`parse_error`], the
+/// type from `schema`.
+fn timestamp_error(m: &str, schema: Option<&Schema>) -> Option<(String, String, usize, usize)> {
+    let rest = m.strip_prefix("Error parsing column ")?;
+    let (column, rest) = rest.split_once(" at line ")?;
+    let (line, rest) = rest.split_once(": ")?;
+    let column: usize = column.parse().ok()?;
+    let value = match rest.split_once(" from '") {
+        Some((_, v)) => v.rsplit_once("': ").map_or(v, |(v, _)| v),
+        None => rest,
+    };
+    let ty = schema?.fields().get(column)?.data_type().to_string();
+    Some((value.to_string(), ty, column, line.parse().ok()?))
 }
 
 /// `incorrect number of fields for line L, expected E got G`: the record (1-based, the
@@ -121,6 +141,19 @@ mod tests {
             Some((3, 2, "1".into()))
         );
         assert_eq!(parse_error("something else"), None);
+        let schema = Schema::new(vec![arrow::datatypes::Field::new(
+            "ts",
+            arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+            true,
+        )]);
+        assert_eq!(
+            timestamp_error(
+                "Error parsing column 0 at line 4: Parser error: Error parsing timestamp from '2024-13-01': error \
+                 parsing date",
+                Some(&schema)
+            ),
+            Some(("2024-13-01".into(), "Timestamp(µs)".into(), 0, 4))
+        );
         assert_eq!(
             unequal_lengths(
                 "Csv error: Encountered unequal lengths between records on CSV file. Expected 3 records, found 2 records at line 3"

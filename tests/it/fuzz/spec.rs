@@ -743,7 +743,7 @@ fn a_name_holding_a_line_break_is_shown_escaped() {
     assert_eq!(
         error("[[nodes]]\nfunction = \"count\\twords\\n\"\n", false),
         "fuzz/p.toml:1: node 'count\\twords\\n': unknown function 'count\\twords\\n'. Functions: char_count, \
-         clean_text, count_words, round_decimal, sum. Did you mean 'count_words'?"
+         clean_text, count_words, hash_hex, parse_timestamp, round_decimal, sum, truncate_timestamp. Did you mean 'count_words'?"
     );
 }
 

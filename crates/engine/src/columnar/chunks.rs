@@ -47,6 +47,11 @@ impl Chunks {
         Chunks { arrays, starts }
     }
 
+    /// The column with `f` applied to each chunk.
+    pub(super) fn try_map(&self, f: impl FnMut(&ArrayRef) -> Result<ArrayRef>) -> Result<Chunks> {
+        Ok(Chunks::new(self.arrays.iter().map(f).collect::<Result<_>>()?))
+    }
+
     /// The number of rows.
     pub(super) fn len(&self) -> usize {
         self.starts[self.starts.len() - 1]

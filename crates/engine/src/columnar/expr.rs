@@ -10,9 +10,11 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
+use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast;
@@ -21,9 +23,10 @@ use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::ColumnType;
-use super::types::type_info_for;
+use super::types::{CastError, cast_exact, type_info_for};
 use crate::error::{BoxError, Error, Result, closest};
 use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs, Port, Volatility};
+use crate::pipeline::Pipeline;
 use crate::value::TypeInfo;
 
 /// A node computing one output from a SQL expression over the values it names.
@@ -31,7 +34,9 @@ use crate::value::TypeInfo;
 /// Its parameters are the names the expression reads, in order of first use; its output
 /// type is the expression's Arrow type as a Rust type (see
 /// [`type_info_for`]): `character_length(s)` gives `i32`,
-/// `a * b` over `f64` and `i64` gives `f64`.
+/// `a * b` over `f64` and `i64` gives `f64`. The result converts exactly to that type's
+/// Arrow type or fails its row (a `Timestamp(ns)` with a part of a microsecond), and the
+/// output column a run returns keeps the expression's own type ([`ExprNode::data_type`]).
 ///
 /// # Examples
 ///
@@ -55,12 +60,15 @@ pub struct ExprNode {
     outputs: Vec<Port>,
     code_hash: String,
     /// The expression over columns named like the parameters, its result cast to the
-    /// output's Arrow type when that differs.
+    /// output's Arrow type when that differs (for DataFusion plans).
     expr: Expr,
-    /// The same, planned over `schema`, for one-row calls.
+    /// The expression planned over `schema`, its result of the expression's own type.
     physical: Arc<dyn PhysicalExpr>,
     schema: SchemaRef,
     output: &'static ColumnType,
+    /// The expression's own Arrow type, which the output column keeps (a
+    /// `Timestamp(ns)`, a time zone, a `Date64`), where `output` holds its Rust type's.
+    data_type: DataType,
     /// Volatile when the expression is (`random()`, `uuid()`): never cached.
     volatility: Volatility,
 }
@@ -121,7 +129,19 @@ impl ExprNode {
         if let Some(message) = not_per_row(&expr) {
             return Err(invalid(message));
         }
-        let mut physical = plan(&expr)?;
+        // Simplified as DataFusion's optimizer would (`arrow_cast(x, 'Date64')` is a cast
+        // only once simplified; constant parts are computed once).
+        let simplifier = ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::new(df_schema.clone()))
+                .with_config_options(Arc::clone(state.config_options()))
+                .build(),
+        );
+        expr = simplifier
+            .coerce(expr, &df_schema)
+            .and_then(|e| simplifier.simplify(e))
+            .map_err(|e| invalid(first_line(&e)))?;
+        let physical = plan(&expr)?;
         let found = physical.data_type(&schema).map_err(|e| invalid(first_line(&e)))?;
         let ty = type_info_for(&found).ok_or_else(|| {
             invalid(format!(
@@ -130,9 +150,10 @@ impl ExprNode {
         })?;
         let ct = ColumnType::find(&ty).expect("type_info_for gives columnar types");
         let wanted = (ct.data_type)();
+        // In a DataFusion plan, the nodes reading the result read it as the Rust type's
+        // Arrow type; `physical` keeps the expression's own (see `ExprNode::evaluate`).
         if wanted != found {
             expr = expr.cast_to(&wanted, &df_schema).map_err(|e| invalid(first_line(&e)))?;
-            physical = plan(&expr)?;
         }
 
         let expr_volatile = expr.is_volatile();
@@ -152,6 +173,7 @@ impl ExprNode {
             physical,
             schema,
             output: ct,
+            data_type: found,
             volatility: match expr_volatile {
                 true => Volatility::Volatile,
                 false => Volatility::Immutable,
@@ -174,14 +196,42 @@ impl ExprNode {
         &self.expr
     }
 
+    /// The Arrow type of the output column: the expression's own (`to_timestamp(s)` gives
+    /// `Timestamp(ns)`), which the column a run writes keeps; the node's values are of
+    /// its Rust type (see [`type_info_for`]), into which the result converts exactly.
+    pub fn data_type(&self) -> &DataType {
+        &self.data_type
+    }
+
     /// The expression over `rows` rows of its arguments, one array per parameter (a
-    /// one-row array for a constant), without a DataFusion session.
+    /// one-row array for a constant), without a DataFusion session, as an array of the
+    /// output's Rust type's Arrow type.
     ///
     /// # Errors
     ///
-    /// What the expression raises on the data (`a / b` where b is 0).
+    /// What the expression raises on the data (`a / b` where b is 0), and a result that
+    /// does not convert exactly to the Rust type's Arrow type (a timestamp with a part of
+    /// a microsecond: see [`cast_exact`]); neither names the row.
     #[doc(hidden)]
     pub fn evaluate(&self, args: &[ArrayRef], rows: usize) -> datafusion::error::Result<ArrayRef> {
+        let result = self.evaluate_exact(args, rows)?;
+        self.as_value_type(&result)
+            .map_err(|e| datafusion::error::DataFusionError::Execution(e.message))
+    }
+
+    /// `result` (of the expression's own type) as an array of the output's Rust type's
+    /// Arrow type, exactly.
+    fn as_value_type(&self, result: &ArrayRef) -> std::result::Result<ArrayRef, CastError> {
+        let wanted = (self.output.data_type)();
+        match result.data_type() == &wanted {
+            true => Ok(result.clone()),
+            false => cast_exact(result, &wanted),
+        }
+    }
+
+    /// The expression over `rows` rows of its arguments (see [`ExprNode::evaluate`]), of
+    /// its own Arrow type.
+    fn evaluate_exact(&self, args: &[ArrayRef], rows: usize) -> datafusion::error::Result<ArrayRef> {
         let columns = args
             .iter()
             .zip(self.schema.fields())
@@ -262,7 +312,10 @@ impl NodeImpl for ExprNode {
                     .ok_or_else(|| format!("'{}' is a {}, not a {}", p.name(), v.type_name(), p.type_info()))?,
             );
         }
-        let result = self.evaluate(&arrays, 1)?;
+        let result = self.evaluate_exact(&arrays, 1)?;
+        let result = self
+            .as_value_type(&result)
+            .map_err(|e| format!("`{}` {}", one_line(&self.sql), e.message))?;
         let value = (self.output.array_value)(result.as_ref(), 0).ok_or_else(|| null_result(&self.sql))?;
         Ok(NodeOutputs::from_iter([value]))
     }
@@ -275,8 +328,34 @@ impl NodeImpl for ExprNode {
     }
 }
 
+/// The Arrow type of the column of output `name` of `pipeline`, when it is not its Rust
+/// type's: that of the SQL expression node making it (see [`ExprNode::data_type`]).
+pub(super) fn written_type(pipeline: &Pipeline, name: &str) -> Option<DataType> {
+    let node = pipeline
+        .nodes()
+        .iter()
+        .find(|n| n.outputs().iter().any(|p| p.name() == name))?;
+    let expr = ExprNode::find(node)?;
+    let value_type = (expr.output.data_type)();
+    (expr.data_type != value_type).then(|| expr.data_type.clone())
+}
+
+/// The column `array` of output `name` of `pipeline` (of the output's Rust type's Arrow
+/// type) as a run gives it: of its SQL expression's own type (see [`written_type`]).
+/// The values came from that type, so they convert back exactly.
+pub(super) fn as_written(pipeline: &Pipeline, name: &str, array: ArrayRef) -> Result<ArrayRef> {
+    match written_type(pipeline, name) {
+        Some(dt) if array.data_type() != &dt => arrow::compute::cast(&array, &dt).map_err(|e| Error::Arrow {
+            context: format!("Cannot write output '{name}' as {dt}").into(),
+            source: Box::new(e),
+        }),
+        _ => Ok(array),
+    }
+}
+
 /// Why `expr` does not compute one value per row from that row alone, if it does not: an
-/// aggregate (`sum(x)`) or `unnest`, which the SQL text alone does not tell.
+/// aggregate (`sum(x)`), `unnest` or the clock (`now()`), which the SQL text alone does
+/// not tell.
 fn not_per_row(expr: &Expr) -> Option<String> {
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
     let mut found = None;
@@ -286,6 +365,13 @@ fn not_per_row(expr: &Expr) -> Option<String> {
                 "'{}' is an aggregate function: a node's `sql` computes one value per row, from that row alone",
                 f.func.name()
             )),
+            Expr::ScalarFunction(f) if matches!(f.func.name(), "now" | "current_date" | "current_time") => {
+                Some(format!(
+                    "'{}' reads the clock: a node's `sql` computes one value per row, from that row alone; bind the \
+                 time as a string in [bind] and read it with to_timestamp",
+                    f.func.name()
+                ))
+            }
             Expr::Unnest(_) => Some(
                 "'unnest' makes rows: a node's `sql` computes one value per row; map over lists instead".to_string(),
             ),

@@ -12,6 +12,7 @@ use datafusion::prelude::SessionContext;
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
+use super::expr::{as_written, written_type};
 use super::types::{Elements, cast_exact};
 use super::udf::{AsyncNodeUdf, NodeUdf, PipelineUdf};
 use super::{
@@ -444,6 +445,7 @@ impl ColumnarEngine {
                     .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
                 // Unreachable: the engine checked the output's type, which is columnar.
                 let one = (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' mistyped")))?;
+                let one = as_written(pipeline, name, one)?;
                 columns.push((name.to_string(), gather(name, one.as_ref(), vec![0; batch.num_rows()])?));
             }
             columns
@@ -461,7 +463,7 @@ impl ColumnarEngine {
                 };
                 let array = array
                     .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
-                columns.push((name.to_string(), array));
+                columns.push((name.to_string(), as_written(pipeline, name, array)?));
             }
             columns
         };
@@ -621,6 +623,7 @@ fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
             // Unreachable: the run computed every output of its plan, as a column of rows.
             _ => return Err(Error::Internal(format!("output '{name}' was not computed"))),
         };
+        let column = column.try_map(|a| as_written(pipeline, name, a.clone()))?;
         outputs.push((name.clone(), column));
     }
     Ok(outputs)
@@ -673,7 +676,7 @@ pub fn output_fields(pipeline: &Pipeline) -> Result<Vec<Field>> {
     let fields = pipeline.outputs().into_iter().map(|name| {
         let ty = pipeline.output_type(name).expect("an output");
         let data_type = match ColumnType::find(&ty) {
-            Some(ct) => (ct.data_type)(),
+            Some(ct) => written_type(pipeline, name).unwrap_or_else(ct.data_type),
             // The lists of a nested map: lists of the inner output's type.
             None => mapped_output_type(pipeline, name)
                 .map(|ct| arrow::datatypes::DataType::List(Arc::new(Field::new_list_field((ct.data_type)(), true))))
