@@ -195,6 +195,23 @@ fn a_decimal_of_more_than_20_integer_digits_fails_the_node_writing_it() {
     );
 }
 
+#[test]
+fn decimal_columns_of_any_scale_run_as_one_datafusion_plan() {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let amounts = decimal128(vec![Some(1_234), None, Some(-5)], 12, 2);
+    let frame = ctx.read_batch(batch("amount", amounts)).unwrap();
+    let frame = ColumnarEngine::apply_to_dataframe(&Pipeline::new([double_amount::node()]), frame).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let out = runtime.block_on(frame.collect()).unwrap();
+    let doubled = out[0].column_by_name("doubled").unwrap();
+    assert_eq!(doubled.data_type(), &DataType::Decimal128(38, 18));
+    let doubled: Vec<Option<i128>> = doubled.as_primitive::<Decimal128Type>().iter().collect();
+    assert_eq!(
+        doubled,
+        [Some(2_468 * 10_i128.pow(16)), None, Some(-10 * 10_i128.pow(16))]
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Cache digests.
 
@@ -306,6 +323,44 @@ sql = "price * 2"
             assert_eq!(decimals(out.column(1)), [at18("1.3"), at18("-1.3"), at18("1.2")]);
             assert_eq!(decimals(out.column(2)), [at18("246913578.030"), None, at18("-0.050")]);
             assert_eq!(decimals(out.column(3)), [at18("2.500"), at18("-2.500"), at18("2.498")]);
+        }
+    );
+
+    const CSV_PIPELINE: &str = r#"
+[inputs]
+price = "decimal(12, 2)"
+
+[bind]
+places = 0
+
+[[nodes]]
+function = "round_decimal"
+inputs = { amount = "price" }
+"#;
+
+    /// `text` as a CSV file through [`CSV_PIPELINE`], the `rounded` column as text.
+    fn csv_run(engine: &Arc<dyn hypernodes::Engine>, dir: &TempDir, text: &str) -> hypernodes::Result<String> {
+        let input = dir.join("in.csv");
+        std::fs::write(&input, text).unwrap();
+        let path = dir.join("p.toml");
+        std::fs::write(&path, CSV_PIPELINE).unwrap();
+        let schema = hypernodes::io::read_schema(&input, hypernodes::io::Format::Csv)?;
+        let file = load(&path, &Registry::new(), Some(&schema))?;
+        FileRun::new(file.pipeline, input, dir.join("out.csv"))
+            .with_engine(choice(engine))
+            .with_select(["rounded"])
+            .run()?;
+        Ok(std::fs::read_to_string(dir.join("out.csv")).unwrap())
+    }
+
+    engine_test!(
+        fn a_csv_column_declared_decimal_is_parsed_exactly(engine) {
+            let dir = TempDir::new(&format!("decimal-csv-{}", engine.name()));
+            let out = csv_run(&engine, &dir, "price\n2.50\n-3.5\n0.1\n")?;
+            assert_eq!(
+                out,
+                "rounded\n3.000000000000000000\n-4.000000000000000000\n0.000000000000000000\n"
+            );
         }
     );
 

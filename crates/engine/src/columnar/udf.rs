@@ -115,7 +115,7 @@ impl NodeUdf {
                     node.name()
                 ))
             })?;
-            Signature::exact(types, volatility)
+            params_signature(types, volatility)
         };
         Ok(NodeUdf {
             node: node.clone(),
@@ -174,7 +174,7 @@ impl Shape {
         } else {
             DataType::Struct(struct_fields(node, &types))
         };
-        let signature = Signature::exact(params.iter().map(|ct| (ct.data_type)()).collect(), volatility(node));
+        let signature = params_signature(params.iter().map(|ct| (ct.data_type)()).collect(), volatility(node));
         Some(Shape {
             params,
             outputs,
@@ -185,6 +185,52 @@ impl Shape {
 }
 
 /// DataFusion's volatility of a node: volatile nodes are never folded or deduplicated.
+/// The signature of a UDF whose parameters have Arrow types `types`: exactly those,
+/// except that a `Decimal128` parameter (a `rust_decimal::Decimal`) takes a `Decimal128`
+/// of any precision and scale as it is, as the engine reads it (see [`coerce`]).
+fn params_signature(types: Vec<DataType>, volatility: Volatility) -> Signature {
+    match types.iter().any(|t| matches!(t, DataType::Decimal128(..))) {
+        true => Signature::user_defined(volatility),
+        false => Signature::exact(types, volatility),
+    }
+}
+
+/// The types DataFusion casts the arguments of `node`'s UDF to, for a signature of
+/// [`params_signature`]: a decimal as it is, anything else as its parameter's Arrow type
+/// where DataFusion coerces it so (as for an exact signature).
+fn coerce(node: &Node, args: &[DataType]) -> DfResult<Vec<DataType>> {
+    // What DataFusion asks of an exact signature's arguments (deprecated as "unused
+    // internal": the same test, reached here through a user-defined signature).
+    #[allow(deprecated)]
+    use datafusion::logical_expr::type_coercion::functions::can_coerce_from;
+    let params = node.params();
+    let refuse = |found: String| {
+        let wanted: Vec<String> = params.iter().map(|p| p.type_info().to_string()).collect();
+        DataFusionError::Plan(format!(
+            "node '{}' reads ({}), not ({found})",
+            node.name(),
+            wanted.join(", ")
+        ))
+    };
+    let shown = || args.iter().map(DataType::to_string).collect::<Vec<_>>().join(", ");
+    if params.len() != args.len() {
+        return Err(refuse(shown()));
+    }
+    params
+        .iter()
+        .zip(args)
+        .map(|(p, found)| {
+            let wanted = ColumnType::find(&p.type_info()).map(|ct| (ct.data_type)());
+            match wanted {
+                Some(DataType::Decimal128(..)) if matches!(found, DataType::Decimal128(..)) => Ok(found.clone()),
+                #[allow(deprecated)]
+                Some(w) if w == *found || can_coerce_from(&w, found) => Ok(w),
+                _ => Err(refuse(shown())),
+            }
+        })
+        .collect()
+}
+
 fn volatility(node: &Node) -> Volatility {
     match node.volatility() {
         node::Volatility::Volatile => Volatility::Volatile,
@@ -224,6 +270,10 @@ impl ScalarUDFImpl for NodeUdf {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        coerce(&self.node, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
@@ -331,6 +381,10 @@ impl ScalarUDFImpl for AsyncNodeUdf {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        coerce(&self.node, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
@@ -471,6 +525,10 @@ impl ScalarUDFImpl for PipelineUdf {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        coerce(&self.node, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
