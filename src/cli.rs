@@ -154,10 +154,12 @@ enum Command {
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
     },
-    /// Write a benchmark data set as Parquet, CSV, NDJSON or Arrow, by the output's
-    /// extension: `docs` (id, passage, value, sentences; CSV without sentences) or
-    /// `events` (id, ts, day, amount, category, note, uid, embedding: timestamps, dates,
-    /// decimals, a dictionary, binary and nulls; CSV and NDJSON without uid and embedding).
+    /// Write a benchmark data set (`docs` or `events`) as Parquet, CSV, NDJSON or Arrow,
+    /// by the output's extension
+    ///
+    /// `docs`: id, passage, value, sentences (CSV without sentences). `events`: id, ts,
+    /// day, amount, category, note, uid, embedding: timestamps, dates, decimals, a
+    /// dictionary, binary and nulls (CSV and NDJSON without uid and embedding).
     GenData {
         /// Which data set: docs or events.
         #[arg(long, default_value = "docs", value_parser = ["docs", "events"])]
