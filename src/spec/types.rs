@@ -9,9 +9,10 @@ use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
 pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
-     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], list<T>";
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], binary, fixed_binary[N], list<T>";
 
-/// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `list<string>`, ...
+/// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `binary`,
+/// `fixed_binary[16]`, `list<string>`, ...
 /// (Arrow names work too; case and spaces do not matter).
 pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
     type_info_for(&parse_data_type(text)?)
@@ -58,8 +59,10 @@ fn data_type(t: &str) -> Option<DataType> {
         },
         ("duration", None) => DataType::Duration(TimeUnit::Microsecond),
         ("duration", Some(u)) => DataType::Duration(unit(u)?),
+        ("fixed_binary", Some(width)) => DataType::FixedSizeBinary(width.parse().ok().filter(|w| *w > 0)?),
         (_, Some(_)) => return None,
         ("string" | "str" | "utf8" | "text", None) => DataType::Utf8,
+        ("binary" | "bytes", None) => DataType::Binary,
         ("bool" | "boolean", None) => DataType::Boolean,
         ("i8" | "int8", None) => DataType::Int8,
         ("i16" | "int16", None) => DataType::Int16,
@@ -134,6 +137,9 @@ mod tests {
         );
         assert_eq!(name("duration[s]").as_deref(), Some("TimeDelta"));
         assert_eq!(name("list<date>").as_deref(), Some("Vec<NaiveDate>"));
+        assert_eq!(name("binary").as_deref(), Some("Bytes"));
+        assert_eq!(parse_data_type("fixed_binary[16]"), Some(DataType::FixedSizeBinary(16)));
+        assert_eq!(name("list<Fixed_Binary[ 32 ]>").as_deref(), Some("Vec<Bytes>"));
         for bad in [
             "timestamp[minutes]",
             "timestamp[us, ]",
@@ -141,6 +147,9 @@ mod tests {
             "i64[s]",
             "date[s]",
             "duration[us, UTC]",
+            "fixed_binary",
+            "fixed_binary[0]",
+            "binary[16]",
         ] {
             assert!(parse_type(bad).is_none(), "{bad}");
         }

@@ -10,7 +10,6 @@ use hypernodes::ColumnarEngine;
 use hypernodes::engine::columnar::types::type_info_for;
 use hypernodes::prelude::*;
 
-
 #[node(output = "shouted")]
 fn shout(category: &str) -> String {
     category.to_uppercase()

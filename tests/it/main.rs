@@ -5,6 +5,8 @@
 mod common;
 
 mod as_node;
+#[cfg(feature = "parquet")]
+mod binary;
 mod bind;
 #[cfg(feature = "columnar")]
 mod boundaries;

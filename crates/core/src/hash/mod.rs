@@ -2,8 +2,8 @@
 //! every process, on every platform and in every run, for code hashes and cache keys.
 //!
 //! [`StableHash`] is implemented for the primitive types, strings, `Option`, lists,
-//! tuples, maps and sets, chrono's dates, times, timestamps and durations, and references
-//! to them. Every value is fed with a tag naming
+//! tuples, maps and sets, chrono's dates, times, timestamps and durations, `bytes::Bytes`,
+//! and references to them. Every value is fed with a tag naming
 //! its type, so `1_i64`, `1_u64`, `1.0_f64` and `"1"` all hash differently, and lengths
 //! are fed before contents, so `("ab", "c")` and `("a", "bc")` differ too. Nothing
 //! depends on addresses, hash seeds or the iteration order of a `HashMap`.
@@ -16,6 +16,7 @@
 //! [`Value::with_key`](crate::Value::with_key). The columnar engine gives the same digests for Arrow rows
 //! (`ColumnType::digest_rows`).
 
+mod binary;
 mod digest;
 mod probe;
 mod serialize;

@@ -42,9 +42,14 @@ impl CastError {
 ///   zone read with `UTC` is taken as UTC);
 /// - `Duration(µs)` likewise from the other units.
 ///
-/// Lists convert their elements so (an error names the row holding the element). A
+/// Lists convert their elements so (an error names the row holding the element); a
+/// `LargeList` or `FixedSizeList` becomes a `List` over the same elements (only offsets
+/// are made), a `LargeUtf8` a `Utf8` over the same characters (a `Utf8View` and list
+/// views are copied: Arrow gathers them). A
 /// dictionary-encoded column is unpacked to its values (Arrow's cast), which then
-/// convert as above. Null rows are never looked at.
+/// convert as above. A `FixedSizeBinary(N)` is read from binary values of `N` bytes
+/// only (another length is an error naming the row), and not from one of another width.
+/// Null rows are never looked at.
 ///
 /// # Examples
 ///
@@ -78,11 +83,16 @@ pub fn cast_exact(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError
         // Unpacked by Arrow (a `take` of the values by the keys), then read as its values.
         (DataType::Dictionary(_, values), _) if from != to => cast_exact(&arrow_cast(array, values)?, to),
         (DataType::List(_), DataType::List(to_field)) => list(array, to_field),
-        (DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f), DataType::List(_)) => {
-            // The list structure by Arrow, then the elements exactly.
+        (
+            DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) | DataType::FixedSizeList(f, _),
+            DataType::List(_),
+        ) => {
+            // The list structure by Arrow (new offsets over the same elements, but for
+            // list views, which are gathered), then the elements exactly.
             let same_elements = DataType::List(Arc::new(Field::new_list_field(f.data_type().clone(), true)));
             cast_exact(&arrow_cast(array, &same_elements)?, to)
         }
+        (_, DataType::FixedSizeBinary(width)) if from != to => fixed_binary(array, *width),
         (_, DataType::Date32) => date32(array),
         (_, DataType::Time64(TimeUnit::Nanosecond)) => time64(array),
         (_, DataType::Timestamp(TimeUnit::Microsecond, zone)) => timestamp(array, zone.clone()),
@@ -210,6 +220,32 @@ fn duration(array: &ArrayRef) -> Result<ArrayRef, CastError> {
         },
     )?;
     Ok(Arc::new(array))
+}
+
+/// `FixedSizeBinary(width)` from binary values that are each `width` bytes long (Arrow's
+/// cast would make the others null); a `FixedSizeBinary` of another width does not
+/// convert.
+fn fixed_binary(array: &ArrayRef, width: i32) -> Result<ArrayRef, CastError> {
+    let to = DataType::FixedSizeBinary(width);
+    if let DataType::FixedSizeBinary(other) = array.data_type() {
+        return Err(CastError {
+            row: None,
+            message: format!("values {other} bytes wide cannot be read as {width} bytes wide"),
+        });
+    }
+    let binary = arrow_cast(array, &DataType::Binary)?;
+    let values = binary.as_binary::<i32>();
+    let wrong = (0..values.len()).find(|&i| values.is_valid(i) && values.value_length(i) != width);
+    match wrong {
+        Some(row) => Err(CastError::at(
+            row,
+            format!(
+                "holds {} bytes, which is not the {width} of a {to}",
+                values.value_length(row)
+            ),
+        )),
+        None => arrow_cast(&binary, &to),
+    }
 }
 
 /// `Date32` from `Date64` (whole days only) or anything Arrow casts; in `NaiveDate`'s range.
@@ -468,6 +504,36 @@ mod tests {
                 "holds 1001 ns, which is not a whole microsecond (durations are read in microseconds)".into()
             )
         );
+    }
+
+    #[test]
+    fn large_and_fixed_size_layouts_share_their_data() {
+        use arrow::array::{FixedSizeListArray, Float32Array, LargeListArray, LargeStringArray};
+        let large: ArrayRef = Arc::new(LargeStringArray::from(vec![Some("ab"), None, Some("cde")]));
+        let out = cast_exact(&large, &DataType::Utf8).unwrap();
+        assert_eq!(
+            out.as_string::<i32>().values().as_ptr(),
+            large.as_string::<i64>().values().as_ptr()
+        );
+        let floats = Arc::new(Float32Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        let f32s = Arc::new(Field::new_list_field(DataType::Float32, true));
+        let to = DataType::List(f32s.clone());
+        let fixed: ArrayRef = Arc::new(FixedSizeListArray::new(f32s.clone(), 3, floats.clone(), None));
+        let large: ArrayRef = Arc::new(LargeListArray::new(
+            f32s,
+            arrow::buffer::OffsetBuffer::from_lengths([2, 4]),
+            floats.clone(),
+            None,
+        ));
+        for array in [fixed, large] {
+            let out = cast_exact(&array, &to).unwrap();
+            let values = out
+                .as_list::<i32>()
+                .values()
+                .as_primitive::<adt::Float32Type>()
+                .values();
+            assert_eq!(values.as_ptr(), floats.values().as_ptr(), "{}", array.data_type());
+        }
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl ColumnType {
 }
 
 /// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool`,
-/// `String` and chrono's dates, times, timestamps and durations, as itself, `Option`,
+/// `String`, `Bytes` and chrono's dates, times, timestamps and durations, as itself, `Option`,
 /// `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
 fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
     use std::any::TypeId;
@@ -120,6 +120,7 @@ fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
             shapes::<f32>(&mut map);
             shapes::<f64>(&mut map);
             shapes::<String>(&mut map);
+            shapes::<bytes::Bytes>(&mut map);
             shapes::<chrono::NaiveDate>(&mut map);
             shapes::<chrono::NaiveTime>(&mut map);
             shapes::<chrono::NaiveDateTime>(&mut map);
@@ -301,6 +302,9 @@ mod tests {
             chrono::NaiveTime::from_hms_nano_opt(1, 2, 3, 4).unwrap(),
         ]);
         round_trip(vec![chrono::TimeDelta::microseconds(-7)]);
+        round_trip(vec![bytes::Bytes::from_static(b"\0\xff"), bytes::Bytes::new()]);
+        round_trip(vec![Some([1_u8, 2, 3]), None]);
+        round_trip(vec![vec![[0_u8; 16]], vec![]]);
     }
 
     #[test]
@@ -398,6 +402,10 @@ mod tests {
             chrono::TimeDelta::microseconds(i64::MIN),
             chrono::TimeDelta::zero(),
         ]);
+        digests_match_builtin(vec![bytes::Bytes::from_static(b"ab"), bytes::Bytes::new()]);
+        digests_match_builtin(vec![Some(vec![bytes::Bytes::from_static(b"x")]), None]);
+        let hashed = |t: TypeInfo| t.with_hasher(crate::hash::hash_fn::<[u8; 2]>());
+        digests_match(vec![[1_u8, 2], [0, 255]], hashed(TypeInfo::of::<[u8; 2]>()));
     }
 
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -2,11 +2,13 @@
 //! implementations, and the type-erased [`ColumnType`] attached to a
 //! [`TypeInfo`](crate::value::TypeInfo).
 //!
-//! By kind of type: `primitive` (integers, floats, `bool`), `string`, `temporal`
+//! By kind of type: `primitive` (integers, floats, `bool`), `string`, `binary` (`Bytes`,
+//! `[u8; N]`), `temporal`
 //! (chrono's dates, times, timestamps and durations), `option` (nulls) and `list`
 //! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
 
+mod binary;
 mod cast;
 mod column_type;
 mod list;
@@ -35,6 +37,7 @@ pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, 
 /// A Rust type that maps to an Arrow type, so values of it can live in Arrow columns.
 ///
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
+/// `bytes::Bytes` (`Binary`), `[u8; N]` (`FixedSizeBinary(N)`; `Vec<u8>` is a list),
 /// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
 /// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
 /// (`Duration(µs)`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and

@@ -47,7 +47,12 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         }
     }
     let (mut dt, mut depth) = (dictionary_values(data_type), 0);
-    while let DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) = dt {
+    while let DataType::List(f)
+    | DataType::LargeList(f)
+    | DataType::ListView(f)
+    | DataType::LargeListView(f)
+    | DataType::FixedSizeList(f, _) = dt
+    {
         dt = dictionary_values(f.data_type());
         depth += 1;
     }
@@ -67,6 +72,9 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Float32 => at::<f32>(depth),
         DataType::Float64 => at::<f64>(depth),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => at::<String>(depth),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            at::<bytes::Bytes>(depth)
+        }
         DataType::Date32 | DataType::Date64 => at::<NaiveDate>(depth),
         DataType::Time32(_) | DataType::Time64(_) => at::<NaiveTime>(depth),
         DataType::Timestamp(_, None) => at::<NaiveDateTime>(depth),
@@ -85,7 +93,8 @@ fn dictionary_values(data_type: &DataType) -> &DataType {
     }
 }
 
-/// Whether a column of Arrow type `data_type` can be read as `ty`: `ty` is the type
+/// Whether a column of Arrow type `data_type` can be read as `ty`: `data_type` is `ty`'s
+/// own Arrow type (a `[u8; 16]` reads a `FixedSizeBinary(16)`), or `ty` is the type
 /// [`type_info_for`] gives it, or one with the same Arrow type that also holds nulls
 /// (`Option<String>` reads a `Utf8` column, `Vec<Option<i64>>` a list of `Int64`), or a
 /// `NaiveDateTime` (or lists of them, or options) reading a timestamp column with a time
@@ -108,18 +117,23 @@ pub fn reads_as(data_type: &DataType, ty: &TypeInfo) -> bool {
         match dt {
             DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
             DataType::Dictionary(_, values) => without_zone(values),
-            DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
-                DataType::List(std::sync::Arc::new(Field::new_list_field(
-                    without_zone(f.data_type()),
-                    true,
-                )))
-            }
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::LargeListView(f)
+            | DataType::FixedSizeList(f, _) => DataType::List(std::sync::Arc::new(Field::new_list_field(
+                without_zone(f.data_type()),
+                true,
+            ))),
             other => other.clone(),
         }
     }
     let Some(wanted) = ColumnType::find(ty).map(|ct| (ct.data_type)()) else {
         return false;
     };
+    if dictionary_values(data_type).equals_datatype(&wanted) {
+        return true;
+    }
     [type_info_for(data_type), type_info_for(&without_zone(data_type))]
         .iter()
         .flatten()
