@@ -9,10 +9,10 @@ use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
 pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
-     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], binary, fixed_binary[N], list<T>";
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], binary, fixed_binary[N], list<T>, list<T; N>";
 
 /// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `binary`,
-/// `fixed_binary[16]`, `list<string>`, ...
+/// `fixed_binary[16]`, `list<string>`, `list<f32; 768>`, ...
 /// (Arrow names work too; case and spaces do not matter).
 pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
     type_info_for(&parse_data_type(text)?)
@@ -27,6 +27,14 @@ pub(super) fn parse_data_type(text: &str) -> Option<DataType> {
 /// The Arrow type of a declared type name, lowercase and without spaces.
 fn data_type(t: &str) -> Option<DataType> {
     if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        // `list<T; N>`: lists of `N` elements each (embeddings).
+        if let Some((elem, size)) = inner.rsplit_once(';') {
+            let size = size.parse().ok().filter(|n| *n > 0)?;
+            return Some(DataType::FixedSizeList(
+                Arc::new(Field::new_list_field(data_type(elem)?, true)),
+                size,
+            ));
+        }
         return Some(DataType::List(Arc::new(Field::new_list_field(data_type(inner)?, true))));
     }
     // `name[unit]` or `name[unit,zone]`.
@@ -140,6 +148,12 @@ mod tests {
         assert_eq!(name("binary").as_deref(), Some("Bytes"));
         assert_eq!(parse_data_type("fixed_binary[16]"), Some(DataType::FixedSizeBinary(16)));
         assert_eq!(name("list<Fixed_Binary[ 32 ]>").as_deref(), Some("Vec<Bytes>"));
+        let f32s = Arc::new(Field::new_list_field(DataType::Float32, true));
+        assert_eq!(
+            parse_data_type("list<f32; 768>"),
+            Some(DataType::FixedSizeList(f32s, 768))
+        );
+        assert_eq!(name("list<f32; 768>").as_deref(), Some("Vec<f32>"));
         for bad in [
             "timestamp[minutes]",
             "timestamp[us, ]",
@@ -150,6 +164,8 @@ mod tests {
             "fixed_binary",
             "fixed_binary[0]",
             "binary[16]",
+            "list<f32; 0>",
+            "list<f32; x>",
         ] {
             assert!(parse_type(bad).is_none(), "{bad}");
         }

@@ -19,6 +19,7 @@ use arrow::datatypes::DataType;
 use bytes::Bytes;
 
 use super::Columnar;
+use super::fixed_list::width;
 use crate::hash::{StableHash, StableHasher};
 
 impl Columnar for Bytes {
@@ -58,15 +59,6 @@ impl Columnar for Bytes {
     fn builder_len(builder: &Self::Builder) -> usize {
         builder.len()
     }
-}
-
-/// The width of a `[u8; N]` as Arrow stores it.
-///
-/// # Panics
-///
-/// For `N` beyond `i32::MAX`, which no Arrow column holds.
-fn width<const N: usize>() -> i32 {
-    i32::try_from(N).expect("a FixedSizeBinary is at most i32::MAX bytes wide")
 }
 
 impl<const N: usize> Columnar for [u8; N] {

@@ -48,7 +48,8 @@ impl CastError {
 /// views are copied: Arrow gathers them). A
 /// dictionary-encoded column is unpacked to its values (Arrow's cast), which then
 /// convert as above. A `FixedSizeBinary(N)` is read from binary values of `N` bytes
-/// only (another length is an error naming the row), and not from one of another width.
+/// only (another length is an error naming the row), and not from one of another width;
+/// a `FixedSizeList(T, N)` likewise from lists of `N` elements.
 /// Null rows are never looked at.
 ///
 /// # Examples
@@ -93,6 +94,7 @@ pub fn cast_exact(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError
             cast_exact(&arrow_cast(array, &same_elements)?, to)
         }
         (_, DataType::FixedSizeBinary(width)) if from != to => fixed_binary(array, *width),
+        (_, DataType::FixedSizeList(field, size)) if from != to => fixed_list(array, field, *size),
         (_, DataType::Date32) => date32(array),
         (_, DataType::Time64(TimeUnit::Nanosecond)) => time64(array),
         (_, DataType::Timestamp(TimeUnit::Microsecond, zone)) => timestamp(array, zone.clone()),
@@ -245,6 +247,36 @@ fn fixed_binary(array: &ArrayRef, width: i32) -> Result<ArrayRef, CastError> {
             ),
         )),
         None => arrow_cast(&binary, &to),
+    }
+}
+
+/// `FixedSizeList(field, size)` from lists that each hold `size` elements (Arrow's cast
+/// would make the others null), their elements cast exactly; a fixed-size list of
+/// another size does not convert.
+fn fixed_list(array: &ArrayRef, field: &Arc<Field>, size: i32) -> Result<ArrayRef, CastError> {
+    let to = DataType::FixedSizeList(field.clone(), size);
+    match array.data_type() {
+        DataType::FixedSizeList(_, other) if *other != size => Err(CastError {
+            row: None,
+            message: format!("lists of {other} elements cannot be read as lists of {size}"),
+        }),
+        // The same elements under another field name: Arrow's cast shares them.
+        DataType::FixedSizeList(f, _) if f.data_type() == field.data_type() => arrow_cast(array, &to),
+        _ => {
+            let lists = cast_exact(array, &DataType::List(field.clone()))?;
+            let typed = lists.as_list::<i32>();
+            let wrong = (0..typed.len()).find(|&i| typed.is_valid(i) && typed.value_length(i) != size);
+            match wrong {
+                Some(row) => Err(CastError::at(
+                    row,
+                    format!(
+                        "holds a list of {} elements, which is not the {size} of a {to}",
+                        typed.value_length(row)
+                    ),
+                )),
+                None => arrow_cast(&lists, &to),
+            }
+        }
     }
 }
 

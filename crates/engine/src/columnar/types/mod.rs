@@ -3,7 +3,7 @@
 //! [`TypeInfo`](crate::value::TypeInfo).
 //!
 //! By kind of type: `primitive` (integers, floats, `bool`), `string`, `binary` (`Bytes`,
-//! `[u8; N]`), `temporal`
+//! `[u8; N]`), `fixed_list` (`[f32; N]` and other arrays of numbers), `temporal`
 //! (chrono's dates, times, timestamps and durations), `option` (nulls) and `list`
 //! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
@@ -11,6 +11,7 @@
 mod binary;
 mod cast;
 mod column_type;
+mod fixed_list;
 mod list;
 mod option;
 mod primitive;
@@ -28,6 +29,7 @@ use crate::hash::StableHasher;
 
 pub use cast::{CastError, cast_exact};
 pub use column_type::{ColumnType, Elements};
+pub use fixed_list::{FixedListCollector, ListElement};
 pub use list::ListCollector;
 pub use primitive::PrimitiveCollector;
 #[doc(hidden)]
@@ -38,6 +40,7 @@ pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, 
 ///
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
 /// `bytes::Bytes` (`Binary`), `[u8; N]` (`FixedSizeBinary(N)`; `Vec<u8>` is a list),
+/// `[T; N]` of the other numbers and `bool` (`FixedSizeList(T, N)`),
 /// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
 /// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
 /// (`Duration(µs)`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and

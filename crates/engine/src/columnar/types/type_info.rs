@@ -93,8 +93,20 @@ fn dictionary_values(data_type: &DataType) -> &DataType {
     }
 }
 
+/// Whether `a` and `b` are one Arrow type but for the names and nullability of list
+/// elements.
+fn same_layout(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::FixedSizeList(f, n), DataType::FixedSizeList(g, m)) => {
+            n == m && same_layout(f.data_type(), g.data_type())
+        }
+        _ => a.equals_datatype(b),
+    }
+}
+
 /// Whether a column of Arrow type `data_type` can be read as `ty`: `data_type` is `ty`'s
-/// own Arrow type (a `[u8; 16]` reads a `FixedSizeBinary(16)`), or `ty` is the type
+/// own Arrow type (a `[u8; 16]` reads a `FixedSizeBinary(16)`, a `[f32; 768]` a
+/// `FixedSizeList(Float32, 768)`), or `ty` is the type
 /// [`type_info_for`] gives it, or one with the same Arrow type that also holds nulls
 /// (`Option<String>` reads a `Utf8` column, `Vec<Option<i64>>` a list of `Int64`), or a
 /// `NaiveDateTime` (or lists of them, or options) reading a timestamp column with a time
@@ -131,7 +143,7 @@ pub fn reads_as(data_type: &DataType, ty: &TypeInfo) -> bool {
     let Some(wanted) = ColumnType::find(ty).map(|ct| (ct.data_type)()) else {
         return false;
     };
-    if dictionary_values(data_type).equals_datatype(&wanted) {
+    if same_layout(dictionary_values(data_type), &wanted) {
         return true;
     }
     [type_info_for(data_type), type_info_for(&without_zone(data_type))]
