@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
 
 use crate::engine::columnar::types::{columnar_type_info, type_info_for};
 use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
 pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
-     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], binary, fixed_binary[N], list<T>, list<T; N>";
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], interval, binary, fixed_binary[N], list<T>, list<T; N>";
 
 /// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `binary`,
 /// `fixed_binary[16]`, `list<string>`, `list<f32; 768>`, ...
@@ -71,6 +71,7 @@ fn data_type(t: &str) -> Option<DataType> {
         (_, Some(_)) => return None,
         ("string" | "str" | "utf8" | "text", None) => DataType::Utf8,
         ("binary" | "bytes", None) => DataType::Binary,
+        ("interval", None) => DataType::Interval(IntervalUnit::MonthDayNano),
         ("bool" | "boolean", None) => DataType::Boolean,
         ("i8" | "int8", None) => DataType::Int8,
         ("i16" | "int16", None) => DataType::Int16,
@@ -146,6 +147,7 @@ mod tests {
         assert_eq!(name("duration[s]").as_deref(), Some("TimeDelta"));
         assert_eq!(name("list<date>").as_deref(), Some("Vec<NaiveDate>"));
         assert_eq!(name("binary").as_deref(), Some("Bytes"));
+        assert_eq!(name("interval").as_deref(), Some("IntervalMonthDayNano"));
         assert_eq!(parse_data_type("fixed_binary[16]"), Some(DataType::FixedSizeBinary(16)));
         assert_eq!(name("list<Fixed_Binary[ 32 ]>").as_deref(), Some("Vec<Bytes>"));
         let f32s = Arc::new(Field::new_list_field(DataType::Float32, true));

@@ -33,6 +33,8 @@ mod fuzz;
 #[cfg(feature = "cli")]
 mod guide;
 // SIGKILL and the process ids in temporary files' names: Unix.
+#[cfg(feature = "parquet")]
+mod interval;
 #[cfg(all(feature = "cli", unix))]
 mod kill;
 mod map;

@@ -89,7 +89,7 @@ impl ColumnType {
 }
 
 /// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool`,
-/// `String`, `Bytes` and chrono's dates, times, timestamps and durations, as itself, `Option`,
+/// `String`, `Bytes`, Arrow's `IntervalMonthDayNano` and chrono's dates, times, timestamps and durations, as itself, `Option`,
 /// `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
 fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
     use std::any::TypeId;
@@ -126,6 +126,7 @@ fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
             shapes::<chrono::NaiveDateTime>(&mut map);
             shapes::<chrono::DateTime<chrono::Utc>>(&mut map);
             shapes::<chrono::TimeDelta>(&mut map);
+            shapes::<arrow::datatypes::IntervalMonthDayNano>(&mut map);
             map
         })
         .get(&id)

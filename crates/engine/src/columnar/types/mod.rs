@@ -3,7 +3,8 @@
 //! [`TypeInfo`](crate::value::TypeInfo).
 //!
 //! By kind of type: `primitive` (integers, floats, `bool`), `string`, `binary` (`Bytes`,
-//! `[u8; N]`), `fixed_list` (`[f32; N]` and other arrays of numbers), `temporal`
+//! `[u8; N]`), `fixed_list` (`[f32; N]` and other arrays of numbers), `interval`
+//! (Arrow's `IntervalMonthDayNano`), `temporal`
 //! (chrono's dates, times, timestamps and durations), `option` (nulls) and `list`
 //! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
@@ -12,6 +13,7 @@ mod binary;
 mod cast;
 mod column_type;
 mod fixed_list;
+mod interval;
 mod list;
 mod option;
 mod primitive;
@@ -25,7 +27,7 @@ use std::ops::Range;
 use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::DataType;
 
-use crate::hash::StableHasher;
+use crate::hash::{HashFn, StableHasher};
 
 pub use cast::{CastError, cast_exact};
 pub use column_type::{ColumnType, Elements};
@@ -40,7 +42,8 @@ pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, 
 ///
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
 /// `bytes::Bytes` (`Binary`), `[u8; N]` (`FixedSizeBinary(N)`; `Vec<u8>` is a list),
-/// `[T; N]` of the other numbers and `bool` (`FixedSizeList(T, N)`),
+/// `[T; N]` of the other numbers and `bool` (`FixedSizeList(T, N)`), Arrow's
+/// `IntervalMonthDayNano` (`Interval(MonthDayNano)`),
 /// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
 /// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
 /// (`Duration(µs)`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and
@@ -131,6 +134,15 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     fn digest_row(array: &Self::Array, i: usize, h: &mut StableHasher) -> bool {
         let _ = (array, i, h);
         false
+    }
+    /// How a value is hashed for the cache, for a type with no
+    /// [`StableHash`](crate::hash::StableHash) because hypernodes-core cannot name it
+    /// (Arrow's `IntervalMonthDayNano`): the hash function its
+    /// [`TypeInfo`](crate::value::TypeInfo) carries, which must feed what
+    /// [`Columnar::digest_row`] feeds. `None` (the default) for the other types, which
+    /// hash through `StableHash` or serde.
+    fn value_hasher() -> Option<HashFn> {
+        None
     }
     /// Appends every value of `values` (primitives copy them in one pass).
     #[inline]

@@ -20,7 +20,8 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// columns, SQL expressions). Every string type maps to `String`, every list type to
 /// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
 /// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
-/// (with any), every duration to `TimeDelta`, and a dictionary-encoded column (what
+/// (with any), every duration to `TimeDelta`, every interval to Arrow's
+/// `IntervalMonthDayNano`, and a dictionary-encoded column (what
 /// Parquet writers make of low-cardinality strings) to the type of its values (cast the column to the
 /// [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
 /// use). `None` for types without a Rust counterpart here (decimals, structs, ...).
@@ -80,6 +81,7 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Timestamp(_, None) => at::<NaiveDateTime>(depth),
         DataType::Timestamp(_, Some(_)) => at::<DateTime<Utc>>(depth),
         DataType::Duration(_) => at::<TimeDelta>(depth),
+        DataType::Interval(_) => at::<arrow::datatypes::IntervalMonthDayNano>(depth),
         _ => return None,
     })
 }
@@ -182,8 +184,13 @@ pub trait ViaAnyType {
 }
 
 impl<T: Columnar> ViaColumnarType for &&TypeProbe<T> {
+    /// With the type's [`Columnar::value_hasher`] when it has one.
     fn type_info(self) -> TypeInfo {
-        TypeInfo::of::<T>().with_extension(ColumnType::of::<T>() as &'static (dyn Any + Send + Sync))
+        let ty = TypeInfo::of::<T>().with_extension(ColumnType::of::<T>() as &'static (dyn Any + Send + Sync));
+        match T::value_hasher() {
+            Some(f) => ty.with_hasher(f),
+            None => ty,
+        }
     }
 }
 
