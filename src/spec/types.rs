@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, IntervalUnit, TimeUnit};
 
 use crate::engine::columnar::types::{columnar_type_info, type_info_for};
 use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
 pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
-     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], interval, binary, fixed_binary[N], list<T>, list<T; N>";
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], interval, binary, fixed_binary[N], list<T>, list<T; N>, map<string, T>";
 
 /// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `binary`,
-/// `fixed_binary[16]`, `list<string>`, `list<f32; 768>`, ...
+/// `fixed_binary[16]`, `list<string>`, `list<f32; 768>`, `map<string, i64>`, ...
 /// (Arrow names work too; case and spaces do not matter).
 pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
     type_info_for(&parse_data_type(text)?)
@@ -36,6 +36,21 @@ fn data_type(t: &str) -> Option<DataType> {
             ));
         }
         return Some(DataType::List(Arc::new(Field::new_list_field(data_type(inner)?, true))));
+    }
+    // `map<K,V>`: maps of string keys.
+    if let Some((key, value)) = t
+        .strip_prefix("map<")
+        .and_then(|r| r.strip_suffix('>'))
+        .and_then(|r| r.split_once(','))
+    {
+        let entries = Fields::from(vec![
+            Field::new("keys", data_type(key)?, false),
+            Field::new("values", data_type(value)?, true),
+        ]);
+        return Some(DataType::Map(
+            Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+            false,
+        ));
     }
     // `name[unit]` or `name[unit,zone]`.
     let (name, args) = match t.split_once('[') {
@@ -148,6 +163,8 @@ mod tests {
         assert_eq!(name("list<date>").as_deref(), Some("Vec<NaiveDate>"));
         assert_eq!(name("binary").as_deref(), Some("Bytes"));
         assert_eq!(name("interval").as_deref(), Some("IntervalMonthDayNano"));
+        assert_eq!(name("map<string, i64>").as_deref(), Some("BTreeMap<String, i64>"));
+        assert_eq!(name("map<string, date>"), None);
         assert_eq!(parse_data_type("fixed_binary[16]"), Some(DataType::FixedSizeBinary(16)));
         assert_eq!(name("list<Fixed_Binary[ 32 ]>").as_deref(), Some("Vec<Bytes>"));
         let f32s = Arc::new(Field::new_list_field(DataType::Float32, true));

@@ -38,6 +38,8 @@ mod interval;
 #[cfg(all(feature = "cli", unix))]
 mod kill;
 mod map;
+#[cfg(feature = "parquet")]
+mod maps;
 #[cfg(feature = "cli")]
 mod matrix;
 mod nodes;

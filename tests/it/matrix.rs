@@ -399,7 +399,7 @@ fn pipeline_file_rows() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         r("unknown function", &toml("[[nodes]]\nfunction = \"cleen_text\"\ninputs = { text = \"passage\" }\n"), "{file}:6: node 'cleen_text': unknown function 'cleen_text'. Functions: char_count, clean_text, count_words, sum. Did you mean 'clean_text'?"),
         r("unknown column", &node("lower(pasage)"), "{file}:6: node 'n': unknown column 'pasage'. Known: id, passage, sentences, value. Did you mean 'passage'?"),
         r("type error", &node("passage * 2"), "{file}:6: node 'n': `passage * 2`: Error during planning: Cannot coerce arithmetic expression Utf8 * Int64 to valid types"),
-        r("unknown type", &"[inputs]\npassage = \"money\"\n\n[[nodes]]\nname = \"n\"\nsql = \"passage\"\n".to_string(), "{file}:2: input 'passage': unknown type 'money'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], interval, binary, fixed_binary[N], list<T>, list<T; N>"),
+        r("unknown type", &"[inputs]\npassage = \"money\"\n\n[[nodes]]\nname = \"n\"\nsql = \"passage\"\n".to_string(), "{file}:2: input 'passage': unknown type 'money'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], interval, binary, fixed_binary[N], list<T>, list<T; N>, map<string, T>"),
         r("declared type differs from the file", &"[inputs]\npassage = \"i64\"\n\n[[nodes]]\nname = \"n\"\nsql = \"passage + 1\"\n".to_string(), "{file}:2: input 'passage' is declared i64 but the input column has type String"),
         r(
             "duplicate outputs",

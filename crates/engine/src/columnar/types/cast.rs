@@ -49,7 +49,8 @@ impl CastError {
 /// dictionary-encoded column is unpacked to its values (Arrow's cast), which then
 /// convert as above. A `FixedSizeBinary(N)` is read from binary values of `N` bytes
 /// only (another length is an error naming the row), and not from one of another width;
-/// a `FixedSizeList(T, N)` likewise from lists of `N` elements.
+/// a `FixedSizeList(T, N)` likewise from lists of `N` elements. A map's keys and values
+/// convert as columns do.
 /// Null rows are never looked at.
 ///
 /// # Examples
@@ -84,6 +85,7 @@ pub fn cast_exact(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError
         // Unpacked by Arrow (a `take` of the values by the keys), then read as its values.
         (DataType::Dictionary(_, values), _) if from != to => cast_exact(&arrow_cast(array, values)?, to),
         (DataType::List(_), DataType::List(to_field)) => list(array, to_field),
+        (DataType::Map(_, _), DataType::Map(to_field, _)) if from != to => map(array, to_field),
         (
             DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) | DataType::FixedSizeList(f, _),
             DataType::List(_),
@@ -394,6 +396,33 @@ fn list(array: &ArrayRef, to: &Arc<Field>) -> Result<ArrayRef, CastError> {
         row: None,
         message: e.to_string(),
     })?;
+    Ok(Arc::new(out))
+}
+
+/// A map array with its keys and values cast exactly to `to`'s; an entry's error names
+/// its row.
+fn map(array: &ArrayRef, to: &Arc<Field>) -> Result<ArrayRef, CastError> {
+    let DataType::Struct(fields) = to.data_type() else {
+        return arrow_cast(array, &DataType::Map(to.clone(), false));
+    };
+    let map = array.as_map();
+    let offsets = map.value_offsets();
+    let row_of = |e: CastError| CastError {
+        // The last row starting at or before the entry.
+        row: e
+            .row
+            .map(|j| offsets.partition_point(|&o| (o as usize) <= j).saturating_sub(1)),
+        message: e.message,
+    };
+    let keys = cast_exact(map.keys(), fields[0].data_type()).map_err(row_of)?;
+    let values = cast_exact(map.values(), fields[1].data_type()).map_err(row_of)?;
+    let invalid = |e: arrow::error::ArrowError| CastError {
+        row: None,
+        message: e.to_string(),
+    };
+    let entries = arrow::array::StructArray::try_new(fields.clone(), vec![keys, values], None).map_err(invalid)?;
+    let out = arrow::array::MapArray::try_new(to.clone(), map.offsets().clone(), entries, map.nulls().cloned(), false)
+        .map_err(invalid)?;
     Ok(Arc::new(out))
 }
 

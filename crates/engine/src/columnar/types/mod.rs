@@ -4,7 +4,7 @@
 //!
 //! By kind of type: `primitive` (integers, floats, `bool`), `string`, `binary` (`Bytes`,
 //! `[u8; N]`), `fixed_list` (`[f32; N]` and other arrays of numbers), `interval`
-//! (Arrow's `IntervalMonthDayNano`), `temporal`
+//! (Arrow's `IntervalMonthDayNano`), `map` (`BTreeMap`), `temporal`
 //! (chrono's dates, times, timestamps and durations), `option` (nulls) and `list`
 //! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
@@ -15,6 +15,7 @@ mod column_type;
 mod fixed_list;
 mod interval;
 mod list;
+mod map;
 mod option;
 mod primitive;
 mod string;
@@ -33,6 +34,7 @@ pub use cast::{CastError, cast_exact};
 pub use column_type::{ColumnType, Elements};
 pub use fixed_list::{FixedListCollector, ListElement};
 pub use list::ListCollector;
+pub use map::{MapCollector, MapKey};
 pub use primitive::PrimitiveCollector;
 #[doc(hidden)]
 pub use string::data_bytes;
@@ -43,7 +45,8 @@ pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, 
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
 /// `bytes::Bytes` (`Binary`), `[u8; N]` (`FixedSizeBinary(N)`; `Vec<u8>` is a list),
 /// `[T; N]` of the other numbers and `bool` (`FixedSizeList(T, N)`), Arrow's
-/// `IntervalMonthDayNano` (`Interval(MonthDayNano)`),
+/// `IntervalMonthDayNano` (`Interval(MonthDayNano)`), `BTreeMap<K, V>` (`Map`, keys of
+/// the types [`MapKey`] lists),
 /// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
 /// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
 /// (`Duration(µs)`), and `Option<T>` (nulls) and `Vec<T>` (lists) of columnar types. Nodes whose parameters and

@@ -21,7 +21,8 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 /// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
 /// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
 /// (with any), every duration to `TimeDelta`, every interval to Arrow's
-/// `IntervalMonthDayNano`, and a dictionary-encoded column (what
+/// `IntervalMonthDayNano`, a map of string keys to `BTreeMap<String, V>` (`V` a `bool`,
+/// `i32`, `i64`, `u64`, `f32`, `f64` or `String`), and a dictionary-encoded column (what
 /// Parquet writers make of low-cardinality strings) to the type of its values (cast the column to the
 /// [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
 /// use). `None` for types without a Rust counterpart here (decimals, structs, ...).
@@ -82,6 +83,36 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Timestamp(_, Some(_)) => at::<DateTime<Utc>>(depth),
         DataType::Duration(_) => at::<TimeDelta>(depth),
         DataType::Interval(_) => at::<arrow::datatypes::IntervalMonthDayNano>(depth),
+        DataType::Map(entries, _) if depth == 0 => return map_of(entries),
+        _ => return None,
+    })
+}
+
+/// The `BTreeMap<String, V>` of a map of string keys and values of a scalar type `V`.
+fn map_of(entries: &Field) -> Option<TypeInfo> {
+    fn m<V: Columnar>() -> TypeInfo {
+        columnar_type_info::<std::collections::BTreeMap<String, V>>()
+    }
+    let DataType::Struct(fields) = entries.data_type() else {
+        return None;
+    };
+    let [key, value] = &fields[..] else {
+        return None;
+    };
+    if !matches!(
+        dictionary_values(key.data_type()),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return None;
+    }
+    Some(match dictionary_values(value.data_type()) {
+        DataType::Boolean => m::<bool>(),
+        DataType::Int32 => m::<i32>(),
+        DataType::Int64 => m::<i64>(),
+        DataType::UInt64 => m::<u64>(),
+        DataType::Float32 => m::<f32>(),
+        DataType::Float64 => m::<f64>(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => m::<String>(),
         _ => return None,
     })
 }
