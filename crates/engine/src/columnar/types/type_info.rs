@@ -17,14 +17,15 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 
 /// The Rust type, as a [`TypeInfo`] with Arrow conversions, whose values make columns of
 /// Arrow type `data_type`, for data whose types are known only at run time (Parquet
-/// columns, SQL expressions). Every string type maps to `String`, every list type to
+/// columns, SQL expressions). Every string type maps to `String`, every binary type
+/// (`FixedSizeBinary` too) to `bytes::Bytes`, every list type (`FixedSizeList` too) to
 /// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
 /// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
 /// (with any), every duration to `TimeDelta`, every interval to Arrow's
 /// `IntervalMonthDayNano`, a map of string keys to `BTreeMap<String, V>` (`V` a `bool`,
 /// `i32`, `i64`, `u64`, `f32`, `f64` or `String`), and a dictionary-encoded column (what
-/// Parquet writers make of low-cardinality strings) to the type of its values (cast the column to the
-/// [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
+/// Parquet writers make of low-cardinality strings) to the type of its values (cast the
+/// column to the [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
 /// use). `None` for types without a Rust counterpart here (decimals, structs, ...).
 ///
 /// # Examples
