@@ -2,18 +2,20 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, IntervalUnit, TimeUnit};
 
 use crate::engine::columnar::types::{columnar_type_info, type_info_for};
 use crate::value::{TypeInfo, Value};
 
 /// The type names [`parse_type`] knows, for messages.
 pub(super) const TYPE_NAMES: &str = "string, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, date, time, \
-     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], decimal, decimal(P, S), \
-     decimal128(P, S), decimal256(P, S), list<T>";
+     timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], interval, decimal, \
+     decimal(P, S), decimal128(P, S), decimal256(P, S), binary, fixed_binary[N], list<T>, list<T; N>, \
+     map<string, T>";
 
 /// A declared type: `string`, `i64`, `date`, `timestamp[ns, UTC]`, `decimal(12, 2)`,
-/// `list<string>`, ... (Arrow names work too; case and spaces do not matter).
+/// `binary`, `fixed_binary[16]`, `list<string>`, `list<f32; 768>`, `map<string, i64>`, ...
+/// (Arrow names work too; case and spaces do not matter).
 pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
     type_info_for(&parse_data_type(text)?)
 }
@@ -73,10 +75,33 @@ fn decimal(t: &str) -> Option<Result<DataType, String>> {
 /// The Arrow type of a declared type name, lowercase and without spaces.
 fn data_type(t: &str) -> Option<DataType> {
     if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        // `list<T; N>`: lists of `N` elements each (embeddings).
+        if let Some((elem, size)) = inner.rsplit_once(';') {
+            let size = size.parse().ok().filter(|n| *n > 0)?;
+            return Some(DataType::FixedSizeList(
+                Arc::new(Field::new_list_field(data_type(elem)?, true)),
+                size,
+            ));
+        }
         return Some(DataType::List(Arc::new(Field::new_list_field(data_type(inner)?, true))));
     }
     if let Some(decimal) = decimal(t) {
         return decimal.ok();
+    }
+    // `map<K,V>`: maps of string keys.
+    if let Some((key, value)) = t
+        .strip_prefix("map<")
+        .and_then(|r| r.strip_suffix('>'))
+        .and_then(|r| r.split_once(','))
+    {
+        let entries = Fields::from(vec![
+            Field::new("keys", data_type(key)?, false),
+            Field::new("values", data_type(value)?, true),
+        ]);
+        return Some(DataType::Map(
+            Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+            false,
+        ));
     }
     // `name[unit]` or `name[unit,zone]`.
     let (name, args) = match t.split_once('[') {
@@ -108,8 +133,11 @@ fn data_type(t: &str) -> Option<DataType> {
         },
         ("duration", None) => DataType::Duration(TimeUnit::Microsecond),
         ("duration", Some(u)) => DataType::Duration(unit(u)?),
+        ("fixed_binary", Some(width)) => DataType::FixedSizeBinary(width.parse().ok().filter(|w| *w > 0)?),
         (_, Some(_)) => return None,
         ("string" | "str" | "utf8" | "text", None) => DataType::Utf8,
+        ("binary" | "bytes", None) => DataType::Binary,
+        ("interval", None) => DataType::Interval(IntervalUnit::MonthDayNano),
         ("bool" | "boolean", None) => DataType::Boolean,
         ("i8" | "int8", None) => DataType::Int8,
         ("i16" | "int16", None) => DataType::Int16,
@@ -184,6 +212,18 @@ mod tests {
         );
         assert_eq!(name("duration[s]").as_deref(), Some("TimeDelta"));
         assert_eq!(name("list<date>").as_deref(), Some("Vec<NaiveDate>"));
+        assert_eq!(name("binary").as_deref(), Some("Bytes"));
+        assert_eq!(name("interval").as_deref(), Some("IntervalMonthDayNano"));
+        assert_eq!(name("map<string, i64>").as_deref(), Some("BTreeMap<String, i64>"));
+        assert_eq!(name("map<string, date>"), None);
+        assert_eq!(parse_data_type("fixed_binary[16]"), Some(DataType::FixedSizeBinary(16)));
+        assert_eq!(name("list<Fixed_Binary[ 32 ]>").as_deref(), Some("Vec<Bytes>"));
+        let f32s = Arc::new(Field::new_list_field(DataType::Float32, true));
+        assert_eq!(
+            parse_data_type("list<f32; 768>"),
+            Some(DataType::FixedSizeList(f32s, 768))
+        );
+        assert_eq!(name("list<f32; 768>").as_deref(), Some("Vec<f32>"));
         for bad in [
             "timestamp[minutes]",
             "timestamp[us, ]",
@@ -191,6 +231,11 @@ mod tests {
             "i64[s]",
             "date[s]",
             "duration[us, UTC]",
+            "fixed_binary",
+            "fixed_binary[0]",
+            "binary[16]",
+            "list<f32; 0>",
+            "list<f32; x>",
         ] {
             assert!(parse_type(bad).is_none(), "{bad}");
         }

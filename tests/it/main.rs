@@ -5,6 +5,8 @@
 mod common;
 
 mod as_node;
+#[cfg(feature = "parquet")]
+mod binary;
 mod bind;
 #[cfg(feature = "columnar")]
 mod boundaries;
@@ -33,9 +35,13 @@ mod fuzz;
 #[cfg(feature = "cli")]
 mod guide;
 // SIGKILL and the process ids in temporary files' names: Unix.
+#[cfg(feature = "parquet")]
+mod interval;
 #[cfg(all(feature = "cli", unix))]
 mod kill;
 mod map;
+#[cfg(feature = "parquet")]
+mod maps;
 #[cfg(feature = "cli")]
 mod matrix;
 mod nodes;

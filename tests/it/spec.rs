@@ -112,7 +112,8 @@ fn toml_mistakes() {
         error("[inputs]\npassage = \"text\"\nvalue = \"money\"\n"),
         "p.toml:3: input 'value': unknown type 'money'. Types: string, bool, i8, i16, i32, i64, u8, u16, u32, \
          u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], duration[s|ms|us|ns], \
-         decimal, decimal(P, S), decimal128(P, S), decimal256(P, S), list<T>"
+         interval, decimal, decimal(P, S), decimal128(P, S), decimal256(P, S), binary, fixed_binary[N], list<T>, list<T; N>, \
+         map<string, T>"
     );
     assert_eq!(
         error("[[nodes]]\nname = \"n\"\npipeline = \"inner\"\n"),

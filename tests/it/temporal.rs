@@ -453,7 +453,7 @@ sql = "day + INTERVAL '7 days'"
             format!(
                 "{}:2: input 'ts': unknown type 'timestamp[minutes]'. Types: string, bool, i8, i16, i32, i64, u8, \
                  u16, u32, u64, f32, f64, date, time, timestamp, timestamp[s|ms|us|ns], timestamp[UNIT, ZONE], \
-                 duration[s|ms|us|ns], decimal, decimal(P, S), decimal128(P, S), decimal256(P, S), list<T>",
+                 duration[s|ms|us|ns], interval, decimal, decimal(P, S), decimal128(P, S), decimal256(P, S), binary, fixed_binary[N], list<T>, list<T; N>, map<string, T>",
                 path.display()
             )
         );

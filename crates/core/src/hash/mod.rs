@@ -3,7 +3,8 @@
 //!
 //! [`StableHash`] is implemented for the primitive types, strings, `Option`, lists,
 //! tuples, maps and sets, chrono's dates, times, timestamps and durations,
-//! `rust_decimal::Decimal`, and references to them. Every value is fed with a tag naming
+//! `rust_decimal::Decimal`, `bytes::Bytes`, and references to them. Every value is fed
+//! with a tag naming
 //! its type, so `1_i64`, `1_u64`, `1.0_f64` and `"1"` all hash differently, and lengths
 //! are fed before contents, so `("ab", "c")` and `("a", "bc")` differ too. Nothing
 //! depends on addresses, hash seeds or the iteration order of a `HashMap`.
@@ -16,6 +17,7 @@
 //! [`Value::with_key`](crate::Value::with_key). The columnar engine gives the same digests for Arrow rows
 //! (`ColumnType::digest_rows`).
 
+mod binary;
 mod decimal;
 mod digest;
 mod probe;

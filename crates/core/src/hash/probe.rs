@@ -34,8 +34,9 @@ pub fn serde_hash_fn<T: Serialize + Send + Sync + 'static>() -> HashFn {
 
 /// The hash functions of the built-in types by `TypeId`, for types described without the
 /// `#[node]` macro (closure nodes, `Value::new`): each primitive, `bool`, `char` and
-/// `String`, chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` and
-/// `TimeDelta`, and `rust_decimal::Decimal`, as itself, `Option`, `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`,
+/// `String`, `bytes::Bytes`, chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` and
+/// `TimeDelta`, and `rust_decimal::Decimal`, as itself, `Option`, `Vec`, `Vec<Option>`,
+/// `Option<Vec>` and `Vec<Vec>`,
 /// and `()`. The same shapes as the columnar engine's built-in Arrow conversions, and more.
 #[doc(hidden)]
 pub fn builtin_hasher(id: TypeId) -> Option<HashFn> {
@@ -67,6 +68,7 @@ pub fn builtin_hasher(id: TypeId) -> Option<HashFn> {
         shapes::<bool>(&mut map);
         shapes::<char>(&mut map);
         shapes::<String>(&mut map);
+        shapes::<bytes::Bytes>(&mut map);
         shapes::<chrono::NaiveDate>(&mut map);
         shapes::<chrono::NaiveTime>(&mut map);
         shapes::<chrono::NaiveDateTime>(&mut map);

@@ -47,9 +47,16 @@ impl CastError {
 ///   `Decimal256` becomes a `Decimal128` of its scale, where every value is one a
 ///   `Decimal` holds exactly (28 significant digits).
 ///
-/// Lists convert their elements so (an error names the row holding the element). A
+/// Lists convert their elements so (an error names the row holding the element); a
+/// `LargeList` or `FixedSizeList` becomes a `List` over the same elements (only offsets
+/// are made), a `LargeUtf8` a `Utf8` over the same characters (a `Utf8View` and list
+/// views are copied: Arrow gathers them). A
 /// dictionary-encoded column is unpacked to its values (Arrow's cast), which then
-/// convert as above. Null rows are never looked at.
+/// convert as above. A `FixedSizeBinary(N)` is read from binary values of `N` bytes
+/// only (another length is an error naming the row), and not from one of another width;
+/// a `FixedSizeList(T, N)` likewise from lists of `N` elements. A map's keys and values
+/// convert as columns do.
+/// Null rows are never looked at.
 ///
 /// # Examples
 ///
@@ -83,11 +90,18 @@ pub fn cast_exact(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, CastError
         // Unpacked by Arrow (a `take` of the values by the keys), then read as its values.
         (DataType::Dictionary(_, values), _) if from != to => cast_exact(&arrow_cast(array, values)?, to),
         (DataType::List(_), DataType::List(to_field)) => list(array, to_field),
-        (DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f), DataType::List(_)) => {
-            // The list structure by Arrow, then the elements exactly.
+        (DataType::Map(_, _), DataType::Map(to_field, _)) if from != to => map(array, to_field),
+        (
+            DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) | DataType::FixedSizeList(f, _),
+            DataType::List(_),
+        ) => {
+            // The list structure by Arrow (new offsets over the same elements, but for
+            // list views, which are gathered), then the elements exactly.
             let same_elements = DataType::List(Arc::new(Field::new_list_field(f.data_type().clone(), true)));
             cast_exact(&arrow_cast(array, &same_elements)?, to)
         }
+        (_, DataType::FixedSizeBinary(width)) if from != to => fixed_binary(array, *width),
+        (_, DataType::FixedSizeList(field, size)) if from != to => fixed_list(array, field, *size),
         (_, DataType::Date32) => date32(array),
         (_, DataType::Time64(TimeUnit::Nanosecond)) => time64(array),
         (_, DataType::Timestamp(TimeUnit::Microsecond, zone)) => timestamp(array, zone.clone()),
@@ -218,6 +232,62 @@ fn duration(array: &ArrayRef) -> Result<ArrayRef, CastError> {
     Ok(Arc::new(array))
 }
 
+/// `FixedSizeBinary(width)` from binary values that are each `width` bytes long (Arrow's
+/// cast would make the others null); a `FixedSizeBinary` of another width does not
+/// convert.
+fn fixed_binary(array: &ArrayRef, width: i32) -> Result<ArrayRef, CastError> {
+    let to = DataType::FixedSizeBinary(width);
+    if let DataType::FixedSizeBinary(other) = array.data_type() {
+        return Err(CastError {
+            row: None,
+            message: format!("values {other} bytes wide cannot be read as {width} bytes wide"),
+        });
+    }
+    let binary = arrow_cast(array, &DataType::Binary)?;
+    let values = binary.as_binary::<i32>();
+    let wrong = (0..values.len()).find(|&i| values.is_valid(i) && values.value_length(i) != width);
+    match wrong {
+        Some(row) => Err(CastError::at(
+            row,
+            format!(
+                "holds {} bytes, which is not the {width} of a {to}",
+                values.value_length(row)
+            ),
+        )),
+        None => arrow_cast(&binary, &to),
+    }
+}
+
+/// `FixedSizeList(field, size)` from lists that each hold `size` elements (Arrow's cast
+/// would make the others null), their elements cast exactly; a fixed-size list of
+/// another size does not convert.
+fn fixed_list(array: &ArrayRef, field: &Arc<Field>, size: i32) -> Result<ArrayRef, CastError> {
+    let to = DataType::FixedSizeList(field.clone(), size);
+    match array.data_type() {
+        DataType::FixedSizeList(_, other) if *other != size => Err(CastError {
+            row: None,
+            message: format!("lists of {other} elements cannot be read as lists of {size}"),
+        }),
+        // The same elements under another field name: Arrow's cast shares them.
+        DataType::FixedSizeList(f, _) if f.data_type() == field.data_type() => arrow_cast(array, &to),
+        _ => {
+            let lists = cast_exact(array, &DataType::List(field.clone()))?;
+            let typed = lists.as_list::<i32>();
+            let wrong = (0..typed.len()).find(|&i| typed.is_valid(i) && typed.value_length(i) != size);
+            match wrong {
+                Some(row) => Err(CastError::at(
+                    row,
+                    format!(
+                        "holds a list of {} elements, which is not the {size} of a {to}",
+                        typed.value_length(row)
+                    ),
+                )),
+                None => arrow_cast(&lists, &to),
+            }
+        }
+    }
+}
+
 /// `Date32` from `Date64` (whole days only) or anything Arrow casts; in `NaiveDate`'s range.
 fn date32(array: &ArrayRef) -> Result<ArrayRef, CastError> {
     const MS_PER_DAY: i64 = 86_400_000;
@@ -337,6 +407,33 @@ fn list(array: &ArrayRef, to: &Arc<Field>) -> Result<ArrayRef, CastError> {
         row: None,
         message: e.to_string(),
     })?;
+    Ok(Arc::new(out))
+}
+
+/// A map array with its keys and values cast exactly to `to`'s; an entry's error names
+/// its row.
+fn map(array: &ArrayRef, to: &Arc<Field>) -> Result<ArrayRef, CastError> {
+    let DataType::Struct(fields) = to.data_type() else {
+        return arrow_cast(array, &DataType::Map(to.clone(), false));
+    };
+    let map = array.as_map();
+    let offsets = map.value_offsets();
+    let row_of = |e: CastError| CastError {
+        // The last row starting at or before the entry.
+        row: e
+            .row
+            .map(|j| offsets.partition_point(|&o| (o as usize) <= j).saturating_sub(1)),
+        message: e.message,
+    };
+    let keys = cast_exact(map.keys(), fields[0].data_type()).map_err(row_of)?;
+    let values = cast_exact(map.values(), fields[1].data_type()).map_err(row_of)?;
+    let invalid = |e: arrow::error::ArrowError| CastError {
+        row: None,
+        message: e.to_string(),
+    };
+    let entries = arrow::array::StructArray::try_new(fields.clone(), vec![keys, values], None).map_err(invalid)?;
+    let out = arrow::array::MapArray::try_new(to.clone(), map.offsets().clone(), entries, map.nulls().cloned(), false)
+        .map_err(invalid)?;
     Ok(Arc::new(out))
 }
 
@@ -479,6 +576,36 @@ mod tests {
                 "holds 1001 ns, which is not a whole microsecond (durations are read in microseconds)".into()
             )
         );
+    }
+
+    #[test]
+    fn large_and_fixed_size_layouts_share_their_data() {
+        use arrow::array::{FixedSizeListArray, Float32Array, LargeListArray, LargeStringArray};
+        let large: ArrayRef = Arc::new(LargeStringArray::from(vec![Some("ab"), None, Some("cde")]));
+        let out = cast_exact(&large, &DataType::Utf8).unwrap();
+        assert_eq!(
+            out.as_string::<i32>().values().as_ptr(),
+            large.as_string::<i64>().values().as_ptr()
+        );
+        let floats = Arc::new(Float32Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        let f32s = Arc::new(Field::new_list_field(DataType::Float32, true));
+        let to = DataType::List(f32s.clone());
+        let fixed: ArrayRef = Arc::new(FixedSizeListArray::new(f32s.clone(), 3, floats.clone(), None));
+        let large: ArrayRef = Arc::new(LargeListArray::new(
+            f32s,
+            arrow::buffer::OffsetBuffer::from_lengths([2, 4]),
+            floats.clone(),
+            None,
+        ));
+        for array in [fixed, large] {
+            let out = cast_exact(&array, &to).unwrap();
+            let values = out
+                .as_list::<i32>()
+                .values()
+                .as_primitive::<adt::Float32Type>()
+                .values();
+            assert_eq!(values.as_ptr(), floats.values().as_ptr(), "{}", array.data_type());
+        }
     }
 
     #[test]

@@ -89,8 +89,8 @@ impl ColumnType {
 }
 
 /// The conversions of the built-in columnar types by `TypeId`: each primitive, `bool`,
-/// `String`, chrono's dates, times, timestamps and durations and `rust_decimal::Decimal`,
-/// as itself, `Option`,
+/// `String`, `Bytes`, Arrow's `IntervalMonthDayNano`, chrono's dates, times, timestamps
+/// and durations and `rust_decimal::Decimal`, as itself, `Option`,
 /// `Vec`, `Vec<Option>`, `Option<Vec>` and `Vec<Vec>`.
 fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
     use std::any::TypeId;
@@ -121,12 +121,14 @@ fn builtin(id: std::any::TypeId) -> Option<&'static ColumnType> {
             shapes::<f32>(&mut map);
             shapes::<f64>(&mut map);
             shapes::<String>(&mut map);
+            shapes::<bytes::Bytes>(&mut map);
             shapes::<chrono::NaiveDate>(&mut map);
             shapes::<chrono::NaiveTime>(&mut map);
             shapes::<chrono::NaiveDateTime>(&mut map);
             shapes::<chrono::DateTime<chrono::Utc>>(&mut map);
             shapes::<chrono::TimeDelta>(&mut map);
             shapes::<rust_decimal::Decimal>(&mut map);
+            shapes::<arrow::datatypes::IntervalMonthDayNano>(&mut map);
             map
         })
         .get(&id)
@@ -303,6 +305,9 @@ mod tests {
             chrono::NaiveTime::from_hms_nano_opt(1, 2, 3, 4).unwrap(),
         ]);
         round_trip(vec![chrono::TimeDelta::microseconds(-7)]);
+        round_trip(vec![bytes::Bytes::from_static(b"\0\xff"), bytes::Bytes::new()]);
+        round_trip(vec![Some([1_u8, 2, 3]), None]);
+        round_trip(vec![vec![[0_u8; 16]], vec![]]);
     }
 
     #[test]
@@ -400,6 +405,10 @@ mod tests {
             chrono::TimeDelta::microseconds(i64::MIN),
             chrono::TimeDelta::zero(),
         ]);
+        digests_match_builtin(vec![bytes::Bytes::from_static(b"ab"), bytes::Bytes::new()]);
+        digests_match_builtin(vec![Some(vec![bytes::Bytes::from_static(b"x")]), None]);
+        let hashed = |t: TypeInfo| t.with_hasher(crate::hash::hash_fn::<[u8; 2]>());
+        digests_match(vec![[1_u8, 2], [0, 255]], hashed(TypeInfo::of::<[u8; 2]>()));
         let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
         digests_match_builtin(vec![
             dec("1.50"),

@@ -7,7 +7,9 @@ use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field};
 
 use super::Columnar;
-use crate::hash::StableHasher;
+use std::any::Any;
+
+use crate::hash::{HashFn, StableHasher};
 
 /// Collects lists: the child builder, the offsets and the validity of each list.
 pub struct ListCollector<T: Columnar> {
@@ -65,6 +67,9 @@ impl<T: Columnar> Columnar for Vec<T> {
         h.list_header(end - start);
         (start..end).all(|j| T::digest_row(child, j, h))
     }
+    fn value_hasher() -> Option<HashFn> {
+        T::value_hasher().map(|_| hash_list::<T> as HashFn)
+    }
     fn builder(capacity: usize) -> Self::Builder {
         let mut offsets = Vec::with_capacity(capacity + 1);
         offsets.push(0);
@@ -101,4 +106,14 @@ impl<T: Columnar> Columnar for Vec<T> {
     fn builder_len(builder: &Self::Builder) -> usize {
         builder.validity.len()
     }
+}
+
+/// Feeds a `Vec<T>` as its `StableHash` would, `T` hashing through its
+/// [`Columnar::value_hasher`].
+fn hash_list<T: Columnar>(v: &(dyn Any + Send + Sync), h: &mut StableHasher) -> bool {
+    let (Some(v), Some(inner)) = (v.downcast_ref::<Vec<T>>(), T::value_hasher()) else {
+        return false;
+    };
+    h.list_header(v.len());
+    v.iter().all(|v| inner(v, h))
 }

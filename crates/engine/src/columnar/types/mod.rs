@@ -2,15 +2,22 @@
 //! implementations, and the type-erased [`ColumnType`] attached to a
 //! [`TypeInfo`](crate::value::TypeInfo).
 //!
-//! By kind of type: `primitive` (integers, floats, `bool`), `string`, `temporal`
-//! (chrono's dates, times, timestamps and durations), `decimal` (`rust_decimal::Decimal`), `option` (nulls) and `list`
+//! By kind of type: `primitive` (integers, floats, `bool`), `string`, `binary` (`Bytes`,
+//! `[u8; N]`), `fixed_list` (`[f32; N]` and other arrays of numbers), `interval`
+//! (Arrow's `IntervalMonthDayNano`), `map` (`BTreeMap`), `temporal` (chrono's dates,
+//! times, timestamps and durations), `decimal` (`rust_decimal::Decimal`), `option`
+//! (nulls) and `list`
 //! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
 
+mod binary;
 mod cast;
 mod column_type;
 mod decimal;
+mod fixed_list;
+mod interval;
 mod list;
+mod map;
 mod option;
 mod primitive;
 mod string;
@@ -23,11 +30,13 @@ use std::ops::Range;
 use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::DataType;
 
-use crate::hash::StableHasher;
+use crate::hash::{HashFn, StableHasher};
 
 pub use cast::{CastError, cast_exact};
 pub use column_type::{ColumnType, Elements};
+pub use fixed_list::{FixedListCollector, ListElement};
 pub use list::ListCollector;
+pub use map::{MapCollector, MapKey};
 pub use primitive::PrimitiveCollector;
 #[doc(hidden)]
 pub use string::data_bytes;
@@ -36,6 +45,10 @@ pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, 
 /// A Rust type that maps to an Arrow type, so values of it can live in Arrow columns.
 ///
 /// Implemented for the integers, `usize` (as `UInt64`), floats, `bool`, `String`,
+/// `bytes::Bytes` (`Binary`), `[u8; N]` (`FixedSizeBinary(N)`; `Vec<u8>` is a list),
+/// `[T; N]` of the other numbers and `bool` (`FixedSizeList(T, N)`), Arrow's
+/// `IntervalMonthDayNano` (`Interval(MonthDayNano)`), `BTreeMap<K, V>` (`Map`, keys of
+/// the types [`MapKey`] lists),
 /// chrono's `NaiveDate` (`Date32`), `NaiveTime` (`Time64(ns)`), `NaiveDateTime`
 /// (`Timestamp(µs)`), `DateTime<Utc>` (`Timestamp(µs, "UTC")`) and `TimeDelta`
 /// (`Duration(µs)`), `rust_decimal::Decimal` (`Decimal128(38, 18)`, reading any
@@ -127,6 +140,15 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     fn digest_row(array: &Self::Array, i: usize, h: &mut StableHasher) -> bool {
         let _ = (array, i, h);
         false
+    }
+    /// How a value is hashed for the cache, for a type with no
+    /// [`StableHash`](crate::hash::StableHash) because hypernodes-core cannot name it
+    /// (Arrow's `IntervalMonthDayNano`): the hash function its
+    /// [`TypeInfo`](crate::value::TypeInfo) carries, which must feed what
+    /// [`Columnar::digest_row`] feeds. `None` (the default) for the other types, which
+    /// hash through `StableHash` or serde.
+    fn value_hasher() -> Option<HashFn> {
+        None
     }
     /// Appends every value of `values` (primitives copy them in one pass).
     #[inline]

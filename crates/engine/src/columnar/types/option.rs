@@ -4,7 +4,9 @@ use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::DataType;
 
 use super::Columnar;
-use crate::hash::StableHasher;
+use std::any::Any;
+
+use crate::hash::{HashFn, StableHasher};
 
 impl<T: Columnar> Columnar for Option<T> {
     type Array = T::Array;
@@ -39,6 +41,9 @@ impl<T: Columnar> Columnar for Option<T> {
         h.option_header(some);
         !some || T::digest_row(array, i, h)
     }
+    fn value_hasher() -> Option<HashFn> {
+        T::value_hasher().map(|_| hash_option::<T> as HashFn)
+    }
     fn builder(capacity: usize) -> Self::Builder {
         T::builder(capacity)
     }
@@ -57,4 +62,14 @@ impl<T: Columnar> Columnar for Option<T> {
     fn builder_len(builder: &Self::Builder) -> usize {
         T::builder_len(builder)
     }
+}
+
+/// Feeds an `Option<T>` as its `StableHash` would, `T` hashing through its
+/// [`Columnar::value_hasher`].
+fn hash_option<T: Columnar>(v: &(dyn Any + Send + Sync), h: &mut StableHasher) -> bool {
+    let (Some(v), Some(inner)) = (v.downcast_ref::<Option<T>>(), T::value_hasher()) else {
+        return false;
+    };
+    h.option_header(v.is_some());
+    v.as_ref().is_none_or(|v| inner(v, h))
 }

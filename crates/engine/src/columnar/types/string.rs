@@ -50,14 +50,14 @@ impl Columnar for String {
 }
 
 /// The bytes of data `array` holds beyond its fixed-width parts: the characters of a
-/// string array (sliced or not), else 0. What a kernel sizes string outputs by.
+/// string array or the bytes of a binary array (sliced or not), else 0. What a kernel
+/// sizes string and binary outputs by.
 #[doc(hidden)]
 pub fn data_bytes(array: &dyn Array) -> usize {
-    match array.as_string_opt::<i32>() {
-        Some(s) => {
-            let offsets = s.value_offsets();
-            (offsets[offsets.len() - 1] - offsets[0]) as usize
-        }
-        None => 0,
+    let span = |offsets: &[i32]| (offsets[offsets.len() - 1] - offsets[0]) as usize;
+    match (array.as_string_opt::<i32>(), array.as_binary_opt::<i32>()) {
+        (Some(s), _) => span(s.value_offsets()),
+        (_, Some(b)) => span(b.value_offsets()),
+        _ => 0,
     }
 }

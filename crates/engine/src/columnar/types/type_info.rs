@@ -17,14 +17,17 @@ pub fn columnar_type_info<T: Columnar>() -> TypeInfo {
 
 /// The Rust type, as a [`TypeInfo`] with Arrow conversions, whose values make columns of
 /// Arrow type `data_type`, for data whose types are known only at run time (Parquet
-/// columns, SQL expressions). Every string type maps to `String`, every list type to
+/// columns, SQL expressions). Every string type maps to `String`, every binary type
+/// (`FixedSizeBinary` too) to `bytes::Bytes`, every list type (`FixedSizeList` too) to
 /// `Vec`, `Date32` and `Date64` to chrono's `NaiveDate`, every time type to `NaiveTime`,
 /// a timestamp of any unit to `NaiveDateTime` (without a time zone) or `DateTime<Utc>`
 /// (with any), every duration to `TimeDelta`, every decimal to `rust_decimal::Decimal`,
-/// and a dictionary-encoded column (what Parquet writers make of low-cardinality strings)
-/// to the type of its values (cast the column to the [`ColumnType::data_type`] of the
-/// result with [`cast_exact`](super::cast_exact) before use). `None` for types without a
-/// Rust counterpart here (structs, ...).
+/// every interval to Arrow's
+/// `IntervalMonthDayNano`, a map of string keys to `BTreeMap<String, V>` (`V` a `bool`,
+/// `i32`, `i64`, `u64`, `f32`, `f64` or `String`), and a dictionary-encoded column (what
+/// Parquet writers make of low-cardinality strings) to the type of its values (cast the
+/// column to the [`ColumnType::data_type`] of the result with [`cast_exact`](super::cast_exact) before
+/// use). `None` for types without a Rust counterpart here (structs, ...).
 ///
 /// # Examples
 ///
@@ -48,7 +51,12 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         }
     }
     let (mut dt, mut depth) = (dictionary_values(data_type), 0);
-    while let DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) = dt {
+    while let DataType::List(f)
+    | DataType::LargeList(f)
+    | DataType::ListView(f)
+    | DataType::LargeListView(f)
+    | DataType::FixedSizeList(f, _) = dt
+    {
         dt = dictionary_values(f.data_type());
         depth += 1;
     }
@@ -68,6 +76,9 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Float32 => at::<f32>(depth),
         DataType::Float64 => at::<f64>(depth),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => at::<String>(depth),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            at::<bytes::Bytes>(depth)
+        }
         DataType::Date32 | DataType::Date64 => at::<NaiveDate>(depth),
         DataType::Time32(_) | DataType::Time64(_) => at::<NaiveTime>(depth),
         DataType::Timestamp(_, None) => at::<NaiveDateTime>(depth),
@@ -76,6 +87,37 @@ pub fn type_info_for(data_type: &DataType) -> Option<TypeInfo> {
         DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
             at::<rust_decimal::Decimal>(depth)
         }
+        DataType::Interval(_) => at::<arrow::datatypes::IntervalMonthDayNano>(depth),
+        DataType::Map(entries, _) if depth == 0 => return map_of(entries),
+        _ => return None,
+    })
+}
+
+/// The `BTreeMap<String, V>` of a map of string keys and values of a scalar type `V`.
+fn map_of(entries: &Field) -> Option<TypeInfo> {
+    fn m<V: Columnar>() -> TypeInfo {
+        columnar_type_info::<std::collections::BTreeMap<String, V>>()
+    }
+    let DataType::Struct(fields) = entries.data_type() else {
+        return None;
+    };
+    let [key, value] = &fields[..] else {
+        return None;
+    };
+    if !matches!(
+        dictionary_values(key.data_type()),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return None;
+    }
+    Some(match dictionary_values(value.data_type()) {
+        DataType::Boolean => m::<bool>(),
+        DataType::Int32 => m::<i32>(),
+        DataType::Int64 => m::<i64>(),
+        DataType::UInt64 => m::<u64>(),
+        DataType::Float32 => m::<f32>(),
+        DataType::Float64 => m::<f64>(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => m::<String>(),
         _ => return None,
     })
 }
@@ -89,7 +131,20 @@ fn dictionary_values(data_type: &DataType) -> &DataType {
     }
 }
 
-/// Whether a column of Arrow type `data_type` can be read as `ty`: `ty` is the type
+/// Whether `a` and `b` are one Arrow type but for the names and nullability of list
+/// elements.
+fn same_layout(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::FixedSizeList(f, n), DataType::FixedSizeList(g, m)) => {
+            n == m && same_layout(f.data_type(), g.data_type())
+        }
+        _ => a.equals_datatype(b),
+    }
+}
+
+/// Whether a column of Arrow type `data_type` can be read as `ty`: `data_type` is `ty`'s
+/// own Arrow type (a `[u8; 16]` reads a `FixedSizeBinary(16)`, a `[f32; 768]` a
+/// `FixedSizeList(Float32, 768)`), or `ty` is the type
 /// [`type_info_for`] gives it, or one with the same Arrow type that also holds nulls
 /// (`Option<String>` reads a `Utf8` column, `Vec<Option<i64>>` a list of `Int64`), or a
 /// `NaiveDateTime` (or lists of them, or options) reading a timestamp column with a time
@@ -112,18 +167,23 @@ pub fn reads_as(data_type: &DataType, ty: &TypeInfo) -> bool {
         match dt {
             DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, None),
             DataType::Dictionary(_, values) => without_zone(values),
-            DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
-                DataType::List(std::sync::Arc::new(Field::new_list_field(
-                    without_zone(f.data_type()),
-                    true,
-                )))
-            }
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::LargeListView(f)
+            | DataType::FixedSizeList(f, _) => DataType::List(std::sync::Arc::new(Field::new_list_field(
+                without_zone(f.data_type()),
+                true,
+            ))),
             other => other.clone(),
         }
     }
     let Some(wanted) = ColumnType::find(ty).map(|ct| (ct.data_type)()) else {
         return false;
     };
+    if same_layout(dictionary_values(data_type), &wanted) {
+        return true;
+    }
     [type_info_for(data_type), type_info_for(&without_zone(data_type))]
         .iter()
         .flatten()
@@ -160,8 +220,13 @@ pub trait ViaAnyType {
 }
 
 impl<T: Columnar> ViaColumnarType for &&TypeProbe<T> {
+    /// With the type's [`Columnar::value_hasher`] when it has one.
     fn type_info(self) -> TypeInfo {
-        TypeInfo::of::<T>().with_extension(ColumnType::of::<T>() as &'static (dyn Any + Send + Sync))
+        let ty = TypeInfo::of::<T>().with_extension(ColumnType::of::<T>() as &'static (dyn Any + Send + Sync));
+        match T::value_hasher() {
+            Some(f) => ty.with_hasher(f),
+            None => ty,
+        }
     }
 }
 
