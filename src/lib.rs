@@ -250,6 +250,8 @@ pub struct ReadmeDoctests;
 pub mod guide {
     #[doc = include_str!("../docs/pipelines.md")]
     pub mod pipelines {}
+    #[doc = include_str!("../docs/types.md")]
+    pub mod types {}
     #[doc = include_str!("../docs/engines.md")]
     pub mod engines {}
     #[doc = include_str!("../docs/executors.md")]
