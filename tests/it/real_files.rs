@@ -76,13 +76,29 @@ fn clock_nanos(clock: Option<NaiveTime>) -> Option<i64> {
     clock.map(|t| i64::from(t.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(t.nanosecond()))
 }
 
+#[node(output = "cents")]
+fn cents(amount: Option<rust_decimal::Decimal>) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    amount.map(|a| (a * rust_decimal::Decimal::ONE_HUNDRED).to_i64().unwrap())
+}
+
+#[node(output = "letters")]
+fn letters(category: &str) -> i64 {
+    category.chars().count() as i64
+}
+
+#[node(output = "width")]
+fn width(uid: bytes::Bytes) -> i64 {
+    uid.len() as i64
+}
+
 /// `node` reading column `column` into output `output`.
 fn on(node: Node, param: &str, column: &str, out: &str, output: &str) -> Node {
     node.renamed(output, &[(param, column)], &[(out, output)]).unwrap()
 }
 
 engine_test!(
-    fn dates_times_and_timestamps_of_pyarrow_and_duckdb_read_as_datafusion_reads_them(engine) {
+    fn dates_timestamps_decimals_dictionaries_and_ids_of_pyarrow_and_duckdb_read_as_datafusion_reads_them(engine) {
         // pyarrow: timestamps in ns (pandas' unit), µs UTC and ms New York; duckdb: µs.
         let cases = [
             ("typed_pyarrow.parquet", "ts_ns", Some("ts_ny")),
@@ -96,11 +112,18 @@ engine_test!(
                 on(day_number::node(), "day", "day", "days", "days"),
                 on(clock_nanos::node(), "clock", "clock", "nanos", "clock_ns"),
             ];
-            let mut select = vec!["id", "utc_us", "local_us", "days", "clock_ns"];
+            // A decimal(12, 2) with nulls, a dictionary (pyarrow) or plain strings (DuckDB),
+            // and 16-byte ids (pyarrow: fixed_size_binary; DuckDB: its UUID type).
+            nodes.push(on(cents::node(), "amount", "amount", "cents", "cents"));
+            nodes.push(on(letters::node(), "category", "category", "letters", "letters"));
+            nodes.push(on(width::node(), "uid", "uid", "width", "width"));
+            let mut select = vec!["id", "utc_us", "local_us", "days", "clock_ns", "cents", "letters", "width"];
             let unit = if local == "ts_ns" { "/ 1000" } else { "" };
             let mut query = format!(
                 "SELECT id, CAST(ts_utc AS BIGINT) AS utc_us, CAST({local} AS BIGINT) {unit} AS local_us, \
-                 CAST(CAST(day AS INT) AS BIGINT) AS days, CAST(clock AS BIGINT) * 1000 AS clock_ns"
+                 CAST(CAST(day AS INT) AS BIGINT) AS days, CAST(clock AS BIGINT) * 1000 AS clock_ns, \
+                 CAST(amount * 100 AS BIGINT) AS cents, CAST(character_length(category) AS BIGINT) AS letters, \
+                 CAST(16 AS BIGINT) AS width"
             );
             if let Some(zoned) = zoned {
                 nodes.push(on(utc_micros::node(), "at", zoned, "micros", "zoned_us"));
@@ -114,6 +137,50 @@ engine_test!(
             // The nulls the writers were given.
             assert_eq!(ours.column_by_name("days").unwrap().null_count(), 1, "{name}");
             assert_eq!(ours.column_by_name("clock_ns").unwrap().null_count(), 1, "{name}");
+            assert_eq!(ours.column_by_name("cents").unwrap().null_count(), 1, "{name}");
         }
+    }
+);
+
+engine_test!(
+    fn the_w8_pipeline_file_gives_what_rust_computes_from_the_same_rows(engine) {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{Decimal128Type, Int32Type, TimestampMicrosecondType};
+        use chrono::{DurationRound, TimeDelta};
+        use rust_decimal::{Decimal, RoundingStrategy};
+
+        let dir = TempDir::new(&format!("real-files-w8-{}", engine.name()));
+        let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/events.toml");
+        let file = hypernodes::spec::load(&toml, &hypernodes::spec::Registry::new(), None)?;
+        let input = data("events_1000.parquet");
+        let out = dir.join("out.parquet");
+        FileRun::new(file.pipeline, &input, &out)
+            .with_engine(choice(&engine))
+            .with_select(file.select.unwrap())
+            .run()?;
+        let ours = read_parquet(&out);
+        let rows = read_parquet(&input);
+        assert_eq!(ours.num_rows(), 1000);
+
+        let ts = rows.column_by_name("ts").unwrap().as_primitive::<TimestampMicrosecondType>();
+        let hour = ours.column_by_name("hour").unwrap().as_primitive::<TimestampMicrosecondType>();
+        let amount = rows.column_by_name("amount").unwrap().as_primitive::<Decimal128Type>();
+        let eur = ours.column_by_name("amount_eur").unwrap().as_primitive::<Decimal128Type>();
+        assert_eq!((eur.precision(), eur.scale()), (38, 18));
+        let category = rows.column_by_name("category").unwrap().as_dictionary::<Int32Type>();
+        let names = category.values().as_string::<i32>();
+        let clean = ours.column_by_name("category_clean").unwrap().as_string::<i32>();
+        let rate = Decimal::new(10_837, 4);
+        for i in 0..1000 {
+            let at = DateTime::from_timestamp_micros(ts.value(i)).unwrap();
+            let want = at.duration_trunc(TimeDelta::hours(1)).unwrap().timestamp_micros();
+            assert_eq!(hour.value(i), want, "row {i}");
+            let want = (Decimal::from_i128_with_scale(amount.value(i), 2) * rate)
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            assert_eq!(Decimal::from_i128_with_scale(eur.value(i), 18).normalize(), want.normalize(), "row {i}");
+            let key = category.keys().value(i) as usize;
+            assert_eq!(clean.value(i), names.value(key).trim().to_lowercase(), "row {i}");
+        }
+        assert_eq!(ours.column_by_name("note").unwrap().null_count(), rows.column_by_name("note").unwrap().null_count());
     }
 );
