@@ -184,3 +184,49 @@ engine_test!(
         assert_eq!(ours.column_by_name("note").unwrap().null_count(), rows.column_by_name("note").unwrap().null_count());
     }
 );
+
+#[node(output = "hour")]
+fn hour(ts: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    ts.duration_trunc(chrono::TimeDelta::hours(1)).unwrap()
+}
+
+#[node(output = "amount_eur")]
+fn convert(amount: rust_decimal::Decimal, rate: rust_decimal::Decimal) -> rust_decimal::Decimal {
+    (amount * rate).round_dp(2)
+}
+
+#[node(output = "category_clean")]
+fn normalise(category: &str) -> String {
+    category.trim().to_lowercase()
+}
+
+engine_test!(
+    fn the_typed_data_set_gives_one_result_from_parquet_csv_ndjson_and_arrow(engine) {
+        use hypernodes::datagen::{DataSet, write_data_set};
+        let dir = TempDir::new(&format!("real-files-formats-{}", engine.name()));
+        let pipeline = Pipeline::new([hour::node(), convert::node(), normalise::node()])
+            .bind(Inputs::new().with("rate", rust_decimal::Decimal::new(10_837, 4)))?;
+        let select = ["id", "hour", "amount_eur", "category_clean", "note", "day"];
+        let mut results = Vec::new();
+        for ext in ["parquet", "csv", "ndjson", "arrow"] {
+            let input = dir.join(&format!("events.{ext}"));
+            write_data_set(DataSet::Events, &input, 2_000, 11)?;
+            let out = dir.join(&format!("out-{ext}.parquet"));
+            FileRun::new(pipeline.clone(), &input, &out)
+                .with_engine(choice(&engine))
+                .with_select(select)
+                .run()?;
+            results.push((ext, read_parquet(&out)));
+        }
+        let (_, parquet) = &results[0];
+        assert_eq!(parquet.num_rows(), 2_000);
+        for (ext, batch) in &results[1..] {
+            for name in select {
+                let (a, b) = (parquet.column_by_name(name).unwrap(), batch.column_by_name(name).unwrap());
+                let b = arrow::compute::cast(b, a.data_type()).unwrap();
+                assert_eq!(a.as_ref(), b.as_ref(), "{ext}: column {name}");
+            }
+        }
+    }
+);
