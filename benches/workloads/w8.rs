@@ -7,31 +7,14 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Decimal128Array, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use arrow::datatypes::{Decimal128Type, Int32Type, TimestampMicrosecondType};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::DateTime;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hypernodes::ColumnarEngine;
-use hypernodes::prelude::*;
 use rust_decimal::Decimal;
 
-#[node(output = "hour")]
-fn hour(ts: DateTime<Utc>) -> DateTime<Utc> {
-    ts.duration_trunc(TimeDelta::hours(1)).expect("hours of chrono's range")
-}
-
-#[node(output = "amount_eur")]
-fn convert(amount: Decimal, rate: Decimal) -> Decimal {
-    (amount * rate).round_dp(2)
-}
-
-#[node(output = "category_clean")]
-fn normalise(category: &str) -> String {
-    category.trim().to_lowercase()
-}
-
-/// The rate W8 binds.
-fn rate() -> Decimal {
-    Decimal::new(10_837, 4)
-}
+#[path = "../w8_nodes.rs"]
+mod w8_nodes;
+use w8_nodes::{convert, hour, normalise, rate};
 
 /// The three functions over the columns by hand: each row's values read from the
 /// arrays, the functions called, the results appended, as the engine stores them
@@ -79,9 +62,7 @@ pub fn bench(c: &mut Criterion) {
         .collect();
     let batch = arrow::compute::concat_batches(&blocks[0].schema(), &blocks).unwrap();
     let batch = batch.project(&[1, 3, 4]).unwrap(); // ts, amount, category
-    let pipeline = Pipeline::new([hour::node(), convert::node(), normalise::node()])
-        .bind(Inputs::new().with("rate", rate()))
-        .unwrap();
+    let pipeline = w8_nodes::pipeline();
     let engine = ColumnarEngine::new();
     let partitions = engine.partitions();
     let expected = hand(&batch, rate());

@@ -256,21 +256,8 @@ fn a_node_failing_on_an_executor_fails_the_run_and_writes_nothing() {
     assert_eq!(dir.files(), ["docs.parquet", "out.parquet"]);
 }
 
-#[node(output = "hour")]
-fn hour(ts: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::DurationRound;
-    ts.duration_trunc(chrono::TimeDelta::hours(1)).unwrap()
-}
-
-#[node(output = "amount_eur")]
-fn convert(amount: rust_decimal::Decimal, rate: rust_decimal::Decimal) -> rust_decimal::Decimal {
-    (amount * rate).round_dp(2)
-}
-
-#[node(output = "category_clean")]
-fn normalise(category: &str) -> String {
-    category.trim().to_lowercase()
-}
+#[path = "../../benches/w8_nodes.rs"]
+mod w8_nodes;
 
 /// W8's typed columns (a zoned timestamp, a decimal with a bound decimal rate, a
 /// dictionary, binary and an embedding passed through) cross the cluster's plan codec
@@ -282,12 +269,10 @@ fn typed_columns_and_a_bound_decimal_give_the_local_rows() {
     hypernodes::datagen::write_data_set(hypernodes::datagen::DataSet::Events, &input, 5_000, 3).unwrap();
     let mut registry = Registry::new();
     registry
-        .register(hour::node())
-        .register(convert::node())
-        .register(normalise::node());
-    let pipeline = Pipeline::new([hour::node(), convert::node(), normalise::node()])
-        .bind(Inputs::new().with("rate", rust_decimal::Decimal::new(10_837, 4)))
-        .unwrap();
+        .register(w8_nodes::hour::node())
+        .register(w8_nodes::convert::node())
+        .register(w8_nodes::normalise::node());
+    let pipeline = w8_nodes::pipeline();
     let select = ["id", "hour", "amount_eur", "category_clean", "note", "uid", "embedding"];
     let run = |out: &str| FileRun::new(pipeline.clone(), &input, dir.join(out)).with_select(select);
     run("local.parquet").run().unwrap();

@@ -185,28 +185,14 @@ engine_test!(
     }
 );
 
-#[node(output = "hour")]
-fn hour(ts: DateTime<Utc>) -> DateTime<Utc> {
-    use chrono::DurationRound;
-    ts.duration_trunc(chrono::TimeDelta::hours(1)).unwrap()
-}
-
-#[node(output = "amount_eur")]
-fn convert(amount: rust_decimal::Decimal, rate: rust_decimal::Decimal) -> rust_decimal::Decimal {
-    (amount * rate).round_dp(2)
-}
-
-#[node(output = "category_clean")]
-fn normalise(category: &str) -> String {
-    category.trim().to_lowercase()
-}
+#[path = "../../benches/w8_nodes.rs"]
+mod w8_nodes;
 
 engine_test!(
     fn the_typed_data_set_gives_one_result_from_parquet_csv_ndjson_and_arrow(engine) {
         use hypernodes::datagen::{DataSet, write_data_set};
         let dir = TempDir::new(&format!("real-files-formats-{}", engine.name()));
-        let pipeline = Pipeline::new([hour::node(), convert::node(), normalise::node()])
-            .bind(Inputs::new().with("rate", rust_decimal::Decimal::new(10_837, 4)))?;
+        let pipeline = w8_nodes::pipeline();
         let select = ["id", "hour", "amount_eur", "category_clean", "note", "day"];
         let mut results = Vec::new();
         for ext in ["parquet", "csv", "ndjson", "arrow"] {
