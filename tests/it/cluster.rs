@@ -19,6 +19,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
 use crate::parquet::{TempDir, read_parquet};
+use crate::w8_nodes;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
@@ -255,9 +256,6 @@ fn a_node_failing_on_an_executor_fails_the_run_and_writes_nothing() {
     assert_eq!(std::fs::read(dir.join("out.parquet")).unwrap(), b"before");
     assert_eq!(dir.files(), ["docs.parquet", "out.parquet"]);
 }
-
-#[path = "../../benches/w8_nodes.rs"]
-mod w8_nodes;
 
 /// W8's typed columns (a zoned timestamp, a decimal with a bound decimal rate, a
 /// dictionary, binary and an embedding passed through) cross the cluster's plan codec

@@ -67,3 +67,7 @@ mod temporal_sql;
 mod trace;
 mod values;
 mod viz;
+/// W8's nodes, shared with the bench and `examples/w8.rs`.
+#[cfg(feature = "parquet")]
+#[path = "../../benches/w8_nodes.rs"]
+mod w8_nodes;

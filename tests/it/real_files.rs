@@ -14,6 +14,7 @@ use hypernodes::io::FileRun;
 use hypernodes::prelude::*;
 
 use crate::parquet::{TempDir, choice, read_parquet};
+use crate::w8_nodes;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
@@ -184,9 +185,6 @@ engine_test!(
         assert_eq!(ours.column_by_name("note").unwrap().null_count(), rows.column_by_name("note").unwrap().null_count());
     }
 );
-
-#[path = "../../benches/w8_nodes.rs"]
-mod w8_nodes;
 
 engine_test!(
     fn the_typed_data_set_gives_one_result_from_parquet_csv_ndjson_and_arrow(engine) {
