@@ -184,11 +184,10 @@ fn binary_rows_digest_as_their_values_and_apart_from_lists_and_strings() {
 
 mod files {
     use arrow::datatypes::{Field, Schema};
-    use hypernodes::io::FileRun;
-    use hypernodes::spec::{Registry, load};
+    use hypernodes::spec::Registry;
 
     use super::*;
-    use crate::parquet::{TempDir, choice, read_parquet};
+    use crate::parquet::run_pipeline_file;
 
     const PIPELINE: &str = r#"
 [inputs]
@@ -208,7 +207,7 @@ sql = "key < X'6b32'"
 
     /// `payload` (`Binary`, with a null), `id` (`FixedSizeBinary(16)`) and `key` (a
     /// `LargeBinary`).
-    fn write_input(path: &std::path::Path) -> Schema {
+    fn input() -> RecordBatch {
         let schema = Schema::new(vec![
             Field::new("payload", DataType::Binary, true),
             Field::new("id", DataType::FixedSizeBinary(16), false),
@@ -217,33 +216,19 @@ sql = "key < X'6b32'"
         let payload = BinaryArray::from(vec![Some(&b"\x00\x01"[..]), None, Some(b"abc")]);
         let id = fixed(&[ID, [0; 16], [255; 16]]);
         let key = LargeBinaryArray::from(vec![&b"k1"[..], b"k2", b"k"]);
-        let batch = RecordBatch::try_new(
+        RecordBatch::try_new(
             Arc::new(schema.clone()),
             vec![Arc::new(payload), Arc::new(id), Arc::new(key)],
         )
-        .unwrap();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        schema
+        .unwrap()
     }
 
     engine_test!(
         fn a_parquet_file_of_binary_columns_through_a_pipeline_file(engine) {
-            let dir = TempDir::new(&format!("binary-{}", engine.name()));
-            let input = dir.join("in.parquet");
-            let schema = write_input(&input);
-            let path = dir.join("p.toml");
-            std::fs::write(&path, PIPELINE).unwrap();
             let mut registry = Registry::new();
             registry.register(size::node()).register(hex::node());
-            let file = load(&path, &registry, Some(&schema))?;
-            FileRun::new(file.pipeline, input, dir.join("out.parquet"))
-                .with_engine(choice(&engine))
-                .with_select(["key", "size", "hex", "short_key"])
-                .run()?;
-            let out = read_parquet(&dir.join("out.parquet"));
+            let select = ["key", "size", "hex", "short_key"];
+            let (_, out) = run_pipeline_file(&engine, "binary", PIPELINE, &registry, &input(), &select)?;
             assert_eq!(out.column(0).data_type(), &DataType::LargeBinary);
             let key: Vec<Option<&[u8]>> = out.column(0).as_binary::<i64>().iter().collect();
             assert_eq!(key, [Some(&b"k1"[..]), Some(b"k2"), Some(b"k")]);

@@ -265,7 +265,7 @@ mod files {
     use hypernodes::spec::{Registry, load};
 
     use super::*;
-    use crate::parquet::{TempDir, choice, read_parquet};
+    use crate::parquet::{TempDir, choice, read_parquet, run_pipeline_file, write_parquet};
 
     const PIPELINE: &str = r#"
 [inputs]
@@ -285,7 +285,7 @@ sql = "character_length(category)"
 
     /// `category`, `region` and `country`, dictionary-encoded strings as Parquet writers
     /// store low-cardinality strings (`country` read by no node).
-    fn write_input(path: &std::path::Path) -> Schema {
+    fn input() -> RecordBatch {
         let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let schema = Schema::new(vec![
             Field::new("category", dict.clone(), true),
@@ -294,31 +294,18 @@ sql = "character_length(category)"
         ]);
         let region = dictionary(&[Some("eu"), Some("us"), Some("eu"), None]);
         let country = dictionary(&[Some("fr"), None, Some("de"), Some("fr")]);
-        let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![categories(), region, country]).unwrap();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        schema
+        RecordBatch::try_new(Arc::new(schema.clone()), vec![categories(), region, country]).unwrap()
     }
 
     engine_test!(
         fn a_parquet_file_of_dictionary_columns_through_a_pipeline_file(engine) {
-            let dir = TempDir::new(&format!("dictionary-{}", engine.name()));
-            let input = dir.join("in.parquet");
-            let schema = write_input(&input);
-            let path = dir.join("p.toml");
-            std::fs::write(&path, PIPELINE).unwrap();
             let mut registry = Registry::new();
             registry.register(shout::node()).register(label::node());
-            let file = load(&path, &registry, Some(&schema))?;
-            FileRun::new(file.pipeline, input, dir.join("out.parquet"))
-                .with_engine(choice(&engine))
-                .with_select(["country", "shouted", "label", "size"])
-                .run()?;
-            let out = read_parquet(&dir.join("out.parquet"));
+            let batch = input();
+            let select = ["country", "shouted", "label", "size"];
+            let (_, out) = run_pipeline_file(&engine, "dictionary", PIPELINE, &registry, &batch, &select)?;
             // The column no node reads passes through as it was.
-            assert_eq!(out.column(0).data_type(), schema.field(2).data_type());
+            assert_eq!(out.column(0).data_type(), batch.schema().field(2).data_type());
             let country = arrow::compute::cast(out.column(0), &DataType::Utf8).unwrap();
             assert_eq!(strings(&country), [Some("fr"), None, Some("de"), Some("fr")]);
             assert_eq!(strings(out.column(1)), [Some("B"), Some("A"), Some("A"), Some("B")]);
@@ -331,8 +318,7 @@ sql = "character_length(category)"
     #[test]
     fn a_dictionary_column_is_not_passed_as_strings_to_a_node_reading_integers() {
         let dir = TempDir::new("dictionary-wrong-type");
-        let input = dir.join("in.parquet");
-        let schema = write_input(&input);
+        let schema = input().schema();
         let path = dir.join("p.toml");
         std::fs::write(
             &path,
@@ -341,7 +327,7 @@ sql = "character_length(category)"
         .unwrap();
         let mut registry = Registry::new();
         registry.register(triple::node());
-        let err = load(&path, &registry, Some(&schema)).unwrap_err().to_string();
+        let err = load(&path, &registry, Some(&*schema)).unwrap_err().to_string();
         assert_eq!(
             err,
             format!(
@@ -376,10 +362,7 @@ inputs = { v = "embedding" }
             let column = embeddings(vec![3.0, 4.0, 0.0, 1.0, 2.0, 3.0], None);
             let schema = Schema::new(vec![Field::new("embedding", column.data_type().clone(), false)]);
             let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(column)]).unwrap();
-            let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None)
-                .unwrap();
-            w.write(&batch).unwrap();
-            w.close().unwrap();
+            write_parquet(&input, &batch);
             let mut registry = Registry::new();
             registry.register(score::node()).register(norm::node());
 

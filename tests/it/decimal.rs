@@ -243,7 +243,7 @@ mod files {
     use hypernodes::spec::{Registry, load};
 
     use super::*;
-    use crate::parquet::{TempDir, choice, read_parquet};
+    use crate::parquet::{TempDir, choice, run_pipeline_file};
 
     #[node(output = "vat")]
     fn vat(amount: Option<Decimal>) -> Option<Decimal> {
@@ -271,19 +271,14 @@ sql = "price * 2"
 "#;
 
     /// `amount`: a `Decimal128(12, 2)` column with a null; `price`: a `Decimal128(10, 3)`.
-    fn write_input(path: &std::path::Path) -> Schema {
+    fn input() -> RecordBatch {
         let schema = Schema::new(vec![
             Field::new("amount", DataType::Decimal128(12, 2), true),
             Field::new("price", DataType::Decimal128(10, 3), false),
         ]);
         let amounts = decimal128(vec![Some(123_456_789_015), None, Some(-25)], 12, 2);
         let prices = decimal128(vec![Some(1_250), Some(-1_250), Some(1_249)], 10, 3);
-        let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![amounts, prices]).unwrap();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        schema
+        RecordBatch::try_new(Arc::new(schema), vec![amounts, prices]).unwrap()
     }
 
     fn decimals(column: &ArrayRef) -> Vec<Option<String>> {
@@ -295,20 +290,11 @@ sql = "price * 2"
 
     engine_test!(
         fn a_parquet_file_of_decimals_through_a_pipeline_file(engine) {
-            let dir = TempDir::new(&format!("decimal-{}", engine.name()));
-            let input = dir.join("in.parquet");
-            let schema = write_input(&input);
-            let path = dir.join("p.toml");
-            std::fs::write(&path, PIPELINE).unwrap();
             let mut registry = Registry::new();
             registry.register(vat::node());
-            let file = load(&path, &registry, Some(&schema))?;
-            assert_eq!(file.pipeline.output_type("twice").unwrap().name(), "Decimal");
-            FileRun::new(file.pipeline, input, dir.join("out.parquet"))
-                .with_engine(choice(&engine))
-                .with_select(["amount", "rounded", "vat", "twice"])
-                .run()?;
-            let out = read_parquet(&dir.join("out.parquet"));
+            let select = ["amount", "rounded", "vat", "twice"];
+            let (pipeline, out) = run_pipeline_file(&engine, "decimal", PIPELINE, &registry, &input(), &select)?;
+            assert_eq!(pipeline.output_type("twice").unwrap().name(), "Decimal");
             // The input column passes through as it was.
             assert_eq!(out.column(0).data_type(), &DataType::Decimal128(12, 2));
             assert_eq!(

@@ -108,11 +108,10 @@ fn interval_rows_digest_as_their_values() {
 
 mod files {
     use arrow::datatypes::{DataType, Field, IntervalUnit, Schema};
-    use hypernodes::io::FileRun;
-    use hypernodes::spec::{Registry, load};
+    use hypernodes::spec::Registry;
 
     use super::*;
-    use crate::parquet::{TempDir, choice, read_parquet};
+    use crate::parquet::run_pipeline_file;
 
     const PIPELINE: &str = r#"
 [inputs]
@@ -124,26 +123,13 @@ function = "hours"
 
     engine_test!(
         fn a_parquet_file_of_intervals_through_a_pipeline_file(engine) {
-            let dir = TempDir::new(&format!("interval-{}", engine.name()));
-            let input = dir.join("in.parquet");
             // Parquet stores days and milliseconds (and months): `Interval(DayTime)`.
             let schema = Schema::new(vec![Field::new("wait", DataType::Interval(IntervalUnit::DayTime), true)]);
             let wait = IntervalDayTimeArray::from(vec![Some(IntervalDayTime::new(2, 3_600_000)), None]);
-            let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(wait)]).unwrap();
-            let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None)
-                .unwrap();
-            w.write(&batch).unwrap();
-            w.close().unwrap();
-            let path = dir.join("p.toml");
-            std::fs::write(&path, PIPELINE).unwrap();
+            let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(wait)]).unwrap();
             let mut registry = Registry::new();
             registry.register(hours::node());
-            let file = load(&path, &registry, Some(&schema))?;
-            FileRun::new(file.pipeline, input, dir.join("out.parquet"))
-                .with_engine(choice(&engine))
-                .with_select(["wait", "hours"])
-                .run()?;
-            let out = read_parquet(&dir.join("out.parquet"));
+            let (_, out) = run_pipeline_file(&engine, "interval", PIPELINE, &registry, &batch, &["wait", "hours"])?;
             assert_eq!(out.column(0).data_type(), &DataType::Interval(IntervalUnit::DayTime));
             let hours: Vec<Option<i64>> = out.column(1).as_primitive::<Int64Type>().iter().collect();
             assert_eq!(hours, [Some(49), None]);

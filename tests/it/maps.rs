@@ -106,11 +106,10 @@ fn map_rows_digest_as_their_values() {
 
 mod files {
     use arrow::datatypes::{Field, Schema};
-    use hypernodes::io::FileRun;
-    use hypernodes::spec::{Registry, load};
+    use hypernodes::spec::Registry;
 
     use super::*;
-    use crate::parquet::{TempDir, choice, read_parquet};
+    use crate::parquet::run_pipeline_file;
 
     const PIPELINE: &str = r#"
 [inputs]
@@ -123,8 +122,6 @@ inputs = { counts = "tags" }
 
     engine_test!(
         fn a_parquet_file_of_maps_through_a_pipeline_file(engine) {
-            let dir = TempDir::new(&format!("maps-{}", engine.name()));
-            let input = dir.join("in.parquet");
             let mut b = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
             for row in [&[("x", 1_i64), ("y", 2)][..], &[("z", 5)]] {
                 for (k, v) in row {
@@ -136,20 +133,9 @@ inputs = { counts = "tags" }
             let tags = b.finish();
             let schema = Schema::new(vec![Field::new("tags", tags.data_type().clone(), false)]);
             let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(tags)]).unwrap();
-            let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None)
-                .unwrap();
-            w.write(&batch).unwrap();
-            w.close().unwrap();
-            let path = dir.join("p.toml");
-            std::fs::write(&path, PIPELINE).unwrap();
             let mut registry = Registry::new();
             registry.register(total::node());
-            let file = load(&path, &registry, Some(&schema))?;
-            FileRun::new(file.pipeline, input, dir.join("out.parquet"))
-                .with_engine(choice(&engine))
-                .with_select(["tags", "total"])
-                .run()?;
-            let out = read_parquet(&dir.join("out.parquet"));
+            let (_, out) = run_pipeline_file(&engine, "maps", PIPELINE, &registry, &batch, &["tags", "total"])?;
             assert_eq!(out.column(0).data_type(), schema.field(0).data_type());
             assert_eq!(out.column(1).as_primitive::<Int64Type>().values(), &[3, 5]);
         }

@@ -51,6 +51,37 @@ impl Drop for TempDir {
 }
 
 /// Every row of a Parquet file, in one batch.
+/// `batch` as the Parquet file `path`.
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+/// The pipeline file `toml`, with the functions of `registry`, run on `engine` over
+/// `batch` written to Parquet in a fresh directory `name`: the pipeline loaded (typed by
+/// the file's schema) and the output columns `select` read back.
+pub fn run_pipeline_file(
+    engine: &Arc<dyn Engine>,
+    name: &str,
+    toml: &str,
+    registry: &Registry,
+    batch: &RecordBatch,
+    select: &[&str],
+) -> hypernodes::Result<(Pipeline, RecordBatch)> {
+    let dir = TempDir::new(&format!("{name}-{}", engine.name()));
+    let input = dir.join("in.parquet");
+    write_parquet(&input, batch);
+    let path = dir.join("p.toml");
+    std::fs::write(&path, toml).unwrap();
+    let file = load(&path, registry, Some(&batch.schema()))?;
+    FileRun::new(file.pipeline.clone(), input, dir.join("out.parquet"))
+        .with_engine(choice(engine))
+        .with_select(select.iter().copied())
+        .run()?;
+    Ok((file.pipeline, read_parquet(&dir.join("out.parquet"))))
+}
+
 pub fn read_parquet(path: &Path) -> RecordBatch {
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
         .unwrap()
@@ -286,10 +317,10 @@ fn odd_file(path: &Path, passage: Option<DataType>) {
     }
     fields.push(Field::new("value", DataType::Float64, false));
     columns.push(Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0])));
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
-    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(
+        path,
+        &RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap(),
+    );
 }
 
 /// The error of running `clean_text` from `input` to `output`.

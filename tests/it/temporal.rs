@@ -348,11 +348,10 @@ fn rows_from_arrow_and_rust_values_have_one_digest_apart_from_integers() {
 
 mod files {
     use arrow::datatypes::{DataType, Date32Type, Field, Schema, TimeUnit};
-    use hypernodes::io::FileRun;
     use hypernodes::spec::{Registry, load};
 
     use super::*;
-    use crate::parquet::{TempDir, choice, read_parquet};
+    use crate::parquet::{TempDir, run_pipeline_file};
 
     /// The UTC wall clock of an instant, read as a `NaiveDateTime` from a zoned column.
     #[node(output = "clock")]
@@ -383,7 +382,7 @@ sql = "day + INTERVAL '7 days'"
 "#;
 
     /// `ts` (`Timestamp(µs, "UTC")`, with a null) and `day` (`Date32`).
-    fn write_input(path: &std::path::Path) -> Schema {
+    fn input() -> RecordBatch {
         let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
         let schema = Schema::new(vec![
             Field::new("ts", utc, true),
@@ -400,30 +399,16 @@ sql = "day + INTERVAL '7 days'"
             date(2024, 12, 31).to_epoch_days(),
             date(9999, 12, 24).to_epoch_days(),
         ]);
-        let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(ts), Arc::new(days)]).unwrap();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        schema
+        RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(ts), Arc::new(days)]).unwrap()
     }
 
     engine_test!(
         fn a_parquet_file_of_timestamps_and_dates_through_a_pipeline_file(engine) {
-            let dir = TempDir::new(&format!("temporal-{}", engine.name()));
-            let input = dir.join("in.parquet");
-            let schema = write_input(&input);
-            let path = dir.join("p.toml");
-            std::fs::write(&path, PIPELINE).unwrap();
             let mut registry = Registry::new();
             registry.register(wall_clock::node()).register(weekday::node());
-            let file = load(&path, &registry, Some(&schema))?;
-            assert_eq!(file.pipeline.output_type("next_week").unwrap().name(), "NaiveDate");
-            FileRun::new(file.pipeline, input, dir.join("out.parquet"))
-                .with_engine(choice(&engine))
-                .with_select(["clock", "weekday", "next_week"])
-                .run()?;
-            let out = read_parquet(&dir.join("out.parquet"));
+            let select = ["clock", "weekday", "next_week"];
+            let (pipeline, out) = run_pipeline_file(&engine, "temporal", PIPELINE, &registry, &input(), &select)?;
+            assert_eq!(pipeline.output_type("next_week").unwrap().name(), "NaiveDate");
             let clock: Vec<Option<&str>> = out.column(0).as_string::<i32>().iter().collect();
             assert_eq!(clock, [Some("2024-03-10 01:30"), None, Some("9999-12-31 23:59")]);
             let weekdays: Vec<Option<&str>> = out.column(1).as_string::<i32>().iter().collect();
