@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray};
-use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field};
 
 use super::Columnar;
+use super::list::nulls_of;
 use crate::hash::StableHasher;
 
 /// The element types of the `[T; N]` that are fixed-size lists: the numbers but `u8`,
@@ -109,10 +109,7 @@ impl<T: ListElement, const N: usize> Columnar for [T; N] {
         builder.validity.push(false);
     }
     fn finish(builder: Self::Builder) -> ArrayRef {
-        let nulls = builder
-            .validity
-            .contains(&false)
-            .then(|| NullBuffer::from(builder.validity));
+        let nulls = nulls_of(builder.validity);
         let field = Arc::new(Field::new_list_field(T::data_type(), true));
         Arc::new(FixedSizeListArray::new(
             field,

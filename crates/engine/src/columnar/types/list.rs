@@ -91,10 +91,7 @@ impl<T: Columnar> Columnar for Vec<T> {
         builder.validity.push(false);
     }
     fn finish(builder: Self::Builder) -> ArrayRef {
-        let nulls = builder
-            .validity
-            .contains(&false)
-            .then(|| NullBuffer::from(builder.validity));
+        let nulls = nulls_of(builder.validity);
         let field = Arc::new(Field::new_list_field(T::data_type(), true));
         Arc::new(GenericListArray::<i32>::new(
             field,
@@ -116,4 +113,9 @@ fn hash_list<T: Columnar>(v: &(dyn Any + Send + Sync), h: &mut StableHasher) -> 
     };
     h.list_header(v.len());
     v.iter().all(|v| inner(v, h))
+}
+
+/// The null buffer of rows whose validity is `validity`: none when every row is valid.
+pub(super) fn nulls_of(validity: Vec<bool>) -> Option<NullBuffer> {
+    validity.contains(&false).then(|| NullBuffer::from(validity))
 }

@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, MapArray, StructArray};
-use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Fields};
 use chrono::NaiveDate;
 
 use super::Columnar;
+use super::list::nulls_of;
 use crate::hash::StableHasher;
 
 /// The types of map keys: ordered, never null.
@@ -148,10 +149,7 @@ impl<K: MapKey, V: Columnar> Columnar for BTreeMap<K, V> {
         builder.validity.push(false);
     }
     fn finish(builder: Self::Builder) -> ArrayRef {
-        let nulls = builder
-            .validity
-            .contains(&false)
-            .then(|| NullBuffer::from(builder.validity));
+        let nulls = nulls_of(builder.validity);
         let field = entries::<K, V>();
         let DataType::Struct(fields) = field.data_type() else {
             unreachable!("the entries are a struct")
