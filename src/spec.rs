@@ -258,15 +258,19 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
     if decl.nodes.is_empty() {
         return Err(src.error(1, "the file declares no nodes (no [[nodes]] table)"));
     }
-    // The Arrow type of each input column: the input's, else the declared one.
+    // The Arrow type of each input column: the input's, else the declared one; a CSV or
+    // NDJSON column's is a guess, and the declared one wins (the run parses it as that).
     let mut column_types: BTreeMap<String, DataType> = columns
         .into_iter()
         .flat_map(|c| c.fields())
         .map(|f| (f.name().clone(), f.data_type().clone()))
         .collect();
+    let inferred = columns.is_some_and(|c| c.metadata().contains_key(crate::io::format::INFERRED));
     for (name, ty) in &decl.inputs {
-        if let Some(dt) = parse_data_type(ty.get_ref()) {
-            column_types.entry(name.clone()).or_insert(dt);
+        if let Some(dt) = parse_data_type(ty.get_ref())
+            && (inferred || !column_types.contains_key(name))
+        {
+            column_types.insert(name.clone(), dt);
         }
     }
     let builder = Builder {

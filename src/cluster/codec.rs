@@ -99,8 +99,11 @@ fn describe(node: &Node) -> std::result::Result<NodeDesc, String> {
             .params()
             .iter()
             .map(|p| {
-                ColumnType::find(&p.type_info())
-                    .map(|ct| (p.name().to_string(), (ct.data_type)().to_string()))
+                // The Arrow type the expression reads it as (a declared `decimal(12, 2)`).
+                let declared = e.input_type(p.name()).cloned();
+                declared
+                    .or_else(|| ColumnType::find(&p.type_info()).map(|ct| (ct.data_type)()))
+                    .map(|dt| (p.name().to_string(), dt.to_string()))
                     .ok_or_else(|| format!("reads '{}' as {}, which is not an Arrow type", p.name(), p.type_info()))
             })
             .collect::<std::result::Result<_, _>>()?;
@@ -211,17 +214,19 @@ fn rebuild(desc: &NodeDesc, registry: &Registry) -> Result<Node> {
             sql,
             inputs,
         } => {
-            let mut names = BTreeMap::new();
+            let (mut names, mut columns) = (BTreeMap::new(), BTreeMap::new());
             for (input, ty) in inputs {
-                let ty = DataType::from_str(ty)
-                    .ok()
-                    .and_then(|t| crate::engine::columnar::types::type_info_for(&t))
+                let data_type = DataType::from_str(ty).ok();
+                let info = data_type
+                    .as_ref()
+                    .and_then(crate::engine::columnar::types::type_info_for)
                     .ok_or_else(|| {
                         Error::Invalid(format!("node '{name}': input '{input}' has an unknown type {ty}"))
                     })?;
-                names.insert(input.clone(), ty);
+                names.insert(input.clone(), info);
+                columns.extend(data_type.map(|dt| (input.clone(), dt)));
             }
-            ExprNode::node(name, output, sql, &names)
+            ExprNode::node_over(name, output, sql, &names, &columns)
         }
         NodeDesc::Nested {
             name,

@@ -303,7 +303,8 @@ impl Builder<'_> {
         let decl = d.decl;
         if let Some(sql) = &decl.sql {
             let names: BTreeMap<String, TypeInfo> = d.reads.iter().map(|r| (r.clone(), env[r])).collect();
-            return ExprNode::node(&d.name, &d.produces[0], sql, &names).map_err(|e| err(one_line(&e)));
+            return ExprNode::node_over(&d.name, &d.produces[0], sql, &names, self.columns)
+                .map_err(|e| err(one_line(&e)));
         }
         if let Some(f) = &decl.function {
             let node = self.function(f, decl, &d.name).map_err(err)?;

@@ -23,7 +23,30 @@ pub(super) fn parse_type(text: &str) -> Option<TypeInfo> {
 /// The Arrow type of a declared type (see [`parse_type`]).
 pub(super) fn parse_data_type(text: &str) -> Option<DataType> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    data_type(&compact.to_ascii_lowercase())
+    let lower = compact.to_ascii_lowercase();
+    Some(zone_case(data_type(&lower)?, &compact, &lower))
+}
+
+/// `data_type` (parsed from `lower`, `text` lower-cased) with each time zone spelled as
+/// in `text` (`UTC`, `America/New_York`): Arrow reads zone names by their case.
+fn zone_case(data_type: DataType, text: &str, lower: &str) -> DataType {
+    let field = |f: &Field| Arc::new(f.clone().with_data_type(zone_case(f.data_type().clone(), text, lower)));
+    match data_type {
+        DataType::Timestamp(unit, Some(zone)) => {
+            let spelled = lower.find(zone.as_ref()).map(|at| &text[at..at + zone.len()]);
+            DataType::Timestamp(unit, Some(spelled.map_or(zone, Into::into)))
+        }
+        DataType::List(f) => DataType::List(field(&f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(&f), n),
+        DataType::Map(f, sorted) => {
+            let entries = match f.data_type() {
+                DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| field(f)).collect()),
+                other => other.clone(),
+            };
+            DataType::Map(Arc::new(f.as_ref().clone().with_data_type(entries)), sorted)
+        }
+        other => other,
+    }
 }
 
 /// Why a declared type that names a decimal is not one (its precision or scale is out of
@@ -206,6 +229,15 @@ mod tests {
         assert_eq!(name("timestamp").as_deref(), Some("NaiveDateTime"));
         assert_eq!(name("TIMESTAMP[ns]").as_deref(), Some("NaiveDateTime"));
         assert_eq!(name("timestamp[us, UTC]").as_deref(), Some("DateTime<Utc>"));
+        // Arrow reads zone names by their case.
+        assert_eq!(
+            parse_data_type("list<Timestamp[ms, America/New_York]>").map(|t| t.to_string()),
+            Some("List(Timestamp(ms, \"America/New_York\"))".into())
+        );
+        assert_eq!(
+            parse_data_type("timestamp[us, UTC]"),
+            Some(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
+        );
         assert_eq!(
             name(" timestamp[ ns , America/New_York ] ").as_deref(),
             Some("DateTime<Utc>")

@@ -90,6 +90,42 @@ impl ExprNode {
     /// in `names` (with the closest one), a value that is not columnar, a type error
     /// (`passage * 2` on a string), or a result type without a Rust counterpart.
     pub fn node(name: &str, output: &str, sql: &str, names: &BTreeMap<String, TypeInfo>) -> Result<Node> {
+        ExprNode::node_over(name, output, sql, names, &BTreeMap::new())
+    }
+
+    /// [`ExprNode::node`], with the Arrow types of input columns (a pipeline file's
+    /// declared `decimal(12, 2)`, `timestamp[ms, UTC]`, `fixed_binary[16]`): a value the
+    /// expression reads whose Arrow type is in `columns` and is read as its type in
+    /// `names` is planned as that Arrow type, not as its Rust type's, so the result is
+    /// DataFusion's over such a column (`amount * CAST('1.0837' AS DECIMAL(10, 4))` over
+    /// a `Decimal128(12, 2)` is a `Decimal128(23, 6)`). Its values are converted to that
+    /// type exactly before the expression runs.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use arrow::datatypes::DataType;
+    /// use hypernodes::engine::columnar::ExprNode;
+    /// use hypernodes::engine::columnar::types::columnar_type_info;
+    ///
+    /// let names = BTreeMap::from([("amount".to_string(), columnar_type_info::<rust_decimal::Decimal>())]);
+    /// let columns = BTreeMap::from([("amount".to_string(), DataType::Decimal128(12, 2))]);
+    /// let node = ExprNode::node_over("eur", "eur", "amount * CAST('1.0837' AS DECIMAL(10, 4))", &names, &columns)?;
+    /// let expr = ExprNode::find(&node).unwrap();
+    /// assert_eq!(expr.input_type("amount"), Some(&DataType::Decimal128(12, 2)));
+    /// assert_eq!(expr.data_type(), &DataType::Decimal128(23, 6));
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ExprNode::node`].
+    pub fn node_over(
+        name: &str,
+        output: &str,
+        sql: &str,
+        names: &BTreeMap<String, TypeInfo>,
+        columns: &BTreeMap<String, DataType>,
+    ) -> Result<Node> {
         let invalid = |message: String| Error::Invalid(format!("`{}`: {message}", one_line(sql)));
         let first_line = |e: &dyn std::fmt::Display| e.to_string().lines().next().unwrap_or_default().to_string();
 
@@ -112,7 +148,26 @@ impl ExprNode {
             };
             let ct = ColumnType::find(ty)
                 .ok_or_else(|| invalid(format!("'{read}' has type {ty}, which has no Arrow type")))?;
-            fields.push(Field::new(&read, (ct.data_type)(), true));
+            // Not an encoding the engine unpacks before a node reads it (a dictionary, a
+            // large or view layout): those are read as their plain type.
+            let encoded = |dt: &DataType| {
+                matches!(
+                    dt,
+                    DataType::Dictionary(..)
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::LargeBinary
+                        | DataType::BinaryView
+                        | DataType::LargeList(_)
+                        | DataType::ListView(_)
+                        | DataType::LargeListView(_)
+                )
+            };
+            let data_type = match columns.get(&read) {
+                Some(dt) if type_info_for(dt) == Some(*ty) && !encoded(dt) => dt.clone(),
+                _ => (ct.data_type)(),
+            };
+            fields.push(Field::new(&read, data_type, true));
             params.push(Port::new(read, *ty));
         }
         let schema = Arc::new(Schema::new(fields));
@@ -160,8 +215,8 @@ impl ExprNode {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"sql\0");
         hasher.update(sql.as_bytes());
-        for p in &params {
-            hasher.update(format!("\0{}: {}", p.name(), p.type_info()).as_bytes());
+        for (p, field) in params.iter().zip(schema.fields()) {
+            hasher.update(format!("\0{}: {} {}", p.name(), p.type_info(), field.data_type()).as_bytes());
         }
         Ok(Node::new(ExprNode {
             name: name.to_string(),
@@ -189,6 +244,12 @@ impl ExprNode {
     /// The SQL text.
     pub fn sql(&self) -> &str {
         &self.sql
+    }
+
+    /// The Arrow type the expression reads its value `name` as: its Rust type's, or the
+    /// input column's (see [`ExprNode::node_over`]); `None` when it does not read it.
+    pub fn input_type(&self, name: &str) -> Option<&DataType> {
+        self.schema.field_with_name(name).ok().map(Field::data_type)
     }
 
     /// The planned expression, over columns named like the node's parameters.
@@ -236,14 +297,15 @@ impl ExprNode {
             .iter()
             .zip(self.schema.fields())
             .map(|(a, field)| {
-                // A decimal input column is read at its own precision and scale (see
-                // `cast_exact`); the expression is planned over the Arrow type of the
-                // parameter's Rust type (a value beyond it is an error, not a null).
+                // The expression is planned over the Arrow type of the parameter's Rust
+                // type or of its input column (see `ExprNode::node_over`); a value of
+                // another (a decimal column at its own precision and scale, a value made
+                // in Rust) is converted, and one beyond it is an error, not a null.
                 let exact = arrow::compute::CastOptions {
                     safe: false,
                     ..Default::default()
                 };
-                let a = match a.data_type() != field.data_type() && a.data_type().is_decimal() {
+                let a = match a.data_type() != field.data_type() {
                     true => &arrow::compute::cast_with_options(a, field.data_type(), &exact)?,
                     false => a,
                 };
