@@ -9,6 +9,7 @@ use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt3
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use super::EngineChoice;
+use super::format::Rejected;
 use crate::engine::{ColumnarEngine, NodeEngine};
 use crate::error::{Error, Result};
 use crate::exec::ItemFailure;
@@ -70,20 +71,34 @@ impl Compute {
 
     /// Batch `batch`, whose first row is row `first` of its file, computed: its output
     /// rows, and, with the side file's `failed` schema, its failed rows; a worker took it
-    /// at `started`. Without a side file, a row that fails fails the batch; a failure
-    /// names the row of the file.
+    /// at `started`. The records of its rows that did not decode are `rejected` (the
+    /// batch holds the others). Without a side file, a row that fails fails the batch; a
+    /// failure names the row of the file.
     pub(super) fn batch(
         &self,
         batch: &RecordBatch,
         first: usize,
+        rejected: Option<Rejected>,
         failed: Option<&SchemaRef>,
         started: Instant,
     ) -> Result<Done> {
-        let rows = batch.num_rows();
+        let rows = batch.num_rows() + rejected.as_ref().map_or(0, |r| r.rows.len());
+        // The row of the file of each row of `batch`: the rows that decoded.
+        let kept: Option<Vec<usize>> = rejected.as_ref().map(|r| {
+            let mut next = r.rows.iter().peekable();
+            (0..rows).filter(|row| next.next_if_eq(&row).is_none()).collect()
+        });
+        let row_of = |i: usize| first + kept.as_ref().map_or(i, |k| k[i]);
         self.apply(batch)
             .and_then(|(out, failures)| {
                 let failed = match failed {
-                    Some(schema) => Some(failed_rows(schema, batch, first, failures)?),
+                    Some(schema) => Some(failed_rows(
+                        schema,
+                        batch,
+                        &row_of,
+                        failures,
+                        rejected.map(|r| (first, r)),
+                    )?),
                     None => match failures.into_iter().next() {
                         // Unreachable: the run collects only with a side file.
                         Some(f) => return Err(f.into_error()),
@@ -98,7 +113,7 @@ impl Compute {
                 })
             })
             // A failure names the row of the file, not of its batch.
-            .map_err(|e| e.map_item(|i| Some(first + i)))
+            .map_err(|e| e.map_item(|i| Some(row_of(i))))
     }
 }
 
@@ -119,13 +134,16 @@ impl Done {
     }
 }
 
-/// The failed rows of `batch`, whose first row is row `first` of its file, as rows of
-/// the side file of `schema`: the columns read, `_row`, `_node` and `_error`.
+/// The failed rows of `batch`, whose row `i` is row `row_of(i)` of its file, as rows
+/// of the side file of `schema`: the columns read, `_row`, `_node` and `_error`; with
+/// the `rejected` records of the piece whose first row is row `first` of the file (no
+/// node ran on them: `_node` is null), in the order of the file.
 fn failed_rows(
     schema: &SchemaRef,
     batch: &RecordBatch,
-    first: usize,
+    row_of: &dyn Fn(usize) -> usize,
     failures: Vec<ItemFailure>,
+    rejected: Option<(usize, Rejected)>,
 ) -> Result<RecordBatch> {
     // Unreachable: the failures name rows of `batch` (so `take` stays in bounds), and
     // the schema is the columns of `batch`, then the three made here.
@@ -139,7 +157,7 @@ fn failed_rows(
         .map_err(arrow)?;
     let rows = failures.len();
     arrays.push(Arc::new(UInt64Array::from_iter_values(
-        failures.iter().map(|f| (first + f.item()) as u64),
+        failures.iter().map(|f| row_of(f.item()) as u64),
     )));
     arrays.push(Arc::new(StringArray::from_iter_values(
         failures.iter().map(|f| f.node()),
@@ -148,9 +166,29 @@ fn failed_rows(
     arrays.push(Arc::new(StringArray::from_iter_values(
         failures
             .into_iter()
-            .map(|f| f.into_error().map_item(|i| Some(first + i)).to_string()),
+            .map(|f| f.into_error().map_item(|i| Some(row_of(i))).to_string()),
     )));
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     // Unreachable: the schema is the columns read, then these three.
-    RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(arrow)
+    let failed = RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(arrow)?;
+    let Some((first, rejected)) = rejected else {
+        return Ok(failed);
+    };
+    let mut arrays: Vec<ArrayRef> = rejected.values.columns().to_vec();
+    arrays.push(Arc::new(UInt64Array::from_iter_values(
+        rejected.rows.iter().map(|r| (first + r) as u64),
+    )));
+    arrays.push(arrow::array::new_null_array(
+        &arrow::datatypes::DataType::Utf8,
+        rejected.rows.len(),
+    ));
+    arrays.push(Arc::new(StringArray::from_iter_values(
+        rejected.errors.iter().map(|e| e.to_string()),
+    )));
+    let options = RecordBatchOptions::new().with_row_count(Some(rejected.rows.len()));
+    let unread = RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(arrow)?;
+    // In the order of the file.
+    let both = arrow::compute::concat_batches(schema, [&failed, &unread]).map_err(arrow)?;
+    let order = arrow::compute::sort_to_indices(both.column(both.num_columns() - 3), None, None).map_err(arrow)?;
+    arrow::compute::take_record_batch(&both, &order).map_err(arrow)
 }

@@ -148,7 +148,8 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// with [`FileRun::with_format`] and [`FileRun::with_output_format`] (see [`Format`]).
 /// CSV and NDJSON columns have the types inferred from the first [`INFER_RECORDS`]
 /// records, and those a node reads are parsed as the type it reads; a value that does
-/// not parse fails the run with the file, line and column. Every output row is an input row, in input order, with
+/// not parse fails the run with the file, line, column, value and type (or, under
+/// [`OnError::Collect`], is a failed row). Every output row is an input row, in input order, with
 /// the columns chosen by [`FileRun::with_select`] (by default: the input columns
 /// followed by the outputs a [`Pipeline::run`](crate::Run::run) returns).
 ///
@@ -164,7 +165,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// | column | type | |
 /// |---|---|---|
 /// | `_row` | UInt64 | the row's index in its input file, from 0 |
-/// | `_node` | Utf8 | the node that failed |
+/// | `_node` | Utf8 | the node that failed; null for a record of a CSV or NDJSON file that did not parse (the columns that did not parse are null) |
 /// | `_error` | Utf8 | the whole error message, naming the same row |
 ///
 /// in input order. The side file is written even when no row fails (with no rows and

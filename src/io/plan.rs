@@ -11,8 +11,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
 use super::compute::Compute;
-use super::format::{INFERRED, StreamReader, check_csv, count_rows, read_schema, text_row_bytes};
+use super::format::{INFERRED, StreamReader, check_csv, count_rows, parses, read_schema, text_row_bytes};
 use super::{EngineChoice, FileRun, Format};
+use crate::engine::columnar::ExprNode;
 use crate::engine::columnar::types::{ColumnType, reads_as, type_info_for};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -274,7 +275,14 @@ impl FilePlan {
             let ty = pipeline.input_type(name).expect("an input");
             let found = type_info_for(field.data_type());
             let nested_list = found.is_none() && matches!(field.data_type(), arrow::datatypes::DataType::List(_));
-            let parsed = ColumnType::find(&ty).map(|c| (c.data_type)());
+            // The Arrow type an SQL expression node reading it declares (a pipeline
+            // file's `decimal(12, 2)`), else its Rust type's.
+            let declared = pipeline
+                .nodes()
+                .iter()
+                .filter_map(ExprNode::find)
+                .find_map(|e| e.input_type(name).filter(|dt| type_info_for(dt) == Some(ty)).cloned());
+            let parsed = declared.or_else(|| ColumnType::find(&ty).map(|c| (c.data_type)()));
             // A date or time inferred from an untyped file is parsed as the type its node
             // reads all the same: inferred in seconds from the first records, a later
             // record's fraction of a second would be dropped.
@@ -286,11 +294,8 @@ impl FilePlan {
             }
             // An untyped file's column is parsed as the type its node reads.
             match parsed {
-                // Arrow's CSV reader parses no lists and no durations.
-                Some(dt)
-                    if format.inferred()
-                        && (format != Format::Csv || !(dt.is_nested() || matches!(dt, DataType::Duration(_)))) =>
-                {
+                // Arrow's CSV reader parses no lists, durations, binary or intervals.
+                Some(dt) if format.inferred() && parses(format, &dt) => {
                     retyped.push((name.to_string(), dt));
                 }
                 _ => {
@@ -356,7 +361,8 @@ impl FilePlan {
                         "the column '{name}' clashes with the column of that name the failed rows' file adds"
                     )));
                 }
-                fields.push(Field::new(name, ty, false));
+                // `_node` is null for a record that did not decode: no node ran on it.
+                fields.push(Field::new(name, ty, name == "_node"));
             }
             Some(Arc::new(Schema::new(fields)))
         } else {

@@ -12,7 +12,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::format::{Format, StreamReader};
+use super::format::{Format, Rejected, StreamReader};
 use super::memory::Memory;
 use super::plan::{FilePlan, Source};
 use crate::error::{Error, Result};
@@ -94,10 +94,15 @@ impl<'a> Reader<'a> {
 
     /// A worker's reading: takes the next batch (a row group's, or the reader's), waits
     /// for room for it, reads it (only the columns needed) and hands it to `run` with its
-    /// place among the file's batches, its first row in the file and its size in bytes,
-    /// until the file ends, the run stops or `run` returns false. A batch that cannot be
-    /// read goes to `fail` with its place, and the worker stops.
-    pub(super) fn work(&self, run: impl Fn(u64, usize, RecordBatch, u64) -> bool, fail: impl Fn(u64, Error)) {
+    /// place among the file's batches, its first row in the file, the records of its rows
+    /// that did not decode (see [`Rejected`]; the batch holds the others) and its size in
+    /// bytes, until the file ends, the run stops or `run` returns false. A batch that
+    /// cannot be read goes to `fail` with its place, and the worker stops.
+    pub(super) fn work(
+        &self,
+        run: impl Fn(u64, usize, RecordBatch, Option<Rejected>, u64) -> bool,
+        fail: impl Fn(u64, Error),
+    ) {
         let batch_rows = self.memory.batch_rows();
         match &self.plan.source {
             Source::Parquet(metadata) => loop {
@@ -149,7 +154,7 @@ impl<'a> Reader<'a> {
                     };
                     let first = row;
                     row += batch.num_rows();
-                    if !run(seq, first, batch, input_size) {
+                    if !run(seq, first, batch, None, input_size) {
                         return;
                     }
                     done += 1;
@@ -191,11 +196,16 @@ impl<'a> Reader<'a> {
                 sequence.seq += 1;
                 sequence.row += piece.rows();
                 drop(guard);
-                let next = Some(piece.decode());
+                // Under `--on-error collect` (a side file), the records that do not
+                // decode come apart as failed rows.
+                let (next, rejected) = match piece.decode(self.plan.failed.is_some()) {
+                    Ok((batch, rejected)) => (Some(Ok(batch)), rejected),
+                    Err(e) => (Some(Err(e)), None),
+                };
                 let input_size = self.read(reserve, &next);
                 match next {
                     Some(Ok(batch)) => {
-                        if !run(seq, first, batch, input_size) {
+                        if !run(seq, first, batch, rejected, input_size) {
                             return;
                         }
                     }

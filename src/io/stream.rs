@@ -11,6 +11,7 @@ use arrow::array::RecordBatch;
 
 use super::FileRun;
 use super::compute::Done;
+use super::format::Rejected;
 use super::memory::Memory;
 use super::plan::FilePlan;
 use super::read::Reader;
@@ -54,11 +55,13 @@ pub(super) fn stream(
             scope.spawn(move || {
                 // Runs batch `seq`, whose first row is row `first` of the file, and
                 // sends the result to the writer; false when the run stops.
-                let run = |seq: u64, first: usize, batch: RecordBatch, input_size: u64| {
+                let run = |seq: u64, first: usize, batch: RecordBatch, rejected: Option<Rejected>, input_size: u64| {
                     let started = Instant::now();
-                    let rows = batch.num_rows();
+                    let rows = batch.num_rows() + rejected.as_ref().map_or(0, |r| r.rows.len());
                     report.item_start(first..first + rows);
-                    let out = plan.compute.batch(&batch, first, plan.failed.as_ref(), started);
+                    let out = plan
+                        .compute
+                        .batch(&batch, first, rejected, plan.failed.as_ref(), started);
                     drop(batch);
                     memory.processed(input_size, out.as_ref().ok().map(Done::memory_size));
                     done_tx.send((seq, out)).is_ok()

@@ -170,7 +170,7 @@ fn a_malformed_csv_row_names_the_file_line_and_column() {
 }
 
 #[test]
-fn a_malformed_ndjson_line_names_the_file_and_line() {
+fn a_malformed_ndjson_line_names_the_file_line_and_column() {
     let dir = TempDir::new("fmt-ndjson-bad");
     let input = dir.join("bad.ndjson");
     std::fs::write(
@@ -183,7 +183,7 @@ fn a_malformed_ndjson_line_names_the_file_and_line() {
     assert_eq!(
         err,
         format!(
-            "{}: line 4: Json error: whilst decoding field 'value': failed to parse \"x\" as Float64",
+            "{}: line 4, column 'value': cannot read 'x' as Float64",
             input.display()
         )
     );

@@ -6,6 +6,8 @@ mod common;
 
 mod as_node;
 #[cfg(feature = "parquet")]
+mod bad_values;
+#[cfg(feature = "parquet")]
 mod binary;
 mod bind;
 #[cfg(feature = "columnar")]

@@ -21,7 +21,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 /// The rows of `query` over `file` (registered as `t`), by DataFusion SQL.
-fn sql(file: &Path, query: &str) -> RecordBatch {
+pub fn sql(file: &Path, query: &str) -> RecordBatch {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(async {
         let ctx = SessionContext::new();

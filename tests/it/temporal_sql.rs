@@ -289,7 +289,7 @@ fn a_value_that_is_not_of_its_declared_type_names_the_file_line_and_column() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: line 2: Json error: whilst decoding field 'day': failed to parse \"2024-02-30\" as Date32",
+            "{}: line 2, column 'day': cannot read '2024-02-30' as Date32",
             dir.join("in.ndjson").display()
         )
     );

@@ -10,10 +10,12 @@
 //!
 //! Here the formats and what reads a whole file (its schema, its rows, its first rows);
 //! `read` reads a file piece by piece, cut by `split` for the text formats, whose
-//! errors `errors` words; `write` writes one.
+//! errors `errors` words (a piece with a record that does not decode is decoded in
+//! halves down to its records in `reject`); `write` writes one.
 
 mod errors;
 mod read;
+mod reject;
 mod split;
 mod write;
 
@@ -23,12 +25,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::Schema;
+use arrow::datatypes::{DataType, Schema};
 
 use crate::error::{Error, Result};
 
 use errors::{csv_error, first_line};
 pub(crate) use read::StreamReader;
+pub(crate) use reject::Rejected;
 use split::Splitter;
 pub(crate) use write::{BatchWriter, check_csv};
 
@@ -147,6 +150,47 @@ impl std::str::FromStr for Format {
     }
 }
 
+/// Whether Arrow's reader of `format` (CSV or NDJSON) parses text as `data_type`.
+pub(crate) fn parses(format: Format, data_type: &DataType) -> bool {
+    use DataType::*;
+    match format {
+        // What arrow-csv's reader builds (`arrow_csv::reader::parse`).
+        Format::Csv => matches!(
+            data_type,
+            Boolean
+                | Int8
+                | Int16
+                | Int32
+                | Int64
+                | UInt8
+                | UInt16
+                | UInt32
+                | UInt64
+                | Float16
+                | Float32
+                | Float64
+                | Decimal32(..)
+                | Decimal64(..)
+                | Decimal128(..)
+                | Decimal256(..)
+                | Date32
+                | Date64
+                | Time32(_)
+                | Time64(_)
+                | Timestamp(..)
+                | Utf8
+                | Utf8View
+        ),
+        _ => arrow::json::ReaderBuilder::new(Arc::new(Schema::new(vec![arrow::datatypes::Field::new(
+            "v",
+            data_type.clone(),
+            true,
+        )])))
+        .build_decoder()
+        .is_ok(),
+    }
+}
+
 fn data(path: &Path, message: String) -> Error {
     Error::Data {
         path: path.display().to_string().into(),
@@ -204,7 +248,7 @@ pub fn read_schema(path: &Path, format: Format) -> Result<Schema> {
             let (schema, _) = arrow::csv::reader::Format::default()
                 .with_header(true)
                 .infer_schema(BufReader::new(file), Some(INFER_RECORDS))
-                .map_err(|e| csv_error(path, e, None, 0))?;
+                .map_err(|e| csv_error(path, e))?;
             if schema.fields().is_empty() {
                 return Err(data(path, "the CSV file has no header line".into()));
             }
@@ -289,7 +333,7 @@ pub(crate) fn read_head(path: &Path, format: Format, rows: usize) -> Result<Reco
     let parse = StreamReader::parse_schema(format, &schema, &all);
     let mut reader = StreamReader::open(path, format, parse, &all, rows)?;
     match reader.next_piece() {
-        Some(piece) => piece?.decode(),
+        Some(piece) => piece?.decode(false).map(|(batch, _)| batch),
         None => Ok(empty()),
     }
 }

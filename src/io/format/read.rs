@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-use super::errors::{csv_error, first_line};
+use super::reject::Rejected;
 use super::split::{Cut, Splitter};
 use super::{Format, INFERRED, data, open_nonempty};
 use crate::error::{Error, Result};
@@ -40,14 +40,15 @@ enum Inner {
 }
 
 /// What decodes the pieces of a CSV or NDJSON file.
+#[derive(Clone)]
 pub(crate) struct TextDecode {
-    path: std::path::PathBuf,
-    format: Format,
+    pub(super) path: std::path::PathBuf,
+    pub(super) format: Format,
     /// The schema rows are parsed with (every column of a CSV file, the columns read of
     /// an NDJSON file).
-    schema: SchemaRef,
+    pub(super) schema: SchemaRef,
     /// The columns kept (indices into `schema`; CSV only).
-    projection: Vec<usize>,
+    pub(super) projection: Vec<usize>,
 }
 
 /// A piece of a file: a batch, or raw records to decode.
@@ -65,72 +66,25 @@ impl Piece {
         }
     }
 
-    /// The piece as a batch; the error of a value that does not parse names the line of
-    /// the file (and, for CSV, the column).
-    pub(crate) fn decode(self) -> Result<RecordBatch> {
-        let (
-            Cut {
-                bytes,
-                rows,
-                record,
-                line,
-            },
-            d,
-        ) = match self {
-            Piece::Batch(b) => return Ok(b),
+    /// The piece as a batch. A record that does not decode is named in one line (the
+    /// file, the line, and for a value that does not parse, the column, the value and the
+    /// type): with `collect` the piece's batch holds the other records and the records
+    /// that do not decode come apart (see [`Rejected`]); otherwise the first one is the
+    /// error.
+    pub(crate) fn decode(self, collect: bool) -> Result<(RecordBatch, Option<Rejected>)> {
+        let (Cut { bytes, rows, line, .. }, d) = match self {
+            Piece::Batch(b) => return Ok((b, None)),
             Piece::Text(cut, decode) => (cut, decode),
         };
-        let batch = match d.format {
-            Format::Csv => {
-                let mut decoder = arrow::csv::ReaderBuilder::new(d.schema.clone())
-                    .with_header(false)
-                    .with_batch_size(rows)
-                    .with_projection(d.projection.clone())
-                    .build_decoder();
-                let mut at = 0;
-                (|| {
-                    while at < bytes.len() {
-                        let n = decoder.decode(&bytes[at..])?;
-                        if n == 0 {
-                            break;
-                        }
-                        at += n;
-                    }
-                    decoder.decode(&[])?;
-                    decoder.flush()
-                })()
-            }
-            _ => arrow::json::ReaderBuilder::new(d.schema.clone())
-                .with_batch_size(rows)
-                .build_decoder()
-                .and_then(|mut decoder| {
-                    decoder.decode(&bytes)?;
-                    decoder.flush()
-                }),
-        };
-        let batch = match batch {
-            Ok(b) => b.unwrap_or_else(|| RecordBatch::new_empty(d.output_schema())),
-            Err(e) => {
-                return Err(match d.format {
-                    Format::Csv => csv_error(&d.path, e, Some(&d.schema), record),
-                    _ => d.ndjson_error(&bytes, line, e),
-                });
-            }
-        };
-        if batch.num_rows() != rows {
-            // Unreachable: the splitter and the decoder agree on what a record is.
-            return Err(Error::Internal(format!(
-                "{}: {} rows decoded from {rows} records at line {line}",
-                d.path.display(),
-                batch.num_rows()
-            )));
+        match d.decode_bytes(&bytes, rows) {
+            Ok(batch) => Ok((batch, None)),
+            Err(_) => d.sift(&bytes, line, collect),
         }
-        Ok(batch)
     }
 }
 
 impl TextDecode {
-    fn output_schema(&self) -> SchemaRef {
+    pub(super) fn output_schema(&self) -> SchemaRef {
         match self.format {
             // Unreachable: the projection holds indices of the schema's fields.
             Format::Csv => Arc::new(self.schema.project(&self.projection).expect("projected columns")),
@@ -138,24 +92,42 @@ impl TextDecode {
         }
     }
 
-    /// An NDJSON error in the piece `bytes`, which starts on line `line`, as one line
-    /// naming the line of the file: its lines are decoded one by one until one fails.
-    fn ndjson_error(&self, bytes: &[u8], line: usize, e: ArrowError) -> Error {
-        for (i, text) in bytes.split(|&b| b == b'\n').enumerate() {
-            if text.iter().all(u8::is_ascii_whitespace) {
-                continue;
+    /// The `rows` whole records `bytes` as a batch, or Arrow's error.
+    pub(super) fn decode_bytes(&self, bytes: &[u8], rows: usize) -> std::result::Result<RecordBatch, ArrowError> {
+        let batch = match self.format {
+            Format::Csv => {
+                let mut decoder = arrow::csv::ReaderBuilder::new(self.schema.clone())
+                    .with_header(false)
+                    .with_batch_size(rows)
+                    .with_projection(self.projection.clone())
+                    .build_decoder();
+                let mut at = 0;
+                while at < bytes.len() {
+                    let n = decoder.decode(&bytes[at..])?;
+                    if n == 0 {
+                        break;
+                    }
+                    at += n;
+                }
+                decoder.decode(&[])?;
+                decoder.flush()?
             }
-            let decoded = arrow::json::ReaderBuilder::new(self.schema.clone())
-                .build_decoder()
-                .and_then(|mut d| {
-                    d.decode(text)?;
-                    d.flush()
-                });
-            if let Err(e) = decoded {
-                return data(&self.path, format!("line {}: {}", line + i, first_line(&e)));
+            _ => {
+                let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
+                    .with_batch_size(rows)
+                    .build_decoder()?;
+                decoder.decode(bytes)?;
+                decoder.flush()?
             }
+        };
+        let batch = batch.unwrap_or_else(|| RecordBatch::new_empty(self.output_schema()));
+        if batch.num_rows() != rows {
+            // Unreachable: the splitter and the decoder agree on what a record is.
+            return Err(ArrowError::ExternalError(
+                format!("{} rows decoded from {rows} records", batch.num_rows()).into(),
+            ));
         }
-        data(&self.path, format!("not a readable NDJSON file ({})", first_line(&e)))
+        Ok(batch)
     }
 }
 
