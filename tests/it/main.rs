@@ -25,6 +25,8 @@ mod columns;
 mod commit;
 #[cfg(feature = "parquet")]
 mod decimal;
+#[cfg(feature = "parquet")]
+mod dictionary;
 mod errors;
 mod events;
 mod executors;
@@ -45,6 +47,8 @@ mod maps;
 #[cfg(feature = "cli")]
 mod matrix;
 mod nodes;
+#[cfg(feature = "parquet")]
+mod nulls;
 #[cfg(feature = "columnar")]
 mod one_plan;
 #[cfg(feature = "parquet")]

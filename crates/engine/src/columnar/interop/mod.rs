@@ -12,6 +12,7 @@ use datafusion::prelude::SessionContext;
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
+mod nulls;
 mod on_engine;
 
 use super::dictionary;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 
-use super::{failed_first, input_columns, mapped_output_type, reader_of, rows, rows_of};
+use super::{failed_first, input_columns, mapped_output_type, nulls, reader_of, rows, rows_of};
 use crate::Engine;
 use crate::Run as _;
 use crate::columnar::expr::as_written;
 use crate::columnar::types::Elements;
-use crate::columnar::{Chunks, ColumnType, ColumnarEngine, df_arrow, gather};
+use crate::columnar::{Chunks, ColumnType, ColumnarEngine, Conv, df_arrow, gather};
 use crate::error::{Error, Result};
 use crate::exec::ItemFailure;
 use crate::inputs::Inputs;
@@ -44,8 +44,8 @@ impl ColumnarEngine {
     ///
     /// # Errors
     ///
-    /// As [`ColumnarEngine::apply_to_batch`]; a null in a column of a type that is not an
-    /// `Option` is an [`Error::InputType`] naming the row.
+    /// As [`ColumnarEngine::apply_to_batch`]. As there, a node whose parameter is not an
+    /// `Option` is not called on a row where its column is null: its outputs are null.
     pub fn apply_to_batch_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
         let (out, failures) = Self::apply_selected_on(engine, pipeline, batch, None)?;
         failed_first(out, failures)
@@ -61,19 +61,35 @@ impl ColumnarEngine {
     ) -> Result<(RecordBatch, Vec<ItemFailure>)> {
         let mut inputs = Inputs::new();
         let mut over = Vec::new();
+        let mut missing = Vec::new();
         for (name, array, conv) in input_columns(pipeline, batch, 0, false)? {
             let ty = pipeline.input_type(&name).expect("an input");
-            let reader = reader_of(pipeline, &name);
-            let values = conv
-                .to_values(&Chunks::one(array), ty)
-                .map_err(|why| Error::InputType {
-                    input: name.as_str().into(),
-                    node: reader.into(),
-                    expected: ty.name().into(),
-                    found: why.into(),
-                })?;
-            inputs.insert_value(name.clone(), values);
-            over.push(name);
+            let why = match conv.to_values(&Chunks::one(array.clone()), ty) {
+                Ok(values) => {
+                    inputs.insert_value(name.clone(), values);
+                    over.push(name);
+                    continue;
+                }
+                Err(why) => why,
+            };
+            // Rows holding no value of the type (a null where it has none): the nodes
+            // reading them are not called there.
+            let rows: Vec<bool> = match &conv {
+                Conv::Leaf(ct) => (0..array.len())
+                    .map(|r| (ct.array_value)(array.as_ref(), r).is_none())
+                    .collect(),
+                Conv::List { .. } => Vec::new(),
+            };
+            if !rows.contains(&true) {
+                return Err(Error::Invalid(format!(
+                    "Column '{name}' cannot be read as {ty} by node '{}': {why}",
+                    reader_of(pipeline, &name)
+                )));
+            }
+            missing.push((name, rows));
+        }
+        if !missing.is_empty() {
+            return nulls::apply_with_missing(engine, pipeline, batch, select, &missing);
         }
         let names: Vec<&str> = over.iter().map(String::as_str).collect();
         let mut options = RunOptions::new().with_shared_engine(engine);
