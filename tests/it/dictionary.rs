@@ -275,3 +275,111 @@ engine_test!(
         );
     }
 );
+
+#[node(output = "tagged")]
+fn tagged(category: &str, x: i64) -> String {
+    format!("{}{x}", category.trim())
+}
+
+engine_test!(
+    fn a_nested_pipeline_reads_a_dictionary_column_it_does_not_map_over(engine) {
+        let inner = Pipeline::new([shout::node(), tagged::node()])
+            .as_node("inner")
+            .with_map_over(["x"])
+            .build()?;
+        let xs = arrow::array::ListArray::from_iter_primitive::<Int64Type, _, _>(
+            [vec![1, 2], vec![3], vec![], vec![4, 5], vec![6]].map(|l| Some(l.into_iter().map(Some).collect::<Vec<_>>())),
+        );
+        let column = categories(&[Some("a"), Some(" c "), Some("b"), Some("b"), Some("a")]);
+        let b = RecordBatch::try_from_iter([("category", column), ("x", Arc::new(xs) as ArrayRef)]).unwrap();
+        let out = apply(&engine, &Pipeline::new([inner]), &b)?;
+        let lists = |name: &str| -> Vec<Vec<String>> {
+            let list = out.column_by_name(name).unwrap().as_list::<i32>();
+            (0..list.len())
+                .map(|r| list.value(r).as_string::<i32>().iter().map(|s| s.unwrap().to_string()).collect())
+                .collect()
+        };
+        assert_eq!(lists("tagged"), [vec!["a1", "a2"], vec!["c3"], vec![], vec!["b4", "b5"], vec!["a6"]]);
+        assert_eq!(lists("shouted"), [vec!["A", "A"], vec!["C"], vec![], vec!["B", "B"], vec!["A"]]);
+    }
+);
+
+#[test]
+fn dictionary_batches_of_their_own_values_cut_across_and_collected() {
+    // Two batches, each with its own dictionary, run in batches of 3 rows across them.
+    let first = categories(&[Some("a"), Some("b"), None, Some("a")]);
+    let values: ArrayRef = Arc::new(StringArray::from(vec!["b", "bad", "z"]));
+    let second = dict::<Int32Type>(Int32Array::from(vec![Some(2), Some(1), Some(2), None]), values);
+    let batches = [batch("category", first), batch("category", second)];
+    let engine = ColumnarEngine::new().with_batch_size(3);
+    let out = engine
+        .apply_to_batches(&Pipeline::new([shout::node()]), &batches)
+        .unwrap();
+    let shouted: Vec<Option<String>> = out
+        .iter()
+        .flat_map(|b| {
+            strings(b.column_by_name("shouted").unwrap())
+                .into_iter()
+                .map(|s| s.map(String::from))
+        })
+        .collect();
+    let want = [
+        Some("A"),
+        Some("B"),
+        None,
+        Some("A"),
+        Some("Z"),
+        Some("BAD"),
+        Some("Z"),
+        None,
+    ];
+    assert_eq!(shouted, want.map(|s| s.map(String::from)));
+
+    // Collected: the row holding "bad" fails, the others come back.
+    let both = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let p = Pipeline::new([strict::node()]).with_config(RunConfig::new().with_on_error(OnError::Collect));
+    let (out, failures) = engine.apply_selected(&p, &both, None).unwrap();
+    let failed: Vec<usize> = failures.iter().map(|f| f.item()).collect();
+    assert_eq!(failed, [5]);
+    assert_eq!(
+        failures[0].error().to_string(),
+        "Node 'strict' failed on item 5: 'bad' is not a category"
+    );
+    let kept = strings(out.column_by_name("strict").unwrap());
+    assert_eq!(
+        kept,
+        [Some("a"), Some("b"), None, Some("a"), Some("z"), Some("z"), None]
+    );
+    let by_rows = ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), &p, &both, None).unwrap();
+    assert_eq!(by_rows.0, out);
+}
+
+#[test]
+fn batches_whose_dictionaries_do_not_all_convert_are_read_unpacked() {
+    // The second batch's dictionary holds a value (1 ns) no row holds, which a
+    // microsecond timestamp cannot: its values do not convert, its rows do.
+    let hour = 3_600_000_000_000_i64;
+    let ts = |values: Vec<i64>, keys: Vec<i32>| {
+        let values: ArrayRef = Arc::new(TimestampNanosecondArray::from(values).with_timezone("UTC"));
+        batch("ts", dict::<Int32Type>(Int32Array::from(keys), values))
+    };
+    let batches = [
+        ts(vec![hour, 2 * hour], vec![0, 1, 1, 0]),
+        ts(vec![1, 3 * hour], vec![1, 1, 1]),
+    ];
+    let out = ColumnarEngine::new()
+        .with_batch_size(3)
+        .apply_to_batches(&Pipeline::new([hour_of::node()]), &batches)
+        .unwrap();
+    let hours: Vec<i64> = out
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("hour")
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(hours, [1, 2, 2, 1, 3, 3, 3]);
+}
