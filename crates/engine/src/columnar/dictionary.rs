@@ -58,6 +58,14 @@ pub(super) fn key_at(keys: &dyn Array, row: usize) -> Option<usize> {
     )
 }
 
+/// [`unpack`] of column `name`, its error one naming the column.
+pub(super) fn unpack_column(name: &str, array: &ArrayRef) -> crate::error::Result<ArrayRef> {
+    unpack(array).map_err(|e| crate::error::Error::Arrow {
+        context: format!("Cannot unpack the dictionary-encoded column '{name}'").into(),
+        source: Box::new(e),
+    })
+}
+
 /// The outputs of `call` over `rows` rows of `args` computed from the dictionary's
 /// values: when the only argument that is not `constant` is a dictionary with fewer
 /// values than `rows`, `call` runs once over the values (and over one null more where a

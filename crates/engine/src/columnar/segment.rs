@@ -318,12 +318,7 @@ impl<'a> Segment<'a> {
                 for (&s, p) in step.args.iter().zip(step.node.params()) {
                     let packed = slots[s].as_ref().filter(|a| dictionary::is_packed(a.as_ref()));
                     if let Some(a) = packed {
-                        let plain = dictionary::unpack(a).map_err(|e| {
-                            Failure::Node(Error::Arrow {
-                                context: format!("Cannot unpack the dictionary-encoded column '{}'", p.name()).into(),
-                                source: Box::new(e),
-                            })
-                        })?;
+                        let plain = dictionary::unpack_column(p.name(), a).map_err(Failure::Node)?;
                         slots[s] = Some(plain);
                     }
                 }

@@ -360,12 +360,8 @@ impl ColumnarEngine {
                 n if n == 0 || n == arrays.len() => arrays,
                 _ => arrays
                     .iter()
-                    .map(dictionary::unpack)
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(|e| Error::Arrow {
-                        context: format!("Cannot unpack the dictionary-encoded column '{name}'").into(),
-                        source: Box::new(e),
-                    })?,
+                    .map(|a| dictionary::unpack_column(&name, a))
+                    .collect::<Result<_>>()?,
             };
             let column = Chunks::from_arrays(arrays, &conv.data_type());
             cols.insert(name, Col::Arrow(column, conv));

@@ -137,9 +137,7 @@ impl<'r, 'p> SegmentRun<'r, 'p> {
                 }
                 Input::Column(c) => {
                     // A dictionary-encoded column as the nodes read it.
-                    let c = c.try_map(|a| {
-                        dictionary::unpack(a).map_err(|e| Error::Internal(format!("unpacking '{name}': {e}")))
-                    })?;
+                    let c = c.try_map(|a| dictionary::unpack_column(name, a))?;
                     fields.push(Field::new(name, c.data_type().clone(), true));
                     columns.push(c);
                 }
