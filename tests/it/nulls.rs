@@ -177,3 +177,31 @@ engine_test!(
         assert_eq!(kept, [Some("1"), None, None]);
     }
 );
+
+#[node(output = "y")]
+fn inc(x: i64) -> i64 {
+    x + 1
+}
+
+engine_test!(
+    fn a_null_list_under_a_nested_map_is_a_null_list(engine) {
+        let inner = Pipeline::new([inc::node()]).as_node("inner").with_map_over(["x"]).build()?;
+        let xs = arrow::array::ListArray::from_iter_primitive::<Int64Type, _, _>([
+            Some(vec![Some(1)]),
+            None,
+            Some(vec![Some(2), Some(3)]),
+        ]);
+        let b = RecordBatch::try_from_iter([("x", Arc::new(xs) as ArrayRef)]).unwrap();
+        let p = Pipeline::new([inner]);
+        let out = match engine.name() {
+            "columnar" => ColumnarEngine::new().apply_to_batch(&p, &b)?,
+            _ => ColumnarEngine::apply_to_batch_on(engine.clone(), &p, &b)?,
+        };
+        let ys = out.column_by_name("y").unwrap().as_list::<i32>();
+        let rows: Vec<Option<Vec<i64>>> = ys
+            .iter()
+            .map(|l| l.map(|l| l.as_primitive::<Int64Type>().values().to_vec()))
+            .collect();
+        assert_eq!(rows, [Some(vec![2]), None, Some(vec![3, 4])]);
+    }
+);
