@@ -27,6 +27,8 @@ mod columns;
 mod commit;
 #[cfg(feature = "parquet")]
 mod decimal;
+#[cfg(feature = "parquet")]
+mod dictionary;
 mod errors;
 mod events;
 mod executors;
@@ -47,6 +49,8 @@ mod maps;
 #[cfg(feature = "cli")]
 mod matrix;
 mod nodes;
+#[cfg(feature = "parquet")]
+mod nulls;
 #[cfg(feature = "columnar")]
 mod one_plan;
 #[cfg(feature = "parquet")]

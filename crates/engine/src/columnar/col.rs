@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, new_null_array};
 use arrow::datatypes::{DataType, Field};
 
 use super::chunks::Chunks;
+use super::dictionary;
 use super::types::ColumnType;
 use crate::error::{Error, Result};
 use crate::nested::{NodeKind, kind};
@@ -80,8 +81,16 @@ impl Conv {
         }
     }
 
-    /// Row `row` as a value (`None` for a null row of a non-nullable type).
+    /// Row `row` as a value (`None` for a null row of a non-nullable type); of a
+    /// dictionary-encoded column, its value's.
     pub(super) fn value_at(&self, array: &dyn Array, row: usize) -> Option<Value> {
+        if let Some(dict) = array.as_any_dictionary_opt() {
+            let values = dict.values();
+            return match dict.keys().is_valid(row) {
+                true => self.value_at(values.as_ref(), dictionary::key_at(dict.keys(), row)?),
+                false => self.value_at(new_null_array(values.data_type(), 1).as_ref(), 0),
+            };
+        }
         match self {
             Conv::Leaf(ct) => (ct.array_value)(array, row),
             Conv::List { child, elem } => {

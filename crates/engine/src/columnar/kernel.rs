@@ -18,6 +18,7 @@ use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
 
+use super::dictionary;
 use super::types::Columnar;
 use crate::error::BoxError;
 use crate::node_engine::panic_message;
@@ -150,13 +151,43 @@ impl Kernel {
 
     /// [`Kernel::call`] where `constant[k]` says whether argument `k` (then a one-row
     /// array) is the same for every row: a batch implementation receives it as a scalar,
-    /// even when there is one row.
+    /// even when there is one row. A dictionary-encoded argument is unpacked first.
     pub(super) fn call_with_constants(
         &self,
         args: &[ArrayRef],
         constant: &[bool],
         rows: usize,
     ) -> Result<Vec<ArrayRef>, RowError> {
+        if !args.iter().any(|a| dictionary::is_packed(a.as_ref())) {
+            return self.call_arrays(args, constant, rows);
+        }
+        let args = args
+            .iter()
+            .map(dictionary::unpack)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| batch_error(format!("cannot unpack a dictionary-encoded argument: {e}").into()))?;
+        self.call_arrays(&args, constant, rows)
+    }
+
+    /// [`Kernel::call_with_constants`] for a function whose equal arguments give equal
+    /// results (an [`Immutable`](crate::Volatility::Immutable) node): where the only
+    /// argument that is not a constant is dictionary-encoded, the function runs once per
+    /// dictionary value and the results are gathered by key (see
+    /// [`dictionary::over_values`]); a failure names its row as over the rows.
+    pub(super) fn call_by_value(
+        &self,
+        args: &[ArrayRef],
+        constant: &[bool],
+        rows: usize,
+    ) -> Result<Vec<ArrayRef>, RowError> {
+        match dictionary::over_values(args, constant, rows, |a, n| self.call_arrays(a, constant, n)) {
+            Some(out) => Ok(out),
+            None => self.call_with_constants(args, constant, rows),
+        }
+    }
+
+    /// [`Kernel::call_with_constants`] over arrays of the parameters' own types.
+    fn call_arrays(&self, args: &[ArrayRef], constant: &[bool], rows: usize) -> Result<Vec<ArrayRef>, RowError> {
         match &self.imp {
             Imp::Lifted(f) => f(&KernelArgs { args, rows }),
             Imp::Batch(_) => {

@@ -20,6 +20,7 @@
 pub mod cached;
 mod chunks;
 mod col;
+mod dictionary;
 pub mod expr;
 mod frame;
 mod interop;

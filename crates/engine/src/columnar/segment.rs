@@ -16,6 +16,7 @@ use arrow::array::ArrayRef;
 use rayon::prelude::*;
 
 use super::chunks::{Chunks, Split};
+use super::dictionary;
 use super::kernel::Kernel;
 use super::types::Elements;
 use super::{ColumnType, ExprNode};
@@ -23,7 +24,7 @@ use crate::cache::{ArgDigests, Column, Digest, Lookup, NodeCache, item_keys};
 use crate::error::{Error, Result};
 use crate::events::{Events, ItemEnds, Tick, runs};
 use crate::exec::RunConfig;
-use crate::node::Node;
+use crate::node::{Node, Volatility};
 use crate::value::Value;
 
 /// Where a segment's argument comes from in a batch.
@@ -56,6 +57,9 @@ struct Step<'a> {
     /// The node's cache in this run, if it has one (kernels only: an expression costs
     /// less than a lookup).
     cache: Option<NodeCache>,
+    /// Whether equal arguments give equal results (the node is not volatile): an
+    /// uncached kernel then runs once per value of a dictionary-encoded column.
+    by_value: bool,
     /// Per output, whether a later cached node of the segment reads it: the digests of
     /// its values are then computed (or found) here and stored with the results.
     digest_out: Vec<bool>,
@@ -188,6 +192,7 @@ impl<'a> Segment<'a> {
                 node,
                 call,
                 cache,
+                by_value: node.volatility() == Volatility::Immutable,
                 digest_out: Vec::new(),
                 args,
                 constant,
@@ -307,6 +312,17 @@ impl<'a> Segment<'a> {
         let mut digests: Vec<Option<Arc<Vec<Digest>>>> = if cached { vec![None; self.slots] } else { Vec::new() };
         let range = start..start + len;
         for step in &self.steps {
+            // Expressions and cached kernels read dictionary-encoded columns unpacked,
+            // each column once for the steps after it.
+            if !matches!((&step.call, &step.cache), (Call::Kernel(_), None)) {
+                for (&s, p) in step.args.iter().zip(step.node.params()) {
+                    let packed = slots[s].as_ref().filter(|a| dictionary::is_packed(a.as_ref()));
+                    if let Some(a) = packed {
+                        let plain = dictionary::unpack_column(p.name(), a).map_err(Failure::Node)?;
+                        slots[s] = Some(plain);
+                    }
+                }
+            }
             let args: Vec<ArrayRef> = step
                 .args
                 .iter()
@@ -359,10 +375,16 @@ impl<'a> Segment<'a> {
     ) -> std::result::Result<Vec<ArrayRef>, Failure> {
         Ok(match step.call {
             Call::Kernel(kernel) => match &step.cache {
-                None => kernel.call_with_constants(args, &step.constant, len).map_err(|e| {
-                    let row = e.row;
-                    Failure::Node(e.into_error(step.node, row.and_then(item)))
-                })?,
+                None => {
+                    let called = match step.by_value {
+                        true => kernel.call_by_value(args, &step.constant, len),
+                        false => kernel.call_with_constants(args, &step.constant, len),
+                    };
+                    called.map_err(|e| {
+                        let row = e.row;
+                        Failure::Node(e.into_error(step.node, row.and_then(item)))
+                    })?
+                }
                 Some(cache) => {
                     let report = Report {
                         events: self.events.as_ref(),

@@ -17,6 +17,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use super::Run;
 use crate::columnar::chunks::{Chunks, Split};
 use crate::columnar::col::{Col, Conv};
+use crate::columnar::dictionary;
 use crate::columnar::frame::{column, with_literals, with_node_columns};
 use crate::columnar::segment::{Failure, Input, Segment};
 use crate::columnar::{ExprNode, ITEM, df, df_arrow, gather, udf};
@@ -135,8 +136,10 @@ impl<'r, 'p> SegmentRun<'r, 'p> {
                     literals.insert(name, ScalarValue::try_from_array(a.as_ref(), 0).map_err(df)?);
                 }
                 Input::Column(c) => {
+                    // A dictionary-encoded column as the nodes read it.
+                    let c = c.try_map(|a| dictionary::unpack_column(name, a))?;
                     fields.push(Field::new(name, c.data_type().clone(), true));
-                    columns.push(c.clone());
+                    columns.push(c);
                 }
                 Input::List { list, index, ct } => {
                     // Unreachable: the list has the type `ct` converts.

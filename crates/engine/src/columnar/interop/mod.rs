@@ -12,23 +12,22 @@ use datafusion::prelude::SessionContext;
 
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 
+mod nulls;
+mod on_engine;
+
+use super::dictionary;
 use super::expr::{as_written, written_type};
-use super::types::{Elements, cast_exact};
+use super::types::cast_exact;
 use super::udf::{AsyncNodeUdf, NodeUdf, PipelineUdf};
 use super::{
-    Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run, column, df, df_arrow, gather,
-    with_node_columns,
+    Chunks, Col, ColumnType, ColumnarEngine, Conv, ExprNode, Kernel, Run, column, df, df_arrow, with_node_columns,
 };
-use crate::Engine;
-use crate::Run as _;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
-use crate::inputs::Inputs;
-use crate::map::MapMode;
 use crate::node::Node;
 use crate::pipeline::Pipeline;
 use crate::plan::RunPlan;
-use crate::run::{RunOptions, events_of_map, top_level};
+use crate::run::{events_of_map, top_level};
 
 impl ColumnarEngine {
     /// Registers every node of `pipeline` that has a vectorized kernel as a scalar UDF
@@ -349,13 +348,21 @@ impl ColumnarEngine {
         let mut chunks: HashMap<String, (Vec<ArrayRef>, Conv)> = HashMap::new();
         let mut first = 0;
         for batch in batches {
-            for (name, array, conv) in input_columns(plan.pipeline(), batch, first)? {
+            for (name, array, conv) in input_columns(plan.pipeline(), batch, first, true)? {
                 chunks.entry(name).or_insert_with(|| (Vec::new(), conv)).0.push(array);
             }
             first += batch.num_rows();
         }
         let mut cols = HashMap::new();
         for (name, (arrays, conv)) in chunks {
+            // Batches whose values did not all convert were unpacked: so are the others.
+            let arrays = match arrays.iter().filter(|a| dictionary::is_packed(a.as_ref())).count() {
+                n if n == 0 || n == arrays.len() => arrays,
+                _ => arrays
+                    .iter()
+                    .map(|a| dictionary::unpack_column(&name, a))
+                    .collect::<Result<_>>()?,
+            };
             let column = Chunks::from_arrays(arrays, &conv.data_type());
             cols.insert(name, Col::Arrow(column, conv));
         }
@@ -372,120 +379,6 @@ impl ColumnarEngine {
             (false, _) => {}
         }
         Ok(run)
-    }
-
-    /// What [`ColumnarEngine::apply_to_batch`] does, on another engine: the input
-    /// columns become lists of Rust values, `engine` maps the pipeline over them (zip), and
-    /// the outputs become Arrow columns again. Gives the same batch as `apply_to_batch`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use arrow::array::{Int64Array, RecordBatch};
-    /// use hypernodes::prelude::*;
-    /// use hypernodes::ColumnarEngine;
-    ///
-    /// #[node(output = "doubled")]
-    /// fn double(x: i64) -> i64 { 2 * x }
-    ///
-    /// let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2])) as _)]).unwrap();
-    /// let p = Pipeline::new([double::node()]);
-    /// let by_rows = ColumnarEngine::apply_to_batch_on(Arc::new(NodeEngine::new()), &p, &batch)?;
-    /// assert_eq!(by_rows, ColumnarEngine::new().apply_to_batch(&p, &batch)?);
-    /// # Ok::<(), hypernodes::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`ColumnarEngine::apply_to_batch`]; a null in a column of a type that is not an
-    /// `Option` is an [`Error::InputType`] naming the row.
-    pub fn apply_to_batch_on(engine: Arc<dyn Engine>, pipeline: &Pipeline, batch: &RecordBatch) -> Result<RecordBatch> {
-        let (out, failures) = Self::apply_selected_on(engine, pipeline, batch, None)?;
-        failed_first(out, failures)
-    }
-
-    /// [`ColumnarEngine::apply_to_batch_on`] returning the outputs in `select` when given.
-    #[doc(hidden)]
-    pub fn apply_selected_on(
-        engine: Arc<dyn Engine>,
-        pipeline: &Pipeline,
-        batch: &RecordBatch,
-        select: Option<&[String]>,
-    ) -> Result<(RecordBatch, Vec<ItemFailure>)> {
-        let mut inputs = Inputs::new();
-        let mut over = Vec::new();
-        for (name, array, conv) in input_columns(pipeline, batch, 0)? {
-            let ty = pipeline.input_type(&name).expect("an input");
-            let reader = reader_of(pipeline, &name);
-            let values = conv
-                .to_values(&Chunks::one(array), ty)
-                .map_err(|why| Error::InputType {
-                    input: name.as_str().into(),
-                    node: reader.into(),
-                    expected: ty.name().into(),
-                    found: why.into(),
-                })?;
-            inputs.insert_value(name.clone(), values);
-            over.push(name);
-        }
-        let names: Vec<&str> = over.iter().map(String::as_str).collect();
-        let mut options = RunOptions::new().with_shared_engine(engine);
-        if let Some(select) = select {
-            options = options.with_outputs(select.iter().cloned());
-        }
-        let mut failures = Vec::new();
-        let outputs = if names.is_empty() {
-            // No mapped column: one run, its results repeated on every row.
-            let out = pipeline.run_with(&inputs, &options)?;
-            let mut columns = Vec::new();
-            for (name, value) in out.iter() {
-                let ty = pipeline.output_type(name).expect("an output");
-                let ct = ColumnType::find(&ty)
-                    .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
-                // Unreachable: the engine checked the output's type, which is columnar.
-                let one = (ct.value_to_array)(value).ok_or_else(|| Error::Internal(format!("'{name}' mistyped")))?;
-                let one = as_written(pipeline, name, one)?;
-                columns.push((name.to_string(), gather(name, one.as_ref(), vec![0; batch.num_rows()])?));
-            }
-            columns
-        } else {
-            let mut out = pipeline.map_with(&inputs, &names, MapMode::Zip, &options)?;
-            failures = std::mem::take(&mut out.failures);
-            let mut columns = Vec::new();
-            for name in out.names() {
-                let value = out.column_value(name)?;
-                let ty = pipeline.output_type(name).expect("an output");
-                let array = match ColumnType::find(&ty) {
-                    Some(ct) => list_to_arrow(pipeline, name, ct, value)?,
-                    // The lists of a nested map: lists of the inner output's type.
-                    None => mapped_output_type(pipeline, name).and_then(|ct| (ct.lists_to_array)(value, None)),
-                };
-                let array = array
-                    .ok_or_else(|| Error::Invalid(format!("Output '{name}' has type {ty}, which is not columnar")))?;
-                columns.push((name.to_string(), as_written(pipeline, name, array)?));
-            }
-            columns
-        };
-        let batch = if failures.is_empty() {
-            batch.clone()
-        } else {
-            let mut failed = failures.iter().map(|f| f.item() as u32).peekable();
-            let good: Vec<u32> = (0..batch.num_rows() as u32)
-                .filter(|r| failed.next_if_eq(r).is_none())
-                .collect();
-            rows_of(batch, &good)?
-        };
-        let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-        let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
-        for (name, array) in outputs {
-            fields.push(Field::new(name, array.data_type().clone(), true));
-            arrays.push(array);
-        }
-        // Unreachable: the fields were made from these arrays, each of the batch's rows.
-        let out = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &rows(batch.num_rows()))
-            .map_err(df_arrow)?;
-        Ok((out, failures))
     }
 }
 
@@ -629,46 +522,6 @@ fn take_outputs(run: &mut Run<'_>) -> Result<Vec<(String, Chunks)>> {
     Ok(outputs)
 }
 
-/// The items of output `name` (a `Vec` of `ct`'s type) as an array. A value that cannot
-/// be stored (a `Decimal` of more than 20 digits before the point) is the panic of the
-/// node producing it on that item, as in the columnar engine, not a panic of the run.
-fn list_to_arrow(
-    pipeline: &Pipeline,
-    name: &str,
-    ct: &ColumnType,
-    value: &crate::value::Value,
-) -> Result<Option<ArrayRef>> {
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-    let panic = match catch_unwind(AssertUnwindSafe(|| (ct.list_to_array)(value))) {
-        Ok(array) => return Ok(array),
-        Err(panic) => panic,
-    };
-    let one = |i: usize| {
-        catch_unwind(AssertUnwindSafe(|| {
-            (ct.list_rows_to_array)(value, Elements::Range(i..i + 1))
-        }))
-    };
-    let mut item = None;
-    for i in 0.. {
-        match one(i) {
-            Err(_) => item = Some(i),
-            // Each item stores, or it is past the last one.
-            Ok(Some(_)) => continue,
-            Ok(None) => {}
-        }
-        break;
-    }
-    let node = pipeline
-        .nodes()
-        .iter()
-        .find(|n| n.outputs().iter().any(|p| p.name() == name));
-    Err(Error::NodePanicked {
-        node: node.map_or(name, |n| n.name()).into(),
-        item,
-        message: crate::node_engine::panic_message(panic).into(),
-    })
-}
-
 /// The columns [`ColumnarEngine::apply_to_batches`] appends for `pipeline`: every
 /// output, sorted by name, with its Arrow type (for a schema known before any batch runs).
 #[doc(hidden)]
@@ -714,8 +567,14 @@ pub fn reader_of<'p>(pipeline: &'p Pipeline, name: &str) -> &'p str {
 /// The columns of `batch` that feed the pipeline's unbound inputs, cast to the Arrow type
 /// of each input (exactly: see [`cast_exact`]), with their conversions. `first` is the
 /// row (of all the rows run) that `batch` starts at: a value that does not convert
-/// exactly fails the node reading it on that item.
-fn input_columns(pipeline: &Pipeline, batch: &RecordBatch, first: usize) -> Result<Vec<(String, ArrayRef, Conv)>> {
+/// exactly fails the node reading it on that item. With `packed`, a dictionary-encoded
+/// column stays so, its values cast (see [`dictionary::pack`]).
+fn input_columns(
+    pipeline: &Pipeline,
+    batch: &RecordBatch,
+    first: usize,
+    packed: bool,
+) -> Result<Vec<(String, ArrayRef, Conv)>> {
     let required = pipeline.unfulfilled_args();
     let missing: Vec<String> = required
         .iter()
@@ -734,6 +593,12 @@ fn input_columns(pipeline: &Pipeline, batch: &RecordBatch, first: usize) -> Resu
         let conv = Conv::find(pipeline, name)
             .ok_or_else(|| Error::Invalid(format!("Input '{name}' has type {ty}, which is not columnar")))?;
         let array = batch.column_by_name(name).expect("checked above");
+        if let (true, Conv::Leaf(ct)) = (packed, &conv)
+            && let Some(array) = dictionary::pack(array, &(ct.data_type)())
+        {
+            columns.push((name.to_string(), array, conv));
+            continue;
+        }
         let array = cast_exact(array, &conv.data_type()).map_err(|e| match e.row {
             Some(row) => Error::NodeFailed {
                 node: reader_of(pipeline, name).into(),
