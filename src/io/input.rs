@@ -106,6 +106,7 @@ pub(crate) fn location_schema(location: &Location, format: Format) -> Result<Sch
         (_, Some(path)) => read_schema(path, format).map_err(|e| input.rename(e)),
         #[cfg(feature = "cloud")]
         (InputSource::Parquet(p), None) => Ok(p.metadata()?.schema().as_ref().clone()),
+        // Unreachable: an input is a local file, a copy, or a Parquet object.
         #[allow(unreachable_patterns)]
         _ => Err(Error::Internal("an input neither local nor an object".into())),
     }
@@ -119,6 +120,7 @@ pub(crate) fn location_head(location: &Location, format: Format, rows: usize) ->
         (_, Some(path)) => read_head(path, format, rows).map_err(|e| input.rename(e)),
         #[cfg(feature = "cloud")]
         (InputSource::Parquet(p), None) => p.head(rows),
+        // Unreachable: an input is a local file, a copy, or a Parquet object.
         #[allow(unreachable_patterns)]
         _ => Err(Error::Internal("an input neither local nor an object".into())),
     }

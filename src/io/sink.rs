@@ -10,7 +10,7 @@ pub(crate) enum Sink {
     File(BufWriter<File>),
     /// An object's multipart upload, buffered a MiB at a time.
     #[cfg(feature = "cloud")]
-    Upload(BufWriter<super::store::Upload>),
+    Upload(Box<BufWriter<super::store::Upload>>),
 }
 
 impl Write for Sink {

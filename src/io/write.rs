@@ -198,7 +198,7 @@ enum Target {
     File(PathBuf),
     /// An upload, once finished (written whole, not yet completed).
     #[cfg(feature = "cloud")]
-    Object(super::store::Object, Option<super::store::Upload>),
+    Object(Box<super::store::Object>, Option<Box<super::store::Upload>>),
 }
 
 impl OutputFile {
@@ -267,9 +267,9 @@ impl OutputFile {
             }
             #[cfg(feature = "cloud")]
             Sink::Upload(sink) => {
-                let upload = sink.into_inner().map_err(|e| self.io("write", e.into_error()))?;
+                let upload = (*sink).into_inner().map_err(|e| self.io("write", e.into_error()))?;
                 if let Target::Object(_, finished) = &mut self.target {
-                    *finished = Some(upload);
+                    *finished = Some(Box::new(upload));
                 }
                 Ok(())
             }
@@ -303,7 +303,7 @@ fn create_object(path: &Location) -> Result<(OutputFile, Sink)> {
     let upload = super::store::Upload::start(&object)?;
     let out = OutputFile {
         path: path.clone(),
-        target: Target::Object(object, None),
+        target: Target::Object(Box::new(object), None),
         committed: false,
     };
     Ok((out, upload_sink(upload)))
@@ -311,7 +311,7 @@ fn create_object(path: &Location) -> Result<(OutputFile, Sink)> {
 
 #[cfg(feature = "cloud")]
 fn upload_sink(upload: super::store::Upload) -> Sink {
-    Sink::Upload(BufWriter::with_capacity(1 << 20, upload))
+    Sink::Upload(Box::new(BufWriter::with_capacity(1 << 20, upload)))
 }
 
 #[cfg(not(feature = "cloud"))]

@@ -56,6 +56,9 @@ where
     }
 }
 
+/// A store as made once: the scheme and bucket (or host) of its URL, and its options.
+type StoreKey = (String, Vec<(String, String)>);
+
 /// An object (or a prefix of objects) in a store.
 #[derive(Clone)]
 pub(crate) struct Object {
@@ -69,14 +72,14 @@ impl Object {
     /// The object at `location` (a URL) in its store, made from the URL, the
     /// environment and the location's options (once per bucket and options).
     pub(crate) fn open(location: &Location) -> Result<Object> {
+        // Unreachable: only URLs are opened as objects.
         let url = location
             .url()
             .ok_or_else(|| Error::Internal(format!("'{location}' opened as an object")))?;
         let invalid = |e: &dyn std::fmt::Display| Error::Invalid(format!("Cannot use '{location}': {e}"));
         let path = ObjectPath::from_url_path(url.path()).map_err(|e| invalid(&e))?;
         let key = format!("{}://{}", url.scheme(), url.authority());
-        static STORES: OnceLock<Mutex<HashMap<(String, Vec<(String, String)>), Arc<dyn ObjectStore>>>> =
-            OnceLock::new();
+        static STORES: OnceLock<Mutex<HashMap<StoreKey, Arc<dyn ObjectStore>>>> = OnceLock::new();
         let stores = STORES.get_or_init(Default::default);
         let cache_key = (key, location.options().to_vec());
         if let Some(store) = stores.lock().expect("stores").get(&cache_key) {
@@ -256,7 +259,10 @@ fn build(url: &Url, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>
         }
         "http" | "https" => {
             let base = format!("{}://{}", url.scheme(), url.authority());
-            let mut b = object_store::http::HttpBuilder::new().with_url(base);
+            let mut b = object_store::http::HttpBuilder::new().with_url(base).with_config(
+                object_store::ClientConfigKey::AllowHttp,
+                (url.scheme() == "http").to_string(),
+            );
             for (k, v) in rest {
                 b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
             }
