@@ -28,7 +28,7 @@ use crate::engine::ColumnarEngine;
 use crate::engine::disk::DiskCache;
 use crate::error::{Error, Result};
 use crate::exec::{Executor, OnError, RunConfig};
-use crate::io::{DEFAULT_BATCH_ROWS, EngineChoice, FileRun, Format, parse_compression, parse_size};
+use crate::io::{DEFAULT_BATCH_ROWS, EngineChoice, FileRun, Format, Location, parse_compression, parse_size};
 use crate::progress::ProgressBars;
 use crate::spec::{Registry, load};
 use crate::trace::ChromeTrace;
@@ -60,11 +60,11 @@ enum Command {
         pipeline: PathBuf,
         /// Input file or directory [default: the file's `[run] input`].
         #[arg(short, long)]
-        input: Option<PathBuf>,
+        input: Option<Location>,
         /// Output file (a directory for a directory input)
         /// [default: the file's `[run] output`, else PIPELINE with extension .out.parquet].
         #[arg(short, long)]
-        output: Option<PathBuf>,
+        output: Option<Location>,
         /// The input's format: parquet, csv, ndjson or arrow [default: by extension:
         /// .csv, .ndjson or .jsonl, .arrow, .ipc or .feather; else parquet].
         #[arg(long, value_name = "FORMAT")]
@@ -111,7 +111,7 @@ enum Command {
         /// _row (the row's index in its input file), _node and _error; written, without
         /// rows, when no row fails.
         #[arg(long, value_name = "FILE")]
-        failed: Option<PathBuf>,
+        failed: Option<Location>,
         /// Keep every node's results per row in this cache directory and reuse them: a
         /// rerun computes only the rows (and nodes) whose inputs or code changed.
         /// Several runs may share the directory at once.
@@ -149,7 +149,7 @@ enum Command {
         pipeline: PathBuf,
         /// Input file, for the column types [default: the file's `[run] input`].
         #[arg(short, long)]
-        input: Option<PathBuf>,
+        input: Option<Location>,
         /// The input's format [default: by extension, as for `run`].
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
@@ -167,9 +167,9 @@ enum Command {
         /// Number of rows.
         #[arg(long)]
         rows: usize,
-        /// Output file (.parquet, .csv, .ndjson, .arrow, ...).
+        /// Output file (.parquet, .csv, .ndjson, .arrow, ...), or object (s3://bucket/key).
         #[arg(long)]
-        out: PathBuf,
+        out: Location,
         /// Random seed: the same rows and seed give the same file.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -435,7 +435,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             })?;
             let output = output
                 .or(file.output.clone())
-                .unwrap_or_else(|| pipeline.with_extension("out.parquet"));
+                .unwrap_or_else(|| Location::local(pipeline.with_extension("out.parquet")));
             let mut run = FileRun::new(file.pipeline.clone(), &input, &output)
                 .with_engine(engine)
                 .with_memory_limit(memory_limit)
@@ -467,7 +467,7 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             let written = trace.as_ref().map(ChromeTrace::finish).transpose();
             let summary = summary?;
             written?;
-            print(out, format!("{} -> {}", input.display(), output.display()));
+            print(out, format!("{input} -> {output}"));
             print(out, summary.to_string());
             Ok(())
         }
@@ -494,19 +494,16 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             let file = load(&pipeline, registry, columns.as_ref())?;
             print(out, explain(&file.pipeline));
             // With data at hand, the plans the columnar engine makes of its first rows.
-            if let Some(input) = input.or(file.input.clone()).filter(|p| p.is_file()) {
-                let format = format.unwrap_or_else(|| Format::of(&input));
-                if let Ok(batch) = crate::io::read_head(&input, format, 100) {
+            let one_file = |l: &Location| l.as_path().map_or(!l.is_prefix(), Path::is_file);
+            if let Some(input) = input.or(file.input.clone()).filter(one_file) {
+                let format = format.unwrap_or_else(|| input.format());
+                if let Ok(batch) = crate::io::location_head(&input, format, 100) {
                     let plans = ColumnarEngine::new()
                         .with_partitions(1)
                         .explain_batch(&file.pipeline, &batch)?;
                     print(
                         out,
-                        format!(
-                            "\ncolumnar plan (first {} rows of {}):",
-                            batch.num_rows(),
-                            input.display()
-                        ),
+                        format!("\ncolumnar plan (first {} rows of {}):", batch.num_rows(), input),
                     );
                     print(out, plans.trim_end().to_string());
                 }
@@ -521,13 +518,13 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
         } => {
             let started = std::time::Instant::now();
             let set = crate::datagen::DataSet::named(&set).expect("clap checked the name");
-            let bytes = crate::datagen::write_data_set(set, &path, rows, seed)?;
+            let bytes = crate::datagen::write_data_set(set, path.clone(), rows, seed)?;
             print(
                 out,
                 format!(
                     "wrote {} rows (seed {seed}) to {} ({:.1} MiB) in {:.2} s",
                     rows,
-                    path.display(),
+                    path,
                     bytes as f64 / (1 << 20) as f64,
                     started.elapsed().as_secs_f64()
                 ),
@@ -568,7 +565,7 @@ fn viz(
             source,
         });
     };
-    let (file, mut sink) = crate::io::OutputFile::create(path)?;
+    let (mut file, mut sink) = crate::io::OutputFile::create(&crate::io::Location::local(path))?;
     sink.write_all(text.as_bytes()).map_err(|e| file.error(e))?;
     file.finish(sink)?;
     let bytes = file.commit()?;
@@ -583,9 +580,9 @@ fn viz(
 
 /// The schema of an input: a file, or the first file of a directory, read as `format`
 /// (by default, by extension).
-fn schema_of(input: &Path, format: Option<Format>) -> Result<crate::spec::Columns> {
+fn schema_of(input: &Location, format: Option<Format>) -> Result<crate::spec::Columns> {
     let (files, format) = crate::io::input_files(input, format)?;
-    crate::io::read_schema(&files[0], format)
+    crate::io::location_schema(&files[0], format)
 }
 
 /// The nodes in execution order with their kind, what they read and what they produce,

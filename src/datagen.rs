@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
-use crate::io::{BatchWriter, Format, OutputFile};
+use crate::io::{BatchWriter, Format, Location, OutputFile};
 
 pub use events::{CATEGORIES, EMBEDDING_WIDTH, events_block, events_schema};
 
@@ -168,17 +168,19 @@ pub fn write_docs(path: &Path, rows: usize, seed: u64) -> Result<u64> {
     write_data_set(DataSet::Docs, path, rows, seed)
 }
 
-/// Writes `set` with `rows` rows to `path`, in the format of its extension (see
-/// [`Format::of`]): Parquet (snappy, a row group per [`BLOCK_ROWS`] rows), CSV or NDJSON
+/// Writes `set` with `rows` rows to `path` (a path, or an object's URL with the `cloud`
+/// feature: see [`Location`]), in the format of its extension (see [`Format::of`]): Parquet (snappy, a row group per [`BLOCK_ROWS`] rows), CSV or NDJSON
 /// (without the columns they cannot hold: see [`DataSet`]), or Arrow. Written to a
-/// temporary file renamed into place at the end, so a failure leaves no partial file.
+/// temporary file renamed into place at the end (an object: a multipart upload completed
+/// at the end), so a failure leaves no partial file.
 /// Returns the bytes written.
 ///
 /// # Errors
 ///
 /// [`Error::Io`](crate::Error::Io) when the file cannot be written.
-pub fn write_data_set(set: DataSet, path: &Path, rows: usize, seed: u64) -> Result<u64> {
-    let format = Format::of(path);
+pub fn write_data_set(set: DataSet, path: impl Into<Location>, rows: usize, seed: u64) -> Result<u64> {
+    let path = path.into();
+    let format = path.format();
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(BLOCK_ROWS))
@@ -189,7 +191,7 @@ pub fn write_data_set(set: DataSet, path: &Path, rows: usize, seed: u64) -> Resu
         None => batch,
     };
     let schema = keep(RecordBatch::new_empty(set.schema())).schema();
-    let (file, sink) = OutputFile::create(path)?;
+    let (mut file, sink) = OutputFile::create(&path)?;
     let mut writer = BatchWriter::new(format, sink, schema.clone(), props).map_err(|e| file.error(e))?;
     for block in 0..rows.div_ceil(BLOCK_ROWS) {
         writer

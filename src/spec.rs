@@ -79,10 +79,10 @@ pub struct PipelineFile {
     pub path: PathBuf,
     /// The pipeline, bound values included.
     pub pipeline: Pipeline,
-    /// `[run] input`, resolved against the file's directory.
-    pub input: Option<PathBuf>,
-    /// `[run] output`, resolved against the file's directory.
-    pub output: Option<PathBuf>,
+    /// `[run] input`: a path resolved against the file's directory, or a URL.
+    pub input: Option<crate::io::Location>,
+    /// `[run] output`: a path resolved against the file's directory, or a URL.
+    pub output: Option<crate::io::Location>,
     /// `[run] select`: the output columns.
     pub select: Option<Vec<String>>,
 }
@@ -169,17 +169,31 @@ pub fn load_str(text: &str, path: &Path, registry: &Registry, columns: Option<&C
         let line = e.span().map_or(1, |s| src.line(s.start));
         src.error(line, e.message().trim().replace('\n', " "))
     })?;
-    let input = decl.run.input.as_ref().map(|p| relative_to(dir, p.get_ref()));
-    let output = decl.run.output.as_ref().map(|p| relative_to(dir, p.get_ref()));
+    // A path is relative to the file's directory; a URL is as written.
+    let locate = |p: &str| match crate::io::Location::parse(p) {
+        url if url.url().is_some() => url,
+        _ => crate::io::Location::local(relative_to(dir, p)),
+    };
+    let input = decl.run.input.as_ref().map(|p| locate(p.get_ref()));
+    let output = decl.run.output.as_ref().map(|p| locate(p.get_ref()));
 
     // The columns: given, or the run input's schema, checked against the declared types.
     let from_input;
     let columns = match columns {
         Some(c) => Some(c),
-        None => match &input {
-            Some(p) if p.is_file() => {
+        None => match (&input, input.as_ref().and_then(crate::io::Location::as_path)) {
+            (_, Some(p)) if p.is_file() => {
                 from_input = crate::io::format::read_schema(p, crate::io::format::Format::of(p))?;
                 Some(&from_input)
+            }
+            // An object's schema when it can be read: otherwise the run names what is
+            // wrong with it.
+            (Some(l), None) if !l.is_prefix() => {
+                from_input = match crate::io::location_schema(l, l.format()) {
+                    Ok(schema) => schema,
+                    Err(_) => Schema::empty(),
+                };
+                (!from_input.fields().is_empty()).then_some(&from_input)
             }
             _ => None,
         },

@@ -21,7 +21,6 @@
 //! compute them (`compute`), and the calling thread writes them (`write`), counting
 //! what it wrote (`summary`) and telling the callbacks (`report`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,11 +28,16 @@ use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 
 mod compute;
 pub(crate) mod format;
+mod input;
+mod location;
 mod memory;
 mod plan;
 mod read;
 mod remote;
 mod report;
+mod sink;
+#[cfg(feature = "cloud")]
+mod store;
 mod stream;
 mod summary;
 mod write;
@@ -42,6 +46,8 @@ pub(crate) use format::BatchWriter;
 use format::count_rows;
 pub(crate) use format::read_head;
 pub use format::{Format, INFER_RECORDS, INFERRED, read_schema};
+pub(crate) use input::{location_head, location_schema};
+pub use location::Location;
 pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
 pub use remote::{Remote, RemoteFile, RemoteSink};
@@ -268,8 +274,8 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 #[derive(Clone)]
 pub struct FileRun {
     pipeline: Pipeline,
-    input: PathBuf,
-    output: PathBuf,
+    input: Location,
+    output: Location,
     engine: EngineChoice,
     select: Option<Vec<String>>,
     format: Option<Format>,
@@ -279,7 +285,7 @@ pub struct FileRun {
     partitions: usize,
     batch_rows: usize,
     config: RunConfig,
-    failed: Option<PathBuf>,
+    failed: Option<Location>,
     remote: Option<Arc<dyn Remote>>,
 }
 
@@ -296,7 +302,11 @@ impl FileRun {
     /// A run of `pipeline` from `input` (a Parquet file or a directory of them) to
     /// `output`, on the columnar engine, snappy-compressed, with a 512 MiB memory limit,
     /// on every core.
-    pub fn new(pipeline: Pipeline, input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
+    ///
+    /// Each of them is a [`Location`]: a path, or the URL of an object (or a prefix of
+    /// objects, the directory of an object store) in an object store, such as
+    /// `s3://bucket/docs.parquet` (feature `cloud`; see [`Location`]).
+    pub fn new(pipeline: Pipeline, input: impl Into<Location>, output: impl Into<Location>) -> Self {
         FileRun {
             pipeline,
             input: input.into(),
@@ -385,7 +395,7 @@ impl FileRun {
     /// Where the failed rows go under [`OnError::Collect`]: a file of the format of its
     /// extension (for a directory input, a directory of files of the output's format);
     /// see [Failed rows](FileRun#failed-rows).
-    pub fn with_failed(mut self, path: impl Into<PathBuf>) -> Self {
+    pub fn with_failed(mut self, path: impl Into<Location>) -> Self {
         self.failed = Some(path.into());
         self
     }
@@ -435,8 +445,7 @@ impl FileRun {
             }
             (OnError::Fail, Some(path)) => {
                 return Err(Error::Invalid(format!(
-                    "The failed rows' file '{}' needs on_error collect: a run that fails writes no rows",
-                    path.display()
+                    "The failed rows' file '{path}' needs on_error collect: a run that fails writes no rows"
                 )));
             }
             _ => {}
@@ -476,7 +485,8 @@ impl FileRun {
         let mut plans = Vec::new();
         for input in &inputs {
             let formats = (format, out_format, side_format);
-            plans.push(FilePlan::new(&pipeline, input, select, self.engine, side, formats)?);
+            let plan = FilePlan::new(&pipeline, input, select, self.engine, side, formats);
+            plans.push(plan.map_err(|e| input.rename(e))?);
         }
         if let Some(remote) = &self.remote {
             remote::check(self, remote.as_ref(), &config, &plans)?;
@@ -488,7 +498,7 @@ impl FileRun {
                 for (input, plan) in inputs.iter().zip(&plans) {
                     rows += match plan.rows {
                         Some(r) => r,
-                        None => count_rows(input, plan.format)?,
+                        None => count_rows(input.local_file()?, plan.format).map_err(|e| input.rename(e))?,
                     } as usize;
                 }
                 e.pipeline_start();
@@ -509,8 +519,9 @@ impl FileRun {
                 Some(remote) => {
                     remote::stream_on(self, remote.as_ref(), input, output, &plan, at, &mut summary).map(|f| (f, None))
                 }
-                None => stream(self, input, output, failed.as_deref(), plan, at, &mut summary),
+                None => stream(self, input, output, failed.as_ref(), plan, at, &mut summary),
             };
+            let streamed_file = streamed_file.map_err(|e| input.rename(e));
             match streamed_file {
                 Ok(files) => written.push(files),
                 Err(e) => {

@@ -12,7 +12,8 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
 use super::compute::Compute;
 use super::format::{INFERRED, StreamReader, check_csv, count_rows, parses, read_schema, text_row_bytes};
-use super::{EngineChoice, FileRun, Format};
+use super::input::Input;
+use super::{EngineChoice, FileRun, Format, Location};
 use crate::engine::columnar::ExprNode;
 use crate::engine::columnar::types::{ColumnType, reads_as, type_info_for};
 use crate::error::{Error, Result};
@@ -22,12 +23,12 @@ use crate::pipeline::Pipeline;
 /// with their formats.
 pub(super) struct Files {
     /// The input files, in order, and their format.
-    pub(super) inputs: Vec<PathBuf>,
+    pub(super) inputs: Vec<Input>,
     pub(super) format: Format,
     /// The output of each input file.
-    pub(super) outputs: Vec<PathBuf>,
+    pub(super) outputs: Vec<Location>,
     /// The side file of failed rows of each input file, when the run has them.
-    pub(super) failed: Vec<Option<PathBuf>>,
+    pub(super) failed: Vec<Option<Location>>,
     /// The outputs' format, and the side files'.
     pub(super) out_format: Format,
     pub(super) side_format: Format,
@@ -37,84 +38,87 @@ impl Files {
     /// The files of `run`, checked before anything is written: a compression only for
     /// Parquet output, a file output for a file input, no output that is its input, no
     /// side file that is an output or an input. The output and side file directories of
-    /// a directory input are created.
+    /// a directory input are created (on this machine; a store has no directories).
     pub(super) fn new(run: &FileRun) -> Result<Files> {
         let (inputs, format) = input_files(&run.input, run.format)?;
+        let dir_input = run.input.is_prefix();
         // The output's format: given, else its extension's, else (a directory) the input's.
         let out_format = match run.output_format {
             Some(f) => f,
-            None if run.input.is_dir() => format,
-            None => Format::of(&run.output),
+            None if dir_input => format,
+            None => run.output.format(),
         };
         if out_format != Format::Parquet && run.compression.is_some() {
             return Err(Error::Invalid(format!(
                 "Compression is for Parquet output; '{}' is written as {out_format}, uncompressed",
-                run.output.display()
+                run.output
             )));
         }
         // In an output directory, a file of the input's name with the output's extension.
-        let name_in = |dir: &Path, file: &Path, to: Format| {
-            let name = Path::new(file.file_name().expect("a file"));
-            match Format::of(name) == to {
-                true => dir.join(name),
-                false => dir.join(name.with_extension(to.extensions()[0])),
+        let name_in = |dir: &Location, file: &Location, to: Format| {
+            let name = file.file_name();
+            match Format::of(Path::new(&name)) == to {
+                true => dir.join(&name),
+                false => dir.join(&Path::new(&name).with_extension(to.extensions()[0]).to_string_lossy()),
             }
         };
-        if !run.input.is_dir() && run.output.is_dir() {
+        if !dir_input && run.output.is_prefix() {
             return Err(Error::Invalid(format!(
                 "The output '{}' is a directory; name a file (a directory is the output of a directory input)",
-                run.output.display()
+                run.output
             )));
         }
-        let outputs: Vec<PathBuf> = if run.input.is_dir() {
-            std::fs::create_dir_all(&run.output).map_err(|source| Error::Io {
+        let create_dir = |dir: &Location| match dir.as_path() {
+            Some(path) => std::fs::create_dir_all(path).map_err(|source| Error::Io {
                 action: "create directory",
-                path: run.output.display().to_string().into(),
+                path: path.display().to_string().into(),
                 source,
-            })?;
-            inputs.iter().map(|f| name_in(&run.output, f, out_format)).collect()
+            }),
+            None => Ok(()),
+        };
+        let outputs: Vec<Location> = if dir_input {
+            create_dir(&run.output)?;
+            inputs
+                .iter()
+                .map(|f| name_in(&run.output, f, out_format))
+                .collect::<Result<_>>()?
         } else {
             vec![run.output.clone()]
         };
         for (i, o) in inputs.iter().zip(&outputs) {
-            if same_file(i, o) {
+            if i.same(o) {
                 return Err(Error::Invalid(format!(
-                    "The output '{}' is the input file; choose another output",
-                    o.display()
+                    "The output '{o}' is the input file; choose another output"
                 )));
             }
         }
         // The side files of failed rows: like the outputs, and none of them.
-        let failed: Vec<Option<PathBuf>> = match &run.failed {
+        let failed: Vec<Option<Location>> = match &run.failed {
             None => vec![None; inputs.len()],
             Some(path) => {
-                let files: Vec<PathBuf> = if run.input.is_dir() {
-                    if same_path(path, &run.output) {
+                let files: Vec<Location> = if dir_input {
+                    if path.same(&run.output) {
                         return Err(Error::Invalid(format!(
-                            "The failed rows' directory '{}' is the output directory; choose another",
-                            path.display()
+                            "The failed rows' directory '{path}' is the output directory; choose another"
                         )));
                     }
-                    std::fs::create_dir_all(path).map_err(|source| Error::Io {
-                        action: "create directory",
-                        path: path.display().to_string().into(),
-                        source,
-                    })?;
-                    inputs.iter().map(|f| name_in(path, f, out_format)).collect()
+                    create_dir(path)?;
+                    inputs
+                        .iter()
+                        .map(|f| name_in(path, f, out_format))
+                        .collect::<Result<_>>()?
                 } else {
                     vec![path.clone()]
                 };
                 for ((i, o), f) in inputs.iter().zip(&outputs).zip(&files) {
-                    if same_path(f, o) {
+                    if f.same(o) {
                         return Err(Error::Invalid(format!(
-                            "The failed rows' file '{}' is the output; choose another",
-                            f.display()
+                            "The failed rows' file '{f}' is the output; choose another"
                         )));
                     }
-                    if same_path(f, i) {
+                    if f.same(i) {
                         return Err(Error::Invalid(format!(
-                            "The failed rows' file '{}' is the input file; choose another",
-                            f.display()
+                            "The failed rows' file '{f}' is the input file; choose another"
                         )));
                     }
                 }
@@ -124,9 +128,15 @@ impl Files {
         // The failed rows' files: of the output's format in a directory, else of their
         // own extension's.
         let side_format = match &run.failed {
-            Some(path) if !run.input.is_dir() => Format::of(path),
+            Some(path) if !dir_input => path.format(),
             _ => out_format,
         };
+        // Every location checked: the inputs are opened (an object's existence checked,
+        // or a copy made of one that is not Parquet).
+        let inputs = inputs
+            .iter()
+            .map(|i| Input::open(i, format))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Files {
             inputs,
             format,
@@ -180,21 +190,24 @@ impl FilePlan {
     /// rows.
     pub(super) fn new(
         pipeline: &Pipeline,
-        input: &Path,
+        input: &Input,
         select: Option<&[String]>,
         engine: EngineChoice,
         side: bool,
         (format, out_format, side_format): (Format, Format, Format),
     ) -> Result<FilePlan> {
         let data = |message: String| Error::Data {
-            path: input.display().to_string().into(),
+            path: input.location.to_string().into(),
             message: message.into(),
         };
-        let metadata = match format {
-            Format::Parquet => {
-                let file = File::open(input).map_err(|source| Error::Io {
+        let metadata = match (format, &input.source) {
+            #[cfg(feature = "cloud")]
+            (Format::Parquet, super::input::InputSource::Parquet(object)) => Some(object.metadata()?),
+            (Format::Parquet, _) => {
+                let path = input.local_file()?;
+                let file = File::open(path).map_err(|source| Error::Io {
                     action: "read",
-                    path: input.display().to_string().into(),
+                    path: input.location.to_string().into(),
                     source,
                 })?;
                 if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
@@ -209,7 +222,7 @@ impl FilePlan {
         };
         let mut schema: Schema = match &metadata {
             Some(m) => m.schema().as_ref().clone(),
-            None => read_schema(input, format)?,
+            None => read_schema(input.local_file()?, format)?,
         };
         schema.metadata.remove(INFERRED);
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -340,11 +353,11 @@ impl FilePlan {
                 (Some(rows), (total.max(0) as u64).div_ceil(rows.max(1)).max(8))
             }
             None if format == Format::Arrow => {
-                let rows = count_rows(input, format)?;
-                let size = std::fs::metadata(input).map_or(0, |m| m.len());
+                let rows = count_rows(input.local_file()?, format)?;
+                let size = std::fs::metadata(input.local_file()?).map_or(0, |m| m.len());
                 (Some(rows), size.div_ceil(rows.max(1)).max(8))
             }
-            None => (None, text_row_bytes(input, format)?),
+            None => (None, text_row_bytes(input.local_file()?, format)?),
         };
         // The failed rows: the columns read, then where and why each failed.
         let failed = if side {
@@ -438,34 +451,47 @@ fn prune(pipeline: &Pipeline, outputs: &[String]) -> Result<Pipeline> {
     Ok(pruned.with_config(pipeline.config().clone()))
 }
 
-/// The files to read and their format: `path` itself (of format `format`, else its
-/// extension's), or the files in the directory `path`, in name order, of format `format`
-/// (by extension), else of the one format whose files it holds.
-pub(crate) fn input_files(path: &Path, format: Option<Format>) -> Result<(Vec<PathBuf>, Format)> {
-    let io = |source| Error::Io {
-        action: "read",
-        path: path.display().to_string().into(),
-        source,
+/// The files to read and their format: `location` itself (of format `format`, else its
+/// extension's), or the files in the directory `location` (for a URL, the objects under
+/// the prefix), in name order, of format `format` (by extension), else of the one
+/// format whose files it holds.
+pub(crate) fn input_files(location: &Location, format: Option<Format>) -> Result<(Vec<Location>, Format)> {
+    let all: Vec<Location> = match location.as_path() {
+        Some(path) => {
+            let io = |source| Error::Io {
+                action: "read",
+                path: path.display().to_string().into(),
+                source,
+            };
+            let meta = std::fs::metadata(path).map_err(io)?;
+            if !meta.is_dir() {
+                return Ok((vec![location.clone()], format.unwrap_or_else(|| location.format())));
+            }
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(io)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            files.into_iter().map(Location::local).collect()
+        }
+        None if !location.is_prefix() => {
+            return Ok((vec![location.clone()], format.unwrap_or_else(|| location.format())));
+        }
+        None => list_objects(location)?,
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_dir() {
-        return Ok((vec![path.to_path_buf()], format.unwrap_or_else(|| Format::of(path))));
-    }
-    let extension = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let mut files: Vec<(PathBuf, Format)> = std::fs::read_dir(path)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter_map(|p| {
-            let ext = extension(&p)?;
+    let files: Vec<(Location, Format)> = all
+        .into_iter()
+        .filter_map(|l| {
+            let name = l.file_name();
+            let ext = Path::new(&name).extension()?.to_string_lossy().to_ascii_lowercase();
             let found = Format::ALL
                 .into_iter()
                 .find(|f| f.extensions().contains(&ext.as_str()))?;
-            Some((p, found))
+            Some((l, found))
         })
         .filter(|(_, f)| format.is_none_or(|wanted| *f == wanted))
         .collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut found: Vec<Format> = files.iter().map(|(_, f)| *f).collect();
     found.sort();
     found.dedup();
@@ -480,7 +506,7 @@ pub(crate) fn input_files(path: &Path, format: Option<Format>) -> Result<(Vec<Pa
                     .collect(),
             };
             Err(Error::Data {
-                path: path.display().to_string().into(),
+                path: location.to_string().into(),
                 message: format!("the directory holds no {} files", wanted.join(", ")).into(),
             })
         }
@@ -488,12 +514,22 @@ pub(crate) fn input_files(path: &Path, format: Option<Format>) -> Result<(Vec<Pa
         _ => {
             let names: Vec<&str> = found.iter().map(|f| f.name()).collect();
             Err(Error::Invalid(format!(
-                "The directory '{}' holds files of several formats ({}); choose one with --format",
-                path.display(),
+                "The directory '{location}' holds files of several formats ({}); choose one with --format",
                 names.join(", ")
             )))
         }
     }
+}
+
+/// The objects under the prefix `location`, in key order.
+#[cfg(feature = "cloud")]
+fn list_objects(location: &Location) -> Result<Vec<Location>> {
+    super::store::Object::open(location)?.list()
+}
+
+#[cfg(not(feature = "cloud"))]
+fn list_objects(location: &Location) -> Result<Vec<Location>> {
+    Err(super::location::needs_cloud(location))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -505,7 +541,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Whether `a` and `b` name the same file, existing or not (their directories compared
 /// as found on disk).
-fn same_path(a: &Path, b: &Path) -> bool {
+pub(super) fn same_path(a: &Path, b: &Path) -> bool {
     if same_file(a, b) {
         return true;
     }

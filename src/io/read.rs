@@ -4,15 +4,15 @@
 //! piece decoded by the worker that took it.
 
 use std::fs::File;
-use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::format::{Format, Rejected, StreamReader};
+use super::input::Input;
 use super::memory::Memory;
 use super::plan::{FilePlan, Source};
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 /// The batches of one input file, as the workers take them. Batch `seq` (counted through
 /// the file) is written in that order.
 pub(super) struct Reader<'a> {
-    input: &'a Path,
+    input: &'a Input,
     plan: &'a FilePlan,
     /// Admits each batch before it is read, and learns its size.
     memory: &'a Memory,
@@ -39,7 +39,7 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// The reader of `input`, as `plan` reads it, in batches of `memory`'s rows.
-    pub(super) fn new(input: &'a Path, plan: &'a FilePlan, memory: &'a Memory) -> Result<Reader<'a>> {
+    pub(super) fn new(input: &'a Input, plan: &'a FilePlan, memory: &'a Memory) -> Result<Reader<'a>> {
         let batch_rows = memory.batch_rows();
         // The work: for Parquet, row groups, each read by one worker into batches of
         // `batch_rows`; for the other formats, the batches of the file's one reader, in
@@ -49,7 +49,10 @@ impl<'a> Reader<'a> {
         // A file's rows, for a reader's pieces: known, or about its size over a row's.
         let file_rows = plan.rows.map_or_else(
             || {
-                let size = std::fs::metadata(input).map_or(0, |m| m.len());
+                let size = input
+                    .local()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len());
                 size.div_ceil(plan.row_bytes.max(1)) as usize
             },
             |r| r as usize,
@@ -75,7 +78,8 @@ impl<'a> Reader<'a> {
                 }
             }
             Source::Stream { parse, projection } => {
-                let reader = StreamReader::open(input, plan.format, parse.clone(), projection, batch_rows)?;
+                let reader =
+                    StreamReader::open(input.local_file()?, plan.format, parse.clone(), projection, batch_rows)?;
                 *stream.lock().expect("reader") = Some(Sequence { reader, seq: 0, row: 0 });
             }
         }
@@ -113,14 +117,8 @@ impl<'a> Reader<'a> {
                     return;
                 }
                 let expected = group.rows.div_ceil(batch_rows) as u64;
-                let reader = self.open().and_then(|file| {
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-                        .with_row_groups(vec![group.index])
-                        .with_projection(self.mask.clone().expect("a Parquet projection"))
-                        .with_batch_size(batch_rows)
-                        .build()
-                        .map_err(|e| self.data(format!("cannot read ({e})")))
-                });
+                let mask = self.mask.clone().expect("a Parquet projection");
+                let reader = self.row_group(metadata, group.index, mask, batch_rows);
                 let mut reader = match reader {
                     Ok(r) => r,
                     Err(e) => {
@@ -238,17 +236,36 @@ impl<'a> Reader<'a> {
         size
     }
 
-    fn open(&self) -> Result<File> {
-        File::open(self.input).map_err(|source| Error::Io {
+    /// The reader of row group `index`, the columns of `mask`: from the local file, or
+    /// fetched from the store.
+    fn row_group(
+        &self,
+        metadata: &ArrowReaderMetadata,
+        index: usize,
+        mask: ProjectionMask,
+        batch_rows: usize,
+    ) -> Result<ParquetRecordBatchReader> {
+        #[cfg(feature = "cloud")]
+        if let super::input::InputSource::Parquet(object) = &self.input.source {
+            return super::store::row_group_reader(object, metadata, index, mask, batch_rows);
+        }
+        let path = self.input.local_file()?;
+        let file = File::open(path).map_err(|source| Error::Io {
             action: "read",
-            path: self.input.display().to_string().into(),
+            path: self.input.location.to_string().into(),
             source,
-        })
+        })?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+            .with_row_groups(vec![index])
+            .with_projection(mask)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| self.data(format!("cannot read ({e})")))
     }
 
     fn data(&self, message: String) -> Error {
         Error::Data {
-            path: self.input.display().to_string().into(),
+            path: self.input.location.to_string().into(),
             message: message.into(),
         }
     }

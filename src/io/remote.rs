@@ -14,11 +14,13 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::format::{BatchWriter, Format};
+use super::input::Input;
 use super::plan::{FilePlan, Source};
 use super::report::Reporting;
+use super::sink::Sink;
 use super::summary::RunSummary;
 use super::write::OutputFile;
-use super::{EngineChoice, FileRun};
+use super::{EngineChoice, FileRun, Location};
 use crate::error::{Error, Result};
 use crate::exec::RunConfig;
 use crate::pipeline::Pipeline;
@@ -113,15 +115,23 @@ pub(super) fn check(run: &FileRun, remote: &dyn Remote, config: &RunConfig, plan
 pub(super) fn stream_on(
     run: &FileRun,
     remote: &dyn Remote,
-    input: &Path,
-    output: &Path,
+    input: &Input,
+    output: &Location,
     plan: &FilePlan,
     report: Reporting<'_>,
     summary: &mut RunSummary,
 ) -> Result<OutputFile> {
-    let path = std::path::absolute(input).map_err(|source| Error::Io {
+    // The executors read local paths: an object's URL and store options are not yet
+    // handed to them.
+    let Some(input_path) = input.location.as_path() else {
+        return Err(Error::Invalid(format!(
+            "A cluster run reads input files at a path the executors share: '{}' is in an object store",
+            input.location
+        )));
+    };
+    let path = std::path::absolute(input_path).map_err(|source| Error::Io {
         action: "resolve",
-        path: input.display().to_string().into(),
+        path: input.location.to_string().into(),
         source,
     })?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -129,7 +139,7 @@ pub(super) fn stream_on(
         // Unreachable: `check` refused other formats.
         return Err(Error::Internal("a cluster run over a file that is not Parquet".into()));
     };
-    let (out_file, sink) = OutputFile::create(output)?;
+    let (mut out_file, sink) = OutputFile::create(output)?;
     let props = WriterProperties::builder()
         .set_compression(run.compression.unwrap_or(Compression::SNAPPY))
         .build();
@@ -165,7 +175,7 @@ struct Writing<'a, 'r> {
     out_file: &'a OutputFile,
     out_format: Format,
     props: Option<WriterProperties>,
-    sink: Option<std::io::BufWriter<std::fs::File>>,
+    sink: Option<Sink>,
     writer: Option<(BatchWriter, SchemaRef)>,
     report: Reporting<'r>,
     summary: &'a mut RunSummary,

@@ -3,21 +3,21 @@
 //! At most a fixed number of batches is in flight, chosen from the memory limit.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::mpsc::channel;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
 
-use super::FileRun;
 use super::compute::Done;
 use super::format::Rejected;
+use super::input::Input;
 use super::memory::Memory;
 use super::plan::FilePlan;
 use super::read::Reader;
 use super::report::Reporting;
 use super::summary::RunSummary;
 use super::write::{OutputFile, Writer};
+use super::{FileRun, Location};
 use crate::error::{Error, Result};
 
 /// Streams one input file through the pipeline of its `plan` into a temporary output
@@ -25,9 +25,9 @@ use crate::error::{Error, Result};
 /// (partitions, memory limit, batch rows, compression).
 pub(super) fn stream(
     file_run: &FileRun,
-    input: &Path,
-    output: &Path,
-    failed: Option<&Path>,
+    input: &Input,
+    output: &Location,
+    failed: Option<&Location>,
     plan: FilePlan,
     report: Reporting<'_>,
     summary: &mut RunSummary,

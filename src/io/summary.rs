@@ -1,7 +1,7 @@
 //! What a file run did: its [`RunSummary`], counted batch by batch as they are written,
 //! with the checksum of the values written, summed exactly.
 
-use std::path::PathBuf;
+use super::Location;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -20,7 +20,7 @@ pub struct RunSummary {
     /// Batches processed.
     pub batches: u64,
     /// Output files written.
-    pub files: Vec<PathBuf>,
+    pub files: Vec<Location>,
     /// Bytes written, over all output files (not the side files of failed rows).
     pub bytes_out: u64,
     /// Rows that failed, under [`OnError::Collect`](crate::exec::OnError::Collect)
@@ -30,7 +30,7 @@ pub struct RunSummary {
     /// The side files of failed rows written (see
     /// [`FileRun::with_failed`](super::FileRun::with_failed)); empty unless the run
     /// collected failures.
-    pub failed_files: Vec<PathBuf>,
+    pub failed_files: Vec<Location>,
     /// The most memory held at once by batches in flight and the writer's buffer, in
     /// bytes (Arrow buffer sizes; the limit applies to this figure).
     pub peak_memory: u64,
@@ -95,7 +95,7 @@ impl RunSummary {
 
 impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let files: Vec<String> = self.files.iter().map(|p| p.display().to_string()).collect();
+        let files: Vec<String> = self.files.iter().map(|p| p.to_string()).collect();
         write!(
             f,
             "{} rows in, {} rows out, {} batches in {:.3} s ({:.0} rows/s); peak batch memory {:.1} MiB; \
@@ -110,7 +110,7 @@ impl std::fmt::Display for RunSummary {
             self.bytes_out as f64 / (1 << 20) as f64,
         )?;
         if !self.failed_files.is_empty() {
-            let failed: Vec<String> = self.failed_files.iter().map(|p| p.display().to_string()).collect();
+            let failed: Vec<String> = self.failed_files.iter().map(|p| p.to_string()).collect();
             write!(f, "{} failed rows -> {}; ", self.failed_rows, failed.join(", "))?;
         }
         if let Some(cache) = &self.cache {

@@ -7,6 +7,9 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use super::Location;
+use super::sink::Sink;
+
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::basic::Compression;
@@ -23,7 +26,7 @@ pub(super) struct Writer<'a> {
     plan: &'a FilePlan,
     /// The output's writer, made with the first batch (of its schema) on `sink`.
     writer: Option<(BatchWriter, SchemaRef)>,
-    sink: Option<BufWriter<File>>,
+    sink: Option<Sink>,
     /// The failed rows' file and its writer.
     side: Option<(OutputFile, BatchWriter)>,
     out_file: OutputFile,
@@ -39,8 +42,8 @@ impl<'a> Writer<'a> {
     /// batches of `plan`: Parquet compressed with `compression` (snappy by default), and
     /// its writers buffering at most `budgets` bytes (the output's, the failed rows').
     pub(super) fn create(
-        output: &Path,
-        failed: Option<&Path>,
+        output: &Location,
+        failed: Option<&Location>,
         plan: &'a FilePlan,
         compression: Option<Compression>,
         (writer_budget, side_budget): (u64, u64),
@@ -117,7 +120,7 @@ impl<'a> Writer<'a> {
             writer,
             sink,
             side,
-            out_file,
+            mut out_file,
             props,
             ..
         } = self;
@@ -136,7 +139,7 @@ impl<'a> Writer<'a> {
         let sink = writer.finish(&schema).map_err(|e| out_file.error(e))?;
         out_file.finish(sink)?;
         let side = match side {
-            Some((file, writer)) => {
+            Some((mut file, writer)) => {
                 // Unreachable: the side file exists only with its schema.
                 let schema = plan
                     .failed
@@ -179,28 +182,36 @@ fn remove_orphans(dir: &Path) {
 /// An output file written under a temporary name in the same directory and renamed into
 /// place by [`OutputFile::commit`]; dropped before that, the temporary file is removed.
 /// A killed process cannot remove it: the next output created in that directory does
-/// (see [`remove_orphans`]).
+/// (see [`remove_orphans`]). An object in a store (feature `cloud`) is written as a
+/// multipart upload instead, completed by [`OutputFile::commit`] and aborted when
+/// dropped before (a killed process's upload is never completed).
 pub(crate) struct OutputFile {
     /// Where it goes.
-    pub(super) path: PathBuf,
-    tmp: PathBuf,
+    pub(super) path: Location,
+    target: Target,
     committed: bool,
 }
 
+/// Where an output file's bytes are until it is committed.
+enum Target {
+    /// A temporary file.
+    File(PathBuf),
+    /// An upload, once finished (written whole, not yet completed).
+    #[cfg(feature = "cloud")]
+    Object(Box<super::store::Object>, Option<Box<super::store::Upload>>),
+}
+
 impl OutputFile {
-    /// Creates the temporary file for `path`.
-    pub(crate) fn create(path: &Path) -> Result<(OutputFile, BufWriter<File>)> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    /// Creates the temporary file (or starts the upload) for `path`.
+    pub(crate) fn create(path: &Location) -> Result<(OutputFile, Sink)> {
+        let name = path.file_name();
         if name.is_empty() {
-            return Err(Error::Invalid(format!(
-                "The output '{}' is not a file name",
-                path.display()
-            )));
+            return Err(Error::Invalid(format!("The output '{path}' is not a file name")));
         }
-        let dir = path
+        let Some(local) = path.as_path() else {
+            return create_object(path);
+        };
+        let dir = local
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
@@ -208,27 +219,33 @@ impl OutputFile {
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(|source| Error::Io {
             action: "create",
-            path: path.display().to_string().into(),
+            path: path.to_string().into(),
             source,
         })?;
         let out = OutputFile {
-            path: path.to_path_buf(),
-            tmp,
+            path: path.clone(),
+            target: Target::File(tmp),
             committed: false,
         };
-        Ok((out, BufWriter::with_capacity(1 << 20, file)))
+        Ok((out, Sink::File(BufWriter::with_capacity(1 << 20, file))))
     }
 
-    /// A second sink on the temporary file, when the first was never used.
-    fn take_sink(&self) -> Result<BufWriter<File>> {
-        let file = File::create(&self.tmp).map_err(|source| self.io("create", source))?;
-        Ok(BufWriter::new(file))
+    /// A second sink, when the first was never used.
+    fn take_sink(&self) -> Result<Sink> {
+        match &self.target {
+            Target::File(tmp) => {
+                let file = File::create(tmp).map_err(|source| self.io("create", source))?;
+                Ok(Sink::File(BufWriter::new(file)))
+            }
+            #[cfg(feature = "cloud")]
+            Target::Object(object, _) => Ok(upload_sink(super::store::Upload::start(object)?)),
+        }
     }
 
     /// An error writing this file.
     pub(crate) fn error(&self, e: impl std::fmt::Display) -> Error {
         Error::Data {
-            path: self.path.display().to_string().into(),
+            path: self.path.to_string().into(),
             message: format!("cannot write ({e})").into(),
         }
     }
@@ -236,29 +253,76 @@ impl OutputFile {
     fn io(&self, action: &'static str, source: std::io::Error) -> Error {
         Error::Io {
             action,
-            path: self.path.display().to_string().into(),
+            path: self.path.to_string().into(),
             source,
         }
     }
 
     /// Flushes and syncs the written sink; the file is complete but not yet in place.
-    pub(crate) fn finish(&self, sink: BufWriter<File>) -> Result<()> {
-        let file = sink.into_inner().map_err(|e| self.io("write", e.into_error()))?;
-        file.sync_all().map_err(|e| self.io("write", e))
+    pub(crate) fn finish(&mut self, sink: Sink) -> Result<()> {
+        match sink {
+            Sink::File(sink) => {
+                let file = sink.into_inner().map_err(|e| self.io("write", e.into_error()))?;
+                file.sync_all().map_err(|e| self.io("write", e))
+            }
+            #[cfg(feature = "cloud")]
+            Sink::Upload(sink) => {
+                let upload = (*sink).into_inner().map_err(|e| self.io("write", e.into_error()))?;
+                if let Target::Object(_, finished) = &mut self.target {
+                    *finished = Some(Box::new(upload));
+                }
+                Ok(())
+            }
+        }
     }
 
-    /// Renames the finished file into place; returns its size.
+    /// Renames the finished file into place (or completes the upload); returns its size.
     pub(crate) fn commit(mut self) -> Result<u64> {
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| self.io("write", e))?;
+        let size = match &mut self.target {
+            Target::File(tmp) => {
+                let local = self.path.as_path().unwrap_or(Path::new(""));
+                std::fs::rename(&*tmp, local).map_err(|e| self.io("write", e))?;
+                std::fs::metadata(local).map(|m| m.len()).unwrap_or(0)
+            }
+            #[cfg(feature = "cloud")]
+            Target::Object(_, finished) => match finished.take() {
+                Some(upload) => upload.complete()?,
+                // Unreachable: a file is finished before it is committed.
+                None => return Err(Error::Internal(format!("'{}' committed unfinished", self.path))),
+            },
+        };
         self.committed = true;
-        Ok(std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0))
+        Ok(size)
     }
+}
+
+/// The output of an object: its upload, started.
+#[cfg(feature = "cloud")]
+fn create_object(path: &Location) -> Result<(OutputFile, Sink)> {
+    let object = super::store::Object::open(path)?;
+    let upload = super::store::Upload::start(&object)?;
+    let out = OutputFile {
+        path: path.clone(),
+        target: Target::Object(Box::new(object), None),
+        committed: false,
+    };
+    Ok((out, upload_sink(upload)))
+}
+
+#[cfg(feature = "cloud")]
+fn upload_sink(upload: super::store::Upload) -> Sink {
+    Sink::Upload(Box::new(BufWriter::with_capacity(1 << 20, upload)))
+}
+
+#[cfg(not(feature = "cloud"))]
+fn create_object(path: &Location) -> Result<(OutputFile, Sink)> {
+    Err(super::location::needs_cloud(path))
 }
 
 impl Drop for OutputFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Target::File(tmp)) = (self.committed, &self.target) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

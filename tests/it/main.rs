@@ -64,6 +64,8 @@ mod progress;
 mod real_files;
 mod resources;
 mod run;
+#[cfg(all(feature = "cloud", feature = "cli"))]
+mod s3;
 #[cfg(feature = "parquet")]
 mod spec;
 #[cfg(feature = "parquet")]

@@ -132,6 +132,7 @@ fn shout(doubled: String) -> String {
 /// The W3 pipeline file's pipeline and columns, run from `input` into `output`.
 fn w3(engine: EngineChoice, input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> FileRun {
     let file = load(&text_toml(), &Registry::new(), None).unwrap();
+    let (input, output): (PathBuf, PathBuf) = (input.into(), output.into());
     FileRun::new(file.pipeline, input, output)
         .with_select(file.select.unwrap())
         .with_engine(engine)

@@ -1,28 +1,26 @@
 //! Writing record batches into a file of one format.
 
-use std::fs::File;
-use std::io::BufWriter;
-
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
 use super::Format;
+use crate::io::sink::Sink;
 
 /// A writer of record batches into a file of one format.
 pub(crate) enum BatchWriter {
-    Parquet(ArrowWriter<BufWriter<File>>),
-    Csv(arrow::csv::Writer<BufWriter<File>>),
-    Ndjson(arrow::json::LineDelimitedWriter<BufWriter<File>>),
-    Arrow(arrow::ipc::writer::FileWriter<BufWriter<File>>),
+    Parquet(ArrowWriter<Sink>),
+    Csv(arrow::csv::Writer<Sink>),
+    Ndjson(arrow::json::LineDelimitedWriter<Sink>),
+    Arrow(arrow::ipc::writer::FileWriter<Sink>),
 }
 
 impl BatchWriter {
     /// A writer of batches of `schema` as `format` into `sink`; `props` are Parquet's.
     pub(crate) fn new(
         format: Format,
-        sink: BufWriter<File>,
+        sink: Sink,
         schema: SchemaRef,
         props: WriterProperties,
     ) -> std::result::Result<BatchWriter, String> {
@@ -69,7 +67,7 @@ impl BatchWriter {
     }
 
     /// Finishes the file (footer, header of an empty CSV) and returns the sink.
-    pub(crate) fn finish(self, schema: &SchemaRef) -> std::result::Result<BufWriter<File>, String> {
+    pub(crate) fn finish(self, schema: &SchemaRef) -> std::result::Result<Sink, String> {
         match self {
             BatchWriter::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
             BatchWriter::Csv(mut w) => {
