@@ -10,17 +10,36 @@ the README and the issue notes compare hypernodes with.
     python3 benches/polars_reference.py w8 EVENTS.parquet OUT.parquet   # one whole W8 job
     python3 benches/polars_reference.py check8 OUT.parquet  # W8's checksum (either system's)
 
+IN and OUT may be `s3://bucket/key` URLs: Polars then reads the endpoint and credentials
+from the standard AWS_* variables, as hypernodes does (AWS_ENDPOINT_URL for a local
+S3-compatible server).
+
 `w1` prints the median of repeated runs per size, like criterion. `w3` is meant to be
 timed from outside as a whole process (`/usr/bin/time -v python3 ... w3 ...`), import
 of Polars included, as `hypernodes run` is; `check` prints the checksum of its output
 (integers exact; floats summed in Polars' order, so the last digits may differ).
 """
 
+import os
 import statistics
 import sys
 import time
 
 import polars as pl
+
+
+def storage(path):
+    """Polars' storage options for an s3:// path, from the standard AWS_* variables."""
+    if not path.startswith("s3://"):
+        return None
+    keys = {
+        "AWS_ENDPOINT_URL": "aws_endpoint_url",
+        "AWS_ACCESS_KEY_ID": "aws_access_key_id",
+        "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+        "AWS_REGION": "aws_region",
+        "AWS_ALLOW_HTTP": "aws_allow_http",
+    }
+    return {option: os.environ[var] for var, option in keys.items() if var in os.environ}
 
 
 def w1():
@@ -68,7 +87,7 @@ def w3(source, target):
     elif source.endswith(".ndjson"):
         scan = pl.scan_ndjson(source)
     else:
-        scan = pl.scan_parquet(source)
+        scan = pl.scan_parquet(source, storage_options=storage(source))
     out = (
         scan
         .with_columns(cleaned_text=pl.col("passage").str.strip_chars().str.to_lowercase())
@@ -76,11 +95,11 @@ def w3(source, target):
         .with_columns(score=pl.col("value") * pl.col("word_count"))
         .select("id", "word_count", "score")
     )
-    out.sink_parquet(target)
+    out.sink_parquet(target, storage_options=storage(target))
 
 
 def check(target):
-    written = pl.scan_parquet(target).select(
+    written = pl.scan_parquet(target, storage_options=storage(target)).select(
         integers=pl.col("id").sum() + pl.col("word_count").sum(), floats=pl.col("score").sum()
     )
     row = written.collect().row(0)
