@@ -61,6 +61,8 @@ mod run;
 #[cfg(feature = "parquet")]
 mod spec;
 #[cfg(feature = "parquet")]
+mod struct_fields;
+#[cfg(feature = "parquet")]
 mod temporal;
 #[cfg(feature = "parquet")]
 mod temporal_sql;
