@@ -15,11 +15,21 @@
 //! `i32` column is not read as `i64`), strings as `String`, lists and structs of such
 //! columns as `Vec` and [`columnar_struct!`](crate::columnar_struct) types, dates,
 //! times, datetimes (of any unit, with or without a time zone) and durations as chrono's
-//! types, decimals (of any precision and scale) as `rust_decimal::Decimal`, and an
-//! all-null column as anything. Any other type (bytes, a string read as a number) is an
+//! types, decimals (of any precision and scale) as `rust_decimal::Decimal`, binary as
+//! `bytes::Bytes` (and as `[u8; N]` when every value is `N` bytes long), arrays
+//! (`Array(T, N)`) as `[T; N]`, lists of two-field structs as `BTreeMap`s, and an
+//! all-null column as anything. Any other type (a string read as a number) is an
 //! [`Error::InputType`] naming the column and both types. Outputs of those types are
 //! Polars `Date`, `Time`, `Datetime(µs)` (`Datetime(µs, "UTC")` for `DateTime<Utc>`),
-//! `Duration(µs)` and `Decimal(38, 18)` columns.
+//! `Duration(µs)`, `Decimal(38, 18)`, `Binary` and `Array(T, N)` columns.
+//!
+//! Polars has no fixed-width binary, no map and no month-day-nanosecond interval:
+//! a `[u8; N]` output is a `Binary` column, a `BTreeMap<K, V>` output a
+//! `List(Struct{key, value})` of its entries in key order (what Polars makes of an
+//! Arrow map read from pyarrow or Parquet), and an `IntervalMonthDayNano` output is an
+//! [`Error::Invalid`] naming it, before anything runs.
+
+mod form;
 
 use std::sync::Arc;
 
@@ -200,7 +210,10 @@ impl Runner {
                 let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = schema
                     .iter_values()
                     .zip(arrays)
-                    .map(|(field, array)| ffi::to_arrow(array, field).map(|a| (arrow_field(field, &a), a)))
+                    .map(|(field, array)| {
+                        let array = read_as(pipeline, field.name.as_str(), ffi::to_arrow(array, field)?)?;
+                        Ok((arrow_field(field, &array), array))
+                    })
                     .collect::<Result<Vec<_>>>()?
                     .into_iter()
                     .unzip();
@@ -256,7 +269,12 @@ impl Runner {
         }
         let added: Vec<(PlSmallStr, PolarsType)> = outputs
             .iter()
-            .map(|f| Ok((PlSmallStr::from(f.name().as_str()), ffi::polars_type(f)?)))
+            .map(|f| {
+                Ok((
+                    PlSmallStr::from(f.name().as_str()),
+                    ffi::polars_type(&polars_field(f)?)?,
+                ))
+            })
             .collect::<Result<_>>()?;
         let runner = self.clone();
         let pipeline = pipeline.clone();
@@ -301,6 +319,12 @@ fn checked_outputs(pipeline: &Pipeline, schema: &PolarsSchema) -> Result<Vec<Fie
         }
     }
     let outputs = output_fields(pipeline)?;
+    if let Some((name, why)) = outputs
+        .iter()
+        .find_map(|f| form::polars_form(f.data_type()).err().map(|why| (f.name(), why)))
+    {
+        return Err(Error::Invalid(format!("Output '{name}' is an Arrow {why}")));
+    }
     if let Some(taken) = outputs.iter().find(|f| schema.contains(f.name())) {
         return Err(Error::Invalid(format!(
             "Output '{}' is named like a column of the DataFrame; rename the column or the output",
@@ -326,6 +350,13 @@ fn stores(found: &DataType, wanted: &DataType) -> bool {
         | (Duration(_), Duration(_))
         | (Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..), Decimal128(..)) => true,
         (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View) => true,
+        // Bytes, and `[u8; N]` from values of `N` bytes (Polars has no fixed width).
+        (Binary | LargeBinary | BinaryView | FixedSizeBinary(_), Binary) => true,
+        (Binary | LargeBinary | BinaryView, FixedSizeBinary(_)) => true,
+        (FixedSizeList(f, n), FixedSizeList(w, m)) => n == m && stores(f.data_type(), w.data_type()),
+        // A map, or one in Polars' form: the list of its entries; entries of any names.
+        (Map(f, _), Map(w, _)) => entries_store(f.data_type(), w.data_type()),
+        (List(f) | LargeList(f), Map(w, _)) => entries_store(f.data_type(), w.data_type()),
         (List(f) | LargeList(f) | ListView(f) | LargeListView(f), List(w) | LargeList(w)) => {
             stores(f.data_type(), w.data_type())
         }
@@ -336,6 +367,36 @@ fn stores(found: &DataType, wanted: &DataType) -> bool {
                     .all(|(f, w)| f.name() == w.name() && stores(f.data_type(), w.data_type()))
         }
         _ => found == wanted,
+    }
+}
+
+/// Whether map entries of type `found` (a struct of a key and a value) hold what
+/// entries of `wanted` hold, whatever their fields are named.
+fn entries_store(found: &DataType, wanted: &DataType) -> bool {
+    match (found, wanted) {
+        (DataType::Struct(f), DataType::Struct(w)) => {
+            f.len() == 2
+                && w.len() == 2
+                && f.iter()
+                    .zip(w.iter())
+                    .all(|(f, w)| stores(f.data_type(), w.data_type()))
+        }
+        _ => false,
+    }
+}
+
+/// Column `name` as read by the pipeline: a column in Polars' form of a map (a list of
+/// key-value structs) as an Arrow map, when a node reads it as one.
+fn read_as(pipeline: &Pipeline, name: &str, array: ArrayRef) -> Result<ArrayRef> {
+    let wanted = pipeline
+        .input_type(name)
+        .and_then(|ty| ColumnType::find(&ty))
+        .map(|ct| (ct.data_type)());
+    match wanted {
+        Some(wanted) if form::is_map_form(array.data_type(), &wanted) => {
+            form::from_map_form(&array, &wanted).map_err(|why| Error::Invalid(format!("Input '{name}' {why}")))
+        }
+        _ => Ok(array),
     }
 }
 
@@ -353,16 +414,28 @@ fn read_schema(batches: &[RecordBatch]) -> Arc<Schema> {
 
 /// `chunks` of an output, all of Arrow type `field`'s, as a Polars column named like it.
 fn to_column(field: &Field, chunks: &[ArrayRef]) -> Result<Column> {
+    let field = polars_field(field)?;
     // The type crosses once, not with every chunk (the engine cuts 8,192-row batches).
-    let dtype = ffi::polars_field(field)?.dtype;
+    let dtype = ffi::polars_field(&field)?.dtype;
     let chunks = chunks
         .iter()
-        .map(|c| ffi::to_polars(c, &dtype))
+        .map(|c| {
+            let c = form::to_polars_form(c)
+                .map_err(|why| Error::Invalid(format!("Output '{}' is an Arrow {why}", field.name())))?;
+            ffi::to_polars(&c, &dtype)
+        })
         .collect::<Result<Vec<_>>>()?;
     // Unreachable: the chunks are arrays of one Arrow type Polars reads.
     let series = Series::from_arrow_chunks(field.name().as_str().into(), chunks)
         .map_err(polars("Cannot make a Polars column of an output"))?;
     Ok(series.into_column())
+}
+
+/// An output's field with its type in Polars' form ([`form::polars_form`]).
+fn polars_field(field: &Field) -> Result<Field> {
+    let data_type = form::polars_form(field.data_type())
+        .map_err(|why| Error::Invalid(format!("Output '{}' is an Arrow {why}", field.name())))?;
+    Ok(field.clone().with_data_type(data_type))
 }
 
 /// A Polars error while doing `context`.
@@ -553,6 +626,27 @@ mod tests {
             &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))
         ));
         assert!(!stores(&DataType::Int64, &DataType::Decimal128(38, 18)));
+        // Binary of any layout as `Bytes` and `[u8; N]`, arrays of one width, and maps in
+        // Polars' form (lists of key-value structs).
+        assert!(stores(&DataType::BinaryView, &DataType::Binary));
+        assert!(stores(&DataType::BinaryView, &DataType::FixedSizeBinary(16)));
+        assert!(!stores(&DataType::Utf8View, &DataType::Binary));
+        let f32s = |n| DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Float32, true)), n);
+        assert_eq!(f32s(3), <[f32; 3] as crate::engine::columnar::Columnar>::data_type());
+        assert!(stores(&f32s(3), &f32s(3)));
+        assert!(!stores(&f32s(3), &f32s(4)));
+        let entries = |key: DataType| {
+            DataType::Struct(
+                vec![
+                    Field::new("key", key, false),
+                    Field::new("value", DataType::Int64, true),
+                ]
+                .into(),
+            )
+        };
+        let map = <std::collections::BTreeMap<String, i64> as crate::engine::columnar::Columnar>::data_type();
+        assert!(stores(&list(entries(DataType::Utf8View)), &map));
+        assert!(!stores(&list(entries(DataType::Int64)), &map));
         assert!(!stores(
             &list(DataType::Int64),
             &<Vec<String> as crate::engine::columnar::Columnar>::data_type()

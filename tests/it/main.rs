@@ -69,6 +69,8 @@ mod s3;
 #[cfg(feature = "parquet")]
 mod spec;
 #[cfg(feature = "parquet")]
+mod struct_fields;
+#[cfg(feature = "parquet")]
 mod temporal;
 #[cfg(feature = "parquet")]
 mod temporal_sql;

@@ -490,3 +490,129 @@ engine_test!(
         assert!(lazy.collect().unwrap().equals_missing(&out));
     }
 );
+
+// Binary, fixed-width binary, arrays, maps and intervals: the types Polars stores
+// otherwise or not at all.
+
+mod binary_arrays_and_maps {
+    use std::collections::BTreeMap;
+
+    use ::polars::prelude::{Field as PolarsField, IntoColumn, NamedFrom, Series};
+    use arrow::datatypes::IntervalMonthDayNano;
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[node(output = "bytes_out")]
+    fn same_bytes(bytes: Option<Bytes>) -> Option<Bytes> {
+        bytes
+    }
+
+    #[node(output = "ids_out")]
+    fn same_ids(ids: Option<[u8; 4]>) -> Option<[u8; 4]> {
+        ids
+    }
+
+    #[node(output = "embedding_out")]
+    fn same_embedding(embedding: Option<[f32; 3]>) -> Option<[f32; 3]> {
+        embedding
+    }
+
+    #[node(output = "tags")]
+    fn tags_of(ids: Option<[u8; 4]>) -> Option<BTreeMap<String, i64>> {
+        ids.map(|id| BTreeMap::from([("b".to_string(), i64::from(id[1])), ("a".to_string(), i64::from(id[0]))]))
+    }
+
+    #[node(output = "total")]
+    fn total(tags: Option<BTreeMap<String, i64>>) -> Option<i64> {
+        tags.map(|t| t.values().sum())
+    }
+
+    #[node(output = "wait")]
+    fn wait(x: i64) -> IntervalMonthDayNano {
+        IntervalMonthDayNano::new(1, 2, x)
+    }
+
+    /// Binary values (nulls among them), 4-byte ids and 3-float embeddings.
+    fn frame() -> DataFrame {
+        let bytes = Series::new(
+            "bytes".into(),
+            [Some(b"\x00\xff".as_slice()), None, Some(b"".as_slice())],
+        );
+        let ids = Series::new(
+            "ids".into(),
+            [Some(b"abcd".as_slice()), None, Some(b"\x00\x01\x02\x03".as_slice())],
+        );
+        let embedding = Series::new(
+            "embedding".into(),
+            [
+                Some(Series::new("".into(), [1.5_f32, -2.0, f32::MAX])),
+                None,
+                Some(Series::new("".into(), [0.0_f32, 0.5, 1.0])),
+            ],
+        )
+        .cast(&PolarsType::Array(Box::new(PolarsType::Float32), 3))
+        .unwrap();
+        DataFrame::new(3, [bytes, ids, embedding].map(IntoColumn::into_column).to_vec()).unwrap()
+    }
+
+    engine_test!(
+        fn binary_arrays_and_maps_round_trip_in_polars_forms(engine) {
+            let frame = frame();
+            let p = on(&engine, [same_bytes::node(), same_ids::node(), same_embedding::node(), tags_of::node()]);
+            let out = apply(&engine, &p, &frame)?;
+            // Binary stays binary; a `[u8; N]` comes back as binary (Polars has no fixed
+            // width); an `[f32; 3]` as an `Array(f32, 3)`.
+            for name in ["bytes", "ids", "embedding"] {
+                let input = frame.column(name).unwrap();
+                let output = out.column(&format!("{name}_out")).unwrap();
+                assert_eq!(output.dtype(), input.dtype(), "{name}");
+                assert!(output.clone().with_name(name.into()).equals_missing(input), "{name}: {output:?}");
+            }
+            // A map is the list of its entries, in key order.
+            let entry = PolarsType::Struct(vec![
+                PolarsField::new("key".into(), PolarsType::String),
+                PolarsField::new("value".into(), PolarsType::Int64),
+            ]);
+            let tags = out.column("tags").unwrap();
+            assert_eq!(tags.dtype(), &PolarsType::List(Box::new(entry.clone())));
+            assert_eq!(tags.null_count(), 1);
+            let first = tags.list().unwrap().get_as_series(0).unwrap();
+            let keys = first.struct_().unwrap().field_by_name("key").unwrap();
+            assert_eq!(keys.str().unwrap().iter().collect::<Vec<_>>(), [Some("a"), Some("b")]);
+            // And read back as a map.
+            let totals = apply(&engine, &on(&engine, [total::node()]), &out.select(["tags"]).unwrap())?;
+            assert_eq!(i64s(&totals, "total"), [Some(97 + 98), None, Some(1)]);
+            // Lazily, with the same types planned.
+            let mut lazy = apply_lazy(&engine, &p, frame.clone().lazy())?;
+            let schema = lazy.collect_schema().unwrap();
+            assert_eq!(schema.get("ids_out"), Some(&PolarsType::Binary));
+            assert_eq!(schema.get("tags"), Some(&PolarsType::List(Box::new(entry))));
+            assert!(lazy.collect().unwrap().equals_missing(&out));
+        }
+    );
+
+    engine_test!(
+        fn binary_of_another_width_an_interval_output_and_a_null_key_are_named(engine) {
+            let short = ::polars::df!("ids" => [b"abcd".as_slice(), b"abc"]).unwrap();
+            let err = apply(&engine, &on(&engine, [same_ids::node()]), &short).unwrap_err();
+            assert_eq!(err.to_string(), "Node 'same_ids' failed on item 1: column 'ids' holds 3 bytes, which is not the 4 of a FixedSizeBinary(4)");
+
+            let p = on(&engine, [wait::node()]);
+            let message = "Output 'wait' is an Arrow Interval(MonthDayNano), which Polars has no type for (its Duration holds no months)";
+            assert_eq!(apply(&engine, &p, &w1_frame(0..2)).unwrap_err().to_string(), message);
+            assert_eq!(apply_lazy(&engine, &p, w1_frame(0..2).lazy()).map(drop).unwrap_err().to_string(), message);
+
+            let entries = ::polars::df!("key" => [Some("a"), None], "value" => [1_i64, 2])
+                .unwrap()
+                .into_struct("tags".into())
+                .into_series()
+                .implode()
+                .unwrap()
+                .into_series();
+            let frame = DataFrame::new(1, vec![entries.into_column()]).unwrap();
+            let err = apply(&engine, &on(&engine, [total::node()]), &frame).unwrap_err();
+            assert_eq!(err.to_string(), "Input 'tags' holds a null key, which a map cannot");
+        }
+    );
+}

@@ -28,6 +28,7 @@ pub mod kernel;
 mod run;
 mod sample;
 mod segment;
+mod struct_form;
 pub mod structs;
 pub mod types;
 mod udf;

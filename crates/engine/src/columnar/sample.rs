@@ -1,11 +1,14 @@
-//! The Arrow field of a serde type whose fields include chrono's dates, times and
-//! timestamps or `rust_decimal::Decimal`, which serde_arrow cannot trace from the type
-//! alone (their `Deserialize` needs a well-formed string, or any value): two sample
-//! values of the type are made by deserializing it from [`Sampler`] (one with every
-//! `Option` set and every list holding one element, one with none), which recognizes
-//! those types by what their visitors expect, hands them a well-formed value and notes
-//! their paths; serde_arrow traces the samples, and the noted fields get the Arrow types
-//! the standalone types have ([`Columnar`](super::Columnar)).
+//! The Arrow field of a serde type whose fields include types serde_arrow cannot trace
+//! from the type alone, or traces as another Arrow type than the type alone has: chrono's
+//! dates, times and timestamps and `rust_decimal::Decimal` (their `Deserialize` needs a
+//! well-formed string, or any value), and the fixed-size arrays `[u8; N]` and `[T; N]`
+//! (which serde describes as tuples). Two sample values of the type are made by
+//! deserializing it from [`Sampler`] (one with every `Option` set and every list holding
+//! one element, one with none), which recognizes those types by what their visitors
+//! expect (an array by "an array of length N", its elements by what they deserialize as),
+//! hands them a well-formed value and notes their paths; serde_arrow traces the samples,
+//! and the noted fields get the Arrow types the standalone types have
+//! ([`Columnar`](super::Columnar)).
 
 use arrow::datatypes::FieldRef;
 use serde::Deserialize;
@@ -14,7 +17,7 @@ use serde_arrow::schema::{SchemaLike, TracingOptions};
 use serde_arrow::utils::Items;
 
 /// A type [`Sampler`] recognizes: what its visitor expects, the value it is handed and
-/// its Arrow type (as serde_arrow writes it in a schema).
+/// its Arrow type (as serde_arrow names it in a schema).
 struct Known {
     expecting: &'static str,
     sample: &'static str,
@@ -51,37 +54,92 @@ const KNOWN: [Known; 5] = [
     },
 ];
 
-/// A nullable field of serde_arrow's schema (what `TracingOptions::overwrite` takes).
-struct Overwrite<'a> {
-    name: &'a str,
-    data_type: &'static str,
+/// What [`Sampler`] noted at a path; Arrow types as serde_arrow names them in a schema.
+enum Found {
+    /// A type of [`KNOWN`], with its Arrow type.
+    Known(&'static str),
+    /// A number or `bool` (`deserialize_i8` and so on), with its Arrow type.
+    Number(&'static str),
+    /// A fixed-size array of this length (its elements are at `.0`, `.1`, ...).
+    Array(usize),
 }
 
-impl serde::Serialize for Overwrite<'_> {
+/// A nullable field of serde_arrow's schema (what `TracingOptions::overwrite` takes),
+/// with its children.
+struct Overwrite {
+    name: String,
+    data_type: String,
+    children: Vec<Overwrite>,
+}
+
+impl serde::Serialize for Overwrite {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("Field", 3)?;
-        s.serialize_field("name", self.name)?;
-        s.serialize_field("data_type", self.data_type)?;
+        let mut s = serializer.serialize_struct("Field", 4)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("data_type", &self.data_type)?;
         s.serialize_field("nullable", &true)?;
+        if !self.children.is_empty() {
+            s.serialize_field("children", &self.children)?;
+        }
         s.end()
+    }
+}
+
+/// The field at `path` for what was noted there, when it is overwritten: the known
+/// types, and arrays of numbers as `[u8; N]` and `[T; N]` have them alone
+/// (`FixedSizeBinary(N)`, `FixedSizeList(T, N)` of nullable elements named `item`);
+/// `None` for the rest (an array of anything else is what serde_arrow makes of a tuple:
+/// a struct).
+fn overwrite(path: &str, found: &Found, all: &[(String, Found)]) -> Option<Overwrite> {
+    let name = path.rsplit('.').next().unwrap_or(path).to_string();
+    let leaf = |data_type: &str| Overwrite {
+        name: name.clone(),
+        data_type: data_type.to_string(),
+        children: Vec::new(),
+    };
+    match found {
+        Found::Known(data_type) => Some(leaf(data_type)),
+        Found::Number(_) => None,
+        Found::Array(n) => {
+            let first = format!("{path}.0");
+            let element = all.iter().find_map(|(p, f)| match f {
+                Found::Number(t) if *p == first => Some(*t),
+                _ => None,
+            })?;
+            Some(match element {
+                "U8" => leaf(&format!("FixedSizeBinary({n})")),
+                t => Overwrite {
+                    name,
+                    data_type: format!("FixedSizeList({n})"),
+                    children: vec![Overwrite {
+                        name: "item".into(),
+                        data_type: t.into(),
+                        children: Vec::new(),
+                    }],
+                },
+            })
+        }
     }
 }
 
 /// The field named `item` of a column of `Option<T>`, with the fields of the types
 /// [`Sampler`] recognizes at their Arrow types; `None` when `T` holds none of them or
 /// cannot be sampled (serde_arrow's own tracing then says why).
-pub(super) fn field<T: for<'de> Deserialize<'de> + serde::Serialize>() -> Option<FieldRef> {
+pub(super) fn field<T: for<'de> Deserialize<'de> + serde::Serialize>(options: TracingOptions) -> Option<FieldRef> {
     let mut found = Vec::new();
     let full = T::deserialize(Sampler::new(true, &mut found)).ok()?;
     let empty = T::deserialize(Sampler::new(false, &mut Vec::new())).ok()?;
-    if found.is_empty() {
+    let overwrites: Vec<(&str, Overwrite)> = found
+        .iter()
+        .filter_map(|(path, f)| Some((path.as_str(), overwrite(path, f, &found)?)))
+        .collect();
+    if overwrites.is_empty() {
         return None;
     }
-    let mut options = TracingOptions::default().allow_null_fields(true);
-    for (path, data_type) in found {
-        let name = path.rsplit('.').next().unwrap_or(&path);
-        options = options.overwrite(&path, Overwrite { name, data_type }).ok()?;
+    let mut options = options.allow_null_fields(true);
+    for (path, field) in overwrites {
+        options = options.overwrite(path, field).ok()?;
     }
     let samples = [Some(full), Some(empty), None];
     Vec::<FieldRef>::from_samples(Items(&samples[..]), options)
@@ -111,11 +169,11 @@ impl de::Error for Unsampled {
 struct Sampler<'a> {
     path: String,
     full: bool,
-    found: &'a mut Vec<(String, &'static str)>,
+    found: &'a mut Vec<(String, Found)>,
 }
 
 impl<'a> Sampler<'a> {
-    fn new(full: bool, found: &'a mut Vec<(String, &'static str)>) -> Self {
+    fn new(full: bool, found: &'a mut Vec<(String, Found)>) -> Self {
         Sampler {
             path: "item".into(),
             full,
@@ -133,23 +191,38 @@ impl<'a> Sampler<'a> {
 
     /// The type `visitor` reads, when recognized: noted at this path.
     fn known<'de, V: Visitor<'de>>(&mut self, visitor: &V) -> Option<&'static str> {
-        struct Expecting<'v, V>(&'v V);
-        impl<'de, V: Visitor<'de>> std::fmt::Display for Expecting<'_, V> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.expecting(f)
-            }
-        }
-        let expecting = Expecting(visitor).to_string();
+        let expecting = expecting(visitor);
         let known = KNOWN.iter().find(|k| k.expecting == expecting)?;
-        self.found.push((self.path.clone(), known.data_type));
+        self.found.push((self.path.clone(), Found::Known(known.data_type)));
         Some(known.sample)
     }
+}
+
+/// What `visitor` says it expects.
+fn expecting<'de, V: Visitor<'de>>(visitor: &V) -> String {
+    struct Expecting<'v, V>(&'v V);
+    impl<'de, V: Visitor<'de>> std::fmt::Display for Expecting<'_, V> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.expecting(f)
+        }
+    }
+    Expecting(visitor).to_string()
 }
 
 macro_rules! zero {
     ($($method:ident => $visit:ident($($value:expr)?)),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Unsampled> {
             visitor.$visit($($value)?)
+        }
+    )*};
+}
+
+/// A zero of a number type (or `false`), noted at its path with its Arrow type.
+macro_rules! number {
+    ($($method:ident => $visit:ident($value:expr) as $data_type:literal),* $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Unsampled> {
+            self.found.push((self.path, Found::Number($data_type)));
+            visitor.$visit($value)
         }
     )*};
 }
@@ -164,18 +237,21 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
         }
     }
 
+    number!(
+        deserialize_bool => visit_bool(false) as "Bool",
+        deserialize_i8 => visit_i8(0) as "I8",
+        deserialize_i16 => visit_i16(0) as "I16",
+        deserialize_i32 => visit_i32(0) as "I32",
+        deserialize_i64 => visit_i64(0) as "I64",
+        deserialize_u8 => visit_u8(0) as "U8",
+        deserialize_u16 => visit_u16(0) as "U16",
+        deserialize_u32 => visit_u32(0) as "U32",
+        deserialize_u64 => visit_u64(0) as "U64",
+        deserialize_f32 => visit_f32(0.0) as "F32",
+        deserialize_f64 => visit_f64(0.0) as "F64",
+    );
+
     zero!(
-        deserialize_bool => visit_bool(false),
-        deserialize_i8 => visit_i8(0),
-        deserialize_i16 => visit_i16(0),
-        deserialize_i32 => visit_i32(0),
-        deserialize_i64 => visit_i64(0),
-        deserialize_u8 => visit_u8(0),
-        deserialize_u16 => visit_u16(0),
-        deserialize_u32 => visit_u32(0),
-        deserialize_u64 => visit_u64(0),
-        deserialize_f32 => visit_f32(0.0),
-        deserialize_f64 => visit_f64(0.0),
         deserialize_char => visit_char('0'),
         deserialize_bytes => visit_bytes(&[]),
         deserialize_byte_buf => visit_byte_buf(Vec::new()),
@@ -220,6 +296,10 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(mut self, len: usize, visitor: V) -> Result<V::Value, Unsampled> {
+        // serde's `[T; N]` (a tuple to serde), by its visitor.
+        if expecting(&visitor) == format!("an array of length {len}") {
+            self.found.push((self.path.clone(), Found::Array(len)));
+        }
         let parts: Vec<String> = (0..len).map(|i| i.to_string()).collect();
         visitor.visit_seq(Parts {
             sampler: &mut self,
@@ -390,7 +470,7 @@ mod tests {
 
     #[test]
     fn dates_times_timestamps_and_decimals_get_their_own_arrow_types() {
-        let field = field::<Trade>().unwrap();
+        let field = field::<Trade>(TracingOptions::default()).unwrap();
         let DataType::Struct(fields) = field.data_type() else {
             panic!("{field:?}");
         };
@@ -418,6 +498,36 @@ mod tests {
         struct Plain {
             x: f64,
         }
-        assert!(super::field::<Plain>().is_none());
+        assert!(super::field::<Plain>(TracingOptions::default()).is_none());
+    }
+
+    #[test]
+    fn arrays_of_numbers_are_fixed_size_and_other_tuples_are_left_to_serde_arrow() {
+        #[derive(Serialize, Deserialize)]
+        struct Row {
+            id: [u8; 4],
+            embedding: Option<[f32; 3]>,
+            flags: Vec<[bool; 2]>,
+            pair: (u8, u8),
+            names: [String; 2],
+        }
+        let field = field::<Row>(TracingOptions::default()).unwrap();
+        let DataType::Struct(fields) = field.data_type() else {
+            panic!("{field:?}");
+        };
+        let types: Vec<String> = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.name(), f.data_type()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "id: FixedSizeBinary(4)",
+                "embedding: FixedSizeList(3 x Float32)",
+                "flags: LargeList(FixedSizeList(2 x Boolean), field: 'element')",
+                "pair: Struct(\"0\": non-null UInt8, \"1\": non-null UInt8)",
+                "names: Struct(\"0\": non-null LargeUtf8, \"1\": non-null LargeUtf8)",
+            ]
+        );
     }
 }

@@ -18,14 +18,25 @@ pub use arrow::datatypes::DataType;
 
 /// The Arrow field of a column of `Option<T>` (traced once per type, then cached).
 ///
-/// Fields of chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Utc>` (with
-/// chrono's `serde` feature) and of `rust_decimal::Decimal` have the Arrow types those
-/// types have alone (`Date32`, `Time64(ns)`, `Timestamp(µs)`, `Timestamp(µs, "UTC")`,
-/// `Decimal128(38, 18)`), so a struct column's date is a date; serde_arrow cannot trace
-/// them from the type (see `sample`). serde_arrow writes them from their text: a
-/// decimal field's digits past the 18th are dropped (not rounded, as a `Decimal` column's
-/// are), and a `DateTime` of another zone is stored as its UTC instant. A `TimeDelta`
-/// field is what chrono serializes it as: a struct of its seconds and nanoseconds.
+/// Fields of these types have the Arrow types those types have alone, so a struct
+/// column's date is a date (serde_arrow alone cannot trace some of them from the type,
+/// or traces them as other types; see `sample` and `struct_form`):
+///
+/// | field | Arrow type |
+/// |---|---|
+/// | chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>` (with chrono's `serde` feature) | `Date32`, `Time64(ns)`, `Timestamp(µs)`, `Timestamp(µs, "UTC")` |
+/// | `rust_decimal::Decimal` | `Decimal128(38, 18)` |
+/// | `bytes::Bytes` (and any field serde writes as bytes) | `Binary` |
+/// | `[u8; N]` | `FixedSizeBinary(N)` |
+/// | `[T; N]` of numbers or `bool` | `FixedSizeList(T, N)` |
+/// | `BTreeMap<K, V>` (any serde map) | `Map` of `keys` and `values`, of the types `K` and `V` have alone |
+///
+/// serde_arrow writes dates and decimals from their text: a decimal field's digits past
+/// the 18th are dropped (not rounded, as a `Decimal` column's are), and a `DateTime` of
+/// another zone is stored as its UTC instant. A `TimeDelta` field is what chrono
+/// serializes it as: a struct of its seconds and nanoseconds. Other fields are what
+/// serde_arrow traces: strings as `LargeUtf8`, `Vec`s as `LargeList`s, tuples and
+/// arrays of other elements as structs of fields `0`, `1`, ...
 ///
 /// # Panics
 ///
@@ -36,11 +47,17 @@ pub fn field<T: Serialize + DeserializeOwned + 'static>() -> FieldRef {
     if let Some(f) = cache.read().expect("field cache").get(&TypeId::of::<T>()) {
         return f.clone();
     }
-    let field = match Vec::<FieldRef>::from_type::<Item<Option<T>>>(TracingOptions::default()) {
-        Ok(traced) => traced[0].clone(),
-        Err(e) => super::sample::field::<T>()
-            .unwrap_or_else(|| panic!("{} cannot be an Arrow struct: {e}", std::any::type_name::<T>())),
+    let options = TracingOptions::default()
+        .map_as_struct(false)
+        .bytes_as_large_binary(false);
+    let traced = match super::sample::field::<T>(options.clone()) {
+        Some(field) => field,
+        None => match Vec::<FieldRef>::from_type::<Item<Option<T>>>(options) {
+            Ok(traced) => traced[0].clone(),
+            Err(e) => panic!("{} cannot be an Arrow struct: {e}", std::any::type_name::<T>()),
+        },
     };
+    let field = Arc::new(super::struct_form::conform(&traced));
     cache
         .write()
         .expect("field cache")
@@ -65,8 +82,9 @@ pub fn to_array<T: Serialize + DeserializeOwned + 'static>(values: &[Option<T>])
 ///
 /// For a null row or a struct that does not deserialize into `T`.
 pub fn row<T: Serialize + DeserializeOwned + 'static>(array: &StructArray, i: usize) -> T {
-    let one: ArrayRef = Arc::new(array.slice(i, 1));
-    let Items(mut rows): Items<Vec<Option<T>>> = serde_arrow::from_arrow(&[field::<T>()], &[one])
+    let one = super::struct_form::readable(Arc::new(array.slice(i, 1)));
+    let field = field::<T>().as_ref().clone().with_data_type(one.data_type().clone());
+    let Items(mut rows): Items<Vec<Option<T>>> = serde_arrow::from_arrow(&[Arc::new(field)], &[one])
         .unwrap_or_else(|e| panic!("reading {} from row {i}: {e}", std::any::type_name::<T>()));
     rows.pop().flatten().unwrap_or_else(|| panic!("row {i} is null"))
 }
@@ -78,6 +96,9 @@ pub fn row<T: Serialize + DeserializeOwned + 'static>(array: &StructArray, i: us
 /// Rows hash (for cache keys) as the `#[node]` macro hashes the type's values: through
 /// [`StableHash`](crate::hash::StableHash) when the type implements it, else through
 /// [`hash_serde`](crate::hash::hash_serde).
+///
+/// Fields of dates, times, timestamps, decimals, `Bytes`, `[u8; N]`, `[T; N]` and maps
+/// have the Arrow types of those types alone ([`field`] lists them).
 ///
 /// # Examples
 ///
@@ -98,6 +119,18 @@ pub fn row<T: Serialize + DeserializeOwned + 'static>(array: &StructArray, i: us
 /// let out = p.map(&Inputs::new().with("point", points), &["point"], MapMode::Zip)?;
 /// assert_eq!(out.column::<f64>("norm")?, &[5.0, 2.0]);
 /// # Ok::<(), hypernodes::Error>(())
+/// ```
+///
+/// A field of Arrow's `IntervalMonthDayNano` does not compile: the type has no serde
+/// implementation, and serde_arrow has no interval type to write it as. (A column of
+/// intervals is a column of that type, not a struct field.)
+///
+/// ```compile_fail
+/// use serde::{Deserialize, Serialize};
+/// use arrow::datatypes::IntervalMonthDayNano;
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// struct Delay { wait: IntervalMonthDayNano }
 /// ```
 #[macro_export]
 macro_rules! columnar_struct {
