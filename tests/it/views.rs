@@ -223,3 +223,55 @@ fn the_columnar_engine_reads_a_view_column_in_place() {
         expected
     );
 }
+
+#[node(output = "tagged")]
+fn tagged(text: &str, x: i64) -> String {
+    format!("{text}{x}")
+}
+
+engine_test!(
+    fn a_nested_pipeline_reads_a_view_column_it_does_not_map_over(engine) {
+        let inner = Pipeline::new([shout::node(), tagged::node()])
+            .as_node("inner")
+            .with_map_over(["x"])
+            .build()?;
+        let xs = arrow::array::ListArray::from_iter_primitive::<Int64Type, _, _>(
+            [vec![1, 2], vec![3], vec![]].map(|l| Some(l.into_iter().map(Some).collect::<Vec<_>>())),
+        );
+        let text: ArrayRef = Arc::new(StringViewArray::from(vec!["ab", "a string of more than twelve bytes", "c"]));
+        let out = apply(&engine, &Pipeline::new([inner]), &batch(vec![("text", text), ("x", Arc::new(xs))]))?;
+        let lists = |name: &str| -> Vec<Vec<String>> {
+            let list = out.column_by_name(name).unwrap().as_list::<i32>();
+            (0..list.len())
+                .map(|r| list.value(r).as_string::<i32>().iter().map(|s| s.unwrap().to_string()).collect())
+                .collect()
+        };
+        assert_eq!(lists("tagged"), [vec!["ab1", "ab2"], vec!["a string of more than twelve bytes3"], vec![]]);
+        assert_eq!(lists("shouted"), [vec!["AB", "AB"], vec!["A STRING OF MORE THAN TWELVE BYTES"], vec![]]);
+    }
+);
+
+#[test]
+fn view_batches_cut_across() {
+    // Two batches of view columns, run in batches of 4 rows across them.
+    let batches = [
+        batch(vec![("text", views())]),
+        batch(vec![("text", views().slice(2, 3))]),
+    ];
+    let out = ColumnarEngine::new()
+        .with_batch_size(4)
+        .apply_to_batches(&Pipeline::new([label::node()]), &batches)
+        .unwrap();
+    let labels: Vec<Option<String>> = out
+        .iter()
+        .flat_map(|b| {
+            strings(b.column_by_name("label").unwrap())
+                .into_iter()
+                .map(|s| s.map(String::from))
+        })
+        .collect();
+    let long = Some("a string of more than twelve bytes".to_string());
+    let none = Some("none".to_string());
+    assert_eq!(labels.len(), 9);
+    assert_eq!(labels[6..], [long, Some(String::new()), none]);
+}
