@@ -76,6 +76,8 @@ mod temporal;
 mod temporal_sql;
 mod trace;
 mod values;
+#[cfg(feature = "columnar")]
+mod views;
 mod viz;
 /// W8's nodes, shared with the bench and `examples/w8.rs`.
 #[cfg(feature = "parquet")]

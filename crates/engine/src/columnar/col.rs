@@ -82,8 +82,13 @@ impl Conv {
     }
 
     /// Row `row` as a value (`None` for a null row of a non-nullable type); of a
-    /// dictionary-encoded column, its value's.
+    /// dictionary-encoded column, its value's; of a column in a view layout, the row
+    /// converted to its plain layout.
     pub(super) fn value_at(&self, array: &dyn Array, row: usize) -> Option<Value> {
+        if super::types::plain_type(array.data_type()).is_some() {
+            let plain = dictionary::unpack(&array.slice(row, 1)).ok()?;
+            return self.value_at(plain.as_ref(), 0);
+        }
         if let Some(dict) = array.as_any_dictionary_opt() {
             let values = dict.values();
             return match dict.keys().is_valid(row) {

@@ -7,6 +7,10 @@
 //! ([`over_values`]): on 1,000,000 rows of 12 categories, 12 calls and one gather instead
 //! of a copy of every row's string and 1,000,000 calls. Every other reader gets the column
 //! unpacked to its values ([`unpack`]), as Arrow's cast does.
+//!
+//! A column in a view layout (`Utf8View`, `BinaryView`) read as its plain type (`Utf8`,
+//! `Binary`) is kept so the same way: a lifted kernel reads its rows in place (see
+//! [`Input`](super::types::Input)), every other reader gets it converted ([`unpack`]).
 
 use std::sync::Arc;
 
@@ -16,14 +20,19 @@ use arrow::datatypes::ArrowNativeType;
 use arrow::datatypes::{DataType, UInt32Type};
 use arrow::error::ArrowError;
 
-use super::types::cast_exact;
+use super::types::{cast_exact, plain_type};
 
 /// `array` still dictionary-encoded, with its values converted exactly to `to`; `None`
 /// when it is not a dictionary, when `to` is nested (lists and structs are read through
 /// their own layouts), or when a value does not convert (then the caller converts the
 /// whole column, whose error names the row: an unused value that does not convert is no
 /// error).
+///
+/// A column in a view layout whose plain layout is `to` is kept as it is.
 pub(super) fn pack(array: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
+    if plain_type(array.data_type()).as_ref() == Some(to) {
+        return Some(array.clone());
+    }
     let dict = array.as_any_dictionary_opt()?;
     if to.is_nested() {
         return None;
@@ -32,13 +41,13 @@ pub(super) fn pack(array: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
     Some(dict.with_values(values))
 }
 
-/// Whether `array` is dictionary-encoded.
+/// Whether `array` is dictionary-encoded or in a view layout.
 pub(super) fn is_packed(array: &dyn Array) -> bool {
-    matches!(array.data_type(), DataType::Dictionary(..))
+    matches!(array.data_type(), DataType::Dictionary(..)) || plain_type(array.data_type()).is_some()
 }
 
-/// `array` as its values' type: a dictionary unpacked (every row's value gathered), any
-/// other array as it is.
+/// `array` as its values' type: a dictionary unpacked (every row's value gathered), a
+/// view layout converted to its plain one, any other array as it is.
 ///
 /// # Errors
 ///
@@ -46,7 +55,10 @@ pub(super) fn is_packed(array: &dyn Array) -> bool {
 pub(super) fn unpack(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
     match array.data_type() {
         DataType::Dictionary(_, values) => cast(array, values),
-        _ => Ok(array.clone()),
+        view => match plain_type(view) {
+            Some(plain) => cast(array, &plain),
+            None => Ok(array.clone()),
+        },
     }
 }
 
@@ -61,7 +73,7 @@ pub(super) fn key_at(keys: &dyn Array, row: usize) -> Option<usize> {
 /// [`unpack`] of column `name`, its error one naming the column.
 pub(super) fn unpack_column(name: &str, array: &ArrayRef) -> crate::error::Result<ArrayRef> {
     unpack(array).map_err(|e| crate::error::Error::Arrow {
-        context: format!("Cannot unpack the dictionary-encoded column '{name}'").into(),
+        context: format!("Cannot unpack the column '{name}'").into(),
         source: Box::new(e),
     })
 }

@@ -19,7 +19,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::ColumnarValue;
 
 use super::dictionary;
-use super::types::Columnar;
+use super::types::{Columnar, Input, ViewArray};
 use crate::error::BoxError;
 use crate::node_engine::panic_message;
 
@@ -151,19 +151,28 @@ impl Kernel {
 
     /// [`Kernel::call`] where `constant[k]` says whether argument `k` (then a one-row
     /// array) is the same for every row: a batch implementation receives it as a scalar,
-    /// even when there is one row. A dictionary-encoded argument is unpacked first.
+    /// even when there is one row. A dictionary-encoded argument is unpacked first, and so
+    /// is one in a view layout (`Utf8View`) for a batch implementation (a lifted function
+    /// reads it in place).
     pub(super) fn call_with_constants(
         &self,
         args: &[ArrayRef],
         constant: &[bool],
         rows: usize,
     ) -> Result<Vec<ArrayRef>, RowError> {
-        if !args.iter().any(|a| dictionary::is_packed(a.as_ref())) {
+        let unpacked = |a: &ArrayRef| match (&self.imp, ViewArray::of(a.as_ref())) {
+            (Imp::Lifted(_), Some(_)) => false,
+            _ => dictionary::is_packed(a.as_ref()),
+        };
+        if !args.iter().any(unpacked) {
             return self.call_arrays(args, constant, rows);
         }
         let args = args
             .iter()
-            .map(dictionary::unpack)
+            .map(|a| match unpacked(a) {
+                true => dictionary::unpack(a),
+                false => Ok(a.clone()),
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| batch_error(format!("cannot unpack a dictionary-encoded argument: {e}").into()))?;
         self.call_arrays(&args, constant, rows)
@@ -290,6 +299,9 @@ pub trait Param: 'static {
     fn get(array: &<Self::Stored as Columnar>::Array, i: usize) -> Self::Arg<'_>;
     /// Every row's argument, in order.
     fn iter(array: &<Self::Stored as Columnar>::Array) -> impl Iterator<Item = Self::Arg<'_>>;
+    /// The argument at row `i` of a column in the stored type's view layout (see
+    /// [`Columnar::view_type`]), read in place; `None` where the stored type has none.
+    fn get_view(array: ViewArray<'_>, i: usize) -> Option<Self::Arg<'_>>;
 }
 
 /// A `&str` parameter, borrowed from a string array.
@@ -308,6 +320,13 @@ impl Param for Str {
     fn iter(array: &<String as Columnar>::Array) -> impl Iterator<Item = &str> {
         (0..array.len()).map(move |i| array.value(i))
     }
+    #[inline]
+    fn get_view(array: ViewArray<'_>, i: usize) -> Option<&str> {
+        match array {
+            ViewArray::Utf8(a) => Some(a.value(i)),
+            ViewArray::Binary(_) => None,
+        }
+    }
 }
 
 /// A parameter read as an owned value.
@@ -325,6 +344,10 @@ impl<T: Columnar> Param for Own<T> {
     #[inline]
     fn iter(array: &T::Array) -> impl Iterator<Item = T> {
         T::iter(array)
+    }
+    #[inline]
+    fn get_view(array: ViewArray<'_>, i: usize) -> Option<T> {
+        T::view_value(array, i)
     }
 }
 
@@ -354,6 +377,10 @@ impl<T: Columnar + Clone> Param for Slice<T> {
             Some(child) => T::slice(child, w[0] as usize..w[1] as usize),
             None => Cow::Owned(Vec::new()),
         })
+    }
+    /// Lists have no view layout read in place.
+    fn get_view(_: ViewArray<'_>, _: usize) -> Option<Cow<'_, [T]>> {
+        None
     }
 }
 
@@ -552,6 +579,79 @@ macro_rules! zip_pattern {
     ($a:ident, $($rest:ident),+) => { ($a, zip_pattern!($($rest),+)) };
 }
 
+/// The outputs of a kernel's loop, or the error of its failing or panicking row.
+fn finish<O: Outs>(
+    run: std::thread::Result<Result<(), (usize, BoxError)>>,
+    out: O::Builders,
+) -> Result<Vec<ArrayRef>, RowError> {
+    match run {
+        Ok(Ok(())) => Ok(O::finish(out)),
+        Ok(Err((row, e))) => Err(RowError {
+            row: Some(row),
+            kind: RowErrorKind::Failed(e),
+        }),
+        // The rows before the panicking one were appended.
+        Err(panic) => Err(RowError {
+            row: Some(O::len(&out)),
+            kind: RowErrorKind::Panicked(panic_message(panic)),
+        }),
+    }
+}
+
+/// A kernel's loop where an argument is a column in a view layout (`Utf8View`,
+/// `BinaryView`): row by row, a parameter whose type reads that layout reading it in place
+/// (see [`Input`]), any other argument in a view layout converted first. A loop of its
+/// own, so that the loop over plain arrays stays as it is.
+macro_rules! over_views {
+    ($f:ident, $o:ident, $args:ident, $rows:ident; $($p:ident $a:ident $m:ident $i:tt),*) => {{
+        let readable: Vec<ArrayRef> = vec![$(readable(&$args.args[$i], <$p::Stored as Columnar>::view_type())?),*];
+        $(
+            let $a = Input::of::<$p::Stored>(readable[$i].as_ref())
+                .ok_or_else(|| wrong_type::<$p::Stored>($i, &readable[$i]))?;
+            let $m = match $a.len() {
+                n if n == $rows => usize::MAX,
+                1 => 0,
+                n => return Err(wrong_length($i, n, $rows)),
+            };
+        )*
+        let mut out = $o::builders($rows, 0);
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            for row in 0..$rows {
+                if false $(|| !$a.holds::<$p::Stored>(row & $m))* {
+                    $o::append_null(&mut out);
+                    continue;
+                }
+                $(
+                    let read = match $a {
+                        Input::Plain(a) => Some($p::get(a, row & $m)),
+                        Input::View(v) => $p::get_view(v, row & $m),
+                    };
+                    // Unreachable: a view is read only by a type of its layout.
+                    let Some($a) = read else {
+                        return Err((row, format!("argument {} cannot be read from its view layout", $i).into()));
+                    };
+                )*
+                match $f($($a),*) {
+                    Ok(v) => $o::append(&mut out, &v),
+                    Err(e) => return Err((row, e)),
+                }
+            }
+            Ok(())
+        }));
+        finish::<$o>(run, out)
+    }};
+}
+
+/// `array` as a parameter reads it: as it is, but for a column in a view layout other
+/// than `view` (the parameter type's), converted to its plain layout.
+fn readable(array: &ArrayRef, view: Option<DataType>) -> Result<ArrayRef, RowError> {
+    match super::types::plain_type(array.data_type()) {
+        Some(plain) if view.as_ref() != Some(array.data_type()) => arrow::compute::cast(array, &plain)
+            .map_err(|e| batch_error(format!("cannot convert a {} argument: {e}", array.data_type()).into())),
+        _ => Ok(array.clone()),
+    }
+}
+
 macro_rules! kernel_arity {
     ($($p:ident $a:ident $m:ident $i:tt),*) => {
         impl<$($p: Param,)* O: Outs, F> ViaKernel for &&KernelProbe<($($p,)*), O, F>
@@ -563,6 +663,9 @@ macro_rules! kernel_arity {
                 let f = self.0.clone();
                 let call = move |args: &KernelArgs<'_>| -> Result<Vec<ArrayRef>, RowError> {
                     let rows = args.rows;
+                    if args.args.iter().any(|a| ViewArray::of(a.as_ref()).is_some()) {
+                        return over_views!(f, O, args, rows; $($p $a $m $i),*);
+                    }
                     $(
                         let $a = <$p::Stored as Columnar>::downcast(args.args[$i].as_ref())
                             .ok_or_else(|| wrong_type::<$p::Stored>($i, &args.args[$i]))?;
@@ -601,12 +704,7 @@ macro_rules! kernel_arity {
                             O::fill(&mut out, (0..rows).map(|row| f($($p::get($a, row & $m)),*)))
                         }
                     }));
-                    match run {
-                        Ok(Ok(())) => Ok(O::finish(out)),
-                        Ok(Err((row, e))) => Err(RowError { row: Some(row), kind: RowErrorKind::Failed(e) }),
-                        // The rows before the panicking one were appended.
-                        Err(panic) => Err(RowError { row: Some(O::len(&out)), kind: RowErrorKind::Panicked(panic_message(panic)) }),
-                    }
+                    finish::<O>(run, out)
                 };
                 Some(Box::new(Kernel { outputs: O::data_types(), imp: Imp::Lifted(Box::new(call)) }))
             }
@@ -625,130 +723,5 @@ kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4, P5 a5 
 kernel_arity!(P0 a0 m0 0, P1 a1 m1 1, P2 a2 m2 2, P3 a3 m3 3, P4 a4 m4 4, P5 a5 m5 5, P6 a6 m6 6, P7 a7 m7 7);
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::{AsArray, Int64Array, StringArray};
-    use arrow::datatypes::{Int64Type, UInt64Type};
-
-    use super::*;
-
-    fn kernel_of(k: Option<Box<dyn Any + Send + Sync>>) -> Box<Kernel> {
-        k.expect("a kernel").downcast::<Kernel>().expect("a Kernel")
-    }
-
-    #[test]
-    fn lifts_a_function_over_arrays_with_constants_and_nulls() {
-        fn label(text: &str, n: i64) -> usize {
-            text.len() * n as usize
-        }
-        let k = kernel_of(
-            (&&KernelProbe::<(Str, Own<i64>), One<usize>, _>::new(|t: &str, n: i64| Ok(label(t, n)))).kernel(),
-        );
-        let texts: ArrayRef = Arc::new(StringArray::from(vec![Some("ab"), None, Some("abcd")]));
-        let n: ArrayRef = Arc::new(Int64Array::from(vec![3]));
-        let out = k
-            .call(&KernelArgs {
-                args: &[texts, n],
-                rows: 3,
-            })
-            .unwrap();
-        let out = out[0].as_primitive::<UInt64Type>();
-        assert_eq!(out.iter().collect::<Vec<_>>(), [Some(6), None, Some(12)]);
-    }
-
-    #[test]
-    fn slice_parameters_borrow_primitive_lists_and_collect_others() {
-        use arrow::array::{ListArray, UInt64Array};
-        use arrow::buffer::OffsetBuffer;
-        use arrow::datatypes::Field;
-
-        let values = UInt64Array::from(vec![1, 2, 3, 4, 5]);
-        assert!(matches!(
-            <usize as Columnar>::slice(&values, 1..3),
-            Cow::Borrowed(&[2, 3])
-        ));
-        let words = StringArray::from(vec!["a", "b"]);
-        assert!(matches!(<String as Columnar>::slice(&words, 0..2), Cow::Owned(ref v) if v == &["a", "b"]));
-
-        let list = |values: ArrayRef| {
-            let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-            Arc::new(ListArray::new(
-                field,
-                OffsetBuffer::from_lengths([2, 0, 3]),
-                values,
-                None,
-            )) as ArrayRef
-        };
-        let k = kernel_of(
-            (&&KernelProbe::<(Slice<usize>,), One<usize>, _>::new(|xs: Cow<'_, [usize]>| Ok(xs.iter().sum()))).kernel(),
-        );
-        let lists = list(Arc::new(values));
-        let out = k
-            .call(&KernelArgs {
-                args: std::slice::from_ref(&lists),
-                rows: 3,
-            })
-            .unwrap();
-        assert_eq!(out[0].as_primitive::<UInt64Type>().values(), &[3, 0, 12]);
-        // A sliced list array reads the right rows.
-        let out = k
-            .call(&KernelArgs {
-                args: &[lists.slice(1, 2)],
-                rows: 2,
-            })
-            .unwrap();
-        assert_eq!(out[0].as_primitive::<UInt64Type>().values(), &[0, 12]);
-        let k = kernel_of(
-            (&&KernelProbe::<(Slice<String>,), One<String>, _>::new(|xs: Cow<'_, [String]>| Ok(xs.join("+")))).kernel(),
-        );
-        let words: ArrayRef = Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e"]));
-        let out = k
-            .call(&KernelArgs {
-                args: &[list(words)],
-                rows: 3,
-            })
-            .unwrap();
-        let out: Vec<&str> = out[0].as_string::<i32>().iter().flatten().collect();
-        assert_eq!(out, ["a+b", "", "c+d+e"]);
-    }
-
-    #[test]
-    fn reports_the_failing_and_the_panicking_row() {
-        let k = kernel_of(
-            (&&KernelProbe::<(Own<i64>,), One<i64>, _>::new(|x: i64| if x == 2 { Err("two".into()) } else { Ok(x) }))
-                .kernel(),
-        );
-        let xs: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
-        let err = k
-            .call(&KernelArgs {
-                args: std::slice::from_ref(&xs),
-                rows: 3,
-            })
-            .unwrap_err();
-        assert_eq!(err.row, Some(1));
-        assert!(matches!(err.kind, RowErrorKind::Failed(ref e) if e.to_string() == "two"));
-        let k = kernel_of(
-            (&&KernelProbe::<(Own<i64>,), One<i64>, _>::new(|x: i64| if x == 3 { panic!("three") } else { Ok(x) }))
-                .kernel(),
-        );
-        let err = k.call(&KernelArgs { args: &[xs], rows: 3 }).unwrap_err();
-        assert_eq!(err.row, Some(2));
-        assert!(matches!(err.kind, RowErrorKind::Panicked(ref m) if m == "three"));
-    }
-
-    #[test]
-    #[allow(clippy::needless_borrow)] // the double borrow is how the probe picks
-    fn tuples_become_several_arrays_and_other_types_get_no_kernel() {
-        let k =
-            kernel_of((&&KernelProbe::<(Own<i64>,), Many<(i64, i64)>, _>::new(|x: i64| Ok((x / 2, x % 2)))).kernel());
-        let xs: ArrayRef = Arc::new(Int64Array::from(vec![5]));
-        let out = k.call(&KernelArgs { args: &[xs], rows: 1 }).unwrap();
-        assert_eq!(out[0].as_primitive::<Int64Type>().value(0), 2);
-        assert_eq!(out[1].as_primitive::<Int64Type>().value(0), 1);
-        #[derive(Clone)]
-        struct Model;
-        let none = (&&KernelProbe::<(Own<Model>,), One<i64>, _>::new(|_m: Model| Ok::<i64, BoxError>(1))).kernel();
-        assert!(none.is_none());
-    }
-}
+#[path = "kernel_tests.rs"]
+mod tests;

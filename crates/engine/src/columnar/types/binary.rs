@@ -2,7 +2,7 @@
 //!
 //! | Rust | Arrow |
 //! |---|---|
-//! | `bytes::Bytes` | `Binary` (read from `LargeBinary`, `BinaryView` and `FixedSizeBinary` too) |
+//! | `bytes::Bytes` | `Binary` (read from `LargeBinary`, `BinaryView` and `FixedSizeBinary` too; a `BinaryView` column in place) |
 //! | `[u8; N]` (UUIDs, hashes) | `FixedSizeBinary(N)` (a column of another width is an error) |
 //! | `Vec<u8>` | `List<UInt8>`, as every `Vec` (it is a list of numbers) |
 //!
@@ -18,8 +18,8 @@ use arrow::array::{
 use arrow::datatypes::DataType;
 use bytes::Bytes;
 
-use super::Columnar;
 use super::fixed_list::width;
+use super::{Columnar, ViewArray};
 use crate::hash::{StableHash, StableHasher};
 
 impl Columnar for Bytes {
@@ -34,6 +34,16 @@ impl Columnar for Bytes {
     }
     fn value(array: &Self::Array, i: usize) -> Self {
         Bytes::copy_from_slice(array.value(i))
+    }
+    fn view_type() -> Option<DataType> {
+        Some(DataType::BinaryView)
+    }
+    #[inline]
+    fn view_value(array: ViewArray<'_>, i: usize) -> Option<Self> {
+        match array {
+            ViewArray::Binary(a) => Some(Bytes::copy_from_slice(a.value(i))),
+            ViewArray::Utf8(_) => None,
+        }
     }
     /// The row in place, as the `Bytes` hashes.
     #[inline]

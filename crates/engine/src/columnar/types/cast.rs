@@ -49,8 +49,10 @@ impl CastError {
 ///
 /// Lists convert their elements so (an error names the row holding the element); a
 /// `LargeList` or `FixedSizeList` becomes a `List` over the same elements (only offsets
-/// are made), a `LargeUtf8` a `Utf8` over the same characters (a `Utf8View` and list
-/// views are copied: Arrow gathers them). A
+/// are made), a `LargeUtf8` a `Utf8` over the same characters (a `Utf8View`, a
+/// `BinaryView` and list views are copied: Arrow gathers them; the columnar engine keeps
+/// a view column for the kernels that read it in place, see
+/// [`Columnar::view_type`](super::Columnar::view_type)). A
 /// dictionary-encoded column is unpacked to its values (Arrow's cast), which then
 /// convert as above. A `FixedSizeBinary(N)` is read from binary values of `N` bytes
 /// only (another length is an error naming the row), and not from one of another width;

@@ -7,7 +7,8 @@
 //! (Arrow's `IntervalMonthDayNano`), `map` (`BTreeMap`), `temporal` (chrono's dates,
 //! times, timestamps and durations), `decimal` (`rust_decimal::Decimal`), `option`
 //! (nulls) and `list`
-//! (`Vec`); `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
+//! (`Vec`); `view` the view layouts strings and bytes are read from in place;
+//! `column_type` holds the type-erased conversions, `type_info` the `TypeInfo`s
 //! that carry them, and `cast` how a column of another Arrow type is read as one.
 
 mod binary;
@@ -23,6 +24,7 @@ mod primitive;
 mod string;
 mod temporal;
 mod type_info;
+mod view;
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -41,6 +43,7 @@ pub use primitive::PrimitiveCollector;
 #[doc(hidden)]
 pub use string::data_bytes;
 pub use type_info::{TypeProbe, ViaAnyType, ViaColumnarType, columnar_type_info, reads_as, type_info_for};
+pub use view::{Input, ViewArray, plain_type};
 
 /// A Rust type that maps to an Arrow type, so values of it can live in Arrow columns.
 ///
@@ -81,6 +84,21 @@ pub trait Columnar: Sized + Send + Sync + 'static {
     #[inline]
     fn iter(array: &Self::Array) -> impl Iterator<Item = Self> + '_ {
         (0..array.len()).map(move |i| Self::value(array, i))
+    }
+    /// Arrow's view layout of this type (`Utf8View` of a `String`, `BinaryView` of a
+    /// `Bytes`) when a kernel reads a column in it in place, with
+    /// [`Columnar::view_value`]; `None` (the default) when such a column is converted to
+    /// [`Columnar::data_type`] first.
+    fn view_type() -> Option<DataType> {
+        None
+    }
+    /// The value at row `i` (a non-null row unless the type is nullable) of a column in
+    /// the layout of [`Columnar::view_type`]; `None` for a type without one (the default)
+    /// or a column in another layout.
+    #[inline]
+    fn view_value(array: ViewArray<'_>, i: usize) -> Option<Self> {
+        let _ = (array, i);
+        None
     }
     /// Whether row `i` holds a value of this type: it is not null (unless the type is
     /// nullable), and holds no null below where the type has none (an element of a

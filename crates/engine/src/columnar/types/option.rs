@@ -3,7 +3,7 @@
 use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::DataType;
 
-use super::Columnar;
+use super::{Columnar, ViewArray};
 use std::any::Any;
 
 use crate::hash::{HashFn, StableHasher};
@@ -25,6 +25,16 @@ impl<T: Columnar> Columnar for Option<T> {
             None
         } else {
             Some(T::value(array, i))
+        }
+    }
+    fn view_type() -> Option<DataType> {
+        T::view_type()
+    }
+    #[inline]
+    fn view_value(array: ViewArray<'_>, i: usize) -> Option<Self> {
+        match array.array().is_null(i) {
+            true => Some(None),
+            false => T::view_value(array, i).map(Some),
         }
     }
     #[inline]

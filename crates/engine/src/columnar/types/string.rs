@@ -6,7 +6,7 @@ use arrow::array::builder::ArrayBuilder;
 use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use arrow::datatypes::DataType;
 
-use super::Columnar;
+use super::{Columnar, ViewArray};
 use crate::hash::{StableHash, StableHasher};
 
 impl Columnar for String {
@@ -21,6 +21,16 @@ impl Columnar for String {
     }
     fn value(array: &Self::Array, i: usize) -> Self {
         array.value(i).to_string()
+    }
+    fn view_type() -> Option<DataType> {
+        Some(DataType::Utf8View)
+    }
+    #[inline]
+    fn view_value(array: ViewArray<'_>, i: usize) -> Option<Self> {
+        match array {
+            ViewArray::Utf8(a) => Some(a.value(i).to_string()),
+            ViewArray::Binary(_) => None,
+        }
     }
     /// The row as `&str`, which hashes as the `String` would.
     #[inline]
