@@ -37,7 +37,7 @@ mod remote;
 mod report;
 mod sink;
 #[cfg(feature = "cloud")]
-mod store;
+pub(crate) mod store;
 mod stream;
 mod summary;
 mod write;
