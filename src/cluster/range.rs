@@ -215,4 +215,21 @@ mod tests {
         assert_eq!(split(900, 1_000, 4), vec![Range { start: 0, end: 900 }]);
         assert_eq!(split(0, 1_000, 4), vec![Range { start: 0, end: 0 }]);
     }
+
+    #[test]
+    fn an_object_is_named_by_its_store_and_key_without_credentials() {
+        let place = |text: &str| place(&Location::from(text).with_option("aws_secret_access_key", "s")).unwrap();
+        assert_eq!(
+            place("s3://key:secret@bucket/in/a%20b.parquet"),
+            ("s3://bucket".to_string(), "in/a b.parquet".to_string())
+        );
+        assert_eq!(
+            place("http://127.0.0.1:9000/docs.parquet"),
+            ("http://127.0.0.1:9000".to_string(), "docs.parquet".to_string())
+        );
+        assert_eq!(
+            place("/tmp/docs.parquet"),
+            ("file:///".to_string(), "tmp/docs.parquet".to_string())
+        );
+    }
 }

@@ -332,8 +332,9 @@ fn binary(args: &[&str]) -> Command {
     c
 }
 
-/// A scheduler and `executors` one-core executors with the variables `env`; the
-/// scheduler's URL and the executors' indices in `processes`.
+/// A scheduler and `executors` one-core executors with the variables `env` (and no
+/// other `AWS_*` variable); the scheduler's URL and the executors' indices in
+/// `processes`.
 fn start_cluster(
     dir: &TempDir,
     processes: &mut Processes,
@@ -355,23 +356,22 @@ fn start_cluster(
         let work = dir.join(&format!("work{port}"));
         std::fs::create_dir_all(&work).unwrap();
         let (p, w) = (port.to_string(), work.display().to_string());
-        processes.0.push(
-            binary(&[
-                "cluster",
-                "executor",
-                "--scheduler",
-                &url,
-                "--port",
-                &p,
-                "--cores",
-                "1",
-                "--work-dir",
-                &w,
-            ])
-            .envs(env.iter().copied())
-            .spawn()
-            .unwrap(),
-        );
+        let mut executor = binary(&[
+            "cluster",
+            "executor",
+            "--scheduler",
+            &url,
+            "--port",
+            &p,
+            "--cores",
+            "1",
+            "--work-dir",
+            &w,
+        ]);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+            executor.env_remove(name);
+        }
+        processes.0.push(executor.envs(env.iter().copied()).spawn().unwrap());
         started.push(processes.0.len() - 1);
         wait_for_port(port, Duration::from_secs(30));
     }

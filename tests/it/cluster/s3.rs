@@ -165,27 +165,35 @@ fn executor_processes_read_their_ranges_from_s3_and_the_client_writes_there() {
     );
     drop(processes);
 
-    // Executors whose credentials the server refuses: one line naming the URL, no
-    // secret, no output.
-    let Some(denying) = denying_server() else { return };
-    let mut refused = Processes(Vec::new());
-    let (url, _) = start_cluster(&dir, &mut refused, 1, &denying.env());
-    let args = [
-        "run",
-        "examples/text.toml",
-        "-i",
-        from,
-        "-o",
-        "s3://cluster-processes/out/denied.parquet",
-        "--no-progress",
-        "--cluster",
-        &url,
-    ];
-    let (ok, _, err) = run_within_env(&args, &s3.env(), Duration::from_secs(120));
-    assert!(!ok);
-    assert_eq!(
-        err.trim_end(),
-        format!("error: The cluster job over '{from}' failed: Cannot read '{from}': access denied")
-    );
+    // Executors without the server's variables, and executors whose credentials the
+    // server refuses: one line naming the URL, no secret, no output.
+    let refused = |env: &[(&str, &str)]| {
+        let mut cluster = Processes(Vec::new());
+        let (url, _) = start_cluster(&dir, &mut cluster, 1, env);
+        let to = "s3://cluster-processes/out/refused.parquet";
+        let args = [
+            "run",
+            "examples/text.toml",
+            "-i",
+            from,
+            "-o",
+            to,
+            "--no-progress",
+            "--cluster",
+            &url,
+        ];
+        let (ok, _, err) = run_within_env(&args, &s3.env(), Duration::from_secs(120));
+        assert!(!ok);
+        err.trim_end().to_string()
+    };
+    // Without variables, the store is real S3 with the machine's credentials, if any.
+    let without = refused(&[]);
+    let prefix = format!("error: The cluster job over '{from}' failed: Cannot read '{from}': ");
+    assert!(without.starts_with(&prefix) && !without.contains('\n'), "{without}");
+    if let Some(denying) = denying_server() {
+        let denied = refused(&denying.env());
+        assert_eq!(denied, format!("{prefix}access denied"));
+        assert!(!denied.contains("testing-secret"));
+    }
     assert_eq!(s3.keys("cluster-processes"), ["in/docs.parquet", "out/text.parquet"]);
 }
