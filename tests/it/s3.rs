@@ -98,6 +98,7 @@ impl Server {
     }
 
     /// Writes `body` to the object `key` of `bucket`.
+    #[cfg(feature = "cluster")]
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
         let (status, response) = self.http("PUT", &format!("/{bucket}/{key}"), body);
         assert_eq!(status, 200, "{response}");
