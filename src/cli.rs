@@ -131,8 +131,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
         /// Run on the Ballista cluster whose scheduler listens at URL (df://HOST[:PORT]):
-        /// the executors read the input at the same path and run the nodes, this
-        /// process writes the output. Needs the `cluster` feature.
+        /// the executors read the input (at the same path, or an object with their own
+        /// AWS_*/GOOGLE_*/AZURE_* variables) and run the nodes, this process writes the
+        /// output. Needs the `cluster` feature.
         #[arg(long, value_name = "URL")]
         cluster: Option<String>,
     },
@@ -204,7 +205,9 @@ enum ClusterCommand {
         #[arg(long, default_value = "60s", value_name = "DURATION")]
         executor_timeout: String,
     },
-    /// Run an executor until stopped (Ctrl-C or SIGTERM).
+    /// Run an executor until stopped (Ctrl-C or SIGTERM). It reads object inputs
+    /// (s3://...) with the store variables of its environment (AWS_*, GOOGLE_*,
+    /// AZURE_*).
     Executor {
         /// The scheduler to register with.
         #[arg(long, default_value = "df://127.0.0.1:50050", value_name = "URL")]

@@ -18,12 +18,17 @@
 //! Arrow types (a model, a client) is refused before anything runs
 //! ([`Error::Unfit`]).
 //!
-//! Input files must be readable at the same path by the client (which checks them)
-//! and by every executor.
+//! Input files are read by the client (which checks them) and by every executor: a
+//! local file at the same path, or an object in a store (`s3://...`), which each
+//! executor opens from its own environment's variables (`AWS_*`, `GOOGLE_*`,
+//! `AZURE_*`, with the `cloud` feature): a job names the object by URL, never with a
+//! credential, so no shared disk is needed. The client writes the output, to a path or
+//! an object.
 
 mod codec;
 mod range;
 mod remote;
+mod stores;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -136,8 +141,15 @@ impl Cluster {
             .with_ballista_physical_extension_codec(codec);
         // Strings read as `Utf8`, as a local run reads them.
         config.options_mut().execution.parquet.schema_force_view_types = false;
+        // A standalone cluster's executor reads with this runtime; a remote one's are the
+        // executors' own.
+        let runtime = stores::runtime_env(None).map_err(|e| Error::Arrow {
+            context: "Cannot make the cluster's runtime".into(),
+            source: Box::new(e),
+        })?;
         let state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(runtime)
             .with_default_features()
             .build();
         let url = self.url();
@@ -235,6 +247,7 @@ pub fn run_executor(
         return Err(Error::Internal("a remote cluster".into()));
     };
     let codec = Arc::new(NodeCodec::new(registry));
+    let temp = work_dir.map(|d| d.display().to_string());
     let config = ExecutorProcessConfig {
         bind_host: host.into(),
         external_host: Some(host.into()),
@@ -251,6 +264,7 @@ pub fn run_executor(
         print_thread_info: false,
         override_logical_codec: Some(codec.clone()),
         override_physical_codec: Some(codec),
+        override_runtime_producer: Some(Arc::new(move |_| stores::runtime_env(temp.as_deref()))),
         ..ExecutorProcessConfig::default()
     };
     runtime()?.block_on(async move {

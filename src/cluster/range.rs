@@ -5,7 +5,6 @@
 
 use std::any::Any;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
@@ -18,9 +17,13 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
+use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::physical_plan::ExecutionPlan;
 use parquet::file::metadata::ParquetMetaData;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::io::Location;
 
 /// What starts a [`FileRange`]'s encoding in a plan (other tables are Ballista's).
 const MAGIC: &[u8] = b"hypernodes-file-range:";
@@ -29,7 +32,11 @@ const MAGIC: &[u8] = b"hypernodes-file-range:";
 /// that scans just them, in one partition.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct FileRange {
-    /// The file's absolute path, as the executors read it.
+    /// The file's store: `file://` for a local file, `s3://bucket` (scheme and bucket or
+    /// host, never credentials) for an object, whose store each executor makes from its
+    /// own environment.
+    store: String,
+    /// The file's path in its store (its absolute path, or the object's key).
     path: String,
     /// The file's size in bytes.
     size: u64,
@@ -43,16 +50,18 @@ fn empty_schema() -> SchemaRef {
 }
 
 impl FileRange {
-    /// `file` (absolute, of `size` bytes, with `metadata` and Arrow `schema`) cut into at
-    /// most `parts` ranges of about as many rows, each whole row groups: the ranges, in
-    /// file order, with the rows each holds. A file without row groups is one range.
+    /// `file` (an absolute path or an object's URL, of `size` bytes, with `metadata` and
+    /// Arrow `schema`) cut into at most `parts` ranges of about as many rows, each whole
+    /// row groups: the ranges, in file order, with the rows each holds. A file without
+    /// row groups is one range.
     pub(crate) fn split(
-        file: &Path,
+        file: &Location,
         size: u64,
         metadata: &ParquetMetaData,
         schema: SchemaRef,
         parts: usize,
-    ) -> Vec<(FileRange, Range<usize>)> {
+    ) -> Result<Vec<(FileRange, Range<usize>)>> {
+        let (store, path) = place(file)?;
         let groups: Vec<(i64, usize)> = metadata
             .row_groups()
             .iter()
@@ -64,7 +73,8 @@ impl FileRange {
             .collect();
         let total: usize = groups.iter().map(|(_, rows)| rows).sum();
         let range = |bytes: Range<i64>| FileRange {
-            path: file.display().to_string(),
+            store: store.clone(),
+            path: path.clone(),
             size,
             bytes,
             schema: schema.clone(),
@@ -80,9 +90,10 @@ impl FileRange {
             rows += n;
         }
         cuts.push((size as i64, total));
-        cuts.windows(2)
+        Ok(cuts
+            .windows(2)
             .map(|w| (range(w[0].0..w[1].0), w[0].1..w[1].1))
-            .collect()
+            .collect())
     }
 
     /// The encoding of `table` when it is a [`FileRange`] (`None` for any other table).
@@ -127,13 +138,37 @@ impl TableProvider for FileRange {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let source = Arc::new(ParquetSource::new(self.schema.clone()));
-        let file = PartitionedFile::new_with_range(self.path.clone(), self.size, self.bytes.start, self.bytes.end);
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        let mut file = PartitionedFile::new_with_range(String::new(), self.size, self.bytes.start, self.bytes.end);
+        file.object_meta.location = ObjectPath::parse(&self.path)
+            .map_err(|e| DataFusionError::Plan(format!("a file range's path did not decode: {e}")))?;
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(&self.store)?, source)
             .with_file(file)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
         Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// The store (`file://`, or a URL's scheme and host) and the path in it of `file`.
+fn place(file: &Location) -> Result<(String, String)> {
+    let invalid = |e: &dyn std::fmt::Display| Error::Invalid(format!("Cannot use '{file}': {e}"));
+    match (file.as_path(), file.url()) {
+        (Some(path), _) => Ok((
+            ObjectStoreUrl::local_filesystem().as_str().to_string(),
+            ObjectPath::from(path.display().to_string()).to_string(),
+        )),
+        (None, Some(url)) => {
+            let store = format!(
+                "{}://{}",
+                url.scheme(),
+                &url[url::Position::BeforeHost..url::Position::AfterPort]
+            );
+            let path = ObjectPath::from_url_path(url.path()).map_err(|e| invalid(&e))?;
+            Ok((store, path.to_string()))
+        }
+        // Unreachable: a location is a path or a URL.
+        (None, None) => Err(Error::Internal(format!("'{file}' is neither a path nor a URL"))),
     }
 }
 
@@ -159,7 +194,7 @@ mod tests {
         let size = std::fs::metadata(&path).unwrap().len();
         let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
         let metadata = parquet::file::reader::FileReader::metadata(&reader).clone();
-        let ranges = FileRange::split(&path, size, &metadata, batch.schema(), parts);
+        let ranges = FileRange::split(&Location::local(&path), size, &metadata, batch.schema(), parts).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(ranges.first().unwrap().0.bytes.start, 0);
         assert_eq!(ranges.last().unwrap().0.bytes.end, size as i64);
@@ -179,5 +214,22 @@ mod tests {
         assert_eq!(split(2_500, 1_000, 8), [0..1_000, 1_000..2_000, 2_000..2_500]);
         assert_eq!(split(900, 1_000, 4), vec![Range { start: 0, end: 900 }]);
         assert_eq!(split(0, 1_000, 4), vec![Range { start: 0, end: 0 }]);
+    }
+
+    #[test]
+    fn an_object_is_named_by_its_store_and_key_without_credentials() {
+        let place = |text: &str| place(&Location::from(text).with_option("aws_secret_access_key", "s")).unwrap();
+        assert_eq!(
+            place("s3://key:secret@bucket/in/a%20b.parquet"),
+            ("s3://bucket".to_string(), "in/a b.parquet".to_string())
+        );
+        assert_eq!(
+            place("http://127.0.0.1:9000/docs.parquet"),
+            ("http://127.0.0.1:9000".to_string(), "docs.parquet".to_string())
+        );
+        assert_eq!(
+            place("/tmp/docs.parquet"),
+            ("file:///".to_string(), "tmp/docs.parquet".to_string())
+        );
     }
 }

@@ -18,14 +18,14 @@ impl Remote for Cluster {
     }
 
     fn run_parquet(&self, file: RemoteFile<'_>, sink: &mut dyn RemoteSink) -> Result<()> {
-        let job = |e| job_error(format!("The cluster job over '{}' failed", file.path.display()), e);
+        let job = |e| job_error(format!("The cluster job over '{}' failed", file.location), e);
         let ranges = FileRange::split(
-            file.path,
+            file.location,
             file.size,
             file.metadata.metadata(),
             file.metadata.schema().clone(),
             file.partitions,
-        );
+        )?;
         runtime()?.block_on(async {
             let ctx = self.context().await?;
             // One job per range, all submitted at once; their rows are handed on range by
@@ -65,7 +65,7 @@ impl Remote for Cluster {
                 }
                 if row != rows.end {
                     return Err(Error::Data {
-                        path: file.path.display().to_string().into(),
+                        path: file.location.to_string().into(),
                         message: format!(
                             "the cluster returned {} rows for rows {}..{}, whose row groups hold {}",
                             row - rows.start,

@@ -37,7 +37,7 @@ mod remote;
 mod report;
 mod sink;
 #[cfg(feature = "cloud")]
-mod store;
+pub(crate) mod store;
 mod stream;
 mod summary;
 mod write;
@@ -402,9 +402,10 @@ impl FileRun {
 
     /// Runs on `remote` instead of this process, such as a Ballista cluster
     /// (`hypernodes::cluster::Cluster`, feature `cluster`): the pipeline becomes one
-    /// DataFusion plan, the executors read the input (at the same path) and run the
-    /// nodes, and this process writes the rows they return as a local run does: in
-    /// input order, atomically, with the same summary and checksum. Each file is cut
+    /// DataFusion plan, the executors read the input (a local file at the same path,
+    /// or an object by its URL, with the store settings of their own environment) and
+    /// run the nodes, and this process writes the rows they return as a local run does:
+    /// in input order, atomically, with the same summary and checksum. Each file is cut
     /// into [`FileRun::with_partitions`] ranges of whole row groups, one job each, all
     /// submitted at once and written one after the other.
     ///

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -48,8 +47,9 @@ pub trait Remote: Send + Sync + fmt::Debug {
 /// One Parquet input file of a remote run.
 #[derive(Debug)]
 pub struct RemoteFile<'a> {
-    /// The file's absolute path (where the remote reads it).
-    pub path: &'a Path,
+    /// Where the remote reads the file: its absolute path, or its object's URL (without
+    /// store options: the remote reads the object with its own environment's settings).
+    pub location: &'a Location,
     /// Its size in bytes.
     pub size: u64,
     /// Its footer, read once.
@@ -92,6 +92,14 @@ pub(super) fn check(run: &FileRun, remote: &dyn Remote, config: &RunConfig, plan
             "A cluster run cannot collect failed rows (on_error collect): it fails on the first failure".into(),
         ));
     }
+    if !run.input.options().is_empty() {
+        return Err(Error::Invalid(format!(
+            "A cluster run's executors read '{}' with the store settings of their own environment: \
+             the options of its Location stay on this machine (they may be secrets); set them as AWS_* \
+             (GOOGLE_*, AZURE_*) variables of every executor instead",
+            run.input
+        )));
+    }
     if config.cache().is_some() {
         return Err(Error::Invalid(
             "A cluster run has no cache: the executors do not share one; run without --cache".into(),
@@ -121,20 +129,23 @@ pub(super) fn stream_on(
     report: Reporting<'_>,
     summary: &mut RunSummary,
 ) -> Result<OutputFile> {
-    // The executors read local paths: an object's URL and store options are not yet
-    // handed to them.
-    let Some(input_path) = input.location.as_path() else {
-        return Err(Error::Invalid(format!(
-            "A cluster run reads input files at a path the executors share: '{}' is in an object store",
-            input.location
-        )));
+    // A local file by its absolute path (the executors share it), an object by its URL.
+    let (location, size) = match (input.location.as_path(), &input.source) {
+        (Some(local), _) => {
+            let path = std::path::absolute(local).map_err(|source| Error::Io {
+                action: "resolve",
+                path: input.location.to_string().into(),
+                source,
+            })?;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            (Location::local(path), size)
+        }
+        #[cfg(feature = "cloud")]
+        (None, super::input::InputSource::Parquet(object)) => (input.location.clone(), object.size),
+        // Unreachable: `check` refused other formats, and an object input is one with
+        // the `cloud` feature.
+        _ => return Err(Error::Internal(format!("a cluster run over '{}'", input.location))),
     };
-    let path = std::path::absolute(input_path).map_err(|source| Error::Io {
-        action: "resolve",
-        path: input.location.to_string().into(),
-        source,
-    })?;
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let Source::Parquet(metadata) = &plan.source else {
         // Unreachable: `check` refused other formats.
         return Err(Error::Internal("a cluster run over a file that is not Parquet".into()));
@@ -153,7 +164,7 @@ pub(super) fn stream_on(
         summary,
     };
     let file = RemoteFile {
-        path: &path,
+        location: &location,
         size,
         metadata,
         partitions: run.partitions,

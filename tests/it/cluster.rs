@@ -21,6 +21,10 @@ use parquet::file::properties::WriterProperties;
 use crate::parquet::{TempDir, read_parquet};
 use crate::w8_nodes;
 
+// Runs over an object store: the S3 server of the `s3` tests.
+#[cfg(all(feature = "cloud", feature = "cli"))]
+mod s3;
+
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
 }
@@ -328,8 +332,15 @@ fn binary(args: &[&str]) -> Command {
     c
 }
 
-/// A scheduler and two one-core executors; the scheduler's URL.
-fn start_cluster(dir: &TempDir, processes: &mut Processes) -> (String, Vec<usize>) {
+/// A scheduler and `executors` one-core executors with the variables `env` (and no
+/// other `AWS_*` variable); the scheduler's URL and the executors' indices in
+/// `processes`.
+fn start_cluster(
+    dir: &TempDir,
+    processes: &mut Processes,
+    executors: usize,
+    env: &[(&str, &str)],
+) -> (String, Vec<usize>) {
     let scheduler = free_ports();
     let url = format!("df://127.0.0.1:{scheduler}");
     let bind = format!("127.0.0.1:{scheduler}");
@@ -339,37 +350,43 @@ fn start_cluster(dir: &TempDir, processes: &mut Processes) -> (String, Vec<usize
             .unwrap(),
     );
     wait_for_port(scheduler, Duration::from_secs(30));
-    let mut executors = Vec::new();
-    for k in 0..2 {
+    let mut started = Vec::new();
+    for _ in 0..executors {
         let port = free_ports();
-        let work = dir.join(&format!("work{k}"));
+        let work = dir.join(&format!("work{port}"));
         std::fs::create_dir_all(&work).unwrap();
         let (p, w) = (port.to_string(), work.display().to_string());
-        processes.0.push(
-            binary(&[
-                "cluster",
-                "executor",
-                "--scheduler",
-                &url,
-                "--port",
-                &p,
-                "--cores",
-                "1",
-                "--work-dir",
-                &w,
-            ])
-            .spawn()
-            .unwrap(),
-        );
-        executors.push(processes.0.len() - 1);
+        let mut executor = binary(&[
+            "cluster",
+            "executor",
+            "--scheduler",
+            &url,
+            "--port",
+            &p,
+            "--cores",
+            "1",
+            "--work-dir",
+            &w,
+        ]);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+            executor.env_remove(name);
+        }
+        processes.0.push(executor.envs(env.iter().copied()).spawn().unwrap());
+        started.push(processes.0.len() - 1);
         wait_for_port(port, Duration::from_secs(30));
     }
-    (url, executors)
+    (url, started)
 }
 
 /// Runs `hypernodes` to its end, at most `within`: (success, stdout, stderr).
 fn run_within(args: &[&str], within: Duration) -> (bool, String, String) {
-    let mut child = binary(args).spawn().unwrap();
+    run_within_env(args, &[], within)
+}
+
+/// Runs `hypernodes` with the variables `env` to its end, at most `within`: (success,
+/// stdout, stderr).
+fn run_within_env(args: &[&str], env: &[(&str, &str)], within: Duration) -> (bool, String, String) {
+    let mut child = binary(args).envs(env.iter().copied()).spawn().unwrap();
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -399,7 +416,7 @@ fn summary(stdout: &str) -> String {
 fn a_scheduler_and_two_executor_processes_give_the_local_results_and_survive_a_killed_executor() {
     let dir = TempDir::new("cluster-processes");
     let mut processes = Processes(Vec::new());
-    let (url, executors) = start_cluster(&dir, &mut processes);
+    let (url, executors) = start_cluster(&dir, &mut processes, 2, &[]);
     let input = dir.join("docs.parquet");
     docs(&input, 20_000);
     let input = input.display().to_string();

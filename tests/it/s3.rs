@@ -70,7 +70,7 @@ pub fn server() -> Option<&'static Server> {
 
 /// A server that checks credentials (moto's IAM auth from the first request): any key
 /// is unknown to it, so every request is denied.
-fn denying_server() -> Option<&'static Server> {
+pub fn denying_server() -> Option<&'static Server> {
     static SERVER: OnceLock<Option<Server>> = OnceLock::new();
     SERVER
         .get_or_init(|| start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]))
@@ -78,16 +78,18 @@ fn denying_server() -> Option<&'static Server> {
 }
 
 impl Server {
-    /// A plain HTTP request (moto lets buckets be made and listed without signing):
-    /// the status and the body.
-    fn http(&self, method: &str, path: &str) -> (u16, String) {
+    /// A plain HTTP request with `body` (moto lets buckets and objects be made and
+    /// listed without signing): the status and the body.
+    fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
         let host = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
         )
         .unwrap();
+        stream.write_all(body).unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response[9..12].parse().unwrap();
@@ -95,14 +97,21 @@ impl Server {
         (status, body)
     }
 
+    /// Writes `body` to the object `key` of `bucket`.
+    #[cfg(feature = "cluster")]
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        let (status, response) = self.http("PUT", &format!("/{bucket}/{key}"), body);
+        assert_eq!(status, 200, "{response}");
+    }
+
     /// Makes a bucket.
     pub fn bucket(&self, name: &str) {
-        assert_eq!(self.http("PUT", &format!("/{name}")).0, 200);
+        assert_eq!(self.http("PUT", &format!("/{name}"), &[]).0, 200);
     }
 
     /// The objects of `bucket`: key, size and ETag, in key order.
     pub fn objects(&self, bucket: &str) -> Vec<(String, u64, String)> {
-        let (status, body) = self.http("GET", &format!("/{bucket}?list-type=2"));
+        let (status, body) = self.http("GET", &format!("/{bucket}?list-type=2"), &[]);
         assert_eq!(status, 200, "{body}");
         let tag = |text: &str, name: &str| {
             let open = format!("<{name}>");
@@ -132,14 +141,21 @@ impl Server {
             .with_option("retry_timeout", "5")
     }
 
+    /// The standard AWS variables that point at this server, with its credentials.
+    pub fn env(&self) -> [(&'static str, &str); 5] {
+        [
+            ("AWS_ENDPOINT_URL", &self.endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]
+    }
+
     /// The `hypernodes` command with this server in the standard AWS variables.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = command(args);
-        c.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing-secret")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ALLOW_HTTP", "true");
+        c.envs(self.env());
         c
     }
 

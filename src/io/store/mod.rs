@@ -202,8 +202,18 @@ impl Object {
     }
 }
 
+/// The store of `url` (scheme and bucket or host) made from this process's environment
+/// alone: how a cluster's executors read the objects a client names by URL.
+#[cfg(feature = "cluster")]
+pub(crate) fn from_env(url: &Url) -> Result<Arc<dyn ObjectStore>> {
+    build(url, &[]).map_err(|e| match e {
+        Error::Invalid(m) => Error::Invalid(format!("Cannot use '{url}': {m}")),
+        e => e,
+    })
+}
+
 /// An object path as the path of a URL: each part percent-encoded as a URL path needs.
-fn encode_path(path: &ObjectPath) -> String {
+pub(crate) fn encode_path(path: &ObjectPath) -> String {
     let parts: Vec<String> = path
         .parts()
         .map(|p| {
