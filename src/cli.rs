@@ -317,8 +317,9 @@ pub fn main() -> ExitCode {
 }
 
 /// The `hypernodes` program with the functions of `registry`: parses the process's
-/// arguments, runs, prints the summary; on error prints `error: <cause>` (one line) and
-/// exits with 1 (2 for bad arguments).
+/// arguments, runs, prints the summary; on error prints `error[HN0xx]: <cause>` (one
+/// line, with the error's [code](Error::code)) and exits with 1 (2 for bad arguments,
+/// which clap prints as `error: ...` followed by the usage).
 pub fn main_with(registry: Registry) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -336,7 +337,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let text = e.to_string().replace('\n', " ");
-            eprintln!("error: {text}");
+            eprintln!("error[{}]: {text}", e.code());
             ExitCode::from(1)
         }
     }

@@ -272,6 +272,8 @@ pub mod guide {
     pub mod polars {}
     #[doc = include_str!("../docs/reliability.md")]
     pub mod reliability {}
+    #[doc = include_str!("../docs/errors.md")]
+    pub mod errors {}
     #[doc = include_str!("../docs/performance.md")]
     pub mod performance {}
     #[doc = include_str!("../docs/layout.md")]

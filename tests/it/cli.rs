@@ -59,7 +59,7 @@ fn errors_are_one_line_and_exit_non_zero() {
     assert_eq!(
         text(&o.stderr),
         format!(
-            "error: Cannot read '{}': No such file or directory (os error 2)\n",
+            "error[HN020]: Cannot read '{}': No such file or directory (os error 2)\n",
             missing.display()
         )
     );
@@ -69,13 +69,13 @@ fn errors_are_one_line_and_exit_non_zero() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
-        "error: Unknown engine 'gpu'. Engines: columnar, node\n"
+        "error[HN024]: Unknown engine 'gpu'. Engines: columnar, node\n"
     );
 
     let o = hypernodes(&["run", "examples/text.toml", "--memory-limit", "lots"]);
     assert_eq!(
         text(&o.stderr),
-        "error: Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M\n"
+        "error[HN024]: Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M\n"
     );
 
     let o = hypernodes(&["run"]);
@@ -183,24 +183,24 @@ fn executor_and_failure_policy_mistakes_are_one_line_errors() {
     };
     assert_eq!(
         run(&["--executor", "bogus"]),
-        "error: Unknown executor 'bogus'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]\n"
+        "error[HN017]: Unknown executor 'bogus'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]\n"
     );
     assert_eq!(
         run(&["--executor", "threaded:0"]),
-        "error: Executor 'threaded:0': the width after ':' must be a whole number of at least 1\n"
+        "error[HN024]: Executor 'threaded:0': the width after ':' must be a whole number of at least 1\n"
     );
     assert_eq!(
         run(&["--on-error", "skip"]),
-        "error: Unknown on_error policy 'skip'. Valid policies: fail, collect\n"
+        "error[HN024]: Unknown on_error policy 'skip'. Valid policies: fail, collect\n"
     );
     assert_eq!(
         run(&["--on-error", "collect"]),
-        "error: --on-error collect needs --failed FILE, the file the failed rows are written to\n"
+        "error[HN024]: --on-error collect needs --failed FILE, the file the failed rows are written to\n"
     );
     for policy in [&["--on-error", "fail"][..], &[]] {
         let mut args = policy.to_vec();
         args.extend(["--failed", failed.to_str().unwrap()]);
-        assert_eq!(run(&args), "error: --failed FILE needs --on-error collect\n");
+        assert_eq!(run(&args), "error[HN024]: --failed FILE needs --on-error collect\n");
     }
     assert_eq!(dir.files(), Vec::<String>::new());
 }
@@ -480,7 +480,7 @@ fn run_with_a_cache_directory_then_show_and_clear_it() {
     assert_eq!(
         text(&o.stderr),
         format!(
-            "error: Cache directory '{cache}': no cached node is named 'count_word'. Cached nodes: ['count_words']. Did you mean 'count_words'?\n"
+            "error[HN022]: Cache directory '{cache}': no cached node is named 'count_word'. Cached nodes: ['count_words']. Did you mean 'count_words'?\n"
         )
     );
     let o = hypernodes(&["cache", "clear", cache, "--node", "count_words"]);
@@ -498,7 +498,7 @@ fn run_with_a_cache_directory_then_show_and_clear_it() {
     assert_eq!(
         text(&o.stderr),
         format!(
-            "error: Cache directory '{}': no such cache directory\n",
+            "error[HN022]: Cache directory '{}': no such cache directory\n",
             missing.display()
         )
     );
@@ -558,7 +558,7 @@ fn formats_by_extension_and_by_name() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
-        "error: Unknown format 'xlsx'. Formats: parquet, csv, ndjson, arrow\n"
+        "error[HN024]: Unknown format 'xlsx'. Formats: parquet, csv, ndjson, arrow\n"
     );
     let o = hypernodes(&[
         "run",
@@ -571,7 +571,7 @@ fn formats_by_extension_and_by_name() {
     assert_eq!(
         text(&o.stderr),
         format!(
-            "error: Compression is for Parquet output; '{}' is written as csv, uncompressed\n",
+            "error[HN024]: Compression is for Parquet output; '{}' is written as csv, uncompressed\n",
             dir.join("out.csv").display()
         )
     );

@@ -493,7 +493,7 @@ fn a_scheduler_and_two_executor_processes_give_the_local_results_and_survive_a_k
     } else {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(
-            stderr.starts_with(&format!("error: The cluster job over '{big}' failed: ")),
+            stderr.starts_with(&format!("error[HN023]: The cluster job over '{big}' failed: ")),
             "{stderr}"
         );
         assert!(!out_path.exists());

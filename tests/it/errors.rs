@@ -97,3 +97,38 @@ fn every_internal_error_is_argued_unreachable() {
         unargued.join("\n")
     );
 }
+
+/// docs/errors.md's table lists exactly the codes of `Error::CODES`, in order, each with
+/// its variant's name: a new variant cannot go undocumented, a code cannot move.
+#[test]
+fn the_error_code_table_lists_every_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
+    let rows: Vec<(String, String)> = page
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.strip_prefix("| HN")?.split('|').map(str::trim).collect();
+            assert_eq!(cells.len(), 5, "a row of four cells: {line}");
+            Some((format!("HN{}", cells[0]), cells[1].to_string()))
+        })
+        .collect();
+    let codes: Vec<(String, String)> = Error::CODES
+        .iter()
+        .map(|(c, v)| (c.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(rows, codes);
+    assert_eq!(codes[0], ("HN001".to_string(), "DuplicateOutput".to_string()));
+    assert_eq!(codes[26], ("HN027".to_string(), "Internal".to_string()));
+}
+
+#[test]
+fn each_error_has_its_code() {
+    let err = Pipeline::new([parse::node()])
+        .run(&Inputs::new().with("text", "x".to_string()))
+        .unwrap_err();
+    assert_eq!(err.code(), "HN014");
+    assert_eq!(Error::EmptyMapOver.code(), "HN010");
+    assert_eq!(Error::Multiple(vec![Error::EmptyMapOver]).code(), "HN026");
+    let err = Pipeline::new([parse::node()]).run(&Inputs::new()).unwrap_err();
+    assert_eq!(err.code(), "HN006");
+}

@@ -443,13 +443,16 @@ fn pipeline_files() {
         let r = row::<()>(name, (), expected).with_setup(move |d| std::fs::write(d.join("p.toml"), &contents).unwrap());
         let file = |d: &Path| d.join("p.toml").display().to_string();
         // A program loading it, against the columns of the sample data.
+        let mut code = "";
         check(&r, &format!("toml-load-{k}"), |d| {
             let columns =
                 hypernodes::io::read_schema(&d.join("docs.parquet"), hypernodes::io::Format::Parquet).unwrap();
             let err = load(&d.join("p.toml"), &Registry::new(), Some(&columns)).unwrap_err();
+            code = err.code();
             err.to_string().replace(&file(d), "{file}")
         });
-        // `hypernodes run`: exit code 1, the error on standard error, nothing on standard output.
+        // `hypernodes run`: exit code 1, the error with its code on standard error, nothing
+        // on standard output.
         check(&r, &format!("toml-run-{k}"), |d| {
             let o = hypernodes_in(
                 d,
@@ -460,8 +463,8 @@ fn pipeline_files() {
             assert_eq!(text(&o.stdout), "", "row '{name}'");
             let stderr = text(&o.stderr).replace("p.toml", "{file}");
             stderr
-                .strip_prefix("error: ")
-                .unwrap()
+                .strip_prefix(&format!("error[{code}]: "))
+                .unwrap_or_else(|| panic!("row '{name}': not error[{code}]: {stderr}"))
                 .strip_suffix('\n')
                 .unwrap()
                 .to_string()
@@ -498,12 +501,13 @@ fn hypernodes_in(dir: &Path, args: &[&str], max_file: Option<u64>) -> std::proce
     command.output().unwrap()
 }
 
-/// The command-line rows: arguments (run in the row's directory, `W3` standing for the
-/// bundled W3 pipeline file), the exit code, and standard error's exact text.
 /// A command-line row: its name, the arguments, the most bytes a file may take, the exit
 /// code and the error.
 type CliRow = (&'static str, Vec<&'static str>, Option<u64>, i32, &'static str);
 
+/// The command-line rows: arguments (run in the row's directory, `W3` standing for the
+/// bundled W3 pipeline file), the exit code, and standard error's exact text (its first
+/// line: clap's usage errors go on with the usage).
 fn cli_rows() -> Vec<CliRow> {
     let run = |more: &[&'static str]| {
         let mut args = vec!["run", "W3", "--input", "docs.parquet", "--output", "out.parquet"];
@@ -523,77 +527,77 @@ fn cli_rows() -> Vec<CliRow> {
             vec!["frobnicate"],
             None,
             2,
-            "unrecognized subcommand 'frobnicate'",
+            "error: unrecognized subcommand 'frobnicate'",
         ),
         (
             "run without a pipeline file",
             vec!["run"],
             None,
             2,
-            "the following required arguments were not provided:",
+            "error: the following required arguments were not provided:",
         ),
         (
             "unknown option",
             run(&["--colour", "red"]),
             None,
             2,
-            "unexpected argument '--colour' found",
+            "error: unexpected argument '--colour' found",
         ),
         (
             "missing pipeline file",
             vec!["run", "nope.toml"],
             None,
             1,
-            "Cannot read 'nope.toml': No such file or directory (os error 2)",
+            "error[HN020]: Cannot read 'nope.toml': No such file or directory (os error 2)",
         ),
         (
             "missing input",
             vec!["run", "W3", "--input", "nope.parquet", "--output", "out.parquet"],
             None,
             1,
-            "Cannot read 'nope.parquet': No such file or directory (os error 2)",
+            "error[HN020]: Cannot read 'nope.parquet': No such file or directory (os error 2)",
         ),
         (
             "unknown engine",
             run(&["--engine", "gpu"]),
             None,
             1,
-            "Unknown engine 'gpu'. Engines: columnar, node",
+            "error[HN024]: Unknown engine 'gpu'. Engines: columnar, node",
         ),
         (
             "bad memory limit",
             run(&["--memory-limit", "lots"]),
             None,
             1,
-            "Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M",
+            "error[HN024]: Invalid size 'lots': expected a number with an optional unit (K, M, G), e.g. 512M",
         ),
         (
             "zero partitions",
             run(&["--partitions", "0"]),
             None,
             1,
-            "--partitions must be at least 1",
+            "error[HN024]: --partitions must be at least 1",
         ),
         (
             "zero batch rows",
             run(&["--batch-rows", "0"]),
             None,
             1,
-            "--batch-rows must be at least 1",
+            "error[HN024]: --batch-rows must be at least 1",
         ),
         (
             "unknown format",
             run(&["--format", "xls"]),
             None,
             1,
-            "Unknown format 'xls'. Formats: parquet, csv, ndjson, arrow",
+            "error[HN024]: Unknown format 'xls'. Formats: parquet, csv, ndjson, arrow",
         ),
         (
             "unknown compression",
             run(&["--compression", "rar"]),
             None,
             1,
-            "Unknown compression 'rar'. Codecs: snappy, zstd, gzip, lz4, brotli, none",
+            "error[HN024]: Unknown compression 'rar'. Codecs: snappy, zstd, gzip, lz4, brotli, none",
         ),
         (
             "compression of CSV output",
@@ -609,70 +613,70 @@ fn cli_rows() -> Vec<CliRow> {
             ],
             None,
             1,
-            "Compression is for Parquet output; 'out.csv' is written as csv, uncompressed",
+            "error[HN024]: Compression is for Parquet output; 'out.csv' is written as csv, uncompressed",
         ),
         (
             "unknown executor",
             run(&["--executor", "warp:3"]),
             None,
             1,
-            "Unknown executor 'warp:3'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]",
+            "error[HN017]: Unknown executor 'warp:3'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]",
         ),
         (
             "unknown failure policy",
             run(&["--on-error", "ignore"]),
             None,
             1,
-            "Unknown on_error policy 'ignore'. Valid policies: fail, collect",
+            "error[HN024]: Unknown on_error policy 'ignore'. Valid policies: fail, collect",
         ),
         (
             "failed file without collect",
             run(&["--failed", "failed.parquet"]),
             None,
             1,
-            "--failed FILE needs --on-error collect",
+            "error[HN024]: --failed FILE needs --on-error collect",
         ),
         (
             "unknown selected column",
             run(&["--select", "id,word_cuont"]),
             None,
             1,
-            "Output name(s) ['word_cuont'] not found in pipeline. Available outputs: ['char_count', 'cleaned_text', 'id', 'passage', 'score', 'sentences', 'value', 'word_count']. Did you mean 'word_count'?",
+            "error[HN007]: Output name(s) ['word_cuont'] not found in pipeline. Available outputs: ['char_count', 'cleaned_text', 'id', 'passage', 'score', 'sentences', 'value', 'word_count']. Did you mean 'word_count'?",
         ),
         (
             "output is the input",
             vec!["run", "W3", "--input", "docs.parquet", "--output", "docs.parquet"],
             None,
             1,
-            "The output 'docs.parquet' is the input file; choose another output",
+            "error[HN024]: The output 'docs.parquet' is the input file; choose another output",
         ),
         (
             "output directory missing",
             vec!["run", "W3", "--input", "docs.parquet", "--output", "no/out.parquet"],
             None,
             1,
-            "Cannot create 'no/out.parquet': No such file or directory (os error 2)",
+            "error[HN020]: Cannot create 'no/out.parquet': No such file or directory (os error 2)",
         ),
         (
             "cache directory is a file",
             run(&["--cache", "docs.parquet"]),
             None,
             1,
-            "Cache directory 'docs.parquet': not a directory",
+            "error[HN022]: Cache directory 'docs.parquet': not a directory",
         ),
         (
             "output past the disk's room",
             run(&["--select", "id,passage,word_count"]),
             Some(64 * 1024),
             1,
-            "Cannot write 'out.parquet': File too large (os error 27)",
+            "error[HN020]: Cannot write 'out.parquet': File too large (os error 27)",
         ),
         (
             "a failing row",
             vec!["run", "bad.toml", "--input", "docs.parquet", "--output", "out.parquet"],
             None,
             1,
-            "Node 'inverse' failed on item 250: Arrow error: Divide by zero error",
+            "error[HN014]: Node 'inverse' failed on item 250: Arrow error: Divide by zero error",
         ),
     ]
 }
@@ -692,8 +696,7 @@ fn command_line() {
             assert_eq!(text(&o.stdout), "", "row '{name}'");
             let stderr = text(&o.stderr).replace(&w3, "W3");
             // clap's usage errors take several lines: the first is the error.
-            let first = stderr.lines().next().unwrap_or_default();
-            first.strip_prefix("error: ").unwrap_or(first).to_string()
+            stderr.lines().next().unwrap_or_default().to_string()
         });
     }
 }

@@ -479,7 +479,7 @@ fn the_cli_names_the_url_of_a_missing_object() {
     assert!(!out.status.success());
     assert_eq!(
         text(&out.stderr).trim_end(),
-        "error: Cannot read 's3://cli-errors/nothing.parquet': no such object"
+        "error[HN020]: Cannot read 's3://cli-errors/nothing.parquet': no such object"
     );
 }
 

@@ -408,7 +408,7 @@ mod cli {
         assert_eq!(o.status.code(), Some(1));
         assert_eq!(
             text(&o.stderr),
-            "error: Unknown picture format 'png'. Formats: dot, mermaid, svg\n"
+            "error[HN024]: Unknown picture format 'png'. Formats: dot, mermaid, svg\n"
         );
         assert!(o.stdout.is_empty());
 
@@ -418,7 +418,7 @@ mod cli {
         assert_eq!(
             text(&o.stderr),
             format!(
-                "error: Cannot tell the picture format of '{}' from its extension (.dot, .gv, .mmd, .mermaid, .svg): pass the format\n",
+                "error[HN024]: Cannot tell the picture format of '{}' from its extension (.dot, .gv, .mmd, .mermaid, .svg): pass the format\n",
                 png.display()
             )
         );
@@ -429,7 +429,7 @@ mod cli {
         assert_eq!(
             text(&o.stderr),
             format!(
-                "error: Cannot create '{}': No such file or directory (os error 2)\n",
+                "error[HN020]: Cannot create '{}': No such file or directory (os error 2)\n",
                 nowhere.display()
             )
         );

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+mod code;
+
 /// A boxed error from user code (a failing node, a resource that could not be built).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

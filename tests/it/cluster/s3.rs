@@ -188,7 +188,7 @@ fn executor_processes_read_their_ranges_from_s3_and_the_client_writes_there() {
     };
     // Without variables, the store is real S3 with the machine's credentials, if any.
     let without = refused(&[]);
-    let prefix = format!("error: The cluster job over '{from}' failed: Cannot read '{from}': ");
+    let prefix = format!("error[HN023]: The cluster job over '{from}' failed: Cannot read '{from}': ");
     assert!(without.starts_with(&prefix) && !without.contains('\n'), "{without}");
     if let Some(denying) = denying_server() {
         let denied = refused(&denying.env());
