@@ -30,6 +30,12 @@ use crate::error::Error;
 use crate::events::{Callback, Context, End};
 use crate::node::Node;
 
+mod format;
+mod sharded;
+
+use format::{cached_share, format_count, format_duration};
+use sharded::{SHARDS, Sharded};
+
 /// How often the ticker hands the counts to indicatif, and the most often the bars are
 /// drawn.
 const HZ: u8 = 15;
@@ -39,7 +45,7 @@ const HZ: u8 = 15;
 const TEMPLATE: &str = "{prefix:<26!} [{bar:30}] {human_pos:>9}/{human_len:<9} {msg}";
 
 /// Progress bars for the runs a [`RunConfig`](crate::RunConfig) watches: one row per
-/// pipeline (its items, or its runs when it is not mapped) and one per node, a nested
+/// pipeline (its items, or its nodes when it is not mapped) and one per node, a nested
 /// pipeline's rows indented under its node (its own row, named `PIPELINE (nested)`,
 /// counts its items over every call), in the order they first show up:
 ///
@@ -59,9 +65,13 @@ const TEMPLATE: &str = "{prefix:<26!} [{bar:30}] {human_pos:>9}/{human_len:<9} {
 /// total is the inner items announced so far). A node's row advances by the
 /// items of each [`on_node_end`](Callback::on_node_end) and
 /// [`on_node_cached`](Callback::on_node_cached) (and says how many were cached or
-/// failed); a pipeline's row by its items' ends. When the top-level run ends the rows
-/// show their final counts, the time they took and the rate; a later run of the same
-/// callback draws new rows below.
+/// failed); a pipeline's row by its items' ends. A pipeline that is not mapped (a `run`,
+/// or a nested pipeline without `map_over`) counts nodes instead, a node over an item
+/// being one, so that its rows show how far a single run is: its row counts its nodes'
+/// items started and done, each node's row its own (the total grows as nodes start).
+/// When the top-level run ends the rows show their final counts, the share served from
+/// the cache (`items, 4 cached (40%)`), the time they took and the rate; a later run of
+/// the same callback draws new rows below.
 ///
 /// Drawn on standard error when it is a terminal, not at all otherwise (see
 /// [`ProgressBars::is_hidden`]). The node and item hooks take no lock and draw nothing:
@@ -148,31 +158,6 @@ struct State {
 
 /// A row's path and node name.
 type RowKey = (Vec<Arc<str>>, Option<Arc<str>>);
-
-/// A counter that threads add to, each mostly on a cache line of its own.
-struct Sharded([Padded; SHARDS]);
-
-const SHARDS: usize = 8;
-
-#[repr(align(128))]
-#[derive(Default)]
-struct Padded(AtomicU64);
-
-impl Sharded {
-    fn new() -> Sharded {
-        Sharded(Default::default())
-    }
-
-    /// Adds `n` on shard `shard` (the calling thread's).
-    #[inline]
-    fn add(&self, shard: usize, n: u64) {
-        self.0[shard % SHARDS].0.fetch_add(n, Ordering::Relaxed);
-    }
-
-    fn sum(&self) -> u64 {
-        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
-    }
-}
 
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 static NEXT_BARS: AtomicU64 = AtomicU64::new(1);
@@ -290,35 +275,38 @@ struct Row {
     /// Items announced by map starts, and whether there were any.
     total: AtomicU64,
     mapped: AtomicBool,
-    /// Runs started and ended, for a pipeline that is not mapped.
-    runs: AtomicU64,
-    runs_done: AtomicU64,
+    /// What a pipeline that is not mapped counts, a node over an item being one: for a
+    /// node, its items started or cached; for a pipeline, those of its nodes.
+    node_total: Sharded,
+    /// For a pipeline, its nodes' items done (a node's own are `done`).
+    node_done: Sharded,
     started: Instant,
     finished: AtomicBool,
 }
 
 impl Row {
-    /// The row's (done, total, unit).
+    /// The row's (done, total, unit): items when its pipeline is mapped (a node's total
+    /// is its pipeline's), else nodes (a node over an item is one: the same count on both
+    /// engines, however often a nested pipeline is called).
     fn counts(&self) -> (u64, u64, &'static str) {
-        match &self.pipeline {
-            None if !self.mapped.load(Ordering::Relaxed) => (
-                self.runs_done.load(Ordering::Relaxed),
-                self.runs.load(Ordering::Relaxed),
-                "runs",
-            ),
-            None => (self.done.sum(), self.total.load(Ordering::Relaxed), "items"),
-            Some(p) => {
-                let (_, total, unit) = p.counts();
-                (self.done.sum(), total, unit)
-            }
+        let pipeline = self.pipeline.as_deref().unwrap_or(self);
+        match (&self.pipeline, pipeline.mapped.load(Ordering::Relaxed)) {
+            (_, true) => (self.done.sum(), pipeline.total.load(Ordering::Relaxed), "items"),
+            (None, false) => (self.node_done.sum(), self.node_total.sum(), "nodes"),
+            (Some(_), false) => (self.done.sum(), self.node_total.sum(), "nodes"),
         }
     }
 
-    fn message(&self, unit: &str) -> String {
+    /// `items, 4 cached, 1 failed`; once finished, with the share served from the cache
+    /// (`items, 4 cached (40%)`).
+    fn message(&self, unit: &str, finished: Option<u64>) -> String {
         let mut msg = unit.to_string();
         let cached = self.cached.sum();
         if cached > 0 {
             msg.push_str(&format!(", {cached} cached"));
+            if let Some(done) = finished {
+                msg.push_str(&cached_share(cached, done));
+            }
         }
         let failed = self.failed.load(Ordering::Relaxed);
         if failed > 0 {
@@ -335,7 +323,7 @@ impl Row {
         }
         let (done, total, unit) = self.counts();
         self.bar.set_length(total.max(done));
-        self.bar.set_message(self.message(unit));
+        self.bar.set_message(self.message(unit, None));
         self.bar.set_position(done);
     }
 
@@ -349,36 +337,14 @@ impl Row {
         let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
         let msg = format!(
             "{} in {} ({}/s)",
-            self.message(unit),
+            self.message(unit, Some(done)),
             format_duration(elapsed),
             format_count(rate)
         );
         self.bar.set_length(total.max(done));
         self.bar.set_position(done);
-        self.bar.finish_with_message(msg);
-    }
-}
-
-/// `0.42 s`, `12.3 s`, `3 min 05 s`.
-fn format_duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 10.0 {
-        format!("{s:.2} s")
-    } else if s < 60.0 {
-        format!("{s:.1} s")
-    } else {
-        format!("{} min {:02} s", d.as_secs() / 60, d.as_secs() % 60)
-    }
-}
-
-/// A rate: `812`, `12.3k`, `4.56M`.
-fn format_count(x: f64) -> String {
-    if x < 1e3 {
-        format!("{x:.0}")
-    } else if x < 1e6 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        format!("{:.2}M", x / 1e6)
+        // Left where it is: a failed run's rows show how far they got.
+        self.bar.abandon_with_message(msg);
     }
 }
 
@@ -622,6 +588,35 @@ impl Shared {
 }
 
 impl Row {
+    /// A node's row: `n` of its items started (or found in the cache).
+    #[inline]
+    fn started(&self, shard: usize, n: u64) {
+        self.node_total.add(shard, n);
+        if let Some(p) = &self.pipeline {
+            p.node_total.add(shard, n);
+        }
+    }
+
+    /// A node's row: `n` of its items done (ended or cached).
+    #[inline]
+    fn node_done(&self, shard: usize, n: u64) {
+        self.done.add(shard, n);
+        if let Some(p) = &self.pipeline {
+            p.node_done.add(shard, n);
+        }
+    }
+
+    /// A node's row: `n` of its items found in the cache (a mapped pipeline's row counts
+    /// its items cached instead).
+    fn node_cached(&self, shard: usize, n: u64) {
+        self.started(shard, n);
+        self.node_done(shard, n);
+        self.cached.add(shard, n);
+        if let Some(p) = self.pipeline.as_deref().filter(|p| !p.mapped.load(Ordering::Relaxed)) {
+            p.cached.add(shard, n);
+        }
+    }
+
     fn new(bar: ProgressBar, level: usize, key: RowKey, pipeline: Option<Arc<Row>>) -> Row {
         Row {
             bar,
@@ -634,8 +629,8 @@ impl Row {
             failed: AtomicU64::new(0),
             total: AtomicU64::new(0),
             mapped: AtomicBool::new(false),
-            runs: AtomicU64::new(0),
-            runs_done: AtomicU64::new(0),
+            node_total: Sharded::new(),
+            node_done: Sharded::new(),
             started: Instant::now(),
             finished: AtomicBool::new(false),
         }
@@ -662,13 +657,12 @@ impl Callback for ProgressBars {
                 state.rows.retain(|_, r| r.root != root);
             }
         }
-        self.with_row(ctx, None, |r, _| r.runs.fetch_add(1, Ordering::Relaxed));
+        self.with_row(ctx, None, |_, _| ());
         self.start_ticker();
     }
 
     fn on_pipeline_end(&self, ctx: &Context, end: &End<'_>) {
         self.with_row(ctx, None, |row, _| {
-            row.runs_done.fetch_add(1, Ordering::Relaxed);
             if end.error().is_some() && !row.mapped.load(Ordering::Relaxed) {
                 row.failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -680,11 +674,8 @@ impl Callback for ProgressBars {
     }
 
     fn on_nested_start(&self, ctx: &Context) {
-        self.with_row(ctx, None, |r, _| r.runs.fetch_add(1, Ordering::Relaxed));
-    }
-
-    fn on_nested_end(&self, ctx: &Context, _end: &End<'_>) {
-        self.with_row(ctx, None, |r, _| r.runs_done.fetch_add(1, Ordering::Relaxed));
+        // Makes the row, so that a nested pipeline shows before its first node ends.
+        self.with_row(ctx, None, |_, _| ());
     }
 
     fn on_map_start(&self, ctx: &Context, items: usize) {
@@ -707,20 +698,21 @@ impl Callback for ProgressBars {
     }
 
     #[inline]
-    fn on_node_start(&self, ctx: &Context, node: &Node, _items: Range<usize>) {
-        // Makes the row, so that a slow node shows before it ends.
-        self.with_row(ctx, Some(node.name()), |_, _| ());
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+        // Also makes the row, so that a slow node shows before it ends.
+        self.with_row(ctx, Some(node.name()), |r, shard| r.started(shard, items.len() as u64));
     }
 
     #[inline]
     fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, _elapsed: Duration) {
-        self.with_row(ctx, Some(node.name()), |r, shard| r.done.add(shard, items.len() as u64));
+        self.with_row(ctx, Some(node.name()), |r, shard| {
+            r.node_done(shard, items.len() as u64)
+        });
     }
 
     fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
-        self.with_row(ctx, Some(node.name()), |row, shard| {
-            row.done.add(shard, items.len() as u64);
-            row.cached.add(shard, items.len() as u64);
+        self.with_row(ctx, Some(node.name()), |r, shard| {
+            r.node_cached(shard, items.len() as u64)
         });
     }
 
@@ -744,29 +736,6 @@ impl Drop for Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats() {
-        assert_eq!(format_duration(Duration::from_millis(420)), "0.42 s");
-        assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3 s");
-        assert_eq!(format_duration(Duration::from_secs(185)), "3 min 05 s");
-        assert_eq!(format_count(812.4), "812");
-        assert_eq!(format_count(12_345.0), "12.3k");
-        assert_eq!(format_count(4_560_000.0), "4.56M");
-    }
-
-    #[test]
-    fn sharded_counts_every_thread() {
-        let c = Arc::new(Sharded::new());
-        let threads: Vec<_> = (0..4)
-            .map(|i| {
-                let c = c.clone();
-                std::thread::spawn(move || (0..1000).for_each(|_| c.add(i, 2)))
-            })
-            .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(c.sum(), 8000);
-    }
 
     #[test]
     fn hidden_when_not_a_terminal() {

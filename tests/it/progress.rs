@@ -21,7 +21,7 @@ fn docs() -> Vec<Vec<String>> {
     ]
 }
 
-/// The screen's lines up to the time each row took (the rest varies).
+/// The screen's lines up to the time each finished row took (the rest varies).
 fn rows(term: &InMemoryTerm) -> Vec<String> {
     term.contents()
         .lines()
@@ -31,12 +31,11 @@ fn rows(term: &InMemoryTerm) -> Vec<String> {
 }
 
 fn row(prefix: &str, done: u64, total: u64, msg: &str) -> String {
-    format!(
-        "{prefix:<26} [{}] {:>9}/{:<9} {msg}",
-        "=".repeat(30),
-        group(done),
-        group(total)
-    )
+    // As indicatif fills a bar of 30: whole cells, then `>` for a partly filled one.
+    let filled = (30 * done / total) as usize;
+    let head = if done > 0 && filled < 30 { ">" } else { "" };
+    let bar = format!("{}{head}", "=".repeat(filled));
+    format!("{prefix:<26} [{bar:<30}] {:>9}/{:<9} {msg}", group(done), group(total))
 }
 
 /// `20000` as `20,000`, as indicatif's `human_pos` shows it.
@@ -121,17 +120,25 @@ engine_test!(
             row("  square", 10, 10, "items"),
         ];
         let second = [
-            row("w1", 10, 10, "items, 10 cached"),
-            row("  double", 10, 10, "items, 10 cached"),
-            row("  add_one", 10, 10, "items, 10 cached"),
-            row("  square", 10, 10, "items, 10 cached"),
+            row("w1", 10, 10, "items, 10 cached (100%)"),
+            row("  double", 10, 10, "items, 10 cached (100%)"),
+            row("  add_one", 10, 10, "items, 10 cached (100%)"),
+            row("  square", 10, 10, "items, 10 cached (100%)"),
         ];
-        assert_eq!(rows(&term), [first, second].concat());
+        // Six of ten new: the share served from the cache.
+        p.map(&Inputs::new().with("x", (6..16_i64).collect::<Vec<_>>()), &["x"], MapMode::Zip)?;
+        let third = [
+            row("w1", 10, 10, "items, 4 cached (40%)"),
+            row("  double", 10, 10, "items, 4 cached (40%)"),
+            row("  add_one", 10, 10, "items, 4 cached (40%)"),
+            row("  square", 10, 10, "items, 4 cached (40%)"),
+        ];
+        assert_eq!(rows(&term), [first, second, third].concat());
     }
 );
 
 engine_test!(
-    fn a_run_counts_runs_and_failures_show(engine) {
+    fn a_run_counts_nodes_and_failures_show(engine) {
         let term = InMemoryTerm::new(20, 140);
         let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
         let fails = Node::builder("check")
@@ -147,11 +154,65 @@ engine_test!(
             .unwrap_err();
         assert!(err.to_string().contains("three"), "{err}");
         let rows = rows(&term);
-        assert_eq!(rows[..2], [row("checks", 1, 1, "runs"), row("  check", 1, 1, "runs")]);
+        assert_eq!(rows[..2], [row("checks", 1, 1, "nodes"), row("  check", 1, 1, "nodes")]);
         assert_eq!(rows.len(), 4, "{rows:?}");
         assert!(rows[2].starts_with("checks ") && rows[2].contains("/4 "), "{rows:?}");
         assert!(rows[2].ends_with("items, 1 failed"), "{rows:?}");
         assert!(rows[3].starts_with("  check ") && rows[3].ends_with("items, 1 failed"), "{rows:?}");
+        // A failed row stays where the run stopped: not every item was done.
+        assert!(!rows[2].contains("4/4"), "{rows:?}");
+    }
+);
+
+engine_test!(
+    fn an_unmapped_run_counts_nodes(engine) {
+        let term = InMemoryTerm::new(30, 140);
+        let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let config = RunConfig::new().with_callback(bars).with_cache(Cache::memory());
+        let p = on(&engine, w1()).with_name("w1").with_config(config.clone());
+        p.run(&Inputs::new().with("x", 1_i64))?;
+        p.run(&Inputs::new().with("x", 1_i64))?;
+        // A nested pipeline without map_over inside a map: called once per item by the
+        // node engine, once over the three items by the columnar engine; a node over an
+        // item counts one either way.
+        let inner = Pipeline::new(w1()).with_name("inner").as_node("nest").build()?;
+        let outer = on(&engine, [inner]).with_name("outer").with_config(config);
+        outer.map(&Inputs::new().with("x", vec![5_i64, 6, 7]), &["x"], MapMode::Zip)?;
+        // A failing node: started, not done.
+        let fails = Node::builder("check")
+            .params(["squared"])
+            .output("checked")
+            .try_build(|x: i64| if x > 0 { Err("positive".to_string()) } else { Ok(x) })?;
+        let failing = on(&engine, [double::node(), add_one::node(), square::node(), fails])
+            .with_name("failing")
+            .with_config(RunConfig::new().with_callback(ProgressBars::with_draw_target(
+                ProgressDrawTarget::term_like(Box::new(term.clone())),
+            )));
+        failing.run(&Inputs::new().with("x", 1_i64)).unwrap_err();
+        assert_eq!(
+            rows(&term),
+            [
+                row("w1", 3, 3, "nodes"),
+                row("  double", 1, 1, "nodes"),
+                row("  add_one", 1, 1, "nodes"),
+                row("  square", 1, 1, "nodes"),
+                row("w1", 3, 3, "nodes, 3 cached (100%)"),
+                row("  double", 1, 1, "nodes, 1 cached (100%)"),
+                row("  add_one", 1, 1, "nodes, 1 cached (100%)"),
+                row("  square", 1, 1, "nodes, 1 cached (100%)"),
+                row("outer", 3, 3, "items"),
+                row("  nest", 3, 3, "items"),
+                row("    inner (nested)", 9, 9, "nodes"),
+                row("      double", 3, 3, "nodes"),
+                row("      add_one", 3, 3, "nodes"),
+                row("      square", 3, 3, "nodes"),
+                row("failing", 3, 4, "nodes, 1 failed"),
+                row("  double", 1, 1, "nodes"),
+                row("  add_one", 1, 1, "nodes"),
+                row("  square", 1, 1, "nodes"),
+                row("  check", 0, 1, "nodes, 1 failed"),
+            ]
+        );
     }
 );
 
