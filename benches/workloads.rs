@@ -114,7 +114,13 @@ mod common {
         engines
             .into_iter()
             .flat_map(|(engine, p)| {
-                EXECUTORS.map(|exec| (engine, exec, p.with_config(RunConfig::new().with_map_executor(exec))))
+                EXECUTORS.map(|exec| {
+                    (
+                        engine,
+                        exec,
+                        p.with_config(RunConfig::new().try_with_map_executor(exec).unwrap()),
+                    )
+                })
             })
             .collect()
     }

@@ -193,7 +193,7 @@ pub fn parse_compression(name: &str) -> Result<Compression> {
 /// hypernodes::datagen::write_docs(&dir.join("docs.parquet"), 1000, 7)?;
 ///
 /// let summary = FileRun::new(Pipeline::new([check::node()]), dir.join("docs.parquet"), dir.join("out.parquet"))
-///     .with_config(RunConfig::new().with_on_error(OnError::Collect).with_map_executor("parallel"))
+///     .with_config(RunConfig::new().with_on_error(OnError::Collect).with_map_executor(Executor::parallel()))
 ///     .with_failed(dir.join("failed.parquet"))
 ///     .run()?;
 /// assert_eq!((summary.rows_in, summary.rows_out, summary.failed_rows), (1000, 997, 3));

@@ -517,3 +517,71 @@ engine_test!(
         assert_eq!(out.column::<i64>("score")?, [10, 20]);
     }
 );
+
+#[node(output = "checked")]
+fn refuse_three(tokens: usize) -> Result<usize, String> {
+    match tokens {
+        3 => Err("three tokens".to_string()),
+        n => Ok(n),
+    }
+}
+
+engine_test!(
+    fn as_node_without_a_name_takes_the_pipelines_name(engine) {
+        let inner = per_sentence().with_name("counting");
+        let node = AsNode::new(&inner)
+            .with_input_mapping([("sentences", "sentence")])
+            .with_map_over(["sentences"])
+            .build()?;
+        assert_eq!(node.name(), "counting");
+        let outer = on(&engine, [node]);
+        let out = outer.run(&Inputs::new().with("sentences", sentences()))?;
+        assert_eq!(out.get::<Vec<usize>>("tokens")?, [3, 2, 1]);
+
+        // Messages name the node after the pipeline.
+        let failing = Pipeline::new([count_tokens::node(), refuse_three::node()]).with_name("checking");
+        let node = AsNode::new(&failing)
+            .with_input_mapping([("sentences", "sentence")])
+            .with_map_over(["sentences"])
+            .build()?;
+        let err = on(&engine, [node]).run(&Inputs::new().with("sentences", sentences())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Node 'checking' failed: Node 'refuse_three' failed on item 0: three tokens"
+        );
+
+        // A name given wins; a pipeline without a name needs one.
+        assert_eq!(AsNode::new(&inner).with_name("other").build()?.name(), "other");
+        assert_eq!(inner.as_node("given").build()?.name(), "given");
+        let err = AsNode::new(&per_sentence()).build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "A nested pipeline without a name needs one for its node: name the pipeline (Pipeline::with_name) or the node (AsNode::with_name)"
+        );
+        assert_eq!(err.code(), "HN024");
+    }
+);
+
+engine_test!(
+    fn a_nested_node_gives_back_its_pipeline(engine) {
+        let inner = per_sentence().with_name("counting");
+        let node = inner
+            .as_node("per_sentence")
+            .with_input_mapping([("sentences", "sentence")])
+            .with_map_over(["sentences"])
+            .build()?;
+        let back = node.pipeline().expect("a nested node");
+        assert_eq!(back.name(), Some("counting"));
+        assert_eq!(back.inputs(), ["sentence"]);
+        assert_eq!(back.outputs(), ["tokens"]);
+        assert!(count_tokens::node().pipeline().is_none());
+        // The pipeline given back runs as the one put in.
+        let one = Inputs::new().with("sentence", "a b c d".to_string());
+        let back = back.with_shared_engine(engine.clone());
+        assert_eq!(back.run(&one)?.get::<usize>("tokens")?, 4);
+        // And from a pipeline's nodes.
+        let outer = on(&engine, [node.clone(), grand_total::node()]);
+        let nested: Vec<&str> = outer.nodes().iter().filter_map(|n| n.pipeline()?.name()).collect();
+        assert_eq!(nested, ["counting"]);
+    }
+);

@@ -394,7 +394,7 @@ mod interop {
             .build()
             .unwrap();
         let ctx = SessionContext::new();
-        let p = Pipeline::new([fetch::node()]).with_config(RunConfig::new().with_map_executor("async:3"));
+        let p = Pipeline::new([fetch::node()]).with_config(RunConfig::new().with_map_executor(Executor::Async(3)));
         assert_eq!(ColumnarEngine::register_udfs(&p, &ctx).unwrap(), ["fetch"]);
         let a = Int64Array::from_iter_values(0..8);
         let frame = ctx

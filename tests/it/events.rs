@@ -471,7 +471,7 @@ engine_test!(
         for executor in ["sequential", "threaded:4", "parallel:2", "async:4"] {
             let counts = Arc::new(Counts::default());
             let config = RunConfig::new()
-                .with_map_executor(executor)
+                .try_with_map_executor(executor).unwrap()
                 .with_callback(counts.clone());
             let p = on(&engine, w1()).with_config(config);
             let xs: Vec<i64> = (0..5000).collect();

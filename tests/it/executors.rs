@@ -35,17 +35,18 @@ fn ms(n: u64) -> Duration {
 }
 
 fn map_on(executor: &str) -> RunOptions {
-    RunOptions::new().with_config(RunConfig::new().with_map_executor(executor))
+    RunOptions::new().with_config(RunConfig::new().try_with_map_executor(executor).unwrap())
 }
 
 fn nodes_on(executor: &str) -> RunOptions {
-    RunOptions::new().with_config(RunConfig::new().with_node_executor(executor))
+    RunOptions::new().with_config(RunConfig::new().try_with_node_executor(executor).unwrap())
 }
 
 fn collect_on(executor: &str) -> RunOptions {
     RunOptions::new().with_config(
         RunConfig::new()
-            .with_map_executor(executor)
+            .try_with_map_executor(executor)
+            .unwrap()
             .with_on_error(OnError::Collect),
     )
 }
@@ -266,77 +267,73 @@ fn failure_policies_retries_and_durations() {
     assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
 }
 
-engine_test!(
-    fn bad_executor_names_fail_the_run(engine) {
-        let unknown = format!("Unknown executor 'paralel'. {UNKNOWN}");
-        let width = "Executor 'threaded:0': the width after ':' must be a whole number of at least 1".to_string();
-        let p = on(&engine, w1());
-        let one = Inputs::new().with("x", 1_i64);
-        let many = xs([1, 2]);
-        let configs = [
-            (RunConfig::new().with_map_executor("paralel"), &unknown),
-            (RunConfig::new().with_node_executor("paralel"), &unknown),
-            (RunConfig::new().with_map_executor("threaded:0"), &width),
-            (RunConfig::new().with_node_executor("threaded:0"), &width),
-        ];
-        for (config, message) in configs {
-            // At the call.
-            let opts = RunOptions::new().with_config(config.clone());
-            assert_eq!(p.run_with(&one, &opts).unwrap_err().to_string(), *message);
-            assert_eq!(p.map_with(&many, &["x"], "zip", &opts).unwrap_err().to_string(), *message);
-            // On the pipeline.
-            let q = p.with_config(config.clone());
-            assert_eq!(q.run(&one).unwrap_err().to_string(), *message);
-            assert_eq!(q.map(&many, &["x"], "zip").unwrap_err().to_string(), *message);
-            // In a scope.
-            let err = config.clone().scoped(|| p.map(&many, &["x"], "zip")).unwrap_err();
-            assert_eq!(err.to_string(), *message);
-            // On a nested pipeline: its node fails.
-            let inner = Pipeline::new(w1()).with_config(config.clone()).as_node("inner").build()?;
-            let err = on(&engine, [inner]).run(&one).unwrap_err();
-            assert_eq!(err.to_string(), format!("Node 'inner' failed: {message}"));
-        }
-    }
-);
-
+/// An executor given by name is parsed where it is set: a bad name is refused by the
+/// setter (on a configuration and on the node engine), before anything runs.
 #[test]
-fn bad_executor_names_given_to_the_node_engine_fail_every_run() {
-    let one = Inputs::new().with("x", 1_i64);
-    let many = xs([1, 2]);
-    for (engine, message) in [
-        (
-            NodeEngine::new().with_map_executor("paralel"),
-            format!("Unknown executor 'paralel'. {UNKNOWN}"),
-        ),
-        (
-            NodeEngine::new().with_node_executor("sequentail"),
-            format!("Unknown executor 'sequentail'. {UNKNOWN}"),
-        ),
-        (
-            NodeEngine::new().with_map_executor("async:x"),
-            "Executor 'async:x': the width after ':' must be a whole number of at least 1".to_string(),
-        ),
-    ] {
-        assert_eq!(engine.map_executor(), None);
-        let p = Pipeline::new(w1()).with_engine(engine.clone());
-        assert_eq!(p.run(&one).unwrap_err().to_string(), message);
-        assert_eq!(p.map(&many, &["x"], "zip").unwrap_err().to_string(), message);
-        // Given at the call, or in a configuration.
-        let p = Pipeline::new(w1());
-        let opts = RunOptions::new().with_engine(engine.clone());
-        assert_eq!(
-            p.map_with(&many, &["x"], "zip", &opts).unwrap_err().to_string(),
-            message
-        );
-        let opts = RunOptions::new().with_config(RunConfig::new().with_engine(engine.clone()));
-        assert_eq!(p.run_with(&one, &opts).unwrap_err().to_string(), message);
-    }
+fn bad_executor_names_are_refused_where_they_are_set() {
+    let unknown = |name: &str| format!("Unknown executor '{name}'. {UNKNOWN}");
+    let width = |name: &str| format!("Executor '{name}': the width after ':' must be a whole number of at least 1");
+    let refused = |r: Result<RunConfig, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        refused(RunConfig::new().try_with_map_executor("paralel")),
+        unknown("paralel")
+    );
+    assert_eq!(
+        refused(RunConfig::new().try_with_node_executor("paralel")),
+        unknown("paralel")
+    );
+    assert_eq!(
+        refused(RunConfig::new().try_with_map_executor("threaded:x")),
+        width("threaded:x")
+    );
+    assert_eq!(
+        refused(RunConfig::new().try_with_node_executor("threaded:0")),
+        width("threaded:0")
+    );
+    let err = RunConfig::new()
+        .try_with_map_executor("threads".to_string())
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownExecutor { .. }));
+    assert_eq!(err.code(), "HN017");
+    let refused = |r: Result<NodeEngine, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        refused(NodeEngine::new().try_with_map_executor("paralel")),
+        unknown("paralel")
+    );
+    assert_eq!(
+        refused(NodeEngine::new().try_with_node_executor("sequentail")),
+        unknown("sequentail")
+    );
+    assert_eq!(
+        refused(NodeEngine::new().try_with_map_executor("async:x")),
+        width("async:x")
+    );
+
+    // Good names are the executors they name, wherever they are set.
+    let config = RunConfig::new()
+        .try_with_map_executor("threaded:4")
+        .unwrap()
+        .try_with_node_executor(Executor::Async(3))
+        .unwrap();
+    assert_eq!(config.map_executor(), Some(Executor::Threaded(4)));
+    assert_eq!(config.node_executor(), Some(Executor::Async(3)));
+    let engine = NodeEngine::new().try_with_map_executor("parallel:2").unwrap();
+    assert_eq!(engine.map_executor(), Some(Executor::Parallel(2)));
+    assert_eq!(engine.node_executor(), None);
     let engine = NodeEngine::new()
-        .with_node_executor("threaded:4")
+        .with_node_executor(Executor::Threaded(4))
         .with_map_executor(Executor::parallel());
     assert_eq!(engine.node_executor(), Some(Executor::Threaded(4)));
     assert_eq!(engine.map_executor(), Some(Executor::parallel()));
 }
+
+engine_test!(
+    fn executors_set_by_name_run(engine) {
+        let p = on(&engine, w1()).with_config(RunConfig::new().try_with_map_executor("threaded:3")?);
+        let out = p.map(&xs([1, 2, 3]), &["x"], "zip")?;
+        assert_eq!(out.column::<i64>("squared")?, [9, 25, 49]);
+    }
+);
 
 // ---------------------------------------------------------------------------------------
 // The same results everywhere.
@@ -387,7 +384,7 @@ engine_test!(
             let tags: Vec<String> = x.iter().map(|x| format!("{x}:{}", (2 * x + 1) * (2 * x + 1))).collect();
             assert_eq!(out.column::<String>("tag")?, tags, "{exec}");
             // The node executor too.
-            let opts = RunOptions::new().with_config(RunConfig::new().with_map_executor(exec).with_node_executor(exec));
+            let opts = RunOptions::new().with_config(RunConfig::new().try_with_map_executor(exec).unwrap().try_with_node_executor(exec).unwrap());
             let out = p.map_with(&xs(x.clone()), &["x"], "zip", &opts)?;
             assert_eq!(out.column::<String>("tag")?, tags, "{exec}");
             // And `run`.
@@ -526,7 +523,7 @@ engine_test!(
             assert_eq!((out.get::<i64>("l")?, out.get::<i64>("r")?, out.get::<i64>("sum")?), (10, 15, 25), "{exec}");
             // Each item of a sequential map, its arms at the same time.
             let opts = RunOptions::new()
-                .with_config(RunConfig::new().with_node_executor(exec).with_map_executor("sequential"));
+                .with_config(RunConfig::new().try_with_node_executor(exec).unwrap().with_map_executor(Executor::Sequential));
             let out = on(&engine, diamond(true)).map_with(&xs([0, 1, 2]), &["x"], "zip", &opts)?;
             assert_eq!(out.column::<i64>("sum")?, [5, 10, 15], "{exec}");
         }
@@ -555,7 +552,7 @@ engine_test!(
         for exec in EXECUTORS {
             let err = p.run_with(&Inputs::new().with("x", 1_i64), &nodes_on(exec)).unwrap_err();
             assert_eq!(err.to_string(), "Node 'left' failed: left broke on 2", "{exec}");
-            let opts = RunOptions::new().with_config(RunConfig::new().with_node_executor(exec).with_map_executor(exec));
+            let opts = RunOptions::new().with_config(RunConfig::new().try_with_node_executor(exec).unwrap().try_with_map_executor(exec).unwrap());
             let err = p.map_with(&xs([1, 2]), &["x"], "zip", &opts).unwrap_err();
             assert_eq!(err.to_string(), "Node 'left' failed on item 0: left broke on 2", "{exec}");
         }
@@ -1037,7 +1034,7 @@ engine_test!(
             // RunConfig::with_retry, on the pipeline and at the call.
             for at_call in [false, true] {
                 let calls = Arc::new(Mutex::new(BTreeMap::new()));
-                let config = RunConfig::new().with_map_executor(exec).with_retry(Retry::new(3, ms(1)));
+                let config = RunConfig::new().try_with_map_executor(exec).unwrap().with_retry(Retry::new(3, ms(1)));
                 let p = on(&engine, [counted(Node::builder("plain"), 2, &calls)]);
                 let out = if at_call {
                     p.map_with(&xs(0..4), &["x"], "zip", &RunOptions::new().with_config(config))?
@@ -1051,7 +1048,7 @@ engine_test!(
             // The node's own retries win over the configuration's, fewer or more.
             let calls = Arc::new(Mutex::new(BTreeMap::new()));
             let node = counted(Node::builder("stubborn").retry(Retry::new(1, ms(1))), 2, &calls);
-            let opts = RunOptions::new().with_config(RunConfig::new().with_map_executor(exec).with_retry(Retry::new(5, ms(1))));
+            let opts = RunOptions::new().with_config(RunConfig::new().try_with_map_executor(exec).unwrap().with_retry(Retry::new(5, ms(1))));
             let err = on(&engine, [node]).map_with(&xs([7]), &["x"], "zip", &opts).unwrap_err();
             assert_eq!(
                 err.to_string(),
@@ -1061,7 +1058,7 @@ engine_test!(
             assert_eq!(calls.lock().unwrap()[&7], 2, "{exec}");
             let calls = Arc::new(Mutex::new(BTreeMap::new()));
             let node = counted(Node::builder("patient").retry(Retry::new(4, ms(1))), 2, &calls);
-            let opts = RunOptions::new().with_config(RunConfig::new().with_map_executor(exec).with_retry(Retry::new(0, ms(1))));
+            let opts = RunOptions::new().with_config(RunConfig::new().try_with_map_executor(exec).unwrap().with_retry(Retry::new(0, ms(1))));
             let out = on(&engine, [node]).map_with(&xs([7]), &["x"], "zip", &opts)?;
             assert_eq!((out.column::<i64>("y")?, calls.lock().unwrap()[&7]), (&[70_i64][..], 3), "{exec}");
         }
@@ -1081,7 +1078,7 @@ engine_test!(
                     c.fetch_add(1, SeqCst);
                     panic!("{x} broke it")
                 })?;
-            let opts = RunOptions::new().with_config(RunConfig::new().with_map_executor(exec).with_retry(Retry::new(3, ms(1))));
+            let opts = RunOptions::new().with_config(RunConfig::new().try_with_map_executor(exec).unwrap().with_retry(Retry::new(3, ms(1))));
             let err = on(&engine, [node]).map_with(&xs([4]), &["x"], "zip", &opts).unwrap_err();
             assert_eq!(err.to_string(), "Node 'fragile' panicked on item 0: 4 broke it", "{exec}");
             assert_eq!(calls.load(SeqCst), 1, "{exec}");
@@ -1222,7 +1219,7 @@ engine_test!(
 // Precedence of the run configuration.
 
 fn cfg(executor: &str) -> RunConfig {
-    RunConfig::new().with_map_executor(executor)
+    RunConfig::new().try_with_map_executor(executor).unwrap()
 }
 
 /// Where the items of a map of a tracked node ran: `make` makes the pipeline from the
@@ -1495,7 +1492,7 @@ fn engines_follow_the_same_precedence() {
 #[test]
 fn engine_executors_count_at_the_level_of_the_engine() {
     let _serial = serial();
-    let engine = |e: &str| NodeEngine::new().with_map_executor(e);
+    let engine = |e: &str| NodeEngine::new().try_with_map_executor(e).unwrap();
     let none = RunOptions::new();
     let on_engine = |e: &'static str| move |n: Node| bare(n).with_engine(engine(e));
     let with = |e: &'static str| move |n: Node| bare(n).with_config(cfg(e));
@@ -1513,14 +1510,14 @@ fn engine_executors_count_at_the_level_of_the_engine() {
     // At one level, an executor set there wins over the engine's, in either order.
     let both = RunConfig::new()
         .with_engine(engine("parallel:2"))
-        .with_map_executor("threaded:4");
+        .with_map_executor(Executor::Threaded(4));
     assert_eq!(both.map_executor(), Some(Executor::Threaded(4)));
     assert_eq!(
         where_items_ran(bare, &RunOptions::new().with_config(both)),
         ["threaded"]
     );
     let both = RunConfig::new()
-        .with_map_executor("threaded:4")
+        .with_map_executor(Executor::Threaded(4))
         .with_engine(engine("parallel:2"));
     assert_eq!(
         where_items_ran(bare, &RunOptions::new().with_config(both)),
@@ -1573,7 +1570,7 @@ fn engine_executors_count_at_the_level_of_the_engine() {
     );
     // The engine's node executor runs the arms of a diamond at the same time.
     for exec in CONCURRENT {
-        let p = Pipeline::new(diamond(true)).with_engine(NodeEngine::new().with_node_executor(exec));
+        let p = Pipeline::new(diamond(true)).with_engine(NodeEngine::new().try_with_node_executor(exec).unwrap());
         assert_eq!(
             p.run(&Inputs::new().with("x", 4_i64))
                 .unwrap()
@@ -1604,7 +1601,13 @@ async fn run_async_and_map_async_from_async_code() {
         assert_eq!(out.get::<String>("tag").unwrap(), "7:225", "{name}");
         assert_eq!(out.get::<i64>("negated").unwrap(), -15, "{name}");
         for exec in EXECUTORS {
-            let opts = RunOptions::new().with_config(RunConfig::new().with_map_executor(exec).with_node_executor(exec));
+            let opts = RunOptions::new().with_config(
+                RunConfig::new()
+                    .try_with_map_executor(exec)
+                    .unwrap()
+                    .try_with_node_executor(exec)
+                    .unwrap(),
+            );
             let out = p.map_async(xs(1..=6), &["x"], "zip", opts.clone()).await.unwrap();
             assert_eq!(
                 out.column::<i64>("negated").unwrap(),
@@ -1710,7 +1713,13 @@ fn blocking_calls_work_here() {
             "{name}"
         );
         for exec in EXECUTORS {
-            let opts = RunOptions::new().with_config(RunConfig::new().with_map_executor(exec).with_node_executor(exec));
+            let opts = RunOptions::new().with_config(
+                RunConfig::new()
+                    .try_with_map_executor(exec)
+                    .unwrap()
+                    .try_with_node_executor(exec)
+                    .unwrap(),
+            );
             let out = p.map_with(&xs(1..=6), &["x"], "zip", &opts).unwrap();
             assert_eq!(
                 out.column::<i64>("negated").unwrap(),

@@ -279,7 +279,7 @@ fn file_rows() -> Vec<Row<FileAttempt>> {
                     )
                     .with_engine(e)
                     .with_batch_rows(100)
-                    .with_config(RunConfig::new().with_map_executor(executor))
+                    .with_config(RunConfig::new().try_with_map_executor(executor).unwrap())
                     .run()
                 }),
                 expected,

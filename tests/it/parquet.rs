@@ -588,7 +588,7 @@ engine_test!(
             let summary = FileRun::new(pipeline.clone(), dir.join("ids.parquet"), &out)
                 .with_engine(choice(&engine))
                 .with_select(["id", "checked", "label"])
-                .with_config(collect().with_map_executor(executor))
+                .with_config(collect().try_with_map_executor(executor).unwrap())
                 .with_failed(&failed)
                 .with_batch_rows(4)
                 .with_partitions(3)
@@ -693,7 +693,7 @@ engine_test!(
         for executor in ["sequential", "threaded:4", "parallel:3", "async:4"] {
             let err = FileRun::new(Pipeline::new([late::node()]), dir.join("ids.parquet"), dir.join("out.parquet"))
                 .with_engine(choice(&engine))
-                .with_config(RunConfig::new().with_map_executor(executor))
+                .with_config(RunConfig::new().try_with_map_executor(executor).unwrap())
                 .with_batch_rows(4)
                 .with_partitions(3)
                 .run()
@@ -712,7 +712,7 @@ engine_test!(
         ids_file(&dir.join("in/b.parquet"), 5, 5);
         let summary = FileRun::new(Pipeline::new([check::node()]), dir.join("in"), dir.join("out"))
             .with_engine(choice(&engine))
-            .with_config(collect().with_map_executor("parallel"))
+            .with_config(collect().with_map_executor(Executor::parallel()))
             .with_failed(dir.join("failed"))
             .with_batch_rows(3)
             .run()?;
@@ -799,10 +799,6 @@ fn failure_policy_and_side_file_mistakes() {
             "The failed rows' file '{}' is the input file; choose another",
             input.display()
         )
-    );
-    assert_eq!(
-        error(run().with_config(RunConfig::new().with_map_executor("threads"))),
-        "Unknown executor 'threads'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]"
     );
     assert_eq!(dir.files(), ["ids.parquet"]);
 }

@@ -142,7 +142,32 @@ fn pipelines_are_cheap_clones_with_names() {
     assert_eq!(q.name(), Some("w1"));
     assert_eq!(
         format!("{q:?}"),
-        "Pipeline { name: Some(\"w1\"), nodes: [\"double\", \"add_one\", \"square\"], inputs: [\"x\"], outputs: [\"doubled\", \"incremented\", \"squared\"], bound: [] }"
+        "Pipeline { name: Some(\"w1\"), nodes: [\"double\", \"add_one\", \"square\"], needs: [\"x\"], bound: {}, outputs: [\"doubled\", \"incremented\", \"squared\"] }"
+    );
+}
+
+#[node(output = "total")]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[test]
+fn debug_shows_what_a_pipeline_needs_and_what_is_bound() {
+    let p = Pipeline::new([add::node(), double::node()]);
+    assert_eq!(
+        format!("{p:?}"),
+        r#"Pipeline { name: None, nodes: ["add", "double"], needs: ["a", "b", "x"], bound: {}, outputs: ["doubled", "total"] }"#
+    );
+    let p = p
+        .bind(Inputs::new().with("b", 2_i64).with("x", vec![1_i64, 2]))
+        .unwrap();
+    assert_eq!(
+        format!("{p:?}"),
+        r#"Pipeline { name: None, nodes: ["add", "double"], needs: ["a"], bound: {"b": Value<i64>, "x": Value<Vec<i64>>}, outputs: ["doubled", "total"] }"#
+    );
+    assert_eq!(
+        format!("{:?}", p.unbind(&["x"])),
+        r#"Pipeline { name: None, nodes: ["add", "double"], needs: ["a", "x"], bound: {"b": Value<i64>}, outputs: ["doubled", "total"] }"#
     );
 }
 

@@ -87,7 +87,7 @@ engine_test!(
         let term = InMemoryTerm::new(20, 140);
         let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
         let p = per_sentence_pipeline(&engine)
-            .with_config(RunConfig::new().with_callback(bars).with_map_executor("parallel"));
+            .with_config(RunConfig::new().with_callback(bars).with_map_executor(Executor::parallel()));
         let docs: Vec<Vec<String>> = (0..400).map(|i| docs()[i % 4].clone()).collect();
         p.map(&Inputs::new().with("sentences", docs), &["sentences"], MapMode::Zip)?;
         assert_eq!(

@@ -140,7 +140,7 @@ engine_test!(
         let file = temp_file(&format!("nested-{}", engine.name()));
         let trace = ChromeTrace::new(&file);
         let p = per_sentence_pipeline(&engine)
-            .with_config(RunConfig::new().with_callback(trace.clone()).with_map_executor("parallel"));
+            .with_config(RunConfig::new().with_callback(trace.clone()).with_map_executor(Executor::parallel()));
         let out = p.map(&Inputs::new().with("sentences", docs(200)), &["sentences"], MapMode::Zip)?;
         assert_eq!(out.len(), 200);
         // Written when the run ended.

@@ -59,7 +59,8 @@ use crate::value::{TypeInfo, Value};
 #[must_use = "call .build() to get the node"]
 pub struct AsNode {
     pipeline: Pipeline,
-    name: String,
+    /// `None`: the pipeline's name.
+    name: Option<String>,
     input_mapping: Vec<(String, String)>,
     output_mapping: Option<Vec<(String, String)>>,
     map_over: Vec<String>,
@@ -67,20 +68,57 @@ pub struct AsNode {
 }
 
 impl Pipeline {
-    /// Starts using this pipeline as a node named `name`; see [`AsNode`].
+    /// Starts using this pipeline as a node named `name`; see [`AsNode`]. To name the
+    /// node after the pipeline, start with [`AsNode::new`].
     pub fn as_node(&self, name: impl Into<String>) -> AsNode {
+        AsNode::new(self).with_name(name)
+    }
+}
+
+impl AsNode {
+    /// Starts using `pipeline` as a node named after it ([`Pipeline::with_name`]), as
+    /// upstream's `as_node()` without a name does; [`with_name`](AsNode::with_name) names
+    /// it otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::AsNode;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let inner = Pipeline::new([double::node()]).with_name("doubling");
+    /// let node = AsNode::new(&inner).build()?;
+    /// assert_eq!(node.name(), "doubling");
+    /// assert_eq!(node.pipeline().and_then(Pipeline::name), Some("doubling"));
+    ///
+    /// // A pipeline without a name needs one for its node.
+    /// let err = AsNode::new(&Pipeline::new([double::node()])).build().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "A nested pipeline without a name needs one for its node: name the pipeline (Pipeline::with_name) or the node (AsNode::with_name)"
+    /// );
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    pub fn new(pipeline: &Pipeline) -> AsNode {
         AsNode {
-            pipeline: self.clone(),
-            name: name.into(),
+            pipeline: pipeline.clone(),
+            name: None,
             input_mapping: Vec::new(),
             output_mapping: None,
             map_over: Vec::new(),
             mode: Ok(MapMode::Zip),
         }
     }
-}
 
-impl AsNode {
+    /// Names the node `name` instead of after its pipeline.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Feeds inner inputs from differently named outer values: `(outer, inner)` pairs.
     pub fn with_input_mapping<A: Into<String>, B: Into<String>>(
         mut self,
@@ -119,12 +157,21 @@ impl AsNode {
     /// # Errors
     ///
     /// [`Error::Invalid`] for a mapping naming an inner input or output that does not
-    /// exist (or a bound input), or two names colliding; [`Error::MapOverNotInput`] for a
-    /// `map_over` name that is not a parameter; [`Error::UnknownMapMode`].
+    /// exist (or a bound input), two names colliding, or no name for the node (neither
+    /// given nor the pipeline's); [`Error::MapOverNotInput`] for a `map_over` name that
+    /// is not a parameter; [`Error::UnknownMapMode`].
     pub fn build(self) -> Result<Node> {
         let inner = &self.pipeline;
         let mode = self.mode.map_err(|mode| Error::UnknownMapMode { mode })?;
-        let node = &self.name;
+        let name = match self.name.or_else(|| inner.name().map(str::to_string)) {
+            Some(name) => name,
+            None => {
+                return Err(Error::Invalid(
+                    "A nested pipeline without a name needs one for its node: name the pipeline (Pipeline::with_name) or the node (AsNode::with_name)".into(),
+                ));
+            }
+        };
+        let node = &name;
         let mut errors = Vec::new();
 
         // Parameters: the unbound inner inputs, renamed by the input mapping.
@@ -226,7 +273,7 @@ impl AsNode {
         let volatile = inner.nodes().iter().any(|n| n.volatility() == Volatility::Volatile);
 
         Ok(Node::composite(Arc::new(NestedNode {
-            name: self.name,
+            name,
             pipeline: self.pipeline,
             params,
             inner_params,
@@ -251,6 +298,31 @@ fn list_type(node: &str, ty: TypeInfo, errors: &mut Vec<Error>) -> TypeInfo {
         )));
         ty
     })
+}
+
+impl Node {
+    /// The pipeline behind a nested node ([`Pipeline::as_node`]); `None` for a function
+    /// node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let inner = Pipeline::new([double::node()]).with_name("inner");
+    /// let nested = inner.as_node("twice").build()?;
+    /// let back = nested.pipeline().expect("a nested node");
+    /// assert_eq!(back.name(), Some("inner"));
+    /// assert_eq!(back.nodes()[0].name(), "double");
+    /// assert!(double::node().pipeline().is_none());
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    pub fn pipeline(&self) -> Option<&Pipeline> {
+        NestedNode::of(self).map(NestedNode::pipeline)
+    }
 }
 
 /// What a node is, for the layers that run or show it.

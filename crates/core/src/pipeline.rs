@@ -247,14 +247,36 @@ impl Pipeline {
     }
 }
 
+/// The name, the nodes in execution order, the inputs a run must still be given
+/// (`needs`), the bound ones with their values' types, and the outputs.
+///
+/// ```
+/// use hypernodes::prelude::*;
+///
+/// #[node(output = "sum")]
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+///
+/// let p = Pipeline::new([add::node()]).with_name("adding").bind(Inputs::new().with("b", 10_i64))?;
+/// assert_eq!(
+///     format!("{p:?}"),
+///     r#"Pipeline { name: Some("adding"), nodes: ["add"], needs: ["a"], bound: {"b": Value<i64>}, outputs: ["sum"] }"#
+/// );
+/// # Ok::<(), hypernodes::Error>(())
+/// ```
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Bound<'a>(&'a Inputs);
+        impl fmt::Debug for Bound<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map().entries(self.0.iter()).finish()
+            }
+        }
         f.debug_struct("Pipeline")
             .field("name", &self.inner.name)
             .field("nodes", &self.inner.nodes.iter().map(Node::name).collect::<Vec<_>>())
-            .field("inputs", &self.inputs())
+            .field("needs", &self.unfulfilled_args())
+            .field("bound", &Bound(&self.inner.bound))
             .field("outputs", &self.inner.outputs)
-            .field("bound", &self.inner.bound.names().collect::<Vec<_>>())
             .finish()
     }
 }

@@ -68,7 +68,7 @@ pub trait Engine: Send + Sync + fmt::Debug {
 /// let opts = RunOptions::new()
 ///     .with_outputs(["word_count"])
 ///     .with_engine(NodeEngine::new())
-///     .with_config(RunConfig::new().with_map_executor("threaded:8").with_on_error(OnError::Collect));
+///     .with_config(RunConfig::new().with_map_executor(Executor::Threaded(8)).with_on_error(OnError::Collect));
 /// assert_eq!(opts.outputs(), Some(&["word_count".to_string()][..]));
 /// assert_eq!(opts.config().map_executor(), Some(Executor::Threaded(8)));
 /// assert_eq!(opts.config().engine().unwrap().name(), "node");

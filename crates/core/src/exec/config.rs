@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::policy::{AsExecutor, Executor, OnError, Retry};
 use crate::cache::{Cache, CacheReport, Session};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::{Callback, Context, Events};
 
 /// How a pipeline runs: engine, executors, failure policy, retries and timeout. Every
@@ -45,7 +45,7 @@ use crate::events::{Callback, Context, Events};
 /// #[node(output = "doubled")]
 /// fn double(x: i64) -> i64 { 2 * x }
 ///
-/// let p = Pipeline::new([double::node()]).with_config(RunConfig::new().with_map_executor("parallel"));
+/// let p = Pipeline::new([double::node()]).with_config(RunConfig::new().with_map_executor(Executor::parallel()));
 /// let out = p.map(&Inputs::new().with("x", vec![1_i64, 2, 3]), &["x"], "zip")?;
 /// assert_eq!(out.column::<i64>("doubled")?, [2, 4, 6]);
 ///
@@ -73,8 +73,6 @@ pub struct RunConfig {
     /// run that is part of a larger one, as a file run's batches are, leaves the commit
     /// to the larger one).
     commits: bool,
-    /// A setting given by name that did not parse: reported when the config is used.
-    invalid: Option<Arc<Error>>,
     /// The callbacks that watch the run (`Some` of none: none, whatever is inherited).
     callbacks: Option<Arc<[Arc<dyn Callback>]>>,
     /// Where the run is in the context tree (set for a top-level run, and for each
@@ -160,17 +158,51 @@ impl RunConfig {
         self
     }
 
-    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
-    /// name; a bad name is reported when the configuration is used).
-    pub fn with_node_executor(mut self, executor: impl AsExecutor) -> RunConfig {
-        set_executor(&mut self.node_executor, &mut self.invalid, executor);
+    /// Runs the independent nodes of each run with `executor`.
+    pub fn with_node_executor(mut self, executor: Executor) -> RunConfig {
+        self.node_executor = Some(executor);
         self
     }
 
-    /// Runs the items of maps with `executor` (an [`Executor`] or its name).
-    pub fn with_map_executor(mut self, executor: impl AsExecutor) -> RunConfig {
-        set_executor(&mut self.map_executor, &mut self.invalid, executor);
+    /// Runs the items of maps with `executor`.
+    pub fn with_map_executor(mut self, executor: Executor) -> RunConfig {
+        self.map_executor = Some(executor);
         self
+    }
+
+    /// [`with_node_executor`](RunConfig::with_node_executor) with an [`Executor`] or its
+    /// name (`"threaded:8"`), which is parsed here: a bad name is refused by this call,
+    /// not by a later run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownExecutor`](crate::Error::UnknownExecutor) for an unknown name,
+    /// [`Error::Invalid`](crate::Error::Invalid) for a bad width.
+    pub fn try_with_node_executor(self, executor: impl AsExecutor) -> Result<RunConfig> {
+        Ok(self.with_node_executor(executor.as_executor()?))
+    }
+
+    /// [`with_map_executor`](RunConfig::with_map_executor) with an [`Executor`] or its
+    /// name, which is parsed here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// let config = RunConfig::new().try_with_map_executor("threaded:8")?;
+    /// assert_eq!(config.map_executor(), Some(Executor::Threaded(8)));
+    /// let err = RunConfig::new().try_with_map_executor("threaded:x").unwrap_err();
+    /// assert_eq!(err.to_string(), "Executor 'threaded:x': the width after ':' must be a whole number of at least 1");
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownExecutor`](crate::Error::UnknownExecutor) for an unknown name,
+    /// [`Error::Invalid`](crate::Error::Invalid) for a bad width.
+    pub fn try_with_map_executor(self, executor: impl AsExecutor) -> Result<RunConfig> {
+        Ok(self.with_map_executor(executor.as_executor()?))
     }
 
     /// What a map does when items fail.
@@ -369,7 +401,6 @@ impl RunConfig {
             && self.timeout.is_none()
             && self.cache.is_none()
             && self.callbacks.is_none()
-            && self.invalid.is_none()
     }
 
     /// This configuration with every unset field taken from `parent`.
@@ -385,7 +416,6 @@ impl RunConfig {
             session: self.session.clone().or_else(|| parent.session.clone()),
             // Only the run that opens a session commits it.
             commits: false,
-            invalid: self.invalid.clone().or_else(|| parent.invalid.clone()),
             callbacks: self.callbacks.clone().or_else(|| parent.callbacks.clone()),
             // Where the run is, and what it reports to, are set for each run.
             context: self.context.clone().or_else(|| parent.context.clone()),
@@ -453,9 +483,6 @@ impl RunConfig {
 
     fn resolved(&self, parent: &RunConfig) -> Result<RunConfig> {
         let mut c = self.or(parent);
-        if let Some(e) = c.invalid.take() {
-            return Err(reported(&e));
-        }
         c.node_executor = c.node_executor().or(Some(Executor::Sequential));
         c.map_executor = c.map_executor().or(Some(Executor::Sequential));
         c.on_error = c.on_error.or(Some(OnError::Fail));
@@ -477,24 +504,5 @@ impl RunConfig {
         RunConfig::new()
             .resolve(&RunConfig::new())
             .expect("an empty configuration resolves")
-    }
-}
-
-/// Sets `slot` to `executor`, or keeps the parse error in `invalid` to report when the
-/// setting is used (builders do not return errors).
-#[doc(hidden)]
-pub fn set_executor(slot: &mut Option<Executor>, invalid: &mut Option<Arc<Error>>, executor: impl AsExecutor) {
-    match executor.as_executor() {
-        Ok(e) => *slot = Some(e),
-        Err(e) => *invalid = Some(Arc::new(e)),
-    }
-}
-
-/// A kept parse error of an executor setting, reported (again) by a run.
-#[doc(hidden)]
-pub fn reported(e: &Error) -> Error {
-    match e {
-        Error::UnknownExecutor { name } => Error::UnknownExecutor { name: name.clone() },
-        other => Error::Invalid(other.to_string()),
     }
 }

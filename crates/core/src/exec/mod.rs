@@ -35,7 +35,7 @@
 mod config;
 mod policy;
 
-pub use config::RunConfig;
 #[doc(hidden)]
-pub use config::{EngineSlot, reported, set_executor};
+pub use config::EngineSlot;
+pub use config::RunConfig;
 pub use policy::{AsExecutor, Executor, ItemFailure, OnError, Retry, parse_duration};

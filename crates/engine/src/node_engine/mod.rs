@@ -17,9 +17,7 @@ use smallvec::SmallVec;
 
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::exec::{
-    AsExecutor, Executor, ItemFailure, OnError, block_on, for_items, for_items_async, reported, set_executor,
-};
+use crate::exec::{AsExecutor, Executor, ItemFailure, OnError, block_on, for_items, for_items_async};
 use crate::outputs::{MapOutputs, Outputs};
 use crate::plan::MapPlan;
 use crate::plan::RunPlan;
@@ -67,15 +65,15 @@ pub use collect::{collect, collect_shared, not_owned};
 /// let p = Pipeline::new([double::node()]).with_engine(NodeEngine::new());
 /// assert_eq!(p.run(&Inputs::new().with("x", 21_i64))?.get::<i64>("doubled")?, 42);
 ///
-/// let engine = NodeEngine::new().with_node_executor("threaded:4").with_map_executor(Executor::parallel());
+/// let engine = NodeEngine::new().try_with_node_executor("threaded:4")?.with_map_executor(Executor::parallel());
 /// let p = Pipeline::new([double::node()]).with_engine(engine);
 /// let out = p.map(&Inputs::new().with("x", vec![1_i64, 2, 3]), &["x"], "zip")?;
 /// assert_eq!(out.column::<i64>("doubled")?, [2, 4, 6]);
 ///
-/// let err = NodeEngine::new().with_map_executor("paralel");
-/// let p = Pipeline::new([double::node()]).with_engine(err);
+/// // An executor given by name is parsed where it is set.
+/// let err = NodeEngine::new().try_with_map_executor("paralel").unwrap_err();
 /// assert_eq!(
-///     p.run(&Inputs::new().with("x", 1_i64)).unwrap_err().to_string(),
+///     err.to_string(),
 ///     "Unknown executor 'paralel'. Valid executors: sequential, threaded[:N], async[:N], parallel[:N]"
 /// );
 /// # Ok::<(), hypernodes::Error>(())
@@ -84,8 +82,6 @@ pub use collect::{collect, collect_shared, not_owned};
 pub struct NodeEngine {
     node_executor: Option<Executor>,
     map_executor: Option<Executor>,
-    /// An executor given by a name that did not parse, reported by every run.
-    invalid: Option<Arc<Error>>,
 }
 
 impl NodeEngine {
@@ -93,7 +89,6 @@ impl NodeEngine {
     pub const DEFAULT: NodeEngine = NodeEngine {
         node_executor: None,
         map_executor: None,
-        invalid: None,
     };
 
     /// A node engine with the default (sequential) executors.
@@ -101,21 +96,36 @@ impl NodeEngine {
         Self::default()
     }
 
-    /// Runs the independent nodes of each run with `executor` (an [`Executor`] or its
-    /// name; a bad name fails every run with the parse error).
-    pub fn with_node_executor(mut self, executor: impl AsExecutor) -> Self {
-        set_executor(&mut self.node_executor, &mut self.invalid, executor);
+    /// Runs the independent nodes of each run with `executor`.
+    pub fn with_node_executor(mut self, executor: Executor) -> Self {
+        self.node_executor = Some(executor);
         self
     }
 
-    /// Runs the items of each map with `executor` (an [`Executor`] or its name).
-    pub fn with_map_executor(mut self, executor: impl AsExecutor) -> Self {
-        set_executor(&mut self.map_executor, &mut self.invalid, executor);
+    /// Runs the items of each map with `executor`.
+    pub fn with_map_executor(mut self, executor: Executor) -> Self {
+        self.map_executor = Some(executor);
         self
     }
 
-    fn check(&self) -> Result<()> {
-        self.invalid.as_deref().map_or(Ok(()), |e| Err(reported(e)))
+    /// [`with_node_executor`](NodeEngine::with_node_executor) with an [`Executor`] or
+    /// its name (`"threaded:8"`), parsed here: a bad name is refused by this call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownExecutor`] for an unknown name, [`Error::Invalid`] for a bad width.
+    pub fn try_with_node_executor(self, executor: impl AsExecutor) -> Result<Self> {
+        Ok(self.with_node_executor(executor.as_executor()?))
+    }
+
+    /// [`with_map_executor`](NodeEngine::with_map_executor) with an [`Executor`] or its
+    /// name, parsed here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownExecutor`] for an unknown name, [`Error::Invalid`] for a bad width.
+    pub fn try_with_map_executor(self, executor: impl AsExecutor) -> Result<Self> {
+        Ok(self.with_map_executor(executor.as_executor()?))
     }
 }
 
@@ -133,7 +143,6 @@ impl Engine for NodeEngine {
     }
 
     fn run(&self, plan: &RunPlan) -> Result<Outputs> {
-        self.check()?;
         let program = Program::new(plan, &[]);
         if plan.config().cache().is_some() {
             let mut cells = program.exec_cached(1, None, &mut Vec::new())?;
@@ -155,7 +164,6 @@ impl Engine for NodeEngine {
     }
 
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs> {
-        self.check()?;
         let config = plan.run_plan().config();
         let executor = config.map_executor().unwrap_or_default();
         let on_error = config.on_error().unwrap_or_default();
