@@ -29,6 +29,7 @@ mod commit;
 mod decimal;
 #[cfg(feature = "parquet")]
 mod dictionary;
+mod entrypoint;
 mod errors;
 mod events;
 mod executors;

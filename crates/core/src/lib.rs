@@ -18,6 +18,7 @@
 //! (`hypernodes`) depend on it, never the reverse.
 
 pub mod cache;
+mod entrypoint;
 pub mod error;
 pub mod events;
 pub mod exec;
