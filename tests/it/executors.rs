@@ -273,41 +273,44 @@ fn failure_policies_retries_and_durations() {
 fn bad_executor_names_are_refused_where_they_are_set() {
     let unknown = |name: &str| format!("Unknown executor '{name}'. {UNKNOWN}");
     let width = |name: &str| format!("Executor '{name}': the width after ':' must be a whole number of at least 1");
-    let refused = |r: Result<RunConfig, Error>| r.unwrap_err().to_string();
-    assert_eq!(
-        refused(RunConfig::new().try_with_map_executor("paralel")),
-        unknown("paralel")
-    );
-    assert_eq!(
-        refused(RunConfig::new().try_with_node_executor("paralel")),
-        unknown("paralel")
-    );
-    assert_eq!(
-        refused(RunConfig::new().try_with_map_executor("threaded:x")),
-        width("threaded:x")
-    );
-    assert_eq!(
-        refused(RunConfig::new().try_with_node_executor("threaded:0")),
-        width("threaded:0")
-    );
+    let cases = [
+        (
+            RunConfig::new().try_with_map_executor("paralel").map(drop),
+            unknown("paralel"),
+        ),
+        (
+            RunConfig::new().try_with_node_executor("paralel").map(drop),
+            unknown("paralel"),
+        ),
+        (
+            RunConfig::new().try_with_map_executor("threaded:x").map(drop),
+            width("threaded:x"),
+        ),
+        (
+            RunConfig::new().try_with_node_executor("threaded:0").map(drop),
+            width("threaded:0"),
+        ),
+        (
+            NodeEngine::new().try_with_map_executor("paralel").map(drop),
+            unknown("paralel"),
+        ),
+        (
+            NodeEngine::new().try_with_node_executor("sequentail").map(drop),
+            unknown("sequentail"),
+        ),
+        (
+            NodeEngine::new().try_with_map_executor("async:x").map(drop),
+            width("async:x"),
+        ),
+    ];
+    for (result, message) in cases {
+        assert_eq!(result.unwrap_err().to_string(), message);
+    }
     let err = RunConfig::new()
         .try_with_map_executor("threads".to_string())
         .unwrap_err();
     assert!(matches!(err, Error::UnknownExecutor { .. }));
     assert_eq!(err.code(), "HN017");
-    let refused = |r: Result<NodeEngine, Error>| r.unwrap_err().to_string();
-    assert_eq!(
-        refused(NodeEngine::new().try_with_map_executor("paralel")),
-        unknown("paralel")
-    );
-    assert_eq!(
-        refused(NodeEngine::new().try_with_node_executor("sequentail")),
-        unknown("sequentail")
-    );
-    assert_eq!(
-        refused(NodeEngine::new().try_with_map_executor("async:x")),
-        width("async:x")
-    );
 
     // Good names are the executors they name, wherever they are set.
     let config = RunConfig::new()
