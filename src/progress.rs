@@ -588,11 +588,18 @@ impl Shared {
 }
 
 impl Row {
+    /// A node's row: its pipeline's row when that counts nodes (is not mapped). A mapped
+    /// run pays one load per event for the node counts it does not show.
+    #[inline]
+    fn counting_nodes(&self) -> Option<&Row> {
+        self.pipeline.as_deref().filter(|p| !p.mapped.load(Ordering::Relaxed))
+    }
+
     /// A node's row: `n` of its items started (or found in the cache).
     #[inline]
     fn started(&self, shard: usize, n: u64) {
-        self.node_total.add(shard, n);
-        if let Some(p) = &self.pipeline {
+        if let Some(p) = self.counting_nodes() {
+            self.node_total.add(shard, n);
             p.node_total.add(shard, n);
         }
     }
@@ -601,7 +608,7 @@ impl Row {
     #[inline]
     fn node_done(&self, shard: usize, n: u64) {
         self.done.add(shard, n);
-        if let Some(p) = &self.pipeline {
+        if let Some(p) = self.counting_nodes() {
             p.node_done.add(shard, n);
         }
     }
@@ -612,7 +619,7 @@ impl Row {
         self.started(shard, n);
         self.node_done(shard, n);
         self.cached.add(shard, n);
-        if let Some(p) = self.pipeline.as_deref().filter(|p| !p.mapped.load(Ordering::Relaxed)) {
+        if let Some(p) = self.counting_nodes() {
             p.cached.add(shard, n);
         }
     }
