@@ -10,6 +10,7 @@
 mod parquet;
 mod spool;
 mod upload;
+mod window;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,7 +23,8 @@ use url::Url;
 
 pub(crate) use self::parquet::{ParquetObject, row_group_reader};
 pub(crate) use spool::Spooled;
-pub(crate) use upload::Upload;
+pub(crate) use upload::{HELD as UPLOAD_HELD, Upload};
+pub(crate) use window::held as windows_held;
 
 use super::Location;
 use crate::error::{Error, Result};

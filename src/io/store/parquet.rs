@@ -8,13 +8,12 @@ use arrow::array::RecordBatch;
 use bytes::{Buf, Bytes};
 use object_store::ObjectStoreExt;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
+use super::window::Windows;
 use super::{Object, block_on};
 use crate::error::{Error, Result};
 
@@ -79,22 +78,22 @@ impl ParquetObject {
         let mask = ProjectionMask::all();
         let mut reader = row_group_reader(self, &metadata, 0, mask, rows.max(1))?;
         match reader.next() {
-            Some(batch) => batch.map_err(|e| self.data(format!("cannot read ({e})"))),
+            Some(batch) => batch,
             None => Ok(RecordBatch::new_empty(schema)),
         }
     }
 }
 
 /// The reader of row group `index` of `file` (footer `metadata`), the columns of `mask`,
-/// in batches of `batch_rows`: the column chunks it reads are fetched at once (the
-/// store merges near ranges), then decoded from memory.
+/// in batches of `batch_rows`: each column chunk it reads is fetched window by window
+/// ([`Windows`]) as the decoder reaches it, the next window while this one is decoded.
 pub(crate) fn row_group_reader(
     file: &ParquetObject,
     metadata: &ArrowReaderMetadata,
     index: usize,
     mask: ProjectionMask,
     batch_rows: usize,
-) -> Result<ParquetRecordBatchReader> {
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
     let group = metadata.metadata().row_group(index);
     let ranges: Vec<Range<u64>> = group
         .columns()
@@ -106,18 +105,15 @@ pub(crate) fn row_group_reader(
             start..start + length
         })
         .collect();
-    let object = &file.object;
-    let bytes = block_on(object.store.get_ranges(&object.path, &ranges)).map_err(|e| object.error("read", e))?;
-    let chunks = Chunks {
-        size: file.size,
-        parts: ranges.iter().map(|r| r.start).zip(bytes).collect(),
-    };
-    ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, metadata.clone())
+    let windows = Windows::open(&file.object, file.size, ranges)?;
+    let failures = windows.clone();
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(windows, metadata.clone())
         .with_row_groups(vec![index])
         .with_projection(mask)
         .with_batch_size(batch_rows)
         .build()
-        .map_err(|e| file.data(format!("cannot read ({e})")))
+        .map_err(|e| failures.error(e))?;
+    Ok(reader.map(move |batch| batch.map_err(|e| failures.error(e))))
 }
 
 /// Byte ranges of a file fetched into memory, read as the file.
