@@ -69,6 +69,7 @@ impl ParquetObject {
     }
 
     /// The first rows (at most `rows`), every column, from the first row group.
+    #[cfg(feature = "cli")]
     pub(crate) fn head(&self, rows: usize) -> Result<RecordBatch> {
         let metadata = self.metadata()?;
         let schema = metadata.schema().clone();
