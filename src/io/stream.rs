@@ -20,8 +20,9 @@ use super::write::{OutputFile, Writer};
 use super::{FileRun, Location};
 use crate::error::{Error, Result};
 
-/// What reading and writing objects holds beside the batches, at most: the windows of
-/// the column chunks each worker reads from a Parquet object, and each upload's parts.
+/// What reading and writing objects holds beside the batches, at most: the pages and
+/// buffered responses of the column chunks each worker reads from a Parquet object, and
+/// each upload's parts.
 fn held_by_stores(input: &Input, output: &Location, failed: Option<&Location>, plan: &FilePlan, workers: usize) -> u64 {
     #[cfg(feature = "cloud")]
     {
@@ -29,7 +30,7 @@ fn held_by_stores(input: &Input, output: &Location, failed: Option<&Location>, p
         if let (super::input::InputSource::Parquet(_), super::plan::Source::Parquet(metadata)) =
             (&input.source, &plan.source)
         {
-            held += workers as u64 * super::store::windows_held(metadata, &plan.needed);
+            held += workers as u64 * super::store::streams_held(metadata, &plan.needed);
         }
         let uploads = [Some(output), failed]
             .into_iter()

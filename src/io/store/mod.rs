@@ -10,8 +10,8 @@
 mod aws_profile;
 mod parquet;
 mod spool;
+mod streams;
 mod upload;
-mod window;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,8 +24,8 @@ use url::Url;
 
 pub(crate) use self::parquet::{ParquetObject, row_group_reader};
 pub(crate) use spool::Spooled;
+pub(crate) use streams::held as streams_held;
 pub(crate) use upload::{HELD as UPLOAD_HELD, Upload};
-pub(crate) use window::held as windows_held;
 
 use super::Location;
 use crate::error::{Error, Result};

@@ -13,7 +13,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
-use super::window::Windows;
+use super::streams::Streams;
 use super::{Object, block_on};
 use crate::error::{Error, Result};
 
@@ -86,8 +86,8 @@ impl ParquetObject {
 }
 
 /// The reader of row group `index` of `file` (footer `metadata`), the columns of `mask`,
-/// in batches of `batch_rows`: each column chunk it reads is fetched window by window
-/// ([`Windows`]) as the decoder reaches it, the next window while this one is decoded.
+/// in batches of `batch_rows`: each column chunk it reads is one request, all sent at
+/// once, whose response is read as the decoder reaches it ([`Streams`]).
 pub(crate) fn row_group_reader(
     file: &ParquetObject,
     metadata: &ArrowReaderMetadata,
@@ -106,9 +106,9 @@ pub(crate) fn row_group_reader(
             start..start + length
         })
         .collect();
-    let windows = Windows::open(&file.object, file.size, ranges)?;
-    let failures = windows.clone();
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(windows, metadata.clone())
+    let streams = Streams::open(&file.object, file.size, ranges)?;
+    let failures = streams.clone();
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(streams, metadata.clone())
         .with_row_groups(vec![index])
         .with_projection(mask)
         .with_batch_size(batch_rows)
