@@ -245,7 +245,7 @@ impl<'a> Reader<'a> {
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
         #[cfg(feature = "cloud")]
         if let super::input::InputSource::Parquet(object) = &self.input.source {
-            let batches = super::store::row_group_reader(object, metadata, index, mask, batch_rows)?;
+            let batches = super::store::row_group_reader(object, metadata, index, mask, batch_rows, true)?;
             return Ok(Box::new(batches));
         }
         let path = self.input.local_file()?;

@@ -21,13 +21,19 @@ use crate::error::{Error, Result};
 pub(crate) struct ParquetObject {
     pub(crate) object: Object,
     pub(crate) size: u64,
+    /// The row group whose requests were sent ahead, and their responses.
+    ahead: std::sync::Mutex<Option<(usize, Streams)>>,
 }
 
 impl ParquetObject {
     /// The object at `object`, checked to exist (its size read).
     pub(crate) fn open(object: Object) -> Result<ParquetObject> {
         let size = object.size()?;
-        Ok(ParquetObject { object, size })
+        Ok(ParquetObject {
+            object,
+            size,
+            ahead: Default::default(),
+        })
     }
 
     fn data(&self, message: String) -> Error {
@@ -77,7 +83,7 @@ impl ParquetObject {
             return Ok(RecordBatch::new_empty(schema));
         }
         let mask = ProjectionMask::all();
-        let mut reader = row_group_reader(self, &metadata, 0, mask, rows.max(1))?;
+        let mut reader = row_group_reader(self, &metadata, 0, mask, rows.max(1), false)?;
         match reader.next() {
             Some(batch) => batch,
             None => Ok(RecordBatch::new_empty(schema)),
@@ -87,26 +93,38 @@ impl ParquetObject {
 
 /// The reader of row group `index` of `file` (footer `metadata`), the columns of `mask`,
 /// in batches of `batch_rows`: each column chunk it reads is one request, all sent at
-/// once, whose response is read as the decoder reaches it ([`Streams`]).
+/// once, whose response is read as the decoder reaches it ([`Streams`]). With `ahead`,
+/// the requests of the row group after it are sent too, for whichever worker takes it
+/// next (row groups are taken in order).
 pub(crate) fn row_group_reader(
     file: &ParquetObject,
     metadata: &ArrowReaderMetadata,
     index: usize,
     mask: ProjectionMask,
     batch_rows: usize,
+    ahead: bool,
 ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
-    let group = metadata.metadata().row_group(index);
-    let ranges: Vec<Range<u64>> = group
-        .columns()
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask.leaf_included(*i))
-        .map(|(_, c)| {
-            let (start, length) = c.byte_range();
-            start..start + length
-        })
-        .collect();
-    let streams = Streams::open(&file.object, file.size, ranges)?;
+    let open = |index: usize| {
+        let ranges: Vec<Range<u64>> = (metadata.metadata().row_group(index).columns().iter().enumerate())
+            .filter(|(i, _)| mask.leaf_included(*i))
+            .map(|(_, c)| {
+                let (start, length) = c.byte_range();
+                start..start + length
+            })
+            .collect();
+        Streams::open(&file.object, file.size, ranges)
+    };
+    let streams = {
+        let mut sent = file.ahead.lock().expect("row group ahead");
+        let streams = match sent.take() {
+            Some((at, streams)) if at == index => streams,
+            _ => open(index),
+        };
+        if ahead && index + 1 < metadata.metadata().num_row_groups() {
+            *sent = Some((index + 1, open(index + 1)));
+        }
+        streams
+    };
     let failures = streams.clone();
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(streams, metadata.clone())
         .with_row_groups(vec![index])

@@ -19,9 +19,10 @@ use object_store::{GetOptions, ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
+use tokio::task::JoinHandle;
 
-use super::{Object, block_on};
-use crate::error::{Error, Result};
+use super::{Object, block_on, runtime};
+use crate::error::Error;
 
 /// The bytes a response may hold on the client beside the page being decoded, about:
 /// the connection's buffers (the rest waits on the server, held back by the connection's
@@ -79,40 +80,54 @@ struct Column {
 struct Body {
     at: u64,
     received: VecDeque<Bytes>,
-    rest: BoxStream<'static, object_store::Result<Bytes>>,
+    rest: Rest,
+}
+
+/// The rest of a response: the request on its way, then the body.
+enum Rest {
+    Sent(JoinHandle<object_store::Result<BoxStream<'static, object_store::Result<Bytes>>>>),
+    Body(BoxStream<'static, object_store::Result<Bytes>>),
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Rest::Sent(request) = &self.rest {
+            request.abort();
+        }
+    }
 }
 
 impl Streams {
     /// The column chunks at `ranges` of `object` (`size` bytes), one request each, all
-    /// sent at once; an error names the object.
-    pub(crate) fn open(object: &Object, size: u64, mut ranges: Vec<Range<u64>>) -> Result<Streams> {
+    /// sent at once (without waiting for the responses: a failed request is the error of
+    /// the first read, naming the object).
+    pub(crate) fn open(object: &Object, size: u64, mut ranges: Vec<Range<u64>>) -> Streams {
         ranges.sort_by_key(|r| r.start);
-        let requests = ranges.iter().map(|range| {
-            let (store, path) = (object.store.clone(), object.path.clone());
-            let options = GetOptions::default().with_range(Some(range.clone()));
-            async move { store.get_opts(&path, options).await.map(|got| got.into_stream()) }
-        });
-        let bodies = block_on(futures::future::try_join_all(requests)).map_err(|e| object.error("read", e))?;
         let columns = ranges
             .into_iter()
-            .zip(bodies)
-            .map(|(range, rest)| Column {
-                body: Mutex::new(Body {
-                    at: range.start,
-                    received: VecDeque::new(),
-                    rest,
-                }),
-                range,
+            .map(|range| {
+                let (store, path) = (object.store.clone(), object.path.clone());
+                let options = GetOptions::default().with_range(Some(range.clone()));
+                let request =
+                    runtime().spawn(async move { store.get_opts(&path, options).await.map(|got| got.into_stream()) });
+                Column {
+                    body: Mutex::new(Body {
+                        at: range.start,
+                        received: VecDeque::new(),
+                        rest: Rest::Sent(request),
+                    }),
+                    range,
+                }
             })
             .collect();
-        Ok(Streams {
+        Streams {
             inner: Arc::new(Inner {
                 object: object.clone(),
                 size,
                 columns,
                 failure: Mutex::new(None),
             }),
-        })
+        }
     }
 
     /// The decoder's error `e` as this crate's error: the failed read behind it (which
@@ -154,12 +169,23 @@ impl Body {
 
     /// Takes the next bytes of the response; false when it is over.
     fn pull(&mut self, object: &Object) -> parquet::errors::Result<bool> {
-        match block_on(self.rest.next()) {
+        let failed = |e| ParquetError::External(Box::new(object.error("read", e)));
+        if let Rest::Sent(request) = &mut self.rest {
+            match block_on(request) {
+                Ok(response) => self.rest = Rest::Body(response.map_err(failed)?),
+                // Unreachable short of a panic in the store's client.
+                Err(e) => return Err(ParquetError::General(format!("a read of the object failed ({e})"))),
+            }
+        }
+        let Rest::Body(body) = &mut self.rest else {
+            return Ok(false);
+        };
+        match block_on(body.next()) {
             Some(Ok(bytes)) => {
                 self.received.push_back(bytes);
                 Ok(true)
             }
-            Some(Err(e)) => Err(ParquetError::External(Box::new(object.error("read", e)))),
+            Some(Err(e)) => Err(failed(e)),
             None => Ok(false),
         }
     }
@@ -359,7 +385,7 @@ mod tests {
 
         let parquet = object(bytes);
         let metadata = parquet.metadata().unwrap();
-        let read: Vec<RecordBatch> = row_group_reader(&parquet, &metadata, 0, ProjectionMask::all(), 7000)
+        let read: Vec<RecordBatch> = row_group_reader(&parquet, &metadata, 0, ProjectionMask::all(), 7000, false)
             .unwrap()
             .map(Result::unwrap)
             .collect();
@@ -372,9 +398,11 @@ mod tests {
         let parquet = object(file());
         let metadata = parquet.metadata().unwrap();
         block_on(parquet.object.store.delete(&parquet.object.path)).unwrap();
-        let error = row_group_reader(&parquet, &metadata, 0, ProjectionMask::all(), 7000)
-            .err()
-            .unwrap();
+        // The requests go out when the reader is made; the first read meets the failure.
+        let error = match row_group_reader(&parquet, &metadata, 0, ProjectionMask::all(), 7000, false) {
+            Ok(mut batches) => batches.find_map(Result::err).unwrap(),
+            Err(e) => e,
+        };
         assert_eq!(
             error.to_string(),
             "Cannot read 's3://bucket/data.parquet': no such object"
