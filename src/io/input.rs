@@ -3,10 +3,13 @@
 
 use std::path::Path;
 
+#[cfg(feature = "cli")]
 use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 
-use super::{Format, Location, read_head, read_schema};
+#[cfg(feature = "cli")]
+use super::read_head;
+use super::{Format, Location, read_schema};
 use crate::error::{Error, Result};
 
 /// An input file, as it is read.
@@ -114,6 +117,7 @@ pub(crate) fn location_schema(location: &Location, format: Format) -> Result<Sch
 
 /// The first rows (at most `rows`) of the file or object at `location`, every column,
 /// as `format` (see [`read_head`]).
+#[cfg(feature = "cli")]
 pub(crate) fn location_head(location: &Location, format: Format, rows: usize) -> Result<RecordBatch> {
     let input = Input::open(location, format)?;
     match (&input.source, input.local()) {

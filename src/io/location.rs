@@ -155,6 +155,7 @@ impl Location {
     }
 
     /// The same location with its options, at `url` (an object found under its prefix).
+    #[cfg(feature = "cloud")]
     pub(crate) fn at(&self, url: Url) -> Location {
         Location(Inner::Url {
             url,

@@ -44,10 +44,14 @@ mod write;
 
 pub(crate) use format::BatchWriter;
 use format::count_rows;
+#[cfg(feature = "cli")]
 pub(crate) use format::read_head;
 pub use format::{Format, INFER_RECORDS, INFERRED, read_schema};
-pub(crate) use input::{location_head, location_schema};
+#[cfg(feature = "cli")]
+pub(crate) use input::location_head;
+pub(crate) use input::location_schema;
 pub use location::Location;
+#[cfg(feature = "cli")]
 pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
 pub use remote::{Remote, RemoteFile, RemoteSink};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
 use super::format::{Format, Rejected, StreamReader};
 use super::input::Input;
@@ -138,9 +138,7 @@ impl<'a> Reader<'a> {
                     if !self.memory.admit(seq, reserve) {
                         return;
                     }
-                    let next = reader
-                        .next()
-                        .map(|b| b.map_err(|e| self.data(format!("cannot read ({e})"))));
+                    let next = reader.next();
                     let input_size = self.read(reserve, &next);
                     let batch = match next {
                         Some(Ok(b)) => b,
@@ -236,7 +234,7 @@ impl<'a> Reader<'a> {
         size
     }
 
-    /// The reader of row group `index`, the columns of `mask`: from the local file, or
+    /// The batches of row group `index`, the columns of `mask`: from the local file, or
     /// fetched from the store.
     fn row_group(
         &self,
@@ -244,10 +242,11 @@ impl<'a> Reader<'a> {
         index: usize,
         mask: ProjectionMask,
         batch_rows: usize,
-    ) -> Result<ParquetRecordBatchReader> {
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
         #[cfg(feature = "cloud")]
         if let super::input::InputSource::Parquet(object) = &self.input.source {
-            return super::store::row_group_reader(object, metadata, index, mask, batch_rows);
+            let batches = super::store::row_group_reader(object, metadata, index, mask, batch_rows, true)?;
+            return Ok(Box::new(batches));
         }
         let path = self.input.local_file()?;
         let file = File::open(path).map_err(|source| Error::Io {
@@ -255,12 +254,18 @@ impl<'a> Reader<'a> {
             path: self.input.location.to_string().into(),
             source,
         })?;
-        ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
             .with_row_groups(vec![index])
             .with_projection(mask)
             .with_batch_size(batch_rows)
             .build()
-            .map_err(|e| self.data(format!("cannot read ({e})")))
+            .map_err(|e| self.data(format!("cannot read ({e})")))?;
+        let path = self.input.location.to_string();
+        let data = move |e: arrow::error::ArrowError| Error::Data {
+            path: path.clone().into(),
+            message: format!("cannot read ({e})").into(),
+        };
+        Ok(Box::new(reader.map(move |b| b.map_err(&data))))
     }
 
     fn data(&self, message: String) -> Error {

@@ -20,6 +20,31 @@ use super::write::{OutputFile, Writer};
 use super::{FileRun, Location};
 use crate::error::{Error, Result};
 
+/// What reading and writing objects holds beside the batches, at most: the pages and
+/// buffered responses of the column chunks each worker reads from a Parquet object, and
+/// each upload's parts.
+fn held_by_stores(input: &Input, output: &Location, failed: Option<&Location>, plan: &FilePlan, workers: usize) -> u64 {
+    #[cfg(feature = "cloud")]
+    {
+        let mut held = 0;
+        if let (super::input::InputSource::Parquet(_), super::plan::Source::Parquet(metadata)) =
+            (&input.source, &plan.source)
+        {
+            held += workers as u64 * super::store::streams_held(metadata, &plan.needed);
+        }
+        let uploads = [Some(output), failed]
+            .into_iter()
+            .flatten()
+            .filter(|l| l.url().is_some());
+        held + uploads.count() as u64 * super::store::UPLOAD_HELD
+    }
+    #[cfg(not(feature = "cloud"))]
+    {
+        let _ = (input, output, failed, plan, workers);
+        0
+    }
+}
+
 /// Streams one input file through the pipeline of its `plan` into a temporary output
 /// file, and the failed rows into a temporary side file at `failed`, as `file_run` says
 /// (partitions, memory limit, batch rows, compression).
@@ -33,8 +58,10 @@ pub(super) fn stream(
     summary: &mut RunSummary,
 ) -> Result<(OutputFile, Option<OutputFile>)> {
     let workers = file_run.partitions.max(1);
+    // The batches and the writers get what reading and writing objects leaves.
+    let held = held_by_stores(input, output, failed, &plan, workers);
     let memory = Memory::new(
-        file_run.memory_limit,
+        file_run.memory_limit.saturating_sub(held).max(1),
         workers,
         file_run.batch_rows,
         plan.row_bytes,

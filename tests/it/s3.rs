@@ -523,3 +523,53 @@ fn a_killed_run_leaves_no_object_and_the_previous_output() {
     let again = s3.run(&args);
     assert_eq!(checksum_of(&text(&again.stdout)), checksum_of(&text(&first.stdout)));
 }
+
+/// The `hypernodes` command with no AWS variable but `AWS_PROFILE` (when given), and a
+/// home of its own whose `.aws` holds `credentials` and `config`.
+fn with_profile(home: &TempDir, profile: Option<&str>, credentials: &str, config: &str, args: &[&str]) -> Output {
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(home.join(".aws/credentials"), credentials).unwrap();
+    std::fs::write(home.join(".aws/config"), config).unwrap();
+    let mut c = command(args);
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("AWS_")) {
+        c.env_remove(name);
+    }
+    c.env("HOME", home.join(""));
+    if let Some(profile) = profile {
+        c.env("AWS_PROFILE", profile);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn the_cli_takes_keys_region_and_endpoint_from_an_aws_profile() {
+    let s3 = server_or_skip!();
+    s3.bucket("profile-run");
+    let home = TempDir::new("s3-profile");
+    let credentials = "[default]\naws_access_key_id = nobody\naws_secret_access_key = nothing\n\n[ci]\naws_access_key_id = testing\naws_secret_access_key = testing-secret\n";
+    let config = format!("[profile ci]\nregion = us-east-1\nendpoint_url = {}\n", s3.endpoint);
+    let args = ["gen-data", "--rows", "100", "--out", "s3://profile-run/docs.parquet"];
+    let out = with_profile(&home, Some("ci"), credentials, &config, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("wrote 100 rows (seed 42) to s3://profile-run/docs.parquet ("));
+    assert_eq!(s3.keys("profile-run"), ["docs.parquet"]);
+    // A profile named but in neither file.
+    let out = with_profile(&home, Some("prod"), credentials, &config, &args);
+    assert_eq!(
+        text(&out.stderr).trim_end().split_once(": ").unwrap().1,
+        "Cannot use 's3://profile-run/docs.parquet': AWS_PROFILE is 'prod', a profile in neither the AWS credentials file nor the config file"
+    );
+}
+
+#[test]
+fn access_denied_without_any_key_says_where_keys_are_read() {
+    let Some(denying) = denying_server() else { return };
+    let home = TempDir::new("s3-no-keys");
+    let config = format!("[default]\nregion = us-east-1\nendpoint_url = {}\n", denying.endpoint);
+    let args = ["gen-data", "--rows", "10", "--out", "s3://anything/docs.parquet"];
+    let out = with_profile(&home, None, "", &config, &args);
+    assert_eq!(
+        text(&out.stderr).trim_end().split_once(": ").unwrap().1,
+        "Cannot write 's3://anything/docs.parquet': access denied (no AWS keys were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and ~/.aws/credentials)"
+    );
+}

@@ -24,6 +24,7 @@ use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "cli")]
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema};
 
@@ -315,6 +316,7 @@ pub(crate) fn text_row_bytes(path: &Path, format: Format) -> Result<u64> {
 }
 
 /// The first rows of the file at `path` (at most `rows`), every column, as `format`.
+#[cfg(feature = "cli")]
 pub(crate) fn read_head(path: &Path, format: Format, rows: usize) -> Result<RecordBatch> {
     let schema = Arc::new(read_schema(path, format)?);
     let empty = || RecordBatch::new_empty(schema.clone());

@@ -7,8 +7,10 @@
 //! The calls are `async`: they run on one small Tokio runtime of this module, blocked on
 //! by the caller (the run's worker threads and writer).
 
+mod aws_profile;
 mod parquet;
 mod spool;
+mod streams;
 mod upload;
 
 use std::collections::HashMap;
@@ -22,7 +24,8 @@ use url::Url;
 
 pub(crate) use self::parquet::{ParquetObject, row_group_reader};
 pub(crate) use spool::Spooled;
-pub(crate) use upload::Upload;
+pub(crate) use streams::held as streams_held;
+pub(crate) use upload::{HELD as UPLOAD_HELD, Upload};
 
 use super::Location;
 use crate::error::{Error, Result};
@@ -171,7 +174,15 @@ impl Object {
         .iter()
         .any(|code| chain.contains(code))
         {
-            (ErrorKind::PermissionDenied, "access denied".to_string())
+            let hint = matches!(self.location.url().map(Url::scheme), Some("s3" | "s3a"))
+                && aws_profile::no_keys(self.location.options());
+            let what = match hint {
+                true => {
+                    "access denied (no AWS keys were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and ~/.aws/credentials)"
+                }
+                false => "access denied",
+            };
+            (ErrorKind::PermissionDenied, what.to_string())
         } else if chain.contains("error sending request") || chain.contains("retries") {
             (
                 ErrorKind::NotConnected,
@@ -248,6 +259,10 @@ fn build(url: &Url, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>
     Ok(match url.scheme() {
         "s3" | "s3a" => {
             let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            for (k, v) in aws_profile::settings(&var)? {
+                b = b.with_config(k, v);
+            }
             for (k, v) in rest {
                 b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
             }

@@ -8,13 +8,12 @@ use arrow::array::RecordBatch;
 use bytes::{Buf, Bytes};
 use object_store::ObjectStoreExt;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
+use super::streams::Streams;
 use super::{Object, block_on};
 use crate::error::{Error, Result};
 
@@ -22,13 +21,19 @@ use crate::error::{Error, Result};
 pub(crate) struct ParquetObject {
     pub(crate) object: Object,
     pub(crate) size: u64,
+    /// The row group whose requests were sent ahead, and their responses.
+    ahead: std::sync::Mutex<Option<(usize, Streams)>>,
 }
 
 impl ParquetObject {
     /// The object at `object`, checked to exist (its size read).
     pub(crate) fn open(object: Object) -> Result<ParquetObject> {
         let size = object.size()?;
-        Ok(ParquetObject { object, size })
+        Ok(ParquetObject {
+            object,
+            size,
+            ahead: Default::default(),
+        })
     }
 
     fn data(&self, message: String) -> Error {
@@ -70,6 +75,7 @@ impl ParquetObject {
     }
 
     /// The first rows (at most `rows`), every column, from the first row group.
+    #[cfg(feature = "cli")]
     pub(crate) fn head(&self, rows: usize) -> Result<RecordBatch> {
         let metadata = self.metadata()?;
         let schema = metadata.schema().clone();
@@ -77,47 +83,56 @@ impl ParquetObject {
             return Ok(RecordBatch::new_empty(schema));
         }
         let mask = ProjectionMask::all();
-        let mut reader = row_group_reader(self, &metadata, 0, mask, rows.max(1))?;
+        let mut reader = row_group_reader(self, &metadata, 0, mask, rows.max(1), false)?;
         match reader.next() {
-            Some(batch) => batch.map_err(|e| self.data(format!("cannot read ({e})"))),
+            Some(batch) => batch,
             None => Ok(RecordBatch::new_empty(schema)),
         }
     }
 }
 
 /// The reader of row group `index` of `file` (footer `metadata`), the columns of `mask`,
-/// in batches of `batch_rows`: the column chunks it reads are fetched at once (the
-/// store merges near ranges), then decoded from memory.
+/// in batches of `batch_rows`: each column chunk it reads is one request, all sent at
+/// once, whose response is read as the decoder reaches it ([`Streams`]). With `ahead`,
+/// the requests of the row group after it are sent too, for whichever worker takes it
+/// next (row groups are taken in order).
 pub(crate) fn row_group_reader(
     file: &ParquetObject,
     metadata: &ArrowReaderMetadata,
     index: usize,
     mask: ProjectionMask,
     batch_rows: usize,
-) -> Result<ParquetRecordBatchReader> {
-    let group = metadata.metadata().row_group(index);
-    let ranges: Vec<Range<u64>> = group
-        .columns()
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask.leaf_included(*i))
-        .map(|(_, c)| {
-            let (start, length) = c.byte_range();
-            start..start + length
-        })
-        .collect();
-    let object = &file.object;
-    let bytes = block_on(object.store.get_ranges(&object.path, &ranges)).map_err(|e| object.error("read", e))?;
-    let chunks = Chunks {
-        size: file.size,
-        parts: ranges.iter().map(|r| r.start).zip(bytes).collect(),
+    ahead: bool,
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
+    let open = |index: usize| {
+        let ranges: Vec<Range<u64>> = (metadata.metadata().row_group(index).columns().iter().enumerate())
+            .filter(|(i, _)| mask.leaf_included(*i))
+            .map(|(_, c)| {
+                let (start, length) = c.byte_range();
+                start..start + length
+            })
+            .collect();
+        Streams::open(&file.object, file.size, ranges)
     };
-    ParquetRecordBatchReaderBuilder::new_with_metadata(chunks, metadata.clone())
+    let streams = {
+        let mut sent = file.ahead.lock().expect("row group ahead");
+        let streams = match sent.take() {
+            Some((at, streams)) if at == index => streams,
+            _ => open(index),
+        };
+        if ahead && index + 1 < metadata.metadata().num_row_groups() {
+            *sent = Some((index + 1, open(index + 1)));
+        }
+        streams
+    };
+    let failures = streams.clone();
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(streams, metadata.clone())
         .with_row_groups(vec![index])
         .with_projection(mask)
         .with_batch_size(batch_rows)
         .build()
-        .map_err(|e| file.data(format!("cannot read ({e})")))
+        .map_err(|e| failures.error(e))?;
+    Ok(reader.map(move |batch| batch.map_err(|e| failures.error(e))))
 }
 
 /// Byte ranges of a file fetched into memory, read as the file.

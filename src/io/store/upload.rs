@@ -13,6 +13,8 @@ use crate::error::Result;
 const PART: usize = 5 << 20;
 /// The most parts uploading at once while more are written.
 const IN_FLIGHT: usize = 2;
+/// What an upload holds, at most: the parts uploading and the one being written.
+pub(crate) const HELD: u64 = ((IN_FLIGHT + 1) * PART) as u64;
 
 /// A multipart upload of an object, written with `std::io::Write`.
 pub(crate) struct Upload {
