@@ -175,7 +175,7 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Draw a pipeline file: Graphviz DOT, Mermaid, SVG laid out in-process, or the graph as JSON.
+    /// Draw a pipeline file: Graphviz DOT, Mermaid, SVG laid out in-process, or JSON.
     Viz {
         /// The pipeline file (TOML).
         pipeline: PathBuf,

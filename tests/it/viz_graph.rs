@@ -502,3 +502,51 @@ fn grouped_svg_draws_ports_and_dual_nodes() {
         assert!(svg.contains("<g id=\"n_scale\" class=\"node dual\">"));
     }
 }
+
+#[cfg(feature = "cli")]
+mod cli {
+    use std::path::Path;
+
+    use hypernodes::spec::{Registry, load};
+    use hypernodes::viz::{Draw, Graph, VizOptions};
+
+    use crate::cli::{hypernodes, text};
+    use crate::parquet::TempDir;
+
+    fn sentences() -> hypernodes::Pipeline {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sentences.toml");
+        load(&path, &Registry::new(), None).unwrap().pipeline
+    }
+
+    #[test]
+    fn viz_writes_the_graph_as_json() {
+        let o = hypernodes(&["viz", "examples/sentences.toml", "--format", "json", "--depth", "1"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let expected = Graph::new(&sentences(), &VizOptions::new().with_depth(1)).to_json();
+        assert_eq!(text(&o.stdout), expected);
+        let graph: Graph = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(graph.edges[0].mapping, ["sentences", "sentence"]);
+
+        // The format of a `.json` output.
+        let dir = TempDir::new("viz-json");
+        let json = dir.join("graph.json");
+        let o = hypernodes(&["viz", "examples/sentences.toml", "-o", json.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let written = std::fs::read_to_string(&json).unwrap();
+        assert_eq!(written, Graph::new(&sentences(), &VizOptions::new()).to_json());
+    }
+
+    #[test]
+    fn viz_grouped_draws_outputs_inside_their_nodes() {
+        let o = hypernodes(&["viz", "examples/sentences.toml", "--format", "mermaid", "--grouped"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let expected = sentences().to_mermaid(&VizOptions::new().with_grouped(true));
+        assert_eq!(text(&o.stdout), expected);
+        assert!(
+            expected.contains("  n_sum[\"sum<br/>→ total: i64 (output)\"]:::function\n"),
+            "{expected}"
+        );
+        let o = hypernodes(&["viz", "--help"]);
+        assert!(text(&o.stdout).contains("--grouped"), "{}", text(&o.stdout));
+    }
+}
