@@ -28,8 +28,9 @@
 //!   (`sentence ← sentences`).
 //!
 //! Ids are derived from names and scoped by the path of nested nodes
-//! (`v_per_sentence__tokens` is the value `tokens` inside the node `per_sentence`,
-//! `v_tokens` the outer one; `n_` marks function nodes, `cluster_` expanded pipelines).
+//! (`v_per_doc__stripped` is the value `stripped` inside the expanded node `per_doc`,
+//! `v_stripped` an outer one; `n_` marks function nodes, `cluster_` expanded pipelines;
+//! a value an expanded pipeline gives back is the outer one, `v_` and its outer name).
 //! Characters other than ASCII letters, digits and `_` become `_<hex>_`; if two different
 //! names still give the same id (names written to collide), the later one in drawing
 //! order gets `_2`, `_3`, ... The output depends only on the pipeline: the same

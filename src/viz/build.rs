@@ -101,13 +101,7 @@ impl Builder<'_> {
             if k > 0 {
                 id.push_str("__");
             }
-            for c in segment.chars() {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    id.push(c);
-                } else {
-                    let _ = write!(id, "_{:x}_", c as u32);
-                }
-            }
+            sanitize(&mut id, segment);
         }
         let mut unique = id.clone();
         let mut n = 1;
@@ -369,6 +363,18 @@ impl Builder<'_> {
             }
         }
         produced
+    }
+}
+
+/// Appends `name` to an id: characters other than ASCII letters, digits and `_` as
+/// `_<hex>_`.
+pub(super) fn sanitize(id: &mut String, name: &str) {
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            id.push(c);
+        } else {
+            let _ = write!(id, "_{:x}_", c as u32);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::graph::{Graph, Node, NodeKind};
+use super::svg::xml;
 
 /// `graph` as DOT: nodes and clusters in drawing order, then the edges. With ports
 /// (`grouped`), a function node is an HTML-like table, its outputs one row each, and
@@ -70,7 +71,7 @@ fn table(n: &Node) -> String {
         "<table border=\"{border}\" cellborder=\"0\" cellspacing=\"0\" cellpadding=\"4\" bgcolor=\"{fill}\" color=\"{stroke}\">"
     );
     for (j, line) in n.lines().iter().enumerate() {
-        let text = html(line);
+        let text = xml(line);
         let text = if j == 0 { format!("<b>{text}</b>") } else { text };
         let _ = write!(t, "<tr><td>{text}</td></tr>");
     }
@@ -80,7 +81,7 @@ fn table(n: &Node) -> String {
             t,
             "<tr><td port=\"{}\" bgcolor=\"{fill}\" align=\"left\">{}</td></tr>",
             port_id(&p.name),
-            html(&p.text())
+            xml(&p.text())
         );
     }
     t.push_str("</table>");
@@ -90,28 +91,8 @@ fn table(n: &Node) -> String {
 /// A port's id: its name with characters other than ASCII letters, digits and `_` as `_<hex>_`.
 fn port_id(name: &str) -> String {
     let mut id = String::from("p_");
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            id.push(c);
-        } else {
-            let _ = write!(id, "_{:x}_", c as u32);
-        }
-    }
+    super::build::sanitize(&mut id, name);
     id
-}
-
-fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn dot_quote(s: &str) -> String {

@@ -226,7 +226,8 @@ impl Svg<'_> {
     }
 }
 
-fn xml(s: &str) -> String {
+/// Text escaped for XML (the SVG, and DOT's HTML-like labels).
+pub(super) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
