@@ -175,20 +175,23 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Draw a pipeline file: Graphviz DOT, Mermaid, or SVG laid out in-process.
+    /// Draw a pipeline file: Graphviz DOT, Mermaid, SVG laid out in-process, or JSON.
     Viz {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
         /// The file to write, replaced whole or not at all [default: standard output].
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// dot, mermaid or svg [default: from the output's extension (.dot, .gv, .mmd,
-        /// .mermaid, .svg), else dot].
+        /// dot, mermaid, svg or json [default: from the output's extension (.dot, .gv,
+        /// .mmd, .mermaid, .svg, .json), else dot].
         #[arg(long)]
         format: Option<String>,
         /// Levels of nested pipelines drawn expanded, as clusters (0: each is one box).
         #[arg(long, default_value_t = 0)]
         depth: usize,
+        /// Draw each node's outputs inside its box rather than as separate value nodes.
+        #[arg(long)]
+        grouped: bool,
     },
 }
 
@@ -540,7 +543,11 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
             output,
             format,
             depth,
-        } => viz(&pipeline, output.as_deref(), format.as_deref(), depth, registry, out),
+            grouped,
+        } => {
+            let options = crate::viz::VizOptions::new().with_depth(depth).with_grouped(grouped);
+            viz(&pipeline, output.as_deref(), format.as_deref(), &options, registry, out)
+        }
     }
 }
 
@@ -550,18 +557,18 @@ fn viz(
     pipeline: &Path,
     output: Option<&Path>,
     format: Option<&str>,
-    depth: usize,
+    options: &crate::viz::VizOptions,
     registry: &Registry,
     out: &mut dyn Write,
 ) -> Result<()> {
-    use crate::viz::{VizFormat, VizOptions};
+    use crate::viz::VizFormat;
     let format = match (format, output) {
         (Some(f), _) => f.parse::<VizFormat>()?,
         (None, Some(path)) => VizFormat::from_path(path)?,
         (None, None) => VizFormat::Dot,
     };
     let file = load(pipeline, registry, None)?;
-    let text = format.render(&file.pipeline, &VizOptions::new().with_depth(depth))?;
+    let text = format.render(&file.pipeline, options)?;
     let Some(path) = output else {
         return out.write_all(text.as_bytes()).map_err(|source| Error::Io {
             action: "write",

@@ -63,7 +63,7 @@
 //! | `io`, `spec` | file runs and their formats; pipeline files (feature `parquet`) | hypernodes |
 //! | `progress` | progress bars, a callback (feature `progress`, in `cli`) | hypernodes |
 //! | [`trace`] | timelines of runs: Chrome trace files for Perfetto, and `tracing` spans (feature `tracing`) | hypernodes |
-//! | [`viz`] | pictures of pipelines: Graphviz DOT, Mermaid and SVG (laid out in pure Rust) | hypernodes |
+//! | [`viz`] | pictures of pipelines from one model, `viz::Graph`: Graphviz DOT, Mermaid, SVG (laid out in pure Rust), JSON | hypernodes |
 //! | `polars` | pipelines over Polars `DataFrame`s and `LazyFrame`s, zero-copy through the Arrow C Data Interface (feature `polars`) | hypernodes |
 //! | `cluster` | runs on an Apache Ballista cluster: scheduler, executors, the node codec (feature `cluster`) | hypernodes |
 #![deny(missing_docs)]

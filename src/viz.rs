@@ -1,24 +1,36 @@
-//! Pictures of pipelines: Graphviz DOT, Mermaid and SVG, the SVG laid out in pure Rust.
+//! Pictures of pipelines: Graphviz DOT, Mermaid, SVG (laid out in pure Rust) and JSON,
+//! all from one public model, [`Graph`].
 //!
-//! [`Pipeline::to_dot`], [`Pipeline::to_mermaid`] and [`Draw::to_svg`] draw the same
-//! picture, built once from the pipeline (the shapes named are the SVG's; DOT and
-//! Mermaid use their nearest ones, with the same colours):
+//! [`Graph::new`] builds the picture of a pipeline once, as data: [`Node`]s of a
+//! [`NodeKind`] and [`Edge`]s with types and mappings. [`Graph::to_dot`],
+//! [`Graph::to_mermaid`], [`Graph::to_svg`] and [`Graph::to_json`] write it
+//! ([`Pipeline::to_dot`] and the other [`Draw`] methods are shorthands); what is drawn
+//! how (the shapes named are the SVG's; DOT and Mermaid use their nearest ones, with the
+//! same colours):
 //!
 //! - every **value** is one node: a pipeline input (a pill), a bound input (a dashed grey
 //!   pill marked `(bound)`), a value that a node produces and another reads (a rounded
-//!   box) or an output nothing in its pipeline reads (a bold green rounded box);
+//!   box) or an output nothing reads (a bold green rounded box). With
+//!   [`VizOptions::with_grouped`] the values a node produces are drawn inside its box
+//!   instead, one row each ([`Node::outputs`]), and edges leave the row of their value;
 //! - every **function node** is a box, with edges from the values it reads and to the
-//!   values it produces; edges carry the Rust type of the value (where it is produced,
-//!   and where an input is read);
+//!   values it produces; a **dual node** (a batch implementation besides the per-item
+//!   function, `#[node(batch = ...)]`) is an orange box with a double outline (a hexagon
+//!   in Mermaid). Edges carry the Rust type of the value where it enters the picture or
+//!   leaves its producer;
 //! - a **nested pipeline** ([`Pipeline::as_node`]) is one node (a 3-D box) naming its
-//!   `map_over` and mode, or, expanded to [`VizOptions::with_depth`] levels, a cluster
-//!   holding the inner pipeline's own picture, with edges from the outer values into the
-//!   inner inputs and from the inner outputs to the outer values. Edges where a mapping
-//!   renames a value say so as `fed ← from` (`sentence ← sentences`).
+//!   pipeline, `map_over` and mode, with only the outputs a run computes (those the outer
+//!   pipeline reads, or all of them when it reads none); or, expanded to
+//!   [`VizOptions::with_depth`] levels, a cluster holding the inner pipeline's own
+//!   picture, wired straight to the outside: the outer value (or its producer) feeds the
+//!   inner nodes that read it, and an inner node produces the outer value, each drawn
+//!   once. Where a mapping renames a value, its edge says so, `fed ← from`
+//!   (`sentence ← sentences`).
 //!
 //! Ids are derived from names and scoped by the path of nested nodes
-//! (`v_per_sentence__tokens` is the value `tokens` inside the node `per_sentence`,
-//! `v_tokens` the outer one; `n_` marks function nodes, `cluster_` expanded pipelines).
+//! (`v_per_doc__stripped` is the value `stripped` inside the expanded node `per_doc`,
+//! `v_stripped` an outer one; `n_` marks function nodes, `cluster_` expanded pipelines;
+//! a value an expanded pipeline gives back is the outer one, `v_` and its outer name).
 //! Characters other than ASCII letters, digits and `_` become `_<hex>_`; if two different
 //! names still give the same id (names written to collide), the later one in drawing
 //! order gets `_2`, `_3`, ... The output depends only on the pipeline: the same
@@ -39,10 +51,11 @@
 //! `rustc-hash`. This module only draws the boxes, texts and edge paths at the
 //! coordinates `dagre` computes.
 
+mod build;
 mod dot;
+mod graph;
 mod layout;
 mod mermaid;
-mod scene;
 mod svg;
 
 use std::fmt;
@@ -52,37 +65,41 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 
-use self::dot::Dot;
-use self::mermaid::Mermaid;
-use self::scene::Scene;
-use self::svg::Svg;
+pub use self::graph::{Edge, Graph, Nested, Node, NodeKind, Port};
 
-/// What a picture shows: how deep nested pipelines are expanded, whether edges carry types.
+/// What a picture shows: how deep nested pipelines are expanded, whether edges carry
+/// types, whether values are drawn inside their producers' boxes.
 ///
 /// # Examples
 ///
 /// ```
 /// use hypernodes::viz::VizOptions;
 ///
-/// let opts = VizOptions::new().with_depth(1).with_types(false);
+/// let opts = VizOptions::new().with_depth(1).with_types(false).with_grouped(true);
 /// assert_eq!(opts.depth(), 1);
 /// assert!(!opts.types());
+/// assert!(opts.grouped());
 /// assert_eq!(VizOptions::new().depth(), 0); // nested pipelines collapsed
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VizOptions {
     depth: usize,
     types: bool,
+    grouped: bool,
 }
 
 impl Default for VizOptions {
     fn default() -> Self {
-        VizOptions { depth: 0, types: true }
+        VizOptions {
+            depth: 0,
+            types: true,
+            grouped: false,
+        }
     }
 }
 
 impl VizOptions {
-    /// Nested pipelines collapsed, types on edges.
+    /// Nested pipelines collapsed, types on edges, a node per value.
     pub fn new() -> Self {
         Self::default()
     }
@@ -101,6 +118,31 @@ impl VizOptions {
         self
     }
 
+    /// Whether each function node (and collapsed nested pipeline) is drawn with the values
+    /// it produces inside its box, one row each with its type, rather than as separate
+    /// value nodes (default `false`). Edges then go from node to node.
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::viz::{Graph, VizOptions};
+    ///
+    /// #[node(output = "y")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    /// #[node(output = "z")]
+    /// fn inc(y: i64) -> i64 { y + 1 }
+    ///
+    /// let p = Pipeline::new([double::node(), inc::node()]);
+    /// let graph = Graph::new(&p, &VizOptions::new().with_grouped(true));
+    /// let ids: Vec<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
+    /// assert_eq!(ids, ["v_x", "n_double", "n_inc"]);
+    /// assert_eq!(graph.nodes[1].outputs[0].text(), "y: i64");
+    /// assert!(graph.to_dot().contains("\"n_double\":\"p_y\" -> \"n_inc\";"));
+    /// ```
+    pub fn with_grouped(mut self, grouped: bool) -> Self {
+        self.grouped = grouped;
+        self
+    }
+
     /// How many levels of nested pipelines are expanded.
     pub fn depth(&self) -> usize {
         self.depth
@@ -110,9 +152,14 @@ impl VizOptions {
     pub fn types(&self) -> bool {
         self.types
     }
+
+    /// Whether values are drawn inside their producers' boxes.
+    pub fn grouped(&self) -> bool {
+        self.grouped
+    }
 }
 
-/// A picture format: Graphviz DOT, Mermaid flowchart or SVG.
+/// A picture format: Graphviz DOT, Mermaid flowchart, SVG, or the [`Graph`] as JSON.
 ///
 /// # Examples
 ///
@@ -125,11 +172,11 @@ impl VizOptions {
 /// assert_eq!(VizFormat::from_path(Path::new("graph.gv"))?, VizFormat::Dot);
 ///
 /// let err = "png".parse::<VizFormat>().unwrap_err();
-/// assert_eq!(err.to_string(), "Unknown picture format 'png'. Formats: dot, mermaid, svg");
+/// assert_eq!(err.to_string(), "Unknown picture format 'png'. Formats: dot, mermaid, svg, json");
 /// let err = VizFormat::from_path(Path::new("graph.png")).unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
-///     "Cannot tell the picture format of 'graph.png' from its extension (.dot, .gv, .mmd, .mermaid, .svg): pass the format"
+///     "Cannot tell the picture format of 'graph.png' from its extension (.dot, .gv, .mmd, .mermaid, .svg, .json): pass the format"
 /// );
 /// # Ok::<(), hypernodes::Error>(())
 /// ```
@@ -142,10 +189,13 @@ pub enum VizFormat {
     Mermaid,
     /// SVG ([`Draw::to_svg`]).
     Svg,
+    /// The [`Graph`] as JSON ([`Graph::to_json`]).
+    Json,
 }
 
 impl VizFormat {
-    /// The format a file name's extension names: `.dot` / `.gv`, `.mmd` / `.mermaid`, `.svg`.
+    /// The format a file name's extension names: `.dot` / `.gv`, `.mmd` / `.mermaid`,
+    /// `.svg`, `.json`.
     ///
     /// # Errors
     ///
@@ -156,8 +206,9 @@ impl VizFormat {
             Some("dot" | "gv") => Ok(VizFormat::Dot),
             Some("mmd" | "mermaid") => Ok(VizFormat::Mermaid),
             Some("svg") => Ok(VizFormat::Svg),
+            Some("json") => Ok(VizFormat::Json),
             _ => Err(Error::Invalid(format!(
-                "Cannot tell the picture format of '{}' from its extension (.dot, .gv, .mmd, .mermaid, .svg): pass the format",
+                "Cannot tell the picture format of '{}' from its extension (.dot, .gv, .mmd, .mermaid, .svg, .json): pass the format",
                 path.display()
             ))),
         }
@@ -182,12 +233,14 @@ impl VizFormat {
     ///
     /// # Errors
     ///
-    /// As [`Draw::to_svg`] for SVG; never for DOT and Mermaid.
+    /// As [`Draw::to_svg`] for SVG; never for the other formats.
     pub fn render(self, pipeline: &Pipeline, options: &VizOptions) -> Result<String> {
+        let graph = Graph::new(pipeline, options);
         match self {
-            VizFormat::Dot => Ok(pipeline.to_dot(options)),
-            VizFormat::Mermaid => Ok(pipeline.to_mermaid(options)),
-            VizFormat::Svg => pipeline.to_svg(options),
+            VizFormat::Dot => Ok(graph.to_dot()),
+            VizFormat::Mermaid => Ok(graph.to_mermaid()),
+            VizFormat::Svg => graph.to_svg(),
+            VizFormat::Json => Ok(graph.to_json()),
         }
     }
 }
@@ -198,6 +251,7 @@ impl fmt::Display for VizFormat {
             VizFormat::Dot => "dot",
             VizFormat::Mermaid => "mermaid",
             VizFormat::Svg => "svg",
+            VizFormat::Json => "json",
         })
     }
 }
@@ -210,14 +264,16 @@ impl FromStr for VizFormat {
             "dot" => Ok(VizFormat::Dot),
             "mermaid" => Ok(VizFormat::Mermaid),
             "svg" => Ok(VizFormat::Svg),
+            "json" => Ok(VizFormat::Json),
             _ => Err(Error::Invalid(format!(
-                "Unknown picture format '{s}'. Formats: dot, mermaid, svg"
+                "Unknown picture format '{s}'. Formats: dot, mermaid, svg, json"
             ))),
         }
     }
 }
 
-/// Pictures of a [`Pipeline`]: `to_dot`, `to_mermaid` and `to_svg`. In the prelude.
+/// Pictures of a [`Pipeline`]: `to_dot`, `to_mermaid` and `to_svg`, each the
+/// [`Graph`] of the pipeline written in one format. In the prelude.
 pub trait Draw {
     /// The pipeline as a Graphviz DOT digraph; see [the module docs](crate::viz) for
     /// what is drawn how. Render it with `dot -Tsvg`, or use [`Draw::to_svg`].
@@ -287,14 +343,14 @@ pub trait Draw {
 
 impl Draw for Pipeline {
     fn to_dot(&self, options: &VizOptions) -> String {
-        Dot::new(&Scene::new(self, options)).render()
+        Graph::new(self, options).to_dot()
     }
 
     fn to_mermaid(&self, options: &VizOptions) -> String {
-        Mermaid::new(&Scene::new(self, options)).render()
+        Graph::new(self, options).to_mermaid()
     }
 
     fn to_svg(&self, options: &VizOptions) -> Result<String> {
-        Svg::new(&Scene::new(self, options)).render(self.name().unwrap_or("pipeline"))
+        Graph::new(self, options).to_svg()
     }
 }

@@ -3,14 +3,14 @@
 
 use crate::error::{Error, Result};
 
-use super::scene::{Item, Kind, Scene, Shape};
+use super::graph::{Graph, Node, NodeKind};
 
 /// A laid-out picture: dagre's graph with coordinates.
 pub(super) type Layout = dagre::graph::Graph<dagre::NodeLabel, dagre::EdgeLabel>;
 
-/// Lays the picture out with dagre: shapes, clusters (with a title node each) and
+/// Lays the picture out with dagre: nodes, clusters (with a title node each) and
 /// edges with room for their labels.
-pub(super) fn layout(scene: &Scene, name: &str) -> Result<Layout> {
+pub(super) fn layout(graph: &Graph) -> Result<Layout> {
     use dagre::graph::{Graph, GraphOptions};
     use dagre::layout::types::LabelPos;
     use dagre::{EdgeLabel, LayoutOptions, NodeLabel};
@@ -20,66 +20,67 @@ pub(super) fn layout(scene: &Scene, name: &str) -> Result<Layout> {
         multigraph: true,
         compound: true,
     });
-    for item in &scene.order {
-        match *item {
-            Item::Shape(i) => {
-                let s = &scene.shapes[i];
-                let (w, h) = shape_size(s);
-                g.set_node(
-                    s.id.clone(),
-                    Some(NodeLabel {
-                        width: w,
-                        height: h,
-                        ..NodeLabel::default()
-                    }),
-                );
-                if let Some(c) = s.cluster {
-                    g.set_parent(&s.id, Some(&scene.clusters[c].id));
-                }
+    for n in &graph.nodes {
+        let label = if n.is_cluster() {
+            NodeLabel::default()
+        } else {
+            let (w, h) = shape_size(n);
+            NodeLabel {
+                width: w,
+                height: h,
+                ..NodeLabel::default()
             }
-            Item::Cluster(c) => {
-                let k = &scene.clusters[c];
-                g.set_node(k.id.clone(), Some(NodeLabel::default()));
-                if let Some(p) = k.parent {
-                    g.set_parent(&k.id, Some(&scene.clusters[p].id));
-                }
-            }
+        };
+        g.set_node(n.id.clone(), Some(label));
+        if let Some(p) = &n.parent {
+            g.set_parent(&n.id, Some(p));
         }
     }
     // Each cluster's title is a node of the layout too, above everything inside the
     // cluster that is fed from outside it, so that no node or edge covers the title.
-    // (`#` is in no shape's or cluster's id.)
-    let title_id = |c: usize| format!("{}#title", scene.clusters[c].id);
-    for (c, k) in scene.clusters.iter().enumerate() {
-        let (w, h) = title_size(&k.lines);
+    // (`#` is in no node's id.)
+    let title_id = |id: &str| format!("{id}#title");
+    for k in graph.nodes.iter().filter(|n| n.is_cluster()) {
+        let (w, h) = title_size(&k.lines());
         g.set_node(
-            title_id(c),
+            title_id(&k.id),
             Some(NodeLabel {
                 width: w,
                 height: h,
                 ..NodeLabel::default()
             }),
         );
-        g.set_parent(&title_id(c), Some(&k.id));
-        if let Some(p) = k.parent {
-            g.set_edge(title_id(p), title_id(c), Some(EdgeLabel::default()), Some("title"));
+        g.set_parent(&title_id(&k.id), Some(&k.id));
+        if let Some(p) = &k.parent {
+            g.set_edge(title_id(p), title_id(&k.id), Some(EdgeLabel::default()), Some("title"));
         }
     }
-    for (i, shape) in scene.shapes.iter().enumerate() {
-        let Some(c) = shape.cluster else { continue };
-        let fed_inside = scene
+    for (i, n) in graph.nodes.iter().enumerate() {
+        let Some(c) = n.parent.as_deref().and_then(|p| graph.index(p)) else {
+            continue;
+        };
+        if n.is_cluster() {
+            continue;
+        }
+        let fed_inside = graph
             .edges
             .iter()
-            .any(|e| e.to == i && scene.inside(scene.shapes[e.from].cluster, c));
+            .filter(|e| e.to == n.id)
+            .any(|e| graph.index(&e.from).is_some_and(|f| graph.inside(f, c)));
         if !fed_inside {
-            g.set_edge(title_id(c), shape.id.clone(), Some(EdgeLabel::default()), Some("title"));
+            g.set_edge(
+                title_id(&graph.nodes[c].id),
+                graph.nodes[i].id.clone(),
+                Some(EdgeLabel::default()),
+                Some("title"),
+            );
         }
     }
-    for (i, e) in scene.edges.iter().enumerate() {
-        let (w, h) = label_size(&e.label);
+    for (i, e) in graph.edges.iter().enumerate() {
+        let (w, h) = label_size(&graph.edge_label(e, true));
         g.set_edge(
-            scene.shapes[e.from].id.clone(),
-            scene.shapes[e.to].id.clone(),
+            e.from.clone(),
+            e.to.clone(),
             Some(EdgeLabel {
                 width: w,
                 height: h,
@@ -106,7 +107,8 @@ pub(super) fn layout(scene: &Scene, name: &str) -> Result<Layout> {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             Error::Invalid(format!(
-                "Cannot lay out the picture of pipeline '{name}': the layout engine failed ({message})"
+                "Cannot lay out the picture of pipeline '{}': the layout engine failed ({message})",
+                graph.name
             ))
         },
     )?;
@@ -131,12 +133,23 @@ fn text_width(s: &str, px: f64) -> f64 {
     s.chars().count() as f64 * px * 0.62
 }
 
-fn shape_size(s: &Shape) -> (f64, f64) {
+/// The lines of text of a node: its name and notes, then its outputs (`grouped`).
+pub(super) fn shape_lines(n: &Node) -> Vec<String> {
+    let mut lines = n.lines();
+    lines.extend(n.outputs.iter().map(|p| p.text()));
+    lines
+}
+
+fn shape_size(n: &Node) -> (f64, f64) {
+    let lines = shape_lines(n);
     let mut w: f64 = 0.0;
-    for (j, line) in s.lines.iter().enumerate() {
+    for (j, line) in lines.iter().enumerate() {
         let width = if j > 0 {
             text_width(line, NOTE_PX)
-        } else if matches!(s.kind, Kind::Function | Kind::Nested) {
+        } else if matches!(
+            n.kind,
+            NodeKind::Function | NodeKind::DualFunction | NodeKind::NestedPipeline
+        ) {
             // Drawn bold: about a tenth wider.
             text_width(line, NAME_PX) * 1.1
         } else {
@@ -144,10 +157,10 @@ fn shape_size(s: &Shape) -> (f64, f64) {
         };
         w = w.max(width);
     }
-    let h = 16.0 + s.lines.len() as f64 * NOTE_LINE;
-    let pad = match s.kind {
+    let h = 16.0 + lines.len() as f64 * NOTE_LINE;
+    let pad = match n.kind {
         // Room for the round ends.
-        Kind::Input | Kind::Bound => 20.0 + h / 2.0,
+        NodeKind::Input | NodeKind::BoundInput => 20.0 + h / 2.0,
         _ => 24.0,
     };
     ((w + pad).max(60.0).round(), h.round())

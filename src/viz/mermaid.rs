@@ -2,74 +2,78 @@
 
 use std::fmt::Write as _;
 
-use super::scene::{Item, Kind, Scene};
+use super::graph::{Graph, NodeKind};
 
-/// Writes a [`Scene`] as a Mermaid flowchart.
-pub(super) struct Mermaid<'a> {
-    scene: &'a Scene,
+/// `graph` as a Mermaid flowchart: nodes and clusters (subgraphs) in drawing order, the
+/// edges, then the styles. Mermaid has no ports: with `grouped`, a node lists its
+/// outputs under its name and each edge is labelled with the output it carries.
+pub(super) fn render(graph: &Graph) -> String {
+    let mut out = String::from("flowchart TD\n");
+    block(graph, &mut out, None, 1);
+    for e in &graph.edges {
+        let label = graph.edge_label(e, true);
+        if label.is_empty() {
+            let _ = writeln!(out, "  {} --> {}", e.from, e.to);
+        } else {
+            let _ = writeln!(out, "  {} -->|\"{}\"| {}", e.from, mermaid_text(&label), e.to);
+        }
+    }
+    for (class, style) in [
+        ("input", "fill:#dbeafe,stroke:#2563eb,color:#0f172a"),
+        (
+            "bound",
+            "fill:#f1f5f9,stroke:#64748b,stroke-dasharray:4 3,color:#334155",
+        ),
+        ("value", "fill:#ffffff,stroke:#94a3b8,color:#0f172a"),
+        ("output", "fill:#dcfce7,stroke:#16a34a,stroke-width:2px,color:#0f172a"),
+        ("function", "fill:#fef3c7,stroke:#d97706,color:#0f172a"),
+        ("dual", "fill:#ffedd5,stroke:#ea580c,stroke-width:3px,color:#0f172a"),
+        ("nested", "fill:#ede9fe,stroke:#7c3aed,color:#0f172a"),
+    ] {
+        let _ = writeln!(out, "  classDef {class} {style}");
+    }
+    let clusters: Vec<&str> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.is_cluster())
+        .map(|n| n.id.as_str())
+        .collect();
+    if !clusters.is_empty() {
+        let _ = writeln!(out, "  style {} fill:#f5f3ff,stroke:#7c3aed", clusters.join(","));
+    }
+    out
 }
 
-impl<'a> Mermaid<'a> {
-    pub(super) fn new(scene: &'a Scene) -> Self {
-        Mermaid { scene }
-    }
-
-    pub(super) fn render(&self) -> String {
-        let mut out = String::from("flowchart TD\n");
-        self.block(&mut out, None, 1);
-        for e in &self.scene.edges {
-            let (from, to) = (&self.scene.shapes[e.from].id, &self.scene.shapes[e.to].id);
-            if e.label.is_empty() {
-                let _ = writeln!(out, "  {from} --> {to}");
-            } else {
-                let _ = writeln!(out, "  {from} -->|\"{}\"| {to}", mermaid_text(&e.label));
-            }
+/// The nodes and subgraphs inside `cluster` (`None`: at the top).
+fn block(graph: &Graph, out: &mut String, cluster: Option<&str>, indent: usize) {
+    let pad = "  ".repeat(indent);
+    for n in graph.nodes.iter().filter(|n| n.parent.as_deref() == cluster) {
+        let mut lines = n.lines();
+        if n.is_cluster() {
+            let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", n.id, mermaid_text(&lines));
+            block(graph, out, Some(&n.id), indent + 1);
+            let _ = writeln!(out, "{pad}end");
+            continue;
         }
-        for (class, style) in [
-            ("input", "fill:#dbeafe,stroke:#2563eb,color:#0f172a"),
-            (
-                "bound",
-                "fill:#f1f5f9,stroke:#64748b,stroke-dasharray:4 3,color:#334155",
-            ),
-            ("value", "fill:#ffffff,stroke:#94a3b8,color:#0f172a"),
-            ("output", "fill:#dcfce7,stroke:#16a34a,stroke-width:2px,color:#0f172a"),
-            ("function", "fill:#fef3c7,stroke:#d97706,color:#0f172a"),
-            ("nested", "fill:#ede9fe,stroke:#7c3aed,color:#0f172a"),
-        ] {
-            let _ = writeln!(out, "  classDef {class} {style}");
-        }
-        if !self.scene.clusters.is_empty() {
-            let ids: Vec<&str> = self.scene.clusters.iter().map(|c| c.id.as_str()).collect();
-            let _ = writeln!(out, "  style {} fill:#f5f3ff,stroke:#7c3aed", ids.join(","));
-        }
-        out
-    }
-
-    fn block(&self, out: &mut String, cluster: Option<usize>, indent: usize) {
-        let pad = "  ".repeat(indent);
-        for item in &self.scene.order {
-            match *item {
-                Item::Shape(i) if self.scene.shapes[i].cluster == cluster => {
-                    let s = &self.scene.shapes[i];
-                    let text = mermaid_text(&s.lines);
-                    let (open, close) = match s.kind {
-                        Kind::Input | Kind::Bound => ("([", "])"),
-                        Kind::Value => ("(", ")"),
-                        Kind::Output => ("[/", "/]"),
-                        Kind::Function => ("[", "]"),
-                        Kind::Nested => ("[[", "]]"),
-                    };
-                    let _ = writeln!(out, "{pad}{}{open}\"{text}\"{close}:::{}", s.id, s.kind.class());
-                }
-                Item::Cluster(c) if self.scene.clusters[c].parent == cluster => {
-                    let k = &self.scene.clusters[c];
-                    let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", k.id, mermaid_text(&k.lines));
-                    self.block(out, Some(c), indent + 1);
-                    let _ = writeln!(out, "{pad}end");
-                }
-                _ => {}
-            }
-        }
+        lines.extend(n.outputs.iter().map(|p| {
+            let marker = if p.output { " (output)" } else { "" };
+            format!("→ {}{marker}", p.text())
+        }));
+        let (open, close) = match n.kind {
+            NodeKind::Input | NodeKind::BoundInput => ("([", "])"),
+            NodeKind::Value => ("(", ")"),
+            NodeKind::Output => ("[/", "/]"),
+            NodeKind::Function => ("[", "]"),
+            NodeKind::DualFunction => ("{{", "}}"),
+            NodeKind::NestedPipeline => ("[[", "]]"),
+        };
+        let _ = writeln!(
+            out,
+            "{pad}{}{open}\"{}\"{close}:::{}",
+            n.id,
+            mermaid_text(&lines),
+            n.class()
+        );
     }
 }
 

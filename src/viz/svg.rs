@@ -5,59 +5,58 @@ use std::fmt::Write as _;
 
 use crate::error::Result;
 
+use super::graph::{Edge, Graph, Node, NodeKind};
 use super::layout::{
     BASELINE, LABEL_LINE, LABEL_PX, Layout, MARGIN, NAME_PX, NOTE_LINE, NOTE_PX, TITLE_LINE, label_size, layout,
+    shape_lines,
 };
-use super::scene::{Cluster, Edge, Kind, Scene, Shape};
 
-/// Draws a [`Scene`] as SVG.
-pub(super) struct Svg<'a> {
-    scene: &'a Scene,
+/// `graph` as an SVG document: a white ground, clusters, edges, nodes.
+pub(super) fn render(graph: &Graph) -> Result<String> {
+    let g = layout(graph)?;
+    let (width, height) = g
+        .graph_label::<dagre::GraphLabel>()
+        .map_or((0.0, 0.0), |l| (l.width, l.height));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"{SANS}\">",
+        w = num(width + MARGIN),
+        h = num(height + MARGIN)
+    );
+    let _ = writeln!(out, "<title>{}</title>", xml(&graph.name));
+    out.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker></defs>\n");
+    let _ = writeln!(
+        out,
+        "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
+        num(width + MARGIN),
+        num(height + MARGIN)
+    );
+
+    // Clusters first (outer before inner: drawing order), then edges, then nodes.
+    let svg = Svg { graph };
+    for k in graph.nodes.iter().filter(|n| n.is_cluster()) {
+        svg.cluster(&mut out, &g, k);
+    }
+    for (i, e) in graph.edges.iter().enumerate() {
+        svg.edge(&mut out, &g, i, e);
+    }
+    for n in graph.nodes.iter().filter(|n| !n.is_cluster()) {
+        svg.shape(&mut out, &g, n);
+    }
+    out.push_str("</svg>\n");
+    Ok(out)
 }
 
-impl<'a> Svg<'a> {
-    pub(super) fn new(scene: &'a Scene) -> Self {
-        Svg { scene }
-    }
+/// Draws the parts of a [`Graph`] at the coordinates of its layout.
+struct Svg<'a> {
+    graph: &'a Graph,
+}
 
-    /// The SVG document: a white ground, clusters, edges, shapes.
-    pub(super) fn render(&self, name: &str) -> Result<String> {
-        let g = layout(self.scene, name)?;
-        let (width, height) = g
-            .graph_label::<dagre::GraphLabel>()
-            .map_or((0.0, 0.0), |l| (l.width, l.height));
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"{SANS}\">",
-            w = num(width + MARGIN),
-            h = num(height + MARGIN)
-        );
-        let _ = writeln!(out, "<title>{}</title>", xml(&self.scene.title));
-        out.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker></defs>\n");
-        let _ = writeln!(
-            out,
-            "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
-            num(width + MARGIN),
-            num(height + MARGIN)
-        );
-
-        // Clusters first (outer before inner: creation order), then edges, then shapes.
-        for k in &self.scene.clusters {
-            self.cluster(&mut out, &g, k);
-        }
-        for (i, e) in self.scene.edges.iter().enumerate() {
-            self.edge(&mut out, &g, i, e);
-        }
-        for s in &self.scene.shapes {
-            self.shape(&mut out, &g, s);
-        }
-        out.push_str("</svg>\n");
-        Ok(out)
-    }
-
+impl Svg<'_> {
     /// A cluster: its box and its title, centred on the title node of the layout.
-    fn cluster(&self, out: &mut String, g: &Layout, k: &Cluster) {
+    fn cluster(&self, out: &mut String, g: &Layout, k: &Node) {
+        let lines = k.lines();
         let Some(n) = g.node(&k.id) else { return };
         let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
         let (left, top) = (x - n.width / 2.0, y - n.height / 2.0);
@@ -72,8 +71,8 @@ impl<'a> Svg<'a> {
         );
         let title = g.node(&format!("{}#title", k.id));
         let (tx, ty) = title.map_or((x, top + 12.0), |t| (t.x.unwrap_or(x), t.y.unwrap_or(top + 12.0)));
-        let first = ty - (k.lines.len() - 1) as f64 * TITLE_LINE / 2.0;
-        for (j, line) in k.lines.iter().enumerate() {
+        let first = ty - (lines.len() - 1) as f64 * TITLE_LINE / 2.0;
+        for (j, line) in lines.iter().enumerate() {
             let weight = if j == 0 { " font-weight=\"bold\"" } else { "" };
             let _ = writeln!(
                 out,
@@ -88,7 +87,7 @@ impl<'a> Svg<'a> {
 
     /// Edge `i`: its path through dagre's points and its label on a white ground.
     fn edge(&self, out: &mut String, g: &Layout, i: usize, e: &Edge) {
-        let (from, to) = (&self.scene.shapes[e.from].id, &self.scene.shapes[e.to].id);
+        let (from, to) = (&e.from, &e.to);
         let Some(label) = g.edge(from, to, Some(&i.to_string())) else {
             return;
         };
@@ -98,8 +97,9 @@ impl<'a> Svg<'a> {
             "<path d=\"{}\" fill=\"none\" stroke=\"#475569\" stroke-width=\"1.3\" marker-end=\"url(#arrow)\"/>",
             smooth_path(&label.points)
         );
-        if !e.label.is_empty() {
-            let (w, h) = label_size(&e.label);
+        let text = self.graph.edge_label(e, true);
+        if !text.is_empty() {
+            let (w, h) = label_size(&text);
             let (x, y) = (label.x.unwrap_or(0.0), label.y.unwrap_or(0.0));
             let _ = writeln!(
                 out,
@@ -109,8 +109,8 @@ impl<'a> Svg<'a> {
                 num(w),
                 num(h)
             );
-            for (j, line) in e.label.iter().enumerate() {
-                let dy = (j as f64 - (e.label.len() - 1) as f64 / 2.0) * LABEL_LINE;
+            for (j, line) in text.iter().enumerate() {
+                let dy = (j as f64 - (text.len() - 1) as f64 / 2.0) * LABEL_LINE;
                 let _ = writeln!(
                     out,
                     "<text x=\"{}\" y=\"{}\" font-family=\"{MONO}\" font-size=\"{LABEL_PX}\" fill=\"#334155\" text-anchor=\"middle\">{}</text>",
@@ -123,13 +123,14 @@ impl<'a> Svg<'a> {
         out.push_str("</g>\n");
     }
 
-    /// A shape: its outline by kind and its lines of text, the name first.
-    fn shape(&self, out: &mut String, g: &Layout, s: &Shape) {
+    /// A node: its outline by kind, its lines of text (the name first), and with
+    /// `grouped` a row per output under a rule (outputs of the pipeline on green).
+    fn shape(&self, out: &mut String, g: &Layout, s: &Node) {
         let Some(n) = g.node(&s.id) else { return };
         let (x, y) = (n.x.unwrap_or(0.0), n.y.unwrap_or(0.0));
         let (w, h) = (n.width, n.height);
         let (left, top) = (x - w / 2.0, y - h / 2.0);
-        let _ = writeln!(out, "<g id=\"{}\" class=\"node {}\">", s.id, s.kind.class());
+        let _ = writeln!(out, "<g id=\"{}\" class=\"node {}\">", s.id, s.class());
         let rect = |rx: f64, fill: &str, stroke: &str, extra: &str| {
             format!(
                 "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\"{extra}/>\n",
@@ -140,18 +141,34 @@ impl<'a> Svg<'a> {
                 num(rx)
             )
         };
+        let bold = matches!(
+            s.kind,
+            NodeKind::Function | NodeKind::DualFunction | NodeKind::NestedPipeline
+        );
         match s.kind {
-            Kind::Input => out.push_str(&rect(h / 2.0, "#dbeafe", "#2563eb", " stroke-width=\"1.3\"")),
-            Kind::Bound => out.push_str(&rect(
+            NodeKind::Input => out.push_str(&rect(h / 2.0, "#dbeafe", "#2563eb", " stroke-width=\"1.3\"")),
+            NodeKind::BoundInput => out.push_str(&rect(
                 h / 2.0,
                 "#f1f5f9",
                 "#64748b",
                 " stroke-width=\"1.3\" stroke-dasharray=\"5 3\"",
             )),
-            Kind::Value => out.push_str(&rect(6.0, "#ffffff", "#94a3b8", " stroke-width=\"1.3\"")),
-            Kind::Output => out.push_str(&rect(6.0, "#dcfce7", "#16a34a", " stroke-width=\"2.4\"")),
-            Kind::Function => out.push_str(&rect(2.0, "#fef3c7", "#d97706", " stroke-width=\"1.3\"")),
-            Kind::Nested => {
+            NodeKind::Value => out.push_str(&rect(6.0, "#ffffff", "#94a3b8", " stroke-width=\"1.3\"")),
+            NodeKind::Output => out.push_str(&rect(6.0, "#dcfce7", "#16a34a", " stroke-width=\"2.4\"")),
+            NodeKind::Function => out.push_str(&rect(2.0, "#fef3c7", "#d97706", " stroke-width=\"1.3\"")),
+            NodeKind::DualFunction => {
+                // A double outline: two implementations.
+                out.push_str(&rect(2.0, "#ffedd5", "#ea580c", " stroke-width=\"1.3\""));
+                let _ = writeln!(
+                    out,
+                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"1\" fill=\"none\" stroke=\"#ea580c\" stroke-width=\"1\"/>",
+                    num(left + 3.0),
+                    num(top + 3.0),
+                    num(w - 6.0),
+                    num(h - 6.0)
+                );
+            }
+            NodeKind::NestedPipeline => {
                 // A 3-D box: a shadow box behind, offset up and right.
                 let _ = writeln!(
                     out,
@@ -164,16 +181,36 @@ impl<'a> Svg<'a> {
                 out.push_str(&rect(2.0, "#ede9fe", "#7c3aed", " stroke-width=\"1.3\""));
             }
         }
-        let first = y - (s.lines.len() - 1) as f64 * NOTE_LINE / 2.0;
-        for (j, line) in s.lines.iter().enumerate() {
+        let lines = shape_lines(s);
+        let first = y - (lines.len() - 1) as f64 * NOTE_LINE / 2.0;
+        let notes = lines.len() - s.outputs.len();
+        if !s.outputs.is_empty() {
+            let rule = first + (notes as f64 - 0.5) * NOTE_LINE;
+            let _ = writeln!(
+                out,
+                "<path d=\"M{},{} h{}\" stroke=\"#94a3b8\" stroke-width=\"1\"/>",
+                num(left),
+                num(rule),
+                num(w)
+            );
+            for (k, port) in s.outputs.iter().enumerate().filter(|(_, p)| p.output) {
+                let _ = writeln!(
+                    out,
+                    "<rect class=\"output\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{NOTE_LINE}\" fill=\"#dcfce7\"><title>{}</title></rect>",
+                    num(left + 2.0),
+                    num(rule + k as f64 * NOTE_LINE + 0.5),
+                    num(w - 4.0),
+                    xml(&port.name)
+                );
+            }
+        }
+        for (j, line) in lines.iter().enumerate() {
             let px = if j == 0 { NAME_PX } else { NOTE_PX };
             let style = if j == 0 {
-                let weight = if matches!(s.kind, Kind::Function | Kind::Nested) {
-                    " font-weight=\"bold\""
-                } else {
-                    ""
-                };
+                let weight = if bold { " font-weight=\"bold\"" } else { "" };
                 format!("font-size=\"{px}\" fill=\"#0f172a\"{weight}")
+            } else if j >= notes {
+                format!("font-size=\"{px}\" fill=\"#0f172a\" font-family=\"{MONO}\"")
             } else {
                 format!("font-size=\"{px}\" fill=\"#475569\"")
             };
@@ -189,7 +226,8 @@ impl<'a> Svg<'a> {
     }
 }
 
-fn xml(s: &str) -> String {
+/// Text escaped for XML (the SVG, and DOT's HTML-like labels).
+pub(super) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

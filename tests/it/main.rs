@@ -80,6 +80,8 @@ mod values;
 #[cfg(feature = "columnar")]
 mod views;
 mod viz;
+#[cfg(feature = "columnar")]
+mod viz_graph;
 /// W8's nodes, shared with the bench and `examples/w8.rs`.
 #[cfg(feature = "parquet")]
 #[path = "../../benches/w8_nodes.rs"]

@@ -16,7 +16,7 @@ use hypernodes::viz::{VizFormat, VizOptions};
 
 /// Compares `actual` with `tests/golden/<name>` exactly, or rewrites the file when
 /// `HYPERNODES_BLESS` is set.
-fn golden(name: &str, actual: &str) {
+pub(crate) fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var_os("HYPERNODES_BLESS").is_some() {
         std::fs::write(&path, actual).unwrap();
@@ -80,7 +80,7 @@ fn api_pipeline() -> Pipeline {
 }
 
 /// The node ids a DOT text declares, and its edges.
-fn dot_graph(dot: &str) -> (Vec<String>, Vec<(String, String)>) {
+pub(crate) fn dot_graph(dot: &str) -> (Vec<String>, Vec<(String, String)>) {
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
     for line in dot.lines().map(str::trim) {
@@ -95,7 +95,7 @@ fn dot_graph(dot: &str) -> (Vec<String>, Vec<(String, String)>) {
 }
 
 /// The node ids a Mermaid text declares, and its edges.
-fn mermaid_graph(mermaid: &str) -> (Vec<String>, Vec<(String, String)>) {
+pub(crate) fn mermaid_graph(mermaid: &str) -> (Vec<String>, Vec<(String, String)>) {
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
     for line in mermaid.lines().map(str::trim) {
@@ -103,7 +103,7 @@ fn mermaid_graph(mermaid: &str) -> (Vec<String>, Vec<(String, String)>) {
             let to = rest.rsplit(' ').next().unwrap();
             edges.push((from.to_string(), to.to_string()));
         } else if line.contains(":::") {
-            let end = line.find(['(', '[']).unwrap();
+            let end = line.find(['(', '[', '{']).unwrap();
             nodes.push(line[..end].to_string());
         }
     }
@@ -111,7 +111,7 @@ fn mermaid_graph(mermaid: &str) -> (Vec<String>, Vec<(String, String)>) {
 }
 
 /// No id declared twice, every edge between declared nodes, every declared node on an edge.
-fn check_graph(what: &str, (nodes, edges): (Vec<String>, Vec<(String, String)>)) {
+pub(crate) fn check_graph(what: &str, (nodes, edges): (Vec<String>, Vec<(String, String)>)) {
     let unique: BTreeSet<&String> = nodes.iter().collect();
     assert_eq!(unique.len(), nodes.len(), "{what}: duplicate node ids in {nodes:?}");
     let mut touched = BTreeSet::new();
@@ -149,10 +149,15 @@ fn collapsed_nested_node_shows_its_mappings_and_bound_inputs() {
 fn expanded_nested_node_is_a_cluster_scoped_by_path() {
     let dot = api_pipeline().to_dot(&VizOptions::new().with_depth(1));
     assert!(dot.contains("subgraph \"cluster_per_doc\" {"));
-    assert!(dot.contains("\"v_doc\" -> \"v_per_doc__raw\" [label=\"String\\nraw ← doc\"];"));
-    assert!(dot.contains("\"v_per_doc__n\" -> \"v_word_count\" [label=\"i64\\nword_count ← n\"];"));
-    // `words` inside and outside are two values, joined by an edge.
-    assert!(dot.contains("\"v_per_doc__words\" -> \"v_words\" [label=\"Vec<String>\"];"));
+    // The outer value feeds the inner node straight, and the inner node produces the
+    // outer value: no second box for `raw` or `n`.
+    assert!(dot.contains("\"v_doc\" -> \"n_per_doc__strip\" [label=\"String\\nraw ← doc\"];"));
+    assert!(dot.contains("\"n_per_doc__count\" -> \"v_word_count\" [label=\"i64\\nword_count ← n\"];"));
+    assert!(!dot.contains("v_per_doc__raw") && !dot.contains("v_per_doc__n\""));
+    // `words`, read inside and outside, is one value, outside the cluster.
+    assert!(dot.contains("\"n_per_doc__split\" -> \"v_words\" [label=\"Vec<String>\"];"));
+    assert!(dot.contains("\"v_words\" -> \"n_per_doc__count\";"));
+    assert!(!dot.contains("v_per_doc__words"));
     assert!(dot.contains("\"v_per_doc__min_len\" [label=\"min_len\\n(bound)\""));
     check_graph("api expanded dot", dot_graph(&dot));
 }
@@ -236,11 +241,10 @@ fn svg_is_well_formed_and_names_every_node() {
                 "strip",
                 "split",
                 "count",
-                "raw",
                 "min_len",
                 "stripped",
-                "n",
                 "raw ← doc",
+                "word_count ← n",
             ]);
         }
         for name in names {
@@ -279,11 +283,11 @@ fn format_names_and_extensions() {
     assert_eq!(VizFormat::from_path(Path::new("a/b.MMD")).unwrap(), VizFormat::Mermaid);
     assert_eq!(
         "PNG".parse::<VizFormat>().unwrap_err().to_string(),
-        "Unknown picture format 'PNG'. Formats: dot, mermaid, svg"
+        "Unknown picture format 'PNG'. Formats: dot, mermaid, svg, json"
     );
     assert_eq!(
         VizFormat::from_path(Path::new("graph")).unwrap_err().to_string(),
-        "Cannot tell the picture format of 'graph' from its extension (.dot, .gv, .mmd, .mermaid, .svg): pass the format"
+        "Cannot tell the picture format of 'graph' from its extension (.dot, .gv, .mmd, .mermaid, .svg, .json): pass the format"
     );
 }
 
@@ -322,9 +326,9 @@ mod files {
         let expanded = p.to_dot(&VizOptions::new().with_depth(1));
         assert!(expanded.contains("graph [label=\"per_sentence\\npipeline: sentence\\nmap_over: sentences (zip)\""));
         assert!(expanded.contains(
-            "\"v_sentences\" -> \"v_per_sentence__sentence\" [label=\"Vec<String>\\nsentence ← sentences\"];"
+            "\"v_sentences\" -> \"n_per_sentence__count_words\" [label=\"Vec<String>\\nsentence ← sentences\"];"
         ));
-        assert!(expanded.contains("\"v_per_sentence__tokens\" -> \"v_tokens\" [label=\"Vec<i64>\"];"));
+        assert!(expanded.contains("\"n_per_sentence__count_words\" -> \"v_tokens\" [label=\"i64\"];"));
     }
 
     #[test]
@@ -408,7 +412,7 @@ mod cli {
         assert_eq!(o.status.code(), Some(1));
         assert_eq!(
             text(&o.stderr),
-            "error[HN024]: Unknown picture format 'png'. Formats: dot, mermaid, svg\n"
+            "error[HN024]: Unknown picture format 'png'. Formats: dot, mermaid, svg, json\n"
         );
         assert!(o.stdout.is_empty());
 
@@ -418,7 +422,7 @@ mod cli {
         assert_eq!(
             text(&o.stderr),
             format!(
-                "error[HN024]: Cannot tell the picture format of '{}' from its extension (.dot, .gv, .mmd, .mermaid, .svg): pass the format\n",
+                "error[HN024]: Cannot tell the picture format of '{}' from its extension (.dot, .gv, .mmd, .mermaid, .svg, .json): pass the format\n",
                 png.display()
             )
         );

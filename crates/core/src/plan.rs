@@ -9,6 +9,7 @@ use crate::error::{Error, Result, closest};
 use crate::exec::RunConfig;
 use crate::inputs::Inputs;
 use crate::map::MapMode;
+use crate::node::Node;
 use crate::pipeline::Pipeline;
 use crate::value::{TypeInfo, Value};
 
@@ -23,6 +24,19 @@ pub struct RunPlan {
     outputs: Vec<String>,
     inputs: Inputs,
     config: Arc<RunConfig>,
+}
+
+/// Which outputs of `node` a run without a selection computes, given the names the
+/// pipeline's nodes read: all of a function node's; of a nested pipeline, those read
+/// (`consumed`), or all of them when nothing reads any (a terminal nested node). What
+/// the pictures (`hypernodes::viz`) show of a collapsed nested node.
+#[doc(hidden)]
+pub fn computed_outputs(node: &Node, consumed: &HashSet<&str>) -> Vec<bool> {
+    let terminal = !node.is_nested() || !node.outputs().iter().any(|o| consumed.contains(o.name()));
+    node.outputs()
+        .iter()
+        .map(|o| terminal || consumed.contains(o.name()))
+        .collect()
 }
 
 impl RunPlan {
@@ -82,14 +96,15 @@ impl RunPlan {
         let mut outputs = Vec::new();
         for &i in &nodes {
             let node = &pipeline.nodes()[i];
-            let terminal = !node.is_nested() || !node.outputs().iter().any(|o| consumed.contains(o.name()));
+            let computed = computed_outputs(node, &consumed);
             keep[i] = node
                 .outputs()
                 .iter()
-                .map(|o| {
+                .zip(computed)
+                .map(|(o, computed)| {
                     let returned = match &selected {
                         Some(s) => s.contains(o.name()),
-                        None => terminal || consumed.contains(o.name()),
+                        None => computed,
                     };
                     if returned {
                         outputs.push(o.name().to_string());

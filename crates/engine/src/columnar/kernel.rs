@@ -276,6 +276,13 @@ impl Kernel {
         }
     }
 
+    /// Whether the kernel is a batch implementation written by the user (the node is a
+    /// "dual node", `#[node(batch = ...)]`) rather than the per-item function lifted
+    /// into a loop.
+    pub fn is_batch(&self) -> bool {
+        matches!(self.imp, Imp::Batch(_))
+    }
+
     /// The kernel of a node, when it has one.
     pub fn find(node: &crate::Node) -> Option<&Kernel> {
         node.extension().and_then(|e| e.downcast_ref::<Kernel>())
