@@ -36,6 +36,7 @@ mod read;
 mod remote;
 mod report;
 mod sink;
+mod state;
 #[cfg(feature = "cloud")]
 pub(crate) mod store;
 mod stream;
@@ -52,6 +53,7 @@ pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
 pub use remote::{Remote, RemoteFile, RemoteSink};
 use report::{BatchEvents, Reporting};
+pub use state::{Action, FileDecision, FileState, Incremental, Reason, RunState, State};
 use stream::stream;
 pub use summary::RunSummary;
 pub(crate) use write::OutputFile;
@@ -287,6 +289,7 @@ pub struct FileRun {
     config: RunConfig,
     failed: Option<Location>,
     remote: Option<Arc<dyn Remote>>,
+    state: Option<std::path::PathBuf>,
 }
 
 /// The default memory limit: 512 MiB.
@@ -322,6 +325,7 @@ impl FileRun {
             config: RunConfig::new(),
             failed: None,
             remote: None,
+            state: None,
         }
     }
 
@@ -416,6 +420,73 @@ impl FileRun {
         self
     }
 
+    /// Makes the run incremental, keeping its state in the directory `dir` (made if
+    /// missing; several runs may share it, each keeps its own file there): a rerun
+    /// computes only the input files that are new or changed, or whose output the
+    /// pipeline or the settings would change, skips the others (their outputs left
+    /// untouched) and removes the outputs of input files that are gone. See
+    /// [`FileRun::plan_incremental`] for what decides, and
+    /// [`RunSummary::incremental`] for what the run did.
+    ///
+    /// The state records, per input file, its size, modification time and content hash
+    /// (blake3, read on every run: a time alone is never trusted), the signature of what
+    /// computed its output (each node's cache key: its code hash, ports and nested
+    /// structure; the bound values; the columns selected; the engine; the input format;
+    /// the output's format and compression; the failure policy) and each file written
+    /// with its size and hash. It is written only after the outputs are in place: a run
+    /// that fails or is killed leaves the state as it was, and never one that names an
+    /// output that is not there. Local files only.
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::io::FileRun;
+    ///
+    /// #[node(output = "word_count")]
+    /// fn count_words(passage: &str) -> i64 { passage.split_whitespace().count() as i64 }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("hn-doc-inc-{}", std::process::id()));
+    /// std::fs::create_dir_all(dir.join("in")).unwrap();
+    /// for (name, seed) in [("a", 1), ("b", 2)] {
+    ///     hypernodes::datagen::write_docs(&dir.join(format!("in/{name}.parquet")), 100, seed)?;
+    /// }
+    /// let run = FileRun::new(Pipeline::new([count_words::node()]), dir.join("in"), dir.join("out"))
+    ///     .with_state(dir.join("state"));
+    /// let first = run.run()?.incremental.unwrap();
+    /// assert_eq!((first.computed.len(), first.skipped.len()), (2, 0));
+    ///
+    /// hypernodes::datagen::write_docs(&dir.join("in/b.parquet"), 100, 3)?;
+    /// let again = run.run()?.incremental.unwrap();
+    /// assert_eq!(again.computed, [dir.join("in/b.parquet")]);
+    /// assert_eq!(again.skipped, [dir.join("in/a.parquet")]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    pub fn with_state(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.state = Some(dir.into());
+        self
+    }
+
+    /// What [`FileRun::run`] would do with each file under the state of
+    /// [`FileRun::with_state`], and why, without running or writing anything: each
+    /// input file in order, computed ([`Action::Compute`]) for the [`Reason`]s given
+    /// (new file, content changed, a node added, removed or changed, a bound value,
+    /// the selection, the engine, the formats or the failure policy changed, an output
+    /// missing or changed since written) or skipped ([`Action::Skip`], without reasons,
+    /// or only [`Reason::Touched`]); then each input file of the state that is gone
+    /// ([`Action::Remove`], with the outputs that are to be removed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] without a state; those of [`FileRun::run`] found while
+    /// planning; [`Error::Data`] for a state file that does not parse.
+    pub fn plan_incremental(&self) -> Result<Vec<FileDecision>> {
+        let dir = self
+            .state
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("plan_incremental needs a state: set one with FileRun::with_state".into()))?;
+        state::plan(self, dir)
+    }
+
     /// Runs: reads every input file, runs the pipeline, writes the output (and, under
     /// [`OnError::Collect`], the side file of failed rows).
     ///
@@ -472,25 +543,33 @@ impl FileRun {
             None => config,
         };
         let pipeline = self.pipeline.with_config(config.clone().with_on_error(on_error));
-        let Files {
-            inputs,
-            format,
-            outputs,
-            failed,
-            out_format,
-            side_format,
-        } = Files::new(self)?;
+        if self.state.is_some() {
+            state::check(self)?;
+        }
+        let files = Files::new(self, true)?;
         let mut summary = RunSummary::empty();
         // Every file is checked before anything is written.
-        let (select, side) = (self.select.as_deref(), self.failed.is_some());
-        let mut plans = Vec::new();
-        for input in &inputs {
-            let formats = (format, out_format, side_format);
-            let plan = FilePlan::new(&pipeline, input, select, self.engine, side, formats);
-            plans.push(plan.map_err(|e| input.rename(e))?);
-        }
+        let mut plans = FilePlan::all(&pipeline, self, &files)?;
         if let Some(remote) = &self.remote {
             remote::check(self, remote.as_ref(), &config, &plans)?;
+        }
+        // An incremental run: only the files to compute.
+        let tracker = match &self.state {
+            Some(dir) => Some(state::Tracker::begin(dir, self, &files, &plans, true)?),
+            None => None,
+        };
+        let Files {
+            mut inputs,
+            mut outputs,
+            mut failed,
+            ..
+        } = files;
+        if let Some(tracker) = &tracker {
+            let keep = tracker.computes();
+            state::retain(&mut inputs, &keep);
+            state::retain(&mut outputs, &keep);
+            state::retain(&mut failed, &keep);
+            state::retain(&mut plans, &keep);
         }
         // The callbacks learn the rows first: from the metadata, or counted.
         let map_started = match &events {
@@ -554,6 +633,7 @@ impl FileRun {
         let committed = session.commit();
         placed?;
         committed?;
+        summary.incremental = tracker.map(|t| t.finish(self)).transpose()?;
         summary.total_floats();
         summary.cache = report.then(|| session.report());
         summary.elapsed = started.elapsed();

@@ -40,6 +40,8 @@ mod fuzz;
 mod guide;
 // SIGKILL and the process ids in temporary files' names: Unix.
 #[cfg(feature = "parquet")]
+mod incremental;
+#[cfg(feature = "parquet")]
 mod interval;
 #[cfg(all(feature = "cli", unix))]
 mod kill;
