@@ -96,7 +96,8 @@ enum Command {
         /// Number of rows.
         #[arg(long)]
         rows: usize,
-        /// Output file (.parquet, .csv, .ndjson, .arrow, ...), or object (s3://bucket/key).
+        /// Output file (.parquet, .csv, .ndjson, .arrow, ...; its directory made if
+        /// missing), or object (s3://bucket/key).
         #[arg(long)]
         out: Location,
         /// Random seed: the same rows and seed give the same file.
@@ -561,6 +562,18 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
         } => {
             let started = std::time::Instant::now();
             let set = crate::datagen::DataSet::named(&set).expect("clap checked the name");
+            // A local file's directory is made if missing.
+            if let Some(dir) = path
+                .as_path()
+                .and_then(Path::parent)
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    action: "create directory",
+                    path: dir.display().to_string().into(),
+                    source,
+                })?;
+            }
             let bytes = crate::datagen::write_data_set(set, path.clone(), rows, seed)?;
             print(
                 out,

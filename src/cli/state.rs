@@ -40,7 +40,7 @@ pub(super) fn plan(args: RunArgs, registry: &Registry, out: &mut dyn Write) -> R
     let decisions = run.plan_incremental()?;
     let _ = writeln!(out, "{input} -> {output}");
     for d in &decisions {
-        let _ = writeln!(out, "{d}");
+        let _ = writeln!(out, "{}", here(&d.to_string()));
     }
     let count = |action| decisions.iter().filter(|d| d.action == action).count();
     let _ = writeln!(
@@ -57,8 +57,17 @@ pub(super) fn plan(args: RunArgs, registry: &Registry, out: &mut dyn Write) -> R
 pub(super) fn print_removed(files: &Incremental, out: &mut dyn Write) {
     for d in files.decisions.iter().filter(|d| d.action == Action::Remove) {
         for o in d.outputs.iter().filter(|o| files.removed.contains(o)) {
-            let _ = writeln!(out, "removed {o} (input {} gone)", d.input);
+            let _ = writeln!(out, "{}", here(&format!("removed {o} (input {} gone)", d.input)));
         }
+    }
+}
+
+/// `text` with the paths under the current directory relative to it (the state records
+/// absolute paths).
+fn here(text: &str) -> String {
+    match std::env::current_dir() {
+        Ok(dir) => text.replace(&format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR), ""),
+        Err(_) => text.to_string(),
     }
 }
 
@@ -71,12 +80,12 @@ pub(super) fn state(command: StateCommand, out: &mut dyn Write) -> Result<()> {
                 let _ = writeln!(out, "{}: no runs", dir.display());
             }
             for run in runs {
-                let _ = writeln!(out, "{run}");
+                let _ = writeln!(out, "{}", here(&run.to_string()));
             }
         }
         StateCommand::Clear { dir } => {
             let cleared = State::open(&dir)?.clear()?;
-            let _ = writeln!(out, "{}: removed the state of {cleared} runs", dir.display());
+            let _ = writeln!(out, "{}: removed {cleared} state files", dir.display());
         }
     }
     Ok(())

@@ -553,3 +553,112 @@ fn state_errors_are_one_line() {
         [Reason::NewFile]
     );
 }
+
+/// `hypernodes ARGS` in this process: what it prints, or its error.
+fn cli(args: &[&str]) -> hypernodes::Result<String> {
+    let mut out = Vec::new();
+    hypernodes::cli::run_args(
+        std::iter::once("hypernodes").chain(args.iter().copied()),
+        &Registry::new(),
+        &mut out,
+    )?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn plan_then_run_then_state_on_the_command_line() {
+    let engine: std::sync::Arc<dyn hypernodes::Engine> = std::sync::Arc::new(hypernodes::ColumnarEngine::new());
+    let case = Case::new("cli", &engine);
+    let path = |p: &str| case.dir.join(p).display().to_string();
+    let (pipeline, input, output, state) = (path("pipeline.toml"), path("in"), path("out"), path("state"));
+    let args = |command: &'static str| -> Vec<String> {
+        [
+            command,
+            &pipeline,
+            "-i",
+            &input,
+            "-o",
+            &output,
+            "--state",
+            &state,
+            "--no-progress",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let call = |args: Vec<String>| cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    std::fs::remove_file(case.input("c.csv")).unwrap();
+    case.write("b.csv", "id,passage,value\n3,big data,0.5\n");
+    case.pipeline(&PIPELINE.replace("upper(passage)", "lower(passage)"));
+    let abs = |p: &str| case.dir.join(p).display().to_string();
+    assert_eq!(
+        call(args("plan")).unwrap(),
+        format!(
+            "{input} -> {output}\n\
+             compute {} -> {} (node `shout`'s code changed)\n\
+             compute {} -> {} (content changed; node `shout`'s code changed)\n\
+             remove {} (input {} gone)\n\
+             would compute 2 files, skip 0, remove the outputs of 1 gone\n",
+            abs("in/a.csv"),
+            abs("out/a.csv"),
+            abs("in/b.csv"),
+            abs("out/b.csv"),
+            abs("out/c.csv"),
+            abs("in/c.csv")
+        )
+    );
+    let ran = call(args("run")).unwrap();
+    let lines: Vec<&str> = ran.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            format!("{input} -> {output}"),
+            format!("removed {} (input {} gone)", abs("out/c.csv"), abs("in/c.csv"))
+        ]
+    );
+    assert!(lines[2].starts_with("3 rows in, 3 rows out, 2 batches in "), "{ran}");
+    assert!(
+        lines[2].contains("; files: 2 computed, 0 skipped, 1 removed; checksum: integers 13, floats 8.000000"),
+        "{ran}"
+    );
+    let out_a = "id,shout,word_count,score\n1,hello world,2,3.0\n2,one two three,3,4.0\n";
+    case.outputs_are(&[
+        ("a.csv", out_a),
+        ("b.csv", "id,shout,word_count,score\n3,big data,2,1.0\n"),
+    ]);
+    let nothing = call(args("run")).unwrap();
+    assert!(
+        nothing.contains(" wrote nothing (0.0 MiB); files: 0 computed, 2 skipped, 0 removed; "),
+        "{nothing}"
+    );
+
+    let shown = cli(&["state", "show", &state]).unwrap();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 3, "{shown}");
+    assert_eq!(lines[0], format!("{} -> {} (2 files)", abs("in"), abs("out")));
+    assert!(lines[1].starts_with(&format!("  {} (", abs("in/a.csv"))), "{shown}");
+    assert!(
+        lines[1].ends_with(&format!(
+            " -> {} ({} bytes); nodes: count_words, score, shout",
+            abs("out/a.csv"),
+            out_a.len()
+        )),
+        "{shown}"
+    );
+    assert_eq!(
+        cli(&["state", "clear", &state]).unwrap(),
+        format!("{state}: removed 1 state files\n")
+    );
+    assert_eq!(cli(&["state", "show", &state]).unwrap(), format!("{state}: no runs\n"));
+    assert_eq!(
+        cli(&["plan", &pipeline, "-i", &input, "-o", &output])
+            .unwrap_err()
+            .to_string(),
+        "plan needs --state DIR, the state directory of the runs it plans"
+    );
+    assert_eq!(
+        cli(&["state", "show", &path("nowhere")]).unwrap_err().to_string(),
+        format!("{}: no such state directory", path("nowhere"))
+    );
+}

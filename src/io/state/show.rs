@@ -163,16 +163,9 @@ impl State {
 }
 
 impl fmt::Display for RunState {
-    /// `IN -> OUT (N files, state FILE)`, then a line per input file.
+    /// `IN -> OUT (N files)`, then a line per input file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} -> {} ({} files, state {})",
-            self.input,
-            self.output,
-            self.files.len(),
-            self.path.display()
-        )?;
+        write!(f, "{} -> {} ({} files)", self.input, self.output, self.files.len())?;
         for file in &self.files {
             let outputs: Vec<String> = file.outputs.iter().map(|(p, s)| format!("{p} ({s} bytes)")).collect();
             write!(
