@@ -433,9 +433,15 @@ impl FileRun {
     /// computed its output (each node's cache key: its code hash, ports and nested
     /// structure; the bound values; the columns selected; the engine; the input format;
     /// the output's format and compression; the failure policy) and each file written
-    /// with its size and hash. It is written only after the outputs are in place: a run
-    /// that fails or is killed leaves the state as it was, and never one that names an
-    /// output that is not there. Local files only.
+    /// with its size and hash.
+    ///
+    /// Each input file's outputs are put in place as soon as they are complete (not all
+    /// at the end of the run), then recorded; the state is written at most once a
+    /// second while the run goes, and at its end. A run that fails keeps and records the
+    /// files it finished, a run killed keeps them too (and the record of those of its
+    /// last second is lost: they are computed again), and the state never names an
+    /// output that is not there as written: the next run computes exactly what is
+    /// missing. Local files only, in this process (not on a remote).
     ///
     /// ```
     /// use hypernodes::prelude::*;
@@ -502,7 +508,8 @@ impl FileRun {
     /// for the failed rows, or such a file under [`OnError::Fail`], or one that is the
     /// output or the input; [`Error::UnknownExecutor`] for an executor given by a name
     /// that did not parse; under [`OnError::Fail`], any node failure. Nothing is
-    /// written then.
+    /// written then (with a state, the input files finished before the failure stay
+    /// written: see [`FileRun::with_state`]).
     pub fn run(&self) -> Result<RunSummary> {
         let started = Instant::now();
         // The configuration of every batch: this run's over the pipeline's over the
@@ -554,7 +561,7 @@ impl FileRun {
             remote::check(self, remote.as_ref(), &config, &plans)?;
         }
         // An incremental run: only the files to compute.
-        let tracker = match &self.state {
+        let mut tracker = match &self.state {
             Some(dir) => Some(state::Tracker::begin(dir, self, &files, &plans, true)?),
             None => None,
         };
@@ -565,7 +572,7 @@ impl FileRun {
             ..
         } = files;
         if let Some(tracker) = &tracker {
-            let keep = tracker.computes();
+            let keep = tracker.computed();
             state::retain(&mut inputs, &keep);
             state::retain(&mut outputs, &keep);
             state::retain(&mut failed, &keep);
@@ -589,7 +596,11 @@ impl FileRun {
         let mut written = Vec::new();
         let mut offset = 0;
         let mut streamed = Ok(());
-        for (((input, output), failed), plan) in inputs.iter().zip(&outputs).zip(&failed).zip(plans) {
+        // An incremental run puts each file's outputs in place as soon as they are
+        // complete, and records them in the state.
+        let computed = tracker.as_ref().map(state::Tracker::computed).unwrap_or_default();
+        let files = inputs.iter().zip(&outputs).zip(&failed).zip(plans);
+        for (k, (((input, output), failed), plan)) in files.enumerate() {
             let rows_before = summary.rows_in;
             let at = Reporting {
                 events: events.as_ref(),
@@ -602,12 +613,17 @@ impl FileRun {
                 None => stream(self, input, output, failed.as_ref(), plan, at, &mut summary),
             };
             let streamed_file = streamed_file.map_err(|e| input.rename(e));
-            match streamed_file {
-                Ok(files) => written.push(files),
-                Err(e) => {
-                    streamed = Err(e);
-                    break;
+            let streamed_file = match (streamed_file, &mut tracker) {
+                (Ok(files), Some(tracker)) => write::place(files, &mut summary).and_then(|()| tracker.put(computed[k])),
+                (Ok(files), None) => {
+                    written.push(files);
+                    Ok(())
                 }
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = streamed_file {
+                streamed = Err(e);
+                break;
             }
             offset += (summary.rows_in - rows_before) as usize;
         }
@@ -618,22 +634,18 @@ impl FileRun {
         // The outputs are renamed into place, then the cache commits what the batches
         // that ran stored, also when the run failed.
         let placed = streamed.and_then(|()| {
-            for (file, failed) in written {
-                let path = file.path.clone();
-                summary.bytes_out += file.commit()?;
-                summary.files.push(path);
-                if let Some(failed) = failed {
-                    let path = failed.path.clone();
-                    failed.commit()?;
-                    summary.failed_files.push(path);
-                }
-            }
-            Ok(())
+            written
+                .into_iter()
+                .try_for_each(|files| write::place(files, &mut summary))
         });
+        // What an incremental run that failed finished stays recorded.
+        if let (Err(_), Some(tracker)) = (&placed, &mut tracker) {
+            let _ = tracker.flush();
+        }
         let committed = session.commit();
         placed?;
         committed?;
-        summary.incremental = tracker.map(|t| t.finish(self)).transpose()?;
+        summary.incremental = tracker.map(state::Tracker::finish).transpose()?;
         summary.total_floats();
         summary.cache = report.then(|| session.report());
         summary.elapsed = started.elapsed();

@@ -493,6 +493,26 @@ fn a_failed_run_leaves_the_state_and_the_outputs_as_they_were() {
     );
 }
 
+engine_test! {
+    fn a_failed_run_keeps_and_records_the_files_it_finished(engine) {
+        let case = Case::new("failed-after", &engine);
+        case.write("a.csv", "id,passage,value\n1,hello again,1.5\n");
+        case.write("c.csv", "id,passage,value\n5,x y z w,one\n");
+        let err = case.run().run().unwrap_err().to_string();
+        assert!(err.contains("c.csv") && err.contains("one"), "{err}");
+        // a was finished first: in place, and recorded; c keeps its old output.
+        let out_a = "id,shout,word_count,score\n1,HELLO AGAIN,2,3.0\n";
+        case.outputs_are(&[("a.csv", out_a), ("b.csv", OUT_B), ("c.csv", OUT_C)]);
+        let planned = case.run().plan_incremental()?;
+        let reasons: Vec<&[Reason]> = planned.iter().map(|d| d.reasons.as_slice()).collect();
+        assert_eq!(reasons, [&[][..], &[][..], &[Reason::ContentChanged][..]]);
+        case.write("c.csv", "id,passage,value\n5,x y z w,1.0\n6,v,2.0\n");
+        let done = case.rerun(case.run());
+        assert_eq!((done.computed, done.skipped), (strings(&["c.csv"]), strings(&["a.csv", "b.csv"])));
+        case.outputs_are(&[("a.csv", out_a), ("b.csv", OUT_B), ("c.csv", "id,shout,word_count,score\n5,X Y Z W,4,2.0\n6,V,1,4.0\n")]);
+    }
+}
+
 #[test]
 fn state_errors_are_one_line() {
     let dir = TempDir::new("inc-errors");

@@ -65,6 +65,9 @@ mod progress;
 #[cfg(feature = "parquet")]
 mod real_files;
 mod resources;
+// SIGKILL and the temporary files a killed run leaves: Unix.
+#[cfg(all(feature = "cli", unix))]
+mod resume;
 mod run;
 #[cfg(all(feature = "cloud", feature = "cli"))]
 mod s3;

@@ -68,6 +68,10 @@ fn state_path(dir: &Path, run: &FileRun) -> Result<PathBuf> {
     Ok(dir.join(format!("{}.json", &h.finalize().to_hex()[..16])))
 }
 
+/// How often at most a run writes its state while it goes: a run killed loses the
+/// record of the files it finished in the last second (computed again by the next run).
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An incremental run's state, from its start to its end: what it found, what it
 /// decided, what it records.
 pub(super) struct Tracker {
@@ -75,6 +79,11 @@ pub(super) struct Tracker {
     /// Held from the start of the run to its end: one run per state at a time.
     _lock: Option<File>,
     before: StateFile,
+    /// The state as the run goes: `before` with the records of the files finished.
+    after: StateFile,
+    /// Whether `after` holds records not written yet, and when it was last written.
+    unwritten: bool,
+    written_at: std::time::Instant,
     /// Per input file, in order: its location, fingerprint, signature, outputs.
     now: Vec<(String, Fingerprint, Signature, Vec<Location>)>,
     decisions: Vec<FileDecision>,
@@ -130,10 +139,19 @@ impl Tracker {
                 reasons: vec![Reason::InputGone],
             });
         }
+        let after = StateFile {
+            version: VERSION,
+            input: run.input.as_path().map(record::absolute).unwrap_or_default(),
+            output: run.output.as_path().map(record::absolute).unwrap_or_default(),
+            files: before.files.clone(),
+        };
         Ok(Tracker {
             path,
             _lock: lock,
             before,
+            after,
+            unwritten: false,
+            written_at: std::time::Instant::now(),
             now,
             decisions,
         })
@@ -144,32 +162,55 @@ impl Tracker {
         self.decisions
     }
 
-    /// Whether each input file, in order, is computed.
-    pub(super) fn computes(&self) -> Vec<bool> {
-        self.now
-            .iter()
-            .zip(&self.decisions)
-            .map(|(_, d)| d.action == Action::Compute)
+    /// The indices of the input files computed, in order.
+    pub(super) fn computed(&self) -> Vec<usize> {
+        (0..self.now.len())
+            .filter(|&i| self.decisions[i].action == Action::Compute)
             .collect()
     }
 
-    /// After the outputs of the files computed are in place: removes the outputs of the
-    /// files gone, then records the new state, atomically.
-    pub(super) fn finish(self, run: &FileRun) -> Result<Incremental> {
-        let Tracker {
-            path,
-            _lock,
-            before,
-            now,
-            decisions,
-        } = self;
+    /// Records that the outputs of input file `index` are in place; writes the state
+    /// when it was last written more than [`WRITE_EVERY`] ago.
+    pub(super) fn put(&mut self, index: usize) -> Result<()> {
+        let (key, fingerprint, signature, outputs) = &self.now[index];
+        let written = outputs
+            .iter()
+            .map(|o| Written::of(o.as_path().unwrap_or(Path::new(""))))
+            .collect::<Result<Vec<_>>>()?;
+        let record = FileRecord {
+            fingerprint: fingerprint.clone(),
+            signature: signature.clone(),
+            written,
+        };
+        self.after.files.insert(key.clone(), record);
+        self.unwritten = true;
+        if self.written_at.elapsed() >= WRITE_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the records not written yet.
+    pub(super) fn flush(&mut self) -> Result<()> {
+        if self.unwritten {
+            write_state(&self.path, &self.after)?;
+            self.unwritten = false;
+            self.written_at = std::time::Instant::now();
+        }
+        Ok(())
+    }
+
+    /// After the outputs of the files computed are in place (each [`Tracker::put`]):
+    /// removes the outputs of the files gone, then records the new state, atomically:
+    /// the files skipped with their fingerprints refreshed, the files gone dropped.
+    pub(super) fn finish(mut self) -> Result<Incremental> {
         let mut done = Incremental {
             computed: Vec::new(),
             skipped: Vec::new(),
             removed: Vec::new(),
             decisions: Vec::new(),
         };
-        for d in &decisions {
+        for d in &self.decisions {
             match d.action {
                 Action::Compute => done.computed.push(d.input.clone()),
                 Action::Skip => done.skipped.push(d.input.clone()),
@@ -191,32 +232,35 @@ impl Tracker {
                 }
             }
         }
-        let mut after = StateFile {
-            version: VERSION,
-            input: run.input.as_path().map(record::absolute).unwrap_or_default(),
-            output: run.output.as_path().map(record::absolute).unwrap_or_default(),
-            files: Default::default(),
-        };
-        for ((key, fingerprint, signature, outputs), d) in now.into_iter().zip(&decisions) {
-            let written = match d.action {
-                Action::Compute => outputs
-                    .iter()
-                    .map(|o| Written::of(o.as_path().unwrap_or(Path::new(""))))
-                    .collect::<Result<Vec<_>>>()?,
-                // Skipped: as recorded (the record's fingerprint refreshed).
-                _ => before.files.get(&key).map(|r| r.written.clone()).unwrap_or_default(),
+        let mut files = std::collections::BTreeMap::new();
+        for ((key, fingerprint, _, _), d) in self.now.iter().zip(&self.decisions) {
+            let record = match (d.action, self.after.files.get(key), self.before.files.get(key)) {
+                (Action::Compute, Some(put), _) => put.clone(),
+                // Skipped: as recorded, its fingerprint refreshed.
+                (Action::Skip, _, Some(before)) => FileRecord {
+                    fingerprint: fingerprint.clone(),
+                    ..before.clone()
+                },
+                // Unreachable: a file computed is put, a file skipped was recorded.
+                _ => return Err(Error::Internal(format!("no record of '{key}' at the end of its run"))),
             };
-            let record = FileRecord {
-                fingerprint,
-                signature,
-                written,
-            };
-            after.files.insert(key, record);
+            files.insert(key.clone(), record);
         }
-        write_state(&path, &after)?;
-        done.decisions = decisions;
+        self.after.files = files;
+        self.unwritten = true;
+        self.flush()?;
+        done.decisions = std::mem::take(&mut self.decisions);
         Ok(done)
     }
+}
+
+/// The decisions of an incremental run of `run` with its state in `dir`, without
+/// running or writing anything.
+pub(super) fn plan(run: &FileRun, dir: &Path) -> Result<Vec<FileDecision>> {
+    check(run)?;
+    let files = Files::new(run, false)?;
+    let plans = FilePlan::all(&run.pipeline, run, &files)?;
+    Ok(Tracker::begin(dir, run, &files, &plans, false)?.decisions())
 }
 
 /// Checks that `run` can be incremental: on local files, not on a remote.
@@ -230,19 +274,13 @@ pub(super) fn check(run: &FileRun) -> Result<()> {
     Ok(())
 }
 
-/// Keeps the items of `items` whose place in `keep` is true.
-pub(super) fn retain<T>(items: &mut Vec<T>, keep: &[bool]) {
-    let mut keep = keep.iter();
-    items.retain(|_| keep.next().copied().unwrap_or(false));
-}
-
-/// The decisions of an incremental run of `run` with its state in `dir`, without
-/// running or writing anything.
-pub(super) fn plan(run: &FileRun, dir: &Path) -> Result<Vec<FileDecision>> {
-    check(run)?;
-    let files = Files::new(run, false)?;
-    let plans = FilePlan::all(&run.pipeline, run, &files)?;
-    Ok(Tracker::begin(dir, run, &files, &plans, false)?.decisions())
+/// Keeps the items of `items` at the indices `keep` (in order).
+pub(super) fn retain<T>(items: &mut Vec<T>, keep: &[usize]) {
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        keep.binary_search(&(index - 1)).is_ok()
+    });
 }
 
 /// An error of the state file at `path`.
