@@ -513,6 +513,49 @@ engine_test! {
     }
 }
 
+#[node(output = "checked")]
+fn check(id: i64) -> Result<i64, String> {
+    if id % 2 == 0 {
+        Err(format!("even id {id}"))
+    } else {
+        Ok(id)
+    }
+}
+
+engine_test! {
+    fn the_side_files_of_failed_rows_are_outputs_too(engine) {
+        let case = Case::new("side", &engine);
+        let run = || {
+            FileRun::new(Pipeline::new([check::node()]), case.dir.join("in"), case.dir.join("checked"))
+                .with_engine(choice(&engine))
+                .with_select(["id", "checked"])
+                .with_config(RunConfig::new().with_on_error(OnError::Collect))
+                .with_failed(case.dir.join("failed"))
+                .with_state(case.dir.join("state"))
+        };
+        let first = run().run()?;
+        assert_eq!((first.rows_out, first.failed_rows, first.incremental.unwrap().computed.len()), (3, 2, 3));
+        let side = |f: &str| std::fs::read_to_string(case.dir.join("failed").join(f)).unwrap();
+        assert_eq!(side("b.csv"), "id,_row,_node,_error\n4,1,check,Node 'check' failed on item 1: even id 4\n");
+        assert_eq!(run().run()?.incremental.unwrap().skipped.len(), 3);
+        // A side file deleted: its input computed again, and the side file back.
+        std::fs::remove_file(case.dir.join("failed/b.csv")).unwrap();
+        let planned = run().plan_incremental()?;
+        let missing = hypernodes::io::Location::local(case.dir.join("failed/b.csv"));
+        assert_eq!(planned[1].reasons, [Reason::OutputMissing(missing)]);
+        let again = run().run()?.incremental.unwrap();
+        assert_eq!((again.computed.len(), again.skipped.len()), (1, 2));
+        assert_eq!(side("b.csv"), "id,_row,_node,_error\n4,1,check,Node 'check' failed on item 1: even id 4\n");
+        // Under the other failure policy, a run of the same outputs computes every file.
+        let fail = FileRun::new(Pipeline::new([check::node()]), case.dir.join("in"), case.dir.join("checked"))
+            .with_engine(choice(&engine))
+            .with_select(["id", "checked"])
+            .with_state(case.dir.join("state"));
+        let reasons: Vec<Vec<Reason>> = fail.plan_incremental()?.into_iter().map(|d| d.reasons).collect();
+        assert_eq!(reasons, vec![vec![Reason::FailurePolicyChanged]; 3]);
+    }
+}
+
 #[test]
 fn state_errors_are_one_line() {
     let dir = TempDir::new("inc-errors");
