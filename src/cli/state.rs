@@ -85,7 +85,8 @@ pub(super) fn state(command: StateCommand, out: &mut dyn Write) -> Result<()> {
         }
         StateCommand::Clear { dir } => {
             let cleared = State::open(&dir)?.clear()?;
-            let _ = writeln!(out, "{}: removed {cleared} state files", dir.display());
+            let files = if cleared == 1 { "file" } else { "files" };
+            let _ = writeln!(out, "{}: removed {cleared} state {files}", dir.display());
         }
     }
     Ok(())

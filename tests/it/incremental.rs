@@ -711,7 +711,7 @@ fn plan_then_run_then_state_on_the_command_line() {
     );
     assert_eq!(
         cli(&["state", "clear", &state]).unwrap(),
-        format!("{state}: removed 1 state files\n")
+        format!("{state}: removed 1 state file\n")
     );
     assert_eq!(cli(&["state", "show", &state]).unwrap(), format!("{state}: no runs\n"));
     assert_eq!(
