@@ -33,6 +33,9 @@ use crate::progress::ProgressBars;
 use crate::spec::{Registry, load};
 use crate::trace::ChromeTrace;
 
+mod state;
+use state::StateCommand;
+
 /// Run data pipelines declared in TOML files over Parquet, CSV, NDJSON or Arrow files.
 ///
 /// A pipeline file lists nodes: SQL expressions over columns, functions from the
@@ -55,88 +58,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a pipeline file over Parquet, CSV, NDJSON or Arrow input and write any of them.
-    Run {
-        /// The pipeline file (TOML).
-        pipeline: PathBuf,
-        /// Input file or directory [default: the file's `[run] input`].
-        #[arg(short, long)]
-        input: Option<Location>,
-        /// Output file (a directory for a directory input)
-        /// [default: the file's `[run] output`, else PIPELINE with extension .out.parquet].
-        #[arg(short, long)]
-        output: Option<Location>,
-        /// The input's format: parquet, csv, ndjson or arrow [default: by extension:
-        /// .csv, .ndjson or .jsonl, .arrow, .ipc or .feather; else parquet].
-        #[arg(long, value_name = "FORMAT")]
-        format: Option<String>,
-        /// The output's format [default: by extension, as --format; for a directory,
-        /// the input's].
-        #[arg(long, value_name = "FORMAT")]
-        output_format: Option<String>,
-        /// The engine: columnar (Arrow / DataFusion) or node (item by item).
-        #[arg(long, default_value = "columnar")]
-        engine: String,
-        /// Output columns, comma-separated: input columns and node outputs
-        /// [default: the file's `[run] select`, else every input column and output].
-        #[arg(long, value_delimiter = ',')]
-        select: Option<Vec<String>>,
-        /// Most memory for batches in flight and the writer's buffer (e.g. 256M, 2G).
-        #[arg(long, default_value = "512M")]
-        memory_limit: String,
-        /// Batches processed at once; with --cluster, the jobs (ranges of row groups)
-        /// each input file is cut into [default: the number of cores].
-        #[arg(long)]
-        partitions: Option<usize>,
-        /// Most rows per batch.
-        #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
-        batch_rows: usize,
-        /// Parquet output compression: snappy, zstd, gzip, lz4, brotli or none
-        /// [default: snappy].
-        #[arg(long)]
-        compression: Option<String>,
-        /// The map executor, for the rows of each batch that run one at a time (every row
-        /// on the node engine; on the columnar engine, the rows of the nodes it runs row
-        /// by row, such as async functions): sequential, threaded[:N], async[:N] or
-        /// parallel[:N]. The map executor only: the nodes of one row run one after
-        /// another [default: sequential].
-        #[arg(long, value_name = "EXECUTOR")]
-        executor: Option<String>,
-        /// What a failing row does: fail (the run fails and writes nothing) or collect
-        /// (the other rows are written to the output, the failed ones to --failed)
-        /// [default: fail].
-        #[arg(long, value_name = "POLICY")]
-        on_error: Option<String>,
-        /// With --on-error collect: the file the failed rows go to (a directory for a
-        /// directory input; of the format of its extension), with the columns read and
-        /// _row (the row's index in its input file), _node and _error; written, without
-        /// rows, when no row fails.
-        #[arg(long, value_name = "FILE")]
-        failed: Option<Location>,
-        /// Keep every node's results per row in this cache directory and reuse them: a
-        /// rerun computes only the rows (and nodes) whose inputs or code changed.
-        /// Several runs may share the directory at once.
-        #[arg(long, value_name = "DIR")]
-        cache: Option<PathBuf>,
-        /// Show progress bars on standard error while the run goes, when it is a
-        /// terminal: one over the rows, one per node, nested pipelines under their node
-        /// [default].
-        #[arg(long, overrides_with = "no_progress")]
-        progress: bool,
-        /// Show no progress bars.
-        #[arg(long, overrides_with = "progress")]
-        no_progress: bool,
-        /// Write a timeline of the run to FILE, a Chrome trace (JSON) that
-        /// https://ui.perfetto.dev opens: one lane per thread, a slice per batch, node
-        /// call and nested pipeline.
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-        /// Run on the Ballista cluster whose scheduler listens at URL (df://HOST[:PORT]):
-        /// the executors read the input (at the same path, or an object with their own
-        /// AWS_*/GOOGLE_*/AZURE_* variables) and run the nodes, this process writes the
-        /// output. Needs the `cluster` feature.
-        #[arg(long, value_name = "URL")]
-        cluster: Option<String>,
-    },
+    Run(RunArgs),
+    /// Show what `run --state DIR` would do with each file, and why, without running
+    /// anything: takes the arguments of `run`.
+    Plan(RunArgs),
+    /// Inspect or clear a state directory of incremental runs (see `run --state`).
+    #[command(subcommand)]
+    State(StateCommand),
     /// Start a Ballista scheduler or executor that runs pipelines with this program's
     /// functions (see `run --cluster`). Needs the `cluster` feature.
     #[command(subcommand)]
@@ -168,7 +96,8 @@ enum Command {
         /// Number of rows.
         #[arg(long)]
         rows: usize,
-        /// Output file (.parquet, .csv, .ndjson, .arrow, ...), or object (s3://bucket/key).
+        /// Output file (.parquet, .csv, .ndjson, .arrow, ...; its directory made if
+        /// missing), or object (s3://bucket/key).
         #[arg(long)]
         out: Location,
         /// Random seed: the same rows and seed give the same file.
@@ -193,6 +122,97 @@ enum Command {
         #[arg(long)]
         grouped: bool,
     },
+}
+
+/// The arguments of `run` and `plan`.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The pipeline file (TOML).
+    pipeline: PathBuf,
+    /// Input file or directory [default: the file's `[run] input`].
+    #[arg(short, long)]
+    input: Option<Location>,
+    /// Output file (a directory for a directory input)
+    /// [default: the file's `[run] output`, else PIPELINE with extension .out.parquet].
+    #[arg(short, long)]
+    output: Option<Location>,
+    /// The input's format: parquet, csv, ndjson or arrow [default: by extension:
+    /// .csv, .ndjson or .jsonl, .arrow, .ipc or .feather; else parquet].
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// The output's format [default: by extension, as --format; for a directory,
+    /// the input's].
+    #[arg(long, value_name = "FORMAT")]
+    output_format: Option<String>,
+    /// The engine: columnar (Arrow / DataFusion) or node (item by item).
+    #[arg(long, default_value = "columnar")]
+    engine: String,
+    /// Output columns, comma-separated: input columns and node outputs
+    /// [default: the file's `[run] select`, else every input column and output].
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
+    /// Most memory for batches in flight and the writer's buffer (e.g. 256M, 2G).
+    #[arg(long, default_value = "512M")]
+    memory_limit: String,
+    /// Batches processed at once; with --cluster, the jobs (ranges of row groups)
+    /// each input file is cut into [default: the number of cores].
+    #[arg(long)]
+    partitions: Option<usize>,
+    /// Most rows per batch.
+    #[arg(long, default_value_t = DEFAULT_BATCH_ROWS)]
+    batch_rows: usize,
+    /// Parquet output compression: snappy, zstd, gzip, lz4, brotli or none
+    /// [default: snappy].
+    #[arg(long)]
+    compression: Option<String>,
+    /// The map executor, for the rows of each batch that run one at a time (every row
+    /// on the node engine; on the columnar engine, the rows of the nodes it runs row
+    /// by row, such as async functions): sequential, threaded[:N], async[:N] or
+    /// parallel[:N]. The map executor only: the nodes of one row run one after
+    /// another [default: sequential].
+    #[arg(long, value_name = "EXECUTOR")]
+    executor: Option<String>,
+    /// What a failing row does: fail (the run fails and writes nothing) or collect
+    /// (the other rows are written to the output, the failed ones to --failed)
+    /// [default: fail].
+    #[arg(long, value_name = "POLICY")]
+    on_error: Option<String>,
+    /// With --on-error collect: the file the failed rows go to (a directory for a
+    /// directory input; of the format of its extension), with the columns read and
+    /// _row (the row's index in its input file), _node and _error; written, without
+    /// rows, when no row fails.
+    #[arg(long, value_name = "FILE")]
+    failed: Option<Location>,
+    /// Keep every node's results per row in this cache directory and reuse them: a
+    /// rerun computes only the rows (and nodes) whose inputs or code changed.
+    /// Several runs may share the directory at once.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Show progress bars on standard error while the run goes, when it is a
+    /// terminal: one over the rows, one per node, nested pipelines under their node
+    /// [default].
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Show no progress bars.
+    #[arg(long, overrides_with = "progress")]
+    no_progress: bool,
+    /// Write a timeline of the run to FILE, a Chrome trace (JSON) that
+    /// https://ui.perfetto.dev opens: one lane per thread, a slice per batch, node
+    /// call and nested pipeline.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Run on the Ballista cluster whose scheduler listens at URL (df://HOST[:PORT]):
+    /// the executors read the input (at the same path, or an object with their own
+    /// AWS_*/GOOGLE_*/AZURE_* variables) and run the nodes, this process writes the
+    /// output. Needs the `cluster` feature.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
+    /// Run incrementally, keeping the state in DIR: a rerun computes only the input
+    /// files that are new or changed or whose output the pipeline would change, leaves
+    /// the other outputs untouched and removes the outputs of input files that are gone
+    /// (see `plan` and `state`).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
 }
 
 /// The processes of a cluster.
@@ -361,123 +381,144 @@ where
     execute(cli, registry, out)
 }
 
+/// The file run `args` ask for, its input and output, and the trace it writes; with
+/// `dry` (`plan`), without a cache, progress bars or trace: nothing is written.
+fn file_run(
+    args: RunArgs,
+    registry: &Registry,
+    dry: bool,
+) -> Result<(FileRun, Location, Location, Option<ChromeTrace>)> {
+    let RunArgs {
+        pipeline,
+        input,
+        output,
+        format,
+        output_format,
+        engine,
+        select,
+        memory_limit,
+        partitions,
+        batch_rows,
+        compression,
+        executor,
+        on_error,
+        failed,
+        cache,
+        progress: _,
+        no_progress,
+        trace,
+        cluster,
+        state,
+    } = args;
+    let engine: EngineChoice = engine.parse()?;
+    let memory_limit = parse_size(&memory_limit)?;
+    for (option, value) in [("--partitions", partitions.unwrap_or(1)), ("--batch-rows", batch_rows)] {
+        if value == 0 {
+            return Err(Error::Invalid(format!("{option} must be at least 1")));
+        }
+    }
+    let compression = compression.as_deref().map(parse_compression).transpose()?;
+    let format: Option<Format> = format.as_deref().map(str::parse).transpose()?;
+    let output_format: Option<Format> = output_format.as_deref().map(str::parse).transpose()?;
+    let mut config = RunConfig::new();
+    if let Some(e) = &executor {
+        config = config.with_map_executor(e.parse::<Executor>()?);
+    }
+    let on_error: Option<OnError> = on_error.as_deref().map(str::parse).transpose()?;
+    match (on_error, &failed) {
+        (Some(OnError::Collect), None) => {
+            return Err(Error::Invalid(
+                "--on-error collect needs --failed FILE, the file the failed rows are written to".into(),
+            ));
+        }
+        (None | Some(OnError::Fail), Some(_)) => {
+            return Err(Error::Invalid("--failed FILE needs --on-error collect".into()));
+        }
+        _ => {}
+    }
+    if let Some(on_error) = on_error {
+        config = config.with_on_error(on_error);
+    }
+    if let Some(dir) = cache.as_ref().filter(|_| !dry) {
+        config = config.with_cache(Cache::disk(dir)?);
+    }
+    if !no_progress && !dry {
+        let bars = ProgressBars::new();
+        if !bars.is_hidden() {
+            config = config.with_callback(bars);
+        }
+    }
+    let trace = trace.filter(|_| !dry).map(ChromeTrace::new);
+    if let Some(trace) = &trace {
+        config = config.with_callback(trace.clone());
+    }
+    let columns = match &input {
+        Some(i) => Some(schema_of(i, format)?),
+        None => None,
+    };
+    let file = load(&pipeline, registry, columns.as_ref())?;
+    let input = input.or(file.input.clone()).ok_or_else(|| {
+        Error::Invalid(format!(
+            "No input: pass --input, or set `[run] input` in {}",
+            pipeline.display()
+        ))
+    })?;
+    let output = output
+        .or(file.output.clone())
+        .unwrap_or_else(|| Location::local(pipeline.with_extension("out.parquet")));
+    let mut run = FileRun::new(file.pipeline.clone(), &input, &output)
+        .with_engine(engine)
+        .with_memory_limit(memory_limit)
+        .with_batch_rows(batch_rows)
+        .with_config(config);
+    if let Some(c) = compression {
+        run = run.with_compression(c);
+    }
+    if let Some(f) = format {
+        run = run.with_format(f);
+    }
+    if let Some(f) = output_format {
+        run = run.with_output_format(f);
+    }
+    if let Some(f) = failed {
+        run = run.with_failed(f);
+    }
+    if let Some(p) = partitions {
+        run = run.with_partitions(p);
+    }
+    if let Some(s) = select.or(file.select.clone()) {
+        run = run.with_select(s);
+    }
+    if let Some(url) = cluster.filter(|_| !dry) {
+        run = on_cluster(run, &url, registry)?;
+    }
+    if let Some(dir) = state {
+        run = run.with_state(dir);
+    }
+    Ok((run, input, output, trace))
+}
+
 fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
     let print = |out: &mut dyn Write, text: String| {
         let _ = writeln!(out, "{text}");
     };
     match cli.command {
-        Command::Run {
-            pipeline,
-            input,
-            output,
-            format,
-            output_format,
-            engine,
-            select,
-            memory_limit,
-            partitions,
-            batch_rows,
-            compression,
-            executor,
-            on_error,
-            failed,
-            cache,
-            progress: _,
-            no_progress,
-            trace,
-            cluster,
-        } => {
-            let engine: EngineChoice = engine.parse()?;
-            let memory_limit = parse_size(&memory_limit)?;
-            for (option, value) in [("--partitions", partitions.unwrap_or(1)), ("--batch-rows", batch_rows)] {
-                if value == 0 {
-                    return Err(Error::Invalid(format!("{option} must be at least 1")));
-                }
-            }
-            let compression = compression.as_deref().map(parse_compression).transpose()?;
-            let format: Option<Format> = format.as_deref().map(str::parse).transpose()?;
-            let output_format: Option<Format> = output_format.as_deref().map(str::parse).transpose()?;
-            let mut config = RunConfig::new();
-            if let Some(e) = &executor {
-                config = config.with_map_executor(e.parse::<Executor>()?);
-            }
-            let on_error: Option<OnError> = on_error.as_deref().map(str::parse).transpose()?;
-            match (on_error, &failed) {
-                (Some(OnError::Collect), None) => {
-                    return Err(Error::Invalid(
-                        "--on-error collect needs --failed FILE, the file the failed rows are written to".into(),
-                    ));
-                }
-                (None | Some(OnError::Fail), Some(_)) => {
-                    return Err(Error::Invalid("--failed FILE needs --on-error collect".into()));
-                }
-                _ => {}
-            }
-            if let Some(on_error) = on_error {
-                config = config.with_on_error(on_error);
-            }
-            if let Some(dir) = &cache {
-                config = config.with_cache(Cache::disk(dir)?);
-            }
-            if !no_progress {
-                let bars = ProgressBars::new();
-                if !bars.is_hidden() {
-                    config = config.with_callback(bars);
-                }
-            }
-            let trace = trace.map(ChromeTrace::new);
-            if let Some(trace) = &trace {
-                config = config.with_callback(trace.clone());
-            }
-            let columns = match &input {
-                Some(i) => Some(schema_of(i, format)?),
-                None => None,
-            };
-            let file = load(&pipeline, registry, columns.as_ref())?;
-            let input = input.or(file.input.clone()).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "No input: pass --input, or set `[run] input` in {}",
-                    pipeline.display()
-                ))
-            })?;
-            let output = output
-                .or(file.output.clone())
-                .unwrap_or_else(|| Location::local(pipeline.with_extension("out.parquet")));
-            let mut run = FileRun::new(file.pipeline.clone(), &input, &output)
-                .with_engine(engine)
-                .with_memory_limit(memory_limit)
-                .with_batch_rows(batch_rows)
-                .with_config(config);
-            if let Some(c) = compression {
-                run = run.with_compression(c);
-            }
-            if let Some(f) = format {
-                run = run.with_format(f);
-            }
-            if let Some(f) = output_format {
-                run = run.with_output_format(f);
-            }
-            if let Some(f) = failed {
-                run = run.with_failed(f);
-            }
-            if let Some(p) = partitions {
-                run = run.with_partitions(p);
-            }
-            if let Some(s) = select.or(file.select.clone()) {
-                run = run.with_select(s);
-            }
-            if let Some(url) = cluster {
-                run = on_cluster(run, &url, registry)?;
-            }
+        Command::Run(args) => {
+            let (run, input, output, trace) = file_run(args, registry, false)?;
             let summary = run.run();
             // The trace of a failed run is written too; the run's error comes first.
             let written = trace.as_ref().map(ChromeTrace::finish).transpose();
             let summary = summary?;
             written?;
             print(out, format!("{input} -> {output}"));
+            if let Some(files) = &summary.incremental {
+                state::print_removed(files, out);
+            }
             print(out, summary.to_string());
             Ok(())
         }
+        Command::Plan(args) => state::plan(args, registry, out),
+        Command::State(command) => state::state(command, out),
         Command::Cluster(command) => cluster_process(command, registry, out),
         Command::Cache(CacheCommand::Stats { dir }) => {
             print(out, open_cache(&dir)?.stats()?.to_string());
@@ -525,6 +566,18 @@ fn execute(cli: Cli, registry: &Registry, out: &mut dyn Write) -> Result<()> {
         } => {
             let started = std::time::Instant::now();
             let set = crate::datagen::DataSet::named(&set).expect("clap checked the name");
+            // A local file's directory is made if missing.
+            if let Some(dir) = path
+                .as_path()
+                .and_then(Path::parent)
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    action: "create directory",
+                    path: dir.display().to_string().into(),
+                    source,
+                })?;
+            }
             let bytes = crate::datagen::write_data_set(set, path.clone(), rows, seed)?;
             print(
                 out,

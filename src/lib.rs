@@ -262,6 +262,8 @@ pub mod guide {
     pub mod files {}
     #[doc = include_str!("../docs/cli.md")]
     pub mod cli {}
+    #[doc = include_str!("../docs/incremental.md")]
+    pub mod incremental {}
     #[doc = include_str!("../docs/pictures.md")]
     pub mod pictures {}
     #[cfg(feature = "cluster")]

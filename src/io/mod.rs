@@ -36,6 +36,7 @@ mod read;
 mod remote;
 mod report;
 mod sink;
+mod state;
 #[cfg(feature = "cloud")]
 pub(crate) mod store;
 mod stream;
@@ -56,6 +57,7 @@ pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
 pub use remote::{Remote, RemoteFile, RemoteSink};
 use report::{BatchEvents, Reporting};
+pub use state::{Action, FileDecision, FileState, Incremental, Reason, RunState, State};
 use stream::stream;
 pub use summary::RunSummary;
 pub(crate) use write::OutputFile;
@@ -291,6 +293,7 @@ pub struct FileRun {
     config: RunConfig,
     failed: Option<Location>,
     remote: Option<Arc<dyn Remote>>,
+    state: Option<std::path::PathBuf>,
 }
 
 /// The default memory limit: 512 MiB.
@@ -326,6 +329,7 @@ impl FileRun {
             config: RunConfig::new(),
             failed: None,
             remote: None,
+            state: None,
         }
     }
 
@@ -420,6 +424,79 @@ impl FileRun {
         self
     }
 
+    /// Makes the run incremental, keeping its state in the directory `dir` (made if
+    /// missing; several runs may share it, each keeps its own file there): a rerun
+    /// computes only the input files that are new or changed, or whose output the
+    /// pipeline or the settings would change, skips the others (their outputs left
+    /// untouched) and removes the outputs of input files that are gone. See
+    /// [`FileRun::plan_incremental`] for what decides, and
+    /// [`RunSummary::incremental`] for what the run did.
+    ///
+    /// The state records, per input file, its size, modification time and content hash
+    /// (blake3, read on every run: a time alone is never trusted), the signature of what
+    /// computed its output (each node's cache key: its code hash, ports and nested
+    /// structure; the bound values; the columns selected; the engine; the input format;
+    /// the output's format and compression; the failure policy) and each file written
+    /// with its size and hash.
+    ///
+    /// Each input file's outputs are put in place as soon as they are complete (not all
+    /// at the end of the run), then recorded; the state is written at most once a
+    /// second while the run goes, and at its end. A run that fails keeps and records the
+    /// files it finished, a run killed keeps them too (and the record of those of its
+    /// last second is lost: they are computed again), and the state never names an
+    /// output that is not there as written: the next run computes exactly what is
+    /// missing. Local files only, in this process (not on a remote).
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    /// use hypernodes::io::FileRun;
+    ///
+    /// #[node(output = "word_count")]
+    /// fn count_words(passage: &str) -> i64 { passage.split_whitespace().count() as i64 }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("hn-doc-inc-{}", std::process::id()));
+    /// std::fs::create_dir_all(dir.join("in")).unwrap();
+    /// for (name, seed) in [("a", 1), ("b", 2)] {
+    ///     hypernodes::datagen::write_docs(&dir.join(format!("in/{name}.parquet")), 100, seed)?;
+    /// }
+    /// let run = FileRun::new(Pipeline::new([count_words::node()]), dir.join("in"), dir.join("out"))
+    ///     .with_state(dir.join("state"));
+    /// let first = run.run()?.incremental.unwrap();
+    /// assert_eq!((first.computed.len(), first.skipped.len()), (2, 0));
+    ///
+    /// hypernodes::datagen::write_docs(&dir.join("in/b.parquet"), 100, 3)?;
+    /// let again = run.run()?.incremental.unwrap();
+    /// assert_eq!(again.computed, [dir.join("in/b.parquet")]);
+    /// assert_eq!(again.skipped, [dir.join("in/a.parquet")]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    pub fn with_state(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.state = Some(dir.into());
+        self
+    }
+
+    /// What [`FileRun::run`] would do with each file under the state of
+    /// [`FileRun::with_state`], and why, without running or writing anything: each
+    /// input file in order, computed ([`Action::Compute`]) for the [`Reason`]s given
+    /// (new file, content changed, a node added, removed or changed, a bound value,
+    /// the selection, the engine, the formats or the failure policy changed, an output
+    /// missing or changed since written) or skipped ([`Action::Skip`], without reasons,
+    /// or only [`Reason::Touched`]); then each input file of the state that is gone
+    /// ([`Action::Remove`], with the outputs that are to be removed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] without a state; those of [`FileRun::run`] found while
+    /// planning; [`Error::Data`] for a state file that does not parse.
+    pub fn plan_incremental(&self) -> Result<Vec<FileDecision>> {
+        let dir = self
+            .state
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("plan_incremental needs a state: set one with FileRun::with_state".into()))?;
+        state::plan(self, dir)
+    }
+
     /// Runs: reads every input file, runs the pipeline, writes the output (and, under
     /// [`OnError::Collect`], the side file of failed rows).
     ///
@@ -435,7 +512,8 @@ impl FileRun {
     /// for the failed rows, or such a file under [`OnError::Fail`], or one that is the
     /// output or the input; [`Error::UnknownExecutor`] for an executor given by a name
     /// that did not parse; under [`OnError::Fail`], any node failure. Nothing is
-    /// written then.
+    /// written then (with a state, the input files finished before the failure stay
+    /// written: see [`FileRun::with_state`]).
     pub fn run(&self) -> Result<RunSummary> {
         let started = Instant::now();
         // The configuration of every batch: this run's over the pipeline's over the
@@ -476,25 +554,33 @@ impl FileRun {
             None => config,
         };
         let pipeline = self.pipeline.with_config(config.clone().with_on_error(on_error));
-        let Files {
-            inputs,
-            format,
-            outputs,
-            failed,
-            out_format,
-            side_format,
-        } = Files::new(self)?;
+        if self.state.is_some() {
+            state::check(self)?;
+        }
+        let files = Files::new(self, true)?;
         let mut summary = RunSummary::empty();
         // Every file is checked before anything is written.
-        let (select, side) = (self.select.as_deref(), self.failed.is_some());
-        let mut plans = Vec::new();
-        for input in &inputs {
-            let formats = (format, out_format, side_format);
-            let plan = FilePlan::new(&pipeline, input, select, self.engine, side, formats);
-            plans.push(plan.map_err(|e| input.rename(e))?);
-        }
+        let mut plans = FilePlan::all(&pipeline, self, &files)?;
         if let Some(remote) = &self.remote {
             remote::check(self, remote.as_ref(), &config, &plans)?;
+        }
+        // An incremental run: only the files to compute.
+        let mut tracker = match &self.state {
+            Some(dir) => Some(state::Tracker::begin(dir, self, &files, &plans, true)?),
+            None => None,
+        };
+        let Files {
+            mut inputs,
+            mut outputs,
+            mut failed,
+            ..
+        } = files;
+        if let Some(tracker) = &tracker {
+            let keep = tracker.computed();
+            state::retain(&mut inputs, &keep);
+            state::retain(&mut outputs, &keep);
+            state::retain(&mut failed, &keep);
+            state::retain(&mut plans, &keep);
         }
         // The callbacks learn the rows first: from the metadata, or counted.
         let map_started = match &events {
@@ -514,7 +600,11 @@ impl FileRun {
         let mut written = Vec::new();
         let mut offset = 0;
         let mut streamed = Ok(());
-        for (((input, output), failed), plan) in inputs.iter().zip(&outputs).zip(&failed).zip(plans) {
+        // An incremental run puts each file's outputs in place as soon as they are
+        // complete, and records them in the state.
+        let computed = tracker.as_ref().map(state::Tracker::computed).unwrap_or_default();
+        let files = inputs.iter().zip(&outputs).zip(&failed).zip(plans);
+        for (k, (((input, output), failed), plan)) in files.enumerate() {
             let rows_before = summary.rows_in;
             let at = Reporting {
                 events: events.as_ref(),
@@ -527,12 +617,17 @@ impl FileRun {
                 None => stream(self, input, output, failed.as_ref(), plan, at, &mut summary),
             };
             let streamed_file = streamed_file.map_err(|e| input.rename(e));
-            match streamed_file {
-                Ok(files) => written.push(files),
-                Err(e) => {
-                    streamed = Err(e);
-                    break;
+            let streamed_file = match (streamed_file, &mut tracker) {
+                (Ok(files), Some(tracker)) => write::place(files, &mut summary).and_then(|()| tracker.put(computed[k])),
+                (Ok(files), None) => {
+                    written.push(files);
+                    Ok(())
                 }
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = streamed_file {
+                streamed = Err(e);
+                break;
             }
             offset += (summary.rows_in - rows_before) as usize;
         }
@@ -543,21 +638,18 @@ impl FileRun {
         // The outputs are renamed into place, then the cache commits what the batches
         // that ran stored, also when the run failed.
         let placed = streamed.and_then(|()| {
-            for (file, failed) in written {
-                let path = file.path.clone();
-                summary.bytes_out += file.commit()?;
-                summary.files.push(path);
-                if let Some(failed) = failed {
-                    let path = failed.path.clone();
-                    failed.commit()?;
-                    summary.failed_files.push(path);
-                }
-            }
-            Ok(())
+            written
+                .into_iter()
+                .try_for_each(|files| write::place(files, &mut summary))
         });
+        // What an incremental run that failed finished stays recorded.
+        if let (Err(_), Some(tracker)) = (&placed, &mut tracker) {
+            let _ = tracker.flush();
+        }
         let committed = session.commit();
         placed?;
         committed?;
+        summary.incremental = tracker.map(state::Tracker::finish).transpose()?;
         summary.total_floats();
         summary.cache = report.then(|| session.report());
         summary.elapsed = started.elapsed();

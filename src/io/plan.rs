@@ -38,8 +38,9 @@ impl Files {
     /// The files of `run`, checked before anything is written: a compression only for
     /// Parquet output, a file output for a file input, no output that is its input, no
     /// side file that is an output or an input. The output and side file directories of
-    /// a directory input are created (on this machine; a store has no directories).
-    pub(super) fn new(run: &FileRun) -> Result<Files> {
+    /// a directory input are created with `create` (on this machine; a store has no
+    /// directories).
+    pub(super) fn new(run: &FileRun, create: bool) -> Result<Files> {
         let (inputs, format) = input_files(&run.input, run.format)?;
         let dir_input = run.input.is_prefix();
         // The output's format: given, else its extension's, else (a directory) the input's.
@@ -68,7 +69,7 @@ impl Files {
                 run.output
             )));
         }
-        let create_dir = |dir: &Location| match dir.as_path() {
+        let create_dir = |dir: &Location| match dir.as_path().filter(|_| create) {
             Some(path) => std::fs::create_dir_all(path).map_err(|source| Error::Io {
                 action: "create directory",
                 path: path.display().to_string().into(),
@@ -183,6 +184,17 @@ pub(super) enum Source {
 }
 
 impl FilePlan {
+    /// The plan of each input file of `files`, for `run` of `pipeline` (configured).
+    pub(super) fn all(pipeline: &Pipeline, run: &FileRun, files: &Files) -> Result<Vec<FilePlan>> {
+        let (select, side) = (run.select.as_deref(), run.failed.is_some());
+        let formats = (files.format, files.out_format, files.side_format);
+        files
+            .inputs
+            .iter()
+            .map(|input| FilePlan::new(pipeline, input, select, run.engine, side, formats).map_err(|e| input.rename(e)))
+            .collect()
+    }
+
     /// Checks `input` (read as `formats.0`) against `pipeline` (the run's, configured):
     /// the columns to read and the output schema (written as `formats.1`) of the columns
     /// `select` (by default, the input columns and the outputs a run returns), computed

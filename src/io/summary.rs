@@ -48,6 +48,11 @@ pub struct RunSummary {
     /// [`RunConfig::with_cache`](crate::exec::RunConfig::with_cache)); displayed as
     /// `cache: NODE H hits M misses, ...; ` before the checksum.
     pub cache: Option<CacheReport>,
+    /// What an incremental run did with its files (see
+    /// [`FileRun::with_state`](super::FileRun::with_state)): which it computed, skipped
+    /// and removed the outputs of; displayed as `files: C computed, S skipped, R
+    /// removed; ` before the cache. The other counts are of the files computed.
+    pub incremental: Option<super::Incremental>,
 }
 
 impl RunSummary {
@@ -74,6 +79,7 @@ impl RunSummary {
             float_sum: 0.0,
             floats: FloatSum::default(),
             cache: None,
+            incremental: None,
         }
     }
 
@@ -95,7 +101,11 @@ impl RunSummary {
 
 impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let files: Vec<String> = self.files.iter().map(|p| p.to_string()).collect();
+        let mut files: Vec<String> = self.files.iter().map(|p| p.to_string()).collect();
+        // Only an incremental run that computed no file writes none.
+        if files.is_empty() {
+            files.push("nothing".into());
+        }
         write!(
             f,
             "{} rows in, {} rows out, {} batches in {:.3} s ({:.0} rows/s); peak batch memory {:.1} MiB; \
@@ -112,6 +122,9 @@ impl std::fmt::Display for RunSummary {
         if !self.failed_files.is_empty() {
             let failed: Vec<String> = self.failed_files.iter().map(|p| p.to_string()).collect();
             write!(f, "{} failed rows -> {}; ", self.failed_rows, failed.join(", "))?;
+        }
+        if let Some(files) = &self.incremental {
+            write!(f, "{files}; ")?;
         }
         if let Some(cache) = &self.cache {
             write!(f, "cache: {cache}; ")?;

@@ -155,6 +155,20 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Renames a file run's finished output and side file of failed rows (see
+/// [`Writer::finish`]) into place, counting them in `summary`.
+pub(super) fn place((file, failed): (OutputFile, Option<OutputFile>), summary: &mut super::RunSummary) -> Result<()> {
+    let path = file.path.clone();
+    summary.bytes_out += file.commit()?;
+    summary.files.push(path);
+    if let Some(failed) = failed {
+        let path = failed.path.clone();
+        failed.commit()?;
+        summary.failed_files.push(path);
+    }
+    Ok(())
+}
+
 /// Removes the temporary files (`.NAME.PID.tmp`, see [`OutputFile`]) that runs left in
 /// `dir` when they were killed: those whose process is gone. A process is known to be
 /// gone when `/proc` lists processes and not it; without `/proc` nothing is removed, and

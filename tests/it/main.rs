@@ -41,6 +41,8 @@ mod fuzz;
 mod guide;
 // SIGKILL and the process ids in temporary files' names: Unix.
 #[cfg(feature = "parquet")]
+mod incremental;
+#[cfg(feature = "parquet")]
 mod interval;
 #[cfg(all(feature = "cli", unix))]
 mod kill;
@@ -64,6 +66,9 @@ mod progress;
 #[cfg(feature = "parquet")]
 mod real_files;
 mod resources;
+// SIGKILL and the temporary files a killed run leaves: Unix.
+#[cfg(all(feature = "cli", unix))]
+mod resume;
 mod run;
 #[cfg(all(feature = "cloud", feature = "cli"))]
 mod s3;

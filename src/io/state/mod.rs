@@ -1,0 +1,356 @@
+//! Incremental file runs: the state a run keeps of each input file (see
+//! [`FileRun::with_state`]) so that a rerun computes only the files that changed, and
+//! what it decides for each ([`FileDecision`]).
+//!
+//! A state directory holds one JSON file per run (per input and output location), named
+//! by a hash of the two, and beside it a lock file a run holds while it goes. The state
+//! is small (a few hundred bytes per input file), read whole when a run starts and
+//! written whole when it ends, so a JSON file replaced atomically (written to a
+//! temporary file, synced, renamed) gives what an LMDB transaction would (a crash
+//! leaves the old state or the new one, whole) and stays readable by a person and by
+//! `hypernodes state show`.
+
+mod decide;
+mod record;
+mod show;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use decide::{Action, FileDecision, Reason};
+use record::{FileRecord, Fingerprint, Signature, StateFile, VERSION, Written};
+pub use show::{FileState, RunState, State};
+
+use super::plan::{FilePlan, Files};
+use super::{FileRun, Location};
+use crate::error::{Error, Result};
+
+/// What an incremental run did with its files (see [`FileRun::with_state`]): in
+/// [`RunSummary::incremental`](super::RunSummary::incremental), displayed as
+/// `files: 1 computed, 99 skipped, 1 removed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incremental {
+    /// The input files computed, in order.
+    pub computed: Vec<Location>,
+    /// The input files skipped, their outputs left as they were.
+    pub skipped: Vec<Location>,
+    /// The outputs removed: those of input files that are gone.
+    pub removed: Vec<Location>,
+    /// The decision on every file, as [`FileRun::plan_incremental`] gives it.
+    pub decisions: Vec<FileDecision>,
+}
+
+impl std::fmt::Display for Incremental {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "files: {} computed, {} skipped, {} removed",
+            self.computed.len(),
+            self.skipped.len(),
+            self.removed.len()
+        )
+    }
+}
+
+/// The state file of `run` in `dir`: named by a hash of its input and output.
+fn state_path(dir: &Path, run: &FileRun) -> Result<PathBuf> {
+    let mut h = blake3::Hasher::new();
+    for location in [&run.input, &run.output] {
+        let path = location.as_path().ok_or_else(|| {
+            Error::Invalid(format!(
+                "An incremental run (with a state) reads and writes local files; '{location}' is not one"
+            ))
+        })?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        h.update(path.as_os_str().as_encoded_bytes()).update(b"\0");
+    }
+    Ok(dir.join(format!("{}.json", &h.finalize().to_hex()[..16])))
+}
+
+/// How often at most a run writes its state while it goes: a run killed loses the
+/// record of the files it finished in the last second (computed again by the next run).
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An incremental run's state, from its start to its end: what it found, what it
+/// decided, what it records.
+pub(super) struct Tracker {
+    path: PathBuf,
+    /// Held from the start of the run to its end: one run per state at a time.
+    _lock: Option<File>,
+    before: StateFile,
+    /// The state as the run goes: `before` with the records of the files finished.
+    after: StateFile,
+    /// Whether `after` holds records not written yet, and when it was last written.
+    unwritten: bool,
+    written_at: std::time::Instant,
+    /// Per input file, in order: its location, fingerprint, signature, outputs.
+    now: Vec<(String, Fingerprint, Signature, Vec<Location>)>,
+    decisions: Vec<FileDecision>,
+}
+
+impl Tracker {
+    /// Reads the state of `run` in `dir` and decides what to do with each of `files`
+    /// (planned as `plans`); with `lock`, holds the state until the tracker is dropped.
+    pub(super) fn begin(dir: &Path, run: &FileRun, files: &Files, plans: &[FilePlan], lock: bool) -> Result<Tracker> {
+        let path = state_path(dir, run)?;
+        let lock = match lock {
+            true => Some(lock_state(dir, &path)?),
+            false => None,
+        };
+        let before = read_state(&path)?;
+        let mut now = Vec::new();
+        let mut decisions = Vec::new();
+        for (i, (input, plan)) in files.inputs.iter().zip(plans).enumerate() {
+            let local = input.local_file()?;
+            let key = record::absolute(local);
+            let fingerprint = Fingerprint::of(local)?;
+            let signature = Signature::of(run, plan);
+            let outputs: Vec<Location> = std::iter::once(files.outputs[i].clone())
+                .chain(files.failed[i].clone())
+                .collect();
+            let reasons = decide::reasons(before.files.get(&key), &fingerprint, &signature, &outputs);
+            let action = match decide::computes(&reasons) {
+                true => Action::Compute,
+                false => Action::Skip,
+            };
+            decisions.push(FileDecision {
+                input: input.location.clone(),
+                outputs: outputs.clone(),
+                action,
+                reasons,
+            });
+            now.push((key, fingerprint, signature, outputs));
+        }
+        // The files gone: their outputs that are left, unless a file of now writes them.
+        let planned: Vec<&Location> = now.iter().flat_map(|(.., o)| o).collect();
+        for (key, record) in &before.files {
+            if now.iter().any(|(k, ..)| k == key) {
+                continue;
+            }
+            let outputs = decide::left_over(&record.written)
+                .into_iter()
+                .filter(|o| !planned.iter().any(|p| p.same(o)))
+                .collect();
+            decisions.push(FileDecision {
+                input: Location::local(key),
+                outputs,
+                action: Action::Remove,
+                reasons: vec![Reason::InputGone],
+            });
+        }
+        let after = StateFile {
+            version: VERSION,
+            input: run.input.as_path().map(record::absolute).unwrap_or_default(),
+            output: run.output.as_path().map(record::absolute).unwrap_or_default(),
+            files: before.files.clone(),
+        };
+        Ok(Tracker {
+            path,
+            _lock: lock,
+            before,
+            after,
+            unwritten: false,
+            written_at: std::time::Instant::now(),
+            now,
+            decisions,
+        })
+    }
+
+    /// The decisions taken.
+    pub(super) fn decisions(self) -> Vec<FileDecision> {
+        self.decisions
+    }
+
+    /// The indices of the input files computed, in order.
+    pub(super) fn computed(&self) -> Vec<usize> {
+        (0..self.now.len())
+            .filter(|&i| self.decisions[i].action == Action::Compute)
+            .collect()
+    }
+
+    /// Records that the outputs of input file `index` are in place; writes the state
+    /// when it was last written more than [`WRITE_EVERY`] ago.
+    pub(super) fn put(&mut self, index: usize) -> Result<()> {
+        let (key, fingerprint, signature, outputs) = &self.now[index];
+        let written = outputs
+            .iter()
+            .map(|o| Written::of(o.as_path().unwrap_or(Path::new(""))))
+            .collect::<Result<Vec<_>>>()?;
+        let record = FileRecord {
+            fingerprint: fingerprint.clone(),
+            signature: signature.clone(),
+            written,
+        };
+        self.after.files.insert(key.clone(), record);
+        self.unwritten = true;
+        if self.written_at.elapsed() >= WRITE_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the records not written yet.
+    pub(super) fn flush(&mut self) -> Result<()> {
+        if self.unwritten {
+            write_state(&self.path, &self.after)?;
+            self.unwritten = false;
+            self.written_at = std::time::Instant::now();
+        }
+        Ok(())
+    }
+
+    /// After the outputs of the files computed are in place (each [`Tracker::put`]):
+    /// removes the outputs of the files gone, then records the new state, atomically:
+    /// the files skipped with their fingerprints refreshed, the files gone dropped.
+    pub(super) fn finish(mut self) -> Result<Incremental> {
+        let mut done = Incremental {
+            computed: Vec::new(),
+            skipped: Vec::new(),
+            removed: Vec::new(),
+            decisions: Vec::new(),
+        };
+        for d in &self.decisions {
+            match d.action {
+                Action::Compute => done.computed.push(d.input.clone()),
+                Action::Skip => done.skipped.push(d.input.clone()),
+                Action::Remove => {
+                    for output in &d.outputs {
+                        let local = output.as_path().unwrap_or(Path::new(""));
+                        match std::fs::remove_file(local) {
+                            Ok(()) => done.removed.push(output.clone()),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(source) => {
+                                return Err(Error::Io {
+                                    action: "remove",
+                                    path: output.to_string().into(),
+                                    source,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut files = std::collections::BTreeMap::new();
+        for ((key, fingerprint, _, _), d) in self.now.iter().zip(&self.decisions) {
+            let record = match (d.action, self.after.files.get(key), self.before.files.get(key)) {
+                (Action::Compute, Some(put), _) => put.clone(),
+                // Skipped: as recorded, its fingerprint refreshed.
+                (Action::Skip, _, Some(before)) => FileRecord {
+                    fingerprint: fingerprint.clone(),
+                    ..before.clone()
+                },
+                // Unreachable: a file computed is put, a file skipped was recorded.
+                _ => return Err(Error::Internal(format!("no record of '{key}' at the end of its run"))),
+            };
+            files.insert(key.clone(), record);
+        }
+        self.after.files = files;
+        self.unwritten = true;
+        self.flush()?;
+        done.decisions = std::mem::take(&mut self.decisions);
+        Ok(done)
+    }
+}
+
+/// The decisions of an incremental run of `run` with its state in `dir`, without
+/// running or writing anything.
+pub(super) fn plan(run: &FileRun, dir: &Path) -> Result<Vec<FileDecision>> {
+    check(run)?;
+    let files = Files::new(run, false)?;
+    let plans = FilePlan::all(&run.pipeline, run, &files)?;
+    Ok(Tracker::begin(dir, run, &files, &plans, false)?.decisions())
+}
+
+/// Checks that `run` can be incremental: on local files, not on a remote.
+pub(super) fn check(run: &FileRun) -> Result<()> {
+    state_path(Path::new(""), run)?;
+    if run.remote.is_some() {
+        return Err(Error::Invalid(
+            "An incremental run (with a state) runs in this process; it cannot run on a remote".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps the items of `items` at the indices `keep` (in order).
+pub(super) fn retain<T>(items: &mut Vec<T>, keep: &[usize]) {
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        keep.binary_search(&(index - 1)).is_ok()
+    });
+}
+
+/// An error of the state file at `path`.
+fn state_error(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Data {
+        path: path.display().to_string().into(),
+        message: format!("not a readable hypernodes state file ({message}); remove it or run `hypernodes state clear`")
+            .into(),
+    }
+}
+
+/// The state at `path`, empty when there is none.
+fn read_state(path: &Path) -> Result<StateFile> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
+        Err(source) => {
+            return Err(Error::Io {
+                action: "read",
+                path: path.display().to_string().into(),
+                source,
+            });
+        }
+    };
+    let state: StateFile = serde_json::from_slice(&bytes).map_err(|e| state_error(path, e))?;
+    if state.version != VERSION {
+        return Err(state_error(
+            path,
+            format!("version {}, expected {VERSION}", state.version),
+        ));
+    }
+    Ok(state)
+}
+
+/// Writes `state` to `path`: to a temporary file, synced, then renamed into place.
+fn write_state(path: &Path, state: &StateFile) -> Result<()> {
+    let io = |source| Error::Io {
+        action: "write",
+        path: path.display().to_string().into(),
+        source,
+    };
+    // Unreachable: the state holds strings, numbers and maps of them.
+    let bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Internal(e.to_string()))?;
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(&bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// Locks the state at `path` (in `dir`, made if missing) for this run.
+fn lock_state(dir: &Path, path: &Path) -> Result<File> {
+    let io = |action, source| Error::Io {
+        action,
+        path: dir.display().to_string().into(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io("create directory", e))?;
+    let file = File::create(path.with_extension("lock")).map_err(|e| io("write", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Invalid(format!(
+            "The state '{}' is in use by another run of the same input and output; wait for it to end",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io("lock", e)),
+    }
+}
