@@ -440,10 +440,9 @@ impl FileRun {
     /// with its size and hash.
     ///
     /// Each input file's outputs are put in place as soon as they are complete (not all
-    /// at the end of the run), then recorded; the state is written at most once a
-    /// second while the run goes, and at its end. A run that fails keeps and records the
-    /// files it finished, a run killed keeps them too (and the record of those of its
-    /// last second is lost: they are computed again), and the state never names an
+    /// at the end of the run), then recorded: the state is written as each file is put
+    /// in place, and synced at the end. A run that fails keeps and records the files it
+    /// finished, a run killed keeps them and their records too, and the state never names an
     /// output that is not there as written: the next run computes exactly what is
     /// missing. Local files only, in this process (not on a remote).
     ///

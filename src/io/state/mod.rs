@@ -68,10 +68,6 @@ fn state_path(dir: &Path, run: &FileRun) -> Result<PathBuf> {
     Ok(dir.join(format!("{}.json", &h.finalize().to_hex()[..16])))
 }
 
-/// How often at most a run writes its state while it goes: a run killed loses the
-/// record of the files it finished in the last second (computed again by the next run).
-const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// An incremental run's state, from its start to its end: what it found, what it
 /// decided, what it records.
 pub(super) struct Tracker {
@@ -81,9 +77,8 @@ pub(super) struct Tracker {
     before: StateFile,
     /// The state as the run goes: `before` with the records of the files finished.
     after: StateFile,
-    /// Whether `after` holds records not written yet, and when it was last written.
+    /// Whether `after` holds records not yet written synced.
     unwritten: bool,
-    written_at: std::time::Instant,
     /// Per input file, in order: its location, fingerprint, signature, outputs.
     now: Vec<(String, Fingerprint, Signature, Vec<Location>)>,
     decisions: Vec<FileDecision>,
@@ -151,7 +146,6 @@ impl Tracker {
             before,
             after,
             unwritten: false,
-            written_at: std::time::Instant::now(),
             now,
             decisions,
         })
@@ -169,8 +163,9 @@ impl Tracker {
             .collect()
     }
 
-    /// Records that the outputs of input file `index` are in place; writes the state
-    /// when it was last written more than [`WRITE_EVERY`] ago.
+    /// Records that the outputs of input file `index` are in place, and writes the
+    /// state at once (replaced atomically, not synced: a killed process loses nothing
+    /// the system was handed; the state at the end of the run is synced).
     pub(super) fn put(&mut self, index: usize) -> Result<()> {
         let (key, fingerprint, signature, outputs) = &self.now[index];
         let written = outputs
@@ -183,19 +178,17 @@ impl Tracker {
             written,
         };
         self.after.files.insert(key.clone(), record);
+        write_state(&self.path, &self.after, false)?;
         self.unwritten = true;
-        if self.written_at.elapsed() >= WRITE_EVERY {
-            self.flush()?;
-        }
         Ok(())
     }
 
-    /// Writes the records not written yet.
+    /// Writes the state once more, synced (to the disk, not only to the system), when
+    /// records were made since it last was.
     pub(super) fn flush(&mut self) -> Result<()> {
         if self.unwritten {
-            write_state(&self.path, &self.after)?;
+            write_state(&self.path, &self.after, true)?;
             self.unwritten = false;
-            self.written_at = std::time::Instant::now();
         }
         Ok(())
     }
@@ -315,8 +308,9 @@ fn read_state(path: &Path) -> Result<StateFile> {
     Ok(state)
 }
 
-/// Writes `state` to `path`: to a temporary file, synced, then renamed into place.
-fn write_state(path: &Path, state: &StateFile) -> Result<()> {
+/// Writes `state` to `path`: to a temporary file (synced to the disk when `sync`), then
+/// renamed into place.
+fn write_state(path: &Path, state: &StateFile, sync: bool) -> Result<()> {
     let io = |source| Error::Io {
         action: "write",
         path: path.display().to_string().into(),
@@ -327,7 +321,7 @@ fn write_state(path: &Path, state: &StateFile) -> Result<()> {
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(&bytes)?;
-        f.sync_all()
+        if sync { f.sync_all() } else { Ok(()) }
     });
     if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
