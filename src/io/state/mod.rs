@@ -96,10 +96,18 @@ impl Tracker {
         let before = read_state(&path)?;
         let mut now = Vec::new();
         let mut decisions = Vec::new();
-        for (i, (input, plan)) in files.inputs.iter().zip(plans).enumerate() {
-            let local = input.local_file()?;
+        // Every input's content is hashed: the files on every core.
+        let locals = (files.inputs.iter().map(|input| input.local_file())).collect::<Result<Vec<_>>>()?;
+        let fingerprints: Vec<Fingerprint> = {
+            use rayon::prelude::*;
+            locals
+                .par_iter()
+                .map(|local| Fingerprint::of(local))
+                .collect::<Result<_>>()?
+        };
+        let inputs = files.inputs.iter().zip(plans).zip(locals).zip(fingerprints);
+        for (i, (((input, plan), local), fingerprint)) in inputs.enumerate() {
             let key = record::absolute(local);
-            let fingerprint = Fingerprint::of(local)?;
             let signature = Signature::of(run, plan);
             let outputs: Vec<Location> = std::iter::once(files.outputs[i].clone())
                 .chain(files.failed[i].clone())
