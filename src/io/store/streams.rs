@@ -30,9 +30,10 @@ use crate::error::Error;
 pub(crate) const BUFFERED: u64 = 1 << 20;
 
 /// What one worker reading row groups of the file of `metadata` holds beside its
-/// batches, at most: for each column chunk of the columns at `roots` (root indices), the
-/// largest compressed page of the file (a page is decoded whole) and the response's
-/// buffers.
+/// batches, about: for each column chunk of the columns at `roots` (root indices), a
+/// compressed page (a page is decoded whole; taken as 1 MiB, the writers' usual page
+/// size, or the largest chunk of the column when smaller, as the footer does not give
+/// page sizes) and the response's buffers.
 pub(crate) fn held(metadata: &ArrowReaderMetadata, roots: &[usize]) -> u64 {
     let schema = metadata.metadata().file_metadata().schema_descr();
     let leaves: Vec<usize> = (0..schema.num_columns())
@@ -42,7 +43,6 @@ pub(crate) fn held(metadata: &ArrowReaderMetadata, roots: &[usize]) -> u64 {
     leaves
         .iter()
         .map(|&leaf| {
-            // A chunk's pages are at most the chunk; the page size is not in the footer.
             let chunk = groups
                 .iter()
                 .map(|g| g.column(leaf).compressed_size().max(0) as u64)
@@ -80,6 +80,8 @@ struct Column {
 struct Body {
     at: u64,
     received: VecDeque<Bytes>,
+    /// The bytes in `received`.
+    buffered: usize,
     rest: Rest,
 }
 
@@ -114,6 +116,7 @@ impl Streams {
                     body: Mutex::new(Body {
                         at: range.start,
                         received: VecDeque::new(),
+                        buffered: 0,
                         rest: Rest::Sent(request),
                     }),
                     range,
@@ -157,9 +160,10 @@ impl Body {
                 self.received.pop_front();
             }
             self.at += n;
+            self.buffered -= n as usize;
             skip -= n;
         }
-        while self.received.iter().map(Bytes::len).sum::<usize>() < length {
+        while self.buffered < length {
             if !self.pull(object)? {
                 break;
             }
@@ -169,10 +173,9 @@ impl Body {
 
     /// Takes the next bytes of the response; false when it is over.
     fn pull(&mut self, object: &Object) -> parquet::errors::Result<bool> {
-        let failed = |e| ParquetError::External(Box::new(object.error("read", e)));
         if let Rest::Sent(request) = &mut self.rest {
             match block_on(request) {
-                Ok(response) => self.rest = Rest::Body(response.map_err(failed)?),
+                Ok(response) => self.rest = Rest::Body(response.map_err(|e| read_failed(object, e))?),
                 // Unreachable short of a panic in the store's client.
                 Err(e) => return Err(ParquetError::General(format!("a read of the object failed ({e})"))),
             }
@@ -182,10 +185,11 @@ impl Body {
         };
         match block_on(body.next()) {
             Some(Ok(bytes)) => {
+                self.buffered += bytes.len();
                 self.received.push_back(bytes);
                 Ok(true)
             }
-            Some(Err(e)) => Err(failed(e)),
+            Some(Err(e)) => Err(read_failed(object, e)),
             None => Ok(false),
         }
     }
@@ -213,16 +217,25 @@ impl Body {
     }
 }
 
+/// A failed read of `object` as the decoder's error, carrying this crate's (which names
+/// the object; see [`Inner::keep`]).
+fn read_failed(object: &Object, e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(object.error("read", e)))
+}
+
+/// The bytes at `range` of `object`, passed already: fetched again (not done by the
+/// Parquet reader, which reads each column chunk front to back).
+fn fetch_again(object: &Object, range: Range<u64>) -> parquet::errors::Result<Bytes> {
+    block_on(object.store.get_range(&object.path, range)).map_err(|e| read_failed(object, e))
+}
+
 impl Column {
     /// The bytes `start..start + length` of the file, within this column chunk. The
     /// decoder reads a chunk front to back: the bytes before `start` are passed.
     fn bytes(&self, object: &Object, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         let mut body = self.body.lock().expect("streams");
         if start < body.at {
-            // Not done by the Parquet reader, which reads each chunk front to back.
-            let range = start..start + length as u64;
-            return block_on(object.store.get_range(&object.path, range))
-                .map_err(|e| ParquetError::External(Box::new(object.error("read", e))));
+            return fetch_again(object, start..start + length as u64);
         }
         body.receive(object, start, length)?;
         body.exactly(length)
@@ -232,9 +245,7 @@ impl Column {
     fn some(&self, object: &Object, start: u64) -> parquet::errors::Result<Bytes> {
         let mut body = self.body.lock().expect("streams");
         if start < body.at {
-            let range = start..self.range.end.min(start + 64 * 1024);
-            return block_on(object.store.get_range(&object.path, range))
-                .map_err(|e| ParquetError::External(Box::new(object.error("read", e))));
+            return fetch_again(object, start..self.range.end.min(start + 64 * 1024));
         }
         body.receive(object, start, 1)?;
         Ok(body.received.front().cloned().unwrap_or_default())

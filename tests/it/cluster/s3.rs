@@ -143,18 +143,23 @@ fn executor_processes_read_their_ranges_from_s3_and_the_client_writes_there() {
         Duration::from_secs(60),
     );
     assert!(ok, "{err}");
-    let args = [
-        "run",
-        "examples/text.toml",
-        "-i",
-        from,
-        "-o",
-        to,
-        "--no-progress",
-        "--cluster",
-        &url,
-    ];
-    let (ok, out, err) = run_within_env(&args, &s3.env(), Duration::from_secs(120));
+    // `examples/text.toml` from `from` to `output` on the cluster at `cluster`, with the server's
+    // variables on the client.
+    let on_cluster = |output: &str, cluster: &str| {
+        let args = [
+            "run",
+            "examples/text.toml",
+            "-i",
+            from,
+            "-o",
+            output,
+            "--no-progress",
+            "--cluster",
+            cluster,
+        ];
+        run_within_env(&args, &s3.env(), Duration::from_secs(120))
+    };
+    let (ok, out, err) = on_cluster(to, &url);
     assert!(ok, "{err}");
     assert_eq!(summary(&out), summary(&expected).replace(&local, to));
     let file = load(&example("text.toml"), &Registry::new(), None).unwrap();
@@ -170,19 +175,7 @@ fn executor_processes_read_their_ranges_from_s3_and_the_client_writes_there() {
     let refused = |env: &[(&str, &str)]| {
         let mut cluster = Processes(Vec::new());
         let (url, _) = start_cluster(&dir, &mut cluster, 1, env);
-        let to = "s3://cluster-processes/out/refused.parquet";
-        let args = [
-            "run",
-            "examples/text.toml",
-            "-i",
-            from,
-            "-o",
-            to,
-            "--no-progress",
-            "--cluster",
-            &url,
-        ];
-        let (ok, _, err) = run_within_env(&args, &s3.env(), Duration::from_secs(120));
+        let (ok, _, err) = on_cluster("s3://cluster-processes/out/refused.parquet", &url);
         assert!(!ok);
         err.trim_end().to_string()
     };
