@@ -298,6 +298,45 @@ engine_test! {
     }
 }
 
+/// When the state's record of input `file` says its content was hashed (nanoseconds
+/// since the epoch).
+fn hashed_at(case: &Case, file: &str) -> u64 {
+    let state = std::fs::read_dir(case.dir.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    let key = std::path::absolute(case.input(file)).unwrap().display().to_string();
+    state["files"][&key]["fingerprint"]["stat"]["hashed_ns"].as_u64().unwrap()
+}
+
+engine_test! {
+    fn an_input_is_hashed_again_only_when_its_identity_changed(engine) {
+        let case = Case::new("stat", &engine);
+        // Hashed right after it was written: within a clock tick of its last change,
+        // so hashed again by the next run (and not trusted on its metadata).
+        let first = hashed_at(&case, "b.csv");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(case.rerun(case.run()).skipped.len(), 3);
+        let second = hashed_at(&case, "b.csv");
+        assert!(second > first + 2_000_000_000, "{first} {second}");
+        // Unchanged since: not read again, its hash taken from the record.
+        assert_eq!(case.rerun(case.run()).skipped.len(), 3);
+        assert_eq!(hashed_at(&case, "b.csv"), second);
+        // Other content of the same size, its modification time set back: the change
+        // time (set by the system on every write) gives it away.
+        let modified = std::fs::metadata(case.input("b.csv")).unwrap().modified().unwrap();
+        case.write("b.csv", &B.replace("0.5", "0.6"));
+        let f = std::fs::File::options().write(true).open(case.input("b.csv")).unwrap();
+        f.set_modified(modified).unwrap();
+        let done = case.rerun(case.run());
+        assert_eq!(done.computed, strings(&["b.csv"]));
+        assert_eq!(done.reasons, BTreeMap::from([("b.csv".into(), vec![Reason::ContentChanged])]));
+        case.outputs_are(&[("a.csv", OUT_A), ("b.csv", &OUT_B.replace("1.0", "1.2")), ("c.csv", OUT_C)]);
+    }
+}
+
 engine_test! {
     fn an_sql_node_changed_recomputes_every_file(engine) {
         let case = Case::new("sql", &engine);

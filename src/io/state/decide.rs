@@ -143,11 +143,13 @@ impl fmt::Display for FileDecision {
 }
 
 /// Why the file of fingerprint `now`, computed with `signature` into `outputs`, needs
-/// computing, given its record `before` (none: a new file). [`Reason::Touched`] alone
-/// means it does not.
+/// computing, given its record `before` (none: a new file) and the files it wrote as
+/// they are now (`written_now`, by `before.written`'s index; `None`: gone or unreadable).
+/// [`Reason::Touched`] alone means it does not.
 pub(super) fn reasons(
     before: Option<&FileRecord>,
     now: &Fingerprint,
+    written_now: &[Option<Written>],
     signature: &Signature,
     outputs: &[Location],
 ) -> Vec<Reason> {
@@ -231,9 +233,11 @@ pub(super) fn reasons(
             .filter(|w| output.as_path().is_some_and(|p| super::record::absolute(p) == w.path));
         match recorded {
             None => changed.push(Reason::OutputMissing(output.clone())),
-            Some(w) if !std::path::Path::new(&w.path).exists() => changed.push(Reason::OutputMissing(output.clone())),
-            Some(w) if !w.intact() => changed.push(Reason::OutputChanged(output.clone())),
-            Some(_) => {}
+            Some(w) => match written_now.get(i).and_then(Option::as_ref) {
+                _ if !std::path::Path::new(&w.path).exists() => changed.push(Reason::OutputMissing(output.clone())),
+                Some(now) if w.same_content(now) => {}
+                _ => changed.push(Reason::OutputChanged(output.clone())),
+            },
         }
     }
     changed.extend(reasons);

@@ -79,9 +79,22 @@ pub(super) struct Tracker {
     after: StateFile,
     /// Whether `after` holds records not yet written synced.
     unwritten: bool,
-    /// Per input file, in order: its location, fingerprint, signature, outputs.
-    now: Vec<(String, Fingerprint, Signature, Vec<Location>)>,
+    /// Per input file, in order: what it is now.
+    now: Vec<Found>,
     decisions: Vec<FileDecision>,
+}
+
+/// An input file as a run finds it.
+struct Found {
+    /// Its absolute path, the state's key.
+    key: String,
+    fingerprint: Fingerprint,
+    /// The signature of computing it now.
+    signature: Signature,
+    /// Where it is to be written now.
+    outputs: Vec<Location>,
+    /// The files its record says were written, as they are now (`None`: gone).
+    written: Vec<Option<Written>>,
 }
 
 impl Tracker {
@@ -96,23 +109,29 @@ impl Tracker {
         let before = read_state(&path)?;
         let mut now = Vec::new();
         let mut decisions = Vec::new();
-        // Every input's content is hashed: the files on every core.
+        // Every input, and every output recorded, is fingerprinted: hashed unless its
+        // identity is the one recorded (see `Stat`), the files on every core.
         let locals = (files.inputs.iter().map(|input| input.local_file())).collect::<Result<Vec<_>>>()?;
-        let fingerprints: Vec<Fingerprint> = {
+        let found: Vec<(Fingerprint, Vec<Option<Written>>)> = {
             use rayon::prelude::*;
             locals
                 .par_iter()
-                .map(|local| Fingerprint::of(local))
+                .map(|local| {
+                    let record = before.files.get(&record::absolute(local));
+                    let input = Fingerprint::of(local, record.map(|r| &r.fingerprint))?;
+                    let written = record.map_or_else(Vec::new, |r| r.written.iter().map(Written::now).collect());
+                    Ok((input, written))
+                })
                 .collect::<Result<_>>()?
         };
-        let inputs = files.inputs.iter().zip(plans).zip(locals).zip(fingerprints);
-        for (i, (((input, plan), local), fingerprint)) in inputs.enumerate() {
+        let inputs = files.inputs.iter().zip(plans).zip(locals).zip(found);
+        for (i, (((input, plan), local), (fingerprint, written))) in inputs.enumerate() {
             let key = record::absolute(local);
             let signature = Signature::of(run, plan);
             let outputs: Vec<Location> = std::iter::once(files.outputs[i].clone())
                 .chain(files.failed[i].clone())
                 .collect();
-            let reasons = decide::reasons(before.files.get(&key), &fingerprint, &signature, &outputs);
+            let reasons = decide::reasons(before.files.get(&key), &fingerprint, &written, &signature, &outputs);
             let action = match decide::computes(&reasons) {
                 true => Action::Compute,
                 false => Action::Skip,
@@ -123,12 +142,18 @@ impl Tracker {
                 action,
                 reasons,
             });
-            now.push((key, fingerprint, signature, outputs));
+            now.push(Found {
+                key,
+                fingerprint,
+                signature,
+                outputs,
+                written,
+            });
         }
         // The files gone: their outputs that are left, unless a file of now writes them.
-        let planned: Vec<&Location> = now.iter().flat_map(|(.., o)| o).collect();
+        let planned: Vec<&Location> = now.iter().flat_map(|f| &f.outputs).collect();
         for (key, record) in &before.files {
-            if now.iter().any(|(k, ..)| k == key) {
+            if now.iter().any(|f| f.key == *key) {
                 continue;
             }
             let outputs = decide::left_over(&record.written)
@@ -175,7 +200,13 @@ impl Tracker {
     /// state at once (replaced atomically, not synced: a killed process loses nothing
     /// the system was handed; the state at the end of the run is synced).
     pub(super) fn put(&mut self, index: usize) -> Result<()> {
-        let (key, fingerprint, signature, outputs) = &self.now[index];
+        let Found {
+            key,
+            fingerprint,
+            signature,
+            outputs,
+            ..
+        } = &self.now[index];
         let written = outputs
             .iter()
             .map(|o| Written::of(o.as_path().unwrap_or(Path::new(""))))
@@ -234,12 +265,17 @@ impl Tracker {
             }
         }
         let mut files = std::collections::BTreeMap::new();
-        for ((key, fingerprint, _, _), d) in self.now.iter().zip(&self.decisions) {
+        for (found, d) in self.now.iter().zip(&self.decisions) {
+            let key = &found.key;
             let record = match (d.action, self.after.files.get(key), self.before.files.get(key)) {
                 (Action::Compute, Some(put), _) => put.clone(),
-                // Skipped: as recorded, its fingerprint refreshed.
+                // Skipped: as recorded, the fingerprints of its input and outputs
+                // refreshed (the outputs are there, as written: skipping checked them).
                 (Action::Skip, _, Some(before)) => FileRecord {
-                    fingerprint: fingerprint.clone(),
+                    fingerprint: found.fingerprint.clone(),
+                    written: (found.written.iter().zip(&before.written))
+                        .map(|(now, was)| now.clone().unwrap_or_else(|| was.clone()))
+                        .collect(),
                     ..before.clone()
                 },
                 // Unreachable: a file computed is put, a file skipped was recorded.

@@ -43,23 +43,92 @@ pub(super) struct Fingerprint {
     pub(super) modified_ns: u64,
     /// blake3 of the content, in hex.
     pub(super) blake3: String,
+    /// The file's identity when it was hashed, where the system keeps one: a file whose
+    /// identity is the same need not be hashed again (see [`Stat`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) stat: Option<Stat>,
+}
+
+/// What the system says of a file besides its size and modification time, and when
+/// the file was hashed: with the same size, modification time, change time, inode and
+/// device, the content is the one hashed, as git's index and Bazel trust it. The
+/// change time is set by the system on every write, rename and `touch` (a modification
+/// time set back by hand still moves it), so the times alone are never trusted.
+///
+/// A file modified less than [`Stat::RACY`] before it was hashed is hashed again: a
+/// write within the same tick of a coarse file system clock would leave every field
+/// the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Stat {
+    /// The change time (`ctime`), nanoseconds since the Unix epoch.
+    pub(super) changed_ns: u64,
+    pub(super) inode: u64,
+    pub(super) device: u64,
+    /// When the content was hashed (its reading started), nanoseconds since the epoch.
+    pub(super) hashed_ns: u64,
+}
+
+impl Stat {
+    /// How long after its last change a file's hash is trusted on its identity alone.
+    const RACY: u64 = 2_000_000_000;
+
+    /// The identity of a file from its metadata, hashed at `hashed_ns`; `None` where the
+    /// system has no change time and inode.
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata, hashed_ns: u64) -> Option<Stat> {
+        use std::os::unix::fs::MetadataExt;
+        let changed_ns = u64::try_from(meta.ctime()).ok()? * 1_000_000_000 + meta.ctime_nsec() as u64;
+        Some(Stat {
+            changed_ns,
+            inode: meta.ino(),
+            device: meta.dev(),
+            hashed_ns,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_meta: &std::fs::Metadata, _hashed_ns: u64) -> Option<Stat> {
+        None
+    }
+
+    /// Whether a file now of identity `now` is the one hashed under `self`, with no
+    /// change since it was hashed.
+    fn same_file(&self, now: &Stat, modified_ns: u64) -> bool {
+        (self.changed_ns, self.inode, self.device) == (now.changed_ns, now.inode, now.device)
+            && self.changed_ns.max(modified_ns) + Stat::RACY < self.hashed_ns
+    }
+}
+
+/// Nanoseconds since the Unix epoch of `time` (0 before it).
+fn epoch_ns(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Fingerprint {
-    /// The fingerprint of the file at `path`, read whole.
-    pub(super) fn of(path: &Path) -> Result<Fingerprint> {
+    /// The fingerprint of the file at `path`. Its content is read and hashed, unless
+    /// `known` (its fingerprint recorded before) has the same size, modification time
+    /// and identity ([`Stat`]): then its hash is taken from `known`.
+    pub(super) fn of(path: &Path, known: Option<&Fingerprint>) -> Result<Fingerprint> {
         let io = |source| Error::Io {
             action: "read",
             path: path.display().to_string().into(),
             source,
         };
+        let hashed_ns = epoch_ns(std::time::SystemTime::now());
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let modified_ns = meta.modified().map_or(0, epoch_ns);
+        let stat = Stat::of(&meta, hashed_ns);
+        if let (Some(known), Some(now)) = (known, &stat)
+            && known.size == meta.len()
+            && known.modified_ns == modified_ns
+            && known.stat.as_ref().is_some_and(|was| was.same_file(now, modified_ns))
+        {
+            return Ok(known.clone());
+        }
         let mut file = std::fs::File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
-        let modified_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as u64);
+        let modified_ns = meta.modified().map_or(0, epoch_ns);
+        let stat = Stat::of(&meta, hashed_ns);
         let mut hasher = blake3::Hasher::new();
         let mut buf = vec![0; 1 << 16];
         loop {
@@ -73,6 +142,7 @@ impl Fingerprint {
             size: meta.len(),
             modified_ns,
             blake3: hasher.finalize().to_hex().to_string(),
+            stat,
         })
     }
 
@@ -82,31 +152,51 @@ impl Fingerprint {
     }
 }
 
-/// A file a run wrote: where, its size and its content hash.
+/// A file a run wrote: where, its size and its content hash (and, to check it again
+/// without reading it, its modification time and identity: see [`Stat`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Written {
     pub(super) path: String,
     pub(super) size: u64,
     pub(super) blake3: String,
+    #[serde(default)]
+    pub(super) modified_ns: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) stat: Option<Stat>,
 }
 
 impl Written {
     /// The record of the file at `path`, as it is now.
     pub(super) fn of(path: &Path) -> Result<Written> {
-        let f = Fingerprint::of(path)?;
-        Ok(Written {
+        Ok(Written::from(path, Fingerprint::of(path, None)?))
+    }
+
+    fn from(path: &Path, f: Fingerprint) -> Written {
+        Written {
             path: absolute(path),
             size: f.size,
             blake3: f.blake3,
-        })
+            modified_ns: f.modified_ns,
+            stat: f.stat,
+        }
     }
 
-    /// Whether the file is still there, as written.
-    pub(super) fn intact(&self) -> bool {
+    /// The record of this file as it is now (hashed again only when its identity
+    /// changed), or `None` when it cannot be read (it is gone).
+    pub(super) fn now(&self) -> Option<Written> {
         let path = Path::new(&self.path);
-        // The size first: a file of another size needs no hashing.
-        std::fs::metadata(path).is_ok_and(|m| m.len() == self.size)
-            && Fingerprint::of(path).is_ok_and(|f| f.blake3 == self.blake3)
+        let known = Fingerprint {
+            size: self.size,
+            modified_ns: self.modified_ns,
+            blake3: self.blake3.clone(),
+            stat: self.stat.clone(),
+        };
+        Fingerprint::of(path, Some(&known)).ok().map(|f| Written::from(path, f))
+    }
+
+    /// Whether `now` (this file as it is now: [`Written::now`]) has the content written.
+    pub(super) fn same_content(&self, now: &Written) -> bool {
+        (self.size, &self.blake3) == (now.size, &now.blake3)
     }
 }
 
