@@ -268,9 +268,11 @@ struct Row {
     key: RowKey,
     /// For a node: the row of its pipeline, whose total is the node's.
     pipeline: Option<Arc<Row>>,
-    /// Items done (ended or cached), and of them cached.
+    /// Items done (ended, cached or skipped), and of them cached, and skipped by an
+    /// incremental run (their outputs up to date).
     done: Sharded,
     cached: Sharded,
+    skipped: AtomicU64,
     failed: AtomicU64,
     /// Items announced by map starts, and whether there were any.
     total: AtomicU64,
@@ -291,16 +293,31 @@ impl Row {
     fn counts(&self) -> (u64, u64, &'static str) {
         let pipeline = self.pipeline.as_deref().unwrap_or(self);
         match (&self.pipeline, pipeline.mapped.load(Ordering::Relaxed)) {
-            (_, true) => (self.done.sum(), pipeline.total.load(Ordering::Relaxed), "items"),
+            // A node's items skipped are its pipeline's (their rows reach no node).
+            (Some(_), true) => (
+                self.done.sum() + self.skipped(),
+                pipeline.total.load(Ordering::Relaxed),
+                "items",
+            ),
+            (None, true) => (self.done.sum(), pipeline.total.load(Ordering::Relaxed), "items"),
             (None, false) => (self.node_done.sum(), self.node_total.sum(), "nodes"),
             (Some(_), false) => (self.done.sum(), self.node_total.sum(), "nodes"),
         }
     }
 
-    /// `items, 4 cached, 1 failed`; once finished, with the share served from the cache
-    /// (`items, 4 cached (40%)`).
+    /// Items skipped by an incremental run: its pipeline's, for a node.
+    fn skipped(&self) -> u64 {
+        self.pipeline.as_deref().unwrap_or(self).skipped.load(Ordering::Relaxed)
+    }
+
+    /// `items, 6 skipped, 4 cached, 1 failed`; once finished, with the share served from
+    /// the cache (`items, 4 cached (40%)`).
     fn message(&self, unit: &str, finished: Option<u64>) -> String {
         let mut msg = unit.to_string();
+        let skipped = self.skipped();
+        if skipped > 0 {
+            msg.push_str(&format!(", {skipped} skipped"));
+        }
         let cached = self.cached.sum();
         if cached > 0 {
             msg.push_str(&format!(", {cached} cached"));
@@ -334,7 +351,9 @@ impl Row {
         }
         let (done, total, unit) = self.counts();
         let elapsed = self.started.elapsed();
-        let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+        // The rate of the items run: those skipped took no time.
+        let run = done.saturating_sub(self.skipped());
+        let rate = run as f64 / elapsed.as_secs_f64().max(1e-9);
         let msg = format!(
             "{} in {} ({}/s)",
             self.message(unit, Some(done)),
@@ -633,6 +652,7 @@ impl Row {
             pipeline,
             done: Sharded::new(),
             cached: Sharded::new(),
+            skipped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             total: AtomicU64::new(0),
             mapped: AtomicBool::new(false),
@@ -701,6 +721,13 @@ impl Callback for ProgressBars {
         self.with_row(ctx, None, |row, shard| {
             row.done.add(shard, items.len() as u64);
             row.cached.add(shard, items.len() as u64);
+        });
+    }
+
+    fn on_map_item_skipped(&self, ctx: &Context, items: Range<usize>) {
+        self.with_row(ctx, None, |row, shard| {
+            row.done.add(shard, items.len() as u64);
+            row.skipped.fetch_add(items.len() as u64, Ordering::Relaxed);
         });
     }
 

@@ -574,6 +574,11 @@ impl FileRun {
             mut failed,
             ..
         } = files;
+        // The rows of the files skipped, reported first (their outputs are up to date).
+        let skipped: Vec<u64> = tracker
+            .as_ref()
+            .map(|t| t.skipped_rows().into_iter().flatten().collect())
+            .unwrap_or_default();
         if let Some(tracker) = &tracker {
             let keep = tracker.computed();
             state::retain(&mut inputs, &keep);
@@ -591,13 +596,20 @@ impl FileRun {
                         None => count_rows(input.local_file()?, plan.format).map_err(|e| input.rename(e))?,
                     } as usize;
                 }
+                let skipped_rows = skipped.iter().sum::<u64>() as usize;
                 e.pipeline_start();
-                Some(e.map_start(rows))
+                let started = e.map_start(rows + skipped_rows);
+                let mut offset = 0;
+                for &rows in &skipped {
+                    e.item_skipped(offset..offset + rows as usize);
+                    offset += rows as usize;
+                }
+                Some(started)
             }
             None => None,
         };
         let mut written = Vec::new();
-        let mut offset = 0;
+        let mut offset = skipped.iter().sum::<u64>() as usize;
         let mut streamed = Ok(());
         // An incremental run puts each file's outputs in place as soon as they are
         // complete, and records them in the state.
@@ -617,7 +629,10 @@ impl FileRun {
             };
             let streamed_file = streamed_file.map_err(|e| input.rename(e));
             let streamed_file = match (streamed_file, &mut tracker) {
-                (Ok(files), Some(tracker)) => write::place(files, &mut summary).and_then(|()| tracker.put(computed[k])),
+                (Ok(files), Some(tracker)) => {
+                    let rows = summary.rows_in - rows_before;
+                    write::place(files, &mut summary).and_then(|()| tracker.put(computed[k], rows))
+                },
                 (Ok(files), None) => {
                     written.push(files);
                     Ok(())

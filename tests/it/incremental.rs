@@ -337,6 +337,73 @@ engine_test! {
     }
 }
 
+/// What the callbacks of an incremental run saw at its top level: the rows announced,
+/// the ranges skipped and the ranges written.
+#[derive(Default)]
+struct Seen {
+    total: std::sync::Mutex<usize>,
+    skipped: std::sync::Mutex<Vec<std::ops::Range<usize>>>,
+    written: std::sync::Mutex<Vec<std::ops::Range<usize>>>,
+}
+
+impl hypernodes::events::Callback for Seen {
+    fn on_map_start(&self, ctx: &hypernodes::events::Context, items: usize) {
+        if ctx.depth() == 0 {
+            *self.total.lock().unwrap() += items;
+        }
+    }
+    fn on_map_item_skipped(&self, ctx: &hypernodes::events::Context, items: std::ops::Range<usize>) {
+        assert_eq!(ctx.depth(), 0);
+        self.skipped.lock().unwrap().push(items);
+    }
+    fn on_map_item_end(&self, ctx: &hypernodes::events::Context, items: std::ops::Range<usize>, _: Duration) {
+        if ctx.depth() == 0 {
+            self.written.lock().unwrap().push(items);
+        }
+    }
+}
+
+engine_test! {
+    fn callbacks_and_progress_bars_count_the_rows_skipped_as_such(engine) {
+        use hypernodes::progress::ProgressBars;
+        use hypernodes::progress::indicatif::{InMemoryTerm, ProgressDrawTarget};
+        let case = Case::new("seen", &engine);
+        case.write("b.csv", &B.replace("0.5", "0.25"));
+        let seen = std::sync::Arc::new(Seen::default());
+        let term = InMemoryTerm::new(20, 140);
+        let bars = ProgressBars::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let run = case.run().with_config(RunConfig::new().with_callback(seen.clone()).with_callback(bars));
+        let summary = run.run().unwrap();
+        // a.csv (2 rows) and c.csv (1 row) skipped, reported first; b.csv's 2 rows after.
+        assert_eq!(*seen.total.lock().unwrap(), 5);
+        assert_eq!(*seen.skipped.lock().unwrap(), [0..2, 2..3]);
+        assert_eq!(*seen.written.lock().unwrap(), [3..5]);
+        let files = summary.incremental.as_ref().unwrap();
+        assert_eq!((files.computed.len(), files.skipped.len(), files.skipped_rows), (1, 2, 3));
+        assert!(summary.to_string().contains("; files: 1 computed, 2 skipped (3 rows), 0 removed; "), "{summary}");
+        // Every row counts the 3 rows skipped as done, and says so.
+        let rows: Vec<String> = term
+            .contents()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let l = l.split(" in ").next().unwrap();
+                let (name, counts) = l.split_once('[').unwrap();
+                format!("{} {}", name.trim(), counts.split_once(']').unwrap().1.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "inc 5/5 items, 3 skipped",
+                "count_words 5/5 items, 3 skipped",
+                "score 5/5 items, 3 skipped",
+                "shout 5/5 items, 3 skipped",
+            ]
+        );
+    }
+}
+
 engine_test! {
     fn an_sql_node_changed_recomputes_every_file(engine) {
         let case = Case::new("sql", &engine);
@@ -731,7 +798,7 @@ fn plan_then_run_then_state_on_the_command_line() {
     ]);
     let nothing = call(args("run")).unwrap();
     assert!(
-        nothing.contains(" wrote nothing (0.0 MiB); files: 0 computed, 2 skipped, 0 removed; "),
+        nothing.contains(" wrote nothing (0.0 MiB); files: 0 computed, 2 skipped (3 rows), 0 removed; "),
         "{nothing}"
     );
 

@@ -141,6 +141,12 @@ pub trait Callback: Send + Sync {
     /// [`on_map_item_end`](Callback::on_map_item_end)).
     fn on_map_item_cached(&self, ctx: &Context, items: Range<usize>) {}
 
+    /// The outputs of `items` were found up to date by an incremental file run (one
+    /// with a state): they are not computed and have no other event. Such a run reports
+    /// the rows of the files it skips right after its map start, before those it
+    /// computes.
+    fn on_map_item_skipped(&self, ctx: &Context, items: Range<usize>) {}
+
     /// `node` starts computing `items` (of the innermost map; `0..1` in a run).
     fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {}
 
@@ -192,6 +198,7 @@ macro_rules! forward {
                 (**self).on_map_item_end(ctx, items, elapsed)
             }
             fn on_map_item_cached(&self, ctx: &Context, items: Range<usize>) { (**self).on_map_item_cached(ctx, items) }
+            fn on_map_item_skipped(&self, ctx: &Context, items: Range<usize>) { (**self).on_map_item_skipped(ctx, items) }
             fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
                 (**self).on_node_start(ctx, node, items)
             }
@@ -412,6 +419,11 @@ impl Events {
     #[doc(hidden)]
     pub fn item_cached(&self, items: Range<usize>) {
         self.each(|cb| cb.on_map_item_cached(&self.ctx, items.clone()));
+    }
+
+    #[doc(hidden)]
+    pub fn item_skipped(&self, items: Range<usize>) {
+        self.each(|cb| cb.on_map_item_skipped(&self.ctx, items.clone()));
     }
 
     #[inline]

@@ -35,6 +35,9 @@ pub struct Incremental {
     pub computed: Vec<Location>,
     /// The input files skipped, their outputs left as they were.
     pub skipped: Vec<Location>,
+    /// The rows of the files skipped, as their state records them (a file recorded by
+    /// a version that did not record rows counts the rows its metadata gives, or none).
+    pub skipped_rows: u64,
     /// The outputs removed: those of input files that are gone.
     pub removed: Vec<Location>,
     /// The decision on every file, as [`FileRun::plan_incremental`] gives it.
@@ -43,13 +46,11 @@ pub struct Incremental {
 
 impl std::fmt::Display for Incremental {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "files: {} computed, {} skipped, {} removed",
-            self.computed.len(),
-            self.skipped.len(),
-            self.removed.len()
-        )
+        write!(f, "files: {} computed, {} skipped", self.computed.len(), self.skipped.len())?;
+        if !self.skipped.is_empty() {
+            write!(f, " ({} rows)", self.skipped_rows)?;
+        }
+        write!(f, ", {} removed", self.removed.len())
     }
 }
 
@@ -95,6 +96,8 @@ struct Found {
     outputs: Vec<Location>,
     /// The files its record says were written, as they are now (`None`: gone).
     written: Vec<Option<Written>>,
+    /// Its rows: as recorded, else as its metadata gives them.
+    rows: Option<u64>,
 }
 
 impl Tracker {
@@ -142,12 +145,14 @@ impl Tracker {
                 action,
                 reasons,
             });
+            let rows = before.files.get(&key).and_then(|r| r.rows).or(plan.rows);
             now.push(Found {
                 key,
                 fingerprint,
                 signature,
                 outputs,
                 written,
+                rows,
             });
         }
         // The files gone: their outputs that are left, unless a file of now writes them.
@@ -196,10 +201,18 @@ impl Tracker {
             .collect()
     }
 
-    /// Records that the outputs of input file `index` are in place, and writes the
-    /// state at once (replaced atomically, not synced: a killed process loses nothing
-    /// the system was handed; the state at the end of the run is synced).
-    pub(super) fn put(&mut self, index: usize) -> Result<()> {
+    /// The rows of each input file skipped, in order (`None` for those computed): as
+    /// recorded, else as the file's metadata gives them, else none.
+    pub(super) fn skipped_rows(&self) -> Vec<Option<u64>> {
+        (self.now.iter().zip(&self.decisions))
+            .map(|(found, d)| (d.action == Action::Skip).then_some(found.rows.unwrap_or(0)))
+            .collect()
+    }
+
+    /// Records that the outputs of input file `index`, of `rows` rows, are in place,
+    /// and writes the state at once (replaced atomically, not synced: a killed process
+    /// loses nothing the system was handed; the state at the end of the run is synced).
+    pub(super) fn put(&mut self, index: usize, rows: u64) -> Result<()> {
         let Found {
             key,
             fingerprint,
@@ -215,6 +228,7 @@ impl Tracker {
             fingerprint: fingerprint.clone(),
             signature: signature.clone(),
             written,
+            rows: Some(rows),
         };
         self.after.files.insert(key.clone(), record);
         write_state(&self.path, &self.after, false)?;
@@ -239,6 +253,7 @@ impl Tracker {
         let mut done = Incremental {
             computed: Vec::new(),
             skipped: Vec::new(),
+            skipped_rows: 0,
             removed: Vec::new(),
             decisions: Vec::new(),
         };
@@ -286,6 +301,7 @@ impl Tracker {
         self.after.files = files;
         self.unwritten = true;
         self.flush()?;
+        done.skipped_rows = self.skipped_rows().into_iter().flatten().sum();
         done.decisions = std::mem::take(&mut self.decisions);
         Ok(done)
     }

@@ -33,6 +33,9 @@ pub(super) struct FileRecord {
     pub(super) signature: Signature,
     /// The files written from it: its output, then its side file of failed rows.
     pub(super) written: Vec<Written>,
+    /// The rows read from it (none in a state written before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) rows: Option<u64>,
 }
 
 /// An input file's size, modification time and content hash.
