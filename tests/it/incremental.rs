@@ -806,7 +806,8 @@ fn plan_then_run_then_state_on_the_command_line() {
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(lines.len(), 3, "{shown}");
     assert_eq!(lines[0], format!("{} -> {} (2 files)", abs("in"), abs("out")));
-    assert!(lines[1].starts_with(&format!("  {} (", abs("in/a.csv"))), "{shown}");
+    let a = std::fs::metadata(case.input("a.csv")).unwrap().len();
+    assert!(lines[1].starts_with(&format!("  {} ({a} bytes, 2 rows, blake3 ", abs("in/a.csv"))), "{shown}");
     assert!(
         lines[1].ends_with(&format!(
             " -> {} ({} bytes); nodes: count_words, score, shout",

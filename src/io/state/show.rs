@@ -66,6 +66,8 @@ pub struct FileState {
     pub size: u64,
     /// The content hash.
     pub blake3: String,
+    /// The rows read from it (`None` in a state written before rows were recorded).
+    pub rows: Option<u64>,
     /// The files written from it, with their sizes.
     pub outputs: Vec<(String, u64)>,
     /// The nodes that computed them.
@@ -123,6 +125,7 @@ impl State {
                         input,
                         size: r.fingerprint.size,
                         blake3: r.fingerprint.blake3,
+                        rows: r.rows,
                         outputs: r.written.into_iter().map(|w| (w.path, w.size)).collect(),
                         nodes: r.signature.nodes.into_keys().collect(),
                     })
@@ -168,9 +171,10 @@ impl fmt::Display for RunState {
         write!(f, "{} -> {} ({} files)", self.input, self.output, self.files.len())?;
         for file in &self.files {
             let outputs: Vec<String> = file.outputs.iter().map(|(p, s)| format!("{p} ({s} bytes)")).collect();
+            let rows = file.rows.map(|r| format!("{r} rows, ")).unwrap_or_default();
             write!(
                 f,
-                "\n  {} ({} bytes, blake3 {}) -> {}; nodes: {}",
+                "\n  {} ({} bytes, {rows}blake3 {}) -> {}; nodes: {}",
                 file.input,
                 file.size,
                 &file.blake3[..file.blake3.len().min(16)],
