@@ -632,7 +632,7 @@ impl FileRun {
                 (Ok(files), Some(tracker)) => {
                     let rows = summary.rows_in - rows_before;
                     write::place(files, &mut summary).and_then(|()| tracker.put(computed[k], rows))
-                },
+                }
                 (Ok(files), None) => {
                     written.push(files);
                     Ok(())

@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
-use super::format::{Format, Rejected, StreamReader};
+use super::format::{Format, IpcBlocks, Rejected, StreamReader};
 use super::input::Input;
 use super::memory::Memory;
 use super::plan::{FilePlan, Source};
@@ -25,9 +25,10 @@ pub(super) struct Reader<'a> {
     /// Admits each batch before it is read, and learns its size.
     memory: &'a Memory,
     /// For Parquet, the row groups, each read by one worker into batches, and the columns
-    /// read.
+    /// read; for Arrow IPC, its record batch blocks, read the same way.
     groups: Vec<Group>,
     mask: Option<ProjectionMask>,
+    ipc: Option<IpcBlocks>,
     /// The next row group to take.
     next_group: AtomicUsize,
     /// For the other formats, the file's one reader, whose batches the workers take in
@@ -46,6 +47,7 @@ impl<'a> Reader<'a> {
         // turn. Batch `seq` (counted through the file) is written in that order.
         let mut groups = Vec::new();
         let mut mask = None;
+        let mut ipc = None;
         // A file's rows, for a reader's pieces: known, or about its size over a row's.
         let file_rows = plan.rows.map_or_else(
             || {
@@ -64,18 +66,17 @@ impl<'a> Reader<'a> {
                     metadata.metadata().file_metadata().schema_descr(),
                     plan.needed.iter().copied(),
                 ));
-                let (mut seq, mut first_row) = (0u64, 0usize);
-                for (g, rg) in metadata.metadata().row_groups().iter().enumerate() {
-                    let rows = rg.num_rows().max(0) as usize;
-                    groups.push(Group {
-                        index: g,
-                        first_seq: seq,
-                        first_row,
-                        rows,
-                    });
-                    seq += rows.div_ceil(batch_rows) as u64;
-                    first_row += rows;
-                }
+                let rows = metadata
+                    .metadata()
+                    .row_groups()
+                    .iter()
+                    .map(|rg| rg.num_rows().max(0) as usize);
+                groups = Group::all(rows, batch_rows);
+            }
+            Source::Stream { projection, .. } if plan.format == Format::Arrow => {
+                let blocks = IpcBlocks::open(input.local_file()?, projection)?;
+                groups = Group::all(blocks.rows(), batch_rows);
+                ipc = Some(blocks);
             }
             Source::Stream { parse, projection } => {
                 let reader =
@@ -90,6 +91,7 @@ impl<'a> Reader<'a> {
             memory,
             groups,
             mask,
+            ipc,
             next_group: AtomicUsize::new(0),
             stream,
             file_rows,
@@ -108,8 +110,10 @@ impl<'a> Reader<'a> {
         fail: impl Fn(u64, Error),
     ) {
         let batch_rows = self.memory.batch_rows();
-        match &self.plan.source {
-            Source::Parquet(metadata) => loop {
+        let by_group = matches!(self.plan.source, Source::Parquet(_)) || self.ipc.is_some();
+        match by_group {
+            // Row groups or blocks: each read and decoded by the worker that took it.
+            true => loop {
                 let Some(group) = self.groups.get(self.next_group.fetch_add(1, Ordering::Relaxed)) else {
                     return;
                 };
@@ -117,9 +121,7 @@ impl<'a> Reader<'a> {
                     return;
                 }
                 let expected = group.rows.div_ceil(batch_rows) as u64;
-                let mask = self.mask.clone().expect("a Parquet projection");
-                let reader = self.row_group(metadata, group.index, mask, batch_rows);
-                let mut reader = match reader {
+                let mut reader = match self.group(group, batch_rows) {
                     Ok(r) => r,
                     Err(e) => {
                         fail(group.first_seq, e);
@@ -168,7 +170,7 @@ impl<'a> Reader<'a> {
             },
             // The pieces of the file's one reader, in order; each is decoded
             // and run by the worker that took it.
-            Source::Stream { .. } => loop {
+            false => loop {
                 let reserve = self.memory.reserve(batch_rows.min(self.file_rows));
                 let mut guard = self.stream.lock().expect("reader");
                 let Some(sequence) = guard.as_mut() else { return };
@@ -234,6 +236,27 @@ impl<'a> Reader<'a> {
         size
     }
 
+    /// The batches of `group`: a Parquet row group's, or an Arrow block cut into
+    /// batches.
+    fn group(&self, group: &Group, batch_rows: usize) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
+        match (&self.plan.source, &self.ipc) {
+            (Source::Parquet(metadata), _) => {
+                let mask = self.mask.clone().expect("a Parquet projection");
+                self.row_group(metadata, group.index, mask, batch_rows)
+            }
+            (_, Some(ipc)) => {
+                let batch = ipc.read(group.index)?;
+                let rows = batch.num_rows();
+                let slices = (0..rows).step_by(batch_rows.max(1));
+                Ok(Box::new(
+                    slices.map(move |at| Ok(batch.slice(at, batch_rows.min(rows - at)))),
+                ))
+            }
+            // Unreachable: a reader has groups only of Parquet or Arrow.
+            _ => Err(Error::Internal("a group of a file read as a stream".into())),
+        }
+    }
+
     /// The batches of row group `index`, the columns of `mask`: from the local file, or
     /// fetched from the store.
     fn row_group(
@@ -276,7 +299,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A row group of an input file as a unit of work.
+/// A row group (or an Arrow IPC block) of an input file as a unit of work.
 struct Group {
     /// Its index in the file.
     index: usize,
@@ -286,6 +309,26 @@ struct Group {
     first_row: usize,
     /// Its rows.
     rows: usize,
+}
+
+impl Group {
+    /// The groups of a file whose groups hold `rows` rows each, read in batches of
+    /// `batch_rows`.
+    fn all(rows: impl Iterator<Item = usize>, batch_rows: usize) -> Vec<Group> {
+        let (mut seq, mut first_row) = (0u64, 0usize);
+        let mut groups = Vec::new();
+        for (index, rows) in rows.enumerate() {
+            groups.push(Group {
+                index,
+                first_seq: seq,
+                first_row,
+                rows,
+            });
+            seq += rows.div_ceil(batch_rows) as u64;
+            first_row += rows;
+        }
+        groups
+    }
 }
 
 /// The one reader of a file read batch by batch, and where it is.

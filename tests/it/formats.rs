@@ -190,6 +190,93 @@ fn a_malformed_ndjson_line_names_the_file_line_and_column() {
     assert_eq!(dir.files(), ["bad.ndjson"]);
 }
 
+engine_test!(
+    fn an_arrow_file_of_many_blocks_with_a_dictionary_reads_as_its_parquet_twin(engine) {
+        use arrow::array::{DictionaryArray, Int32Array, StringArray};
+        use arrow::datatypes::Int32Type;
+        // Blocks of 700, 0, 1,500 and 3 rows (an empty one too), a dictionary column
+        // (one dictionary for the file), read in batches of 256: the blocks are read on
+        // every worker and cut into batches.
+        let dir = TempDir::new(&format!("fmt-blocks-{}", engine.name()));
+        write_docs(&dir.join("docs.parquet"), 2_203, 9)?;
+        let docs = read_parquet(&dir.join("docs.parquet"));
+        let tags: Arc<dyn arrow::array::Array> = Arc::new(StringArray::from(vec!["red", "green", "blue"]));
+        let tag = |n: usize| -> Arc<dyn arrow::array::Array> {
+            let keys = Int32Array::from_iter((0..n).map(|i| (i % 4 != 3).then_some((i % 3) as i32)));
+            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, tags.clone()).unwrap())
+        };
+        let with_tags = |b: RecordBatch| {
+            let mut fields: Vec<_> = b.schema().fields().iter().cloned().collect();
+            fields.push(Arc::new(arrow::datatypes::Field::new(
+                "tag",
+                arrow::datatypes::DataType::Dictionary(
+                    Box::new(arrow::datatypes::DataType::Int32),
+                    Box::new(arrow::datatypes::DataType::Utf8),
+                ),
+                true,
+            )));
+            let mut columns = b.columns().to_vec();
+            columns.push(tag(b.num_rows()));
+            RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap()
+        };
+        let all = with_tags(docs.clone());
+        let mut writer =
+            arrow::ipc::writer::FileWriter::try_new(std::fs::File::create(dir.join("docs.arrow")).unwrap(), &all.schema())
+                .unwrap();
+        let mut at = 0;
+        for n in [700, 0, 1_500, 3] {
+            writer.write(&all.slice(at, n)).unwrap();
+            at += n;
+        }
+        writer.finish().unwrap();
+        let mut parquet =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(dir.join("tagged.parquet")).unwrap(), all.schema(), None)
+                .unwrap();
+        parquet.write(&all).unwrap();
+        parquet.close().unwrap();
+
+        let run = |input: &str, output: &str| {
+            let columns = read_schema(&dir.join(input), Format::of(Path::new(input))).unwrap();
+            let file = load(&text_toml(), &Registry::new(), Some(&columns)).unwrap();
+            let mut select = file.select.unwrap();
+            select.push("tag".into());
+            FileRun::new(file.pipeline, dir.join(input), dir.join(output))
+                .with_engine(choice(&engine))
+                .with_select(select)
+                .with_batch_rows(256)
+                .with_partitions(2)
+                .run()
+                .unwrap()
+        };
+        let from_parquet = run("tagged.parquet", "out-parquet.arrow");
+        let from_arrow = run("docs.arrow", "out-arrow.arrow");
+        assert_eq!(
+            (from_arrow.rows_in, from_arrow.batches, from_arrow.int_sum, from_arrow.float_sum),
+            (2_203, 3 + 6 + 1, from_parquet.int_sum, from_parquet.float_sum)
+        );
+        let read = |name: &str| {
+            let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(dir.join(name)).unwrap(), None).unwrap();
+            let schema = reader.schema();
+            concat_batches(&schema, &reader.map(Result::unwrap).collect::<Vec<_>>()).unwrap()
+        };
+        let (expected, got) = (read("out-parquet.arrow"), read("out-arrow.arrow"));
+        // The same values (the dictionaries' keys may be numbered otherwise).
+        let plain = |b: &RecordBatch| -> Vec<Arc<dyn arrow::array::Array>> {
+            (b.columns().iter())
+                .map(|c| match c.data_type() {
+                    arrow::datatypes::DataType::Dictionary(..) => {
+                        arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).unwrap()
+                    }
+                    _ => c.clone(),
+                })
+                .collect()
+        };
+        assert_eq!(plain(&got), plain(&expected));
+        assert_eq!(got.num_rows(), 2_203);
+        assert_eq!(got.schema().field_with_name("tag").unwrap(), all.schema().field_with_name("tag").unwrap());
+    }
+);
+
 #[test]
 fn empty_and_unreadable_files_of_each_format() {
     let dir = TempDir::new("fmt-empty");

@@ -308,7 +308,9 @@ fn hashed_at(case: &Case, file: &str) -> u64 {
         .unwrap();
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
     let key = std::path::absolute(case.input(file)).unwrap().display().to_string();
-    state["files"][&key]["fingerprint"]["stat"]["hashed_ns"].as_u64().unwrap()
+    state["files"][&key]["fingerprint"]["stat"]["hashed_ns"]
+        .as_u64()
+        .unwrap()
 }
 
 engine_test! {
@@ -807,7 +809,10 @@ fn plan_then_run_then_state_on_the_command_line() {
     assert_eq!(lines.len(), 3, "{shown}");
     assert_eq!(lines[0], format!("{} -> {} (2 files)", abs("in"), abs("out")));
     let a = std::fs::metadata(case.input("a.csv")).unwrap().len();
-    assert!(lines[1].starts_with(&format!("  {} ({a} bytes, 2 rows, blake3 ", abs("in/a.csv"))), "{shown}");
+    assert!(
+        lines[1].starts_with(&format!("  {} ({a} bytes, 2 rows, blake3 ", abs("in/a.csv"))),
+        "{shown}"
+    );
     assert!(
         lines[1].ends_with(&format!(
             " -> {} ({} bytes); nodes: count_words, score, shout",

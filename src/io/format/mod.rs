@@ -14,6 +14,7 @@
 //! halves down to its records in `reject`); `write` writes one.
 
 mod errors;
+mod ipc;
 mod read;
 mod reject;
 mod split;
@@ -31,6 +32,7 @@ use arrow::datatypes::{DataType, Schema};
 use crate::error::{Error, Result};
 
 use errors::{csv_error, first_line};
+pub(crate) use ipc::IpcBlocks;
 pub(crate) use read::StreamReader;
 pub(crate) use reject::Rejected;
 use split::Splitter;
@@ -332,6 +334,15 @@ pub(crate) fn read_head(path: &Path, format: Format, rows: usize) -> Result<Reco
             .map(|b| b.unwrap_or_else(empty));
     }
     let all: Vec<usize> = (0..schema.fields().len()).collect();
+    if format == Format::Arrow {
+        // The first block that holds rows.
+        let blocks = IpcBlocks::open(path, &all)?;
+        let Some(first) = blocks.rows().position(|n| n > 0) else {
+            return Ok(empty());
+        };
+        let batch = blocks.read(first)?;
+        return Ok(batch.slice(0, rows.min(batch.num_rows())));
+    }
     let parse = StreamReader::parse_schema(format, &schema, &all);
     let mut reader = StreamReader::open(path, format, parse, &all, rows)?;
     match reader.next_piece() {

@@ -1,8 +1,6 @@
-//! Reading a CSV, NDJSON or Arrow IPC file piece by piece, in order: the pieces of text
-//! are decoded into batches where they are run, on several threads at once.
+//! Reading a CSV or NDJSON file piece by piece, in order: the pieces of text are decoded
+//! into batches where they are run, on several threads at once.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,31 +10,18 @@ use arrow::error::ArrowError;
 
 use super::reject::Rejected;
 use super::split::{Cut, Splitter};
-use super::{Format, INFERRED, data, open_nonempty};
+use super::{Format, INFERRED, open_nonempty};
 use crate::error::{Error, Result};
 
-/// A reader of a CSV, NDJSON or Arrow IPC file, piece by piece, in order (Parquet is
-/// read row group by row group instead). CSV and NDJSON are cut into pieces of whole
-/// records as raw bytes, which is cheap, so that the pieces can be decoded at once on
-/// several threads ([`Piece::decode`]); Arrow batches are read whole and sliced.
+/// A reader of a CSV or NDJSON file, piece by piece, in order (Parquet is read row
+/// group by row group instead, Arrow IPC block by block: see
+/// [`IpcBlocks`](super::IpcBlocks)). The file is cut into pieces of whole records as raw
+/// bytes, which is cheap, so that the pieces can be decoded at once on several threads
+/// ([`Piece::decode`]).
 pub(crate) struct StreamReader {
-    inner: Inner,
-}
-
-enum Inner {
-    Text {
-        split: Splitter,
-        decode: Arc<TextDecode>,
-        batch_rows: usize,
-    },
-    /// An Arrow file's batches are as the writer made them: each is cut into slices of
-    /// at most `batch_rows` rows (sharing its buffers); `pending` is the rest of one.
-    Arrow {
-        path: std::path::PathBuf,
-        reader: Box<arrow::ipc::reader::FileReader<BufReader<File>>>,
-        pending: Option<RecordBatch>,
-        batch_rows: usize,
-    },
+    split: Splitter,
+    decode: Arc<TextDecode>,
+    batch_rows: usize,
 }
 
 /// What decodes the pieces of a CSV or NDJSON file.
@@ -51,19 +36,16 @@ pub(crate) struct TextDecode {
     pub(super) projection: Vec<usize>,
 }
 
-/// A piece of a file: a batch, or raw records to decode.
-pub(crate) enum Piece {
-    Batch(RecordBatch),
-    Text(Cut, Arc<TextDecode>),
+/// A piece of a file: raw records to decode.
+pub(crate) struct Piece {
+    cut: Cut,
+    decode: Arc<TextDecode>,
 }
 
 impl Piece {
     /// The rows it holds.
     pub(crate) fn rows(&self) -> usize {
-        match self {
-            Piece::Batch(b) => b.num_rows(),
-            Piece::Text(cut, _) => cut.rows,
-        }
+        self.cut.rows
     }
 
     /// The piece as a batch. A record that does not decode is named in one line (the
@@ -72,10 +54,10 @@ impl Piece {
     /// that do not decode come apart (see [`Rejected`]); otherwise the first one is the
     /// error.
     pub(crate) fn decode(self, collect: bool) -> Result<(RecordBatch, Option<Rejected>)> {
-        let (Cut { bytes, rows, line, .. }, d) = match self {
-            Piece::Batch(b) => return Ok((b, None)),
-            Piece::Text(cut, decode) => (cut, decode),
-        };
+        let Piece {
+            cut: Cut { bytes, rows, line, .. },
+            decode: d,
+        } = self;
         match d.decode_bytes(&bytes, rows) {
             Ok(batch) => Ok((batch, None)),
             Err(_) => d.sift(&bytes, line, collect),
@@ -149,14 +131,14 @@ impl StreamReader {
             path: path.display().to_string().into(),
             source,
         };
-        let inner = match format {
+        match format {
             Format::Csv | Format::Ndjson => {
                 let mut split = Splitter::new(file, format == Format::Csv);
                 if format == Format::Csv {
                     // The header: checked when the types were inferred.
                     split.next(1).map_err(io)?;
                 }
-                Inner::Text {
+                Ok(StreamReader {
                     split,
                     decode: Arc::new(TextDecode {
                         path: path.to_path_buf(),
@@ -165,24 +147,11 @@ impl StreamReader {
                         projection: projection.to_vec(),
                     }),
                     batch_rows: batch_rows.max(1),
-                }
+                })
             }
-            Format::Arrow => Inner::Arrow {
-                path: path.to_path_buf(),
-                reader: Box::new(
-                    arrow::ipc::reader::FileReader::try_new(
-                        BufReader::with_capacity(1 << 20, file),
-                        Some(projection.to_vec()),
-                    )
-                    .map_err(|e| data(path, format!("not a readable Arrow IPC file ({e})")))?,
-                ),
-                pending: None,
-                batch_rows: batch_rows.max(1),
-            },
-            // Unreachable: Parquet files are read by row group, not through this reader.
-            Format::Parquet => return Err(Error::Internal("a Parquet file read as a stream".into())),
-        };
-        Ok(StreamReader { inner })
+            // Unreachable: Parquet files are read by row group, Arrow files by block.
+            Format::Parquet | Format::Arrow => Err(Error::Internal(format!("{format} read as a stream"))),
+        }
     }
 
     /// The schema for reading an untyped file of `file_schema` (with the types the
@@ -199,41 +168,17 @@ impl StreamReader {
 
     /// The next piece, `None` at the end of the file.
     pub(crate) fn next_piece(&mut self) -> Option<Result<Piece>> {
-        match &mut self.inner {
-            Inner::Text {
-                split,
-                decode,
-                batch_rows,
-            } => match split.next(*batch_rows) {
-                Ok(Some(cut)) => Some(Ok(Piece::Text(cut, decode.clone()))),
-                Ok(None) => None,
-                Err(source) => Some(Err(Error::Io {
-                    action: "read",
-                    path: decode.path.display().to_string().into(),
-                    source,
-                })),
-            },
-            Inner::Arrow {
-                path,
-                reader,
-                pending,
-                batch_rows,
-            } => {
-                // The next batch of rows, skipping batches without rows.
-                while pending.as_ref().is_none_or(|b| b.num_rows() == 0) {
-                    match reader.next() {
-                        Some(Ok(b)) => *pending = Some(b),
-                        Some(Err(e)) => return Some(Err(data(path, format!("not a readable Arrow IPC file ({e})")))),
-                        None => return None,
-                    }
-                }
-                let batch = pending.take()?;
-                let n = batch.num_rows().min(*batch_rows);
-                if n < batch.num_rows() {
-                    *pending = Some(batch.slice(n, batch.num_rows() - n));
-                }
-                Some(Ok(Piece::Batch(batch.slice(0, n))))
-            }
+        match self.split.next(self.batch_rows) {
+            Ok(Some(cut)) => Some(Ok(Piece {
+                cut,
+                decode: self.decode.clone(),
+            })),
+            Ok(None) => None,
+            Err(source) => Some(Err(Error::Io {
+                action: "read",
+                path: self.decode.path.display().to_string().into(),
+                source,
+            })),
         }
     }
 }

@@ -46,7 +46,12 @@ pub struct Incremental {
 
 impl std::fmt::Display for Incremental {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "files: {} computed, {} skipped", self.computed.len(), self.skipped.len())?;
+        write!(
+            f,
+            "files: {} computed, {} skipped",
+            self.computed.len(),
+            self.skipped.len()
+        )?;
         if !self.skipped.is_empty() {
             write!(f, " ({} rows)", self.skipped_rows)?;
         }

@@ -104,7 +104,8 @@ impl Stat {
 
 /// Nanoseconds since the Unix epoch of `time` (0 before it).
 fn epoch_ns(time: std::time::SystemTime) -> u64 {
-    time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Fingerprint {
