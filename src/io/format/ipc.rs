@@ -1,12 +1,16 @@
-//! Reading an Arrow IPC file by its record batch blocks, each read and decoded by the
-//! worker that takes it, as Parquet files are read by row group: the file's footer
-//! lists where each block is, and each block's header how many rows it holds.
+//! Reading an Arrow IPC file by its record batch blocks, each decoded by the worker
+//! that takes it, as Parquet files are read by row group: the file's footer lists where
+//! each block is, and each block's header how many rows it holds.
+//!
+//! The file is mapped into memory rather than read: the arrays decoded point into its
+//! pages (Arrow's layout is the file's), so the columns not read are never touched and
+//! nothing is copied. As with any mapped file (and as Polars and DuckDB read Arrow
+//! files), the file must not be truncated while a run reads it.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use arrow::buffer::{Buffer, MutableBuffer};
+use arrow::buffer::Buffer;
 use arrow::ipc::Block;
 use arrow::ipc::reader::FileDecoder;
 
@@ -16,7 +20,8 @@ use crate::error::{Error, Result};
 /// An Arrow IPC file's record batch blocks, any of which can be read on any thread.
 pub(crate) struct IpcBlocks {
     path: PathBuf,
-    file: File,
+    /// The whole file, mapped.
+    file: Buffer,
     /// Decodes a block's bytes, with the file's dictionaries, keeping the columns read.
     decoder: FileDecoder,
     /// Each block, with its rows.
@@ -29,32 +34,35 @@ impl IpcBlocks {
     pub(crate) fn open(path: &Path, projection: &[usize]) -> Result<IpcBlocks> {
         let file = open_nonempty(path, super::Format::Arrow)?;
         let bad = |e: &dyn std::fmt::Display| data(path, format!("not a readable Arrow IPC file ({e})"));
-        let size = file.metadata().map_err(|e| io(path, e))?.len();
+        // SAFETY: the map is read only and lives as long as the arrays that point into
+        // it (the buffer owns it). A file truncated while mapped faults on access: the
+        // module's documentation says it must not be changed during a run.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io(path, e))?;
+        let file = Buffer::from(bytes::Bytes::from_owner(map));
+        let size = file.len();
         // The end of the file: the footer's length, then the magic bytes.
-        let mut end = [0u8; 10];
         if size < 10 {
             return Err(bad(&"too short for an Arrow IPC file"));
         }
-        read_at(&file, &mut end, size - 10).map_err(|e| io(path, e))?;
+        let end: [u8; 10] = file[size - 10..].try_into().expect("10 bytes");
         let footer_len = arrow::ipc::reader::read_footer_length(end).map_err(|e| bad(&e))?;
         let footer_at = (size - 10)
-            .checked_sub(footer_len as u64)
+            .checked_sub(footer_len)
             .ok_or_else(|| bad(&"its footer is longer than the file"))?;
-        let mut footer = vec![0u8; footer_len];
-        read_at(&file, &mut footer, footer_at).map_err(|e| io(path, e))?;
-        let footer = arrow::ipc::root_as_footer(&footer).map_err(|e| bad(&e))?;
+        let footer = arrow::ipc::root_as_footer(&file[footer_at..size - 10]).map_err(|e| bad(&e))?;
         let schema = footer.schema().ok_or_else(|| bad(&"its footer has no schema"))?;
         let schema = std::sync::Arc::new(arrow::ipc::convert::fb_to_schema(schema));
         let mut decoder = FileDecoder::new(schema, footer.version()).with_projection(projection.to_vec());
         for block in footer.dictionaries().iter().flatten() {
-            let buf = read_block(&file, block, path)?;
+            let buf = slice(&file, block).ok_or_else(|| bad(&"a dictionary block lies outside the file"))?;
             decoder.read_dictionary(block, &buf).map_err(|e| bad(&e))?;
         }
         let mut blocks = Vec::new();
         for block in footer.recordBatches().iter().flatten() {
-            let mut header = vec![0u8; block.metaDataLength().max(0) as usize];
-            read_at(&file, &mut header, block.offset() as u64).map_err(|e| io(path, e))?;
-            blocks.push((*block, block_rows(&header).map_err(|e| bad(&e))?));
+            let header = slice(&file, block).ok_or_else(|| bad(&"a record batch block lies outside the file"))?;
+            let header = &header[..block.metaDataLength().max(0) as usize];
+            blocks.push((*block, block_rows(header).map_err(|e| bad(&e))?));
         }
         Ok(IpcBlocks {
             path: path.to_path_buf(),
@@ -72,7 +80,8 @@ impl IpcBlocks {
     /// Block `index`, read and decoded (the columns of the projection).
     pub(crate) fn read(&self, index: usize) -> Result<RecordBatch> {
         let (block, _) = &self.blocks[index];
-        let buf = read_block(&self.file, block, &self.path)?;
+        // Checked when the file was opened.
+        let buf = slice(&self.file, block).expect("a block within the file");
         match self.decoder.read_record_batch(block, &buf) {
             Ok(Some(batch)) => Ok(batch),
             Ok(None) => Err(data(&self.path, format!("block {index} holds no record batch"))),
@@ -96,13 +105,11 @@ fn block_rows(header: &[u8]) -> std::result::Result<usize, String> {
     usize::try_from(batch.length()).map_err(|_| format!("a block of {} rows", batch.length()))
 }
 
-/// A block's bytes (header and body), in a buffer aligned as Arrow's arrays are, so
-/// that the arrays decoded from it are not copied again.
-fn read_block(file: &File, block: &Block, path: &Path) -> Result<Buffer> {
-    let len = block.metaDataLength().max(0) as usize + block.bodyLength().max(0) as usize;
-    let mut buf = MutableBuffer::from_len_zeroed(len);
-    read_at(file, buf.as_slice_mut(), block.offset() as u64).map_err(|e| io(path, e))?;
-    Ok(buf.into())
+/// A block's bytes (header and body) in `file`, `None` when they lie outside it.
+fn slice(file: &Buffer, block: &Block) -> Option<Buffer> {
+    let at = usize::try_from(block.offset()).ok()?;
+    let len = usize::try_from(block.metaDataLength()).ok()? + usize::try_from(block.bodyLength()).ok()?;
+    (at.checked_add(len)? <= file.len()).then(|| file.slice_with_length(at, len))
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {
@@ -111,25 +118,4 @@ fn io(path: &Path, source: std::io::Error) -> Error {
         path: path.display().to_string().into(),
         source,
     }
-}
-
-/// Fills `buf` from `file` at `offset`, without moving a shared position: any thread
-/// can read any block at once.
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-        }
-    }
-    Ok(())
 }
