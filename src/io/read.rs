@@ -157,6 +157,9 @@ impl<'a> Reader<'a> {
                     }
                     done += 1;
                 }
+                if let Some(ipc) = &self.ipc {
+                    ipc.release(group.index);
+                }
                 if done < expected {
                     let message = format!(
                         "row group {} holds {} rows by its metadata, but {} were read",

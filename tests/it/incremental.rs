@@ -379,7 +379,7 @@ engine_test! {
         // a.csv (2 rows) and c.csv (1 row) skipped, reported first; b.csv's 2 rows after.
         assert_eq!(*seen.total.lock().unwrap(), 5);
         assert_eq!(*seen.skipped.lock().unwrap(), [0..2, 2..3]);
-        assert_eq!(*seen.written.lock().unwrap(), [3..5]);
+        assert_eq!(*seen.written.lock().unwrap(), vec![std::ops::Range { start: 3, end: 5 }]);
         let files = summary.incremental.as_ref().unwrap();
         assert_eq!((files.computed.len(), files.skipped.len(), files.skipped_rows), (1, 2, 3));
         assert!(summary.to_string().contains("; files: 1 computed, 2 skipped (3 rows), 0 removed; "), "{summary}");

@@ -90,6 +90,34 @@ impl IpcBlocks {
     }
 }
 
+impl IpcBlocks {
+    /// Gives the pages of block `index` back to the system once its batches are run:
+    /// the run's memory holds the blocks being read rather than every block read so far.
+    /// Its arrays still in use read their pages again from the file when touched.
+    pub(crate) fn release(&self, index: usize) {
+        #[cfg(unix)]
+        {
+            let (block, _) = &self.blocks[index];
+            let len = block.metaDataLength().max(0) as usize + block.bodyLength().max(0) as usize;
+            let start = self.file.as_ptr() as usize + block.offset().max(0) as usize;
+            #[allow(unsafe_code)]
+            // SAFETY: `sysconf` reads a constant. The range is whole pages within the
+            // block, which lies within the mapping (checked when the file was opened); the
+            // mapping is of a file and read only, so its pages dropped lose nothing: a
+            // later access reads them again from the file.
+            unsafe {
+                let page = (libc::sysconf(libc::_SC_PAGESIZE).max(1)) as usize;
+                let (from, to) = (start.next_multiple_of(page), (start + len) / page * page);
+                if to > from {
+                    libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = index;
+    }
+}
+
 /// The rows of the record batch whose message header (the block's metadata: an
 /// optional continuation marker, the header's length, the header) is `header`.
 fn block_rows(header: &[u8]) -> std::result::Result<usize, String> {
