@@ -82,7 +82,6 @@ impl IpcBlocks {
         let (block, _) = &self.blocks[index];
         // Checked when the file was opened.
         let buf = slice(&self.file, block).expect("a block within the file");
-        self.populate(index);
         match self.decoder.read_record_batch(block, &buf) {
             Ok(Some(batch)) => Ok(batch),
             Ok(None) => Err(data(&self.path, format!("block {index} holds no record batch"))),
@@ -102,15 +101,6 @@ impl IpcBlocks {
         let _ = index;
     }
 
-    /// Maps the pages of block `index` at once, before it is decoded: one call rather
-    /// than a page fault per page (where the system can; Linux 5.14 and later).
-    fn populate(&self, index: usize) {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        self.advise(index, libc::MADV_POPULATE_READ);
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let _ = index;
-    }
-
     /// `madvise(advice)` on the whole pages of block `index`; a system that does not
     /// take the advice changes nothing.
     #[cfg(unix)]
@@ -121,8 +111,8 @@ impl IpcBlocks {
         #[allow(unsafe_code)]
         // SAFETY: `sysconf` reads a constant. The range is whole pages within the
         // block, which lies within the mapping (checked when the file was opened). The
-        // mapping is of a file and read only: its pages populated are its content, and
-        // its pages dropped lose nothing (a later access reads them again from the file).
+        // mapping is of a file and read only: its pages dropped lose nothing (a later
+        // access reads them again from the file).
         unsafe {
             let page = (libc::sysconf(libc::_SC_PAGESIZE).max(1)) as usize;
             let (from, to) = (start.next_multiple_of(page), (start + len) / page * page);
