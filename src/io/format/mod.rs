@@ -31,7 +31,7 @@ use arrow::datatypes::{DataType, Schema};
 use crate::error::{Error, Result};
 
 use errors::{csv_error, first_line};
-pub(crate) use read::StreamReader;
+pub(crate) use read::{Piece, StreamReader};
 pub(crate) use reject::Rejected;
 use split::Splitter;
 pub(crate) use write::{BatchWriter, check_csv};
@@ -121,7 +121,7 @@ impl Format {
     }
 
     /// The name messages use.
-    fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Format::Parquet => "Parquet",
             Format::Csv => "CSV",
