@@ -165,7 +165,11 @@ pub(super) fn consider(
         .filter(|c| graph.producers.get(c.as_str()).is_some_and(|&(p, _)| kept[p]))
         .cloned()
         .collect();
-    let previous = PathBuf::from(&before.written[0].path);
+    // Unreachable otherwise: an output not recorded is a reason of its own.
+    let Some(written) = before.written.first() else {
+        return Err(None);
+    };
+    let previous = PathBuf::from(&written.path);
     let format = plan.out_format;
     let metadata = match format {
         Format::Parquet => match parquet_metadata(&previous) {
