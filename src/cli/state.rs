@@ -43,9 +43,13 @@ pub(super) fn plan(args: RunArgs, registry: &Registry, out: &mut dyn Write) -> R
         let _ = writeln!(out, "{}", here(&d.to_string()));
     }
     let count = |action| decisions.iter().filter(|d| d.action == action).count();
+    let recompute = match count(Action::Recompute) {
+        0 => String::new(),
+        n => format!("recompute {n} by column, "),
+    };
     let _ = writeln!(
         out,
-        "would compute {} files, skip {}, remove the outputs of {} gone",
+        "would compute {} files, {recompute}skip {}, remove the outputs of {} gone",
         count(Action::Compute),
         count(Action::Skip),
         count(Action::Remove)

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 
+mod carry;
 mod compute;
 pub(crate) mod format;
 mod input;
@@ -428,7 +429,10 @@ impl FileRun {
     /// missing; several runs may share it, each keeps its own file there): a rerun
     /// computes only the input files that are new or changed, or whose output the
     /// pipeline or the settings would change, skips the others (their outputs left
-    /// untouched) and removes the outputs of input files that are gone. See
+    /// untouched) and removes the outputs of input files that are gone. When only some
+    /// nodes changed (or the selection), a file whose input and output are as recorded
+    /// is recomputed by column ([`Action::Recompute`]): only those nodes and the ones
+    /// downstream of them run, the other columns are read from the previous output. See
     /// [`FileRun::plan_incremental`] for what decides, and
     /// [`RunSummary::incremental`] for what the run did.
     ///
@@ -480,7 +484,10 @@ impl FileRun {
     /// input file in order, computed ([`Action::Compute`]) for the [`Reason`]s given
     /// (new file, content changed, a node added, removed or changed, a bound value,
     /// the selection, the engine, the formats or the failure policy changed, an output
-    /// missing or changed since written) or skipped ([`Action::Skip`], without reasons,
+    /// missing or changed since written), recomputed by column when only nodes or the
+    /// selection changed ([`Action::Recompute`], with the columns computed; a file
+    /// computed whole instead says why in a [`Reason::WholeFile`]) or skipped
+    /// ([`Action::Skip`], without reasons,
     /// or only [`Reason::Touched`]); then each input file of the state that is gone
     /// ([`Action::Remove`], with the outputs that are to be removed).
     ///
@@ -585,6 +592,7 @@ impl FileRun {
             state::retain(&mut outputs, &keep);
             state::retain(&mut failed, &keep);
             state::retain(&mut plans, &keep);
+            plans = tracker.reduce(plans)?;
         }
         // The callbacks learn the rows first: from the metadata, or counted.
         let map_started = match &events {

@@ -181,6 +181,9 @@ pub(super) enum Source {
     /// Batch by batch with one reader, parsing with `parse`, keeping the columns at
     /// `projection` (see [`StreamReader::open`]).
     Stream { parse: SchemaRef, projection: Vec<usize> },
+    /// Some columns from the input, the others carried over from the previous output
+    /// of an incremental run, side by side.
+    Carry(Box<super::carry::Carried>),
 }
 
 impl FilePlan {

@@ -11,7 +11,8 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
-use super::format::{Format, IpcBlocks, Rejected, StreamReader};
+use super::carry::Zipped;
+use super::format::{Format, IpcBlocks, Piece, Rejected, StreamReader};
 use super::input::Input;
 use super::memory::Memory;
 use super::plan::{FilePlan, Source};
@@ -81,7 +82,19 @@ impl<'a> Reader<'a> {
             Source::Stream { parse, projection } => {
                 let reader =
                     StreamReader::open(input.local_file()?, plan.format, parse.clone(), projection, batch_rows)?;
-                *stream.lock().expect("reader") = Some(Sequence { reader, seq: 0, row: 0 });
+                *stream.lock().expect("reader") = Some(Sequence {
+                    reader: reader.into(),
+                    seq: 0,
+                    row: 0,
+                });
+            }
+            Source::Carry(carried) => {
+                let reader = Zipped::open(input.local_file()?, plan.format, carried, batch_rows)?;
+                *stream.lock().expect("reader") = Some(Sequence {
+                    reader: reader.into(),
+                    seq: 0,
+                    row: 0,
+                });
             }
         }
 
@@ -336,9 +349,39 @@ impl Group {
 
 /// The one reader of a file read batch by batch, and where it is.
 struct Sequence {
-    reader: StreamReader,
+    reader: Pieces,
     /// The next batch's place among the file's batches.
     seq: u64,
     /// The next batch's first row.
     row: usize,
+}
+
+/// What a file read batch by batch is read with.
+enum Pieces {
+    /// The file alone.
+    File(StreamReader),
+    /// The file and the previous output of an incremental run, side by side.
+    Carried(Box<Zipped>),
+}
+
+impl From<StreamReader> for Pieces {
+    fn from(reader: StreamReader) -> Pieces {
+        Pieces::File(reader)
+    }
+}
+
+impl From<Zipped> for Pieces {
+    fn from(reader: Zipped) -> Pieces {
+        Pieces::Carried(Box::new(reader))
+    }
+}
+
+impl Pieces {
+    /// The next piece, `None` at the end.
+    fn next_piece(&mut self) -> Option<Result<Piece>> {
+        match self {
+            Pieces::File(reader) => reader.next_piece(),
+            Pieces::Carried(zipped) => zipped.next_batch().map(|b| b.map(Piece::Batch)),
+        }
+    }
 }

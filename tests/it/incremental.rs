@@ -65,6 +65,8 @@ struct Case {
 #[derive(Debug, PartialEq)]
 struct Done {
     computed: Vec<String>,
+    /// The files recomputed by column, with the columns computed.
+    recomputed: Vec<(String, Vec<String>)>,
     skipped: Vec<String>,
     removed: Vec<String>,
     /// The reasons of each input file computed or skipped with a reason.
@@ -142,6 +144,7 @@ impl Case {
             |o: &hypernodes::io::Location| std::fs::metadata(o.as_path().unwrap()).and_then(|m| m.modified()).ok();
         let mut done = Done {
             computed: Vec::new(),
+            recomputed: Vec::new(),
             skipped: Vec::new(),
             removed: Vec::new(),
             reasons: BTreeMap::new(),
@@ -150,13 +153,16 @@ impl Case {
             input,
             outputs,
             action,
+            columns,
             reasons,
         } in planned
         {
             let input = name(input.as_path().unwrap());
             for o in &outputs {
                 match action {
-                    Action::Compute => assert_ne!(modified(o), Some(SystemTime::UNIX_EPOCH + OLD), "{o} written"),
+                    Action::Compute | Action::Recompute => {
+                        assert_ne!(modified(o), Some(SystemTime::UNIX_EPOCH + OLD), "{o} written")
+                    }
                     Action::Skip => assert_eq!(modified(o), Some(SystemTime::UNIX_EPOCH + OLD), "{o} untouched"),
                     Action::Remove => {
                         assert_eq!(modified(o), None, "{o} removed");
@@ -166,6 +172,7 @@ impl Case {
             }
             match action {
                 Action::Compute => done.computed.push(input.clone()),
+                Action::Recompute => done.recomputed.push((input.clone(), columns)),
                 Action::Skip => done.skipped.push(input.clone()),
                 Action::Remove => assert_eq!(reasons, [Reason::InputGone]),
             }
@@ -176,9 +183,11 @@ impl Case {
         let names =
             |l: &[hypernodes::io::Location]| -> Vec<String> { l.iter().map(|l| name(l.as_path().unwrap())).collect() };
         assert_eq!(names(&files.computed), done.computed);
+        let recomputed: Vec<String> = done.recomputed.iter().map(|(f, _)| f.clone()).collect();
+        assert_eq!(names(&files.recomputed), recomputed);
         assert_eq!(names(&files.skipped), done.skipped);
         assert_eq!(names(&files.removed), done.removed);
-        assert_eq!(summary.files.len(), done.computed.len());
+        assert_eq!(summary.files.len(), done.computed.len() + done.recomputed.len());
         done
     }
 
@@ -201,6 +210,18 @@ fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
+/// Every file recomputed by column, the `columns`, each for `reasons`.
+fn all_by_column(done: &Done, columns: &[&str], reasons: Vec<Reason>) {
+    let each = |f: &str| (f.to_string(), strings(columns));
+    assert_eq!(done.recomputed, [each("a.csv"), each("b.csv"), each("c.csv")]);
+    assert!(done.computed.is_empty() && done.skipped.is_empty() && done.removed.is_empty());
+    let each: BTreeMap<String, Vec<Reason>> = ["a.csv", "b.csv", "c.csv"]
+        .iter()
+        .map(|f| (f.to_string(), reasons.clone()))
+        .collect();
+    assert_eq!(done.reasons, each);
+}
+
 /// Every file computed, each for `reasons`.
 fn all_for(done: &Done, reasons: Vec<Reason>) {
     assert_eq!(done.computed, strings(&["a.csv", "b.csv", "c.csv"]));
@@ -215,6 +236,7 @@ engine_test! {
         let done = case.rerun(case.run());
         assert_eq!(done, Done {
             computed: vec![],
+            recomputed: vec![],
             skipped: strings(&["a.csv", "b.csv", "c.csv"]),
             removed: vec![],
             reasons: BTreeMap::new(),
@@ -407,11 +429,11 @@ engine_test! {
 }
 
 engine_test! {
-    fn an_sql_node_changed_recomputes_every_file(engine) {
+    fn an_sql_node_changed_recomputes_its_column_in_every_file(engine) {
         let case = Case::new("sql", &engine);
         case.pipeline(&PIPELINE.replace("value * weight", "value * weight + 1"));
         let done = case.rerun(case.run());
-        all_for(&done, vec![Reason::NodeCodeChanged("score".into())]);
+        all_by_column(&done, &["score"], vec![Reason::NodeCodeChanged("score".into())]);
         case.outputs_are(&[
             ("a.csv", "id,shout,word_count,score\n1,HELLO WORLD,2,4.0\n2,ONE TWO THREE,3,5.0\n"),
             ("b.csv", "id,shout,word_count,score\n3,BIG DATA,2,2.0\n4,SMALL,1,9.0\n"),
@@ -421,11 +443,11 @@ engine_test! {
 }
 
 engine_test! {
-    fn a_bound_value_changed_recomputes_every_file(engine) {
+    fn a_bound_value_changed_recomputes_the_column_reading_it_in_every_file(engine) {
         let case = Case::new("bind", &engine);
         case.pipeline(&PIPELINE.replace("weight = 2.0", "weight = 3.0"));
         let done = case.rerun(case.run());
-        all_for(&done, vec![Reason::BoundValueChanged("weight".into())]);
+        all_by_column(&done, &["score"], vec![Reason::BoundValueChanged("weight".into())]);
         case.outputs_are(&[
             ("a.csv", "id,shout,word_count,score\n1,HELLO WORLD,2,4.5\n2,ONE TWO THREE,3,6.0\n"),
             ("b.csv", "id,shout,word_count,score\n3,BIG DATA,2,1.5\n4,SMALL,1,12.0\n"),
@@ -435,11 +457,11 @@ engine_test! {
 }
 
 engine_test! {
-    fn the_selection_changed_recomputes_every_file(engine) {
+    fn the_selection_narrowed_computes_nothing_and_rewrites_every_file(engine) {
         let case = Case::new("select", &engine);
-        // `shout` no longer selected: not computed either.
+        // `shout` no longer selected: not computed either; `score` read back.
         let done = case.rerun(case.run().with_select(["id", "score"]));
-        all_for(&done, vec![Reason::NodeRemoved("count_words".into()), Reason::NodeRemoved("shout".into()), Reason::SelectionChanged]);
+        all_by_column(&done, &[], vec![Reason::NodeRemoved("count_words".into()), Reason::NodeRemoved("shout".into()), Reason::SelectionChanged]);
         case.outputs_are(&[
             ("a.csv", "id,score\n1,3.0\n2,4.0\n"),
             ("b.csv", "id,score\n3,1.0\n4,8.0\n"),
@@ -767,10 +789,10 @@ fn plan_then_run_then_state_on_the_command_line() {
         call(args("plan")).unwrap(),
         format!(
             "{input} -> {output}\n\
-             compute {} -> {} (node `shout`'s code changed)\n\
+             recompute {} -> {}: columns shout (node `shout`'s code changed)\n\
              compute {} -> {} (content changed; node `shout`'s code changed)\n\
              remove {} (input {} gone)\n\
-             would compute 2 files, skip 0, remove the outputs of 1 gone\n",
+             would compute 1 files, recompute 1 by column, skip 0, remove the outputs of 1 gone\n",
             abs("in/a.csv"),
             abs("out/a.csv"),
             abs("in/b.csv"),
@@ -790,7 +812,7 @@ fn plan_then_run_then_state_on_the_command_line() {
     );
     assert!(lines[2].starts_with("3 rows in, 3 rows out, 2 batches in "), "{ran}");
     assert!(
-        lines[2].contains("; files: 2 computed, 0 skipped, 1 removed; checksum: integers 13, floats 8.000000"),
+        lines[2].contains("; files: 1 computed, 1 recomputed (columns shout), 0 skipped, 1 removed; checksum: integers 13, floats 8.000000"),
         "{ran}"
     );
     let out_a = "id,shout,word_count,score\n1,hello world,2,3.0\n2,one two three,3,4.0\n";

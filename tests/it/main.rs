@@ -65,6 +65,8 @@ mod polars;
 mod progress;
 #[cfg(feature = "parquet")]
 mod real_files;
+#[cfg(feature = "parquet")]
+mod recompute;
 mod resources;
 // SIGKILL and the temporary files a killed run leaves: Unix.
 #[cfg(all(feature = "cli", unix))]

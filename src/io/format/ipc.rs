@@ -91,6 +91,35 @@ impl IpcBlocks {
 }
 
 impl IpcBlocks {
+    /// Every block in order, cut into batches of at most `batch_rows` rows (blocks
+    /// without rows give none), on one thread.
+    pub(crate) fn batches(self, batch_rows: usize) -> impl Iterator<Item = Result<RecordBatch>> + Send {
+        let batch_rows = batch_rows.max(1);
+        let (mut block, mut pending) = (0, None::<RecordBatch>);
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(b) = pending.take().filter(|b| b.num_rows() > 0) {
+                    let n = b.num_rows().min(batch_rows);
+                    if n < b.num_rows() {
+                        pending = Some(b.slice(n, b.num_rows() - n));
+                    }
+                    return Some(Ok(b.slice(0, n)));
+                }
+                if block == self.blocks.len() {
+                    return None;
+                }
+                block += 1;
+                match self.read(block - 1) {
+                    Ok(b) => pending = Some(b),
+                    Err(e) => {
+                        block = self.blocks.len();
+                        return Some(Err(e));
+                    }
+                }
+            }
+        })
+    }
+
     /// Gives the pages of block `index` back to the system once its batches are run:
     /// the run's memory holds the blocks being read rather than every block read so far.
     /// Its arrays still in use read their pages again from the file when touched.

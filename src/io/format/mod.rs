@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 
 use errors::{csv_error, first_line};
 pub(crate) use ipc::IpcBlocks;
-pub(crate) use read::StreamReader;
+pub(crate) use read::{Piece, StreamReader};
 pub(crate) use reject::Rejected;
 use split::Splitter;
 pub(crate) use write::{BatchWriter, check_csv};
@@ -123,7 +123,7 @@ impl Format {
     }
 
     /// The name messages use.
-    fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Format::Parquet => "Parquet",
             Format::Csv => "CSV",
@@ -326,13 +326,10 @@ pub(crate) fn read_head(path: &Path, format: Format, rows: usize) -> Result<Reco
     }
     let all: Vec<usize> = (0..schema.fields().len()).collect();
     if format == Format::Arrow {
-        // The first block that holds rows.
-        let blocks = IpcBlocks::open(path, &all)?;
-        let Some(first) = blocks.rows().position(|n| n > 0) else {
-            return Ok(empty());
-        };
-        let batch = blocks.read(first)?;
-        return Ok(batch.slice(0, rows.min(batch.num_rows())));
+        return IpcBlocks::open(path, &all)?
+            .batches(rows)
+            .next()
+            .unwrap_or_else(|| Ok(empty()));
     }
     let parse = StreamReader::parse_schema(format, &schema, &all);
     let mut reader = StreamReader::open(path, format, parse, &all, rows)?;

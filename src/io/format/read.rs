@@ -36,16 +36,19 @@ pub(crate) struct TextDecode {
     pub(super) projection: Vec<usize>,
 }
 
-/// A piece of a file: raw records to decode.
-pub(crate) struct Piece {
-    cut: Cut,
-    decode: Arc<TextDecode>,
+/// A piece of a file: raw records to decode, or a batch read whole.
+pub(crate) enum Piece {
+    Text(Cut, Arc<TextDecode>),
+    Batch(RecordBatch),
 }
 
 impl Piece {
     /// The rows it holds.
     pub(crate) fn rows(&self) -> usize {
-        self.cut.rows
+        match self {
+            Piece::Text(cut, _) => cut.rows,
+            Piece::Batch(b) => b.num_rows(),
+        }
     }
 
     /// The piece as a batch. A record that does not decode is named in one line (the
@@ -54,10 +57,10 @@ impl Piece {
     /// that do not decode come apart (see [`Rejected`]); otherwise the first one is the
     /// error.
     pub(crate) fn decode(self, collect: bool) -> Result<(RecordBatch, Option<Rejected>)> {
-        let Piece {
-            cut: Cut { bytes, rows, line, .. },
-            decode: d,
-        } = self;
+        let (Cut { bytes, rows, line, .. }, d) = match self {
+            Piece::Text(cut, decode) => (cut, decode),
+            Piece::Batch(b) => return Ok((b, None)),
+        };
         match d.decode_bytes(&bytes, rows) {
             Ok(batch) => Ok((batch, None)),
             Err(_) => d.sift(&bytes, line, collect),
@@ -169,10 +172,7 @@ impl StreamReader {
     /// The next piece, `None` at the end of the file.
     pub(crate) fn next_piece(&mut self) -> Option<Result<Piece>> {
         match self.split.next(self.batch_rows) {
-            Ok(Some(cut)) => Some(Ok(Piece {
-                cut,
-                decode: self.decode.clone(),
-            })),
+            Ok(Some(cut)) => Some(Ok(Piece::Text(cut, self.decode.clone()))),
             Ok(None) => None,
             Err(source) => Some(Err(Error::Io {
                 action: "read",

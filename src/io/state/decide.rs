@@ -11,6 +11,10 @@ use crate::io::Location;
 pub enum Action {
     /// The input file is read and its output written.
     Compute,
+    /// Only some nodes changed: they (and those downstream of them) are computed, the
+    /// other columns read from the previous output, and the output written anew
+    /// ([`FileDecision::columns`] names the columns computed).
+    Recompute,
     /// The input file and its output are left as they are.
     Skip,
     /// The input file is gone: its outputs are removed.
@@ -21,6 +25,7 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Action::Compute => "compute",
+            Action::Recompute => "recompute",
             Action::Skip => "skip",
             Action::Remove => "remove",
         })
@@ -74,6 +79,10 @@ pub enum Reason {
     OutputChanged(Location),
     /// The input file is gone.
     InputGone,
+    /// Only nodes or the selection changed, but the file is computed whole: why (the
+    /// failed rows are collected, the previous output lacks a column or does not read
+    /// back with its types, ...).
+    WholeFile(String),
 }
 
 impl fmt::Display for Reason {
@@ -98,6 +107,7 @@ impl fmt::Display for Reason {
             Reason::OutputMissing(o) => write!(f, "output {o} missing"),
             Reason::OutputChanged(o) => write!(f, "output {o} changed since written"),
             Reason::InputGone => write!(f, "input gone"),
+            Reason::WholeFile(why) => write!(f, "whole file: {why}"),
         }
     }
 }
@@ -105,8 +115,9 @@ impl fmt::Display for Reason {
 /// What an incremental run does with one input file, and why: see
 /// [`FileRun::plan_incremental`](crate::io::FileRun::plan_incremental).
 ///
-/// Displayed: `compute in/b.csv -> out/b.csv: content changed`,
-/// `skip in/a.csv -> out/a.csv: nothing to do`, `remove out/c.csv: input in/c.csv gone`.
+/// Displayed: `compute in/b.csv -> out/b.csv (content changed)`,
+/// `recompute in/a.csv -> out/a.csv: columns score (node `score`'s code changed)`,
+/// `skip in/a.csv -> out/a.csv (nothing to do)`, `remove out/c.csv (input in/c.csv gone)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDecision {
     /// The input file.
@@ -118,6 +129,9 @@ pub struct FileDecision {
     pub outputs: Vec<Location>,
     /// What the run does.
     pub action: Action,
+    /// For [`Action::Recompute`], the output columns computed (the others are read from
+    /// the previous output); empty otherwise.
+    pub columns: Vec<String>,
     /// Why, in the order checked: the input, the nodes, the other settings, the outputs.
     /// Empty for a file skipped with nothing changed.
     pub reasons: Vec<Reason>,
@@ -129,7 +143,13 @@ impl fmt::Display for FileDecision {
         match self.action {
             Action::Remove if outputs.is_empty() => write!(f, "remove (nothing left) ")?,
             Action::Remove => write!(f, "remove {} ", outputs.join(", "))?,
-            action => write!(f, "{action} {} -> {} ", self.input, outputs.join(", "))?,
+            action => write!(f, "{action} {} -> {}", self.input, outputs.join(", "))?,
+        }
+        match (self.action, &self.columns[..]) {
+            (Action::Recompute, []) => write!(f, ": no columns ")?,
+            (Action::Recompute, columns) => write!(f, ": columns {} ", columns.join(", "))?,
+            (Action::Remove, _) => {}
+            _ => write!(f, " ")?,
         }
         match (self.action, &self.reasons[..]) {
             (Action::Remove, _) => write!(f, "(input {} gone)", self.input),

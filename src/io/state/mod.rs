@@ -10,6 +10,7 @@
 //! leaves the old state or the new one, whole) and stays readable by a person and by
 //! `hypernodes state show`.
 
+mod columns;
 mod decide;
 mod record;
 mod show;
@@ -28,11 +29,14 @@ use crate::error::{Error, Result};
 
 /// What an incremental run did with its files (see [`FileRun::with_state`]): in
 /// [`RunSummary::incremental`](super::RunSummary::incremental), displayed as
-/// `files: 1 computed, 99 skipped, 1 removed`.
+/// `files: 1 computed, 99 skipped, 1 removed`, and with files recomputed by column
+/// `files: 0 computed, 100 recomputed (columns score), 0 skipped, 0 removed`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Incremental {
     /// The input files computed, in order.
     pub computed: Vec<Location>,
+    /// The input files recomputed by column (see [`Action::Recompute`]), in order.
+    pub recomputed: Vec<Location>,
     /// The input files skipped, their outputs left as they were.
     pub skipped: Vec<Location>,
     /// The rows of the files skipped, as their state records them (a file recorded by
@@ -46,12 +50,24 @@ pub struct Incremental {
 
 impl std::fmt::Display for Incremental {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "files: {} computed, {} skipped",
-            self.computed.len(),
-            self.skipped.len()
-        )?;
+        write!(f, "files: {} computed, ", self.computed.len())?;
+        if !self.recomputed.is_empty() {
+            // The columns recomputed in any file, in the order first met.
+            let mut columns: Vec<&str> = Vec::new();
+            for d in self.decisions.iter().filter(|d| d.action == Action::Recompute) {
+                for c in &d.columns {
+                    if !columns.contains(&c.as_str()) {
+                        columns.push(c);
+                    }
+                }
+            }
+            let columns = match columns.is_empty() {
+                true => "none".to_string(),
+                false => columns.join(", "),
+            };
+            write!(f, "{} recomputed (columns {columns}), ", self.recomputed.len())?;
+        }
+        write!(f, "{} skipped", self.skipped.len())?;
         if !self.skipped.is_empty() {
             write!(f, " ({} rows)", self.skipped_rows)?;
         }
@@ -88,6 +104,8 @@ pub(super) struct Tracker {
     /// Per input file, in order: what it is now.
     now: Vec<Found>,
     decisions: Vec<FileDecision>,
+    /// Per input file, in order: how it is recomputed by column, when it is.
+    recomputes: Vec<Option<columns::Recompute>>,
 }
 
 /// An input file as a run finds it.
@@ -117,6 +135,7 @@ impl Tracker {
         let before = read_state(&path)?;
         let mut now = Vec::new();
         let mut decisions = Vec::new();
+        let mut recomputes = Vec::new();
         // Every input, and every output recorded, is fingerprinted: hashed unless its
         // identity is the one recorded (see `Stat`), the files on every core.
         let locals = (files.inputs.iter().map(|input| input.local_file())).collect::<Result<Vec<_>>>()?;
@@ -139,18 +158,27 @@ impl Tracker {
             let outputs: Vec<Location> = std::iter::once(files.outputs[i].clone())
                 .chain(files.failed[i].clone())
                 .collect();
-            let reasons = decide::reasons(before.files.get(&key), &fingerprint, &written, &signature, &outputs);
-            let action = match decide::computes(&reasons) {
-                true => Action::Compute,
-                false => Action::Skip,
+            let record = before.files.get(&key);
+            let mut reasons = decide::reasons(record, &fingerprint, &written, &signature, &outputs);
+            let (action, recompute) = match decide::computes(&reasons) {
+                false => (Action::Skip, None),
+                true => match columns::consider(&reasons, record, plan) {
+                    Ok(recompute) => (Action::Recompute, Some(recompute)),
+                    Err(why) => {
+                        reasons.extend(why.map(Reason::WholeFile));
+                        (Action::Compute, None)
+                    }
+                },
             };
             decisions.push(FileDecision {
                 input: input.location.clone(),
                 outputs: outputs.clone(),
                 action,
+                columns: recompute.as_ref().map(|r| r.columns.clone()).unwrap_or_default(),
                 reasons,
             });
-            let rows = before.files.get(&key).and_then(|r| r.rows).or(plan.rows);
+            recomputes.push(recompute);
+            let rows = record.and_then(|r| r.rows).or(plan.rows);
             now.push(Found {
                 key,
                 fingerprint,
@@ -174,6 +202,7 @@ impl Tracker {
                 input: Location::local(key),
                 outputs,
                 action: Action::Remove,
+                columns: Vec::new(),
                 reasons: vec![Reason::InputGone],
             });
         }
@@ -191,6 +220,7 @@ impl Tracker {
             unwritten: false,
             now,
             decisions,
+            recomputes,
         })
     }
 
@@ -199,10 +229,21 @@ impl Tracker {
         self.decisions
     }
 
-    /// The indices of the input files computed, in order.
+    /// The indices of the input files computed (whole or by column), in order.
     pub(super) fn computed(&self) -> Vec<usize> {
         (0..self.now.len())
-            .filter(|&i| self.decisions[i].action == Action::Compute)
+            .filter(|&i| matches!(self.decisions[i].action, Action::Compute | Action::Recompute))
+            .collect()
+    }
+
+    /// The plans of the files computed (in the order of [`Tracker::computed`]), those
+    /// recomputed by column reduced to the nodes they compute.
+    pub(super) fn reduce(&self, plans: Vec<FilePlan>) -> Result<Vec<FilePlan>> {
+        (self.computed().into_iter().zip(plans))
+            .map(|(i, plan)| match &self.recomputes[i] {
+                Some(recompute) => recompute.reduce(plan),
+                None => Ok(plan),
+            })
             .collect()
     }
 
@@ -257,6 +298,7 @@ impl Tracker {
     pub(super) fn finish(mut self) -> Result<Incremental> {
         let mut done = Incremental {
             computed: Vec::new(),
+            recomputed: Vec::new(),
             skipped: Vec::new(),
             skipped_rows: 0,
             removed: Vec::new(),
@@ -265,6 +307,7 @@ impl Tracker {
         for d in &self.decisions {
             match d.action {
                 Action::Compute => done.computed.push(d.input.clone()),
+                Action::Recompute => done.recomputed.push(d.input.clone()),
                 Action::Skip => done.skipped.push(d.input.clone()),
                 Action::Remove => {
                     for output in &d.outputs {
@@ -288,7 +331,7 @@ impl Tracker {
         for (found, d) in self.now.iter().zip(&self.decisions) {
             let key = &found.key;
             let record = match (d.action, self.after.files.get(key), self.before.files.get(key)) {
-                (Action::Compute, Some(put), _) => put.clone(),
+                (Action::Compute | Action::Recompute, Some(put), _) => put.clone(),
                 // Skipped: as recorded, the fingerprints of its input and outputs
                 // refreshed (the outputs are there, as written: skipping checked them).
                 (Action::Skip, _, Some(before)) => FileRecord {
