@@ -260,6 +260,8 @@ pub mod guide {
     pub mod engines {}
     #[doc = include_str!("../docs/executors.md")]
     pub mod executors {}
+    #[doc = include_str!("../docs/handles.md")]
+    pub mod handles {}
     #[doc = include_str!("../docs/caching.md")]
     pub mod caching {}
     #[doc = include_str!("../docs/files.md")]

@@ -54,16 +54,6 @@ fn xs(n: i64) -> Inputs {
     Inputs::new().with("x", (0..n).collect::<Vec<i64>>())
 }
 
-fn ys(items: impl IntoIterator<Item = hypernodes::handle::Streamed>) -> Vec<(usize, i64)> {
-    items
-        .into_iter()
-        .map(|item| {
-            let item = item.unwrap();
-            (item.index(), item.get::<i64>("y").unwrap())
-        })
-        .collect()
-}
-
 engine_test!(
     fn map_iter_gives_the_first_item_before_the_last_is_computed(engine) {
         // The last item waits for the test to have taken the first: a map that computed
@@ -75,7 +65,7 @@ engine_test!(
         let first = items.next().unwrap()?;
         assert_eq!((first.index(), first.get::<i64>("y")?), (0, 0));
         go.send(()).unwrap();
-        assert_eq!(ys(items), [(1, 10), (2, 20), (3, 30)]);
+        assert_eq!(ys_of(items, "y"), [(1, 10), (2, 20), (3, 30)]);
     }
 );
 
@@ -92,7 +82,7 @@ engine_test!(
         let first = items.next().unwrap()?;
         assert_eq!((first.index(), first.get::<i64>("y")?), (1, 10));
         go.send(()).unwrap();
-        let mut rest = ys(items);
+        let mut rest = ys_of(items, "y");
         rest.sort();
         assert_eq!(rest, [(0, 0), (2, 20), (3, 30)]);
     }
@@ -166,8 +156,8 @@ engine_test!(
 
 engine_test!(
     fn dropping_map_iter_starts_no_new_item(engine) {
-        // Item 2 starts once item 1 was taken (one item computed ahead), and waits: the
-        // iterator is dropped meanwhile, so no item after it starts.
+        // One item runs at a time, at most two ahead of those taken: item 2 starts and
+        // waits, and the iterator is dropped meanwhile, so no item after it starts.
         let (started, on_start) = channel();
         let (go, wait) = channel();
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -402,3 +392,61 @@ fn count_words_of_passage() -> Node {
         .build(|passage: String| passage.split_whitespace().count() as i64)
         .unwrap()
 }
+
+engine_test!(
+    fn start_map_with_a_cache_gives_map_s_results_and_hits(engine) {
+        // The second map finds every item in the cache: the columns it reads are shared
+        // with the cache, and the handle copies them.
+        let cache = Cache::memory();
+        let p = on(&engine, w1()).with_config(RunConfig::new().with_cache(cache));
+        let inputs = Inputs::new().with("x", vec![1_i64, 2, 3]);
+        let first = p.start_map(&inputs, &["x"], "zip", &RunOptions::new())?.wait()?;
+        let again = p.start_map(&inputs, &["x"], "zip", &RunOptions::new())?.wait()?;
+        for out in [&first, &again] {
+            assert_eq!(out.column::<i64>("squared")?, [9, 25, 49]);
+        }
+        let report = again.cache_report().expect("a cache report");
+        assert_eq!((report.hits(), report.misses()), (9, 0));
+        let streamed = ys_of(p.map_iter(&inputs, &["x"], "zip", &RunOptions::new())?, "squared");
+        assert_eq!(streamed, [(0, 9), (1, 25), (2, 49)]);
+    }
+);
+
+fn ys_of(items: impl IntoIterator<Item = hypernodes::handle::Streamed>, name: &str) -> Vec<(usize, i64)> {
+    items
+        .into_iter()
+        .map(|item| {
+            let item = item.unwrap();
+            (item.index(), item.get::<i64>(name).unwrap())
+        })
+        .collect()
+}
+
+engine_test!(
+    fn a_callback_s_panic_goes_on_where_the_results_go(engine) {
+        struct Panics;
+        impl hypernodes::events::Callback for Panics {
+            fn on_node_end(&self, _: &hypernodes::events::Context, _: &Node, items: std::ops::Range<usize>, _: Duration) {
+                if items.contains(&1) {
+                    panic!("the callback gave up");
+                }
+            }
+        }
+        let p = Pipeline::new([double::node()]).with_shared_engine(one_item_pieces(&engine, 1));
+        let config = options(RunConfig::new().with_callback(Panics));
+        let message = |panic: Box<dyn std::any::Any + Send>| *panic.downcast::<&str>().unwrap();
+        let handle = p.start_map(&xs(3), &["x"], "zip", &config)?;
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.wait())).unwrap_err();
+        assert_eq!(message(panic), "the callback gave up");
+        let items = p.map_iter(&xs(3), &["x"], "zip", &config)?;
+        let mut seen = Vec::new();
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for item in items {
+                seen.push(item.unwrap().index());
+            }
+        }))
+        .unwrap_err();
+        assert_eq!(message(panic), "the callback gave up");
+        assert_eq!(seen, [0]);
+    }
+);

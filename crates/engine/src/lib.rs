@@ -182,16 +182,16 @@ pub trait Run {
     /// [`Run::map_with`] whose items come out as they finish, in item order (or as they
     /// finish: [`MapIter::with_order`]), each a [`StreamedItem`] (its index and
     /// outputs) or, when it failed, an [`ItemFailure`](crate::exec::ItemFailure) (its
-    /// index, node and error; `?` turns it into the [`Error`](crate::Error)). The map
+    /// index, node and error; `?` turns it into the [`Error`]). The map
     /// runs on a thread of its own: items come out while later ones run. On the node
     /// engine each item comes out when it is done; on the columnar engine the items of a
     /// batch come out together when the batch is done (see [`handle`]).
     ///
-    /// Under [`OnError::Fail`](crate::OnError::Fail) the first failure (in the order the
+    /// Under [`OnError::Fail`] the first failure (in the order the
     /// items come out) is the last item: no new item starts once an item failed. Under
-    /// [`OnError::Collect`](crate::OnError::Collect) every item comes out, failed or
-    /// not. At most as many items (batches) as run at once are computed ahead of the
-    /// ones taken; dropping the iterator stops the map: no new item starts.
+    /// [`OnError::Collect`] every item comes out, failed or
+    /// not. At most twice as many items (batches) as run at once are computed ahead of
+    /// the ones taken; dropping the iterator stops the map: no new item starts.
     ///
     /// # Examples
     ///

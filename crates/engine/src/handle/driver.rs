@@ -2,6 +2,7 @@
 //! each to the engine as a window of the plan, and pass its results on as it finishes;
 //! a stop (or a failure under `OnError::Fail`) keeps new pieces from starting.
 
+use std::any::Any;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,9 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use super::Progress;
 use super::window::Window;
 use crate::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::{ItemFailure, OnError, RunConfig};
-use crate::node_engine::panic_message;
 use crate::outputs::MapOutputs;
 use crate::plan::MapPlan;
 
@@ -47,6 +47,8 @@ pub(super) struct Shared {
     done: AtomicUsize,
     failed: AtomicUsize,
     finished: AtomicBool,
+    /// The panic of a piece, to resume where the map's results go.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 struct Gate {
@@ -78,6 +80,7 @@ impl Shared {
             done: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
+            panic: Mutex::new(None),
         }
     }
 
@@ -132,6 +135,22 @@ impl Shared {
         }
     }
 
+    /// A piece panicked: the map stops, and the first panic is kept.
+    fn panicked(&self, panic: Box<dyn Any + Send>) {
+        self.panic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(panic);
+        self.stop();
+    }
+
+    /// Resumes the panic of a piece, if one panicked.
+    pub(super) fn resume_panic(&self) {
+        if let Some(panic) = self.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     /// Every piece that started is done, and the map's end was reported.
     pub(super) fn finish(&self) {
         self.finished.store(true, Ordering::SeqCst);
@@ -173,15 +192,18 @@ pub(super) fn drive(
             ),
         }
     };
-    let run = |items: Range<usize>| -> Piece {
+    // A piece that panicked (a callback's hook: the engines catch the nodes' panics)
+    // stops the map, and its panic goes on where the map's results go.
+    let run = |items: Range<usize>| -> Option<Piece> {
         let first = items.start;
         let window = plan.window(items.clone(), config_of(first));
-        let result = catch_unwind(AssertUnwindSafe(|| engine.map(&window))).unwrap_or_else(|panic| {
-            Err(Error::Internal(format!(
-                "the engine panicked on items {items:?}: {}",
-                panic_message(panic)
-            )))
-        });
+        let result = match catch_unwind(AssertUnwindSafe(|| engine.map(&window))) {
+            Ok(result) => result,
+            Err(panic) => {
+                shared.panicked(panic);
+                return None;
+            }
+        };
         let result = result
             .map_err(|e| ItemFailure::new(e.item().map_or(first, |i| first + i), e.map_item(|i| Some(first + i))));
         match &result {
@@ -196,38 +218,44 @@ pub(super) fn drive(
                 }
             }
         }
-        Piece { items, result }
+        Some(Piece { items, result })
     };
     let mut failure: Option<ItemFailure> = None;
-    std::thread::scope(|scope| {
-        let (tx, rx) = channel::<Piece>();
-        for _ in 0..workers.clamp(1, shared.pieces.max(1)) {
-            let tx = tx.clone();
-            let run = &run;
-            scope.spawn(move || {
-                while let Some(items) = shared.take() {
-                    let piece = run(items);
-                    let failed = piece.result.as_ref().err().map(ItemFailure::item);
-                    if tx.send(piece).is_err() {
-                        return;
-                    }
-                    // Under `Fail`, a failure stops the map after sending.
-                    if failed.is_some() && fail_fast {
-                        return;
-                    }
-                }
-            });
+    let mut take = |piece: Piece| {
+        if let (true, Err(f)) = (fail_fast, &piece.result)
+            && failure.as_ref().is_none_or(|seen| f.item() < seen.item())
+        {
+            failure = Some(f.clone());
         }
-        drop(tx);
-        for piece in rx {
-            if let (true, Err(f)) = (fail_fast, &piece.result)
-                && failure.as_ref().is_none_or(|seen| f.item() < seen.item())
-            {
-                failure = Some(f.clone());
+        sink(piece);
+    };
+    let workers = workers.clamp(1, shared.pieces.max(1));
+    if workers == 1 {
+        // One worker: this thread, without a hand-off per piece. (A failure under
+        // `Fail` stopped the map: `take` gives no other piece.)
+        while let Some(items) = shared.take() {
+            if let Some(piece) = run(items) {
+                take(piece);
             }
-            sink(piece);
         }
-    });
+    } else {
+        std::thread::scope(|scope| {
+            let (tx, rx) = channel::<Piece>();
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let run = &run;
+                scope.spawn(move || {
+                    while let Some(items) = shared.take() {
+                        if run(items).is_some_and(|piece| tx.send(piece).is_err()) {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            rx.into_iter().for_each(&mut take);
+        });
+    }
     let error = failure.as_ref().map(ItemFailure::error);
     if let (Some(e), Some(started)) = (events, started) {
         e.map_end(started, error);

@@ -87,12 +87,12 @@ impl MapHandle {
 
     /// Waits for the map to end and returns what `Run::map_with` returns for it: one
     /// column per output in item order, the failed items under
-    /// [`OnError::Collect`](crate::OnError::Collect); after a [`stop`](MapHandle::stop),
+    /// [`OnError::Collect`]; after a [`stop`](MapHandle::stop),
     /// of the items that finished, with the others in [`MapOutputs::not_started`].
     ///
     /// # Errors
     ///
-    /// As `Run::map_with`: under [`OnError::Fail`](crate::OnError::Fail), the error of
+    /// As `Run::map_with`: under [`OnError::Fail`], the error of
     /// the smallest failing item (no new item starts once one failed).
     pub fn wait(self) -> Result<MapOutputs> {
         self.thread.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -171,6 +171,7 @@ pub(crate) fn start_map(plan: MapPlan) -> Result<MapHandle> {
     let thread = spawn(move || {
         let mut pieces = Vec::new();
         let (failure, committed) = drive(&plan, &*engine, &state, workers, |p| pieces.push(p));
+        state.resume_panic();
         let out = match failure {
             Some(f) => return Err(f.into_error()),
             None => assemble(&plan, pieces, state.not_started())?,
@@ -185,9 +186,10 @@ pub(crate) fn start_map(plan: MapPlan) -> Result<MapHandle> {
 pub(crate) fn map_stream(plan: MapPlan) -> Result<MapStream> {
     let engine = plan.run_plan().config().resolved_engine()?.clone();
     let (piece, workers) = engine.map_pieces(&plan);
-    let shared = Arc::new(Shared::new(plan.len(), piece, Some(workers)));
+    // Twice the pieces that run at once: a worker seldom waits for the reader.
+    let shared = Arc::new(Shared::new(plan.len(), piece, Some(2 * workers)));
     let pipeline = plan.run_plan().pipeline();
-    let outputs: Arc<[(String, fn() -> crate::value::TypeInfo)]> = plan
+    let outputs: stream::OutputTypes = plan
         .run_plan()
         .outputs()
         .iter()

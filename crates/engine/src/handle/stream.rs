@@ -78,6 +78,12 @@ pub enum Order {
     Completed,
 }
 
+/// The outputs of a map, each with the type of its items.
+pub(super) type OutputTypes = Arc<[(String, ItemType)]>;
+
+/// The type of an output's items, as a value of an item reads it.
+type ItemType = fn() -> TypeInfo;
+
 /// What a streamed map yields: an item that succeeded, or one that failed.
 pub type Streamed = std::result::Result<StreamedItem, ItemFailure>;
 
@@ -87,7 +93,7 @@ pub struct MapStream {
     rx: UnboundedReceiver<Piece>,
     shared: Arc<Shared>,
     /// The outputs, with the type of their items.
-    outputs: Arc<[(String, fn() -> TypeInfo)]>,
+    outputs: OutputTypes,
     order: Order,
     /// Whether the first failure ends the stream (`OnError::Fail`).
     fail_fast: bool,
@@ -109,7 +115,7 @@ impl MapStream {
     pub(super) fn new(
         rx: UnboundedReceiver<Piece>,
         shared: Arc<Shared>,
-        outputs: Arc<[(String, fn() -> TypeInfo)]>,
+        outputs: OutputTypes,
         fail_fast: bool,
     ) -> MapStream {
         MapStream {
@@ -146,7 +152,7 @@ impl MapStream {
                 let rows = out.item_indices();
                 let failures = Piece::failures(first, &mut out);
                 let columns = out.into_columns();
-                let columns: Vec<(&str, Arc<Value>, fn() -> TypeInfo)> = self
+                let columns: Vec<(&str, Arc<Value>, ItemType)> = self
                     .outputs
                     .iter()
                     .filter_map(|(name, elem)| Some((name.as_str(), Arc::new(columns.get(name)?.clone()), *elem)))
@@ -228,6 +234,8 @@ impl Stream for MapStream {
                 // Every piece that started is in: those after a stop never started, so
                 // the pieces still waiting go out in item order over the gap.
                 Poll::Ready(None) => {
+                    // A piece panicked (a callback): the panic goes on here.
+                    this.shared.resume_panic();
                     let waiting = std::mem::take(&mut this.waiting);
                     this.ready
                         .extend(waiting.into_values().flat_map(|(_, entries)| entries));
