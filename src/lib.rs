@@ -55,6 +55,7 @@
 //! | [`nested`] | pipelines as nodes | core |
 //! | [`run`] | the [`Engine`] trait, run options, the top-level call | core |
 //! | [`engine`] | [`Run`], the node engine and the columnar engine | engine |
+//! | [`handle`] | a map's results as they come, handles on runs in the background (progress, stop, wait) | engine |
 //! | [`exec`] | executors, run configuration, failure policy, retries and timeouts; the pools | core, engine |
 //! | [`error`] | [`Error`] and [`Result`] | core |
 //! | [`hash`] | stable, type-tagged hashing for code hashes and cache keys | core |
@@ -114,6 +115,8 @@ pub mod engine {
     pub use hypernodes_engine::{default_engine, disk};
 }
 
+pub use hypernodes_engine::handle;
+
 /// How a run executes: executors, run configuration, failure policy, retries and
 /// timeouts (see [`hypernodes_engine::exec`]).
 pub mod exec {
@@ -126,6 +129,7 @@ pub use engine::ColumnarEngine;
 pub use engine::{Engine, NodeEngine, Run};
 pub use error::{BoxError, Error, Result};
 pub use exec::{Executor, OnError, RunConfig};
+pub use handle::{MapHandle, MapIter, MapStream, RunHandle, StreamedItem};
 #[cfg(feature = "columnar")]
 pub use hypernodes_engine::columnar_struct;
 pub use inputs::Inputs;
@@ -256,6 +260,8 @@ pub mod guide {
     pub mod engines {}
     #[doc = include_str!("../docs/executors.md")]
     pub mod executors {}
+    #[doc = include_str!("../docs/handles.md")]
+    pub mod handles {}
     #[doc = include_str!("../docs/caching.md")]
     pub mod caching {}
     #[doc = include_str!("../docs/files.md")]

@@ -29,6 +29,7 @@ use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 mod carry;
 mod compute;
 pub(crate) mod format;
+mod handle;
 mod input;
 mod location;
 mod memory;
@@ -49,6 +50,7 @@ use format::count_rows;
 #[cfg(feature = "cli")]
 pub(crate) use format::read_head;
 pub use format::{Format, INFER_RECORDS, INFERRED, read_schema};
+pub use handle::FileRunHandle;
 #[cfg(feature = "cli")]
 pub(crate) use input::location_head;
 pub(crate) use input::location_schema;
@@ -295,6 +297,8 @@ pub struct FileRun {
     failed: Option<Location>,
     remote: Option<Arc<dyn Remote>>,
     state: Option<std::path::PathBuf>,
+    /// Set by [`FileRunHandle::stop`]: no new batch starts and nothing is written.
+    stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The default memory limit: 512 MiB.
@@ -331,6 +335,7 @@ impl FileRun {
             failed: None,
             remote: None,
             state: None,
+            stop: None,
         }
     }
 
@@ -521,6 +526,14 @@ impl FileRun {
     /// written then (with a state, the input files finished before the failure stay
     /// written: see [`FileRun::with_state`]).
     pub fn run(&self) -> Result<RunSummary> {
+        // Unreachable: only a run started with `FileRun::start` can stop.
+        self.run_until_stopped()?
+            .ok_or_else(|| Error::Internal("a file run without a handle stopped".into()))
+    }
+
+    /// [`FileRun::run`], or `None` when [`FileRunHandle::stop`] stopped it: then
+    /// nothing was put in place (an incremental run keeps the files it finished before).
+    fn run_until_stopped(&self) -> Result<Option<RunSummary>> {
         let started = Instant::now();
         // The configuration of every batch: this run's over the pipeline's over the
         // caller's default, taken here (the batches run on other threads).
@@ -636,6 +649,10 @@ impl FileRun {
                 None => stream(self, input, output, failed.as_ref(), plan, at, &mut summary),
             };
             let streamed_file = streamed_file.map_err(|e| input.rename(e));
+            // Stopped: the files written are dropped, which removes them.
+            if self.stopped() {
+                break;
+            }
             let streamed_file = match (streamed_file, &mut tracker) {
                 (Ok(files), Some(tracker)) => {
                     let rows = summary.rows_in - rows_before;
@@ -659,22 +676,34 @@ impl FileRun {
         }
         // The outputs are renamed into place, then the cache commits what the batches
         // that ran stored, also when the run failed.
-        let placed = streamed.and_then(|()| {
-            written
+        let stopped = self.stopped();
+        let placed = streamed.and_then(|()| match stopped {
+            true => Ok(()),
+            false => written
                 .into_iter()
-                .try_for_each(|files| write::place(files, &mut summary))
+                .try_for_each(|files| write::place(files, &mut summary)),
         });
-        // What an incremental run that failed finished stays recorded.
-        if let (Err(_), Some(tracker)) = (&placed, &mut tracker) {
+        // What an incremental run that failed or stopped finished stays recorded.
+        if let (true, Some(tracker)) = (placed.is_err() || stopped, &mut tracker) {
             let _ = tracker.flush();
         }
         let committed = session.commit();
         placed?;
         committed?;
+        if stopped {
+            return Ok(None);
+        }
         summary.incremental = tracker.map(state::Tracker::finish).transpose()?;
         summary.total_floats();
         summary.cache = report.then(|| session.report());
         summary.elapsed = started.elapsed();
-        Ok(summary)
+        Ok(Some(summary))
+    }
+
+    /// Whether [`FileRunHandle::stop`] stopped this run.
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     }
 }

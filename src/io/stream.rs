@@ -83,6 +83,11 @@ pub(super) fn stream(
                 // Runs batch `seq`, whose first row is row `first` of the file, and
                 // sends the result to the writer; false when the run stops.
                 let run = |seq: u64, first: usize, batch: RecordBatch, rejected: Option<Rejected>, input_size: u64| {
+                    // Stopped: no new batch starts, and the workers waiting for room give up.
+                    if file_run.stopped() {
+                        memory.stop();
+                        return false;
+                    }
                     let started = Instant::now();
                     let rows = batch.num_rows() + rejected.as_ref().map_or(0, |r| r.rows.len());
                     report.item_start(first..first + rows);

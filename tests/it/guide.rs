@@ -239,5 +239,5 @@ fn every_page_of_the_guide_runs_its_examples_as_doctests() {
             "docs/{name} is not in src/lib.rs's `guide` module: its examples would not run"
         );
     }
-    assert_eq!(pages, 15);
+    assert_eq!(pages, 16);
 }

@@ -39,6 +39,7 @@ mod formats;
 mod fuzz;
 #[cfg(feature = "cli")]
 mod guide;
+mod handles;
 // SIGKILL and the process ids in temporary files' names: Unix.
 #[cfg(feature = "parquet")]
 mod incremental;

@@ -151,6 +151,8 @@ pub struct MapOutputs {
     items: usize,
     #[doc(hidden)]
     pub failures: Vec<ItemFailure>,
+    /// The items a stopped map never started, ascending.
+    not_started: Vec<usize>,
     cache: Option<CacheReport>,
 }
 
@@ -162,6 +164,7 @@ impl MapOutputs {
             columns: columns.into_iter().collect(),
             items: len,
             failures: Vec::new(),
+            not_started: Vec::new(),
             cache: None,
         }
     }
@@ -192,19 +195,27 @@ impl MapOutputs {
         &self.failures
     }
 
-    /// The map index of each row of the columns: `0..len` when no item failed, else the
-    /// indices of the items that succeeded, ascending.
+    /// These results of a map that was stopped (see `MapHandle::stop`) with `items`
+    /// never started (ascending): neither among the rows nor the failures.
+    pub fn with_not_started(mut self, items: Vec<usize>) -> Self {
+        self.not_started = items;
+        self
+    }
+
+    /// The items of a stopped map that never started, ascending (see `MapHandle::stop`):
+    /// they have neither results nor failures. Empty for a map that ran to the end.
+    pub fn not_started(&self) -> &[usize] {
+        &self.not_started
+    }
+
+    /// The map index of each row of the columns: `0..len` when every item succeeded,
+    /// else the indices of the items that succeeded, ascending (not those that failed
+    /// nor those a stopped map never started).
     pub fn item_indices(&self) -> Vec<usize> {
         let mut failed = self.failures.iter().map(ItemFailure::item).peekable();
+        let mut skipped = self.not_started.iter().copied().peekable();
         (0..self.items)
-            .filter(|i| {
-                if failed.peek() == Some(i) {
-                    failed.next();
-                    false
-                } else {
-                    true
-                }
-            })
+            .filter(|i| failed.next_if_eq(i).is_none() && skipped.next_if_eq(i).is_none())
             .collect()
     }
 

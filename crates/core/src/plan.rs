@@ -3,6 +3,7 @@
 //! validates the same way.
 
 use std::collections::{BTreeSet, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::{Error, Result, closest};
@@ -257,6 +258,9 @@ pub struct MapPlan {
     over: Vec<MappedInput>,
     mode: MapMode,
     len: usize,
+    /// The item of the whole map that this plan's item 0 is (a window of a streamed
+    /// map: see [`MapPlan::window`]).
+    first: usize,
 }
 
 impl MapPlan {
@@ -326,7 +330,27 @@ impl MapPlan {
             over: mapped,
             mode,
             len,
+            first: 0,
         })
+    }
+
+    /// The plan of `items` of this map alone, run with `config`: its item `i` is item
+    /// `items.start + i` of this plan (what a streamed map hands its engine, a piece at a
+    /// time; the engine names the items of the window from 0).
+    #[doc(hidden)]
+    pub fn window(&self, items: Range<usize>, config: Arc<RunConfig>) -> MapPlan {
+        let mut plan = self.clone();
+        plan.run.config = config;
+        plan.first = self.first + items.start;
+        plan.len = items.len();
+        plan
+    }
+
+    /// The item of the whole map that item 0 of this plan is: 0 unless this plan is a
+    /// [`MapPlan::window`].
+    #[doc(hidden)]
+    pub fn first(&self) -> usize {
+        self.first
     }
 
     /// The plan of each item's run (its inputs hold the whole mapped lists).
@@ -359,6 +383,6 @@ impl MapPlan {
     #[inline]
     pub fn for_each_element(&self, item: usize, f: impl FnMut(usize, usize)) {
         self.mode
-            .for_each_element(self.over.len(), |k| self.over[k].len, item, f)
+            .for_each_element(self.over.len(), |k| self.over[k].len, self.first + item, f)
     }
 }

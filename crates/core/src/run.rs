@@ -54,6 +54,17 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// [`OnError::Collect`](crate::OnError::Collect), which returns the failed items in
     /// [`MapOutputs::failures`] instead.
     fn map(&self, plan: &MapPlan) -> Result<MapOutputs>;
+
+    /// How a streamed map (`Run::map_iter`, `Run::start_map`) cuts the items of `plan`:
+    /// the items of each piece handed to [`Engine::map`] as a
+    /// [`window`](MapPlan::window), and how many pieces run at once. A piece's results
+    /// come out when all of its items are done. By default one item per piece, as many
+    /// at once as the map executor's width (the node engine); the columnar engine takes
+    /// a batch per piece and a piece per partition.
+    fn map_pieces(&self, plan: &MapPlan) -> (usize, usize) {
+        let executor = plan.run_plan().config().map_executor().unwrap_or_default();
+        (1, executor.width())
+    }
 }
 
 /// Options of one call of `Run::run_with` / `Run::map_with`: the outputs

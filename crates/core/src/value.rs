@@ -254,6 +254,9 @@ fn new_builder<T: Send + Sync + 'static, D: Depth>(capacity: usize) -> Box<dyn C
 pub trait ColumnBuilder: Send {
     /// Appends a value; gives it back when it is not an unshared value of the type.
     fn push(&mut self, value: Value) -> std::result::Result<(), Value>;
+    /// Appends the items of a list (a `Vec<T>` value, as [`ColumnBuilder::finish`]
+    /// makes); gives it back when it is not an unshared list of the type.
+    fn extend(&mut self, list: Value) -> std::result::Result<(), Value>;
     /// The collected `Vec<T>` as a value.
     fn finish(self: Box<Self>) -> Value;
 }
@@ -265,24 +268,13 @@ struct VecBuilder<T, D> {
 
 impl<T: Send + Sync + 'static, D: Depth> ColumnBuilder for VecBuilder<T, D> {
     fn push(&mut self, value: Value) -> std::result::Result<(), Value> {
-        let info = value.info;
-        match value.repr {
-            Repr::Shared(arc) => match arc.downcast::<T>().map(Arc::try_unwrap) {
-                Ok(Ok(v)) => {
-                    self.items.push(v);
-                    Ok(())
-                }
-                Ok(Err(arc)) => Err(Value {
-                    repr: Repr::Shared(arc),
-                    info,
-                }),
-                Err(arc) => Err(Value {
-                    repr: Repr::Shared(arc),
-                    info,
-                }),
-            },
-            repr => Err(Value { repr, info }),
-        }
+        self.items.push(take_unique::<T>(value)?);
+        Ok(())
+    }
+
+    fn extend(&mut self, list: Value) -> std::result::Result<(), Value> {
+        self.items.extend(take_unique::<Vec<T>>(list)?);
+        Ok(())
     }
 
     fn finish(self: Box<Self>) -> Value {
@@ -290,6 +282,22 @@ impl<T: Send + Sync + 'static, D: Depth> ColumnBuilder for VecBuilder<T, D> {
             repr: Repr::Shared(Arc::new(self.items)),
             info: D::vec_info::<T>(),
         }
+    }
+}
+
+/// The `U` a value holds when nothing else holds it, else the value back.
+fn take_unique<U: Send + Sync + 'static>(value: Value) -> std::result::Result<U, Value> {
+    let info = value.info;
+    let back = |arc: AnyArc| Value {
+        repr: Repr::Shared(arc),
+        info,
+    };
+    match value.repr {
+        Repr::Shared(arc) => match arc.downcast::<U>() {
+            Ok(arc) => Arc::try_unwrap(arc).map_err(|arc| back(arc)),
+            Err(arc) => Err(back(arc)),
+        },
+        repr => Err(Value { repr, info }),
     }
 }
 

@@ -11,6 +11,7 @@
 #[cfg(feature = "columnar")]
 pub mod columnar;
 pub mod disk;
+pub mod handle;
 mod node_engine;
 mod pool;
 
@@ -37,6 +38,7 @@ use std::sync::{Arc, OnceLock};
 
 #[cfg(feature = "columnar")]
 pub use columnar::ColumnarEngine;
+pub use handle::{MapHandle, MapIter, MapStream, Order, Progress, RunHandle, Streamed, StreamedItem};
 pub use node_engine::NodeEngine;
 
 pub use hypernodes_core::run::Engine;
@@ -176,6 +178,118 @@ pub trait Run {
         mode: impl AsMapMode,
         options: RunOptions,
     ) -> impl Future<Output = Result<MapOutputs>> + Send + 'static;
+
+    /// [`Run::map_with`] whose items come out as they finish, in item order (or as they
+    /// finish: [`MapIter::with_order`]), each a [`StreamedItem`] (its index and
+    /// outputs) or, when it failed, an [`ItemFailure`](crate::exec::ItemFailure) (its
+    /// index, node and error; `?` turns it into the [`Error`]). The map
+    /// runs on a thread of its own: items come out while later ones run. On the node
+    /// engine each item comes out when it is done; on the columnar engine the items of a
+    /// batch come out together when the batch is done (see [`handle`]).
+    ///
+    /// Under [`OnError::Fail`] the first failure (in the order the
+    /// items come out) is the last item: no new item starts once an item failed. Under
+    /// [`OnError::Collect`] every item comes out, failed or
+    /// not. At most twice as many items (batches) as run at once are computed ahead of
+    /// the ones taken; dropping the iterator stops the map: no new item starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "half")]
+    /// fn halve(x: i64) -> Result<i64, String> {
+    ///     if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) }
+    /// }
+    ///
+    /// let p = Pipeline::new([halve::node()]);
+    /// let options = RunOptions::new().with_config(RunConfig::new().with_on_error(OnError::Collect));
+    /// let mut seen = Vec::new();
+    /// for item in p.map_iter(&Inputs::new().with("x", vec![2_i64, 3, 4]), &["x"], "zip", &options)? {
+    ///     match item {
+    ///         Ok(done) => seen.push(format!("{}: {}", done.index(), done.get::<i64>("half")?)),
+    ///         Err(failed) => seen.push(format!("{}: {}", failed.item(), failed.error())),
+    ///     }
+    /// }
+    /// assert_eq!(seen, ["0: 1", "1: Node 'halve' failed on item 1: 3 is odd", "2: 2"]);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Run::map_with`] for what is checked before anything runs.
+    fn map_iter(&self, inputs: &Inputs, over: &[&str], mode: impl AsMapMode, options: &RunOptions) -> Result<MapIter>;
+
+    /// [`Run::map_iter`] as a `futures` [`Stream`](futures::Stream), for async code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// # futures::executor::block_on(async {
+    /// let p = Pipeline::new([double::node()]);
+    /// let stream = p.map_iter_async(Inputs::new().with("x", vec![1_i64, 2]), &["x"], "zip", RunOptions::new())?;
+    /// let doubled: Vec<i64> = stream.map(|item| item.unwrap().get::<i64>("doubled").unwrap()).collect().await;
+    /// assert_eq!(doubled, [2, 4]);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Run::map_iter`].
+    fn map_iter_async(
+        &self,
+        inputs: Inputs,
+        over: &[&str],
+        mode: impl AsMapMode,
+        options: RunOptions,
+    ) -> Result<MapStream>;
+
+    /// [`Run::map_with`] on a thread of its own: the [`MapHandle`] tells its progress,
+    /// stops it (no new item starts; the result says which items never started) and
+    /// waits for its result, the same as `map_with`'s when it was not stopped. Items
+    /// run as in [`Run::map_iter`] (one by one, or a batch at a time on the columnar
+    /// engine), without limit on how far ahead.
+    ///
+    /// # Errors
+    ///
+    /// As [`Run::map_with`] for what is checked before anything runs; the run's own
+    /// errors come from [`MapHandle::wait`].
+    fn start_map(
+        &self,
+        inputs: &Inputs,
+        over: &[&str],
+        mode: impl AsMapMode,
+        options: &RunOptions,
+    ) -> Result<MapHandle>;
+
+    /// [`Run::run_with`] on a thread of its own; see [`RunHandle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// let handle = Pipeline::new([double::node()]).start_run(&Inputs::new().with("x", 21_i64), &RunOptions::new())?;
+    /// assert_eq!(handle.wait()?.unwrap().get::<i64>("doubled")?, 42);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Run::run_with`] for what is checked before anything runs; the run's own
+    /// errors come from [`RunHandle::wait`].
+    fn start_run(&self, inputs: &Inputs, options: &RunOptions) -> Result<RunHandle>;
 }
 
 impl Run for Pipeline {
@@ -190,8 +304,7 @@ impl Run for Pipeline {
         mode: impl AsMapMode,
         options: &RunOptions,
     ) -> Result<MapOutputs> {
-        self.plan_map(inputs, over, mode.as_map_mode()?, options, default_engine())?
-            .execute()
+        plan_map(self, inputs, over, mode, options)?.execute()
     }
 
     fn run_async(&self, inputs: Inputs, options: RunOptions) -> impl Future<Output = Result<Outputs>> + Send + 'static {
@@ -212,14 +325,52 @@ impl Run for Pipeline {
         options: RunOptions,
     ) -> impl Future<Output = Result<MapOutputs>> + Send + 'static {
         // Planned here, as in `run_async`.
-        let plan = mode
-            .as_map_mode()
-            .and_then(|mode| self.plan_map(&inputs, over, mode, &options, default_engine()));
+        let plan = plan_map(self, &inputs, over, mode, &options);
         async move {
             let plan = plan?;
             off_the_runtime(move || plan.execute()).await
         }
     }
+
+    fn map_iter(&self, inputs: &Inputs, over: &[&str], mode: impl AsMapMode, options: &RunOptions) -> Result<MapIter> {
+        handle::map_stream(plan_map(self, inputs, over, mode, options)?).map(MapIter::new)
+    }
+
+    fn map_iter_async(
+        &self,
+        inputs: Inputs,
+        over: &[&str],
+        mode: impl AsMapMode,
+        options: RunOptions,
+    ) -> Result<MapStream> {
+        handle::map_stream(plan_map(self, &inputs, over, mode, &options)?)
+    }
+
+    fn start_map(
+        &self,
+        inputs: &Inputs,
+        over: &[&str],
+        mode: impl AsMapMode,
+        options: &RunOptions,
+    ) -> Result<MapHandle> {
+        handle::start_map(plan_map(self, inputs, over, mode, options)?)
+    }
+
+    fn start_run(&self, inputs: &Inputs, options: &RunOptions) -> Result<RunHandle> {
+        Ok(handle::start_run(self.plan_run(inputs, options, default_engine())?))
+    }
+}
+
+/// Plans a top-level map of `pipeline`, on the node engine unless its configuration
+/// sets another.
+fn plan_map(
+    pipeline: &Pipeline,
+    inputs: &Inputs,
+    over: &[&str],
+    mode: impl AsMapMode,
+    options: &RunOptions,
+) -> Result<crate::plan::MapPlan> {
+    pipeline.plan_map(inputs, over, mode.as_map_mode()?, options, default_engine())
 }
 
 /// Runs `f` on the runtime's blocking pool and awaits it; a panic in it resumes here.

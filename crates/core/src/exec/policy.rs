@@ -275,3 +275,11 @@ impl ItemFailure {
         })
     }
 }
+
+/// The error of a failed item, as the map would have failed with it: what `?` makes of
+/// an item of a streamed map that failed.
+impl From<ItemFailure> for Error {
+    fn from(failure: ItemFailure) -> Error {
+        failure.into_error()
+    }
+}

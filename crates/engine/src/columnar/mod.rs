@@ -215,6 +215,11 @@ impl Engine for ColumnarEngine {
         };
         Ok(MapOutputs::from_columns(len, columns).with_failures(plan.len(), failures))
     }
+
+    /// A batch per piece, a piece per partition.
+    fn map_pieces(&self, _plan: &MapPlan) -> (usize, usize) {
+        (self.batch_size, self.partitions)
+    }
 }
 
 /// A DataFusion error that only a bug of hypernodes can cause: planning over schemas,

@@ -98,15 +98,17 @@ impl<'p> Run<'p> {
         let n = match rows {
             Rows::One => 1,
             Rows::Map(map) => {
-                // Zip reads element i of every list on row i; product needs an index.
+                // Zip reads element i of every list on row i; product, or a window of a
+                // map, needs an index.
+                let indexed = map.mode() == MapMode::Product || map.first() > 0;
                 let mut indices: Vec<Option<Vec<u32>>> = map
                     .over()
                     .iter()
-                    .map(|_| (map.mode() == MapMode::Product).then(|| Vec::with_capacity(map.len())))
+                    .map(|_| indexed.then(|| Vec::with_capacity(map.len())))
                     .collect();
-                if map.mode() == MapMode::Product {
+                if indexed {
                     for item in 0..map.len() {
-                        map.for_each_element(item, |k, e| indices[k].as_mut().expect("product").push(e as u32));
+                        map.for_each_element(item, |k, e| indices[k].as_mut().expect("indexed").push(e as u32));
                     }
                 }
                 for (mapped, index) in map.over().iter().zip(indices) {
