@@ -63,6 +63,10 @@ impl Callback for Window {
         let items = self.items(ctx, items);
         self.each(|cb| cb.on_map_item_cached(ctx, items.clone()));
     }
+    fn on_map_item_skipped(&self, ctx: &Context, items: Range<usize>) {
+        let items = self.items(ctx, items);
+        self.each(|cb| cb.on_map_item_skipped(ctx, items.clone()));
+    }
     fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
         let items = self.items(ctx, items);
         self.each(|cb| cb.on_node_start(ctx, node, items.clone()));
