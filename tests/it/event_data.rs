@@ -178,9 +178,12 @@ engine_test!(
     }
 );
 
+/// A node found in the cache for an item: its name, the item, the node key and the item key.
+type Hit = (String, usize, [u8; 32], [u8; 32]);
+
 /// Records the signatures of the nodes found in the cache, per item.
 #[derive(Default)]
-struct Found(Mutex<Vec<(String, usize, [u8; 32], [u8; 32])>>);
+struct Found(Mutex<Vec<Hit>>);
 
 impl Callback for Found {
     fn on_node_cached(&self, _: &Context, node: &Node, items: Range<usize>, signature: &Signature<'_>) {

@@ -76,7 +76,7 @@ enum Repr<'a> {
 #[doc(hidden)]
 pub trait Batch: Sync {
     /// The number of rows.
-    fn len(&self) -> usize;
+    fn rows(&self) -> usize;
     /// Whether port `k` (described by `port`) has a column.
     fn holds(&self, k: usize, port: &Port) -> bool;
     /// Row `row` of port `k` as a value, `None` when absent or null.
@@ -137,7 +137,7 @@ impl<'a> NodeData<'a> {
         match self.repr {
             Repr::Empty => 0,
             Repr::Refs(_) | Repr::Values(_) | Repr::Some(_) => 1,
-            Repr::Batch(b) => b.len(),
+            Repr::Batch(b) => b.rows(),
         }
     }
 

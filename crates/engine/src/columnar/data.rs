@@ -32,7 +32,7 @@ impl Arrays<'_> {
 }
 
 impl Batch for Arrays<'_> {
-    fn len(&self) -> usize {
+    fn rows(&self) -> usize {
         self.len
     }
 

@@ -16,7 +16,7 @@ use crate::value::Value;
 pub(super) struct Columns<'a, 'p>(pub(super) &'a Run<'p>);
 
 impl Batch for Columns<'_, '_> {
-    fn len(&self) -> usize {
+    fn rows(&self) -> usize {
         self.0.rows
     }
 
