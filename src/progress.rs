@@ -27,7 +27,7 @@ pub use indicatif;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
-use crate::events::{Callback, Context, End};
+use crate::events::{Callback, Context, End, NodeData, Signature};
 use crate::node::Node;
 
 mod format;
@@ -732,19 +732,26 @@ impl Callback for ProgressBars {
     }
 
     #[inline]
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>, _inputs: &NodeData<'_>) {
         // Also makes the row, so that a slow node shows before it ends.
         self.with_row(ctx, Some(node.name()), |r, shard| r.started(shard, items.len() as u64));
     }
 
     #[inline]
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, _elapsed: Duration) {
+    fn on_node_end(
+        &self,
+        ctx: &Context,
+        node: &Node,
+        items: Range<usize>,
+        _elapsed: Duration,
+        _outputs: &NodeData<'_>,
+    ) {
         self.with_row(ctx, Some(node.name()), |r, shard| {
             r.node_done(shard, items.len() as u64)
         });
     }
 
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, _signature: &Signature<'_>) {
         self.with_row(ctx, Some(node.name()), |r, shard| {
             r.node_cached(shard, items.len() as u64)
         });

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{RecordBatch, UInt64Array};
 
 use crate::error::Error;
-use crate::events::{Callback, Context, End, Events, runs};
+use crate::events::{Callback, Context, End, Events, NodeData, Signature, runs};
 use crate::node::Node;
 
 /// Where a file's batches report their items: the run's events, and the file's first
@@ -93,14 +93,21 @@ impl Callback for BatchEvents {
             self.each(|cb| cb.on_map_item_cached(ctx, items.clone()));
         }
     }
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>) {
-        self.each(|cb| cb.on_node_start(ctx, node, items.clone()));
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>, inputs: &NodeData<'_>) {
+        self.each(|cb| cb.on_node_start(ctx, node, items.clone(), inputs));
     }
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>, elapsed: Duration) {
-        self.each(|cb| cb.on_node_end(ctx, node, items.clone(), elapsed));
+    fn on_node_end(
+        &self,
+        ctx: &Context,
+        node: &Node,
+        items: std::ops::Range<usize>,
+        elapsed: Duration,
+        outputs: &NodeData<'_>,
+    ) {
+        self.each(|cb| cb.on_node_end(ctx, node, items.clone(), elapsed, outputs));
     }
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>) {
-        self.each(|cb| cb.on_node_cached(ctx, node, items.clone()));
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>, signature: &Signature<'_>) {
+        self.each(|cb| cb.on_node_cached(ctx, node, items.clone(), signature));
     }
     fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {
         self.each(|cb| cb.on_node_error(ctx, node, item, error));

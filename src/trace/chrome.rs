@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::events::{Callback, Context, End};
+use crate::events::{Callback, Context, End, NodeData, Signature};
 use crate::node::Node;
 
 use super::record::{Kind, Lane, Phase, Record};
@@ -245,15 +245,22 @@ impl Callback for ChromeTrace {
         self.push(r);
     }
 
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>, _inputs: &NodeData<'_>) {
         self.push(self.record(Phase::Begin, Kind::Node, ctx, Some(node), items));
     }
 
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, _elapsed: Duration) {
+    fn on_node_end(
+        &self,
+        ctx: &Context,
+        node: &Node,
+        items: Range<usize>,
+        _elapsed: Duration,
+        _outputs: &NodeData<'_>,
+    ) {
         self.push(self.record(Phase::End, Kind::Node, ctx, Some(node), items));
     }
 
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, _signature: &Signature<'_>) {
         let mut r = self.record(Phase::Instant, Kind::Node, ctx, Some(node), items);
         r.cached = true;
         self.push(r);

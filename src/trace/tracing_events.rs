@@ -9,7 +9,7 @@ use std::time::Duration;
 use tracing::{Level, Span};
 
 use crate::error::Error;
-use crate::events::{Callback, Context, End};
+use crate::events::{Callback, Context, End, NodeData, Signature};
 use crate::node::Node;
 
 /// Reports runs to [`tracing`](https://docs.rs/tracing): a span per top-level run
@@ -167,13 +167,13 @@ impl Callback for Tracing {
         }
     }
 
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration) {
+    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration, _outputs: &NodeData<'_>) {
         if tracing::enabled!(Level::DEBUG) {
             tracing::debug!(parent: &self.span_of(ctx), path = %PathOf(ctx), node = node.name(), count = items.len(), items = ?items, elapsed_us = micros(elapsed), cache = "miss", "node");
         }
     }
 
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, _signature: &Signature<'_>) {
         if tracing::enabled!(Level::DEBUG) {
             tracing::debug!(parent: &self.span_of(ctx), path = %PathOf(ctx), node = node.name(), count = items.len(), items = ?items, cache = "hit", "node");
         }

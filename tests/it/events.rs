@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::*;
-use hypernodes::events::{Callback, Context, End};
+use hypernodes::events::{Callback, Context, End, NodeData, Signature};
 use hypernodes::prelude::*;
 use hypernodes::{Engine, Result};
 
@@ -71,13 +71,20 @@ impl Callback for Recorder {
     fn on_map_item_cached(&self, ctx: &Context, items: Range<usize>) {
         self.push(ctx, format!("item_cached {items:?}"));
     }
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>, _inputs: &NodeData<'_>) {
         self.push(ctx, format!("node_start {} {items:?}", node.name()));
     }
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, _elapsed: Duration) {
+    fn on_node_end(
+        &self,
+        ctx: &Context,
+        node: &Node,
+        items: Range<usize>,
+        _elapsed: Duration,
+        _outputs: &NodeData<'_>,
+    ) {
         self.push(ctx, format!("node_end {} {items:?}", node.name()));
     }
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, _signature: &Signature<'_>) {
         self.push(ctx, format!("node_cached {} {items:?}", node.name()));
     }
     fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &hypernodes::Error) {
@@ -459,7 +466,14 @@ impl Callback for Counts {
     fn on_map_item_end(&self, _ctx: &Context, items: Range<usize>, _elapsed: Duration) {
         self.items.fetch_add(items.len(), Ordering::Relaxed);
     }
-    fn on_node_end(&self, _ctx: &Context, _node: &Node, items: Range<usize>, _elapsed: Duration) {
+    fn on_node_end(
+        &self,
+        _ctx: &Context,
+        _node: &Node,
+        items: Range<usize>,
+        _elapsed: Duration,
+        _outputs: &NodeData<'_>,
+    ) {
         self.nodes.fetch_add(items.len(), Ordering::Relaxed);
         let me = format!("{:?}", std::thread::current().id());
         self.threads.lock().unwrap().insert(me);

@@ -426,7 +426,7 @@ engine_test!(
     fn a_callback_s_panic_goes_on_where_the_results_go(engine) {
         struct Panics;
         impl hypernodes::events::Callback for Panics {
-            fn on_node_end(&self, _: &hypernodes::events::Context, _: &Node, items: std::ops::Range<usize>, _: Duration) {
+            fn on_node_end(&self, _: &hypernodes::events::Context, _: &Node, items: std::ops::Range<usize>, _: Duration, _: &hypernodes::events::NodeData<'_>) {
                 if items.contains(&1) {
                     panic!("the callback gave up");
                 }

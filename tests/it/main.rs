@@ -31,6 +31,7 @@ mod decimal;
 mod dictionary;
 mod entrypoint;
 mod errors;
+mod event_data;
 mod events;
 mod executors;
 #[cfg(feature = "parquet")]

@@ -56,6 +56,17 @@
 //! each failed item reports one `on_node_error`, and the items that succeed end when
 //! the map ends.
 //!
+//! # Data
+//!
+//! [`on_node_start`](Callback::on_node_start) carries the node's arguments,
+//! [`on_node_end`](Callback::on_node_end) its outputs, as a [`NodeData`]: borrowed
+//! values of one item where the node ran on one item (the node engine, and the columnar
+//! engine's nodes that run row by row), the Arrow arrays of the batch where the columnar
+//! engine ran it vectorized, read by row as the same Rust types either way.
+//! [`on_node_cached`](Callback::on_node_cached) carries the [`Signature`] the results
+//! were found under. Nothing is copied or converted unless a hook reads it. Hooks of one
+//! run share values through [`Context::user_data`].
+//!
 //! # Threads
 //!
 //! `on_pipeline_start` and `on_pipeline_end` come from the thread that called the run.
@@ -68,12 +79,18 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::node::Node;
+
+mod data;
+
+#[doc(hidden)]
+pub use data::Batch;
+pub use data::{NodeData, Signature, UserData};
 
 /// Code that watches runs: every hook does nothing unless implemented. See the
 /// [module documentation](self) for when each hook fires, in which order and on which
@@ -87,7 +104,7 @@ use crate::node::Node;
 /// use std::sync::Arc;
 /// use std::time::Duration;
 ///
-/// use hypernodes::events::{Callback, Context};
+/// use hypernodes::events::{Callback, Context, NodeData};
 /// use hypernodes::prelude::*;
 ///
 /// #[node(output = "doubled")]
@@ -97,7 +114,7 @@ use crate::node::Node;
 /// struct CountItems(AtomicUsize);
 ///
 /// impl Callback for CountItems {
-///     fn on_node_end(&self, _ctx: &Context, _node: &Node, items: Range<usize>, _elapsed: Duration) {
+///     fn on_node_end(&self, _ctx: &Context, _node: &Node, items: Range<usize>, _elapsed: Duration, _outputs: &NodeData<'_>) {
 ///         self.0.fetch_add(items.len(), Ordering::Relaxed);
 ///     }
 /// }
@@ -147,15 +164,19 @@ pub trait Callback: Send + Sync {
     /// computes.
     fn on_map_item_skipped(&self, ctx: &Context, items: Range<usize>) {}
 
-    /// `node` starts computing `items` (of the innermost map; `0..1` in a run).
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {}
+    /// `node` starts computing `items` (of the innermost map; `0..1` in a run) from
+    /// `inputs`, its arguments for them by parameter name (see [`NodeData`]; reading
+    /// them is the only cost).
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>, inputs: &NodeData<'_>) {}
 
     /// `node` computed `items`, taking `elapsed` (a call over a batch reports the
-    /// batch's time).
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration) {}
+    /// batch's time), and made `outputs`, by output name (a nested pipeline node: the
+    /// outputs its parent reads).
+    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration, outputs: &NodeData<'_>) {}
 
-    /// `node`'s results for `items` were found in the cache: it was not called.
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {}
+    /// `node`'s results for `items` were found in the cache under `signature` (its node
+    /// key and the items' keys): it was not called.
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, signature: &Signature<'_>) {}
 
     /// `node` failed (after its retries) with `error`, on item `item` of the innermost
     /// map when the error names one. Comes instead of
@@ -199,14 +220,14 @@ macro_rules! forward {
             }
             fn on_map_item_cached(&self, ctx: &Context, items: Range<usize>) { (**self).on_map_item_cached(ctx, items) }
             fn on_map_item_skipped(&self, ctx: &Context, items: Range<usize>) { (**self).on_map_item_skipped(ctx, items) }
-            fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
-                (**self).on_node_start(ctx, node, items)
+            fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>, inputs: &NodeData<'_>) {
+                (**self).on_node_start(ctx, node, items, inputs)
             }
-            fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration) {
-                (**self).on_node_end(ctx, node, items, elapsed)
+            fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration, outputs: &NodeData<'_>) {
+                (**self).on_node_end(ctx, node, items, elapsed, outputs)
             }
-            fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
-                (**self).on_node_cached(ctx, node, items)
+            fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, signature: &Signature<'_>) {
+                (**self).on_node_cached(ctx, node, items, signature)
             }
             fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {
                 (**self).on_node_error(ctx, node, item, error)
@@ -242,6 +263,8 @@ struct Frame {
     pipeline: Arc<str>,
     started: Instant,
     id: u64,
+    /// The run's user data (kept by the root, made on first use).
+    user: OnceLock<UserData>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -259,6 +282,7 @@ impl Context {
             pipeline: name,
             started: Instant::now(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            user: OnceLock::new(),
         }))
     }
 
@@ -278,6 +302,7 @@ impl Context {
             pipeline: pipeline.unwrap_or(node).into(),
             started: Instant::now(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            user: OnceLock::new(),
         }))
     }
 
@@ -329,6 +354,61 @@ impl Context {
     /// numbered as they are made).
     pub fn id(&self) -> u64 {
         self.0.id
+    }
+
+    /// The values the callbacks of this run share, the same from every context of the
+    /// run (the root's and every nested one's), another run's from another run: see
+    /// [`UserData`]. Made on first use: a run whose hooks never ask pays nothing.
+    ///
+    /// # Examples
+    ///
+    /// A span opened by one callback and closed by another:
+    ///
+    /// ```
+    /// use std::ops::Range;
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// use hypernodes::events::{Callback, Context, NodeData};
+    /// use hypernodes::prelude::*;
+    ///
+    /// #[node(output = "doubled")]
+    /// fn double(x: i64) -> i64 { 2 * x }
+    ///
+    /// /// What `Opens` leaves for `Closes`: when each node started.
+    /// #[derive(Clone, Default)]
+    /// struct Open(Vec<(String, Instant)>);
+    ///
+    /// struct Opens;
+    /// impl Callback for Opens {
+    ///     fn on_node_start(&self, ctx: &Context, node: &Node, _: Range<usize>, _: &NodeData<'_>) {
+    ///         ctx.user_data().with(|open: &mut Open| open.0.push((node.name().to_string(), Instant::now())));
+    ///     }
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Closes(Mutex<Vec<String>>);
+    /// impl Callback for Closes {
+    ///     fn on_node_end(&self, ctx: &Context, node: &Node, _: Range<usize>, _: Duration, _: &NodeData<'_>) {
+    ///         let span = ctx.user_data().with(|open: &mut Open| open.0.pop());
+    ///         let (name, _started) = span.expect("opened by Opens");
+    ///         assert_eq!(name, node.name());
+    ///         self.0.lock().unwrap().push(name);
+    ///     }
+    /// }
+    ///
+    /// let closed = Arc::new(Closes::default());
+    /// let config = RunConfig::new().with_callback(Opens).with_callback(closed.clone());
+    /// Pipeline::new([double::node()]).with_config(config).run(&Inputs::new().with("x", 1_i64))?;
+    /// assert_eq!(*closed.0.lock().unwrap(), ["double"]);
+    /// # Ok::<(), hypernodes::Error>(())
+    /// ```
+    pub fn user_data(&self) -> &UserData {
+        let mut root = self;
+        while let Some(parent) = root.parent() {
+            root = parent;
+        }
+        root.0.user.get_or_init(UserData::default)
     }
 }
 
@@ -428,19 +508,19 @@ impl Events {
 
     #[inline]
     #[doc(hidden)]
-    pub fn node_start(&self, node: &Node, items: Range<usize>) {
-        self.each(|cb| cb.on_node_start(&self.ctx, node, items.clone()));
+    pub fn node_start(&self, node: &Node, items: Range<usize>, inputs: &NodeData<'_>) {
+        self.each(|cb| cb.on_node_start(&self.ctx, node, items.clone(), inputs));
     }
 
     #[inline]
     #[doc(hidden)]
-    pub fn node_end(&self, node: &Node, items: Range<usize>, elapsed: Duration) {
-        self.each(|cb| cb.on_node_end(&self.ctx, node, items.clone(), elapsed));
+    pub fn node_end(&self, node: &Node, items: Range<usize>, elapsed: Duration, outputs: &NodeData<'_>) {
+        self.each(|cb| cb.on_node_end(&self.ctx, node, items.clone(), elapsed, outputs));
     }
 
     #[doc(hidden)]
-    pub fn node_cached(&self, node: &Node, items: Range<usize>) {
-        self.each(|cb| cb.on_node_cached(&self.ctx, node, items.clone()));
+    pub fn node_cached(&self, node: &Node, items: Range<usize>, signature: &Signature<'_>) {
+        self.each(|cb| cb.on_node_cached(&self.ctx, node, items.clone(), signature));
     }
 
     #[doc(hidden)]

@@ -149,6 +149,12 @@ impl NodeCache {
         }
     }
 
+    /// The node key the node's blocks are stored under.
+    #[doc(hidden)]
+    pub fn key(&self) -> &Digest {
+        &self.key
+    }
+
     /// The outputs a block holds, by index among the node's outputs.
     #[doc(hidden)]
     pub fn outputs(&self) -> &[usize] {

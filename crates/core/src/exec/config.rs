@@ -286,7 +286,7 @@ impl RunConfig {
     /// ```
     /// use std::sync::{Arc, Mutex};
     ///
-    /// use hypernodes::events::{Callback, Context};
+    /// use hypernodes::events::{Callback, Context, NodeData};
     /// use hypernodes::prelude::*;
     ///
     /// #[node(output = "doubled")]
@@ -295,7 +295,7 @@ impl RunConfig {
     /// #[derive(Default)]
     /// struct Starts(Mutex<Vec<String>>);
     /// impl Callback for Starts {
-    ///     fn on_node_start(&self, ctx: &Context, node: &Node, _items: std::ops::Range<usize>) {
+    ///     fn on_node_start(&self, ctx: &Context, node: &Node, _items: std::ops::Range<usize>, _inputs: &NodeData<'_>) {
     ///         self.0.lock().unwrap().push(format!("{}: {}", ctx.path_string(), node.name()));
     ///     }
     /// }

@@ -20,6 +20,7 @@
 pub mod cached;
 mod chunks;
 mod col;
+mod data;
 mod dictionary;
 pub mod expr;
 mod frame;
@@ -39,6 +40,7 @@ use arrow::array::{Array, ArrayRef, UInt32Array};
 use arrow::compute::take;
 use rayon::prelude::*;
 
+pub use data::NodeDataArrow;
 pub use expr::ExprNode;
 pub use kernel::{BatchArgs, Kernel};
 pub use types::{ColumnType, Columnar};

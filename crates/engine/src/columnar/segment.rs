@@ -16,13 +16,14 @@ use arrow::array::ArrayRef;
 use rayon::prelude::*;
 
 use super::chunks::{Chunks, Split};
+use super::data::Arrays;
 use super::dictionary;
 use super::kernel::Kernel;
 use super::types::Elements;
 use super::{ColumnType, ExprNode};
 use crate::cache::{ArgDigests, Column, Digest, Lookup, NodeCache, item_keys};
 use crate::error::{Error, Result};
-use crate::events::{Events, ItemEnds, Tick, runs};
+use crate::events::{Events, ItemEnds, NodeData, Signature, Tick, runs};
 use crate::exec::RunConfig;
 use crate::node::{Node, Volatility};
 use crate::value::Value;
@@ -331,7 +332,13 @@ impl<'a> Segment<'a> {
             // A cached step reports its hits and misses itself.
             let reported = self.events.as_ref().filter(|_| step.cache.is_none());
             if let Some(events) = reported {
-                events.node_start(step.node, range.clone());
+                let inputs = Arrays {
+                    arrays: &args,
+                    constant: &step.constant,
+                    offset: 0,
+                    len,
+                };
+                events.node_start(step.node, range.clone(), &NodeData::batch(step.node.params(), &inputs));
             }
             let started = reported.map(|_| Tick::now());
             let outputs = match self.call(step, &args, start, len, &item, &mut digests) {
@@ -345,7 +352,19 @@ impl<'a> Segment<'a> {
                 Err(e) => return Err(e),
             };
             if let (Some(events), Some(started)) = (reported, started) {
-                events.node_end(step.node, range.clone(), started.elapsed());
+                let made = Arrays {
+                    arrays: &outputs,
+                    constant: &[],
+                    offset: 0,
+                    len,
+                };
+                let elapsed = started.elapsed();
+                events.node_end(
+                    step.node,
+                    range.clone(),
+                    elapsed,
+                    &NodeData::batch(step.node.outputs(), &made),
+                );
             }
             if step.cache.is_none() {
                 mark(self.computed.as_ref(), range.clone());
@@ -419,33 +438,62 @@ struct Report<'r> {
     start: usize,
 }
 
+/// What a cached step reports with its events: its arguments over the batch, and the
+/// signature of each row (none when the arguments cannot be hashed: nothing is found).
+struct Seen<'s> {
+    node: &'s Node,
+    args: &'s [ArrayRef],
+    constant: &'s [bool],
+    keys: Option<(&'s Digest, &'s [Digest])>,
+}
+
 impl Report<'_> {
     /// Reports the rows of the batch found (`hit`), and those computed: each as runs of
-    /// consecutive rows, the computed ones around the call `compute`.
-    fn around<T>(
+    /// consecutive rows, the computed ones around the call `compute`, which returns the
+    /// outputs of the rows computed, in row order.
+    fn around(
         &self,
-        node: &Node,
+        seen: &Seen<'_>,
         rows: usize,
         hit: impl Fn(usize) -> bool,
-        compute: impl FnOnce() -> std::result::Result<T, Failure>,
-    ) -> std::result::Result<T, Failure> {
+        compute: impl FnOnce() -> std::result::Result<Vec<ArrayRef>, Failure>,
+    ) -> std::result::Result<Vec<ArrayRef>, Failure> {
         let at = |r: usize| self.start + r;
         mark(self.computed, (0..rows).filter(|&r| !hit(r)).map(at));
         let Some(events) = self.events else {
             return compute();
         };
-        runs((0..rows).filter(|&r| hit(r)).map(at), |items| {
-            events.node_cached(node, items)
-        });
+        let node = seen.node;
+        if let Some((key, items)) = seen.keys {
+            runs((0..rows).filter(|&r| hit(r)), |r| {
+                events.node_cached(node, at(r.start)..at(r.end), &Signature::new(key, &items[r]))
+            });
+        }
         let mut missed = Vec::new();
-        runs((0..rows).filter(|&r| !hit(r)).map(at), |items| missed.push(items));
-        for items in &missed {
-            events.node_start(node, items.clone());
+        runs((0..rows).filter(|&r| !hit(r)), |r| missed.push(r));
+        for r in &missed {
+            let inputs = Arrays {
+                arrays: seen.args,
+                constant: seen.constant,
+                offset: r.start,
+                len: r.len(),
+            };
+            events.node_start(node, at(r.start)..at(r.end), &NodeData::batch(node.params(), &inputs));
         }
         let started = Tick::now();
         let out = compute()?;
-        for items in missed {
-            events.node_end(node, items, started.elapsed());
+        // The computed rows' outputs, one run after another.
+        let mut offset = 0;
+        for r in missed {
+            let made = Arrays {
+                arrays: &out,
+                constant: &[],
+                offset,
+                len: r.len(),
+            };
+            offset += r.len();
+            let data = NodeData::batch(node.outputs(), &made);
+            events.node_end(node, at(r.start)..at(r.end), started.elapsed(), &data);
         }
         Ok(out)
     }
@@ -482,7 +530,13 @@ fn cached_call(
         let hashed = ColumnType::find(&p.type_info()).is_some_and(|ct| (ct.digest_rows)(args[k].as_ref(), &mut rows));
         if !hashed {
             cache.unhashable(p.name(), &p.type_info().name());
-            return report.around(step.node, len, |_| false, || call(args, len, &|r| r));
+            let seen = Seen {
+                node: step.node,
+                args,
+                constant: &step.constant,
+                keys: None,
+            };
+            return report.around(&seen, len, |_| false, || call(args, len, &|r| r));
         }
         slot_digests[slot] = Some(Arc::new(rows));
     }
@@ -500,6 +554,12 @@ fn cached_call(
         })
         .collect();
     let keys = item_keys(len, &digests);
+    let seen = Seen {
+        node: step.node,
+        args,
+        constant: &step.constant,
+        keys: Some((cache.key(), &keys)),
+    };
     // Unreachable: a kernel's outputs are columnar, and a store keeps columnar results
     // as Arrow (the memory store converts them, the disk store reads them back so).
     let arrow = |c: &Column| {
@@ -508,7 +568,7 @@ fn cached_call(
     let outputs = match cache.lookup(&keys) {
         Lookup::All(block) => {
             cache.count(len, 0);
-            report.around(step.node, len, |_| true, || Ok(()))?;
+            report.around(&seen, len, |_| true, || Ok(Vec::new()))?;
             for (k, slot) in step.outs.iter().enumerate() {
                 if let (Some(slot), Some(Some(d))) = (slot, block.digests.get(k)) {
                     slot_digests[*slot] = Some(d.clone());
@@ -518,13 +578,13 @@ fn cached_call(
         }
         Lookup::None => {
             cache.count(0, len);
-            report.around(step.node, len, |_| false, || call(args, len, &|r| r))?
+            report.around(&seen, len, |_| false, || call(args, len, &|r| r))?
         }
         Lookup::Some(found) => {
             let todo: Vec<u32> = (0..len as u32).filter(|&r| found[r as usize].is_none()).collect();
             cache.count(len - todo.len(), todo.len());
             let computed = report.around(
-                step.node,
+                &seen,
                 len,
                 |r| found[r].is_some(),
                 || {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::events::{Callback, Context, End};
+use crate::events::{Callback, Context, End, NodeData, Signature};
 use crate::node::Node;
 
 /// The callbacks of a map, for the piece whose first item is item `first` of the map.
@@ -67,17 +67,17 @@ impl Callback for Window {
         let items = self.items(ctx, items);
         self.each(|cb| cb.on_map_item_skipped(ctx, items.clone()));
     }
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_start(&self, ctx: &Context, node: &Node, items: Range<usize>, inputs: &NodeData<'_>) {
         let items = self.items(ctx, items);
-        self.each(|cb| cb.on_node_start(ctx, node, items.clone()));
+        self.each(|cb| cb.on_node_start(ctx, node, items.clone(), inputs));
     }
-    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration) {
+    fn on_node_end(&self, ctx: &Context, node: &Node, items: Range<usize>, elapsed: Duration, outputs: &NodeData<'_>) {
         let items = self.items(ctx, items);
-        self.each(|cb| cb.on_node_end(ctx, node, items.clone(), elapsed));
+        self.each(|cb| cb.on_node_end(ctx, node, items.clone(), elapsed, outputs));
     }
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>) {
+    fn on_node_cached(&self, ctx: &Context, node: &Node, items: Range<usize>, signature: &Signature<'_>) {
         let items = self.items(ctx, items);
-        self.each(|cb| cb.on_node_cached(ctx, node, items.clone()));
+        self.each(|cb| cb.on_node_cached(ctx, node, items.clone(), signature));
     }
     fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {
         // The item is the map's; the error's own message names the piece's.

@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 use super::call::{call_node, call_node_async};
 use crate::cache::{ArgDigests, Block, Column, Digest, Lookup, NodeCache, item_keys};
 use crate::error::{Error, Result};
-use crate::events::runs;
+use crate::events::{Signature, runs};
 use crate::exec::{Executor, RunConfig, block_on, for_items, for_items_async};
 use crate::hash::digest_as;
 use crate::node::Node;
@@ -161,7 +161,7 @@ pub fn cached_node(
                 {
                     nc.count(n, 0);
                     if let Some(events) = config.events() {
-                        events.node_cached(node, 0..n);
+                        events.node_cached(node, 0..n, &Signature::new(nc.key(), keys));
                     }
                     let mut cells: Vec<Cells> = (0..n_out).map(|_| Cells::Items(Vec::new(), None)).collect();
                     for (&k, list) in cached_outputs.iter().zip(lists) {
@@ -207,8 +207,14 @@ pub fn cached_node(
             for &p in &todo {
                 hit[p] = false;
             }
+            // Runs of consecutive items are runs of consecutive positions in `rows`.
             let hits = (0..rows.len()).filter(|&p| hit[p]).map(|p| rows[p]);
-            runs(hits, |items| events.node_cached(node, items));
+            let mut at = 0;
+            runs(hits, |items| {
+                at += rows[at..].partition_point(|&r| r < items.start);
+                let signature = Signature::new(nc.key(), &keys[at..at + items.len()]);
+                events.node_cached(node, items, &signature)
+            });
         }
     }
     let results = match executor {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::events::{Events, Tick};
+use crate::events::{Events, NodeData, Tick};
 use crate::exec::{RunConfig, block_on, spawn_blocking};
 use crate::nested::{NodeKind, kind};
 use crate::node::{InvokeArgs, Node, NodeImpl, NodeOutputs};
@@ -22,6 +22,15 @@ pub enum Produced {
 }
 
 impl Produced {
+    /// The outputs of `node` produced, for the callbacks.
+    #[doc(hidden)]
+    pub fn data<'a>(&'a self, node: &'a Node) -> NodeData<'a> {
+        match self {
+            Produced::Func(out) => NodeData::values(node.outputs(), out),
+            Produced::Nested(out) => NodeData::some(node.outputs(), out),
+        }
+    }
+
     /// Calls `f(k, value)` for each output `k` produced.
     #[inline]
     #[doc(hidden)]
@@ -49,23 +58,28 @@ pub fn call_node(
     let Some(events) = config.events() else {
         return invoke_node(config, node, keep, args, item);
     };
-    let started = node_started(events, node, item);
+    let started = node_started(events, node, item, &NodeData::refs(node.params(), args));
     let out = invoke_node(config, node, keep, args, item);
     node_done(events, node, item, started, &out);
     out
 }
 
-/// Reports the start of a call of `node` on `item` (`0..1` outside a map), and returns
-/// when it started.
-fn node_started(events: &Events, node: &Node, item: Option<usize>) -> Tick {
-    events.node_start(node, item.map_or(0..1, |i| i..i + 1));
+/// Reports the start of a call of `node` on `item` (`0..1` outside a map) with
+/// `inputs`, and returns when it started.
+fn node_started(events: &Events, node: &Node, item: Option<usize>, inputs: &NodeData<'_>) -> Tick {
+    events.node_start(node, item.map_or(0..1, |i| i..i + 1), inputs);
     Tick::now()
 }
 
 /// Reports how a call of `node` on `item` started at `started` ended.
 fn node_done(events: &Events, node: &Node, item: Option<usize>, started: Tick, out: &Result<Produced>) {
     match out {
-        Ok(_) => events.node_end(node, item.map_or(0..1, |i| i..i + 1), started.elapsed()),
+        Ok(out) => events.node_end(
+            node,
+            item.map_or(0..1, |i| i..i + 1),
+            started.elapsed(),
+            &out.data(node),
+        ),
         Err(e) => events.node_error(node, item, e),
     }
 }
@@ -147,7 +161,7 @@ pub async fn call_node_async(
     let Some(events) = config.events().cloned() else {
         return invoke_node_async(config, node, keep, args, item).await;
     };
-    let started = node_started(&events, &node, item);
+    let started = node_started(&events, &node, item, &NodeData::values(node.params(), &args));
     let out = invoke_node_async(config, node.clone(), keep, args, item).await;
     node_done(&events, &node, item, started, &out);
     out

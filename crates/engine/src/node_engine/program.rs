@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use super::cache::{Cells, cached_node};
 use super::call::{Produced, call_node, call_node_async, call_plain, invoke_node};
 use crate::error::{Error, Result};
-use crate::events::{Events, Tick, runs};
+use crate::events::{Events, NodeData, Tick, runs};
 use crate::exec::ExecutorPool;
 use crate::exec::{Executor, ItemFailure, OnError, RunConfig};
 use crate::nested::{NodeKind, kind};
@@ -279,8 +279,8 @@ impl Program {
         let items = item.map_or(0..1, |i| i..i + 1);
         let mut at = started;
         for step in &self.steps {
-            events.node_start(&step.node, items.clone());
             let args = self.args(step, slots);
+            events.node_start(&step.node, items.clone(), &NodeData::refs(step.node.params(), &args));
             let out = match &step.plain {
                 Some(f) => call_plain(&step.node, &**f, &args, item),
                 None => invoke_node(&self.config, &step.node, &step.keep, &args, item),
@@ -289,7 +289,7 @@ impl Program {
             match out {
                 Ok(out) => {
                     let now = Tick::now();
-                    events.node_end(&step.node, items.clone(), now.since(at));
+                    events.node_end(&step.node, items.clone(), now.since(at), &out.data(&step.node));
                     at = now;
                     Self::store(step, out, slots);
                 }

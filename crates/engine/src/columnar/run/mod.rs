@@ -3,6 +3,7 @@
 //! (`row_by_row`), the reports of its items, and the rows that fail under
 //! `OnError::Collect`.
 
+mod data;
 mod nested;
 mod row_by_row;
 mod vectorized;

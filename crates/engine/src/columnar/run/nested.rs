@@ -11,12 +11,13 @@ use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field};
 
 use super::Run;
+use super::data::Columns;
 use crate::columnar::chunks::{Chunks, Split};
 use crate::columnar::col::{Col, Conv};
 use crate::columnar::gather;
 use crate::columnar::types::ColumnType;
 use crate::error::{Error, Result};
-use crate::events::Tick;
+use crate::events::{NodeData, Tick};
 use crate::map::MapMode;
 use crate::nested::NestedNode;
 use crate::plan::RunPlan;
@@ -42,11 +43,16 @@ impl<'r, 'p> NestedRun<'r, 'p> {
             return self.execute_inner(i, nested);
         };
         let node = self.run.node(i);
-        events.node_start(node, 0..self.run.rows);
+        let inputs = Columns(self.run);
+        events.node_start(node, 0..self.run.rows, &NodeData::batch(node.params(), &inputs));
         let started = Tick::now();
         let done = self.execute_inner(i, nested);
         match &done {
-            Ok(()) => events.node_end(node, 0..self.run.rows, started.elapsed()),
+            Ok(()) => {
+                let outputs = Columns(self.run);
+                let data = NodeData::batch(node.outputs(), &outputs);
+                events.node_end(node, 0..self.run.rows, started.elapsed(), &data)
+            }
             Err(e) => events.node_error(node, e.item(), e),
         }
         done
