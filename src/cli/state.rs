@@ -43,9 +43,13 @@ pub(super) fn plan(args: RunArgs, registry: &Registry, out: &mut dyn Write) -> R
         let _ = writeln!(out, "{}", here(&d.to_string()));
     }
     let count = |action| decisions.iter().filter(|d| d.action == action).count();
+    let resume = match count(Action::Resume) {
+        0 => String::new(),
+        n => format!("resume {n}, "),
+    };
     let _ = writeln!(
         out,
-        "would compute {} files, skip {}, remove the outputs of {} gone",
+        "would compute {} files, {resume}skip {}, remove the outputs of {} gone",
         count(Action::Compute),
         count(Action::Skip),
         count(Action::Remove)

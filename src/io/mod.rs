@@ -609,16 +609,24 @@ impl FileRun {
                 events: events.as_ref(),
                 offset,
             };
+            let journal = tracker.as_mut().and_then(|t| t.journal(computed[k]));
             let streamed_file = match &self.remote {
-                Some(remote) => {
-                    remote::stream_on(self, remote.as_ref(), input, output, &plan, at, &mut summary).map(|f| (f, None))
-                }
-                None => stream(self, input, output, failed.as_ref(), plan, at, &mut summary),
+                Some(remote) => remote::stream_on(self, remote.as_ref(), input, output, &plan, at, &mut summary)
+                    .map(|f| ((f, None), None)),
+                None => stream(self, input, output, failed.as_ref(), plan, at, journal, &mut summary),
             };
             let streamed_file = streamed_file.map_err(|e| input.rename(e));
+            // A resumed file's rows kept count among the run's rows, not as read.
+            let kept = streamed_file
+                .as_ref()
+                .ok()
+                .and_then(|(_, j)| j.as_ref()?.journal().finished());
+            offset += kept.map_or(0, |k| k.rows as usize);
             let streamed_file = match (streamed_file, &mut tracker) {
-                (Ok(files), Some(tracker)) => write::place(files, &mut summary).and_then(|()| tracker.put(computed[k])),
-                (Ok(files), None) => {
+                (Ok((files, journal)), Some(tracker)) => write::place(files, &mut summary)
+                    .and_then(|()| tracker.put(computed[k]))
+                    .and_then(|()| journal.map_or(Ok(()), state::Appender::remove)),
+                (Ok((files, _)), None) => {
                     written.push(files);
                     Ok(())
                 }

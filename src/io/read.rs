@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 
 use super::format::{Format, Rejected, StreamReader};
 use super::input::Input;
@@ -35,11 +35,15 @@ pub(super) struct Reader<'a> {
     stream: Mutex<Option<Sequence>>,
     /// A file's rows, for a reader's pieces: known, or about its size over a row's.
     file_rows: usize,
+    /// The first row read: that of the first batch not skipped.
+    first_row: usize,
 }
 
 impl<'a> Reader<'a> {
-    /// The reader of `input`, as `plan` reads it, in batches of `memory`'s rows.
-    pub(super) fn new(input: &'a Input, plan: &'a FilePlan, memory: &'a Memory) -> Result<Reader<'a>> {
+    /// The reader of `input`, as `plan` reads it, in batches of `memory`'s rows, from
+    /// batch `skip` on (the batches before it are not read: a resumed file's, written
+    /// already).
+    pub(super) fn new(input: &'a Input, plan: &'a FilePlan, memory: &'a Memory, skip: u64) -> Result<Reader<'a>> {
         let batch_rows = memory.batch_rows();
         // The work: for Parquet, row groups, each read by one worker into batches of
         // `batch_rows`; for the other formats, the batches of the file's one reader, in
@@ -58,6 +62,7 @@ impl<'a> Reader<'a> {
             |r| r as usize,
         );
         let stream = Mutex::new(None);
+        let mut start = 0;
         match &plan.source {
             Source::Parquet(metadata) => {
                 mask = Some(ProjectionMask::roots(
@@ -67,20 +72,42 @@ impl<'a> Reader<'a> {
                 let (mut seq, mut first_row) = (0u64, 0usize);
                 for (g, rg) in metadata.metadata().row_groups().iter().enumerate() {
                     let rows = rg.num_rows().max(0) as usize;
-                    groups.push(Group {
-                        index: g,
-                        first_seq: seq,
-                        first_row,
-                        rows,
-                    });
-                    seq += rows.div_ceil(batch_rows) as u64;
+                    let batches = rows.div_ceil(batch_rows) as u64;
+                    // The batches skipped: a row group's whole, or its first ones.
+                    let skipped = skip.saturating_sub(seq).min(batches);
+                    let skipped_rows = (skipped as usize * batch_rows).min(rows);
+                    if skipped < batches {
+                        groups.push(Group {
+                            index: g,
+                            first_seq: seq + skipped,
+                            first_row: first_row + skipped_rows,
+                            rows: rows - skipped_rows,
+                            skipped: skipped_rows,
+                        });
+                    }
+                    if seq <= skip {
+                        start = first_row + skipped_rows;
+                    }
+                    seq += batches;
                     first_row += rows;
                 }
             }
             Source::Stream { parse, projection } => {
                 let reader =
                     StreamReader::open(input.local_file()?, plan.format, parse.clone(), projection, batch_rows)?;
-                *stream.lock().expect("reader") = Some(Sequence { reader, seq: 0, row: 0 });
+                let mut sequence = Sequence { reader, seq: 0, row: 0 };
+                // The pieces skipped are split off, not decoded.
+                while sequence.seq < skip {
+                    match sequence.reader.next_piece() {
+                        Some(piece) => {
+                            sequence.seq += 1;
+                            sequence.row += piece?.rows();
+                        }
+                        None => break,
+                    }
+                }
+                start = sequence.row;
+                *stream.lock().expect("reader") = Some(sequence);
             }
         }
 
@@ -93,7 +120,13 @@ impl<'a> Reader<'a> {
             next_group: AtomicUsize::new(0),
             stream,
             file_rows,
+            first_row: start,
         })
+    }
+
+    /// The first row read: that of batch `skip`.
+    pub(super) fn first_row(&self) -> usize {
+        self.first_row
     }
 
     /// A worker's reading: takes the next batch (a row group's, or the reader's), waits
@@ -118,7 +151,7 @@ impl<'a> Reader<'a> {
                 }
                 let expected = group.rows.div_ceil(batch_rows) as u64;
                 let mask = self.mask.clone().expect("a Parquet projection");
-                let reader = self.row_group(metadata, group.index, mask, batch_rows);
+                let reader = self.row_group(metadata, group, mask, batch_rows);
                 let mut reader = match reader {
                     Ok(r) => r,
                     Err(e) => {
@@ -234,17 +267,22 @@ impl<'a> Reader<'a> {
         size
     }
 
-    /// The batches of row group `index`, the columns of `mask`: from the local file, or
+    /// The batches of row `group`, the columns of `mask`: from the local file, or
     /// fetched from the store.
     fn row_group(
         &self,
         metadata: &ArrowReaderMetadata,
-        index: usize,
+        group: &Group,
         mask: ProjectionMask,
         batch_rows: usize,
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
+        let index = group.index;
         #[cfg(feature = "cloud")]
         if let super::input::InputSource::Parquet(object) = &self.input.source {
+            // Unreachable: only a run with a state skips rows, and it reads local files.
+            if group.skipped > 0 {
+                return Err(Error::Internal("rows skipped in an object".into()));
+            }
             let batches = super::store::row_group_reader(object, metadata, index, mask, batch_rows, true)?;
             return Ok(Box::new(batches));
         }
@@ -254,7 +292,14 @@ impl<'a> Reader<'a> {
             path: self.input.location.to_string().into(),
             source,
         })?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+        if group.skipped > 0 {
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(group.skipped),
+                RowSelector::select(group.rows),
+            ]));
+        }
+        let reader = builder
             .with_row_groups(vec![index])
             .with_projection(mask)
             .with_batch_size(batch_rows)
@@ -284,8 +329,10 @@ struct Group {
     first_seq: u64,
     /// The file's row number of its first row.
     first_row: usize,
-    /// Its rows.
+    /// Its rows read.
     rows: usize,
+    /// Its first rows, not read (a resumed file's, written already).
+    skipped: usize,
 }
 
 /// The one reader of a file read batch by batch, and where it is.

@@ -11,6 +11,10 @@ use crate::io::Location;
 pub enum Action {
     /// The input file is read and its output written.
     Compute,
+    /// The input file is computed from where a run that was interrupted (killed, or
+    /// failed) left it: the batches that run finished are written from its journal, the
+    /// others computed ([`Reason::Interrupted`] says how many).
+    Resume,
     /// The input file and its output are left as they are.
     Skip,
     /// The input file is gone: its outputs are removed.
@@ -21,6 +25,7 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Action::Compute => "compute",
+            Action::Resume => "resume",
             Action::Skip => "skip",
             Action::Remove => "remove",
         })
@@ -74,6 +79,16 @@ pub enum Reason {
     OutputChanged(Location),
     /// The input file is gone.
     InputGone,
+    /// A run computing the file was interrupted after its first `batches` batches (of
+    /// `of`, for a Parquet input), holding `rows` input rows: those are kept.
+    Interrupted {
+        /// The batches finished.
+        batches: u64,
+        /// The file's batches, when known before reading it (Parquet).
+        of: Option<u64>,
+        /// The input rows of the batches finished.
+        rows: u64,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -98,6 +113,10 @@ impl fmt::Display for Reason {
             Reason::OutputMissing(o) => write!(f, "output {o} missing"),
             Reason::OutputChanged(o) => write!(f, "output {o} changed since written"),
             Reason::InputGone => write!(f, "input gone"),
+            Reason::Interrupted {
+                batches, of: Some(of), ..
+            } => write!(f, "interrupted after {batches} of {of} batches"),
+            Reason::Interrupted { batches, of: None, .. } => write!(f, "interrupted after {batches} batches"),
         }
     }
 }

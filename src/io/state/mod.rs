@@ -11,6 +11,7 @@
 //! `hypernodes state show`.
 
 mod decide;
+mod journal;
 mod record;
 mod show;
 
@@ -19,6 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use decide::{Action, FileDecision, Reason};
+pub(super) use journal::{Appender, Journal};
 use record::{FileRecord, Fingerprint, Signature, StateFile, VERSION, Written};
 pub use show::{FileState, RunState, State};
 
@@ -28,11 +30,17 @@ use crate::error::{Error, Result};
 
 /// What an incremental run did with its files (see [`FileRun::with_state`]): in
 /// [`RunSummary::incremental`](super::RunSummary::incremental), displayed as
-/// `files: 1 computed, 99 skipped, 1 removed`.
+/// `files: 1 computed, 99 skipped, 1 removed`, or with a file resumed
+/// `files: 0 computed, 1 resumed (57344 rows kept), 99 skipped, 0 removed`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Incremental {
     /// The input files computed, in order.
     pub computed: Vec<Location>,
+    /// The input files resumed: computed from where a run that was interrupted left
+    /// them (see [`Action::Resume`]).
+    pub resumed: Vec<Location>,
+    /// The rows of the files resumed that were kept (not computed again).
+    pub rows_kept: u64,
     /// The input files skipped, their outputs left as they were.
     pub skipped: Vec<Location>,
     /// The outputs removed: those of input files that are gone.
@@ -43,13 +51,11 @@ pub struct Incremental {
 
 impl std::fmt::Display for Incremental {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "files: {} computed, {} skipped, {} removed",
-            self.computed.len(),
-            self.skipped.len(),
-            self.removed.len()
-        )
+        write!(f, "files: {} computed, ", self.computed.len())?;
+        if !self.resumed.is_empty() {
+            write!(f, "{} resumed ({} rows kept), ", self.resumed.len(), self.rows_kept)?;
+        }
+        write!(f, "{} skipped, {} removed", self.skipped.len(), self.removed.len())
     }
 }
 
@@ -82,6 +88,9 @@ pub(super) struct Tracker {
     /// Per input file, in order: its location, fingerprint, signature, outputs.
     now: Vec<(String, Fingerprint, Signature, Vec<Location>)>,
     decisions: Vec<FileDecision>,
+    /// Per input file computed, its journal (see [`Journal`]): none when its nodes are
+    /// not the same twice (volatile, or not hashable).
+    journals: Vec<Option<Journal>>,
 }
 
 impl Tracker {
@@ -96,6 +105,7 @@ impl Tracker {
         let before = read_state(&path)?;
         let mut now = Vec::new();
         let mut decisions = Vec::new();
+        let mut journals = Vec::new();
         // Every input's content is hashed: the files on every core.
         let locals = (files.inputs.iter().map(|input| input.local_file())).collect::<Result<Vec<_>>>()?;
         let fingerprints: Vec<Fingerprint> = {
@@ -112,11 +122,26 @@ impl Tracker {
             let outputs: Vec<Location> = std::iter::once(files.outputs[i].clone())
                 .chain(files.failed[i].clone())
                 .collect();
-            let reasons = decide::reasons(before.files.get(&key), &fingerprint, &signature, &outputs);
-            let action = match decide::computes(&reasons) {
+            let mut reasons = decide::reasons(before.files.get(&key), &fingerprint, &signature, &outputs);
+            let mut action = match decide::computes(&reasons) {
                 true => Action::Compute,
                 false => Action::Skip,
             };
+            // A file to compute resumes from its journal when it holds finished batches.
+            let journal = (action == Action::Compute && journal::kept(&reasons)).then(|| {
+                let memory = super::stream::memory_for(run, input, &files.outputs[i], files.failed[i].as_ref(), plan);
+                let journal = Journal::find(&path, &key, &fingerprint, &signature, &memory, plan);
+                if let Some(finished) = journal.finished() {
+                    action = Action::Resume;
+                    reasons.push(Reason::Interrupted {
+                        batches: finished.batches,
+                        of: journal::batches_of(plan, memory.batch_rows()),
+                        rows: finished.rows,
+                    });
+                }
+                journal
+            });
+            journals.push(journal);
             decisions.push(FileDecision {
                 input: input.location.clone(),
                 outputs: outputs.clone(),
@@ -156,7 +181,13 @@ impl Tracker {
             unwritten: false,
             now,
             decisions,
+            journals,
         })
+    }
+
+    /// The journal of input file `index` (see [`Journal`]), if it keeps one.
+    pub(super) fn journal(&mut self, index: usize) -> Option<Journal> {
+        self.journals.get_mut(index).and_then(Option::take)
     }
 
     /// The decisions taken.
@@ -167,7 +198,7 @@ impl Tracker {
     /// The indices of the input files computed, in order.
     pub(super) fn computed(&self) -> Vec<usize> {
         (0..self.now.len())
-            .filter(|&i| self.decisions[i].action == Action::Compute)
+            .filter(|&i| matches!(self.decisions[i].action, Action::Compute | Action::Resume))
             .collect()
     }
 
@@ -207,6 +238,8 @@ impl Tracker {
     pub(super) fn finish(mut self) -> Result<Incremental> {
         let mut done = Incremental {
             computed: Vec::new(),
+            resumed: Vec::new(),
+            rows_kept: 0,
             skipped: Vec::new(),
             removed: Vec::new(),
             decisions: Vec::new(),
@@ -214,6 +247,10 @@ impl Tracker {
         for d in &self.decisions {
             match d.action {
                 Action::Compute => done.computed.push(d.input.clone()),
+                Action::Resume => {
+                    done.resumed.push(d.input.clone());
+                    done.rows_kept += d.reasons.iter().map(Reason::rows_kept).sum::<u64>();
+                }
                 Action::Skip => done.skipped.push(d.input.clone()),
                 Action::Remove => {
                     for output in &d.outputs {
@@ -236,7 +273,7 @@ impl Tracker {
         let mut files = std::collections::BTreeMap::new();
         for ((key, fingerprint, _, _), d) in self.now.iter().zip(&self.decisions) {
             let record = match (d.action, self.after.files.get(key), self.before.files.get(key)) {
-                (Action::Compute, Some(put), _) => put.clone(),
+                (Action::Compute | Action::Resume, Some(put), _) => put.clone(),
                 // Skipped: as recorded, its fingerprint refreshed.
                 (Action::Skip, _, Some(before)) => FileRecord {
                     fingerprint: fingerprint.clone(),
@@ -250,6 +287,8 @@ impl Tracker {
         self.after.files = files;
         self.unwritten = true;
         self.flush()?;
+        // Every file is done: no journal of this run serves any more.
+        journal::remove(&self.path.with_extension(""))?;
         done.decisions = std::mem::take(&mut self.decisions);
         Ok(done)
     }
