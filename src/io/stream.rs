@@ -96,21 +96,15 @@ pub(super) fn stream(
     memory.start_at(skip);
     let reader = Reader::new(input, plan, &memory, skip)?;
     let mut writer = Writer::create(output, failed, plan, file_run.compression, memory.writer_budgets())?;
-    if let (Some(journal), Some(kept)) = (&journal, kept) {
-        // Unreachable: the journal serves the same content cut the same way.
-        if reader.first_row() as u64 != kept.rows {
-            return Err(Error::Internal(format!(
-                "the journal of '{}' holds {} rows in {} batches; they hold {}",
-                input.location,
-                kept.rows,
-                kept.batches,
-                reader.first_row()
-            )));
-        }
-        journal
-            .journal()
-            .replay(|out, failed| writer.write(&out, failed.as_ref()).map(drop))?;
-        report.items_kept(0..kept.rows as usize);
+    // Unreachable: the journal serves the same content cut the same way.
+    if let Some(kept) = kept.filter(|k| k.rows != reader.first_row() as u64) {
+        return Err(Error::Internal(format!(
+            "the journal of '{}' holds {} rows in {} batches; they hold {}",
+            input.location,
+            kept.rows,
+            kept.batches,
+            reader.first_row()
+        )));
     }
 
     let result: Result<()> = std::thread::scope(|scope| {
@@ -147,7 +141,17 @@ pub(super) fn stream(
             Err(e)
         };
 
-        // Writer: results in input order.
+        // Writer: the batches of the journal, while the workers compute the next ones;
+        // then the results in input order.
+        if let (Some(journal), Some(kept)) = (&journal, kept) {
+            let replayed = journal
+                .journal()
+                .replay(|out, failed| writer.write(&out, failed.as_ref()).map(drop));
+            if let Err(e) = replayed {
+                return fail(e);
+            }
+            report.items_kept(0..kept.rows as usize);
+        }
         let mut pending: BTreeMap<u64, Result<Done>> = BTreeMap::new();
         let mut next = skip;
         for (seq, out) in done_rx.iter() {

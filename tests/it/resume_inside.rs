@@ -239,38 +239,60 @@ const ROUNDS: usize = 4;
 fn a_file_killed_part_way_is_resumed_to_the_bytes_of_a_whole_run() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("resume-kill-inside");
-    let input = dir.join("big.parquet");
-    write_docs(&input, 40_000, 3).unwrap();
+    // 20 batches each: 40,000 rows, and 10,000 for the slower runs that collect failures.
+    write_docs(&dir.join("big.parquet"), 40_000, 3).unwrap();
+    write_docs(&dir.join("small.parquet"), 10_000, 3).unwrap();
     let path = |p: &str| dir.join(p).display().to_string();
-    for (case, (engine, out)) in [
-        ("columnar", "out.parquet"),
-        ("node", "out.parquet"),
-        ("columnar", "out.csv"),
-        ("node", "out.ndjson"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    // W3 and a SQL node that fails (division by zero) on the ids 7k + 3: under
+    // `--on-error collect`, those rows go to a side file, journaled too.
+    let w3 = std::fs::read_to_string(crate::parquet::text_toml()).unwrap();
+    let ratio = "\n[[nodes]]\nname = \"ratio\"\nsql = \"100 / (id % 7 - 3)\"\n";
+    std::fs::write(dir.join("collect.toml"), format!("{w3}{ratio}")).unwrap();
+    let cases = [
+        ("columnar", "out.parquet", false),
+        ("node", "out.parquet", false),
+        ("columnar", "out.csv", false),
+        ("node", "out.ndjson", false),
+        ("columnar", "out.parquet", true),
+    ];
+    for (case, (engine, out, collect)) in cases.into_iter().enumerate() {
+        let batch: u64 = if collect { 500 } else { 2000 };
         let args = |command: &str, output: &str, state: bool| -> Vec<String> {
-            let mut args: Vec<String> = [
-                command,
-                "examples/text.toml",
-                "-i",
-                &path("big.parquet"),
-                "-o",
-                &path(output),
-            ]
-            .map(String::from)
-            .to_vec();
-            args.extend(["--engine", engine, "--batch-rows", "2000"].map(String::from));
+            let toml = if collect {
+                path("collect.toml")
+            } else {
+                "examples/text.toml".into()
+            };
+            let input = path(if collect { "small.parquet" } else { "big.parquet" });
+            let mut args: Vec<String> = [command, &toml, "-i", &input, "-o", &path(output)]
+                .map(String::from)
+                .to_vec();
+            args.extend(["--engine", engine, "--batch-rows", &batch.to_string()].map(String::from));
+            if collect {
+                let failed = path(&format!("failed-{output}"));
+                args.extend(
+                    [
+                        "--select",
+                        "id,word_count,ratio",
+                        "--on-error",
+                        "collect",
+                        "--failed",
+                        &failed,
+                    ]
+                    .map(String::from),
+                );
+            }
             if state {
                 args.extend(["--state".to_string(), path("state")]);
             }
             args
         };
+        let failed = |output: &str| std::fs::read(dir.join(&format!("failed-{output}"))).ok();
         let reference = format!("reference-{out}");
         let whole = args("run", &reference, false);
         let (_, span) = timed(&whole.iter().map(String::as_str).collect::<Vec<_>>());
+        let reference_failed = failed(&reference);
+        assert_eq!(reference_failed.is_some(), collect);
         let reference = std::fs::read(dir.join(&reference)).unwrap();
         let run = args("run", out, true);
         let run: Vec<&str> = run.iter().map(String::as_str).collect();
@@ -292,17 +314,24 @@ fn a_file_killed_part_way_is_resumed_to_the_bytes_of_a_whole_run() {
             let again = hypernodes(&run);
             assert!(again.status.success(), "{}", text(&again.stderr));
             let summary = text(&again.stdout);
-            // What the plan said, the run did: resumed after k batches, keeping 2000 k rows.
+            // What the plan said, the run did: resumed after k batches, keeping their rows.
             match planned.split("(new file; interrupted after ").nth(1) {
                 Some(rest) => {
                     let batches: u64 = rest.split(' ').next().unwrap().parse().unwrap();
                     assert!(rest.starts_with(&format!("{batches} of 20 batches)")), "{planned}");
-                    let kept = format!("files: 0 computed, 1 resumed ({} rows kept), 0 skipped", batches * 2000);
+                    let kept = format!(
+                        "files: 0 computed, 1 resumed ({} rows kept), 0 skipped",
+                        batches * batch
+                    );
                     assert!(summary.contains(&kept), "round {round}: {kept} in {summary}");
                     resumed += 1;
                 }
                 None => assert!(!summary.contains("resumed"), "round {round}: {planned} then {summary}"),
             }
+            assert!(
+                failed(out) == reference_failed,
+                "round {round}: the failed rows of a whole run"
+            );
             assert!(
                 std::fs::read(dir.join(out)).unwrap() == reference,
                 "round {round} ({engine}, {out}): the bytes of a whole run"
