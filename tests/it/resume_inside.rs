@@ -185,12 +185,12 @@ fn csv_inputs(dir: &Path, rows: &[usize]) -> PathBuf {
     let csv = dir.join("in");
     std::fs::create_dir_all(&csv).unwrap();
     for (seed, &rows) in (1..).zip(rows) {
-        let parquet = dir.join(&format!("docs-{seed}.parquet"));
+        let parquet = dir.join(format!("docs-{seed}.parquet"));
         write_docs(&parquet, rows, seed).unwrap();
         FileRun::new(
             Pipeline::new([words::node()]),
             &parquet,
-            csv.join(&format!("part-{seed}.csv")),
+            csv.join(format!("part-{seed}.csv")),
         )
         .with_select(["id", "passage", "value"])
         .run()
