@@ -219,6 +219,7 @@ impl Journal {
             Some(_) => self.segments(),
             None => {
                 remove(&self.prefix)?;
+                // Unreachable: the description holds strings, numbers and maps of them.
                 let bytes = serde_json::to_vec(&self.description).map_err(|e| Error::Internal(e.to_string()))?;
                 std::fs::write(self.path(), bytes).map_err(|e| io("write", &self.path(), e))?;
                 0
