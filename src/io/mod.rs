@@ -444,7 +444,10 @@ impl FileRun {
     /// in place, and synced at the end. A run that fails keeps and records the files it
     /// finished, a run killed keeps them and their records too, and the state never names an
     /// output that is not there as written: the next run computes exactly what is
-    /// missing. Local files only, in this process (not on a remote).
+    /// missing. Inside a file too: the output rows of each batch finished are journaled
+    /// in the state directory, and the next run writes them without computing them
+    /// ([`Action::Resume`]), to the bytes of a run never interrupted. Local files only,
+    /// in this process (not on a remote).
     ///
     /// ```
     /// use hypernodes::prelude::*;
