@@ -47,9 +47,13 @@ pub(super) fn plan(args: RunArgs, registry: &Registry, out: &mut dyn Write) -> R
         0 => String::new(),
         n => format!("recompute {n} by column, "),
     };
+    let resume = match count(Action::Resume) {
+        0 => String::new(),
+        n => format!("resume {n}, "),
+    };
     let _ = writeln!(
         out,
-        "would compute {} files, {recompute}skip {}, remove the outputs of {} gone",
+        "would compute {} files, {recompute}{resume}skip {}, remove the outputs of {} gone",
         count(Action::Compute),
         count(Action::Skip),
         count(Action::Remove)

@@ -145,6 +145,12 @@ impl Memory {
         }
     }
 
+    /// The writer starts at batch `seq`: those before it are written already (a resumed
+    /// file's, see `state::Journal`).
+    pub(super) fn start_at(&self, seq: u64) {
+        self.accounted.0.lock().expect("accounting").written = seq;
+    }
+
     /// Whether the run stopped.
     pub(super) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)

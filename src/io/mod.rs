@@ -453,7 +453,10 @@ impl FileRun {
     /// in place, and synced at the end. A run that fails keeps and records the files it
     /// finished, a run killed keeps them and their records too, and the state never names an
     /// output that is not there as written: the next run computes exactly what is
-    /// missing. Local files only, in this process (not on a remote).
+    /// missing. Inside a file too: the output rows of each batch finished are journaled
+    /// in the state directory, and the next run writes them without computing them
+    /// ([`Action::Resume`]), to the bytes of a run never interrupted. Local files only,
+    /// in this process (not on a remote).
     ///
     /// ```
     /// use hypernodes::prelude::*;
@@ -642,23 +645,32 @@ impl FileRun {
                 events: events.as_ref(),
                 offset,
             };
+            let journal = tracker.as_mut().and_then(|t| t.journal(computed[k]));
             let streamed_file = match &self.remote {
-                Some(remote) => {
-                    remote::stream_on(self, remote.as_ref(), input, output, &plan, at, &mut summary).map(|f| (f, None))
-                }
-                None => stream(self, input, output, failed.as_ref(), plan, at, &mut summary),
+                Some(remote) => remote::stream_on(self, remote.as_ref(), input, output, &plan, at, &mut summary)
+                    .map(|f| ((f, None), None)),
+                None => stream(self, input, output, failed.as_ref(), plan, at, journal, &mut summary),
             };
             let streamed_file = streamed_file.map_err(|e| input.rename(e));
             // Stopped: the files written are dropped, which removes them.
             if self.stopped() {
                 break;
             }
+            // A resumed file's rows kept count among the run's rows, not as read.
+            let kept = streamed_file
+                .as_ref()
+                .ok()
+                .and_then(|(_, j)| j.as_ref()?.journal().finished())
+                .map_or(0, |k| k.rows);
+            offset += kept as usize;
             let streamed_file = match (streamed_file, &mut tracker) {
-                (Ok(files), Some(tracker)) => {
-                    let rows = summary.rows_in - rows_before;
-                    write::place(files, &mut summary).and_then(|()| tracker.put(computed[k], rows))
+                (Ok((files, journal)), Some(tracker)) => {
+                    let rows = summary.rows_in - rows_before + kept;
+                    write::place(files, &mut summary)
+                        .and_then(|()| tracker.put(computed[k], rows))
+                        .and_then(|()| journal.map_or(Ok(()), state::Appender::remove))
                 }
-                (Ok(files), None) => {
+                (Ok((files, _)), None) => {
                     written.push(files);
                     Ok(())
                 }

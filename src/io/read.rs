@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 
 use super::carry::Zipped;
 use super::format::{Format, IpcBlocks, Piece, Rejected, StreamReader};
@@ -37,11 +37,15 @@ pub(super) struct Reader<'a> {
     stream: Mutex<Option<Sequence>>,
     /// A file's rows, for a reader's pieces: known, or about its size over a row's.
     file_rows: usize,
+    /// The first row read: that of the first batch not skipped.
+    first_row: usize,
 }
 
 impl<'a> Reader<'a> {
-    /// The reader of `input`, as `plan` reads it, in batches of `memory`'s rows.
-    pub(super) fn new(input: &'a Input, plan: &'a FilePlan, memory: &'a Memory) -> Result<Reader<'a>> {
+    /// The reader of `input`, as `plan` reads it, in batches of `memory`'s rows, from
+    /// batch `skip` on (the batches before it are not read: a resumed file's, written
+    /// already).
+    pub(super) fn new(input: &'a Input, plan: &'a FilePlan, memory: &'a Memory, skip: u64) -> Result<Reader<'a>> {
         let batch_rows = memory.batch_rows();
         // The work: for Parquet, row groups, each read by one worker into batches of
         // `batch_rows`; for the other formats, the batches of the file's one reader, in
@@ -61,6 +65,9 @@ impl<'a> Reader<'a> {
             |r| r as usize,
         );
         let stream = Mutex::new(None);
+        let mut start = 0;
+        // For the other formats, the file's one reader.
+        let mut pieces: Option<Pieces> = None;
         match &plan.source {
             Source::Parquet(metadata) => {
                 mask = Some(ProjectionMask::roots(
@@ -72,30 +79,36 @@ impl<'a> Reader<'a> {
                     .row_groups()
                     .iter()
                     .map(|rg| rg.num_rows().max(0) as usize);
-                groups = Group::all(rows, batch_rows);
+                (groups, start) = Group::all(rows, batch_rows, skip);
             }
             Source::Stream { projection, .. } if plan.format == Format::Arrow => {
                 let blocks = IpcBlocks::open(input.local_file()?, projection)?;
-                groups = Group::all(blocks.rows(), batch_rows);
+                (groups, start) = Group::all(blocks.rows(), batch_rows, skip);
                 ipc = Some(blocks);
             }
             Source::Stream { parse, projection } => {
                 let reader =
                     StreamReader::open(input.local_file()?, plan.format, parse.clone(), projection, batch_rows)?;
-                *stream.lock().expect("reader") = Some(Sequence {
-                    reader: reader.into(),
-                    seq: 0,
-                    row: 0,
-                });
+                pieces = Some(reader.into());
             }
             Source::Carry(carried) => {
-                let reader = Zipped::open(input.local_file()?, plan.format, carried, batch_rows)?;
-                *stream.lock().expect("reader") = Some(Sequence {
-                    reader: reader.into(),
-                    seq: 0,
-                    row: 0,
-                });
+                pieces = Some(Zipped::open(input.local_file()?, plan.format, carried, batch_rows)?.into());
             }
+        }
+        if let Some(reader) = pieces {
+            let mut sequence = Sequence { reader, seq: 0, row: 0 };
+            // The pieces skipped are split off, not decoded.
+            while sequence.seq < skip {
+                match sequence.reader.next_piece() {
+                    Some(piece) => {
+                        sequence.seq += 1;
+                        sequence.row += piece?.rows();
+                    }
+                    None => break,
+                }
+            }
+            start = sequence.row;
+            *stream.lock().expect("reader") = Some(sequence);
         }
 
         Ok(Reader {
@@ -108,7 +121,13 @@ impl<'a> Reader<'a> {
             next_group: AtomicUsize::new(0),
             stream,
             file_rows,
+            first_row: start,
         })
+    }
+
+    /// The first row read: that of batch `skip`.
+    pub(super) fn first_row(&self) -> usize {
+        self.first_row
     }
 
     /// A worker's reading: takes the next batch (a row group's, or the reader's), waits
@@ -258,10 +277,11 @@ impl<'a> Reader<'a> {
         match (&self.plan.source, &self.ipc) {
             (Source::Parquet(metadata), _) => {
                 let mask = self.mask.clone().expect("a Parquet projection");
-                self.row_group(metadata, group.index, mask, batch_rows)
+                self.row_group(metadata, group, mask, batch_rows)
             }
             (_, Some(ipc)) => {
-                let batch = ipc.read(group.index)?;
+                // The rows of the block read: after those skipped (a resumed file's).
+                let batch = ipc.read(group.index)?.slice(group.skipped, group.rows);
                 let rows = batch.num_rows();
                 let slices = (0..rows).step_by(batch_rows.max(1));
                 Ok(Box::new(
@@ -273,17 +293,22 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The batches of row group `index`, the columns of `mask`: from the local file, or
+    /// The batches of row `group`, the columns of `mask`: from the local file, or
     /// fetched from the store.
     fn row_group(
         &self,
         metadata: &ArrowReaderMetadata,
-        index: usize,
+        group: &Group,
         mask: ProjectionMask,
         batch_rows: usize,
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
+        let index = group.index;
         #[cfg(feature = "cloud")]
         if let super::input::InputSource::Parquet(object) = &self.input.source {
+            // Unreachable: only a run with a state skips rows, and it reads local files.
+            if group.skipped > 0 {
+                return Err(Error::Internal("rows skipped in an object".into()));
+            }
             let batches = super::store::row_group_reader(object, metadata, index, mask, batch_rows, true)?;
             return Ok(Box::new(batches));
         }
@@ -293,7 +318,14 @@ impl<'a> Reader<'a> {
             path: self.input.location.to_string().into(),
             source,
         })?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+        if group.skipped > 0 {
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(group.skipped),
+                RowSelector::select(group.rows),
+            ]));
+        }
+        let reader = builder
             .with_row_groups(vec![index])
             .with_projection(mask)
             .with_batch_size(batch_rows)
@@ -323,27 +355,40 @@ struct Group {
     first_seq: u64,
     /// The file's row number of its first row.
     first_row: usize,
-    /// Its rows.
+    /// Its rows read.
     rows: usize,
+    /// Its first rows, not read (a resumed file's, written already).
+    skipped: usize,
 }
 
 impl Group {
     /// The groups of a file whose groups hold `rows` rows each, read in batches of
-    /// `batch_rows`.
-    fn all(rows: impl Iterator<Item = usize>, batch_rows: usize) -> Vec<Group> {
-        let (mut seq, mut first_row) = (0u64, 0usize);
+    /// `batch_rows` from batch `skip` on (the batches before it are not read: a
+    /// resumed file's), and the first row read.
+    fn all(rows: impl Iterator<Item = usize>, batch_rows: usize, skip: u64) -> (Vec<Group>, usize) {
+        let (mut seq, mut first_row, mut start) = (0u64, 0usize, 0usize);
         let mut groups = Vec::new();
         for (index, rows) in rows.enumerate() {
-            groups.push(Group {
-                index,
-                first_seq: seq,
-                first_row,
-                rows,
-            });
-            seq += rows.div_ceil(batch_rows) as u64;
+            let batches = rows.div_ceil(batch_rows) as u64;
+            // The batches skipped: a group's whole, or its first ones.
+            let skipped = skip.saturating_sub(seq).min(batches);
+            let skipped_rows = (skipped as usize * batch_rows).min(rows);
+            if skipped < batches {
+                groups.push(Group {
+                    index,
+                    first_seq: seq + skipped,
+                    first_row: first_row + skipped_rows,
+                    rows: rows - skipped_rows,
+                    skipped: skipped_rows,
+                });
+            }
+            if seq <= skip {
+                start = first_row + skipped_rows;
+            }
+            seq += batches;
             first_row += rows;
         }
-        groups
+        (groups, start)
     }
 }
 

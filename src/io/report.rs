@@ -26,6 +26,13 @@ impl Reporting<'_> {
         }
     }
 
+    /// Rows written without being computed: those a resumed file kept.
+    pub(super) fn items_kept(&self, rows: std::ops::Range<usize>) {
+        if let (Some(events), false) = (self.events, rows.is_empty()) {
+            events.item_cached(self.offset + rows.start..self.offset + rows.end);
+        }
+    }
+
     /// The end of the rows of a batch written: those that did not fail (`failed`, the
     /// side file's rows, names them by `_row`).
     pub(super) fn items_written(&self, rows: std::ops::Range<usize>, failed: Option<&RecordBatch>, started: Instant) {

@@ -15,6 +15,7 @@ use super::memory::Memory;
 use super::plan::FilePlan;
 use super::read::Reader;
 use super::report::Reporting;
+use super::state::{Appender, Journal};
 use super::summary::RunSummary;
 use super::write::{OutputFile, Writer};
 use super::{FileRun, Location};
@@ -45,9 +46,37 @@ fn held_by_stores(input: &Input, output: &Location, failed: Option<&Location>, p
     }
 }
 
+/// The memory of the run of one input file (of `plan`, into `output` and `failed`) as
+/// `file_run` sets it (partitions, memory limit, batch rows).
+pub(super) fn memory_for(
+    file_run: &FileRun,
+    input: &Input,
+    output: &Location,
+    failed: Option<&Location>,
+    plan: &FilePlan,
+) -> Memory {
+    let workers = file_run.partitions.max(1);
+    // The batches and the writers get what reading and writing objects leaves.
+    let held = held_by_stores(input, output, failed, plan, workers);
+    Memory::new(
+        file_run.memory_limit.saturating_sub(held).max(1),
+        workers,
+        file_run.batch_rows,
+        plan.row_bytes,
+        failed.is_some(),
+    )
+}
+
+/// One input file's output and side file of failed rows, finished, and its journal
+/// (with a state).
+pub(super) type Streamed = ((OutputFile, Option<OutputFile>), Option<Appender>);
+
 /// Streams one input file through the pipeline of its `plan` into a temporary output
 /// file, and the failed rows into a temporary side file at `failed`, as `file_run` says
-/// (partitions, memory limit, batch rows, compression).
+/// (partitions, memory limit, batch rows, compression). With a `journal` (an
+/// incremental run's), first writes the batches it holds, computes only the others,
+/// and appends them to it.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn stream(
     file_run: &FileRun,
     input: &Input,
@@ -55,21 +84,28 @@ pub(super) fn stream(
     failed: Option<&Location>,
     plan: FilePlan,
     report: Reporting<'_>,
+    journal: Option<Journal>,
     summary: &mut RunSummary,
-) -> Result<(OutputFile, Option<OutputFile>)> {
+) -> Result<Streamed> {
     let workers = file_run.partitions.max(1);
-    // The batches and the writers get what reading and writing objects leaves.
-    let held = held_by_stores(input, output, failed, &plan, workers);
-    let memory = Memory::new(
-        file_run.memory_limit.saturating_sub(held).max(1),
-        workers,
-        file_run.batch_rows,
-        plan.row_bytes,
-        failed.is_some(),
-    );
+    let memory = memory_for(file_run, input, output, failed, &plan);
     let plan = &plan;
-    let reader = Reader::new(input, plan, &memory)?;
+    let mut journal = journal.map(Journal::start).transpose()?;
+    let kept = journal.as_ref().and_then(|j| j.journal().finished());
+    let skip = kept.map_or(0, |k| k.batches);
+    memory.start_at(skip);
+    let reader = Reader::new(input, plan, &memory, skip)?;
     let mut writer = Writer::create(output, failed, plan, file_run.compression, memory.writer_budgets())?;
+    // Unreachable: the journal serves the same content cut the same way.
+    if let Some(kept) = kept.filter(|k| k.rows != reader.first_row() as u64) {
+        return Err(Error::Internal(format!(
+            "the journal of '{}' holds {} rows in {} batches; they hold {}",
+            input.location,
+            kept.rows,
+            kept.batches,
+            reader.first_row()
+        )));
+    }
 
     let result: Result<()> = std::thread::scope(|scope| {
         let (done_tx, done_rx) = channel::<(u64, Result<Done>)>();
@@ -110,9 +146,19 @@ pub(super) fn stream(
             Err(e)
         };
 
-        // Writer: results in input order.
+        // Writer: the batches of the journal, while the workers compute the next ones;
+        // then the results in input order.
+        if let (Some(journal), Some(kept)) = (&journal, kept) {
+            let replayed = journal
+                .journal()
+                .replay(|out, failed| writer.write(&out, failed.as_ref()).map(drop));
+            if let Err(e) = replayed {
+                return fail(e);
+            }
+            report.items_kept(0..kept.rows as usize);
+        }
         let mut pending: BTreeMap<u64, Result<Done>> = BTreeMap::new();
-        let mut next = 0u64;
+        let mut next = skip;
         for (seq, out) in done_rx.iter() {
             pending.insert(seq, out);
             while let Some(out) = pending.remove(&next) {
@@ -132,6 +178,9 @@ pub(super) fn stream(
                     Ok(size) => size,
                     Err(e) => return fail(e),
                 };
+                if let Some(Err(e)) = journal.as_mut().map(|j| j.append(&batch, failed.as_ref())) {
+                    return fail(e);
+                }
                 let failed_rows = failed.as_ref().map_or(0, |f| f.num_rows() as u64);
                 summary.add_batch(&batch, failed_rows);
                 report.items_written(rows, failed.as_ref(), started);
@@ -142,5 +191,5 @@ pub(super) fn stream(
     });
     result?;
     summary.peak_memory = summary.peak_memory.max(memory.peak());
-    writer.finish()
+    Ok((writer.finish()?, journal))
 }

@@ -160,7 +160,7 @@ impl Case {
             let input = name(input.as_path().unwrap());
             for o in &outputs {
                 match action {
-                    Action::Compute | Action::Recompute => {
+                    Action::Compute | Action::Recompute | Action::Resume => {
                         assert_ne!(modified(o), Some(SystemTime::UNIX_EPOCH + OLD), "{o} written")
                     }
                     Action::Skip => assert_eq!(modified(o), Some(SystemTime::UNIX_EPOCH + OLD), "{o} untouched"),
@@ -173,6 +173,7 @@ impl Case {
             match action {
                 Action::Compute => done.computed.push(input.clone()),
                 Action::Recompute => done.recomputed.push((input.clone(), columns)),
+                Action::Resume => panic!("{input} resumed"),
                 Action::Skip => done.skipped.push(input.clone()),
                 Action::Remove => assert_eq!(reasons, [Reason::InputGone]),
             }

@@ -27,7 +27,7 @@ const RUNS: usize = 20;
 const SIGKILL: i32 = 9;
 
 /// Held by each test for its whole run: one kill test at a time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The pipelines' nodes: two registry functions (cached with `--cache`; `clean_text`'s
 /// strings are most of the bytes).
@@ -67,7 +67,7 @@ impl SplitMix {
 
 /// `n` points spread over `span`: one at a random place in each of `n` equal slices, in
 /// a random order (so that a drift in the machine's speed does not favour the late ones).
-fn kill_points(seed: u64, n: usize, span: Duration) -> Vec<Duration> {
+pub fn kill_points(seed: u64, n: usize, span: Duration) -> Vec<Duration> {
     let mut rng = SplitMix(seed);
     let mut points: Vec<Duration> = (0..n)
         .map(|i| span.mul_f64((i as f64 + rng.unit()) / n as f64))
@@ -80,7 +80,7 @@ fn kill_points(seed: u64, n: usize, span: Duration) -> Vec<Duration> {
 
 /// Runs `hypernodes` with `args`, calls `wait` with the child (it sleeps, or watches the
 /// child), kills it, and returns its process id and how it ended.
-fn kill_run(args: &[&str], wait: impl FnOnce(&mut Child)) -> (u32, Output) {
+pub fn kill_run(args: &[&str], wait: impl FnOnce(&mut Child)) -> (u32, Output) {
     let mut child = command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -93,7 +93,7 @@ fn kill_run(args: &[&str], wait: impl FnOnce(&mut Child)) -> (u32, Output) {
 }
 
 /// Whether the child was killed (else it ran to the end; a failure panics with its error).
-fn was_killed(out: &Output) -> bool {
+pub fn was_killed(out: &Output) -> bool {
     match out.status.signal() {
         Some(SIGKILL) => true,
         _ => {
@@ -109,7 +109,7 @@ fn args(args: &[String]) -> Vec<&str> {
 }
 
 /// A run that must succeed, and how long it took.
-fn timed(args: &[&str]) -> (Output, Duration) {
+pub fn timed(args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
     let out = hypernodes(args);
     let took = started.elapsed();

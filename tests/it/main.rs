@@ -73,6 +73,9 @@ mod resources;
 // SIGKILL and the temporary files a killed run leaves: Unix.
 #[cfg(all(feature = "cli", unix))]
 mod resume;
+// The same, inside a file: the journal of its batches.
+#[cfg(all(feature = "cli", unix))]
+mod resume_inside;
 mod run;
 #[cfg(all(feature = "cloud", feature = "cli"))]
 mod s3;

@@ -15,6 +15,10 @@ pub enum Action {
     /// other columns read from the previous output, and the output written anew
     /// ([`FileDecision::columns`] names the columns computed).
     Recompute,
+    /// The input file is computed from where a run that was interrupted (killed, or
+    /// failed) left it: the batches that run finished are written from its journal, the
+    /// others computed ([`Reason::Interrupted`] says how many).
+    Resume,
     /// The input file and its output are left as they are.
     Skip,
     /// The input file is gone: its outputs are removed.
@@ -26,6 +30,7 @@ impl fmt::Display for Action {
         f.write_str(match self {
             Action::Compute => "compute",
             Action::Recompute => "recompute",
+            Action::Resume => "resume",
             Action::Skip => "skip",
             Action::Remove => "remove",
         })
@@ -83,6 +88,16 @@ pub enum Reason {
     /// failed rows are collected, the previous output lacks a column or does not read
     /// back with its types, ...).
     WholeFile(String),
+    /// A run computing the file was interrupted after its first `batches` batches (of
+    /// `of`, for a Parquet input), holding `rows` input rows: those are kept.
+    Interrupted {
+        /// The batches finished.
+        batches: u64,
+        /// The file's batches, when known before reading it (Parquet).
+        of: Option<u64>,
+        /// The input rows of the batches finished.
+        rows: u64,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -108,6 +123,10 @@ impl fmt::Display for Reason {
             Reason::OutputChanged(o) => write!(f, "output {o} changed since written"),
             Reason::InputGone => write!(f, "input gone"),
             Reason::WholeFile(why) => write!(f, "whole file: {why}"),
+            Reason::Interrupted {
+                batches, of: Some(of), ..
+            } => write!(f, "interrupted after {batches} of {of} batches"),
+            Reason::Interrupted { batches, of: None, .. } => write!(f, "interrupted after {batches} batches"),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod columns;
 mod decide;
+mod journal;
 mod record;
 mod show;
 
@@ -20,6 +21,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use decide::{Action, FileDecision, Reason};
+pub(super) use journal::{Appender, Journal};
 use record::{FileRecord, Fingerprint, Signature, StateFile, VERSION, Written};
 pub use show::{FileState, RunState, State};
 
@@ -29,14 +31,21 @@ use crate::error::{Error, Result};
 
 /// What an incremental run did with its files (see [`FileRun::with_state`]): in
 /// [`RunSummary::incremental`](super::RunSummary::incremental), displayed as
-/// `files: 1 computed, 99 skipped, 1 removed`, and with files recomputed by column
-/// `files: 0 computed, 100 recomputed (columns score), 0 skipped, 0 removed`.
+/// `files: 1 computed, 99 skipped (990000 rows), 1 removed`, with files recomputed by
+/// column `files: 0 computed, 100 recomputed (columns score), 0 skipped, 0 removed`, or
+/// with a file resumed `files: 0 computed, 1 resumed (57344 rows kept), 99 skipped
+/// (990000 rows), 0 removed`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Incremental {
     /// The input files computed, in order.
     pub computed: Vec<Location>,
     /// The input files recomputed by column (see [`Action::Recompute`]), in order.
     pub recomputed: Vec<Location>,
+    /// The input files resumed: computed from where a run that was interrupted left
+    /// them (see [`Action::Resume`]).
+    pub resumed: Vec<Location>,
+    /// The rows of the files resumed that were kept (not computed again).
+    pub rows_kept: u64,
     /// The input files skipped, their outputs left as they were.
     pub skipped: Vec<Location>,
     /// The rows of the files skipped, as their state records them (a file recorded by
@@ -66,6 +75,9 @@ impl std::fmt::Display for Incremental {
                 false => columns.join(", "),
             };
             write!(f, "{} recomputed (columns {columns}), ", self.recomputed.len())?;
+        }
+        if !self.resumed.is_empty() {
+            write!(f, "{} resumed ({} rows kept), ", self.resumed.len(), self.rows_kept)?;
         }
         write!(f, "{} skipped", self.skipped.len())?;
         if !self.skipped.is_empty() {
@@ -106,6 +118,9 @@ pub(super) struct Tracker {
     decisions: Vec<FileDecision>,
     /// Per input file, in order: how it is recomputed by column, when it is.
     recomputes: Vec<Option<columns::Recompute>>,
+    /// Per input file computed, its journal (see [`Journal`]): none when its nodes are
+    /// not the same twice (volatile, or not hashable).
+    journals: Vec<Option<Journal>>,
 }
 
 /// An input file as a run finds it.
@@ -136,6 +151,7 @@ impl Tracker {
         let mut now = Vec::new();
         let mut decisions = Vec::new();
         let mut recomputes = Vec::new();
+        let mut journals = Vec::new();
         // Every input, and every output recorded, is fingerprinted: hashed unless its
         // identity is the one recorded (see `Stat`), the files on every core.
         let locals = (files.inputs.iter().map(|input| input.local_file())).collect::<Result<Vec<_>>>()?;
@@ -160,7 +176,7 @@ impl Tracker {
                 .collect();
             let record = before.files.get(&key);
             let mut reasons = decide::reasons(record, &fingerprint, &written, &signature, &outputs);
-            let (action, recompute) = match decide::computes(&reasons) {
+            let (mut action, recompute) = match decide::computes(&reasons) {
                 false => (Action::Skip, None),
                 true => match columns::consider(&reasons, record, plan) {
                     Ok(recompute) => (Action::Recompute, Some(recompute)),
@@ -170,6 +186,21 @@ impl Tracker {
                     }
                 },
             };
+            // A file to compute resumes from its journal when it holds finished batches.
+            let journal = (action == Action::Compute && journal::kept(&reasons)).then(|| {
+                let memory = super::stream::memory_for(run, input, &files.outputs[i], files.failed[i].as_ref(), plan);
+                let journal = Journal::find(&path, &key, &fingerprint, &signature, &memory, plan);
+                if let Some(finished) = journal.finished() {
+                    action = Action::Resume;
+                    reasons.push(Reason::Interrupted {
+                        batches: finished.batches,
+                        of: journal::batches_of(plan, memory.batch_rows()),
+                        rows: finished.rows,
+                    });
+                }
+                journal
+            });
+            journals.push(journal);
             decisions.push(FileDecision {
                 input: input.location.clone(),
                 outputs: outputs.clone(),
@@ -221,7 +252,13 @@ impl Tracker {
             now,
             decisions,
             recomputes,
+            journals,
         })
+    }
+
+    /// The journal of input file `index` (see [`Journal`]), if it keeps one.
+    pub(super) fn journal(&mut self, index: usize) -> Option<Journal> {
+        self.journals.get_mut(index).and_then(Option::take)
     }
 
     /// The decisions taken.
@@ -232,7 +269,12 @@ impl Tracker {
     /// The indices of the input files computed (whole or by column), in order.
     pub(super) fn computed(&self) -> Vec<usize> {
         (0..self.now.len())
-            .filter(|&i| matches!(self.decisions[i].action, Action::Compute | Action::Recompute))
+            .filter(|&i| {
+                matches!(
+                    self.decisions[i].action,
+                    Action::Compute | Action::Recompute | Action::Resume
+                )
+            })
             .collect()
     }
 
@@ -299,6 +341,8 @@ impl Tracker {
         let mut done = Incremental {
             computed: Vec::new(),
             recomputed: Vec::new(),
+            resumed: Vec::new(),
+            rows_kept: 0,
             skipped: Vec::new(),
             skipped_rows: 0,
             removed: Vec::new(),
@@ -308,6 +352,10 @@ impl Tracker {
             match d.action {
                 Action::Compute => done.computed.push(d.input.clone()),
                 Action::Recompute => done.recomputed.push(d.input.clone()),
+                Action::Resume => {
+                    done.resumed.push(d.input.clone());
+                    done.rows_kept += d.reasons.iter().map(Reason::rows_kept).sum::<u64>();
+                }
                 Action::Skip => done.skipped.push(d.input.clone()),
                 Action::Remove => {
                     for output in &d.outputs {
@@ -331,7 +379,7 @@ impl Tracker {
         for (found, d) in self.now.iter().zip(&self.decisions) {
             let key = &found.key;
             let record = match (d.action, self.after.files.get(key), self.before.files.get(key)) {
-                (Action::Compute | Action::Recompute, Some(put), _) => put.clone(),
+                (Action::Compute | Action::Recompute | Action::Resume, Some(put), _) => put.clone(),
                 // Skipped: as recorded, the fingerprints of its input and outputs
                 // refreshed (the outputs are there, as written: skipping checked them).
                 (Action::Skip, _, Some(before)) => FileRecord {
@@ -350,6 +398,8 @@ impl Tracker {
         self.unwritten = true;
         self.flush()?;
         done.skipped_rows = self.skipped_rows().into_iter().flatten().sum();
+        // Every file is done: no journal of this run serves any more.
+        journal::remove(&self.path.with_extension(""))?;
         done.decisions = std::mem::take(&mut self.decisions);
         Ok(done)
     }

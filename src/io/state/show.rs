@@ -140,8 +140,9 @@ impl State {
             .collect()
     }
 
-    /// Removes the state of every run (the outputs stay): the next run of each
-    /// computes every file. Returns how many runs' states were removed.
+    /// Removes the state of every run (the outputs stay), and the journals of files
+    /// whose runs were interrupted: the next run of each computes every file. Returns
+    /// how many runs' states were removed.
     ///
     /// # Errors
     ///
@@ -156,6 +157,7 @@ impl State {
             })?;
             let _ = std::fs::remove_file(path.with_extension("lock"));
         }
+        super::journal::remove_in(&self.dir, "")?;
         Ok(files.len())
     }
 
