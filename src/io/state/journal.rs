@@ -103,6 +103,24 @@ pub(in crate::io) struct Journal {
     finished: Option<Finished>,
 }
 
+/// The fingerprint of the input file `input` (its absolute path) that its journal in
+/// the state `state` was written for, if it has one: a file not recorded yet but
+/// interrupted need not be hashed again when it is still the file journaled (see
+/// `Stat`).
+pub(super) fn fingerprint(state: &Path, input: &str) -> Option<Fingerprint> {
+    let prefix = prefix(state, input);
+    let hash = prefix.extension()?.to_string_lossy().into_owned();
+    let bytes = std::fs::read(prefix.with_extension(format!("{hash}.journal"))).ok()?;
+    serde_json::from_slice::<Description>(&bytes).ok().map(|d| d.fingerprint)
+}
+
+/// `DIR/NAME.HASH`: the prefix of the journal of input file `input` (its absolute path)
+/// of the run whose state file is `state` (`DIR/NAME.json`).
+fn prefix(state: &Path, input: &str) -> PathBuf {
+    let file = blake3::hash(input.as_bytes()).to_hex();
+    state.with_extension(&file[..16])
+}
+
 impl Journal {
     /// The journal of the input file `input` (its absolute path) of the run whose state
     /// file is `state` (`DIR/NAME.json`), as it is to be for `fingerprint`, `signature`,
@@ -116,8 +134,7 @@ impl Journal {
         plan: &FilePlan,
     ) -> Journal {
         let (layout, side) = (Layout::of(memory), plan.failed.is_some());
-        let file = blake3::hash(input.as_bytes()).to_hex();
-        let prefix = state.with_extension(&file[..16]);
+        let prefix = prefix(state, input);
         let description = Description {
             version: VERSION,
             input: input.to_string(),

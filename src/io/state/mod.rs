@@ -160,8 +160,14 @@ impl Tracker {
             locals
                 .par_iter()
                 .map(|local| {
-                    let record = before.files.get(&record::absolute(local));
-                    let input = Fingerprint::of(local, record.map(|r| &r.fingerprint))?;
+                    let key = record::absolute(local);
+                    let record = before.files.get(&key);
+                    // Known from its record, else from its journal (interrupted).
+                    let known = match record {
+                        Some(r) => Some(r.fingerprint.clone()),
+                        None => journal::fingerprint(&path, &key),
+                    };
+                    let input = Fingerprint::of(local, known.as_ref())?;
                     let written = record.map_or_else(Vec::new, |r| r.written.iter().map(Written::now).collect());
                     Ok((input, written))
                 })
