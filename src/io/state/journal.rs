@@ -111,7 +111,9 @@ pub(super) fn fingerprint(state: &Path, input: &str) -> Option<Fingerprint> {
     let prefix = prefix(state, input);
     let hash = prefix.extension()?.to_string_lossy().into_owned();
     let bytes = std::fs::read(prefix.with_extension(format!("{hash}.journal"))).ok()?;
-    serde_json::from_slice::<Description>(&bytes).ok().map(|d| d.fingerprint)
+    serde_json::from_slice::<Description>(&bytes)
+        .ok()
+        .map(|d| d.fingerprint)
 }
 
 /// `DIR/NAME.HASH`: the prefix of the journal of input file `input` (its absolute path)
