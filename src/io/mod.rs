@@ -59,7 +59,7 @@ pub use location::Location;
 pub(crate) use plan::input_files;
 use plan::{FilePlan, Files};
 pub use remote::{Remote, RemoteFile, RemoteSink};
-use report::{BatchEvents, Reporting};
+use report::Reporting;
 pub use state::{Action, FileDecision, FileState, Incremental, Reason, RunState, State};
 use stream::stream;
 pub use summary::RunSummary;
@@ -67,7 +67,7 @@ pub(crate) use write::OutputFile;
 
 use crate::cache::Session;
 use crate::error::{Error, Result};
-use crate::events::{Context, Events};
+use crate::events::{Context, Events, Part};
 use crate::exec::{OnError, RunConfig};
 use crate::pipeline::Pipeline;
 
@@ -571,7 +571,11 @@ impl FileRun {
         let config = match &events {
             Some(events) => config
                 .without_callbacks()
-                .with_callback(BatchEvents(events.callbacks.clone()))
+                .with_callback(Part {
+                    // The run reports the rows as its items: see `report`.
+                    callbacks: events.callbacks.clone(),
+                    first: None,
+                })
                 .in_context(events.ctx.clone()),
             None => config,
         };

@@ -1,14 +1,12 @@
 //! How a file run reports to the callbacks of its configuration: the rows of its files
-//! as the items of one top-level map, and the events of its batches in that context.
+//! as the items of one top-level map (its batches report their node and nested events
+//! through [`Part`](crate::events::Part), in that context).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow::array::{RecordBatch, UInt64Array};
 
-use crate::error::Error;
-use crate::events::{Callback, Context, End, Events, NodeData, Signature, runs};
-use crate::node::Node;
+use crate::events::{Events, runs};
 
 /// Where a file's batches report their items: the run's events, and the file's first
 /// row among the rows of the run.
@@ -51,72 +49,5 @@ impl Reporting<'_> {
         runs(rows.filter(|r| !bad.contains(r)), |good| {
             events.item_end(offset + good.start..offset + good.end, elapsed)
         });
-    }
-}
-
-/// The callbacks of a [`FileRun`](super::FileRun) as its batches see them: the run reports its own
-/// start, map and items (rows of the files), so the top-level pipeline, map and item
-/// events of each batch (a node engine batch is a top-level map) are left out; node and
-/// nested events go through.
-pub(super) struct BatchEvents(pub(super) Arc<[Arc<dyn Callback>]>);
-
-impl BatchEvents {
-    fn each(&self, f: impl Fn(&dyn Callback)) {
-        for cb in self.0.iter() {
-            f(&**cb);
-        }
-    }
-}
-
-impl Callback for BatchEvents {
-    fn on_nested_start(&self, ctx: &Context) {
-        self.each(|cb| cb.on_nested_start(ctx));
-    }
-    fn on_nested_end(&self, ctx: &Context, end: &End<'_>) {
-        self.each(|cb| cb.on_nested_end(ctx, end));
-    }
-    fn on_map_start(&self, ctx: &Context, items: usize) {
-        if ctx.depth() > 0 {
-            self.each(|cb| cb.on_map_start(ctx, items));
-        }
-    }
-    fn on_map_end(&self, ctx: &Context, end: &End<'_>) {
-        if ctx.depth() > 0 {
-            self.each(|cb| cb.on_map_end(ctx, end));
-        }
-    }
-    fn on_map_item_start(&self, ctx: &Context, items: std::ops::Range<usize>) {
-        if ctx.depth() > 0 {
-            self.each(|cb| cb.on_map_item_start(ctx, items.clone()));
-        }
-    }
-    fn on_map_item_end(&self, ctx: &Context, items: std::ops::Range<usize>, elapsed: Duration) {
-        if ctx.depth() > 0 {
-            self.each(|cb| cb.on_map_item_end(ctx, items.clone(), elapsed));
-        }
-    }
-    fn on_map_item_cached(&self, ctx: &Context, items: std::ops::Range<usize>) {
-        if ctx.depth() > 0 {
-            self.each(|cb| cb.on_map_item_cached(ctx, items.clone()));
-        }
-    }
-    fn on_node_start(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>, inputs: &NodeData<'_>) {
-        self.each(|cb| cb.on_node_start(ctx, node, items.clone(), inputs));
-    }
-    fn on_node_end(
-        &self,
-        ctx: &Context,
-        node: &Node,
-        items: std::ops::Range<usize>,
-        elapsed: Duration,
-        outputs: &NodeData<'_>,
-    ) {
-        self.each(|cb| cb.on_node_end(ctx, node, items.clone(), elapsed, outputs));
-    }
-    fn on_node_cached(&self, ctx: &Context, node: &Node, items: std::ops::Range<usize>, signature: &Signature<'_>) {
-        self.each(|cb| cb.on_node_cached(ctx, node, items.clone(), signature));
-    }
-    fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {
-        self.each(|cb| cb.on_node_error(ctx, node, item, error));
     }
 }

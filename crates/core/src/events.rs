@@ -87,10 +87,13 @@ use crate::error::Error;
 use crate::node::Node;
 
 mod data;
+mod part;
 
 #[doc(hidden)]
 pub use data::Batch;
 pub use data::{NodeData, Signature, UserData};
+#[doc(hidden)]
+pub use part::Part;
 
 /// Code that watches runs: every hook does nothing unless implemented. See the
 /// [module documentation](self) for when each hook fires, in which order and on which

@@ -10,9 +10,9 @@ use std::sync::mpsc::channel;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::Progress;
-use super::window::Window;
 use crate::Engine;
 use crate::error::Result;
+use crate::events::Part;
 use crate::exec::{ItemFailure, OnError, RunConfig};
 use crate::outputs::MapOutputs;
 use crate::plan::MapPlan;
@@ -184,9 +184,9 @@ pub(super) fn drive(
                 config
                     .clone()
                     .without_callbacks()
-                    .with_callback(Window {
+                    .with_callback(Part {
                         callbacks: e.callbacks.clone(),
-                        first,
+                        first: Some(first),
                     })
                     .in_context(e.ctx.clone()),
             ),

@@ -13,7 +13,6 @@
 
 mod driver;
 mod stream;
-mod window;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
