@@ -560,7 +560,7 @@ impl FileRun {
         let report = config.cache().is_some();
         let config = config.with_session(session.clone());
         // With callbacks: the run's own events go to them in a top-level context, and the
-        // batches report to them in the same context (see `BatchEvents`).
+        // batches report to them in the same context (through `Part`).
         let events = match config.callbacks() {
             [] => None,
             callbacks => Some(Events {
