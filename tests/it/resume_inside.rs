@@ -346,3 +346,34 @@ fn a_file_killed_part_way_is_resumed_to_the_bytes_of_a_whole_run() {
         assert!(resumed > 0, "{engine} {out}: no kill point came inside the file");
     }
 }
+
+/// The `hashed_ns` of the input's fingerprint in the JSON file of `dir` whose name ends
+/// with `suffix` (the state file, or a journal's description), at `path` in it.
+fn hashed_ns(dir: &Path, suffix: &str, path: &[&str]) -> u64 {
+    let file = files_in(dir).into_iter().find(|f| f.ends_with(suffix)).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(&file)).unwrap()).unwrap();
+    for key in path {
+        json = json[*key].take();
+    }
+    json["fingerprint"]["stat"]["hashed_ns"].as_u64().unwrap()
+}
+
+#[test]
+fn an_interrupted_file_unchanged_since_is_not_hashed_again() {
+    let _one = TRIPS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("resume-inside-stat");
+    let input = dir.join("in.parquet");
+    write_docs(&input, ROWS, 5).unwrap();
+    // Older than any tick of a file system clock when the interrupted run hashes it.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let engine: std::sync::Arc<dyn hypernodes::Engine> = std::sync::Arc::new(hypernodes::ColumnarEngine::new());
+    let (output, state) = (dir.join("out.parquet"), dir.join("state"));
+    let run = file_run(&engine, &input, &output, Some(&state), false);
+    tripped(&run, 7_500);
+    let journaled = hashed_ns(&state, ".journal", &[]);
+    let done = run.run().unwrap().incremental.unwrap();
+    assert_eq!((done.resumed.len(), done.rows_kept), (1, 7_000));
+    // The file was not hashed again: its fingerprint is the journal's.
+    let key = std::path::absolute(&input).unwrap().display().to_string();
+    assert_eq!(hashed_ns(&state, ".json", &["files", &key]), journaled);
+}
