@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::format::{Format, IpcBlocks, StreamReader};
 use super::plan::Source;
@@ -79,19 +79,6 @@ fn batches(path: &Path, format: Format, source: &Source, columns: &[usize], batc
         // Unreachable: a file is read as Parquet or as a stream.
         Source::Carry(_) => Err(Error::Internal("a carried source read as a file".into())),
     }
-}
-
-/// The footer of the Parquet file at `path`.
-pub(super) fn parquet_metadata(path: &Path) -> Result<ArrowReaderMetadata> {
-    let file = File::open(path).map_err(|source| Error::Io {
-        action: "read",
-        path: path.display().to_string().into(),
-        source,
-    })?;
-    ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| Error::Data {
-        path: path.display().to_string().into(),
-        message: format!("not a readable Parquet file ({e})").into(),
-    })
 }
 
 /// An input file and its previous output read side by side: batches of the input's

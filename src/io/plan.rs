@@ -2,13 +2,12 @@
 //! ([`Files`]), and for each input file the columns to read, what is computed and the
 //! schemas written ([`FilePlan`]).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::compute::Compute;
 use super::format::{INFERRED, StreamReader, check_csv, count_rows, parses, read_schema, text_row_bytes};
@@ -219,19 +218,7 @@ impl FilePlan {
             #[cfg(feature = "cloud")]
             (Format::Parquet, super::input::InputSource::Parquet(object)) => Some(object.metadata()?),
             (Format::Parquet, _) => {
-                let path = input.local_file()?;
-                let file = File::open(path).map_err(|source| Error::Io {
-                    action: "read",
-                    path: input.location.to_string().into(),
-                    source,
-                })?;
-                if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-                    return Err(data("the file is empty (0 bytes), not a Parquet file".into()));
-                }
-                Some(
-                    ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-                        .map_err(|e| data(format!("not a readable Parquet file ({e})")))?,
-                )
+                Some(super::format::parquet_metadata(input.local_file()?).map_err(|e| input.rename(e))?)
             }
             _ => None,
         };

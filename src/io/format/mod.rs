@@ -209,6 +209,14 @@ fn open(path: &Path) -> Result<File> {
     })
 }
 
+/// The footer of the Parquet file at `path` (an empty file, or one that is not Parquet,
+/// is a one-line error naming it).
+pub(crate) fn parquet_metadata(path: &Path) -> Result<parquet::arrow::arrow_reader::ArrowReaderMetadata> {
+    let file = open_nonempty(path, Format::Parquet)?;
+    parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+        .map_err(|e| data(path, format!("not a readable Parquet file ({e})")))
+}
+
 /// Opens `path` and refuses an empty file, which no format reads.
 fn open_nonempty(path: &Path, format: Format) -> Result<File> {
     let file = open(path)?;

@@ -22,8 +22,9 @@ use super::decide::Reason;
 use super::record::FileRecord;
 use crate::error::Result;
 use crate::io::Format;
-use crate::io::carry::{Carried, parquet_metadata};
+use crate::io::carry::Carried;
 use crate::io::compute::Compute;
+use crate::io::format::parquet_metadata;
 use crate::io::format::{StreamReader, count_rows, read_schema};
 use crate::io::plan::{FilePlan, Source};
 
