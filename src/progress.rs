@@ -757,6 +757,11 @@ impl Callback for ProgressBars {
         });
     }
 
+    /// Bars count items and take their rates from their own clock.
+    fn timed(&self) -> bool {
+        false
+    }
+
     fn on_node_error(&self, ctx: &Context, node: &Node, _item: Option<usize>, _error: &Error) {
         self.with_row(ctx, Some(node.name()), |r, _| r.failed.fetch_add(1, Ordering::Relaxed));
         self.with_row(ctx, None, |row, _| {

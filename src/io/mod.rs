@@ -563,10 +563,7 @@ impl FileRun {
         // batches report to them in the same context (through `Part`).
         let events = match config.callbacks() {
             [] => None,
-            callbacks => Some(Events {
-                ctx: Context::root(self.pipeline.name()),
-                callbacks: callbacks.into(),
-            }),
+            callbacks => Some(Events::new(Context::root(self.pipeline.name()), callbacks.into())),
         };
         let config = match &events {
             Some(events) => config

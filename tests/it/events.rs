@@ -586,3 +586,60 @@ fn apply_to_batch_reports_as_a_map_over_the_rows() -> Result<()> {
     assert_eq!(rec.take(), Vec::<String>::new());
     Ok(())
 }
+
+/// Records the times of node and item ends; reads them unless `timed` is false.
+struct Times {
+    timed: bool,
+    seen: Mutex<Vec<Duration>>,
+}
+
+impl Times {
+    fn new(timed: bool) -> Arc<Times> {
+        Arc::new(Times {
+            timed,
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Callback for Times {
+    fn on_map_item_end(&self, _: &Context, _: Range<usize>, elapsed: Duration) {
+        self.seen.lock().unwrap().push(elapsed);
+    }
+    fn on_node_end(&self, _: &Context, _: &Node, _: Range<usize>, elapsed: Duration, _: &NodeData<'_>) {
+        self.seen.lock().unwrap().push(elapsed);
+    }
+    fn timed(&self) -> bool {
+        self.timed
+    }
+}
+
+#[node(output = "slept")]
+fn sleep_2ms(x: i64) -> i64 {
+    std::thread::sleep(Duration::from_millis(2));
+    x
+}
+
+engine_test!(
+    /// When no callback reads the times, the engines pass zero; when one does, every
+    /// callback gets them.
+    fn times_only_when_a_callback_reads_them(engine) {
+        let inputs = Inputs::new().with("x", vec![1_i64, 2, 3]);
+        let untimed = Times::new(false);
+        let config = RunConfig::new().with_callback(untimed.clone());
+        on(&engine, [sleep_2ms::node()]).with_config(config).map(&inputs, &["x"], MapMode::Zip)?;
+        let seen = untimed.seen.lock().unwrap().clone();
+        assert!(!seen.is_empty());
+        assert_eq!(seen, vec![Duration::ZERO; seen.len()]);
+
+        let (untimed, timed) = (Times::new(false), Times::new(true));
+        let config = RunConfig::new().with_callback(untimed.clone()).with_callback(timed.clone());
+        on(&engine, [sleep_2ms::node()]).with_config(config).map(&inputs, &["x"], MapMode::Zip)?;
+        let (untimed, timed) = (untimed.seen.lock().unwrap(), timed.seen.lock().unwrap());
+        assert_eq!(untimed.len(), seen.len());
+        assert_eq!(timed.len(), seen.len());
+        for t in untimed.iter().chain(timed.iter()) {
+            assert!(*t >= Duration::from_millis(2), "{untimed:?} {timed:?}");
+        }
+    }
+);

@@ -186,6 +186,16 @@ pub trait Callback: Send + Sync {
     /// [`on_node_end`](Callback::on_node_end); the run then fails, or, under
     /// [`OnError::Collect`](crate::OnError::Collect), the item is left out.
     fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {}
+
+    /// Whether this callback reads the `elapsed` times of
+    /// [`on_map_item_end`](Callback::on_map_item_end) and
+    /// [`on_node_end`](Callback::on_node_end) (it does unless it says otherwise). When no
+    /// callback of a run reads them, the engines do not read the clock for each event
+    /// and pass [`Duration::ZERO`]: a callback that only counts items (as progress bars
+    /// do) costs less per item.
+    fn timed(&self) -> bool {
+        true
+    }
 }
 
 /// How a pipeline, nested pipeline or map ended.
@@ -235,6 +245,7 @@ macro_rules! forward {
             fn on_node_error(&self, ctx: &Context, node: &Node, item: Option<usize>, error: &Error) {
                 (**self).on_node_error(ctx, node, item, error)
             }
+            fn timed(&self) -> bool { (**self).timed() }
         }
     )*};
 }
@@ -434,9 +445,26 @@ pub struct Events {
     pub ctx: Context,
     #[doc(hidden)]
     pub callbacks: Arc<[Arc<dyn Callback>]>,
+    /// Whether a callback reads the times of events ([`Callback::timed`]).
+    timed: bool,
 }
 
 impl Events {
+    /// The events of `callbacks` in context `ctx`.
+    #[doc(hidden)]
+    pub fn new(ctx: Context, callbacks: Arc<[Arc<dyn Callback>]>) -> Events {
+        let timed = callbacks.iter().any(|cb| cb.timed());
+        Events { ctx, callbacks, timed }
+    }
+
+    /// A reading of the clock for timing an event, or none ([`Duration::ZERO`] later)
+    /// when no callback reads the times.
+    #[inline]
+    #[doc(hidden)]
+    pub fn tick(&self) -> Tick {
+        if self.timed { Tick::now() } else { Tick(0) }
+    }
+
     #[inline]
     fn each(&self, f: impl Fn(&dyn Callback)) {
         for cb in self.callbacks.iter() {
@@ -602,16 +630,23 @@ impl Tick {
         Tick(clock().raw())
     }
 
-    /// The time from `earlier` to this reading.
+    /// The time from `earlier` to this reading (zero when either is no reading: see
+    /// [`Events::tick`]).
     #[inline]
     #[doc(hidden)]
     pub fn since(self, earlier: Tick) -> Duration {
+        if self.0 == 0 || earlier.0 == 0 {
+            return Duration::ZERO;
+        }
         clock().delta(earlier.0, self.0)
     }
 
-    /// The time since this reading.
+    /// The time since this reading (zero when it is none).
     #[doc(hidden)]
     pub fn elapsed(self) -> Duration {
+        if self.0 == 0 {
+            return Duration::ZERO;
+        }
         Tick::now().since(self)
     }
 }

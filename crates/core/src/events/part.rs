@@ -103,4 +103,7 @@ impl Callback for Part {
         let item = item.map(|i| self.items(ctx, i..i + 1).start);
         self.each(|cb| cb.on_node_error(ctx, node, item, error));
     }
+    fn timed(&self) -> bool {
+        self.callbacks.iter().any(|cb| cb.timed())
+    }
 }

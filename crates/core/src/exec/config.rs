@@ -343,10 +343,7 @@ impl RunConfig {
     pub fn in_context(mut self, ctx: Context) -> RunConfig {
         self.events = match self.callbacks() {
             [] => None,
-            _ => Some(Events {
-                ctx: ctx.clone(),
-                callbacks: self.callbacks.clone().expect("callbacks"),
-            }),
+            _ => Some(Events::new(ctx.clone(), self.callbacks.clone().expect("callbacks"))),
         };
         self.context = Some(ctx);
         self

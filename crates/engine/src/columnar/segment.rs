@@ -23,7 +23,7 @@ use super::types::Elements;
 use super::{ColumnType, ExprNode};
 use crate::cache::{ArgDigests, Column, Digest, Lookup, NodeCache, item_keys};
 use crate::error::{Error, Result};
-use crate::events::{Events, ItemEnds, NodeData, Signature, Tick, runs};
+use crate::events::{Events, ItemEnds, NodeData, Signature, runs};
 use crate::exec::RunConfig;
 use crate::node::{Node, Volatility};
 use crate::value::Value;
@@ -340,7 +340,7 @@ impl<'a> Segment<'a> {
                 };
                 events.node_start(step.node, range.clone(), &NodeData::batch(step.node.params(), &inputs));
             }
-            let started = reported.map(|_| Tick::now());
+            let started = reported.map(Events::tick);
             let outputs = match self.call(step, &args, start, len, &item, &mut digests) {
                 Ok(outputs) => outputs,
                 Err(Failure::Node(e)) => {
@@ -480,7 +480,7 @@ impl Report<'_> {
             };
             events.node_start(node, at(r.start)..at(r.end), &NodeData::batch(node.params(), &inputs));
         }
-        let started = Tick::now();
+        let started = events.tick();
         let out = compute()?;
         // The computed rows' outputs, one run after another.
         let mut offset = 0;

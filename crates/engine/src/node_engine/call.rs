@@ -68,7 +68,7 @@ pub fn call_node(
 /// `inputs`, and returns when it started.
 fn node_started(events: &Events, node: &Node, item: Option<usize>, inputs: &NodeData<'_>) -> Tick {
     events.node_start(node, item.map_or(0..1, |i| i..i + 1), inputs);
-    Tick::now()
+    events.tick()
 }
 
 /// Reports how a call of `node` on `item` started at `started` ended.

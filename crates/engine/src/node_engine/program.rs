@@ -248,12 +248,12 @@ impl Program {
     /// from the end of the one before.
     fn exec_reporting(&self, events: &Events, slots: &mut [Option<Value>], item: Option<usize>) -> Result<()> {
         let items = item.map_or(0..1, |i| i..i + 1);
-        let started = Tick::now();
+        let started = events.tick();
         if item.is_some() {
             events.item_start(items.clone());
         }
         let done = match self.node_pool {
-            Some(pool) => self.exec_waves(pool, slots, item).map(|()| Tick::now()),
+            Some(pool) => self.exec_waves(pool, slots, item).map(|()| events.tick()),
             None => self.exec_steps_reporting(events, slots, item, started),
         };
         match done {
@@ -288,7 +288,7 @@ impl Program {
             drop(args);
             match out {
                 Ok(out) => {
-                    let now = Tick::now();
+                    let now = events.tick();
                     events.node_end(&step.node, items.clone(), now.since(at), &out.data(&step.node));
                     at = now;
                     Self::store(step, out, slots);
@@ -343,7 +343,7 @@ impl Program {
         item: Option<usize>,
     ) -> Result<Vec<Option<Value>>> {
         let events = self.config.events().filter(|_| item.is_some());
-        let started = Tick::now();
+        let started = events.map_or_else(Tick::now, Events::tick);
         if let (Some(events), Some(i)) = (events, item) {
             events.item_start(i..i + 1);
         }
@@ -421,7 +421,7 @@ impl Program {
         // With callbacks, in a map: every item starts now, and ends cached when no node
         // computed it.
         let events = config.events().filter(|_| map.is_some());
-        let started = Tick::now();
+        let started = events.map_or_else(Tick::now, Events::tick);
         let mut computed = Vec::new();
         if let Some(events) = events {
             events.item_start(0..n);

@@ -18,7 +18,7 @@ use super::col::{Col, Conv};
 use super::segment::Input;
 use super::{ColumnType, ColumnarEngine, ExprNode, Kernel, MIN_ROWS_PER_PARTITION};
 use crate::error::{Error, Result};
-use crate::events::{ItemEnds, Tick, runs};
+use crate::events::{Events, ItemEnds, Tick, runs};
 use crate::exec::{Executor, ItemFailure, RunConfig};
 use crate::map::MapMode;
 use crate::nested::NestedNode;
@@ -153,7 +153,7 @@ impl<'p> Run<'p> {
         let Some(events) = self.config.events().cloned() else {
             return self.execute();
         };
-        let started = Tick::now();
+        let started = events.tick();
         let batches: Vec<Range<usize>> = self
             .split()
             .partitions
@@ -250,7 +250,7 @@ impl<'p> Run<'p> {
             Err(e) => e,
         };
         let events = self.config.events().cloned().filter(|_| self.is_map);
-        let started = Tick::now();
+        let started = events.as_ref().map_or_else(Tick::now, Events::tick);
         loop {
             // Probe: batches, then the rows of failing batches, of the rows still good.
             let mut still = Vec::with_capacity(good.len());

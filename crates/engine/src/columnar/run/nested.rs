@@ -17,7 +17,7 @@ use crate::columnar::col::{Col, Conv};
 use crate::columnar::gather;
 use crate::columnar::types::ColumnType;
 use crate::error::{Error, Result};
-use crate::events::{NodeData, Tick};
+use crate::events::NodeData;
 use crate::map::MapMode;
 use crate::nested::NestedNode;
 use crate::plan::RunPlan;
@@ -45,7 +45,7 @@ impl<'r, 'p> NestedRun<'r, 'p> {
         let node = self.run.node(i);
         let inputs = Columns(self.run);
         events.node_start(node, 0..self.run.rows, &NodeData::batch(node.params(), &inputs));
-        let started = Tick::now();
+        let started = events.tick();
         let done = self.execute_inner(i, nested);
         match &done {
             Ok(()) => {
