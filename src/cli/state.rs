@@ -51,10 +51,13 @@ pub(super) fn plan(args: RunArgs, registry: &Registry, out: &mut dyn Write) -> R
         0 => String::new(),
         n => format!("resume {n}, "),
     };
+    let computed = match count(Action::Compute) {
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    };
     let _ = writeln!(
         out,
-        "would compute {} files, {recompute}{resume}skip {}, remove the outputs of {} gone",
-        count(Action::Compute),
+        "would compute {computed}, {recompute}{resume}skip {}, remove the outputs of {} gone",
         count(Action::Skip),
         count(Action::Remove)
     );

@@ -793,7 +793,7 @@ fn plan_then_run_then_state_on_the_command_line() {
              recompute {} -> {}: columns shout (node `shout`'s code changed)\n\
              compute {} -> {} (content changed; node `shout`'s code changed)\n\
              remove {} (input {} gone)\n\
-             would compute 1 files, recompute 1 by column, skip 0, remove the outputs of 1 gone\n",
+             would compute 1 file, recompute 1 by column, skip 0, remove the outputs of 1 gone\n",
             abs("in/a.csv"),
             abs("out/a.csv"),
             abs("in/b.csv"),
