@@ -19,6 +19,8 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 #[cfg(feature = "columnar")]
+mod cold_cache;
+#[cfg(feature = "columnar")]
 mod columnar;
 #[cfg(feature = "parquet")]
 mod columns;

@@ -24,10 +24,15 @@
 //!
 //! # Writing
 //!
-//! [`put`](DiskStore::put) only buffers; [`flush`](DiskStore::flush) commits everything
-//! buffered in one write transaction (synced to disk), after which other processes, and
-//! [`get`](DiskStore::get) in this one, see it. A put flushes by itself when more than
-//! 64 MiB are buffered, and the buffer is flushed when the last handle is dropped.
+//! [`put`](DiskStore::put) queues a block for the store's writer thread, which encodes
+//! it and commits it while the run goes on computing: every block queued is taken into
+//! one write transaction, synced to disk at its commit, and blocks put during a commit
+//! go into the next. A transaction is committed whole or not at all, so no entry is ever
+//! half written, even by a process killed mid-commit. [`flush`](DiskStore::flush) waits
+//! until every block put before it is committed and returns the writer's error, if any.
+//! Every run flushes before it returns (also when it fails): when `run`, `map` or a file
+//! run returns, what it stored is committed, visible to every process and on disk.
+//! Dropping the last handle commits what is queued.
 //!
 //! # Examples
 //!
@@ -38,8 +43,7 @@
 //! let store = DiskStore::open(&dir)?;
 //! let (node, block) = ([1; 32], [2; 32]);
 //! store.put(&node, "clean_text", &block, 2, b"two results".to_vec());
-//! assert_eq!(store.get(&node, &block, |payload| payload.len())?, None); // not flushed yet
-//! store.flush()?;
+//! store.flush()?; // committed by the writer thread when this returns
 //! assert_eq!(store.get(&node, &block, |payload| payload.to_vec())?, Some(b"two results".to_vec()));
 //! assert_eq!(store.stats()?.items, 2);
 //!
@@ -62,6 +66,7 @@ mod stats;
 mod store;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use self::store::DiskStore;
 pub use crate::cache::{ClearStats, NodeStats, StoreStats};
@@ -121,9 +126,13 @@ mod arrow_store {
             }
         }
 
+        /// Checked here, converted to Arrow and encoded on the store's writer thread,
+        /// while the run goes on.
         fn put(&self, node: &Digest, name: &str, block: &Digest, value: Arc<Block>) -> std::result::Result<(), String> {
-            let payload = encode::encode(&value)?;
-            self.0.put(node, name, block, value.items.len() as u32, payload);
+            encode::check(&value)?;
+            let (items, size) = (value.items.len() as u32, encode::encoded_size(&value));
+            let encode = Box::new(move |out: &mut Vec<u8>| encode::encode_into(&value, encode::arrays(&value)?, out));
+            self.0.put_encoded(node, name, block, items, size, encode);
             Ok(())
         }
 

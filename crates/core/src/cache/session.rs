@@ -245,6 +245,13 @@ impl NodeCache {
         .clone()
     }
 
+    /// Whether the node's cache keeps its blocks on disk, encoded by the store (which
+    /// converts values to its own form there), rather than as they are given.
+    #[doc(hidden)]
+    pub fn on_disk(&self) -> bool {
+        self.cache.store().path().is_some()
+    }
+
     /// Counts a batch's hits and misses.
     #[doc(hidden)]
     pub fn count(&self, hits: usize, misses: usize) {

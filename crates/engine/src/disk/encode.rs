@@ -15,26 +15,65 @@ use arrow::ipc::writer::StreamWriter;
 use arrow::ipc::{FieldNode, MetadataVersion};
 
 use crate::cache::{Block, Column, Digest};
-use crate::columnar::cached::{arrow_column, to_array};
+use crate::columnar::cached::{arrow_column, as_arrow, to_array};
 use crate::columnar::types::ColumnType;
 use crate::node::Port;
 
 /// The bytes of `block`; `Err` names an output whose values are not columnar.
+#[cfg(test)]
 pub(super) fn encode(block: &Block) -> Result<Vec<u8>, String> {
-    let n = block.items.len();
-    let arrays = block
+    let mut out = Vec::new();
+    encode_into(block, arrays(block)?, &mut out)?;
+    Ok(out)
+}
+
+/// The columns of `block` as arrays; `Err` names an output whose values are not columnar.
+pub(super) fn arrays(block: &Block) -> Result<Vec<ArrayRef>, String> {
+    block
         .columns
         .iter()
         .enumerate()
         .map(|(k, c)| to_array(c).ok_or_else(|| not_columnar(k, c)))
-        .collect::<Result<Vec<ArrayRef>, String>>()?;
+        .collect()
+}
+
+/// Whether every column of `block` can be encoded (an Arrow array, or values of a type
+/// that maps to Arrow, converted by [`arrays`]); `Err` names the first that cannot.
+pub(super) fn check(block: &Block) -> Result<(), String> {
+    for (k, c) in block.columns.iter().enumerate() {
+        let encodable = match c {
+            Column::Values(v) => v.first().is_some_and(|v| ColumnType::find(&v.type_info()).is_some()),
+            Column::Native(_) => as_arrow(c).is_some(),
+        };
+        if !encodable {
+            return Err(not_columnar(k, c));
+        }
+    }
+    Ok(())
+}
+
+/// About how many bytes [`encode_into`] writes for `block`.
+pub(super) fn encoded_size(block: &Block) -> usize {
+    let n = block.items.len();
+    let digests = block.digests.iter().flatten().count();
+    let columns: usize = block
+        .columns
+        .iter()
+        .map(|c| as_arrow(c).map_or(16 * n, |a| a.get_array_memory_size()))
+        .sum();
+    4 + 32 * n * (1 + digests) + block.columns.len() + columns + 512
+}
+
+/// Appends the bytes of `block`, whose columns are `arrays` (from [`arrays`]), to `out`.
+pub(super) fn encode_into(block: &Block, arrays: Vec<ArrayRef>, out: &mut Vec<u8>) -> Result<(), String> {
+    let n = block.items.len();
+    out.reserve(encoded_size(block));
     let fields: Vec<Field> = arrays
         .iter()
         .enumerate()
         .map(|(k, a)| Field::new(k.to_string(), a.data_type().clone(), true))
         .collect();
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(4 + 32 * n + batch.get_array_memory_size() + 512);
     out.extend_from_slice(&(n as u32).to_le_bytes());
     out.extend_from_slice(block.items.as_flattened());
     for k in 0..block.columns.len() {
@@ -44,11 +83,10 @@ pub(super) fn encode(block: &Block) -> Result<Vec<u8>, String> {
             out.extend_from_slice(d.as_flattened());
         }
     }
-    let mut w = StreamWriter::try_new(&mut out, &batch.schema()).map_err(|e| e.to_string())?;
+    let mut w = StreamWriter::try_new(&mut *out, &batch.schema()).map_err(|e| e.to_string())?;
     w.write(&batch).map_err(|e| e.to_string())?;
     w.finish().map_err(|e| e.to_string())?;
-    drop(w);
-    Ok(out)
+    Ok(())
 }
 
 fn not_columnar(k: usize, c: &Column) -> String {

@@ -1,21 +1,20 @@
 //! [`DiskStore`]: the handle on a cache directory's store, shared in the process;
-//! reading blocks, buffering puts and committing them.
+//! reading blocks, and putting them (committed by the store's writer thread).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 
 use super::env::{Environment, cache_error};
-use super::frame::{HEADER, MAGIC, block_key, checksum, unframe};
+use super::frame::{block_key, unframe};
 use super::stats;
+use super::writer::{Payload, Writer};
 use crate::cache::{ClearStats, StoreStats};
-
-/// Buffered puts past this many bytes are flushed by the put that crosses it.
-const FLUSH_BYTES: usize = 64 << 20;
 
 /// The stores open in this process, by canonical path. LMDB forbids opening one
 /// environment twice in a process, so every [`DiskStore::open`] of a path shares one.
@@ -32,27 +31,8 @@ pub struct DiskStore {
 }
 
 pub(super) struct Inner {
-    pub(super) db: Environment,
-    pending: Mutex<Pending>,
-    /// Held for a whole flush, so that a flush returns only after every put made before
-    /// it is committed, including puts another thread's flush took first.
-    flushing: Mutex<()>,
-}
-
-#[derive(Default)]
-struct Pending {
-    blocks: Vec<PendingBlock>,
-    names: HashMap<[u8; 32], Box<str>>,
-    bytes: usize,
-    /// The error of a flush started by `put`, returned by the next `flush`.
-    error: Option<Error>,
-}
-
-struct PendingBlock {
-    key: [u8; 64],
-    items: u32,
-    checksum: [u8; 16],
-    payload: Vec<u8>,
+    pub(super) db: Arc<Environment>,
+    writer: Writer,
 }
 
 impl DiskStore {
@@ -96,9 +76,8 @@ impl DiskStore {
             return Ok(DiskStore { inner });
         }
         let inner = Arc::new(Inner {
-            db: Environment::open(path.clone())?,
-            pending: Mutex::default(),
-            flushing: Mutex::new(()),
+            db: Arc::new(Environment::open(path.clone())?),
+            writer: Writer::default(),
         });
         open.retain(|_, store| store.strong_count() > 0);
         open.insert(path, Arc::downgrade(&inner));
@@ -112,7 +91,8 @@ impl DiskStore {
 
     /// Reads one block and calls `f` with its payload, inside the read transaction (the
     /// payload is not copied). Only committed blocks are seen: a [`put`](Self::put) is
-    /// readable after its [`flush`](Self::flush).
+    /// readable once the writer thread commits it, at the latest when a
+    /// [`flush`](Self::flush) after it returns.
     ///
     /// Returns `Ok(Some(f(payload)))` for a stored block, `Ok(None)` for a missing one.
     ///
@@ -138,43 +118,52 @@ impl DiskStore {
         }
     }
 
-    /// Buffers a block of `items` results of node `node` (named `node_name`) under
-    /// `block`; nothing is visible to this process's [`get`](Self::get) nor to other
-    /// processes until [`flush`](Self::flush). A put of a key already stored replaces it.
+    /// Queues a block of `items` results of node `node` (named `node_name`) under `block`
+    /// for the store's writer thread, which commits it while the caller goes on: other
+    /// processes and [`get`](Self::get) see it once committed, at the latest when a
+    /// [`flush`](Self::flush) after it returns. A put of a key already stored replaces it.
     ///
-    /// When more than 64 MiB are buffered, this put flushes; an error of that flush is
-    /// returned by the next call of [`flush`](Self::flush).
+    /// The writer thread (one per store, started by the first put) takes every block
+    /// queued into one write transaction, synced to disk when committed. A put waits while
+    /// more than 256 MiB are queued. An error of the writer is returned by the next call
+    /// of [`flush`](Self::flush).
     pub fn put(&self, node: &[u8; 32], node_name: &str, block: &[u8; 32], items: u32, payload: Vec<u8>) {
-        let checksum = checksum(&payload);
-        let full = {
-            let mut pending = lock(&self.inner.pending);
-            pending.bytes += HEADER + payload.len();
-            if pending.names.get(node).is_none_or(|name| **name != *node_name) {
-                pending.names.insert(*node, node_name.into());
-            }
-            pending.blocks.push(PendingBlock {
-                key: block_key(node, block),
-                items,
-                checksum,
-                payload,
-            });
-            pending.bytes > FLUSH_BYTES
-        };
-        if full && let Err(e) = self.inner.flush() {
-            lock(&self.inner.pending).error.get_or_insert(e);
-        }
+        self.inner
+            .writer
+            .put(&self.inner.db, node, node_name, block, items, Payload::Bytes(payload));
     }
 
-    /// Commits every buffered put in one write transaction, synced to disk. LMDB lets one
-    /// writer at a time commit, across processes: a flush may wait for another's.
+    /// Like [`put`](Self::put), with the payload encoded on the writer thread by `encode`
+    /// (about `size` bytes); an encoding that fails leaves the block out and is the
+    /// error of the next [`flush`](Self::flush).
+    #[cfg_attr(not(feature = "columnar"), allow(dead_code))]
+    pub(super) fn put_encoded(
+        &self,
+        node: &[u8; 32],
+        node_name: &str,
+        block: &[u8; 32],
+        items: u32,
+        size: usize,
+        encode: super::writer::Encode,
+    ) {
+        let payload = Payload::Encode { size, encode };
+        self.inner
+            .writer
+            .put(&self.inner.db, node, node_name, block, items, payload);
+    }
+
+    /// Waits until every block put before the call (by any thread) is committed: visible
+    /// to other processes, and synced to disk. LMDB lets one writer at a time commit,
+    /// across processes: a commit may wait for another's.
     ///
     /// # Errors
     ///
-    /// [`Error::Cache`] when the transaction cannot be committed (the store is full, the
-    /// disk is full, an I/O error), or the error of an earlier automatic flush started by
-    /// [`put`](Self::put). The puts of a failed flush are dropped (a cache recomputes).
+    /// [`Error::Cache`] naming the directory when the writer thread could not commit a
+    /// transaction since the last flush (the store is full, the disk is full, an I/O
+    /// error: that transaction's blocks are dropped, a cache recomputes) or could not
+    /// encode a block (that block is left out).
     pub fn flush(&self) -> Result<()> {
-        self.inner.flush()
+        self.inner.writer.flush()
     }
 
     /// Calls `f` with the block key and payload of every block stored under `node`, in key
@@ -235,61 +224,14 @@ impl fmt::Debug for DiskStore {
     }
 }
 
-impl Inner {
-    fn flush(&self) -> Result<()> {
-        let _one_at_a_time = lock(&self.flushing);
-        let (mut blocks, names, earlier) = {
-            let mut pending = lock(&self.pending);
-            pending.bytes = 0;
-            (
-                std::mem::take(&mut pending.blocks),
-                std::mem::take(&mut pending.names),
-                pending.error.take(),
-            )
-        };
-        let committed = if blocks.is_empty() && names.is_empty() {
-            Ok(())
-        } else {
-            // In key order LMDB appends to the same leaf pages instead of jumping around.
-            blocks.sort_by_key(|b| b.key);
-            self.commit(&blocks, &names)
-        };
-        match earlier {
-            Some(e) => Err(e),
-            None => committed,
-        }
-    }
-
-    fn commit(&self, blocks: &[PendingBlock], names: &HashMap<[u8; 32], Box<str>>) -> Result<()> {
-        let db = &self.db;
-        let write = |e| db.lmdb("cannot write", e);
-        let mut wtxn = db.env.write_txn().map_err(write)?;
-        for (node, name) in names {
-            db.nodes.put(&mut wtxn, node, name.as_bytes()).map_err(write)?;
-        }
-        for block in blocks {
-            let len = HEADER + block.payload.len();
-            db.blocks
-                .put_reserved(&mut wtxn, &block.key, len, |space| {
-                    space.write_all(MAGIC)?;
-                    space.write_all(&block.items.to_le_bytes())?;
-                    space.write_all(&block.checksum)?;
-                    space.write_all(&block.payload)
-                })
-                .map_err(write)?;
-        }
-        wtxn.commit().map_err(write)
-    }
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         // Errors cannot be returned from here; `flush` is where a caller sees them.
-        let _ = self.flush();
+        self.writer.close();
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its data consistent, so a panic elsewhere is harmless.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

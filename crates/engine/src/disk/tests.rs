@@ -268,3 +268,68 @@ fn throughput_figures() {
         }
     }
 }
+
+#[test]
+fn an_encoding_that_fails_is_the_next_flushs_error_naming_the_cache_and_stores_nothing_of_its_block() {
+    let dir = TempDir::new("writer-error");
+    let store = DiskStore::open(&dir.0).unwrap();
+    store.put(&key(1), "clean", &key(2), 1, vec![5; 8]);
+    store.put_encoded(
+        &key(1),
+        "clean",
+        &key(3),
+        2,
+        16,
+        Box::new(|out| {
+            out.extend_from_slice(b"half");
+            Err("no room".into())
+        }),
+    );
+    store.put_encoded(
+        &key(1),
+        "clean",
+        &key(4),
+        1,
+        4,
+        Box::new(|out| {
+            out.extend_from_slice(b"good");
+            Ok(())
+        }),
+    );
+    let err = store.flush().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Cache directory '{}': cannot encode a block of node 'clean': no room",
+            store.path().display()
+        )
+    );
+    // The error is returned once; the other blocks are committed whole, the failed one
+    // not at all.
+    store.flush().unwrap();
+    let get = |b: u8| store.get(&key(1), &key(b), <[u8]>::to_vec).unwrap();
+    assert_eq!(
+        (get(2), get(3), get(4)),
+        (Some(vec![5; 8]), None, Some(b"good".to_vec()))
+    );
+    assert_eq!((store.stats().unwrap().blocks, store.stats().unwrap().items), (2, 2));
+}
+
+#[test]
+fn a_flush_waits_for_the_puts_of_every_thread() {
+    let dir = TempDir::new("threads");
+    let store = DiskStore::open(&dir.0).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4_u8 {
+            let store = store.clone();
+            s.spawn(move || {
+                for b in 0..50_u8 {
+                    store.put(&key(t), "n", &key(b), 3, vec![t; 1000]);
+                }
+            });
+        }
+    });
+    store.flush().unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.blocks, stats.items, stats.bytes), (200, 600, 200_000));
+}

@@ -273,8 +273,12 @@ pub fn cached_node(
             block_digests.push(d.map(Arc::new));
             columns.push(Column::Values(Arc::new(values)));
         }
+        // A disk store converts values to Arrow on its writer thread, while the run goes on.
         #[cfg(feature = "columnar")]
-        let columns = columns.into_iter().map(crate::columnar::cached::as_stored).collect();
+        let columns = match nc.on_disk() {
+            true => columns,
+            false => columns.into_iter().map(crate::columnar::cached::as_stored).collect(),
+        };
         nc.store(done.iter().map(|&p| keys[p]).collect(), columns, block_digests);
     }
     NodeResults {
