@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow::array::ArrayRef;
+use rayon::prelude::*;
 
 use super::chunks::{Chunks, Split};
 use super::data::Arrays;
@@ -264,28 +265,11 @@ impl<'a> Segment<'a> {
             }
             Ok(out)
         };
-        // The first partition on the calling thread, the others on rayon's pool: threads
-        // that live on keep their allocator's memory, where threads spawned per call
-        // fault fresh pages in for every batch they make. A caller that only waited
-        // would hand every output to the pool's threads' arenas and free it from its
-        // own: glibc then gives those pages back and the next call faults them in again
-        // (W1 with the system allocator: 5,400 page faults a call against 40), besides
-        // waking a thread to do its share.
+        // On rayon's pool: threads that live on keep their allocator's memory, where
+        // threads spawned per call fault fresh pages in for every batch they make.
         let done: Vec<_> = match split.partitions.as_slice() {
             [one] => vec![partition(one)],
-            [first, rest @ ..] => {
-                let mut done: Vec<Option<_>> = (0..=rest.len()).map(|_| None).collect();
-                let (mine, theirs) = done.split_first_mut().expect("one per partition");
-                rayon::in_place_scope(|s| {
-                    for (slot, p) in theirs.iter_mut().zip(rest) {
-                        let partition = &partition;
-                        s.spawn(move |_| *slot = Some(partition(p)));
-                    }
-                    *mine = Some(partition(first));
-                });
-                done.into_iter().map(|d| d.expect("every partition ran")).collect()
-            }
-            [] => Vec::new(),
+            many => many.par_iter().map(|p| partition(p)).collect(),
         };
         // Partitions hold consecutive rows: the first to fail failed earliest.
         let mut batches = Vec::new();
