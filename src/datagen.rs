@@ -192,12 +192,12 @@ pub fn write_data_set(set: DataSet, path: impl Into<Location>, rows: usize, seed
     };
     let schema = keep(RecordBatch::new_empty(set.schema())).schema();
     let (mut file, sink) = OutputFile::create(&path)?;
-    let mut writer = BatchWriter::new(format, sink, schema.clone(), props).map_err(|e| file.error(e))?;
+    let mut writer = BatchWriter::new(format, sink, schema, props).map_err(|e| file.error(e))?;
     for block in 0..rows.div_ceil(BLOCK_ROWS) {
         writer
             .write(&keep(set.block(rows, seed, block)))
             .map_err(|e| file.error(e))?;
     }
-    file.finish(writer.finish(&schema).map_err(|e| file.error(e))?)?;
+    file.finish(writer.finish().map_err(|e| file.error(e))?)?;
     file.commit()
 }

@@ -172,11 +172,11 @@ pub(super) fn stream_on(
         select: &plan.compute.select,
     };
     remote.run_parquet(file, &mut writing)?;
-    let Some((writer, schema)) = writing.writer else {
+    let Some((writer, _)) = writing.writer else {
         // Unreachable: a file is at least one range, whose job starts the sink.
         return Err(Error::Internal("a remote run that returned no schema".into()));
     };
-    let sink = writer.finish(&schema).map_err(|e| out_file.error(e))?;
+    let sink = writer.finish().map_err(|e| out_file.error(e))?;
     out_file.finish(sink)?;
     Ok(out_file)
 }

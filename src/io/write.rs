@@ -124,28 +124,22 @@ impl<'a> Writer<'a> {
             props,
             ..
         } = self;
-        let (writer, schema) = match writer {
-            Some(w) => w,
+        let writer = match writer {
+            Some((w, _)) => w,
             None => {
                 // No rows: an empty file with the output schema, on a second sink (the
                 // first, never used, is dropped unwritten).
                 drop(sink);
                 let schema = plan.empty_output_schema()?;
-                let w = BatchWriter::new(plan.out_format, out_file.take_sink()?, schema.clone(), props)
-                    .map_err(|e| out_file.error(e))?;
-                (w, schema)
+                BatchWriter::new(plan.out_format, out_file.take_sink()?, schema, props)
+                    .map_err(|e| out_file.error(e))?
             }
         };
-        let sink = writer.finish(&schema).map_err(|e| out_file.error(e))?;
+        let sink = writer.finish().map_err(|e| out_file.error(e))?;
         out_file.finish(sink)?;
         let side = match side {
             Some((mut file, writer)) => {
-                // Unreachable: the side file exists only with its schema.
-                let schema = plan
-                    .failed
-                    .as_ref()
-                    .ok_or_else(|| Error::Internal("a side file without a schema".into()))?;
-                let sink = writer.finish(schema).map_err(|e| file.error(e))?;
+                let sink = writer.finish().map_err(|e| file.error(e))?;
                 file.finish(sink)?;
                 Some(file)
             }

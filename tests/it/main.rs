@@ -100,3 +100,5 @@ mod viz_graph;
 #[cfg(feature = "parquet")]
 #[path = "../../benches/w8_nodes.rs"]
 mod w8_nodes;
+#[cfg(feature = "parquet")]
+mod writer;

@@ -11,10 +11,14 @@
 //! Here the formats and what reads a whole file (its schema, its rows, its first rows);
 //! `read` reads a file piece by piece, cut by `split` for the text formats, whose
 //! errors `errors` words (a piece with a record that does not decode is decoded in
-//! halves down to its records in `reject`); `write` writes one.
+//! halves down to its records in `reject`); `write` writes one (Parquet's columns
+//! encoded on every core by `encode`, CSV's and NDJSON's lines formatted on every core
+//! by `lines`).
 
+mod encode;
 mod errors;
 mod ipc;
+mod lines;
 mod read;
 mod reject;
 mod split;

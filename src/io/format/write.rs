@@ -2,17 +2,19 @@
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
 use super::Format;
+use super::encode::ParquetWriter;
+use super::lines::{Lines, LinesWriter};
 use crate::io::sink::Sink;
 
 /// A writer of record batches into a file of one format.
 pub(crate) enum BatchWriter {
-    Parquet(ArrowWriter<Sink>),
-    Csv(arrow::csv::Writer<Sink>),
-    Ndjson(arrow::json::LineDelimitedWriter<Sink>),
+    /// Its columns encoded on every core.
+    Parquet(ParquetWriter<Sink>),
+    /// CSV and NDJSON, their lines formatted on every core.
+    Lines(LinesWriter<Sink>),
     Arrow(arrow::ipc::writer::FileWriter<Sink>),
 }
 
@@ -26,13 +28,13 @@ impl BatchWriter {
     ) -> std::result::Result<BatchWriter, String> {
         Ok(match format {
             Format::Parquet => {
-                BatchWriter::Parquet(ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| e.to_string())?)
+                BatchWriter::Parquet(ParquetWriter::try_new(sink, schema, props).map_err(|e| e.to_string())?)
             }
             Format::Csv => {
                 check_csv(&schema)?;
-                BatchWriter::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(sink))
+                BatchWriter::Lines(LinesWriter::new(sink, Lines::Csv, schema))
             }
-            Format::Ndjson => BatchWriter::Ndjson(arrow::json::LineDelimitedWriter::new(sink)),
+            Format::Ndjson => BatchWriter::Lines(LinesWriter::new(sink, Lines::Ndjson, schema)),
             Format::Arrow => {
                 BatchWriter::Arrow(arrow::ipc::writer::FileWriter::try_new(sink, &schema).map_err(|e| e.to_string())?)
             }
@@ -43,8 +45,7 @@ impl BatchWriter {
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), String> {
         match self {
             BatchWriter::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
-            BatchWriter::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
-            BatchWriter::Ndjson(w) => w.write(batch).map_err(|e| e.to_string()),
+            BatchWriter::Lines(w) => w.write(batch).map_err(|e| e.to_string()),
             BatchWriter::Arrow(w) => w.write(batch).map_err(|e| e.to_string()),
         }
     }
@@ -67,20 +68,10 @@ impl BatchWriter {
     }
 
     /// Finishes the file (footer, header of an empty CSV) and returns the sink.
-    pub(crate) fn finish(self, schema: &SchemaRef) -> std::result::Result<Sink, String> {
+    pub(crate) fn finish(self) -> std::result::Result<Sink, String> {
         match self {
             BatchWriter::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
-            BatchWriter::Csv(mut w) => {
-                // A CSV writer writes its header with the first batch: an empty one
-                // writes the header of a file without rows.
-                w.write(&RecordBatch::new_empty(schema.clone()))
-                    .map_err(|e| e.to_string())?;
-                Ok(w.into_inner())
-            }
-            BatchWriter::Ndjson(mut w) => {
-                w.finish().map_err(|e| e.to_string())?;
-                Ok(w.into_inner())
-            }
+            BatchWriter::Lines(w) => w.finish().map_err(|e| e.to_string()),
             BatchWriter::Arrow(w) => w.into_inner().map_err(|e| e.to_string()),
         }
     }
