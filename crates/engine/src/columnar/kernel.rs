@@ -621,7 +621,9 @@ macro_rules! over_views {
                 n => return Err(wrong_length($i, n, $rows)),
             };
         )*
-        let mut out = $o::builders($rows, 0);
+        // String outputs are sized like the largest string argument, as in the plain loop.
+        let bytes = 0 $(.max(super::types::data_bytes($args.args[$i].as_ref())))*;
+        let mut out = $o::builders($rows, bytes);
         let run = catch_unwind(AssertUnwindSafe(|| {
             for row in 0..$rows {
                 if false $(|| !$a.holds::<$p::Stored>(row & $m))* {

@@ -196,3 +196,26 @@ fn view_columns_are_read_in_place_beside_plain_ones() {
         "{err:?}"
     );
 }
+
+#[test]
+fn string_outputs_are_sized_by_the_bytes_of_plain_and_view_arguments() {
+    use arrow::array::{BinaryViewArray, StringViewArray};
+
+    let long = "more than twelve bytes, out of line";
+    let rows = vec![Some("ab"), None, Some(long), Some(""), Some("twelve bytes")];
+    let plain: ArrayRef = Arc::new(StringArray::from(rows.clone()));
+    let views: ArrayRef = Arc::new(StringViewArray::from(rows));
+    // 2 + 35 + 0 + 12 bytes, inline or not.
+    assert_eq!(crate::columnar::types::data_bytes(plain.as_ref()), 49);
+    assert_eq!(crate::columnar::types::data_bytes(views.as_ref()), 49);
+    // A slice counts only its rows.
+    assert_eq!(crate::columnar::types::data_bytes(views.slice(2, 2).as_ref()), 35);
+    assert_eq!(crate::columnar::types::data_bytes(plain.slice(2, 2).as_ref()), 35);
+    let bytes: ArrayRef = Arc::new(BinaryViewArray::from(vec![
+        Some(&b"abc"[..]),
+        None,
+        Some(&[0_u8; 20][..]),
+    ]));
+    assert_eq!(crate::columnar::types::data_bytes(bytes.as_ref()), 23);
+    assert_eq!(crate::columnar::types::data_bytes(&Int64Array::from(vec![1, 2])), 0);
+}

@@ -60,14 +60,23 @@ impl Columnar for String {
 }
 
 /// The bytes of data `array` holds beyond its fixed-width parts: the characters of a
-/// string array or the bytes of a binary array (sliced or not), else 0. What a kernel
-/// sizes string and binary outputs by.
+/// string array or the bytes of a binary array (sliced or not), in the plain or the view
+/// layout (the sum of its rows' lengths), else 0. What a kernel sizes string and binary
+/// outputs by.
 #[doc(hidden)]
 pub fn data_bytes(array: &dyn Array) -> usize {
     let span = |offsets: &[i32]| (offsets[offsets.len() - 1] - offsets[0]) as usize;
-    match (array.as_string_opt::<i32>(), array.as_binary_opt::<i32>()) {
-        (Some(s), _) => span(s.value_offsets()),
-        (_, Some(b)) => span(b.value_offsets()),
+    // A view's low 32 bits are its row's length, whether inline or not.
+    let lengths = |views: &[u128]| views.iter().map(|v| *v as u32 as usize).sum();
+    if let Some(s) = array.as_string_opt::<i32>() {
+        return span(s.value_offsets());
+    }
+    if let Some(b) = array.as_binary_opt::<i32>() {
+        return span(b.value_offsets());
+    }
+    match array.data_type() {
+        DataType::Utf8View => lengths(array.as_string_view().views()),
+        DataType::BinaryView => lengths(array.as_binary_view().views()),
         _ => 0,
     }
 }
