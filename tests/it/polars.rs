@@ -349,7 +349,21 @@ engine_test!(
 
 #[test]
 fn outputs_come_back_as_the_chunks_the_engine_made() {
-    let engine = ColumnarEngine::new().with_batch_size(4);
+    // Batches of at least `FRAME_BATCH_ROWS` rows: at most one batch per partition of
+    // 300,000 rows (2 rather than 38 of 8,192).
+    let engine = ColumnarEngine::new().with_partitions(2);
+    let p = Pipeline::new(w1());
+    let out = engine.apply_to_polars(&p, &w1_frame(0..300_000)).unwrap();
+    let squared = out.column("squared").unwrap().as_materialized_series();
+    assert_eq!(squared.chunk_lengths().collect::<Vec<_>>(), [150_000, 150_000]);
+    assert_eq!(
+        squared.i64().unwrap().get(299_999),
+        Some((2 * 299_999 + 1) * (2 * 299_999 + 1))
+    );
+    assert_eq!(hypernodes::polars::FRAME_BATCH_ROWS, 262_144);
+
+    // A larger batch size than that is the engine's own.
+    let engine = ColumnarEngine::new().with_batch_size(hypernodes::polars::FRAME_BATCH_ROWS * 2);
     let p = Pipeline::new(w1());
     let frame = chunked(&[w1_frame(0..3), w1_frame(3..10)]);
     let out = engine.apply_to_polars(&p, &frame).unwrap();
@@ -364,7 +378,7 @@ fn outputs_come_back_as_the_chunks_the_engine_made() {
         .apply_to_batches(&p, &[batch((0..3).collect()), batch((3..10).collect())])
         .unwrap();
     let rows: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
-    assert!(rows.len() > 1, "{rows:?}");
+    assert_eq!(rows, [10]);
     let squared = out.column("squared").unwrap().as_materialized_series();
     assert_eq!(squared.chunk_lengths().collect::<Vec<_>>(), rows);
 }
