@@ -49,10 +49,10 @@ use crate::pipeline::Pipeline;
 
 /// The fewest rows per batch a Polars frame's chunks are cut into (2^18), unless the
 /// engine's batch size is larger. Each batch's outputs cross back to Polars as one chunk
-/// each, and each crossing costs about a microsecond: at the engine's default of 8,192
-/// rows, W1 over 1,000,000 rows spent 0.2 ms of 1.1 ms crossing 369 chunks, and as much
-/// again on the per-batch work of 123 batches (measured with `benches/polars.rs`: 0.63 ms
-/// with batches of 2^18 rows; W2 took the same time either way).
+/// each: at the engine's default of 8,192 rows, W1 over 1,000,000 rows crossed 369
+/// chunks. `benches/polars.rs` measures it (docs/performance.md, the Polars table): with
+/// this size, `apply_to_polars` took W1 in 0.60 to 0.74 ms where `apply_to_batches` took
+/// 0.92 ms; batches of 65,536 and 131,072 rows were slower, 500,000 no faster.
 pub const FRAME_BATCH_ROWS: usize = 1 << 18;
 
 /// Pipelines applied to Polars frames by the columnar engine. In the prelude (feature

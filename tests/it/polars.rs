@@ -362,23 +362,26 @@ fn outputs_come_back_as_the_chunks_the_engine_made() {
     );
     assert_eq!(hypernodes::polars::FRAME_BATCH_ROWS, 262_144);
 
-    // A larger batch size than that is the engine's own.
-    let engine = ColumnarEngine::new().with_batch_size(hypernodes::polars::FRAME_BATCH_ROWS * 2);
+    // A larger batch size than that is the engine's own: 600,000 rows on one partition
+    // in batches of 2^19, not 2^18.
+    let engine = ColumnarEngine::new()
+        .with_partitions(1)
+        .with_batch_size(hypernodes::polars::FRAME_BATCH_ROWS * 2);
     let p = Pipeline::new(w1());
-    let frame = chunked(&[w1_frame(0..3), w1_frame(3..10)]);
+    let frame = chunked(&[w1_frame(0..3), w1_frame(3..600_000)]);
     let out = engine.apply_to_polars(&p, &frame).unwrap();
     // The frame's columns are kept as they were, chunks included.
     let x = out.column("x").unwrap().as_materialized_series();
-    assert_eq!(x.chunk_lengths().collect::<Vec<_>>(), [3, 7]);
+    assert_eq!(x.chunk_lengths().collect::<Vec<_>>(), [3, 599_997]);
     // Each output is a Series of the batches `apply_to_batches` cuts the same rows into.
     let batch = |xs: Vec<i64>| {
         arrow::array::RecordBatch::try_from_iter([("x", Arc::new(arrow::array::Int64Array::from(xs)) as _)]).unwrap()
     };
     let batches = engine
-        .apply_to_batches(&p, &[batch((0..3).collect()), batch((3..10).collect())])
+        .apply_to_batches(&p, &[batch((0..3).collect()), batch((3..600_000).collect())])
         .unwrap();
     let rows: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
-    assert_eq!(rows, [10]);
+    assert_eq!(rows, [524_288, 75_712]);
     let squared = out.column("squared").unwrap().as_materialized_series();
     assert_eq!(squared.chunk_lengths().collect::<Vec<_>>(), rows);
 }
