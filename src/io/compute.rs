@@ -36,10 +36,13 @@ impl Compute {
         let (pipeline, select, outputs) = (&self.pipeline, &self.select, Some(self.outputs.as_slice()));
         let (out, failures) = match self.engine {
             // One partition: the batches in flight already use every core; and the batch
-            // stays one DataFusion batch (no re-chunking, no concatenation).
+            // stays one DataFusion batch (no re-chunking, no concatenation). No output
+            // pool: the memory limit counts the batches in flight, and freed memory goes
+            // back to the allocator, which returns it when the process is over the limit.
             EngineChoice::Columnar => ColumnarEngine::new()
                 .with_partitions(1)
                 .with_batch_size(batch.num_rows().max(1))
+                .with_output_pool(0)
                 .apply_selected(pipeline, batch, outputs)?,
             EngineChoice::Node => {
                 ColumnarEngine::apply_selected_on(Arc::new(NodeEngine::new()), pipeline, batch, outputs)?

@@ -677,3 +677,59 @@ fn null_lists_map_to_null_lists() {
     assert!(counts.is_null(1));
     assert!(!counts.is_null(2) && counts.value(2).is_empty());
 }
+
+#[test]
+fn outputs_dropped_lend_their_buffers_to_the_next_call() {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, Int64Array, RecordBatch};
+
+    // One partition: the batches are computed in order, on the calling thread.
+    let engine = ColumnarEngine::new().with_partitions(1).with_batch_size(1000);
+    assert_eq!(engine.output_pool(), 32 << 20);
+    let p = Pipeline::new(w1());
+    let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from_iter_values(0..10_000)) as _)]).unwrap();
+    let run = |engine: &ColumnarEngine| engine.apply_to_batches(&p, std::slice::from_ref(&batch)).unwrap();
+    // Where each output batch's values are.
+    let blocks = |out: &[RecordBatch]| -> Vec<[usize; 3]> {
+        out.iter()
+            .map(|b| {
+                ["doubled", "incremented", "squared"]
+                    .map(|c| b.column_by_name(c).unwrap().to_data().buffers()[0].as_ptr() as usize)
+            })
+            .collect()
+    };
+    let first = run(&engine);
+    let lent = blocks(&first);
+    assert_eq!(lent.len(), 10);
+    // Dropped last batch first, the blocks are reused in that order: the next call's
+    // first batch is written where the last one was (an allocator handing the same
+    // memory back would give it in the order it was allocated).
+    first.into_iter().rev().for_each(drop);
+    let second = run(&engine);
+    let mut reversed = lent.clone();
+    reversed.reverse();
+    assert_eq!(blocks(&second), reversed);
+    let squared: Vec<i64> = second
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("squared").unwrap();
+            c.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
+        })
+        .collect();
+    assert_eq!(
+        squared,
+        (0..10_000).map(|x| (2 * x + 1) * (2 * x + 1)).collect::<Vec<i64>>()
+    );
+    // An array still held keeps its block; a clone of the engine shares the pool.
+    let held = second[0].column_by_name("squared").unwrap().clone();
+    let lent = blocks(&second);
+    second.into_iter().rev().for_each(drop);
+    let third = blocks(&run(&engine.clone()));
+    let mut reversed = lent.clone();
+    reversed.reverse();
+    assert_eq!(third[..9], reversed[..9]);
+    assert_eq!(third[9][..2], reversed[9][..2]);
+    assert_ne!(third[9][2], held.to_data().buffers()[0].as_ptr() as usize);
+    assert_eq!(ColumnarEngine::new().with_output_pool(0).output_pool(), 0);
+}

@@ -26,6 +26,7 @@ pub mod expr;
 mod frame;
 mod interop;
 pub mod kernel;
+mod pool;
 mod run;
 mod sample;
 mod segment;
@@ -52,6 +53,7 @@ use frame::{column, with_node_columns};
 pub use interop::{node_of_udf, plan_udf, plan_udfs};
 #[doc(hidden)]
 pub use interop::{output_fields, reader_of};
+use pool::OutputPool;
 use run::{Rows, Run};
 
 use super::Engine;
@@ -91,6 +93,9 @@ const MIN_ROWS_PER_PARTITION: usize = 16_384;
 pub struct ColumnarEngine {
     partitions: usize,
     batch_size: usize,
+    /// The value buffers of outputs the caller dropped, kept for the next batches (shared
+    /// by the engine's clones).
+    pool: Arc<OutputPool>,
 }
 
 impl Default for ColumnarEngine {
@@ -98,6 +103,7 @@ impl Default for ColumnarEngine {
         ColumnarEngine {
             partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 8192,
+            pool: OutputPool::new(pool::DEFAULT_POOL_BYTES),
         }
     }
 }
@@ -139,6 +145,35 @@ impl ColumnarEngine {
     /// The rows per Arrow batch.
     pub fn batch_size(&self) -> usize {
         self.batch_size
+    }
+
+    /// Keeps up to `bytes` of the fixed-width outputs' value buffers (integers, floats,
+    /// dates, timestamps, decimals) once the caller has dropped every array holding them,
+    /// for the next batches of the same size, rather than giving them back to the
+    /// allocator (default 32 MiB; 0 keeps none). With glibc's allocator, the default,
+    /// memory freed by the caller after a call is otherwise returned to the system and
+    /// faulted in again on the next call: W1 over 1,000,000 rows took twice as long
+    /// (docs/performance.md). The memory kept stays allocated until the engine and
+    /// its clones are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hypernodes::ColumnarEngine;
+    ///
+    /// let engine = ColumnarEngine::new().with_output_pool(0);
+    /// assert_eq!(engine.output_pool(), 0);
+    /// assert_eq!(ColumnarEngine::new().output_pool(), 32 << 20);
+    /// ```
+    pub fn with_output_pool(mut self, bytes: usize) -> Self {
+        self.pool = OutputPool::new(bytes);
+        self
+    }
+
+    /// The most bytes of freed output buffers the engine keeps
+    /// ([`ColumnarEngine::with_output_pool`]).
+    pub fn output_pool(&self) -> usize {
+        self.pool.limit()
     }
 
     /// What a map of `plan` runs where: each vectorized segment (as the logical and

@@ -19,6 +19,7 @@ use super::chunks::{Chunks, Split};
 use super::data::Arrays;
 use super::dictionary;
 use super::kernel::Kernel;
+use super::pool::{OutputPool, with_pool};
 use super::types::Elements;
 use super::{ColumnType, ExprNode};
 use crate::cache::{ArgDigests, Column, Digest, Lookup, NodeCache, item_keys};
@@ -240,30 +241,18 @@ impl<'a> Segment<'a> {
 
     /// Runs the segment over the rows of `split` (partitions on threads of their own,
     /// batches in order), reading `inputs`, and returns one column per kept output, in
-    /// the chunks of the split. On failure, the earliest batch's.
-    pub(super) fn run(&self, inputs: &[Input], split: &Split) -> std::result::Result<Vec<Chunks>, Failure> {
+    /// the chunks of the split. On failure, the earliest batch's. The outputs' value
+    /// buffers come from `pool` and go back to it when dropped.
+    pub(super) fn run(
+        &self,
+        inputs: &[Input],
+        split: &Split,
+        pool: &Arc<OutputPool>,
+    ) -> std::result::Result<Vec<Chunks>, Failure> {
         // The first row of the earliest failed batch: later partitions stop past it.
         let failed_at = AtomicUsize::new(usize::MAX);
         let partition = |batches: &[(usize, usize)]| -> std::result::Result<Vec<Vec<ArrayRef>>, Failure> {
-            let mut out = Vec::with_capacity(batches.len());
-            for &(start, len) in batches {
-                if start > failed_at.load(Ordering::Relaxed) {
-                    break;
-                }
-                match self.batch(inputs, start, len) {
-                    Ok(columns) => {
-                        if let Some(ends) = &self.ends {
-                            ends.done(start..start + len);
-                        }
-                        out.push(columns)
-                    }
-                    Err(e) => {
-                        failed_at.fetch_min(start, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(out)
+            with_pool(pool, || self.partition(inputs, batches, &failed_at))
         };
         // On rayon's pool: threads that live on keep their allocator's memory, where
         // threads spawned per call fault fresh pages in for every batch they make.
@@ -285,6 +274,35 @@ impl<'a> Segment<'a> {
                 Chunks::from_arrays(chunks, &(ct.data_type)())
             })
             .collect())
+    }
+
+    /// The kept outputs of a partition's `batches`, in order; stops before a batch past
+    /// `failed_at` (the first row of the earliest failed batch of any partition).
+    fn partition(
+        &self,
+        inputs: &[Input],
+        batches: &[(usize, usize)],
+        failed_at: &AtomicUsize,
+    ) -> std::result::Result<Vec<Vec<ArrayRef>>, Failure> {
+        let mut out = Vec::with_capacity(batches.len());
+        for &(start, len) in batches {
+            if start > failed_at.load(Ordering::Relaxed) {
+                break;
+            }
+            match self.batch(inputs, start, len) {
+                Ok(columns) => {
+                    if let Some(ends) = &self.ends {
+                        ends.done(start..start + len);
+                    }
+                    out.push(columns)
+                }
+                Err(e) => {
+                    failed_at.fetch_min(start, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The kept outputs of rows `start..start + len`.

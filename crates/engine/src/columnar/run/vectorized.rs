@@ -80,8 +80,12 @@ impl<'r, 'p> SegmentRun<'r, 'p> {
         )?
         .with_item_ends(ends);
         let ran = match self.run.config.map_executor() {
-            Some(e @ Executor::Parallel(_)) => e.pool().expect("a pool").0.install(|| compiled.run(&inputs, &split)),
-            _ => compiled.run(&inputs, &split),
+            Some(e @ Executor::Parallel(_)) => e
+                .pool()
+                .expect("a pool")
+                .0
+                .install(|| compiled.run(&inputs, &split, &self.run.engine.pool)),
+            _ => compiled.run(&inputs, &split, &self.run.engine.pool),
         };
         match ran {
             Ok(columns) => {

@@ -250,9 +250,9 @@ impl Columnar for Decimal {
         builder.values.extend(values.iter().map(encode));
         builder.nulls.append_n_non_nulls(values.len());
     }
-    fn finish(mut builder: Self::Builder) -> ArrayRef {
-        let nulls = builder.nulls.finish();
-        let array = PrimitiveArray::<adt::Decimal128Type>::new(ScalarBuffer::from(builder.values), nulls);
+    fn finish(builder: Self::Builder) -> ArrayRef {
+        let (values, nulls) = builder.finish_buffers();
+        let array = PrimitiveArray::<adt::Decimal128Type>::new(values, nulls);
         Arc::new(array.with_data_type(Self::data_type()))
     }
     fn builder_len(builder: &Self::Builder) -> usize {

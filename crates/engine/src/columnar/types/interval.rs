@@ -13,7 +13,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
-use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{DataType, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit};
 
 use super::Columnar;
@@ -73,12 +72,9 @@ impl Columnar for IntervalMonthDayNano {
         builder.values.extend_from_slice(values);
         builder.nulls.append_n_non_nulls(values.len());
     }
-    fn finish(mut builder: Self::Builder) -> ArrayRef {
-        let nulls = builder.nulls.finish();
-        Arc::new(PrimitiveArray::<IntervalMonthDayNanoType>::new(
-            ScalarBuffer::from(builder.values),
-            nulls,
-        ))
+    fn finish(builder: Self::Builder) -> ArrayRef {
+        let (values, nulls) = builder.finish_buffers();
+        Arc::new(PrimitiveArray::<IntervalMonthDayNanoType>::new(values, nulls))
     }
     fn builder_len(builder: &Self::Builder) -> usize {
         builder.values.len()

@@ -7,24 +7,38 @@ use std::sync::Arc;
 
 use arrow::array::builder::{ArrayBuilder, NullBufferBuilder};
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, PrimitiveArray};
-use arrow::buffer::ScalarBuffer;
-use arrow::datatypes::{self as adt, ArrowPrimitiveType, DataType};
+use arrow::buffer::{NullBuffer, ScalarBuffer};
+use arrow::datatypes::{self as adt, ArrowNativeType, ArrowPrimitiveType, DataType};
 
 use super::Columnar;
+use crate::columnar::pool::{self, OutputPool};
 use crate::hash::{StableHash, StableHasher};
 
 /// Collects primitive values and their validity (materialized only once a null appears).
 pub struct PrimitiveCollector<T> {
     pub(super) values: Vec<T>,
     pub(super) nulls: NullBufferBuilder,
+    /// The pool the value buffer came from and goes back to, in a run that keeps them.
+    pool: Option<Arc<OutputPool>>,
 }
 
-impl<T: Default> PrimitiveCollector<T> {
+impl<T: ArrowNativeType> PrimitiveCollector<T> {
     pub(super) fn with_capacity(capacity: usize) -> Self {
+        let (values, pool) = pool::values_with_capacity(capacity);
         PrimitiveCollector {
-            values: Vec::with_capacity(capacity),
+            values,
             nulls: NullBufferBuilder::new(capacity),
+            pool,
         }
+    }
+
+    /// The values and their validity, as an array's buffers.
+    pub(super) fn finish_buffers(mut self) -> (ScalarBuffer<T>, Option<NullBuffer>)
+    where
+        T: std::panic::RefUnwindSafe,
+    {
+        let nulls = self.nulls.finish();
+        (pool::into_buffer(self.values, self.pool), nulls)
     }
 
     #[inline]
@@ -122,9 +136,9 @@ macro_rules! primitive {
                 builder.values.extend(values.iter().map(|&v| v as <$arrow as ArrowPrimitiveType>::Native));
                 builder.nulls.append_n_non_nulls(values.len());
             }
-            fn finish(mut builder: Self::Builder) -> ArrayRef {
-                let nulls = builder.nulls.finish();
-                Arc::new(PrimitiveArray::<$arrow>::new(ScalarBuffer::from(builder.values), nulls))
+            fn finish(builder: Self::Builder) -> ArrayRef {
+                let (values, nulls) = builder.finish_buffers();
+                Arc::new(PrimitiveArray::<$arrow>::new(values, nulls))
             }
             fn builder_len(builder: &Self::Builder) -> usize {
                 builder.values.len()

@@ -21,7 +21,6 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
-use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{self as adt, ArrowPrimitiveType, DataType, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
 
@@ -226,9 +225,9 @@ macro_rules! temporal {
                 builder.values.extend(values.iter().map(Temporal::to_native));
                 builder.nulls.append_n_non_nulls(values.len());
             }
-            fn finish(mut builder: Self::Builder) -> ArrayRef {
-                let nulls = builder.nulls.finish();
-                let array = PrimitiveArray::<$arrow>::new(ScalarBuffer::from(builder.values), nulls);
+            fn finish(builder: Self::Builder) -> ArrayRef {
+                let (values, nulls) = builder.finish_buffers();
+                let array = PrimitiveArray::<$arrow>::new(values, nulls);
                 Arc::new(array.with_data_type(<$rust as Temporal>::data_type()))
             }
             fn builder_len(builder: &Self::Builder) -> usize {
