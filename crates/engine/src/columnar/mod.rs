@@ -152,9 +152,9 @@ impl ColumnarEngine {
     /// for the next batches of the same size, rather than giving them back to the
     /// allocator (default 32 MiB; 0 keeps none). With glibc's allocator, the default,
     /// memory freed by the caller after a call is otherwise returned to the system and
-    /// faulted in again on the next call: W1 over 1,000,000 rows took twice as long
-    /// (docs/performance.md). The memory kept stays allocated until the engine and
-    /// its clones are dropped.
+    /// faulted in again on the next call: W1's `apply_to_batches` over 1,000,000 rows
+    /// took 6.7 ms without the pool and 1.45 ms with it (docs/performance.md). The memory
+    /// kept stays allocated until the engine and its clones are dropped.
     ///
     /// # Examples
     ///
