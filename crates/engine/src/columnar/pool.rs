@@ -225,6 +225,20 @@ impl<T: ArrowNativeType> Drop for Kept<T> {
 mod tests {
     use super::*;
 
+    /// The bytes the pool keeps.
+    fn kept(pool: &OutputPool) -> usize {
+        pool.blocks.lock().unwrap().bytes
+    }
+
+    /// The blocks kept for buffers of `rows` `i64`s, if that size is one asked for.
+    fn blocks_of(pool: &OutputPool, rows: usize) -> Option<usize> {
+        pool.blocks
+            .lock()
+            .unwrap()
+            .of(Layout::array::<i64>(rows).unwrap())
+            .map(|l| l.len())
+    }
+
     #[test]
     fn blocks_dropped_come_back_for_buffers_of_their_size() {
         let pool = OutputPool::new(1 << 20);
@@ -238,20 +252,20 @@ mod tests {
         let sliced = first.slice(10, 5);
         drop(first);
         // A slice still holds the block: nothing is kept yet.
-        assert_eq!(pool.blocks.lock().unwrap().bytes, 0);
+        assert_eq!(kept(&pool), 0);
         assert_eq!(&sliced[..], &[10, 11, 12, 13, 14]);
         drop(sliced);
-        assert_eq!(pool.blocks.lock().unwrap().bytes, 8000);
+        assert_eq!(kept(&pool), 8000);
         // Another size and another alignment do not take it; the same size does.
         let (other, _) = with_pool(&pool, || values_with_capacity::<i32>(2000));
         assert_ne!(other.as_ptr().cast::<i64>(), address);
         let (again, from) = with_pool(&pool, || values_with_capacity::<i64>(1000));
         assert_eq!((again.as_ptr(), again.len(), again.capacity()), (address, 0, 1000));
         assert!(from.is_some());
-        assert_eq!(pool.blocks.lock().unwrap().bytes, 0);
+        assert_eq!(kept(&pool), 0);
         // A block of a size no one asked for is not kept.
         drop(into_buffer(vec![1_i64; 10], Some(pool.clone())));
-        assert_eq!(pool.blocks.lock().unwrap().bytes, 0);
+        assert_eq!(kept(&pool), 0);
         // Outside a run, no pool: a new allocation.
         let (_, none) = values_with_capacity::<i64>(1000);
         assert!(none.is_none());
@@ -270,29 +284,15 @@ mod tests {
                 .collect()
         });
         drop(buffers);
-        assert_eq!(pool.blocks.lock().unwrap().bytes, 8000);
-        assert_eq!(
-            pool.blocks
-                .lock()
-                .unwrap()
-                .of(Layout::array::<i64>(1000).unwrap())
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(kept(&pool), 8000);
+        assert_eq!(blocks_of(&pool, 1000), Some(1));
         // Only the sizes asked for most recently are kept: asking for 8 others forgets
         // the first, and frees its block.
         for rows in 1..=8 {
             assert!(pool.take::<i64>(rows).is_none());
         }
-        assert_eq!(pool.blocks.lock().unwrap().bytes, 0);
-        assert!(
-            pool.blocks
-                .lock()
-                .unwrap()
-                .of(Layout::array::<i64>(1000).unwrap())
-                .is_none()
-        );
+        assert_eq!(kept(&pool), 0);
+        assert_eq!(blocks_of(&pool, 1000), None);
         // A pool of 0 bytes is none.
         let none = OutputPool::new(0);
         assert!(with_pool(&none, || values_with_capacity::<i64>(10).1.is_none()));
