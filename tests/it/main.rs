@@ -14,6 +14,8 @@ mod bind;
 mod boundaries;
 mod cache;
 mod cache_store;
+#[cfg(feature = "columnar")]
+mod calls;
 #[cfg(feature = "cli")]
 mod cli;
 #[cfg(feature = "cluster")]

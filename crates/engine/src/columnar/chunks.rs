@@ -73,6 +73,11 @@ impl Chunks {
         (self.arrays[k].as_ref(), row - self.starts[k])
     }
 
+    /// The row after the last of the chunk holding `row`.
+    pub(super) fn chunk_end(&self, row: usize) -> usize {
+        self.starts[self.chunk_of(row) + 1]
+    }
+
     /// The last chunk starting at or before `row` (empty chunks hold no row).
     fn chunk_of(&self, row: usize) -> usize {
         self.starts[..self.arrays.len()].partition_point(|&s| s <= row) - 1
@@ -133,7 +138,8 @@ fn too_large(e: arrow::error::ArrowError) -> Error {
 
 /// How a run's rows are cut: into at most `partitions` partitions of consecutive rows,
 /// each into batches of at most `batch_size` rows. Every plan over the same rows uses the
-/// same cut, so the chunks one plan returns are the batches the next one reads.
+/// same cut, so the chunks one plan returns (whole batches) hold the batches the next
+/// one reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Split {
     /// Per partition, its batches as (first row, rows).

@@ -120,7 +120,10 @@ impl ColumnarEngine {
         self
     }
 
-    /// The rows per Arrow batch (default 8,192).
+    /// The rows per Arrow batch (default 8,192): the batches returned, and those that
+    /// callbacks, the cache and batch implementations (`#[node(batch = ...)]`) see.
+    /// Where none of them sees a segment's batches, its nodes compute consecutive
+    /// batches lying in one input array in one call, up to 65,536 rows.
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
