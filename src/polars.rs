@@ -41,6 +41,7 @@ use ::polars::prelude::{
 };
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, Schema};
+use rayon::prelude::*;
 
 use crate::engine::columnar::{ColumnType, output_fields, reader_of};
 use crate::engine::{ColumnarEngine, Engine};
@@ -434,8 +435,9 @@ fn to_column(field: &Field, chunks: &[ArrayRef]) -> Result<Column> {
     let field = polars_field(field)?;
     // The type crosses once, not with every chunk (the engine cuts 8,192-row batches).
     let dtype = ffi::polars_field(&field)?.dtype;
+    // Converted on every core (strings become views, see `form`).
     let chunks = chunks
-        .iter()
+        .par_iter()
         .map(|c| {
             let c = form::to_polars_form(c)
                 .map_err(|why| Error::Invalid(format!("Output '{}' is an Arrow {why}", field.name())))?;

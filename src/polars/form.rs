@@ -2,6 +2,7 @@
 //!
 //! | Arrow (the engine's) | Polars | back into a node |
 //! |---|---|---|
+//! | `Utf8`, `LargeUtf8` (`String`) | `String`, crossing as `Utf8View` (Polars' own layout, so it converts nothing) | as `&str` or `String` |
 //! | `FixedSizeBinary(N)` (`[u8; N]`) | `Binary` (Polars has no fixed-width binary) | as `[u8; N]` when every value is `N` bytes long |
 //! | `FixedSizeList(T, N)` (`[T; N]`) | `Array(T, N)` | as it is |
 //! | `Map(K, V)` (`BTreeMap<K, V>`) | `List(Struct{key: K, value: V})`, the entries in order | a list of two-field structs, as a map (keys never null) |
@@ -20,6 +21,8 @@ pub(super) fn polars_form(data_type: &DataType) -> Result<DataType, String> {
     };
     Ok(match data_type {
         DataType::FixedSizeBinary(_) => DataType::Binary,
+        // Polars keeps strings as views: given views, it takes them as they are.
+        DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
         DataType::Interval(_) => {
             return Err(format!(
                 "{data_type}, which Polars has no type for (its Duration holds no months)"
@@ -63,7 +66,9 @@ pub(super) fn to_polars_form(array: &ArrayRef) -> Result<ArrayRef, String> {
     let with =
         |f: &FieldRef, values: &ArrayRef| Arc::new(f.as_ref().clone().with_data_type(values.data_type().clone()));
     Ok(match array.data_type() {
-        DataType::FixedSizeBinary(_) => arrow::compute::cast(array, &DataType::Binary).map_err(|e| e.to_string())?,
+        DataType::FixedSizeBinary(_) | DataType::Utf8 | DataType::LargeUtf8 => {
+            arrow::compute::cast(array, &to).map_err(|e| e.to_string())?
+        }
         DataType::Map(_, _) => {
             let map = array.as_map();
             let (keys, values) = (to_polars_form(map.keys())?, to_polars_form(map.values())?);
