@@ -245,8 +245,9 @@ impl<'a> Segment<'a> {
 
     /// Runs the segment over the rows of `split` (partitions on threads of their own,
     /// batches in order), reading `inputs`, and returns one column per kept output, in
-    /// chunks of whole batches of the split (one each, or several joined). On failure, the earliest batch's. The outputs' value
-    /// buffers come from `pool` and go back to it when dropped.
+    /// chunks of whole batches of the split (one each, or several joined). On failure,
+    /// the earliest batch's. The outputs' value buffers come from `pool` and go back to
+    /// it when dropped.
     pub(super) fn run(
         &self,
         inputs: &[Input],
